@@ -1,0 +1,256 @@
+//! Records and map keys shared by the privmon eBPF programs and the daemon.
+//!
+//! Everything here is `#[repr(C)]` and has no implicit padding, so that the kernel side and
+//! the user side agree on the bytes without any offset repeated in two places.
+#![no_std]
+
+/// Length of `task_struct::comm`.
+pub const COMM_LEN: usize = 16;
+/// Highest capability number the counters and arrays have room for (exclusive).
+pub const MAX_CAPS: u32 = 64;
+
+/// Names of the maps and globals, used by both sides.
+pub mod names {
+    pub const EVENTS: &str = "EVENTS";
+    pub const CAP_COUNTS: &str = "CAP_COUNTS";
+    pub const CAP_COUNTS_OVERFLOW: &str = "CAP_COUNTS_OVF";
+    pub const CAP_SEEN: &str = "CAP_SEEN";
+    pub const RINGBUF_DROPS: &str = "RINGBUF_DROPS";
+    pub const PROBE_STATS: &str = "PROBE_STATS";
+    pub const KPROBE_ARGS: &str = "KPROBE_ARGS";
+    pub const CONFIG: &str = "CONFIG";
+}
+
+/// Kind of a ring-buffer record: the first `u32` of every record. Ids are fixed forever.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordKind {
+    Capability = 1,
+}
+
+impl RecordKind {
+    pub fn from_u32(v: u32) -> Option<Self> {
+        match v {
+            1 => Some(Self::Capability),
+            _ => None,
+        }
+    }
+}
+
+/// Which attach strategy produced a record. Also the index into [`names::RINGBUF_DROPS`].
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hook {
+    /// `tp_btf/cap_capable` (BTF-typed raw tracepoint, Linux >= 6.14).
+    TpBtf = 0,
+    /// `tracepoint/capability/cap_capable` (classic tracepoint, Linux >= 6.14).
+    Tracepoint = 1,
+    /// `fexit/cap_capable`.
+    Fexit = 2,
+    /// `kprobe/cap_capable` + `kretprobe/cap_capable`.
+    Kprobe = 3,
+}
+
+/// Number of [`Hook`] variants (size of per-hook arrays).
+pub const HOOK_COUNT: u32 = 4;
+
+impl Hook {
+    pub const ALL: [Hook; HOOK_COUNT as usize] =
+        [Hook::TpBtf, Hook::Tracepoint, Hook::Fexit, Hook::Kprobe];
+
+    pub fn from_u32(v: u32) -> Option<Self> {
+        Self::ALL.get(v as usize).copied()
+    }
+
+    /// Stable name used in logs, config and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Hook::TpBtf => "tp_btf",
+            Hook::Tracepoint => "tracepoint",
+            Hook::Fexit => "fexit",
+            Hook::Kprobe => "kprobe",
+        }
+    }
+}
+
+/// Verdict of a capability check.
+pub const VERDICT_ALLOWED: u32 = 0;
+pub const VERDICT_DENIED: u32 = 1;
+
+/// Scope of a capability check: which user namespace it targets.
+pub const SCOPE_HOST: u8 = 0;
+pub const SCOPE_USER_NAMESPACE: u8 = 1;
+pub const SCOPE_UNKNOWN: u8 = 2;
+
+/// Indexes into the per-CPU [`names::PROBE_STATS`] array.
+pub mod stat {
+    /// Checks seen by the probe (after the own-process filter).
+    pub const CHECKS: u32 = 0;
+    /// Checks skipped because they ran under overridden credentials (`cred != real_cred`).
+    pub const OVERRIDDEN_CREDS: u32 = 1;
+    /// Checks suppressed by the first-seen filter.
+    pub const DEDUPLICATED: u32 = 2;
+    /// Records written to the ring buffer.
+    pub const EMITTED: u32 = 3;
+    /// Kernel reads that failed (a field is then reported as unknown).
+    pub const READ_ERRORS: u32 = 4;
+    /// Counter updates that found the counters map full (counted in the overflow array).
+    pub const COUNTS_OVERFLOWED: u32 = 5;
+    /// kretprobe hits without a matching kprobe entry.
+    pub const KPROBE_MISSED_ENTRY: u32 = 6;
+    pub const COUNT: u32 = 7;
+}
+
+/// Flags in [`ProbeConfig::flags`].
+pub mod config_flags {
+    /// Denied checks bypass the first-seen filter.
+    pub const ALWAYS_EMIT_DENIED: u32 = 1 << 0;
+}
+
+/// Offsets of the kernel struct fields the probes read, taken from the running kernel's
+/// BTF by the daemon (Rust eBPF has no CO-RE relocations, so offsets come from user space).
+/// An offset of [`KernelLayout::MISSING`] means the field was not found and is not read.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelLayout {
+    pub task_flags: u32,
+    pub task_cred: u32,
+    pub task_real_cred: u32,
+    pub cred_uid: u32,
+    pub cred_euid: u32,
+    pub cred_cap_effective: u32,
+    pub user_ns_level: u32,
+    /// Offsets of `cred`, `target_ns`, `cap`, `ret` in the classic tracepoint record.
+    pub tp_cred: u32,
+    pub tp_target_ns: u32,
+    pub tp_cap: u32,
+    pub tp_ret: u32,
+    pub _reserved: u32,
+}
+
+impl KernelLayout {
+    pub const MISSING: u32 = u32::MAX;
+    /// `PF_KTHREAD` in `task_struct::flags` (stable since 2.6).
+    pub const PF_KTHREAD: u32 = 0x0020_0000;
+    pub const EMPTY: KernelLayout = KernelLayout {
+        task_flags: Self::MISSING,
+        task_cred: Self::MISSING,
+        task_real_cred: Self::MISSING,
+        cred_uid: Self::MISSING,
+        cred_euid: Self::MISSING,
+        cred_cap_effective: Self::MISSING,
+        user_ns_level: Self::MISSING,
+        tp_cred: Self::MISSING,
+        tp_target_ns: Self::MISSING,
+        tp_cap: Self::MISSING,
+        tp_ret: Self::MISSING,
+        _reserved: 0,
+    };
+}
+
+/// Configuration of the probes, written by the daemon into the single-entry
+/// [`names::CONFIG`] array before attaching.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbeConfig {
+    /// The daemon's own process id (tgid): its checks are never reported.
+    pub self_tgid: u32,
+    pub flags: u32,
+    /// A (cgroup, cap, verdict, syscall, comm) tuple is reported again only after this
+    /// many nanoseconds. 0 reports every check (no first-seen filter).
+    pub dedup_window_ns: u64,
+    pub layout: KernelLayout,
+}
+
+impl ProbeConfig {
+    pub const EMPTY: ProbeConfig = ProbeConfig {
+        self_tgid: 0,
+        flags: 0,
+        dedup_window_ns: 0,
+        layout: KernelLayout::EMPTY,
+    };
+}
+
+/// Key of the exact per-CPU counters: never deduplicated, never sampled.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CapCountKey {
+    pub cgroup_id: u64,
+    pub cap: u32,
+    pub verdict: u32,
+}
+
+/// Key of the first-seen filter (LRU): one record per distinct tuple and window.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CapSeenKey {
+    pub cgroup_id: u64,
+    pub cap: u32,
+    pub verdict: u32,
+    pub syscall: i64,
+    pub comm: [u8; COMM_LEN],
+}
+
+/// Arguments of `cap_capable` saved by the kprobe for the kretprobe, keyed by pid_tgid.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct KprobeArgs {
+    pub cred: u64,
+    pub target_ns: u64,
+    pub cap: u32,
+    pub opts: u32,
+}
+
+/// One capability check, as written into the ring buffer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CapabilityRecord {
+    /// Always [`RecordKind::Capability`].
+    pub kind: u32,
+    pub cap: u32,
+    /// `bpf_ktime_get_boot_ns()` at the check.
+    pub boot_ns: u64,
+    pub cgroup_id: u64,
+    pub pid: u32,
+    pub tid: u32,
+    pub uid: u32,
+    pub euid: u32,
+    /// Syscall number behind the check (`orig_ax`), -1 when the check is not in a syscall.
+    pub syscall: i64,
+    pub args: [u64; 6],
+    /// Effective capability set of the checked credentials.
+    pub cap_effective: u64,
+    /// `cap_capable()` return value: 0 granted, negative errno denied.
+    pub ret: i32,
+    /// [`VERDICT_ALLOWED`] or [`VERDICT_DENIED`].
+    pub verdict: u8,
+    /// [`SCOPE_HOST`], [`SCOPE_USER_NAMESPACE`] or [`SCOPE_UNKNOWN`].
+    pub scope: u8,
+    /// [`Hook`] that produced the record.
+    pub hook: u8,
+    pub _pad: u8,
+    pub comm: [u8; COMM_LEN],
+}
+
+impl CapabilityRecord {
+    pub const SIZE: usize = core::mem::size_of::<CapabilityRecord>();
+}
+
+#[cfg(feature = "user")]
+mod user {
+    use super::*;
+
+    // SAFETY: plain #[repr(C)] integer structs without implicit padding.
+    unsafe impl aya::Pod for ProbeConfig {}
+    unsafe impl aya::Pod for CapCountKey {}
+    unsafe impl aya::Pod for CapSeenKey {}
+    unsafe impl aya::Pod for CapabilityRecord {}
+    unsafe impl aya::Pod for KprobeArgs {}
+}
+
+// Layout guards: a change that introduces padding breaks the contract between both sides.
+const _: () = assert!(core::mem::size_of::<CapCountKey>() == 16);
+const _: () = assert!(core::mem::size_of::<CapSeenKey>() == 40);
+const _: () = assert!(core::mem::size_of::<KernelLayout>() == 48);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 64);
+const _: () = assert!(core::mem::size_of::<CapabilityRecord>() == 128);

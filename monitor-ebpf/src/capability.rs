@@ -1,0 +1,279 @@
+//! Capability checks: `cap_capable()`, through the first attach strategy that loads.
+//!
+//! All four entry points funnel into [`on_check`], which filters, counts, deduplicates and
+//! emits a [`CapabilityRecord`].
+
+use aya_ebpf::{
+    bindings::BPF_NOEXIST,
+    helpers::{
+        bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
+        bpf_get_current_task, bpf_ktime_get_boot_ns,
+    },
+    macros::{btf_tracepoint, fexit, kprobe, kretprobe, tracepoint},
+    programs::{
+        BtfTracePointContext, FExitContext, ProbeContext, RetProbeContext, TracePointContext,
+    },
+};
+use monitor_common::{
+    COMM_LEN, CapCountKey, CapSeenKey, CapabilityRecord, Hook, KprobeArgs, MAX_CAPS, ProbeConfig,
+    RecordKind, SCOPE_HOST, SCOPE_UNKNOWN, SCOPE_USER_NAMESPACE, VERDICT_ALLOWED, VERDICT_DENIED,
+    config_flags, stat,
+};
+
+use crate::{
+    maps::{
+        CAP_COUNTS, CAP_COUNTS_OVF, CAP_SEEN, CONFIG, EVENTS, KPROBE_ARGS, RINGBUF_DROPS, bump,
+        stat_inc,
+    },
+    task::{SyscallRegs, read_at},
+};
+
+/// One capability check, whatever hook saw it.
+struct Check {
+    cred: u64,
+    target_ns: u64,
+    cap: u32,
+    ret: i32,
+}
+
+/// match-proto: v6.14: include/trace/events/capability.h: TP_PROTO(const struct cred *cred,
+/// struct user_namespace *target_ns, const struct user_namespace *capable_ns, int cap, int ret)
+#[btf_tracepoint(function = "cap_capable")]
+pub fn cap_capable_btf(ctx: BtfTracePointContext) -> i32 {
+    on_check(
+        Hook::TpBtf,
+        Check {
+            cred: ctx.arg(0),
+            target_ns: ctx.arg(1),
+            cap: ctx.arg(3),
+            ret: ctx.arg(4),
+        },
+    );
+    0
+}
+
+/// The same tracepoint through tracefs; field offsets come from its `format` file.
+#[tracepoint(category = "capability", name = "cap_capable")]
+pub fn cap_capable_tp(ctx: TracePointContext) -> u32 {
+    let Some(cfg) = config() else { return 0 };
+    let base = ctx.as_ptr_u64();
+    let l = &cfg.layout;
+    let (Some(cred), Some(target_ns), Some(cap), Some(ret)) = (
+        read_at::<u64>(base, l.tp_cred),
+        read_at::<u64>(base, l.tp_target_ns),
+        read_at::<i32>(base, l.tp_cap),
+        read_at::<i32>(base, l.tp_ret),
+    ) else {
+        return 0;
+    };
+    on_check(
+        Hook::Tracepoint,
+        Check {
+            cred,
+            target_ns,
+            cap: cap as u32,
+            ret,
+        },
+    );
+    0
+}
+
+/// match-proto: v5.1: security/commoncap.c: int cap_capable(const struct cred *cred,
+/// struct user_namespace *targ_ns, int cap, unsigned int opts)
+/// The daemon attaches this only after checking in BTF that the function has four
+/// parameters, so the return value is the fifth argument slot.
+#[fexit(function = "cap_capable")]
+pub fn cap_capable_fexit(ctx: FExitContext) -> i32 {
+    on_check(
+        Hook::Fexit,
+        Check {
+            cred: ctx.arg(0),
+            target_ns: ctx.arg(1),
+            cap: ctx.arg(2),
+            ret: ctx.arg(4),
+        },
+    );
+    0
+}
+
+/// Entry half of the kprobe strategy: saves the arguments for [`cap_capable_kretprobe`].
+#[kprobe(function = "cap_capable")]
+pub fn cap_capable_kprobe(ctx: ProbeContext) -> u32 {
+    let (Some(cred), Some(target_ns), Some(cap), Some(opts)) = (
+        ctx.arg::<u64>(0),
+        ctx.arg::<u64>(1),
+        ctx.arg::<u32>(2),
+        ctx.arg::<u32>(3),
+    ) else {
+        return 0;
+    };
+    let args = KprobeArgs {
+        cred,
+        target_ns,
+        cap,
+        opts,
+    };
+    // A full map means this check goes unseen; the kretprobe counts the miss.
+    let _ = KPROBE_ARGS.insert(bpf_get_current_pid_tgid(), args, 0);
+    0
+}
+
+/// Return half of the kprobe strategy.
+#[kretprobe(function = "cap_capable")]
+pub fn cap_capable_kretprobe(ctx: RetProbeContext) -> u32 {
+    let id = bpf_get_current_pid_tgid();
+    // SAFETY: the entry is only read here and removed right after, by the same thread.
+    let Some(args) = (unsafe { KPROBE_ARGS.get(id) }).copied() else {
+        stat_inc(stat::KPROBE_MISSED_ENTRY);
+        return 0;
+    };
+    let _ = KPROBE_ARGS.remove(id);
+    on_check(
+        Hook::Kprobe,
+        Check {
+            cred: args.cred,
+            target_ns: args.target_ns,
+            cap: args.cap,
+            ret: ctx.ret::<i64>() as i32,
+        },
+    );
+    0
+}
+
+#[inline(always)]
+fn config() -> Option<&'static ProbeConfig> {
+    CONFIG.get(0)
+}
+
+#[inline(always)]
+fn on_check(hook: Hook, check: Check) {
+    let Some(cfg) = config() else { return };
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let tgid = (pid_tgid >> 32) as u32;
+    if tgid == cfg.self_tgid {
+        return;
+    }
+    stat_inc(stat::CHECKS);
+    let layout = &cfg.layout;
+
+    // SAFETY: returns the current task_struct address; only read through probe_read.
+    let task = unsafe { bpf_get_current_task() };
+    // Checks under overridden credentials (overlayfs copy-up, NFS, ...) are the kernel acting
+    // on its own behalf, not the process using a privilege.
+    let cred: Option<u64> = read_at(task, layout.task_cred);
+    let real_cred: Option<u64> = read_at(task, layout.task_real_cred);
+    if let (Some(c), Some(r)) = (cred, real_cred) {
+        if c != r {
+            stat_inc(stat::OVERRIDDEN_CREDS);
+            return;
+        }
+    }
+
+    let cap = if check.cap < MAX_CAPS {
+        check.cap
+    } else {
+        MAX_CAPS - 1
+    };
+    let verdict = if check.ret == 0 {
+        VERDICT_ALLOWED
+    } else {
+        VERDICT_DENIED
+    };
+    // SAFETY: plain helper call.
+    let cgroup_id = unsafe { bpf_get_current_cgroup_id() };
+    count(cgroup_id, cap, verdict);
+
+    let regs = SyscallRegs::current(task, layout);
+    let syscall = regs.as_ref().map_or(-1, SyscallRegs::nr);
+    let comm = bpf_get_current_comm().unwrap_or([0u8; COMM_LEN]);
+    // SAFETY: plain helper call.
+    let now = unsafe { bpf_ktime_get_boot_ns() };
+
+    let window = cfg.dedup_window_ns;
+    let bypass = verdict == VERDICT_DENIED && cfg.flags & config_flags::ALWAYS_EMIT_DENIED != 0;
+    let seen_key = CapSeenKey {
+        cgroup_id,
+        cap,
+        verdict,
+        syscall,
+        comm,
+    };
+    if window != 0 && !bypass {
+        // SAFETY: a racing update can only make the filter emit one record too many.
+        if let Some(last) = unsafe { CAP_SEEN.get(&seen_key) } {
+            if now.wrapping_sub(*last) < window {
+                stat_inc(stat::DEDUPLICATED);
+                return;
+            }
+        }
+    }
+
+    let Some(mut entry) = EVENTS.reserve::<CapabilityRecord>(0) else {
+        bump(&RINGBUF_DROPS, hook as u32);
+        return;
+    };
+    let scope = match read_at::<i32>(check.target_ns, layout.user_ns_level) {
+        Some(0) => SCOPE_HOST,
+        Some(_) => SCOPE_USER_NAMESPACE,
+        None => SCOPE_UNKNOWN,
+    };
+    entry.write(CapabilityRecord {
+        kind: RecordKind::Capability as u32,
+        cap: check.cap,
+        boot_ns: now,
+        cgroup_id,
+        pid: tgid,
+        tid: pid_tgid as u32,
+        uid: read_at(check.cred, layout.cred_uid).unwrap_or(u32::MAX),
+        euid: read_at(check.cred, layout.cred_euid).unwrap_or(u32::MAX),
+        syscall,
+        args: regs.as_ref().map_or([0; 6], SyscallRegs::args),
+        cap_effective: read_at(check.cred, layout.cred_cap_effective).unwrap_or(0),
+        ret: check.ret,
+        verdict: verdict as u8,
+        scope,
+        hook: hook as u8,
+        _pad: 0,
+        comm,
+    });
+    entry.submit(0);
+    stat_inc(stat::EMITTED);
+    if window != 0 && !bypass {
+        // A full LRU evicts the oldest tuple; the worst case is a repeated record.
+        let _ = CAP_SEEN.insert(&seen_key, now, 0);
+    }
+}
+
+/// Adds one to the exact counter of (cgroup, cap, verdict).
+#[inline(always)]
+fn count(cgroup_id: u64, cap: u32, verdict: u32) {
+    let key = CapCountKey {
+        cgroup_id,
+        cap,
+        verdict,
+    };
+    for _ in 0..2 {
+        if let Some(p) = CAP_COUNTS.get_ptr_mut(&key) {
+            // SAFETY: per-CPU value; tracing programs do not nest on one CPU.
+            unsafe { *p += 1 };
+            return;
+        }
+        // NOEXIST: if another CPU created the entry meanwhile, the second lookup finds it.
+        if CAP_COUNTS.insert(&key, 1u64, BPF_NOEXIST as u64).is_ok() {
+            return;
+        }
+    }
+    stat_inc(stat::COUNTS_OVERFLOWED);
+    bump(&CAP_COUNTS_OVF, cap * 2 + verdict);
+}
+
+trait CtxAddr {
+    fn as_ptr_u64(&self) -> u64;
+}
+
+impl CtxAddr for TracePointContext {
+    fn as_ptr_u64(&self) -> u64 {
+        use aya_ebpf::EbpfContext;
+        self.as_ptr() as u64
+    }
+}

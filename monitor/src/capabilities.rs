@@ -1,0 +1,135 @@
+//! Linux capability names (include/uapi/linux/capability.h), the one table of them.
+
+use std::fmt;
+
+/// `CAP_*` names by number, up to CAP_LAST_CAP of Linux 6.18.
+const NAMES: [&str; 41] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// A capability number, valid or not (a newer kernel may know more than this table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Capability(pub u32);
+
+/// A name that is not a Linux capability.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("unknown capability {0:?} (expected a name such as CAP_SYS_ADMIN or sys_admin)")]
+pub struct UnknownCapability(pub String);
+
+impl Capability {
+    /// `CAP_*` name; unknown numbers render as `CAP_<n>`.
+    pub fn name(self) -> String {
+        match NAMES.get(self.0 as usize) {
+            Some(n) => (*n).to_string(),
+            None => format!("CAP_{}", self.0),
+        }
+    }
+
+    /// Parses `CAP_SYS_ADMIN`, `cap_sys_admin` or `sys_admin`.
+    pub fn from_name(name: &str) -> Result<Capability, UnknownCapability> {
+        let upper = name.trim().to_ascii_uppercase();
+        let full = if upper.starts_with("CAP_") {
+            upper
+        } else {
+            format!("CAP_{upper}")
+        };
+        NAMES
+            .iter()
+            .position(|n| *n == full)
+            .map(|i| Capability(i as u32))
+            .ok_or_else(|| UnknownCapability(name.to_string()))
+    }
+
+    /// All capabilities set in a kernel capability mask, in number order.
+    pub fn from_mask(mask: u64) -> impl Iterator<Item = Capability> {
+        (0..64u32)
+            .filter(move |bit| mask & (1u64 << bit) != 0)
+            .map(Capability)
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_match_the_kernel_header() {
+        assert_eq!(Capability(0).name(), "CAP_CHOWN");
+        assert_eq!(Capability(7).name(), "CAP_SETUID");
+        assert_eq!(Capability(13).name(), "CAP_NET_RAW");
+        assert_eq!(Capability(21).name(), "CAP_SYS_ADMIN");
+        assert_eq!(Capability(23).name(), "CAP_SYS_NICE");
+        assert_eq!(Capability(38).name(), "CAP_PERFMON");
+        assert_eq!(Capability(40).name(), "CAP_CHECKPOINT_RESTORE");
+    }
+
+    #[test]
+    fn unknown_numbers_keep_their_number() {
+        assert_eq!(Capability(41).name(), "CAP_41");
+    }
+
+    #[test]
+    fn names_parse_in_every_spelling() {
+        for s in ["CAP_SYS_ADMIN", "cap_sys_admin", "sys_admin", " SYS_ADMIN "] {
+            assert_eq!(Capability::from_name(s), Ok(Capability(21)), "{s}");
+        }
+    }
+
+    #[test]
+    fn unknown_names_are_refused_with_the_name() {
+        let err = Capability::from_name("CAP_SYS_GOD").unwrap_err();
+        assert!(err.to_string().contains("CAP_SYS_GOD"), "{err}");
+    }
+
+    #[test]
+    fn masks_expand_to_capabilities() {
+        let caps: Vec<_> = Capability::from_mask((1 << 7) | (1 << 21) | (1 << 63)).collect();
+        assert_eq!(caps, [Capability(7), Capability(21), Capability(63)]);
+    }
+}

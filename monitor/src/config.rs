@@ -1,0 +1,333 @@
+//! The daemon's configuration: one YAML file, every key overridable by a flag of the same
+//! name (`dedup_window_secs` <-> `--dedup-window-secs`).
+
+use std::{fmt, path::Path};
+
+use serde::Deserialize;
+
+/// Which capability-check hook to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum HookChoice {
+    /// The first of tp_btf, tracepoint, fexit, kprobe that loads and attaches.
+    #[default]
+    Auto,
+    TpBtf,
+    Tracepoint,
+    Fexit,
+    Kprobe,
+}
+
+/// Daemon configuration. Unknown keys are refused, so a typo never silently does nothing.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Capability-check hook (`auto` tries them in order of preference).
+    pub hook: HookChoice,
+    /// A (cgroup, capability, verdict, syscall, comm) tuple is reported again only after this
+    /// many seconds; 0 reports every check. Counters are exact either way.
+    pub dedup_window_secs: u64,
+    /// Report every denied check, bypassing the first-seen filter.
+    pub always_emit_denied: bool,
+    /// Size of the kernel-to-daemon ring buffer: a power of two, at least one page.
+    pub ring_buffer_bytes: u32,
+    /// Events buffered between the ring-buffer reader and the output; beyond it events are
+    /// dropped and counted, so the reader never blocks.
+    pub event_queue_capacity: usize,
+    /// Node name put in every event (default: `$NODE_NAME`, else the host name).
+    pub node_name: Option<String>,
+    /// Seconds between statistics log lines (drops, counts); 0 turns them off.
+    pub stats_interval_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            hook: HookChoice::Auto,
+            dedup_window_secs: 60,
+            always_emit_denied: true,
+            ring_buffer_bytes: 1 << 20,
+            event_queue_capacity: 8192,
+            node_name: None,
+            stats_interval_secs: 60,
+        }
+    }
+}
+
+/// Flags that override the file's keys one by one.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ConfigFlags {
+    /// Capability-check hook.
+    #[arg(long, value_enum)]
+    pub hook: Option<HookChoice>,
+    /// Seconds before a repeated (cgroup, cap, verdict, syscall, comm) is reported again; 0 = every check.
+    #[arg(long, value_name = "SECS")]
+    pub dedup_window_secs: Option<u64>,
+    /// Report every denied check, bypassing the first-seen filter.
+    #[arg(long, value_name = "BOOL")]
+    pub always_emit_denied: Option<bool>,
+    /// Kernel ring-buffer size in bytes (power of two, >= 4096).
+    #[arg(long, value_name = "BYTES")]
+    pub ring_buffer_bytes: Option<u32>,
+    /// Events buffered before the output; beyond it they are dropped and counted.
+    #[arg(long, value_name = "N")]
+    pub event_queue_capacity: Option<usize>,
+    /// Node name in events.
+    #[arg(long, value_name = "NAME", env = "NODE_NAME")]
+    pub node_name: Option<String>,
+    /// Seconds between statistics log lines; 0 = off.
+    #[arg(long, value_name = "SECS")]
+    pub stats_interval_secs: Option<u64>,
+}
+
+/// A configuration that cannot be used, with where and why.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub source_name: String,
+    pub line: Option<usize>,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.source_name)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": key `{key}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads and validates a YAML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            source_name: path.display().to_string(),
+            line: None,
+            key: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::from_yaml(&path.display().to_string(), &text)
+    }
+
+    /// Parses and validates YAML text; `source_name` names it in errors.
+    pub fn from_yaml(source_name: &str, text: &str) -> Result<Self, ConfigError> {
+        // An empty file (or one with only comments) means all defaults.
+        let config: Config = if text.lines().all(|l| {
+            let l = l.trim();
+            l.is_empty() || l.starts_with('#') || l == "---"
+        }) {
+            Config::default()
+        } else {
+            serde_yaml_ng::from_str(text).map_err(|e| {
+                let line = e.location().map(|l| l.line());
+                let message = strip_location(&e.to_string());
+                let key =
+                    key_of_message(&message).or_else(|| line.and_then(|l| key_on_line(text, l)));
+                ConfigError {
+                    source_name: source_name.to_string(),
+                    line,
+                    key,
+                    message,
+                }
+            })?
+        };
+        config.validate().map_err(|(key, message)| ConfigError {
+            source_name: source_name.to_string(),
+            line: line_of_key(text, key),
+            key: Some(key.to_string()),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// Applies flag overrides, then validates again (flags are checked like file keys).
+    pub fn with_flags(mut self, flags: &ConfigFlags) -> Result<Self, ConfigError> {
+        if let Some(v) = flags.hook {
+            self.hook = v;
+        }
+        if let Some(v) = flags.dedup_window_secs {
+            self.dedup_window_secs = v;
+        }
+        if let Some(v) = flags.always_emit_denied {
+            self.always_emit_denied = v;
+        }
+        if let Some(v) = flags.ring_buffer_bytes {
+            self.ring_buffer_bytes = v;
+        }
+        if let Some(v) = flags.event_queue_capacity {
+            self.event_queue_capacity = v;
+        }
+        if let Some(v) = &flags.node_name {
+            self.node_name = Some(v.clone());
+        }
+        if let Some(v) = flags.stats_interval_secs {
+            self.stats_interval_secs = v;
+        }
+        self.validate().map_err(|(key, message)| ConfigError {
+            source_name: "command line".to_string(),
+            line: None,
+            key: Some(format!("--{}", key.replace('_', "-"))),
+            message,
+        })?;
+        Ok(self)
+    }
+
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        let rb = self.ring_buffer_bytes;
+        if !rb.is_power_of_two() || rb < 4096 {
+            return Err((
+                "ring_buffer_bytes",
+                format!("{rb} is not a power of two of at least 4096"),
+            ));
+        }
+        if self.event_queue_capacity == 0 {
+            return Err(("event_queue_capacity", "must be at least 1".to_string()));
+        }
+        if self.dedup_window_secs > 86_400 * 365 {
+            return Err(("dedup_window_secs", "must be at most one year".to_string()));
+        }
+        if let Some(n) = &self.node_name {
+            if n.trim().is_empty() {
+                return Err(("node_name", "must not be empty".to_string()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// serde_yaml appends " at line L column C"; the error carries the line separately.
+fn strip_location(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// The key named in a serde message such as "unknown field `hok`, expected ..." or
+/// "hook: unknown variant ...".
+fn key_of_message(msg: &str) -> Option<String> {
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        return rest.split('`').next().map(str::to_string);
+    }
+    let (head, _) = msg.split_once(": ")?;
+    (!head.contains(' ')).then(|| head.to_string())
+}
+
+/// The top-level key defined on 1-based `line`, if any.
+fn key_on_line(text: &str, line: usize) -> Option<String> {
+    let l = text.lines().nth(line.checked_sub(1)?)?;
+    let (key, _) = l.split_once(':')?;
+    let key = key.trim();
+    (!key.is_empty() && !key.starts_with('#')).then(|| key.to_string())
+}
+
+/// 1-based line where `key:` is defined at the top level.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map(|i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_means_defaults() {
+        assert_eq!(Config::from_yaml("c.yaml", "").unwrap(), Config::default());
+        assert_eq!(
+            Config::from_yaml("c.yaml", "# nothing\n---\n").unwrap(),
+            Config::default()
+        );
+    }
+
+    #[test]
+    fn every_key_parses() {
+        let c = Config::from_yaml(
+            "c.yaml",
+            "hook: tp_btf\ndedup_window_secs: 5\nalways_emit_denied: false\n\
+             ring_buffer_bytes: 65536\nevent_queue_capacity: 10\nnode_name: n1\n\
+             stats_interval_secs: 0\n",
+        )
+        .unwrap();
+        assert_eq!(c.hook, HookChoice::TpBtf);
+        assert_eq!(c.dedup_window_secs, 5);
+        assert!(!c.always_emit_denied);
+        assert_eq!(c.ring_buffer_bytes, 65536);
+        assert_eq!(c.event_queue_capacity, 10);
+        assert_eq!(c.node_name.as_deref(), Some("n1"));
+        assert_eq!(c.stats_interval_secs, 0);
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err = Config::from_yaml("/etc/privmon.yaml", "hook: auto\nhok: tp_btf\n").unwrap_err();
+        assert_eq!(err.line, Some(2));
+        assert_eq!(err.key.as_deref(), Some("hok"));
+        let text = err.to_string();
+        assert!(
+            text.starts_with("/etc/privmon.yaml:2: key `hok`: unknown field"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_file_line_and_key() {
+        let err =
+            Config::from_yaml("p.yaml", "hook: auto\n\ndedup_window_secs: soon\n").unwrap_err();
+        assert_eq!(err.line, Some(3));
+        assert_eq!(err.key.as_deref(), Some("dedup_window_secs"), "{err}");
+        assert!(err.message.contains("invalid"), "{err}");
+    }
+
+    #[test]
+    fn unknown_hook_is_refused() {
+        let err = Config::from_yaml("p.yaml", "hook: ebpf_magic\n").unwrap_err();
+        assert_eq!(err.line, Some(1));
+        assert_eq!(err.key.as_deref(), Some("hook"), "{err}");
+        assert!(err.message.contains("ebpf_magic"), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_name_their_line() {
+        let err = Config::from_yaml("p.yaml", "hook: auto\nring_buffer_bytes: 5000\n").unwrap_err();
+        assert_eq!(err.line, Some(2));
+        assert_eq!(err.key.as_deref(), Some("ring_buffer_bytes"));
+        assert!(err.message.contains("power of two"), "{err}");
+    }
+
+    #[test]
+    fn malformed_yaml_is_an_error() {
+        let err = Config::from_yaml("p.yaml", "hook: [auto\n").unwrap_err();
+        assert!(err.line.is_some(), "{err}");
+    }
+
+    #[test]
+    fn flags_override_the_file_and_are_validated() {
+        let c = Config::from_yaml("p.yaml", "dedup_window_secs: 5\n").unwrap();
+        let flags = ConfigFlags {
+            dedup_window_secs: Some(0),
+            hook: Some(HookChoice::Tracepoint),
+            ..Default::default()
+        };
+        let c = c.with_flags(&flags).unwrap();
+        assert_eq!(c.dedup_window_secs, 0);
+        assert_eq!(c.hook, HookChoice::Tracepoint);
+        let bad = ConfigFlags {
+            event_queue_capacity: Some(0),
+            ..Default::default()
+        };
+        let err = Config::default().with_flags(&bad).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("--event-queue-capacity"));
+    }
+}

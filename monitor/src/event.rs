@@ -1,0 +1,300 @@
+//! Decoding kernel records into typed events, and the JSON event contract
+//! (docs/events.md).
+
+use std::{mem::size_of, time::SystemTime};
+
+use monitor_common::{
+    CapabilityRecord, RecordKind, SCOPE_HOST, SCOPE_USER_NAMESPACE, VERDICT_ALLOWED,
+};
+use serde::Serialize;
+
+use crate::{capabilities::Capability, syscalls::Arch};
+
+/// A ring-buffer record that could not be decoded (counted and skipped).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("record of {len} bytes is shorter than its header or body")]
+    Truncated { len: usize },
+    #[error("unknown record kind {kind}")]
+    UnknownKind { kind: u32 },
+}
+
+/// A decoded kernel record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    Capability(CapabilityRecord),
+}
+
+/// Decodes one ring-buffer record. Never panics, whatever the bytes.
+pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
+    let kind = bytes
+        .get(..4)
+        .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+        .ok_or(DecodeError::Truncated { len: bytes.len() })?;
+    match RecordKind::from_u32(kind) {
+        Some(RecordKind::Capability) => {
+            if bytes.len() < size_of::<CapabilityRecord>() {
+                return Err(DecodeError::Truncated { len: bytes.len() });
+            }
+            // SAFETY: length checked; CapabilityRecord is plain old data and the read is
+            // unaligned-safe.
+            let rec =
+                unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<CapabilityRecord>()) };
+            Ok(Record::Capability(rec))
+        }
+        None => Err(DecodeError::UnknownKind { kind }),
+    }
+}
+
+/// Converts `bpf_ktime_get_boot_ns()` stamps to wall-clock time.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    /// Wall-clock nanoseconds since the epoch at boot.
+    boot_epoch_ns: i128,
+}
+
+impl Clock {
+    pub fn new() -> Clock {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i128)
+            .unwrap_or(0);
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: valid pointer to a timespec.
+        unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+        let boot = ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128;
+        Clock {
+            boot_epoch_ns: now - boot,
+        }
+    }
+
+    /// RFC 3339 UTC time of a boot-clock stamp.
+    pub fn rfc3339(&self, boot_ns: u64) -> String {
+        let ns = (self.boot_epoch_ns + boot_ns as i128).max(0) as u128;
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(ns as u64);
+        humantime::format_rfc3339_nanos(t).to_string()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The process that made the check.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Process {
+    pub pid: u32,
+    pub tid: u32,
+    pub ppid: Option<u32>,
+    pub comm: String,
+    pub exe: Option<String>,
+    pub uid: Option<u32>,
+    pub euid: Option<u32>,
+    pub args: Option<Vec<String>>,
+    /// Effective capability set of the credentials that were checked.
+    pub cap_effective: Vec<String>,
+}
+
+/// The cgroup of the process (cgroup v2 id and path relative to the v2 root).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Cgroup {
+    pub id: u64,
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CapabilityUse {
+    pub name: String,
+    pub number: u32,
+    /// `allowed` or `denied`.
+    pub verdict: &'static str,
+    /// `host` (initial user namespace), `user_namespace` (a child one) or `unknown`.
+    pub scope: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Syscall {
+    pub name: Option<&'static str>,
+    pub number: i64,
+    pub args: [u64; 6],
+}
+
+/// A `capability` event: one line of the JSON output.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CapabilityEvent {
+    pub time: String,
+    pub kind: &'static str,
+    pub node: String,
+    pub process: Process,
+    pub cgroup: Cgroup,
+    pub capability: CapabilityUse,
+    /// The syscall behind the check; null for checks outside a syscall (kernel threads).
+    pub syscall: Option<Syscall>,
+}
+
+impl CapabilityEvent {
+    /// The event for a record, before process and cgroup enrichment.
+    pub fn from_record(rec: &CapabilityRecord, clock: &Clock, node: &str) -> CapabilityEvent {
+        let comm_len = rec
+            .comm
+            .iter()
+            .position(|c| *c == 0)
+            .unwrap_or(rec.comm.len());
+        let known = |v: u32| (v != u32::MAX).then_some(v);
+        CapabilityEvent {
+            time: clock.rfc3339(rec.boot_ns),
+            kind: "capability",
+            node: node.to_string(),
+            process: Process {
+                pid: rec.pid,
+                tid: rec.tid,
+                ppid: None,
+                comm: String::from_utf8_lossy(&rec.comm[..comm_len]).into_owned(),
+                exe: None,
+                uid: known(rec.uid),
+                euid: known(rec.euid),
+                args: None,
+                cap_effective: Capability::from_mask(rec.cap_effective)
+                    .map(Capability::name)
+                    .collect(),
+            },
+            cgroup: Cgroup {
+                id: rec.cgroup_id,
+                path: None,
+            },
+            capability: CapabilityUse {
+                name: Capability(rec.cap).name(),
+                number: rec.cap,
+                verdict: if u32::from(rec.verdict) == VERDICT_ALLOWED {
+                    "allowed"
+                } else {
+                    "denied"
+                },
+                scope: match rec.scope {
+                    SCOPE_HOST => "host",
+                    SCOPE_USER_NAMESPACE => "user_namespace",
+                    _ => "unknown",
+                },
+            },
+            syscall: (rec.syscall >= 0).then(|| Syscall {
+                name: Arch::host().and_then(|a| a.name(rec.syscall)),
+                number: rec.syscall,
+                args: rec.args,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use monitor_common::{COMM_LEN, VERDICT_DENIED};
+
+    use super::*;
+
+    fn record() -> CapabilityRecord {
+        let mut comm = [0u8; COMM_LEN];
+        comm[..7].copy_from_slice(b"trigger");
+        CapabilityRecord {
+            kind: RecordKind::Capability as u32,
+            cap: 21,
+            boot_ns: 1_000,
+            cgroup_id: 4242,
+            pid: 10,
+            tid: 11,
+            uid: 0,
+            euid: 0,
+            syscall: 272,
+            args: [0x20000, 0, 0, 0, 0, 0],
+            cap_effective: (1 << 21) | (1 << 7),
+            ret: -1,
+            verdict: VERDICT_DENIED as u8,
+            scope: SCOPE_HOST,
+            hook: 0,
+            _pad: 0,
+            comm,
+        }
+    }
+
+    fn bytes(rec: &CapabilityRecord) -> Vec<u8> {
+        // SAFETY: reading the bytes of a plain-old-data struct.
+        unsafe {
+            std::slice::from_raw_parts(
+                (rec as *const CapabilityRecord).cast::<u8>(),
+                size_of::<CapabilityRecord>(),
+            )
+        }
+        .to_vec()
+    }
+
+    #[test]
+    fn decodes_a_capability_record() {
+        let rec = record();
+        assert_eq!(decode(&bytes(&rec)), Ok(Record::Capability(rec)));
+    }
+
+    #[test]
+    fn truncated_records_are_errors() {
+        let b = bytes(&record());
+        for len in [0, 3, 4, 64, b.len() - 1] {
+            assert_eq!(
+                decode(&b[..len]),
+                Err(DecodeError::Truncated { len }),
+                "len {len}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_kinds_are_errors() {
+        let mut b = bytes(&record());
+        b[..4].copy_from_slice(&999u32.to_ne_bytes());
+        assert_eq!(decode(&b), Err(DecodeError::UnknownKind { kind: 999 }));
+    }
+
+    #[test]
+    fn event_follows_the_contract() {
+        let ev = CapabilityEvent::from_record(
+            &record(),
+            &Clock {
+                boot_epoch_ns: 1_700_000_000_000_000_000,
+            },
+            "node-1",
+        );
+        let v = serde_json::to_value(&ev).unwrap();
+        assert_eq!(v["kind"], "capability");
+        assert_eq!(v["node"], "node-1");
+        assert_eq!(v["time"], "2023-11-14T22:13:20.000001000Z");
+        assert_eq!(v["capability"]["name"], "CAP_SYS_ADMIN");
+        assert_eq!(v["capability"]["number"], 21);
+        assert_eq!(v["capability"]["verdict"], "denied");
+        assert_eq!(v["capability"]["scope"], "host");
+        assert_eq!(v["process"]["pid"], 10);
+        assert_eq!(v["process"]["tid"], 11);
+        assert_eq!(v["process"]["comm"], "trigger");
+        assert_eq!(
+            v["process"]["cap_effective"],
+            serde_json::json!(["CAP_SETUID", "CAP_SYS_ADMIN"])
+        );
+        assert_eq!(v["cgroup"]["id"], 4242);
+        if cfg!(target_arch = "x86_64") {
+            assert_eq!(v["syscall"]["name"], "unshare");
+        }
+        assert_eq!(v["syscall"]["number"], 272);
+        assert_eq!(v["syscall"]["args"][0], 0x20000);
+    }
+
+    #[test]
+    fn checks_outside_syscalls_have_null_syscall() {
+        let mut rec = record();
+        rec.syscall = -1;
+        rec.uid = u32::MAX;
+        let ev = CapabilityEvent::from_record(&rec, &Clock::new(), "n");
+        assert_eq!(ev.syscall, None);
+        assert_eq!(ev.process.uid, None);
+    }
+}

@@ -1,0 +1,15 @@
+//! privmon: a runtime privilege monitor for container hosts.
+//!
+//! The daemon loads eBPF probes on capability checks, decodes their records, and writes
+//! them as JSON lines (see docs/events.md).
+
+pub mod btf;
+pub mod capabilities;
+pub mod cgroup;
+pub mod config;
+pub mod event;
+pub mod loader;
+pub mod pipeline;
+pub mod procfs;
+pub mod syscalls;
+pub mod tracefs;

@@ -1,0 +1,325 @@
+//! Loads the eBPF object, configures it, and attaches the capability-check probe through the
+//! first strategy that works on this kernel.
+
+use std::fmt;
+
+use anyhow::{Context as _, anyhow, bail, ensure};
+use aya::{
+    Btf, Ebpf, EbpfLoader,
+    maps::{Array, MapData, PerCpuArray, PerCpuHashMap},
+    programs::{BtfTracePoint, FExit, KProbe, TracePoint},
+};
+use monitor_common::{
+    CapCountKey, HOOK_COUNT, Hook, KernelLayout, ProbeConfig, config_flags, names, stat,
+};
+use tracing::{info, warn};
+
+use crate::{
+    btf::KernelBtf,
+    config::{Config, HookChoice},
+    tracefs,
+};
+
+/// The eBPF object built by build.rs (empty when built with AYA_BUILD_SKIP).
+static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/monitor"));
+
+/// Programs in the object, by strategy.
+const PROG_TP_BTF: &str = "cap_capable_btf";
+const PROG_TRACEPOINT: &str = "cap_capable_tp";
+const PROG_FEXIT: &str = "cap_capable_fexit";
+const PROG_KPROBE: &str = "cap_capable_kprobe";
+const PROG_KRETPROBE: &str = "cap_capable_kretprobe";
+const KERNEL_FUNCTION: &str = "cap_capable";
+
+/// Loaded and attached probes. Dropping this detaches everything.
+pub struct Probes {
+    pub ebpf: Ebpf,
+    /// The strategy in use.
+    pub hook: Hook,
+    /// Strategies tried before it, with the reason each was skipped.
+    pub skipped: Vec<(Hook, String)>,
+}
+
+/// Totals of the per-CPU probe statistics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProbeStats {
+    pub checks: u64,
+    pub overridden_creds: u64,
+    pub deduplicated: u64,
+    pub emitted: u64,
+    pub read_errors: u64,
+    pub counts_overflowed: u64,
+    pub kprobe_missed_entry: u64,
+    /// Failed ring-buffer reservations, per hook (index `Hook as usize`).
+    pub ringbuf_drops: [u64; HOOK_COUNT as usize],
+}
+
+impl fmt::Display for ProbeStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "checks={} emitted={} deduplicated={} overridden_creds={} ringbuf_drops={} \
+             read_errors={} counts_overflowed={}",
+            self.checks,
+            self.emitted,
+            self.deduplicated,
+            self.overridden_creds,
+            self.ringbuf_drops.iter().sum::<u64>(),
+            self.read_errors,
+            self.counts_overflowed
+        )
+    }
+}
+
+impl Probes {
+    /// Loads the object, writes the probe configuration and attaches the capability probe.
+    pub fn load(config: &Config) -> anyhow::Result<Probes> {
+        ensure!(
+            !EBPF_OBJECT.is_empty(),
+            "this privmon binary was built with AYA_BUILD_SKIP and holds no eBPF programs; \
+             rebuild it without that variable (cargo xtask run)"
+        );
+        raise_memlock_limit();
+
+        let kernel_btf = KernelBtf::from_sys_fs()?;
+        let layout = kernel_layout(&kernel_btf);
+        let btf = Btf::from_sys_fs().context("loading kernel BTF for program loading")?;
+
+        let mut ebpf = EbpfLoader::new()
+            .btf(Some(&btf))
+            .map_max_entries(names::EVENTS, config.ring_buffer_bytes)
+            .load(EBPF_OBJECT)
+            .context("loading the eBPF object")?;
+
+        let mut probe_config = ProbeConfig {
+            self_tgid: std::process::id(),
+            flags: if config.always_emit_denied {
+                config_flags::ALWAYS_EMIT_DENIED
+            } else {
+                0
+            },
+            dedup_window_ns: config.dedup_window_secs.saturating_mul(1_000_000_000),
+            layout,
+        };
+        write_probe_config(&mut ebpf, &probe_config)?;
+
+        let order: &[Hook] = match config.hook {
+            HookChoice::Auto => &Hook::ALL,
+            HookChoice::TpBtf => &[Hook::TpBtf],
+            HookChoice::Tracepoint => &[Hook::Tracepoint],
+            HookChoice::Fexit => &[Hook::Fexit],
+            HookChoice::Kprobe => &[Hook::Kprobe],
+        };
+        let mut skipped: Vec<(Hook, String)> = Vec::new();
+        for &hook in order {
+            let attempt = match hook {
+                Hook::TpBtf => attach_tp_btf(&mut ebpf, &btf),
+                Hook::Tracepoint => attach_tracepoint(&mut ebpf, &mut probe_config),
+                Hook::Fexit => attach_fexit(&mut ebpf, &btf, &kernel_btf),
+                Hook::Kprobe => attach_kprobes(&mut ebpf),
+            };
+            match attempt {
+                Ok(()) => {
+                    for (h, why) in &skipped {
+                        info!(hook = h.name(), reason = %why, "capability hook skipped");
+                    }
+                    info!(hook = hook.name(), "capability hook attached");
+                    return Ok(Probes {
+                        ebpf,
+                        hook,
+                        skipped,
+                    });
+                }
+                Err(e) => skipped.push((hook, format!("{e:#}"))),
+            }
+        }
+        let reasons: Vec<String> = skipped
+            .iter()
+            .map(|(h, why)| format!("{}: {why}", h.name()))
+            .collect();
+        bail!(
+            "no capability-check hook could be attached ({})",
+            reasons.join("; ")
+        )
+    }
+
+    /// Sums the per-CPU statistics maps.
+    pub fn stats(&self) -> anyhow::Result<ProbeStats> {
+        let stats: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(
+            self.ebpf
+                .map(names::PROBE_STATS)
+                .context("PROBE_STATS map missing")?,
+        )?;
+        let sum = |i: u32| -> anyhow::Result<u64> {
+            Ok(stats
+                .get(&i, 0)?
+                .iter()
+                .copied()
+                .fold(0u64, u64::wrapping_add))
+        };
+        let drops: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(
+            self.ebpf
+                .map(names::RINGBUF_DROPS)
+                .context("RINGBUF_DROPS map missing")?,
+        )?;
+        let mut ringbuf_drops = [0u64; HOOK_COUNT as usize];
+        for (i, slot) in ringbuf_drops.iter_mut().enumerate() {
+            *slot = drops.get(&(i as u32), 0)?.iter().sum();
+        }
+        Ok(ProbeStats {
+            checks: sum(stat::CHECKS)?,
+            overridden_creds: sum(stat::OVERRIDDEN_CREDS)?,
+            deduplicated: sum(stat::DEDUPLICATED)?,
+            emitted: sum(stat::EMITTED)?,
+            read_errors: sum(stat::READ_ERRORS)?,
+            counts_overflowed: sum(stat::COUNTS_OVERFLOWED)?,
+            kprobe_missed_entry: sum(stat::KPROBE_MISSED_ENTRY)?,
+            ringbuf_drops,
+        })
+    }
+
+    /// Exact check counts per (cgroup, capability, verdict), summed over CPUs.
+    pub fn capability_counts(&self) -> anyhow::Result<Vec<(CapCountKey, u64)>> {
+        let map: PerCpuHashMap<&MapData, CapCountKey, u64> = PerCpuHashMap::try_from(
+            self.ebpf
+                .map(names::CAP_COUNTS)
+                .context("CAP_COUNTS map missing")?,
+        )?;
+        let mut out = Vec::new();
+        for item in map.iter() {
+            let (key, values) = item?;
+            out.push((key, values.iter().sum()));
+        }
+        Ok(out)
+    }
+}
+
+fn write_probe_config(ebpf: &mut Ebpf, config: &ProbeConfig) -> anyhow::Result<()> {
+    let mut map: Array<&mut MapData, ProbeConfig> =
+        Array::try_from(ebpf.map_mut(names::CONFIG).context("CONFIG map missing")?)?;
+    map.set(0, config, 0)
+        .context("writing the probe configuration")?;
+    Ok(())
+}
+
+/// Field offsets the probes read, from the kernel's BTF. A field that is not found is
+/// reported as unknown by the probes rather than read at a wrong offset.
+fn kernel_layout(btf: &KernelBtf) -> KernelLayout {
+    let mut missing = Vec::new();
+    let mut off = |ty: &str, member: &str| {
+        btf.member_offset(ty, member).unwrap_or_else(|| {
+            missing.push(format!("{ty}.{member}"));
+            KernelLayout::MISSING
+        })
+    };
+    let layout = KernelLayout {
+        task_flags: off("task_struct", "flags"),
+        task_cred: off("task_struct", "cred"),
+        task_real_cred: off("task_struct", "real_cred"),
+        cred_uid: off("cred", "uid"),
+        cred_euid: off("cred", "euid"),
+        cred_cap_effective: off("cred", "cap_effective"),
+        user_ns_level: off("user_namespace", "level"),
+        ..KernelLayout::EMPTY
+    };
+    if !missing.is_empty() {
+        warn!(fields = %missing.join(", "), "kernel BTF lacks fields; they will be reported as unknown");
+    }
+    layout
+}
+
+fn attach_tp_btf(ebpf: &mut Ebpf, btf: &Btf) -> anyhow::Result<()> {
+    let prog: &mut BtfTracePoint = program(ebpf, PROG_TP_BTF)?.try_into()?;
+    prog.load(KERNEL_FUNCTION, btf)
+        .context("loading tp_btf/cap_capable (kernel without the cap_capable tracepoint?)")?;
+    if let Err(e) = prog.attach() {
+        let _ = prog.unload();
+        return Err(anyhow!(e).context("attaching tp_btf/cap_capable"));
+    }
+    Ok(())
+}
+
+fn attach_tracepoint(ebpf: &mut Ebpf, config: &mut ProbeConfig) -> anyhow::Result<()> {
+    let format = tracefs::event_format("capability", "cap_capable")?;
+    let field = |name: &str| {
+        format
+            .offset_of(name)
+            .ok_or_else(|| anyhow!("capability:cap_capable has no field `{name}`"))
+    };
+    config.layout.tp_cred = field("cred")?;
+    config.layout.tp_target_ns = field("target_ns")?;
+    config.layout.tp_cap = field("cap")?;
+    config.layout.tp_ret = field("ret")?;
+    write_probe_config(ebpf, config)?;
+
+    let prog: &mut TracePoint = program(ebpf, PROG_TRACEPOINT)?.try_into()?;
+    prog.load()
+        .context("loading tracepoint/capability/cap_capable")?;
+    if let Err(e) = prog.attach("capability", "cap_capable") {
+        let _ = prog.unload();
+        return Err(anyhow!(e).context("attaching tracepoint/capability/cap_capable"));
+    }
+    Ok(())
+}
+
+fn attach_fexit(ebpf: &mut Ebpf, btf: &Btf, kernel_btf: &KernelBtf) -> anyhow::Result<()> {
+    // The program reads the return value from the fifth slot: refuse any other prototype.
+    let params = kernel_btf
+        .function_params(KERNEL_FUNCTION)
+        .ok_or_else(|| anyhow!("kernel BTF does not describe {KERNEL_FUNCTION}()"))?;
+    ensure!(
+        params.len() == 4,
+        "{KERNEL_FUNCTION}() has parameters ({}) where 4 were expected",
+        params.join(", ")
+    );
+    let prog: &mut FExit = program(ebpf, PROG_FEXIT)?.try_into()?;
+    prog.load(KERNEL_FUNCTION, btf)
+        .context("loading fexit/cap_capable")?;
+    if let Err(e) = prog.attach() {
+        let _ = prog.unload();
+        return Err(anyhow!(e).context("attaching fexit/cap_capable"));
+    }
+    Ok(())
+}
+
+fn attach_kprobes(ebpf: &mut Ebpf) -> anyhow::Result<()> {
+    // The return probe goes first so that no entry is saved without a consumer.
+    let mut attach = |name: &str| -> anyhow::Result<()> {
+        let prog: &mut KProbe = program(ebpf, name)?.try_into()?;
+        prog.load().with_context(|| format!("loading {name}"))?;
+        if let Err(e) = prog.attach(KERNEL_FUNCTION, 0) {
+            let _ = prog.unload();
+            return Err(anyhow!(e).context(format!(
+                "attaching {name} to {KERNEL_FUNCTION} (kernel without CONFIG_KPROBES?)"
+            )));
+        }
+        Ok(())
+    };
+    attach(PROG_KRETPROBE)?;
+    attach(PROG_KPROBE).inspect_err(|_| {
+        let kretprobe: Option<&mut KProbe> = program(ebpf, PROG_KRETPROBE)
+            .ok()
+            .and_then(|p| p.try_into().ok());
+        if let Some(p) = kretprobe {
+            let _ = p.unload();
+        }
+    })
+}
+
+fn program<'a>(ebpf: &'a mut Ebpf, name: &str) -> anyhow::Result<&'a mut aya::programs::Program> {
+    ebpf.program_mut(name)
+        .ok_or_else(|| anyhow!("program {name} missing from the eBPF object"))
+}
+
+/// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK.
+fn raise_memlock_limit() {
+    let rlim = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: setrlimit with a valid struct.
+    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &rlim) } != 0 {
+        let err = std::io::Error::last_os_error();
+        tracing::debug!(%err, "could not raise RLIMIT_MEMLOCK (only matters before Linux 5.11)");
+    }
+}
