@@ -15,7 +15,7 @@ const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 /// Most cached entries kept; beyond it the cache starts over.
 const MAX_CACHED: usize = 65_536;
 /// Least time between two rescans of the hierarchy (misses in between stay unresolved).
-const RESCAN_INTERVAL: Duration = Duration::from_secs(1);
+const RESCAN_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Where the cgroup v2 hierarchy is mounted.
 pub fn v2_root() -> anyhow::Result<PathBuf> {
@@ -54,15 +54,15 @@ impl CgroupResolver {
     }
 
     /// Path of cgroup `id` relative to the v2 root (`/` for the root), if it exists.
-    pub fn path(&mut self, id: u64) -> Option<String> {
-        if let Some(hit) = self.cache.get(&id) {
-            if hit.is_some()
-                || self
-                    .last_scan
-                    .is_some_and(|t| t.elapsed() < RESCAN_INTERVAL)
-            {
-                return hit.clone();
-            }
+    /// `pid` is a process that was in it: its `/proc/<pid>/cgroup` is the cheap way to the
+    /// path, checked against the id; a rate-limited rescan of the hierarchy is the fallback.
+    pub fn path(&mut self, id: u64, pid: u32) -> Option<String> {
+        if let Some(Some(hit)) = self.cache.get(&id) {
+            return Some(hit.clone());
+        }
+        if let Some(path) = self.from_proc(id, pid) {
+            self.cache.insert(id, Some(path.clone()));
+            return Some(path);
         }
         if self
             .last_scan
@@ -72,10 +72,18 @@ impl CgroupResolver {
         }
         let found = self.cache.get(&id).cloned().flatten();
         if found.is_none() {
-            // Remember the miss until the next rescan; a vanished cgroup stays unresolved.
+            // A vanished cgroup stays unresolved; remember the miss until the next rescan.
             self.cache.insert(id, None);
         }
         found
+    }
+
+    fn from_proc(&self, id: u64, pid: u32) -> Option<String> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+        let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?.trim();
+        let dir = self.root.join(rel.trim_start_matches('/'));
+        let ino = std::fs::metadata(dir).ok()?.ino();
+        (ino == id).then(|| rel.to_string())
     }
 
     fn rescan(&mut self) {
@@ -123,10 +131,10 @@ mod tests {
         std::fs::create_dir_all(&leaf).unwrap();
         let mut r = CgroupResolver::new(dir.clone());
         let ino = std::fs::metadata(&leaf).unwrap().ino();
-        assert_eq!(r.path(ino).as_deref(), Some("/kubepods/besteffort/podx"));
+        assert_eq!(r.path(ino, 0).as_deref(), Some("/kubepods/besteffort/podx"));
         let root_ino = std::fs::metadata(&dir).unwrap().ino();
-        assert_eq!(r.path(root_ino).as_deref(), Some("/"));
-        assert_eq!(r.path(u64::MAX), None);
+        assert_eq!(r.path(root_ino, 0).as_deref(), Some("/"));
+        assert_eq!(r.path(u64::MAX, 0), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -165,7 +165,7 @@ fn write_events(
             let Record::Capability(cap) = rec;
             let mut ev = CapabilityEvent::from_record(&cap, &clock, &node);
             procfs::enrich(&mut ev.process);
-            ev.cgroup.path = cgroups.path(ev.cgroup.id);
+            ev.cgroup.path = cgroups.path(ev.cgroup.id, ev.process.pid);
             line.clear();
             let ok = serde_json::to_writer(&mut line, &ev).is_ok() && {
                 line.push(b'\n');

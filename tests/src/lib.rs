@@ -1,1 +1,576 @@
+//! Harness for privmon's root-only behavioural tests: the real daemon, real eBPF, real runc
+//! containers. Every test runs a trigger, then expects an event (the Pulsar pattern).
+//!
+//! Everything a test creates (containers, bundles, cgroups, the daemon) is removed on drop.
 
+use std::{
+    fs,
+    io::{BufRead, BufReader},
+    os::unix::fs::{MetadataExt, symlink},
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::{
+        Arc, Condvar, Mutex, OnceLock,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, anyhow, bail, ensure};
+use aya::maps::{Map, MapData, MapInfo, PerCpuHashMap};
+use monitor_common::{CapCountKey, names};
+use serde_json::Value;
+
+/// How long to wait for something that normally takes milliseconds (a failure bound, not a
+/// performance goal).
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Fails the test unless it runs as root.
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "this test needs root (real eBPF and runc): run it through `cargo xtask test`"
+    );
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the workspace")
+        .to_path_buf()
+}
+
+/// The daemon binary: `$PRIVMON_BIN`, else the workspace's debug build.
+pub fn privmon_bin() -> PathBuf {
+    std::env::var_os("PRIVMON_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/debug/privmon"))
+}
+
+/// A unique suffix for names made by this test process.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}{}x{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Where cgroup v2 is mounted: `/sys/fs/cgroup` on pure v2 hosts, `/sys/fs/cgroup/unified`
+/// on hybrid ones.
+pub fn cgroup_v2_root() -> PathBuf {
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        PathBuf::from("/sys/fs/cgroup")
+    } else {
+        PathBuf::from("/sys/fs/cgroup/unified")
+    }
+}
+
+/// The statically linked trigger program (tests/triggers/trigger.c), built once.
+pub fn trigger_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("triggers/trigger.c");
+        let dir = std::env::temp_dir().join(unique("privmon-trigger-"));
+        fs::create_dir_all(&dir).expect("creating the trigger build directory");
+        let out = dir.join("trigger");
+        let status = Command::new("gcc")
+            .args(["-static", "-O2", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .expect("running gcc");
+        assert!(status.success(), "building {} failed", src.display());
+        out
+    })
+}
+
+/// Output lines of a child, collected by a reader thread.
+#[derive(Default)]
+struct Lines {
+    /// The lines, and whether the stream has ended.
+    lines: Mutex<(Vec<String>, bool)>,
+    changed: Condvar,
+}
+
+impl Lines {
+    fn follow(self: &Arc<Self>, stream: impl std::io::Read + Send + 'static) {
+        let this = self.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines() {
+                let Ok(line) = line else { break };
+                this.lines.lock().unwrap().0.push(line);
+                this.changed.notify_all();
+            }
+            this.lines.lock().unwrap().1 = true;
+            this.changed.notify_all();
+        });
+    }
+
+    /// Waits until a line satisfies `pred`, returning it; `None` on timeout or end of stream.
+    fn wait_for(&self, timeout: Duration, mut pred: impl FnMut(&str) -> bool) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        let mut guard = self.lines.lock().unwrap();
+        let mut seen = 0;
+        loop {
+            if let Some(l) = guard.0[seen..].iter().find(|l| pred(l)) {
+                return Some(l.clone());
+            }
+            seen = guard.0.len();
+            if guard.1 {
+                return None;
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            guard = self.changed.wait_timeout(guard, left).unwrap().0;
+        }
+    }
+
+    /// Waits for the end of the stream (the process closed it or exited).
+    fn wait_closed(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut guard = self.lines.lock().unwrap();
+        while !guard.1 {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return false;
+            };
+            guard = self.changed.wait_timeout(guard, left).unwrap().0;
+        }
+        true
+    }
+
+    fn snapshot(&self) -> Vec<String> {
+        self.lines.lock().unwrap().0.clone()
+    }
+}
+
+/// A running `privmon run`.
+pub struct Daemon {
+    child: Child,
+    stdout: Arc<Lines>,
+    stderr: Arc<Lines>,
+}
+
+impl Daemon {
+    /// Starts the daemon with extra `privmon run` arguments and waits until it is ready.
+    pub fn start(args: &[&str]) -> anyhow::Result<Daemon> {
+        let bin = privmon_bin();
+        let mut child = Command::new(&bin)
+            .arg("run")
+            .args(["--stats-interval-secs", "0"])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let stdout = Arc::new(Lines::default());
+        let stderr = Arc::new(Lines::default());
+        stdout.follow(child.stdout.take().expect("piped"));
+        stderr.follow(child.stderr.take().expect("piped"));
+        let daemon = Daemon {
+            child,
+            stdout,
+            stderr,
+        };
+        if daemon
+            .stderr
+            .wait_for(PATIENCE, |l| l.contains("privmon ready"))
+            .is_none()
+        {
+            bail!(
+                "privmon did not become ready; stderr:\n{}",
+                daemon.stderr.snapshot().join("\n")
+            );
+        }
+        Ok(daemon)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The daemon's log lines so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.stderr.snapshot()
+    }
+
+    /// Every event written so far, parsed (a line that is not JSON fails the test).
+    pub fn events(&self) -> Vec<Value> {
+        self.stdout
+            .snapshot()
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+            .collect()
+    }
+
+    /// Waits for an event matching `pred`.
+    pub fn wait_for_event(&self, pred: impl Fn(&Value) -> bool) -> Option<Value> {
+        self.stdout
+            .wait_for(PATIENCE, |l| {
+                serde_json::from_str::<Value>(l).is_ok_and(|v| pred(&v))
+            })
+            .and_then(|l| serde_json::from_str(&l).ok())
+    }
+
+    /// Returns once every record the kernel produced before this call has been written:
+    /// makes a uniquely named host process do a capability check and waits for its event
+    /// (the ring buffer and the queue are both first in, first out).
+    pub fn sync(&self) -> anyhow::Result<()> {
+        let dir = std::env::temp_dir().join(unique("privmon-mark-"));
+        fs::create_dir_all(&dir)?;
+        // comm is the executable's name (15 bytes at most): unique, so never deduplicated.
+        let name = format!("mk{}", &unique("")[..]);
+        let name: String = name.chars().take(15).collect();
+        let link = dir.join(&name);
+        symlink(trigger_binary(), &link)?;
+        let out = Command::new(&link).arg("nice").output()?;
+        fs::remove_dir_all(&dir)?;
+        ensure!(out.status.success(), "marker process failed: {out:?}");
+        self.wait_for_event(|e| e["process"]["comm"] == name.as_str())
+            .map(|_| ())
+            .ok_or_else(|| anyhow!("marker event for {name} never arrived"))
+    }
+
+    /// Sum over CPUs of the daemon's in-kernel counter for (cgroup, cap, verdict), read
+    /// straight from its `CAP_COUNTS` map.
+    pub fn cap_count(&self, cgroup_id: u64, cap: u32, verdict: u32) -> anyhow::Result<u64> {
+        let map = daemon_map(self.pid(), names::CAP_COUNTS)?;
+        let counts: PerCpuHashMap<MapData, CapCountKey, u64> =
+            PerCpuHashMap::try_from(Map::from_map_data(map)?)?;
+        let key = CapCountKey {
+            cgroup_id,
+            cap,
+            verdict,
+        };
+        match counts.get(&key, 0) {
+            Ok(values) => Ok(values.iter().sum()),
+            Err(aya::maps::MapError::KeyNotFound) => Ok(0),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Stops the daemon with SIGTERM and returns how it exited.
+    pub fn stop(mut self) -> anyhow::Result<ExitStatus> {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "privmon did not exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Finds one of a process's BPF maps by name, through its file descriptors.
+fn daemon_map(pid: u32, name: &str) -> anyhow::Result<MapData> {
+    for entry in fs::read_dir(format!("/proc/{pid}/fdinfo"))? {
+        let Ok(info) = fs::read_to_string(entry?.path()) else {
+            continue;
+        };
+        let Some(id) = info
+            .lines()
+            .find_map(|l| l.strip_prefix("map_id:"))
+            .and_then(|v| v.trim().parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if MapInfo::from_id(id)?.name_as_str() == Some(name) {
+            return Ok(MapData::from_id(id)?);
+        }
+    }
+    bail!("process {pid} holds no map named {name}")
+}
+
+/// What to run in a test container.
+pub struct ContainerSpec<'a> {
+    /// Process arguments (the trigger is at /bin/trigger, busybox at /bin/busybox).
+    pub args: &'a [&'a str],
+    /// Capabilities of the process (bounding, effective, permitted).
+    pub capabilities: &'a [&'a str],
+}
+
+/// A runc container with a busybox root filesystem and a Kubernetes-style cgroup path,
+/// created (not yet started) so that its cgroup and pid are known before it runs.
+pub struct Container {
+    pub id: String,
+    pub pod_uid: String,
+    /// Host pid of the container's process.
+    pub pid: u32,
+    /// cgroup v2 id (inode of the cgroup directory).
+    pub cgroup_id: u64,
+    /// cgroup path relative to the v2 root.
+    pub cgroup_path: String,
+    bundle: PathBuf,
+    stdout: PathBuf,
+}
+
+impl Container {
+    pub fn create(spec: &ContainerSpec) -> anyhow::Result<Container> {
+        let pod_uid = format!(
+            "{:08x}-0000-4000-8000-{:012x}",
+            std::process::id(),
+            rand_u64() & 0xffff_ffff_ffff
+        );
+        let id = format!(
+            "{:016x}{:016x}{:016x}{:016x}",
+            rand_u64(),
+            rand_u64(),
+            rand_u64(),
+            rand_u64()
+        );
+        let cgroup_path = format!("/kubepods/besteffort/pod{pod_uid}/{id}");
+        let bundle = std::env::temp_dir().join(unique("privmon-bundle-"));
+        let rootfs = bundle.join("rootfs");
+        for d in ["bin", "proc", "dev", "sys", "tmp", "mnt", "etc"] {
+            fs::create_dir_all(rootfs.join(d))?;
+        }
+        fs::copy("/bin/busybox", rootfs.join("bin/busybox"))
+            .context("copying busybox (busybox-static)")?;
+        for applet in ["sh", "true", "unshare", "nice"] {
+            symlink("busybox", rootfs.join("bin").join(applet))?;
+        }
+        fs::copy(trigger_binary(), rootfs.join("bin/trigger"))?;
+        let caps: Vec<String> = spec.capabilities.iter().map(|c| c.to_string()).collect();
+        let config = serde_json::json!({
+            "ociVersion": "1.0.2",
+            "process": {
+                "terminal": false,
+                "user": {"uid": 0, "gid": 0},
+                "args": spec.args,
+                "env": ["PATH=/bin"],
+                "cwd": "/",
+                "capabilities": {
+                    "bounding": caps, "effective": caps, "permitted": caps
+                },
+                "noNewPrivileges": false
+            },
+            "root": {"path": "rootfs", "readonly": false},
+            "hostname": "privmon-test",
+            "mounts": [
+                {"destination": "/proc", "type": "proc", "source": "proc"},
+                {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                 "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+                {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                 "options": ["nosuid", "noexec", "nodev", "ro"]}
+            ],
+            "annotations": {
+                "io.kubernetes.cri.container-type": "container",
+                "io.kubernetes.cri.sandbox-uid": pod_uid,
+                "io.kubernetes.cri.sandbox-name": "privmon-test-pod",
+                "io.kubernetes.cri.sandbox-namespace": "privmon-tests",
+                "io.kubernetes.cri.container-name": "trigger"
+            },
+            "linux": {
+                "cgroupsPath": cgroup_path,
+                "namespaces": [
+                    {"type": "pid"}, {"type": "network"}, {"type": "ipc"},
+                    {"type": "uts"}, {"type": "mount"}
+                ]
+            }
+        });
+        fs::write(
+            bundle.join("config.json"),
+            serde_json::to_vec_pretty(&config)?,
+        )?;
+        let stdout = bundle.join("stdout");
+        let mut container = Container {
+            id,
+            pod_uid,
+            pid: 0,
+            cgroup_id: 0,
+            cgroup_path,
+            bundle,
+            stdout,
+        };
+        let out = fs::File::create(&container.stdout)?;
+        let status = Command::new("runc")
+            .args(["create", "--bundle"])
+            .arg(&container.bundle)
+            .arg(&container.id)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .status()
+            .context("running runc create")?;
+        ensure!(
+            status.success(),
+            "runc create failed: {}",
+            container.output()
+        );
+        let state = container.state()?;
+        container.pid = state["pid"].as_u64().context("runc state has no pid")? as u32;
+        let dir = cgroup_v2_root().join(container.cgroup_path.trim_start_matches('/'));
+        container.cgroup_id = fs::metadata(&dir)
+            .with_context(|| format!("container cgroup {} missing", dir.display()))?
+            .ino();
+        Ok(container)
+    }
+
+    fn state(&self) -> anyhow::Result<Value> {
+        let out = Command::new("runc").args(["state", &self.id]).output()?;
+        ensure!(
+            out.status.success(),
+            "runc state: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(serde_json::from_slice(&out.stdout)?)
+    }
+
+    /// What the container printed so far.
+    pub fn output(&self) -> String {
+        fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+
+    /// Starts the container and waits for its process to exit; returns its output.
+    pub fn run_to_completion(&self) -> anyhow::Result<String> {
+        let status = Command::new("runc").args(["start", &self.id]).status()?;
+        ensure!(status.success(), "runc start failed: {}", self.output());
+        let deadline = Instant::now() + PATIENCE;
+        while self.state()?["status"] != "stopped" {
+            ensure!(
+                Instant::now() < deadline,
+                "container still running: {}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(self.output())
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = Command::new("runc")
+            .args(["delete", "--force", &self.id])
+            .stderr(Stdio::null())
+            .status();
+        let _ = fs::remove_dir_all(&self.bundle);
+        // runc removes the container's cgroup; the pod-level parents are ours to remove,
+        // in the v2 hierarchy and in every v1 controller (hybrid layout).
+        let pod = format!("kubepods/besteffort/pod{}", self.pod_uid);
+        let mut roots = vec![PathBuf::from("/sys/fs/cgroup")];
+        if let Ok(entries) = fs::read_dir("/sys/fs/cgroup") {
+            roots.extend(entries.flatten().map(|e| e.path()));
+        }
+        for root in roots {
+            for rel in [pod.as_str(), "kubepods/besteffort", "kubepods"] {
+                let _ = fs::remove_dir(root.join(rel));
+            }
+        }
+    }
+}
+
+fn rand_u64() -> u64 {
+    let mut buf = [0u8; 8];
+    // SAFETY: getrandom writes at most buf.len() bytes into buf.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    assert_eq!(n, 8, "getrandom failed");
+    u64::from_ne_bytes(buf)
+}
+
+/// Runs `bpftrace` counting `capability:cap_capable` hits for one (cgroup, cap, ret == 0):
+/// an independent count of the kernel tracepoint, to check privmon's counters against.
+pub struct TracepointCounter {
+    child: Child,
+    stdout: Arc<Lines>,
+    /// tracefs was mounted for this counter, and is unmounted after it.
+    mounted_tracefs: bool,
+}
+
+const TRACEFS: &str = "/sys/kernel/tracing";
+
+/// Mounts tracefs if it is not; returns whether it did.
+fn ensure_tracefs() -> anyhow::Result<bool> {
+    if Path::new(TRACEFS).join("events").is_dir() {
+        return Ok(false);
+    }
+    let status = Command::new("mount")
+        .args(["-t", "tracefs", "tracefs", TRACEFS])
+        .status()?;
+    ensure!(status.success(), "mounting tracefs at {TRACEFS} failed");
+    Ok(true)
+}
+
+impl TracepointCounter {
+    pub fn start(cgroup_id: u64, cap: u32) -> anyhow::Result<TracepointCounter> {
+        let mounted_tracefs = ensure_tracefs()?;
+        let script = format!(
+            "tracepoint:capability:cap_capable /cgroup == {cgroup_id} && args->cap == {cap} && args->ret == 0/ {{ @n = count(); }}"
+        );
+        let mut child = Command::new("bpftrace")
+            .arg("-e")
+            .arg(script)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting bpftrace")?;
+        let stdout = Arc::new(Lines::default());
+        stdout.follow(child.stdout.take().expect("piped"));
+        let stderr = Arc::new(Lines::default());
+        stderr.follow(child.stderr.take().expect("piped"));
+        let counter = TracepointCounter {
+            child,
+            stdout,
+            mounted_tracefs,
+        };
+        if counter
+            .stdout
+            .wait_for(PATIENCE, |l| l.starts_with("Attaching"))
+            .is_none()
+        {
+            bail!("bpftrace did not attach: {}", stderr.snapshot().join("\n"));
+        }
+        Ok(counter)
+    }
+
+    /// Stops bpftrace and returns its count (bpftrace prints `@n: N` at exit, nothing for 0).
+    pub fn finish(mut self) -> anyhow::Result<u64> {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        ensure!(
+            self.stdout.wait_closed(PATIENCE),
+            "bpftrace did not exit on SIGINT"
+        );
+        let _ = self.child.wait();
+        match self
+            .stdout
+            .snapshot()
+            .iter()
+            .find_map(|l| l.strip_prefix("@n: "))
+        {
+            Some(n) => Ok(n.trim().parse()?),
+            None => Ok(0),
+        }
+    }
+}
+
+impl Drop for TracepointCounter {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if self.mounted_tracefs {
+            let _ = Command::new("umount").arg(TRACEFS).status();
+        }
+    }
+}

@@ -1,1 +1,258 @@
-fn main() {}
+//! Developer tasks: `cargo xtask setup | run | test | lint`.
+
+use std::{
+    env,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{Context as _, bail, ensure};
+use clap::{Parser, Subcommand};
+
+/// bpf-linker must link against the LLVM of the nightly rustc that builds the eBPF crate.
+const BPF_LINKER_VERSION: &str = "0.13.0";
+const LLVM_MAJOR: &str = "22";
+
+/// Debian packages the build and the tests need.
+const PACKAGES: &[(&str, &str)] = &[
+    (
+        "llvm-22-dev",
+        "bpf-linker links against LLVM 22 (rustc nightly's LLVM)",
+    ),
+    ("libpolly-22-dev", "LLVM 22's link line names Polly"),
+    ("libzstd-dev", "LLVM 22's link line names zstd"),
+    (
+        "gcc",
+        "linker for Rust, and the static test trigger program",
+    ),
+    ("libc6-dev", "static libc for the test trigger program"),
+    ("runc", "real containers in the integration tests"),
+    ("busybox-static", "root filesystem of the test containers"),
+    (
+        "bpftrace",
+        "independent count of the cap_capable tracepoint in tests",
+    ),
+];
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "privmon developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Install what the build and tests need (idempotent): Debian packages, rust-src for
+    /// nightly, bpf-linker built against LLVM 22.
+    Setup,
+    /// Set up if needed, build, and run the daemon in the foreground with default settings.
+    /// Arguments after `--` go to `privmon run`.
+    Run {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Set up if needed, build, run lints and unit tests, then the root-only integration tests.
+    Test {
+        /// Skip rustfmt and clippy.
+        #[arg(long)]
+        no_lint: bool,
+    },
+    /// rustfmt check and clippy (-D warnings) on the user-space crates and the eBPF crate.
+    Lint,
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Task::Setup => setup(),
+        Task::Run { args } => {
+            setup()?;
+            ensure_root("privmon run")?;
+            cargo(&["build", "--package", "monitor"])?;
+            let bin = target_dir()?.join("debug/privmon");
+            let status = Command::new(&bin)
+                .arg("run")
+                .args(&args)
+                .status()
+                .with_context(|| format!("starting {}", bin.display()))?;
+            ensure!(status.success(), "privmon exited with {status}");
+            Ok(())
+        }
+        Task::Test { no_lint } => {
+            setup()?;
+            if !no_lint {
+                lint()?;
+            }
+            cargo(&["build", "--workspace"])?;
+            step("unit tests");
+            cargo(&["test", "--workspace"])?;
+            ensure_root("the integration tests (real eBPF and runc containers)")?;
+            step("root integration tests");
+            let bin = target_dir()?.join("debug/privmon");
+            let status = Command::new("cargo")
+                .args(["test", "--package", "privmon-tests", "--", "--ignored"])
+                // One daemon and one set of containers at a time: they share the kernel.
+                .arg("--test-threads=1")
+                .env("PRIVMON_BIN", &bin)
+                .current_dir(workspace_root())
+                .status()
+                .context("running cargo test")?;
+            ensure!(status.success(), "integration tests failed");
+            Ok(())
+        }
+        Task::Lint => {
+            setup()?;
+            lint()
+        }
+    }
+}
+
+fn step(name: &str) {
+    eprintln!("==> {name}");
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn target_dir() -> anyhow::Result<PathBuf> {
+    Ok(env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target")))
+}
+
+fn cargo(args: &[&str]) -> anyhow::Result<()> {
+    run(Command::new("cargo")
+        .args(args)
+        .current_dir(workspace_root()))
+}
+
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
+    ensure!(status.success(), "{cmd:?} failed: {status}");
+    Ok(())
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc_geteuid() == 0 }
+}
+
+unsafe extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+fn ensure_root(what: &str) -> anyhow::Result<()> {
+    ensure!(
+        is_root(),
+        "{what} need(s) root: run this command as root (CI runs as root)"
+    );
+    Ok(())
+}
+
+fn lint() -> anyhow::Result<()> {
+    step("rustfmt");
+    cargo(&["fmt", "--all", "--check"])?;
+    step("clippy (user space)");
+    cargo(&["clippy", "--all-targets", "--", "-D", "warnings"])?;
+    step("clippy (eBPF)");
+    run(Command::new("cargo")
+        .args([
+            "+nightly",
+            "clippy",
+            "--package",
+            "monitor-ebpf",
+            "--release",
+        ])
+        .args(["--target", "bpfel-unknown-none", "-Z", "build-std=core"])
+        .args(["--", "-D", "warnings"])
+        .env("RUSTFLAGS", "--cfg bpf_target_arch=\"x86_64\"")
+        .env("CARGO_TARGET_DIR", target_dir()?.join("ebpf-clippy"))
+        .current_dir(workspace_root()))
+}
+
+/// Installs what is missing, and nothing else.
+fn setup() -> anyhow::Result<()> {
+    let missing: Vec<&str> = PACKAGES
+        .iter()
+        .map(|(p, _)| *p)
+        .filter(|p| !package_installed(p))
+        .collect();
+    if !missing.is_empty() {
+        step(&format!(
+            "installing Debian packages: {}",
+            missing.join(" ")
+        ));
+        ensure!(
+            is_root(),
+            "missing Debian packages ({}); install them as root or rerun as root",
+            missing.join(" ")
+        );
+        run(Command::new("apt-get").args(["update", "-q"]))?;
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
+
+    let components = Command::new("rustup")
+        .args(["component", "list", "--installed", "--toolchain", "nightly"])
+        .output()
+        .context("running rustup (is the nightly toolchain installed?)")?;
+    ensure!(
+        components.status.success(),
+        "the nightly Rust toolchain is missing; it builds the eBPF programs"
+    );
+    if !String::from_utf8_lossy(&components.stdout).contains("rust-src") {
+        step("adding rust-src to the nightly toolchain");
+        run(Command::new("rustup").args([
+            "component",
+            "add",
+            "rust-src",
+            "--toolchain",
+            "nightly",
+        ]))?;
+    }
+
+    if !bpf_linker_ok() {
+        step(&format!(
+            "building bpf-linker {BPF_LINKER_VERSION} against LLVM {LLVM_MAJOR}"
+        ));
+        let prefix = format!("/usr/lib/llvm-{LLVM_MAJOR}");
+        ensure!(
+            Path::new(&prefix).is_dir(),
+            "{prefix} missing: llvm-{LLVM_MAJOR}-dev is not installed"
+        );
+        run(Command::new("cargo")
+            .args(["install", "--locked", "--force", "--no-default-features"])
+            .args(["--features", &format!("llvm-{LLVM_MAJOR}")])
+            .arg(format!("bpf-linker@{BPF_LINKER_VERSION}"))
+            // llvm-sys finds LLVM through the first; bpf-linker's build script the second.
+            .env(format!("LLVM_SYS_{LLVM_MAJOR}1_PREFIX"), &prefix)
+            .env("LLVM_PREFIX", &prefix))?;
+        if !bpf_linker_ok() {
+            bail!("bpf-linker was installed but does not run; is ~/.cargo/bin on PATH?");
+        }
+    }
+    Ok(())
+}
+
+fn package_installed(name: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", name])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+}
+
+fn bpf_linker_ok() -> bool {
+    Command::new("bpf-linker")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| {
+            o.status.success() && String::from_utf8_lossy(&o.stdout).contains(BPF_LINKER_VERSION)
+        })
+}

@@ -1,0 +1,222 @@
+//! Capability checks made in real runc containers reach privmon's output with the right
+//! capability, verdict, syscall, process and cgroup. Root only: run with `cargo xtask test`.
+
+use monitor_common::VERDICT_ALLOWED;
+use privmon_tests::{Container, ContainerSpec, Daemon, TracepointCounter, require_root};
+use serde_json::Value;
+
+/// CAP_SETUID
+const CAP_SETUID: u32 = 7;
+
+/// Runs `args` in a container with `caps` and returns the daemon's event for the trigger's
+/// check of `cap` through `syscall`.
+fn expect_check(
+    daemon: &Daemon,
+    args: &[&str],
+    caps: &[&str],
+    cap: &str,
+    syscall: &str,
+) -> (Container, String, Value) {
+    let c = Container::create(&ContainerSpec {
+        args,
+        capabilities: caps,
+    })
+    .expect("creating the container");
+    let output = c.run_to_completion().expect("running the container");
+    let (pid, cgroup_id) = (c.pid, c.cgroup_id);
+    let event = daemon
+        .wait_for_event(|e| {
+            e["kind"] == "capability"
+                && e["cgroup"]["id"] == cgroup_id
+                && e["process"]["comm"] == "trigger"
+                && e["capability"]["name"] == cap
+                && e["syscall"]["name"] == syscall
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no {cap} event through {syscall} from cgroup {cgroup_id} (pid {pid}); \
+                 trigger said {output:?}; events: {:#?}",
+                daemon.events()
+            )
+        });
+    (c, output, event)
+}
+
+fn assert_common(event: &Value, c: &Container) {
+    assert_eq!(event["process"]["pid"], c.pid, "{event:#}");
+    assert_eq!(event["cgroup"]["id"], c.cgroup_id, "{event:#}");
+    assert_eq!(event["cgroup"]["path"], c.cgroup_path.as_str(), "{event:#}");
+    assert_eq!(event["capability"]["scope"], "host", "{event:#}");
+    assert!(
+        event["time"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{event:#}"
+    );
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn raw_socket_uses_cap_net_raw() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let (c, out, ev) = expect_check(
+        &daemon,
+        &["/bin/trigger", "raw-socket"],
+        &["CAP_NET_RAW"],
+        "CAP_NET_RAW",
+        "socket",
+    );
+    assert!(
+        out.contains("raw-socket rc=3"),
+        "socket() should succeed: {out}"
+    );
+    assert_eq!(ev["capability"]["verdict"], "allowed", "{ev:#}");
+    assert_eq!(ev["capability"]["number"], 13);
+    assert_eq!(ev["syscall"]["args"][0], libc::AF_INET, "{ev:#}");
+    assert_eq!(ev["syscall"]["args"][1], libc::SOCK_RAW, "{ev:#}");
+    assert_eq!(
+        ev["process"]["cap_effective"],
+        serde_json::json!(["CAP_NET_RAW"])
+    );
+    assert_common(&ev, &c);
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn negative_nice_uses_cap_sys_nice() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let (c, out, ev) = expect_check(
+        &daemon,
+        &["/bin/trigger", "nice"],
+        &["CAP_SYS_NICE"],
+        "CAP_SYS_NICE",
+        "setpriority",
+    );
+    assert!(
+        out.contains("nice rc=0"),
+        "setpriority should succeed: {out}"
+    );
+    assert_eq!(ev["capability"]["verdict"], "allowed", "{ev:#}");
+    // setpriority(PRIO_PROCESS, 0, -5)
+    assert_eq!(
+        ev["syscall"]["args"][2].as_u64().map(|v| v as i32),
+        Some(-5),
+        "{ev:#}"
+    );
+    assert_common(&ev, &c);
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn unshare_mount_namespace_uses_cap_sys_admin() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let (c, out, ev) = expect_check(
+        &daemon,
+        &["/bin/trigger", "unshare-mount"],
+        &["CAP_SYS_ADMIN"],
+        "CAP_SYS_ADMIN",
+        "unshare",
+    );
+    assert!(
+        out.contains("unshare-mount rc=0"),
+        "unshare should succeed: {out}"
+    );
+    assert_eq!(ev["capability"]["verdict"], "allowed", "{ev:#}");
+    assert_eq!(ev["syscall"]["args"][0], libc::CLONE_NEWNS, "{ev:#}");
+    assert_common(&ev, &c);
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn mount_without_cap_sys_admin_is_a_denied_check() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let (c, out, ev) = expect_check(
+        &daemon,
+        &["/bin/trigger", "mount"],
+        &["CAP_CHOWN"],
+        "CAP_SYS_ADMIN",
+        "mount",
+    );
+    assert!(
+        out.contains(&format!("mount rc=-1 errno={}", libc::EPERM)),
+        "{out}"
+    );
+    assert_eq!(ev["capability"]["verdict"], "denied", "{ev:#}");
+    assert_eq!(
+        ev["process"]["cap_effective"],
+        serde_json::json!(["CAP_CHOWN"])
+    );
+    assert_common(&ev, &c);
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn hot_loop_yields_one_record_and_exact_counts() {
+    require_root();
+    const CALLS: u64 = 100_000;
+    let daemon = Daemon::start(&[]).unwrap();
+    let c = Container::create(&ContainerSpec {
+        args: &["/bin/trigger", "setuid-loop", &CALLS.to_string()],
+        capabilities: &["CAP_SETUID"],
+    })
+    .unwrap();
+    // runc's own set-up in the container made checks already; count from here on.
+    let before = daemon
+        .cap_count(c.cgroup_id, CAP_SETUID, VERDICT_ALLOWED)
+        .unwrap();
+    let tracepoint = TracepointCounter::start(c.cgroup_id, CAP_SETUID).unwrap();
+
+    let out = c.run_to_completion().unwrap();
+    assert!(out.contains(&format!("calls={CALLS} ok={CALLS}")), "{out}");
+    let independent = tracepoint.finish().unwrap();
+    daemon.sync().unwrap();
+
+    let after = daemon
+        .cap_count(c.cgroup_id, CAP_SETUID, VERDICT_ALLOWED)
+        .unwrap();
+    assert_eq!(
+        independent, CALLS,
+        "the kernel should make one CAP_SETUID check per setuid(0)"
+    );
+    assert_eq!(
+        after - before,
+        CALLS,
+        "in-kernel counters must count every check"
+    );
+    let records: Vec<Value> = daemon
+        .events()
+        .into_iter()
+        .filter(|e| {
+            e["cgroup"]["id"] == c.cgroup_id
+                && e["capability"]["name"] == "CAP_SETUID"
+                && e["process"]["comm"] == "trigger"
+        })
+        .collect();
+    assert_eq!(
+        records.len(),
+        1,
+        "the first-seen filter should pass one record: {records:#?}"
+    );
+    assert_eq!(records[0]["syscall"]["name"], "setuid");
+    assert_eq!(records[0]["process"]["pid"], c.pid);
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn sigterm_detaches_and_exits_zero() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let pid = daemon.pid();
+    let logs_hook = daemon
+        .logs()
+        .into_iter()
+        .find(|l| l.contains("capability hook attached"))
+        .expect("the loader logs the hook it chose");
+    assert!(logs_hook.contains("hook="), "{logs_hook}");
+    let status = daemon.stop().unwrap();
+    assert!(status.success(), "exit status {status}");
+    // Its programs are gone with it: no program of that process remains loaded.
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+}
