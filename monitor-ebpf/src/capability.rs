@@ -162,11 +162,11 @@ fn on_check(hook: Hook, check: Check) {
     // on its own behalf, not the process using a privilege.
     let cred: Option<u64> = read_at(task, layout.task_cred);
     let real_cred: Option<u64> = read_at(task, layout.task_real_cred);
-    if let (Some(c), Some(r)) = (cred, real_cred) {
-        if c != r {
-            stat_inc(stat::OVERRIDDEN_CREDS);
-            return;
-        }
+    if let (Some(c), Some(r)) = (cred, real_cred)
+        && c != r
+    {
+        stat_inc(stat::OVERRIDDEN_CREDS);
+        return;
     }
 
     let cap = if check.cap < MAX_CAPS {
@@ -198,14 +198,14 @@ fn on_check(hook: Hook, check: Check) {
         syscall,
         comm,
     };
-    if window != 0 && !bypass {
-        // SAFETY: a racing update can only make the filter emit one record too many.
-        if let Some(last) = unsafe { CAP_SEEN.get(&seen_key) } {
-            if now.wrapping_sub(*last) < window {
-                stat_inc(stat::DEDUPLICATED);
-                return;
-            }
-        }
+    // SAFETY (get): a racing update can only make the filter emit one record too many.
+    if window != 0
+        && !bypass
+        && let Some(last) = unsafe { CAP_SEEN.get(seen_key) }
+        && now.wrapping_sub(*last) < window
+    {
+        stat_inc(stat::DEDUPLICATED);
+        return;
     }
 
     let Some(mut entry) = EVENTS.reserve::<CapabilityRecord>(0) else {
@@ -240,7 +240,7 @@ fn on_check(hook: Hook, check: Check) {
     stat_inc(stat::EMITTED);
     if window != 0 && !bypass {
         // A full LRU evicts the oldest tuple; the worst case is a repeated record.
-        let _ = CAP_SEEN.insert(&seen_key, now, 0);
+        let _ = CAP_SEEN.insert(seen_key, now, 0);
     }
 }
 
@@ -253,13 +253,13 @@ fn count(cgroup_id: u64, cap: u32, verdict: u32) {
         verdict,
     };
     for _ in 0..2 {
-        if let Some(p) = CAP_COUNTS.get_ptr_mut(&key) {
+        if let Some(p) = CAP_COUNTS.get_ptr_mut(key) {
             // SAFETY: per-CPU value; tracing programs do not nest on one CPU.
             unsafe { *p += 1 };
             return;
         }
         // NOEXIST: if another CPU created the entry meanwhile, the second lookup finds it.
-        if CAP_COUNTS.insert(&key, 1u64, BPF_NOEXIST as u64).is_ok() {
+        if CAP_COUNTS.insert(key, 1u64, BPF_NOEXIST as u64).is_ok() {
             return;
         }
     }

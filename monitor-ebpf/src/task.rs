@@ -67,6 +67,7 @@ impl SyscallRegs {
 
     /// The syscall number, or -1 when unknown.
     #[inline(always)]
+    #[allow(clippy::unnecessary_cast, reason = "Nr is i32 on aarch64")]
     pub fn nr(&self) -> i64 {
         read_at::<arch::Nr>(self.regs, arch::NR).map_or(-1, |n| n as i64)
     }

@@ -169,10 +169,10 @@ impl KernelBtf {
                 continue;
             }
             let inner = self.types.get(*type_id as usize)?;
-            if matches!(inner.kind, KIND_STRUCT | KIND_UNION) {
-                if let Some(found) = self.find_member(inner, member, base_bits + bits, depth + 1) {
-                    return Some(found);
-                }
+            if matches!(inner.kind, KIND_STRUCT | KIND_UNION)
+                && let Some(found) = self.find_member(inner, member, base_bits + bits, depth + 1)
+            {
+                return Some(found);
             }
         }
         None
@@ -197,8 +197,11 @@ mod tests {
     }
     use W::{N, S};
 
-    /// Builds raw BTF from (kind, name, size_or_type, vlen, kind_flag, trailing words).
-    fn build(types: &[(u32, &'static str, u32, u32, bool, Vec<W>)]) -> Vec<u8> {
+    /// Builds raw BTF from type specs.
+    /// (kind, name, size_or_type, vlen, kind_flag, trailing words)
+    type Spec = (u32, &'static str, u32, u32, bool, Vec<W>);
+
+    fn build(types: &[Spec]) -> Vec<u8> {
         let mut strs = vec![0u8];
         let mut intern = |s: &str| -> u32 {
             if s.is_empty() {

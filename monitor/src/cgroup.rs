@@ -60,7 +60,7 @@ impl CgroupResolver {
         if let Some(Some(hit)) = self.cache.get(&id) {
             return Some(hit.clone());
         }
-        if let Some(path) = self.from_proc(id, pid) {
+        if let Some(path) = self.lookup_proc(id, pid) {
             self.cache.insert(id, Some(path.clone()));
             return Some(path);
         }
@@ -78,7 +78,7 @@ impl CgroupResolver {
         found
     }
 
-    fn from_proc(&self, id: u64, pid: u32) -> Option<String> {
+    fn lookup_proc(&self, id: u64, pid: u32) -> Option<String> {
         let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
         let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?.trim();
         let dir = self.root.join(rel.trim_start_matches('/'));

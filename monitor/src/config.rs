@@ -193,10 +193,8 @@ impl Config {
         if self.dedup_window_secs > 86_400 * 365 {
             return Err(("dedup_window_secs", "must be at most one year".to_string()));
         }
-        if let Some(n) = &self.node_name {
-            if n.trim().is_empty() {
-                return Err(("node_name", "must not be empty".to_string()));
-            }
+        if self.node_name.as_ref().is_some_and(|n| n.trim().is_empty()) {
+            return Err(("node_name", "must not be empty".to_string()));
         }
         Ok(())
     }
