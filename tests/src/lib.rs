@@ -253,6 +253,11 @@ impl Daemon {
         }
     }
 
+    /// Ids of the BPF programs the daemon holds.
+    pub fn program_ids(&self) -> anyhow::Result<Vec<u32>> {
+        bpf_object_ids(self.pid(), "prog_id")
+    }
+
     /// Stops the daemon with SIGTERM and returns how it exited.
     pub fn stop(mut self) -> anyhow::Result<ExitStatus> {
         // SAFETY: signalling our own child.
@@ -280,24 +285,40 @@ impl Drop for Daemon {
     }
 }
 
-/// Finds one of a process's BPF maps by name, through its file descriptors.
-fn daemon_map(pid: u32, name: &str) -> anyhow::Result<MapData> {
+/// Ids of the BPF objects of one type (`map_id` or `prog_id`) a process holds open.
+fn bpf_object_ids(pid: u32, field: &str) -> anyhow::Result<Vec<u32>> {
+    let mut ids = Vec::new();
     for entry in fs::read_dir(format!("/proc/{pid}/fdinfo"))? {
         let Ok(info) = fs::read_to_string(entry?.path()) else {
             continue;
         };
-        let Some(id) = info
+        if let Some(id) = info
             .lines()
-            .find_map(|l| l.strip_prefix("map_id:"))
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
             .and_then(|v| v.trim().parse::<u32>().ok())
-        else {
-            continue;
-        };
+        {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+/// Finds one of a process's BPF maps by name, through its file descriptors.
+fn daemon_map(pid: u32, name: &str) -> anyhow::Result<MapData> {
+    for id in bpf_object_ids(pid, "map_id")? {
         if MapInfo::from_id(id)?.name_as_str() == Some(name) {
             return Ok(MapData::from_id(id)?);
         }
     }
     bail!("process {pid} holds no map named {name}")
+}
+
+/// Ids and names of the BPF programs currently loaded in the kernel.
+pub fn loaded_programs() -> Vec<(u32, String)> {
+    aya::programs::loaded_programs()
+        .filter_map(Result::ok)
+        .map(|p| (p.id(), p.name_as_str().unwrap_or_default().to_string()))
+        .collect()
 }
 
 /// What to run in a test container.
