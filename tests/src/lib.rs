@@ -69,21 +69,27 @@ pub fn cgroup_v2_root() -> PathBuf {
     }
 }
 
-/// The statically linked trigger program (tests/triggers/trigger.c), built once.
+/// The statically linked trigger program (tests/triggers/trigger.c), built once per test
+/// run into the target directory.
 pub fn trigger_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("triggers/trigger.c");
-        let dir = std::env::temp_dir().join(unique("privmon-trigger-"));
+        let dir = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join("target"))
+            .join("test-triggers");
         fs::create_dir_all(&dir).expect("creating the trigger build directory");
         let out = dir.join("trigger");
+        let tmp = dir.join(unique("trigger.tmp"));
         let status = Command::new("gcc")
             .args(["-static", "-O2", "-o"])
-            .arg(&out)
+            .arg(&tmp)
             .arg(&src)
             .status()
             .expect("running gcc");
         assert!(status.success(), "building {} failed", src.display());
+        fs::rename(&tmp, &out).expect("moving the trigger into place");
         out
     })
 }
@@ -327,6 +333,8 @@ pub struct ContainerSpec<'a> {
     pub args: &'a [&'a str],
     /// Capabilities of the process (bounding, effective, permitted).
     pub capabilities: &'a [&'a str],
+    /// Run in a user namespace of its own (ids mapped one to one onto the host's).
+    pub user_namespace: bool,
 }
 
 /// A runc container with a busybox root filesystem and a Kubernetes-style cgroup path,
@@ -371,7 +379,7 @@ impl Container {
         }
         fs::copy(trigger_binary(), rootfs.join("bin/trigger"))?;
         let caps: Vec<String> = spec.capabilities.iter().map(|c| c.to_string()).collect();
-        let config = serde_json::json!({
+        let mut config = serde_json::json!({
             "ociVersion": "1.0.2",
             "process": {
                 "terminal": false,
@@ -408,6 +416,16 @@ impl Container {
                 ]
             }
         });
+        if spec.user_namespace {
+            let map = serde_json::json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+            let linux = &mut config["linux"];
+            linux["namespaces"]
+                .as_array_mut()
+                .expect("namespaces is an array")
+                .push(serde_json::json!({"type": "user"}));
+            linux["uidMappings"] = map.clone();
+            linux["gidMappings"] = map;
+        }
         fs::write(
             bundle.join("config.json"),
             serde_json::to_vec_pretty(&config)?,
@@ -440,6 +458,14 @@ impl Container {
         let state = container.state()?;
         container.pid = state["pid"].as_u64().context("runc state has no pid")? as u32;
         let dir = cgroup_v2_root().join(container.cgroup_path.trim_start_matches('/'));
+        if spec.user_namespace {
+            let uid_map = fs::read_to_string(format!("/proc/{}/uid_map", container.pid))?;
+            ensure!(
+                !uid_map.contains("4294967295"),
+                "container {} is not in a user namespace of its own: uid_map {uid_map:?}",
+                container.id
+            );
+        }
         container.cgroup_id = fs::metadata(&dir)
             .with_context(|| format!("container cgroup {} missing", dir.display()))?
             .ino();

@@ -19,9 +19,22 @@ fn expect_check(
     cap: &str,
     syscall: &str,
 ) -> (Container, String, Value) {
+    expect_check_in(daemon, args, caps, false, cap, syscall)
+}
+
+/// [`expect_check`], optionally in a container with its own user namespace.
+fn expect_check_in(
+    daemon: &Daemon,
+    args: &[&str],
+    caps: &[&str],
+    user_namespace: bool,
+    cap: &str,
+    syscall: &str,
+) -> (Container, String, Value) {
     let c = Container::create(&ContainerSpec {
         args,
         capabilities: caps,
+        user_namespace,
     })
     .expect("creating the container");
     let output = c.run_to_completion().expect("running the container");
@@ -48,7 +61,6 @@ fn assert_common(event: &Value, c: &Container) {
     assert_eq!(event["process"]["pid"], c.pid, "{event:#}");
     assert_eq!(event["cgroup"]["id"], c.cgroup_id, "{event:#}");
     assert_eq!(event["cgroup"]["path"], c.cgroup_path.as_str(), "{event:#}");
-    assert_eq!(event["capability"]["scope"], "host", "{event:#}");
     assert!(
         event["time"].as_str().is_some_and(|t| t.ends_with('Z')),
         "{event:#}"
@@ -80,6 +92,7 @@ fn raw_socket_uses_cap_net_raw() {
         serde_json::json!(["CAP_NET_RAW"])
     );
     assert_common(&ev, &c);
+    assert_eq!(ev["capability"]["scope"], "host", "{ev:#}");
 }
 
 #[test]
@@ -106,6 +119,7 @@ fn negative_nice_uses_cap_sys_nice() {
         "{ev:#}"
     );
     assert_common(&ev, &c);
+    assert_eq!(ev["capability"]["scope"], "host", "{ev:#}");
 }
 
 #[test]
@@ -127,6 +141,7 @@ fn unshare_mount_namespace_uses_cap_sys_admin() {
     assert_eq!(ev["capability"]["verdict"], "allowed", "{ev:#}");
     assert_eq!(ev["syscall"]["args"][0], libc::CLONE_NEWNS, "{ev:#}");
     assert_common(&ev, &c);
+    assert_eq!(ev["capability"]["scope"], "host", "{ev:#}");
 }
 
 #[test]
@@ -151,6 +166,7 @@ fn mount_without_cap_sys_admin_is_a_denied_check() {
         serde_json::json!(["CAP_CHOWN"])
     );
     assert_common(&ev, &c);
+    assert_eq!(ev["capability"]["scope"], "host", "{ev:#}");
 }
 
 #[test]
@@ -162,6 +178,7 @@ fn hot_loop_yields_one_record_and_exact_counts() {
     let c = Container::create(&ContainerSpec {
         args: &["/bin/trigger", "setuid-loop", &CALLS.to_string()],
         capabilities: &["CAP_SETUID"],
+        user_namespace: false,
     })
     .unwrap();
     // runc's own set-up in the container made checks already; count from here on.
@@ -275,4 +292,23 @@ fn classic_tracepoint_fallback_reports_the_same_check() {
             .arg("/sys/kernel/tracing")
             .status();
     }
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn check_inside_a_user_namespace_has_user_namespace_scope() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let (c, out, ev) = expect_check_in(
+        &daemon,
+        &["/bin/trigger", "unshare-mount"],
+        &["CAP_SYS_ADMIN"],
+        true,
+        "CAP_SYS_ADMIN",
+        "unshare",
+    );
+    assert!(out.contains("unshare-mount rc=0"), "{out}");
+    assert_eq!(ev["capability"]["verdict"], "allowed", "{ev:#}");
+    assert_eq!(ev["capability"]["scope"], "user_namespace", "{ev:#}");
+    assert_common(&ev, &c);
 }
