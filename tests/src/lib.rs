@@ -204,22 +204,22 @@ impl Daemon {
         self.stderr.snapshot()
     }
 
-    /// Every event written so far, parsed (a line that is not JSON fails the test).
+    /// Every event written so far, parsed and checked against the event schema (a line
+    /// that is not a valid event fails the test).
     pub fn events(&self) -> Vec<Value> {
         self.stdout
             .snapshot()
             .iter()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+            .map(|l| checked_event(l))
             .collect()
     }
 
-    /// Waits for an event matching `pred`.
+    /// Waits for an event matching `pred`; every line read on the way is checked against
+    /// the event schema.
     pub fn wait_for_event(&self, pred: impl Fn(&Value) -> bool) -> Option<Value> {
         self.stdout
-            .wait_for(PATIENCE, |l| {
-                serde_json::from_str::<Value>(l).is_ok_and(|v| pred(&v))
-            })
-            .and_then(|l| serde_json::from_str(&l).ok())
+            .wait_for(PATIENCE, |l| pred(&checked_event(l)))
+            .map(|l| checked_event(&l))
     }
 
     /// Returns once every record the kernel produced before this call has been written:
@@ -289,6 +289,25 @@ impl Drop for Daemon {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Parses one output line and checks it against docs/event.schema.json; panics otherwise.
+pub fn checked_event(line: &str) -> Value {
+    static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
+    let schema = SCHEMA.get_or_init(|| {
+        let path = workspace_root().join("docs/event.schema.json");
+        let text = fs::read_to_string(&path).expect("reading the event schema");
+        let schema: Value = serde_json::from_str(&text).expect("the event schema is JSON");
+        jsonschema::validator_for(&schema).expect("the event schema is a valid JSON Schema")
+    });
+    let event: Value = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("output line is not JSON ({e}): {line}"));
+    let errors: Vec<String> = schema.iter_errors(&event).map(|e| e.to_string()).collect();
+    assert!(
+        errors.is_empty(),
+        "event breaks docs/event.schema.json: {errors:?}\n{line}"
+    );
+    event
 }
 
 /// Ids of the BPF objects of one type (`map_id` or `prog_id`) a process holds open.

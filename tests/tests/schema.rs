@@ -1,0 +1,30 @@
+//! docs/event.schema.json accepts the documented event and rejects broken ones (the root
+//! tests check every real event against it).
+
+use privmon_tests::checked_event;
+
+const GOOD: &str = r#"{"time":"2026-11-28T18:24:26.158911384Z","kind":"capability","node":"n1",
+"process":{"pid":1,"tid":1,"ppid":null,"comm":"trigger","exe":null,"uid":0,"euid":0,"args":null,
+"cap_effective":["CAP_CHOWN"]},"cgroup":{"id":5,"path":"/kubepods"},
+"capability":{"name":"CAP_SYS_ADMIN","number":21,"verdict":"denied","scope":"host"},
+"syscall":{"name":"mount","number":165,"args":[0,1,2,3,4,18446744073709551615]}}"#;
+
+#[test]
+fn documented_event_is_valid() {
+    let ev = checked_event(&GOOD.replace('\n', ""));
+    assert_eq!(ev["capability"]["verdict"], "denied");
+}
+
+#[test]
+#[should_panic(expected = "event breaks docs/event.schema.json")]
+fn unknown_verdict_is_rejected() {
+    checked_event(&GOOD.replace('\n', "").replace("\"denied\"", "\"maybe\""));
+}
+
+#[test]
+#[should_panic(expected = "event breaks docs/event.schema.json")]
+fn missing_process_is_rejected() {
+    let mut ev: serde_json::Value = serde_json::from_str(&GOOD.replace('\n', "")).unwrap();
+    ev.as_object_mut().unwrap().remove("process");
+    checked_event(&ev.to_string());
+}
