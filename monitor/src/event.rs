@@ -8,7 +8,11 @@ use monitor_common::{
 };
 use serde::Serialize;
 
-use crate::{capabilities::Capability, syscalls::Arch};
+use crate::{
+    capabilities::Capability,
+    containers::{Container, Kubernetes},
+    syscalls::Arch,
+};
 
 /// A ring-buffer record that could not be decoded (counted and skipped).
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -53,21 +57,25 @@ pub struct Clock {
     boot_epoch_ns: i128,
 }
 
+/// Now, on the clock of `bpf_ktime_get_boot_ns()` (CLOCK_BOOTTIME).
+pub fn boottime_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid pointer to a timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
 impl Clock {
     pub fn new() -> Clock {
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_nanos() as i128)
             .unwrap_or(0);
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: valid pointer to a timespec.
-        unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
-        let boot = ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128;
         Clock {
-            boot_epoch_ns: now - boot,
+            boot_epoch_ns: now - boottime_ns() as i128,
         }
     }
 
@@ -131,6 +139,11 @@ pub struct CapabilityEvent {
     pub kind: &'static str,
     pub node: String,
     pub process: Process,
+    /// null for host processes (and for a process whose cgroup vanished before it could be
+    /// resolved).
+    pub container: Option<Container>,
+    /// null outside Kubernetes.
+    pub k8s: Option<Kubernetes>,
     pub cgroup: Cgroup,
     pub capability: CapabilityUse,
     /// The syscall behind the check; null for checks outside a syscall (kernel threads).
@@ -163,6 +176,8 @@ impl CapabilityEvent {
                     .map(Capability::name)
                     .collect(),
             },
+            container: None,
+            k8s: None,
             cgroup: Cgroup {
                 id: rec.cgroup_id,
                 path: None,

@@ -7,6 +7,7 @@ pub mod btf;
 pub mod capabilities;
 pub mod cgroup;
 pub mod config;
+pub mod containers;
 pub mod event;
 pub mod loader;
 pub mod pipeline;

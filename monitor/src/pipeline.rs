@@ -5,6 +5,7 @@
 
 use std::{
     io::Write,
+    path::PathBuf,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering::Relaxed},
@@ -25,6 +26,7 @@ use tracing::{error, info, warn};
 use crate::{
     cgroup::{CgroupResolver, v2_root},
     config::Config,
+    containers::Containers,
     event::{CapabilityEvent, Clock, DecodeError, Record, decode},
     loader::Probes,
     procfs,
@@ -39,19 +41,23 @@ pub struct PipelineStats {
     pub queue_drops: AtomicU64,
     pub written: AtomicU64,
     pub output_errors: AtomicU64,
+    /// Containers whose runtime metadata could not be found.
+    pub container_metadata_missing: AtomicU64,
 }
 
 impl std::fmt::Display for PipelineStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "records={} written={} queue_drops={} truncated={} unknown_kind={} output_errors={}",
+            "records={} written={} queue_drops={} truncated={} unknown_kind={} output_errors={} \
+             container_metadata_missing={}",
             self.records.load(Relaxed),
             self.written.load(Relaxed),
             self.queue_drops.load(Relaxed),
             self.truncated.load(Relaxed),
             self.unknown_kind.load(Relaxed),
             self.output_errors.load(Relaxed),
+            self.container_metadata_missing.load(Relaxed),
         )
     }
 }
@@ -81,7 +87,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let stats = stats.clone();
         std::thread::Builder::new()
             .name("privmon-output".into())
-            .spawn(move || write_events(rx, node, CgroupResolver::new(cgroup_root), &stats))
+            .spawn(move || {
+                let resolvers = Resolvers {
+                    cgroups: CgroupResolver::new(cgroup_root),
+                    containers: Containers::new(PathBuf::from("/")),
+                };
+                write_events(rx, node, resolvers, &stats)
+            })
             .context("starting the output thread")?
     };
 
@@ -148,10 +160,16 @@ fn log_stats(probes: &Probes, stats: &PipelineStats) {
 
 /// The output thread: enriches events and writes them as JSON lines to stdout. Blocking on a
 /// slow stdout only fills the queue; the reader keeps draining the ring buffer.
+/// Enrichment state owned by the output thread.
+struct Resolvers {
+    cgroups: CgroupResolver,
+    containers: Containers,
+}
+
 fn write_events(
     mut rx: mpsc::Receiver<Record>,
     node: String,
-    mut cgroups: CgroupResolver,
+    mut resolvers: Resolvers,
     stats: &PipelineStats,
 ) {
     let clock = Clock::new();
@@ -165,7 +183,19 @@ fn write_events(
             let Record::Capability(cap) = rec;
             let mut ev = CapabilityEvent::from_record(&cap, &clock, &node);
             procfs::enrich(&mut ev.process);
-            ev.cgroup.path = cgroups.path(ev.cgroup.id, ev.process.pid);
+            ev.cgroup.path = resolvers.cgroups.path(ev.cgroup.id, ev.process.pid);
+            if let Some(a) = ev
+                .cgroup
+                .path
+                .as_deref()
+                .and_then(|p| resolvers.containers.for_cgroup(p, cap.boot_ns))
+            {
+                ev.container = Some(a.container.clone());
+                ev.k8s = a.k8s.clone();
+            }
+            stats
+                .container_metadata_missing
+                .store(resolvers.containers.metadata_missing, Relaxed);
             line.clear();
             let ok = serde_json::to_writer(&mut line, &ev).is_ok() && {
                 line.push(b'\n');

@@ -346,6 +346,12 @@ pub fn loaded_programs() -> Vec<(u32, String)> {
         .collect()
 }
 
+/// Image name the test containers carry in their CRI annotations.
+pub const TEST_IMAGE: &str = "registry.example/privmon/trigger:test";
+/// Pod name and namespace of the test containers' CRI annotations.
+pub const TEST_POD: &str = "privmon-test-pod";
+pub const TEST_NAMESPACE: &str = "privmon-tests";
+
 /// What to run in a test container.
 pub struct ContainerSpec<'a> {
     /// Process arguments (the trigger is at /bin/trigger, busybox at /bin/busybox).
@@ -423,9 +429,10 @@ impl Container {
             "annotations": {
                 "io.kubernetes.cri.container-type": "container",
                 "io.kubernetes.cri.sandbox-uid": pod_uid,
-                "io.kubernetes.cri.sandbox-name": "privmon-test-pod",
-                "io.kubernetes.cri.sandbox-namespace": "privmon-tests",
-                "io.kubernetes.cri.container-name": "trigger"
+                "io.kubernetes.cri.sandbox-name": TEST_POD,
+                "io.kubernetes.cri.sandbox-namespace": TEST_NAMESPACE,
+                "io.kubernetes.cri.container-name": "trigger",
+                "io.kubernetes.cri.image-name": TEST_IMAGE
             },
             "linux": {
                 "cgroupsPath": cgroup_path,

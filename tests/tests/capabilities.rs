@@ -3,7 +3,8 @@
 
 use monitor_common::VERDICT_ALLOWED;
 use privmon_tests::{
-    Container, ContainerSpec, Daemon, PATIENCE, TracepointCounter, loaded_programs, require_root,
+    Container, ContainerSpec, Daemon, PATIENCE, TEST_IMAGE, TEST_NAMESPACE, TEST_POD,
+    TracepointCounter, loaded_programs, require_root,
 };
 use serde_json::Value;
 
@@ -61,6 +62,15 @@ fn assert_common(event: &Value, c: &Container) {
     assert_eq!(event["process"]["pid"], c.pid, "{event:#}");
     assert_eq!(event["cgroup"]["id"], c.cgroup_id, "{event:#}");
     assert_eq!(event["cgroup"]["path"], c.cgroup_path.as_str(), "{event:#}");
+    // Attribution from the cgroup path and the CRI annotations in the runc bundle.
+    assert_eq!(event["container"]["id"], c.id.as_str(), "{event:#}");
+    assert_eq!(event["container"]["runtime"], "containerd", "{event:#}");
+    assert_eq!(event["container"]["name"], "trigger", "{event:#}");
+    assert_eq!(event["container"]["image"], TEST_IMAGE, "{event:#}");
+    assert_eq!(event["k8s"]["pod"], TEST_POD, "{event:#}");
+    assert_eq!(event["k8s"]["namespace"], TEST_NAMESPACE, "{event:#}");
+    assert_eq!(event["k8s"]["pod_uid"], c.pod_uid.as_str(), "{event:#}");
+    assert_eq!(event["k8s"]["container"], "trigger", "{event:#}");
     assert!(
         event["time"].as_str().is_some_and(|t| t.ends_with('Z')),
         "{event:#}"
