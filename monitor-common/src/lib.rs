@@ -26,16 +26,31 @@ pub mod names {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RecordKind {
     Capability = 1,
+    CgroupMkdir = 2,
+    CgroupRmdir = 3,
 }
 
 impl RecordKind {
     pub fn from_u32(v: u32) -> Option<Self> {
         match v {
             1 => Some(Self::Capability),
+            2 => Some(Self::CgroupMkdir),
+            3 => Some(Self::CgroupRmdir),
             _ => None,
         }
     }
 }
+
+/// Slots of [`names::RINGBUF_DROPS`]: the capability hooks (`Hook as u32`), then these.
+pub mod drop_slot {
+    pub const CGROUP_MKDIR: u32 = 4;
+    pub const CGROUP_RMDIR: u32 = 5;
+    pub const COUNT: u32 = 6;
+}
+
+/// Bytes of a cgroup path carried in a [`CgroupRecord`] (longer paths are truncated and
+/// flagged).
+pub const CGROUP_PATH_LEN: usize = 512;
 
 /// Which attach strategy produced a record. Also the index into [`names::RINGBUF_DROPS`].
 #[repr(u32)]
@@ -125,6 +140,12 @@ pub struct KernelLayout {
     pub tp_target_ns: u32,
     pub tp_cap: u32,
     pub tp_ret: u32,
+    /// Offsets of `root`, `level`, `id` and `path` (a `__data_loc`) in the
+    /// `cgroup:cgroup_mkdir`/`cgroup_rmdir` records.
+    pub cg_root: u32,
+    pub cg_level: u32,
+    pub cg_id: u32,
+    pub cg_path: u32,
     pub _reserved: u32,
 }
 
@@ -144,6 +165,10 @@ impl KernelLayout {
         tp_target_ns: Self::MISSING,
         tp_cap: Self::MISSING,
         tp_ret: Self::MISSING,
+        cg_root: Self::MISSING,
+        cg_level: Self::MISSING,
+        cg_id: Self::MISSING,
+        cg_path: Self::MISSING,
         _reserved: 0,
     };
 }
@@ -236,6 +261,25 @@ impl CapabilityRecord {
     pub const SIZE: usize = core::mem::size_of::<CapabilityRecord>();
 }
 
+/// A cgroup created or removed (`cgroup:cgroup_mkdir` / `cgroup:cgroup_rmdir`), in any
+/// hierarchy; the daemon keeps those of the v2 hierarchy.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CgroupRecord {
+    /// [`RecordKind::CgroupMkdir`] or [`RecordKind::CgroupRmdir`].
+    pub kind: u32,
+    /// Hierarchy id (0 is the cgroup v2 hierarchy).
+    pub hierarchy: i32,
+    /// cgroup id (for v2: the inode number of its directory).
+    pub id: u64,
+    pub boot_ns: u64,
+    pub level: i32,
+    /// Bytes of `path` used, including the NUL; 0 if the path could not be read.
+    pub path_len: u32,
+    /// Path relative to the hierarchy root, NUL-terminated.
+    pub path: [u8; CGROUP_PATH_LEN],
+}
+
 #[cfg(feature = "user")]
 mod user {
     use super::*;
@@ -246,11 +290,13 @@ mod user {
     unsafe impl aya::Pod for CapSeenKey {}
     unsafe impl aya::Pod for CapabilityRecord {}
     unsafe impl aya::Pod for KprobeArgs {}
+    unsafe impl aya::Pod for CgroupRecord {}
 }
 
 // Layout guards: a change that introduces padding breaks the contract between both sides.
 const _: () = assert!(core::mem::size_of::<CapCountKey>() == 16);
 const _: () = assert!(core::mem::size_of::<CapSeenKey>() == 40);
-const _: () = assert!(core::mem::size_of::<KernelLayout>() == 48);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 64);
+const _: () = assert!(core::mem::size_of::<KernelLayout>() == 64);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 80);
 const _: () = assert!(core::mem::size_of::<CapabilityRecord>() == 128);
+const _: () = assert!(core::mem::size_of::<CgroupRecord>() == 32 + CGROUP_PATH_LEN);

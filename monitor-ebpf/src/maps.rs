@@ -4,9 +4,7 @@ use aya_ebpf::{
     macros::map,
     maps::{Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf},
 };
-use monitor_common::{
-    CapCountKey, CapSeenKey, HOOK_COUNT, KprobeArgs, MAX_CAPS, ProbeConfig, stat,
-};
+use monitor_common::{CapCountKey, CapSeenKey, KprobeArgs, MAX_CAPS, ProbeConfig, drop_slot, stat};
 
 /// Records for the daemon. Its size is set by the daemon at load time.
 #[map]
@@ -29,9 +27,10 @@ pub static CAP_COUNTS_OVF: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_
 #[map]
 pub static CAP_SEEN: LruHashMap<CapSeenKey, u64> = LruHashMap::with_max_entries(65536, 0);
 
-/// Failed ring-buffer reservations, per hook (index: `Hook as u32`).
+/// Failed ring-buffer reservations, per program (index: `Hook as u32`, then
+/// `monitor_common::drop_slot`).
 #[map]
-pub static RINGBUF_DROPS: PerCpuArray<u64> = PerCpuArray::with_max_entries(HOOK_COUNT, 0);
+pub static RINGBUF_DROPS: PerCpuArray<u64> = PerCpuArray::with_max_entries(drop_slot::COUNT, 0);
 
 /// Probe statistics (index: `monitor_common::stat::*`).
 #[map]

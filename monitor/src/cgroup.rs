@@ -42,6 +42,8 @@ pub struct CgroupResolver {
     root: PathBuf,
     cache: HashMap<u64, Option<String>>,
     last_scan: Option<Instant>,
+    /// Rescan the hierarchy on a miss; off when cgroup_mkdir keeps the cache current.
+    rescan_on_miss: bool,
 }
 
 impl CgroupResolver {
@@ -50,7 +52,31 @@ impl CgroupResolver {
             root,
             cache: HashMap::new(),
             last_scan: None,
+            rescan_on_miss: true,
         }
+    }
+
+    /// Turns rescans on misses off (when the cgroup tracepoints keep the cache current).
+    pub fn tracepoints_keep_current(&mut self) {
+        self.rescan_on_miss = false;
+    }
+
+    /// The v2 hierarchy's mount point.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A cgroup created (from `cgroup_mkdir`).
+    pub fn insert(&mut self, id: u64, path: String) {
+        if self.cache.len() > MAX_CACHED {
+            self.cache.clear();
+        }
+        self.cache.insert(id, Some(path));
+    }
+
+    /// A cgroup removed (from `cgroup_rmdir`).
+    pub fn remove(&mut self, id: u64) {
+        self.cache.remove(&id);
     }
 
     /// Path of cgroup `id` relative to the v2 root (`/` for the root), if it exists.
@@ -64,9 +90,10 @@ impl CgroupResolver {
             self.cache.insert(id, Some(path.clone()));
             return Some(path);
         }
-        if self
-            .last_scan
-            .is_none_or(|t| t.elapsed() >= RESCAN_INTERVAL)
+        if self.rescan_on_miss
+            && self
+                .last_scan
+                .is_none_or(|t| t.elapsed() >= RESCAN_INTERVAL)
         {
             self.rescan();
         }

@@ -4,13 +4,13 @@
 use std::{mem::size_of, time::SystemTime};
 
 use monitor_common::{
-    CapabilityRecord, RecordKind, SCOPE_HOST, SCOPE_USER_NAMESPACE, VERDICT_ALLOWED,
+    CapabilityRecord, CgroupRecord, RecordKind, SCOPE_HOST, SCOPE_USER_NAMESPACE, VERDICT_ALLOWED,
 };
 use serde::Serialize;
 
 use crate::{
     capabilities::Capability,
-    containers::{Container, Kubernetes},
+    containers::{Container, Kubernetes, posture::Posture},
     syscalls::Arch,
 };
 
@@ -24,9 +24,28 @@ pub enum DecodeError {
 }
 
 /// A decoded kernel record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
     Capability(CapabilityRecord),
+    /// A cgroup created (`mkdir: true`) or removed.
+    Cgroup {
+        mkdir: bool,
+        hierarchy: i32,
+        id: u64,
+        boot_ns: u64,
+        /// Path relative to the hierarchy root; `None` if unreadable or truncated.
+        path: Option<String>,
+    },
+}
+
+/// Reads a plain-old-data record from the front of `bytes`, if it is long enough.
+fn read_record<T: Copy>(bytes: &[u8]) -> Result<T, DecodeError> {
+    if bytes.len() < size_of::<T>() {
+        return Err(DecodeError::Truncated { len: bytes.len() });
+    }
+    // SAFETY: length checked; T is a #[repr(C)] plain-old-data record from monitor-common,
+    // valid for any bytes, and the read is unaligned-safe.
+    Ok(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
 }
 
 /// Decodes one ring-buffer record. Never panics, whatever the bytes.
@@ -36,15 +55,20 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
         .ok_or(DecodeError::Truncated { len: bytes.len() })?;
     match RecordKind::from_u32(kind) {
-        Some(RecordKind::Capability) => {
-            if bytes.len() < size_of::<CapabilityRecord>() {
-                return Err(DecodeError::Truncated { len: bytes.len() });
-            }
-            // SAFETY: length checked; CapabilityRecord is plain old data and the read is
-            // unaligned-safe.
-            let rec =
-                unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<CapabilityRecord>()) };
-            Ok(Record::Capability(rec))
+        Some(RecordKind::Capability) => read_record(bytes).map(Record::Capability),
+        Some(k @ (RecordKind::CgroupMkdir | RecordKind::CgroupRmdir)) => {
+            let rec: CgroupRecord = read_record(bytes)?;
+            let used = rec.path_len as usize;
+            // A path that filled the buffer may be cut short: better unknown than wrong.
+            let path = (used > 1 && used < rec.path.len())
+                .then(|| String::from_utf8_lossy(&rec.path[..used - 1]).into_owned());
+            Ok(Record::Cgroup {
+                mkdir: k == RecordKind::CgroupMkdir,
+                hierarchy: rec.hierarchy,
+                id: rec.id,
+                boot_ns: rec.boot_ns,
+                path,
+            })
         }
         None => Err(DecodeError::UnknownKind { kind }),
     }
@@ -148,6 +172,20 @@ pub struct CapabilityEvent {
     pub capability: CapabilityUse,
     /// The syscall behind the check; null for checks outside a syscall (kernel threads).
     pub syscall: Option<Syscall>,
+}
+
+/// A `container_start` or `container_stop` event.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ContainerEvent {
+    pub time: String,
+    pub kind: &'static str,
+    pub node: String,
+    /// The container's init process at start (null if it is gone, and at stop).
+    pub process: Option<Process>,
+    pub container: Option<Container>,
+    pub k8s: Option<Kubernetes>,
+    pub cgroup: Cgroup,
+    pub posture: Posture,
 }
 
 impl CapabilityEvent {

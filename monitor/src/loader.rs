@@ -10,7 +10,7 @@ use aya::{
     programs::{BtfTracePoint, FExit, KProbe, TracePoint},
 };
 use monitor_common::{
-    CapCountKey, HOOK_COUNT, Hook, KernelLayout, ProbeConfig, config_flags, names, stat,
+    CapCountKey, Hook, KernelLayout, ProbeConfig, config_flags, drop_slot, names, stat,
 };
 use tracing::{info, warn};
 
@@ -38,6 +38,8 @@ pub struct Probes {
     pub hook: Hook,
     /// Strategies tried before it, with the reason each was skipped.
     pub skipped: Vec<(Hook, String)>,
+    /// Whether the cgroup mkdir/rmdir tracepoints are attached (container lifecycle).
+    pub lifecycle: bool,
 }
 
 /// Totals of the per-CPU probe statistics.
@@ -50,8 +52,9 @@ pub struct ProbeStats {
     pub read_errors: u64,
     pub counts_overflowed: u64,
     pub kprobe_missed_entry: u64,
-    /// Failed ring-buffer reservations, per hook (index `Hook as usize`).
-    pub ringbuf_drops: [u64; HOOK_COUNT as usize],
+    /// Failed ring-buffer reservations, per program (index `Hook as usize`, then
+    /// `drop_slot`).
+    pub ringbuf_drops: [u64; drop_slot::COUNT as usize],
 }
 
 impl fmt::Display for ProbeStats {
@@ -124,10 +127,18 @@ impl Probes {
                         info!(hook = h.name(), reason = %why, "capability hook skipped");
                     }
                     info!(hook = hook.name(), "capability hook attached");
+                    let lifecycle = match attach_lifecycle(&mut ebpf, &mut probe_config) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            warn!(error = %format!("{e:#}"), "cgroup tracepoints not attached: containers are found by rescanning cgroups instead");
+                            false
+                        }
+                    };
                     return Ok(Probes {
                         ebpf,
                         hook,
                         skipped,
+                        lifecycle,
                     });
                 }
                 Err(e) => skipped.push((hook, format!("{e:#}"))),
@@ -162,7 +173,7 @@ impl Probes {
                 .map(names::RINGBUF_DROPS)
                 .context("RINGBUF_DROPS map missing")?,
         )?;
-        let mut ringbuf_drops = [0u64; HOOK_COUNT as usize];
+        let mut ringbuf_drops = [0u64; drop_slot::COUNT as usize];
         for (i, slot) in ringbuf_drops.iter_mut().enumerate() {
             *slot = drops.get(&(i as u32), 0)?.iter().sum();
         }
@@ -258,6 +269,32 @@ fn attach_tracepoint(ebpf: &mut Ebpf, config: &mut ProbeConfig) -> anyhow::Resul
     if let Err(e) = prog.attach("capability", "cap_capable") {
         let _ = prog.unload();
         return Err(anyhow!(e).context("attaching tracepoint/capability/cap_capable"));
+    }
+    Ok(())
+}
+
+/// The `cgroup:cgroup_mkdir`/`cgroup_rmdir` tracepoints, for container start and stop.
+fn attach_lifecycle(ebpf: &mut Ebpf, config: &mut ProbeConfig) -> anyhow::Result<()> {
+    let format = tracefs::event_format("cgroup", "cgroup_mkdir")?;
+    let field = |name: &str| {
+        format
+            .offset_of(name)
+            .ok_or_else(|| anyhow!("cgroup:cgroup_mkdir has no field `{name}`"))
+    };
+    config.layout.cg_root = field("root")?;
+    config.layout.cg_level = field("level")?;
+    config.layout.cg_id = field("id")?;
+    config.layout.cg_path = field("path")?;
+    write_probe_config(ebpf, config)?;
+    for (prog_name, event) in [
+        ("cgroup_mkdir", "cgroup_mkdir"),
+        ("cgroup_rmdir", "cgroup_rmdir"),
+    ] {
+        let prog: &mut TracePoint = program(ebpf, prog_name)?.try_into()?;
+        prog.load()
+            .with_context(|| format!("loading tracepoint/cgroup/{event}"))?;
+        prog.attach("cgroup", event)
+            .with_context(|| format!("attaching tracepoint/cgroup/{event}"))?;
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The daemon's event pipeline: ring buffer -> decode -> bounded queue -> enrich -> JSON lines.
 //!
-//! The ring-buffer reader never blocks: it hands records to the writer thread with
+//! The ring-buffer reader never blocks: it hands records to the output thread with
 //! `try_send`, and every record that cannot be handed over is counted.
 
 use std::{
@@ -9,28 +9,35 @@ use std::{
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering::Relaxed},
+        mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use anyhow::Context as _;
 use aya::maps::{MapData, RingBuf};
 use monitor_common::names;
+use serde::Serialize;
 use tokio::{
     io::{Interest, unix::AsyncFd},
     signal::unix::{SignalKind, signal},
-    sync::mpsc,
 };
 use tracing::{error, info, warn};
 
 use crate::{
     cgroup::{CgroupResolver, v2_root},
     config::Config,
-    containers::Containers,
-    event::{CapabilityEvent, Clock, DecodeError, Record, decode},
+    containers::{
+        Containers,
+        lifecycle::{self, Lifecycle},
+    },
+    event::{CapabilityEvent, Clock, DecodeError, Record, boottime_ns, decode},
     loader::Probes,
     procfs,
 };
+
+/// How often the output thread looks for containers whose start is pending.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Counts of the user-space pipeline; every lost or malformed record lands in one of them.
 #[derive(Debug, Default)]
@@ -43,6 +50,8 @@ pub struct PipelineStats {
     pub output_errors: AtomicU64,
     /// Containers whose runtime metadata could not be found.
     pub container_metadata_missing: AtomicU64,
+    /// Containers being tracked (running or starting).
+    pub containers_tracked: AtomicU64,
 }
 
 impl std::fmt::Display for PipelineStats {
@@ -50,13 +59,14 @@ impl std::fmt::Display for PipelineStats {
         write!(
             f,
             "records={} written={} queue_drops={} truncated={} unknown_kind={} output_errors={} \
-             container_metadata_missing={}",
+             containers_tracked={} container_metadata_missing={}",
             self.records.load(Relaxed),
             self.written.load(Relaxed),
             self.queue_drops.load(Relaxed),
             self.truncated.load(Relaxed),
             self.unknown_kind.load(Relaxed),
             self.output_errors.load(Relaxed),
+            self.containers_tracked.load(Relaxed),
             self.container_metadata_missing.load(Relaxed),
         )
     }
@@ -82,27 +92,25 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .context("polling the ring buffer")?;
 
     let stats = Arc::new(PipelineStats::default());
-    let (tx, rx) = mpsc::channel::<Record>(config.event_queue_capacity);
-    let writer = {
-        let stats = stats.clone();
-        std::thread::Builder::new()
-            .name("privmon-output".into())
-            .spawn(move || {
-                let resolvers = Resolvers {
-                    cgroups: CgroupResolver::new(cgroup_root),
-                    containers: Containers::new(PathBuf::from("/")),
-                };
-                write_events(rx, node, resolvers, &stats)
-            })
-            .context("starting the output thread")?
-    };
+    let (tx, rx) = sync_channel::<Record>(config.event_queue_capacity);
+    let mut output = Output::new(node, cgroup_root, probes.lifecycle, stats.clone());
+    // Containers already running are announced before anything else.
+    output.discover();
+    let writer = std::thread::Builder::new()
+        .name("privmon-output".into())
+        .spawn(move || output.run(rx))
+        .context("starting the output thread")?;
 
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let stats_every = Duration::from_secs(config.stats_interval_secs.max(1));
     let mut stats_tick =
         tokio::time::interval_at(tokio::time::Instant::now() + stats_every, stats_every);
-    info!(hook = probes.hook.name(), "privmon ready");
+    info!(
+        hook = probes.hook.name(),
+        lifecycle = probes.lifecycle,
+        "privmon ready"
+    );
 
     loop {
         tokio::select! {
@@ -132,15 +140,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn drain(ring: &mut RingBuf<MapData>, tx: &mpsc::Sender<Record>, stats: &PipelineStats) {
+fn drain(ring: &mut RingBuf<MapData>, tx: &SyncSender<Record>, stats: &PipelineStats) {
     while let Some(item) = ring.next() {
         stats.records.fetch_add(1, Relaxed);
         match decode(&item) {
-            Ok(rec) => {
-                if tx.try_send(rec).is_err() {
+            Ok(rec) => match tx.try_send(rec) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                     stats.queue_drops.fetch_add(1, Relaxed);
                 }
-            }
+            },
             Err(DecodeError::Truncated { .. }) => {
                 stats.truncated.fetch_add(1, Relaxed);
             }
@@ -158,61 +167,173 @@ fn log_stats(probes: &Probes, stats: &PipelineStats) {
     }
 }
 
-/// The output thread: enriches events and writes them as JSON lines to stdout. Blocking on a
-/// slow stdout only fills the queue; the reader keeps draining the ring buffer.
-/// Enrichment state owned by the output thread.
-struct Resolvers {
+/// The output thread's state: enrichment caches, container lifecycle and stdout. Blocking on
+/// a slow stdout only fills the queue; the reader keeps draining the ring buffer.
+struct Output {
+    node: String,
+    clock: Clock,
     cgroups: CgroupResolver,
     containers: Containers,
+    lifecycle: Lifecycle,
+    stats: Arc<PipelineStats>,
+    out: std::io::BufWriter<std::io::Stdout>,
+    line: Vec<u8>,
 }
 
-fn write_events(
-    mut rx: mpsc::Receiver<Record>,
-    node: String,
-    mut resolvers: Resolvers,
-    stats: &PipelineStats,
-) {
-    let clock = Clock::new();
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut line = Vec::with_capacity(1024);
-    while let Some(rec) = rx.blocking_recv() {
-        let mut next = Some(rec);
-        // Write everything queued, then flush once.
-        while let Some(rec) = next.take() {
-            let Record::Capability(cap) = rec;
-            let mut ev = CapabilityEvent::from_record(&cap, &clock, &node);
-            procfs::enrich(&mut ev.process);
-            ev.cgroup.path = resolvers.cgroups.path(ev.cgroup.id, ev.process.pid);
-            if let Some(a) = ev
-                .cgroup
-                .path
-                .as_deref()
-                .and_then(|p| resolvers.containers.for_cgroup(p, cap.boot_ns))
-            {
-                ev.container = Some(a.container.clone());
-                ev.k8s = a.k8s.clone();
-            }
-            stats
-                .container_metadata_missing
-                .store(resolvers.containers.metadata_missing, Relaxed);
-            line.clear();
-            let ok = serde_json::to_writer(&mut line, &ev).is_ok() && {
-                line.push(b'\n');
-                out.write_all(&line).is_ok()
-            };
-            if ok {
-                stats.written.fetch_add(1, Relaxed);
-            } else {
-                stats.output_errors.fetch_add(1, Relaxed);
-            }
-            next = rx.try_recv().ok();
+impl Output {
+    fn new(
+        node: String,
+        cgroup_root: PathBuf,
+        tracepoints: bool,
+        stats: Arc<PipelineStats>,
+    ) -> Output {
+        let mut cgroups = CgroupResolver::new(cgroup_root);
+        if tracepoints {
+            cgroups.tracepoints_keep_current();
         }
-        if out.flush().is_err() {
-            stats.output_errors.fetch_add(1, Relaxed);
+        Output {
+            node,
+            clock: Clock::new(),
+            cgroups,
+            containers: Containers::new(PathBuf::from("/")),
+            lifecycle: Lifecycle::default(),
+            stats,
+            out: std::io::BufWriter::new(std::io::stdout()),
+            line: Vec::with_capacity(1024),
         }
     }
-    let _ = out.flush();
+
+    /// Registers the containers that already run, and announces those that are ready.
+    fn discover(&mut self) {
+        let now = boottime_ns();
+        for (id, path) in lifecycle::discover(self.cgroups.root()) {
+            self.cgroups.insert(id, path.clone());
+            self.lifecycle.on_mkdir(id, &path, now);
+        }
+        self.poll_lifecycle();
+        self.flush();
+    }
+
+    fn run(mut self, rx: Receiver<Record>) {
+        let mut last_poll = Instant::now();
+        loop {
+            match rx.recv_timeout(POLL_INTERVAL) {
+                Ok(rec) => {
+                    self.handle(rec);
+                    // Write everything queued, then flush once.
+                    while let Ok(rec) = rx.try_recv() {
+                        self.handle(rec);
+                        if last_poll.elapsed() >= POLL_INTERVAL {
+                            break;
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if last_poll.elapsed() >= POLL_INTERVAL {
+                self.poll_lifecycle();
+                last_poll = Instant::now();
+            }
+            self.flush();
+        }
+        self.flush();
+    }
+
+    fn handle(&mut self, rec: Record) {
+        match rec {
+            Record::Capability(cap) => {
+                let mut ev = CapabilityEvent::from_record(&cap, &self.clock, &self.node);
+                procfs::enrich(&mut ev.process);
+                ev.cgroup.path = self.cgroups.path(ev.cgroup.id, ev.process.pid);
+                if let Some(a) = ev
+                    .cgroup
+                    .path
+                    .as_deref()
+                    .and_then(|p| self.containers.for_cgroup(p, cap.boot_ns))
+                {
+                    ev.container = Some(a.container.clone());
+                    ev.k8s = a.k8s.clone();
+                }
+                self.emit(&ev);
+            }
+            // Only the v2 hierarchy (id 0) has the cgroup ids the probes report.
+            Record::Cgroup { hierarchy, .. } if hierarchy != 0 => {}
+            Record::Cgroup {
+                mkdir: true,
+                id,
+                boot_ns,
+                path,
+                ..
+            } => {
+                if let Some(path) = path {
+                    let path = if path.starts_with('/') {
+                        path
+                    } else {
+                        format!("/{path}")
+                    };
+                    self.cgroups.insert(id, path.clone());
+                    self.lifecycle.on_mkdir(id, &path, boot_ns);
+                }
+            }
+            Record::Cgroup {
+                mkdir: false,
+                id,
+                boot_ns,
+                ..
+            } => {
+                for ev in self.lifecycle.on_rmdir(
+                    id,
+                    boot_ns,
+                    &mut self.containers,
+                    &self.node,
+                    &self.clock,
+                ) {
+                    self.emit(&ev);
+                }
+                self.cgroups.remove(id);
+            }
+        }
+        self.update_gauges();
+    }
+
+    fn poll_lifecycle(&mut self) {
+        for ev in self
+            .lifecycle
+            .poll(&mut self.containers, &self.node, &self.clock)
+        {
+            self.emit(&ev);
+        }
+        self.update_gauges();
+    }
+
+    fn update_gauges(&self) {
+        self.stats
+            .container_metadata_missing
+            .store(self.containers.metadata_missing, Relaxed);
+        self.stats
+            .containers_tracked
+            .store(self.lifecycle.len() as u64, Relaxed);
+    }
+
+    fn emit<T: Serialize>(&mut self, ev: &T) {
+        self.line.clear();
+        let ok = serde_json::to_writer(&mut self.line, ev).is_ok() && {
+            self.line.push(b'\n');
+            self.out.write_all(&self.line).is_ok()
+        };
+        if ok {
+            self.stats.written.fetch_add(1, Relaxed);
+        } else {
+            self.stats.output_errors.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.out.flush().is_err() {
+            self.stats.output_errors.fetch_add(1, Relaxed);
+        }
+    }
 }
 
 fn hostname() -> String {

@@ -1,7 +1,43 @@
 //! Process details that the kernel record does not carry, read from /proc while the process
 //! lives. A process that has exited leaves them null.
 
-use crate::event::Process;
+use crate::{capabilities::Capability, event::Process};
+
+/// A process described from `/proc/<pid>` alone (no kernel record), if it exists.
+pub fn process(pid: u32) -> Option<Process> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+    };
+    // "Uid:\treal\teffective\tsaved\tfs"
+    let uids: Vec<u32> = field("Uid:")
+        .map(|v| {
+            v.split_whitespace()
+                .filter_map(|u| u.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let cap_effective = field("CapEff:")
+        .and_then(|v| u64::from_str_radix(v, 16).ok())
+        .map(|m| Capability::from_mask(m).map(Capability::name).collect())
+        .unwrap_or_default();
+    let mut p = Process {
+        pid,
+        tid: pid,
+        ppid: None,
+        comm: field("Name:").unwrap_or_default().to_string(),
+        exe: None,
+        uid: uids.first().copied(),
+        euid: uids.get(1).copied(),
+        args: None,
+        cap_effective,
+    };
+    enrich(&mut p);
+    Some(p)
+}
 
 /// Fills `ppid`, `exe` and `args` from `/proc/<pid>`.
 pub fn enrich(p: &mut Process) {
@@ -45,6 +81,11 @@ mod tests {
             cap_effective: vec![],
         };
         enrich(&mut p);
+        let whole = process(std::process::id()).unwrap();
+        assert_eq!(whole.exe, p.exe);
+        assert_eq!(whole.ppid, p.ppid);
+        // SAFETY: geteuid has no preconditions.
+        assert_eq!(whole.euid, Some(unsafe { libc::geteuid() }));
         // SAFETY: getppid has no preconditions.
         assert_eq!(p.ppid, Some(unsafe { libc::getppid() } as u32));
         assert_eq!(

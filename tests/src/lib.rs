@@ -353,6 +353,7 @@ pub const TEST_POD: &str = "privmon-test-pod";
 pub const TEST_NAMESPACE: &str = "privmon-tests";
 
 /// What to run in a test container.
+#[derive(Default)]
 pub struct ContainerSpec<'a> {
     /// Process arguments (the trigger is at /bin/trigger, busybox at /bin/busybox).
     pub args: &'a [&'a str],
@@ -360,6 +361,14 @@ pub struct ContainerSpec<'a> {
     pub capabilities: &'a [&'a str],
     /// Run in a user namespace of its own (ids mapped one to one onto the host's).
     pub user_namespace: bool,
+    /// Share the host's pid namespace.
+    pub host_pid: bool,
+    pub no_new_privs: bool,
+    pub readonly_root: bool,
+    /// A seccomp filter (allow all but ptrace).
+    pub seccomp: bool,
+    /// Read-only bind mounts (host source, container destination).
+    pub bind_mounts: &'a [(&'a str, &'a str)],
 }
 
 /// A runc container with a busybox root filesystem and a Kubernetes-style cgroup path,
@@ -415,9 +424,9 @@ impl Container {
                 "capabilities": {
                     "bounding": caps, "effective": caps, "permitted": caps
                 },
-                "noNewPrivileges": false
+                "noNewPrivileges": spec.no_new_privs
             },
-            "root": {"path": "rootfs", "readonly": false},
+            "root": {"path": "rootfs", "readonly": spec.readonly_root},
             "hostname": "privmon-test",
             "mounts": [
                 {"destination": "/proc", "type": "proc", "source": "proc"},
@@ -442,6 +451,29 @@ impl Container {
                 ]
             }
         });
+        for (source, destination) in spec.bind_mounts {
+            fs::create_dir_all(rootfs.join(destination.trim_start_matches('/')))?;
+            config["mounts"]
+                .as_array_mut()
+                .expect("mounts is an array")
+                .push(serde_json::json!({
+                    "destination": destination, "type": "bind", "source": source,
+                    "options": ["rbind", "ro"]
+                }));
+        }
+        if spec.host_pid {
+            config["linux"]["namespaces"]
+                .as_array_mut()
+                .expect("namespaces is an array")
+                .retain(|n| n["type"] != "pid");
+        }
+        if spec.seccomp {
+            config["linux"]["seccomp"] = serde_json::json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"],
+                "syscalls": [{"names": ["ptrace"], "action": "SCMP_ACT_ERRNO"}]
+            });
+        }
         if spec.user_namespace {
             let map = serde_json::json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
             let linux = &mut config["linux"];
@@ -513,10 +545,21 @@ impl Container {
         fs::read_to_string(&self.stdout).unwrap_or_default()
     }
 
-    /// Starts the container and waits for its process to exit; returns its output.
-    pub fn run_to_completion(&self) -> anyhow::Result<String> {
+    /// Starts the container's process.
+    pub fn start(&self) -> anyhow::Result<()> {
         let status = Command::new("runc").args(["start", &self.id]).status()?;
         ensure!(status.success(), "runc start failed: {}", self.output());
+        Ok(())
+    }
+
+    /// Starts the container and waits for its process to exit; returns its output.
+    pub fn run_to_completion(&self) -> anyhow::Result<String> {
+        self.start()?;
+        self.wait_stopped()
+    }
+
+    /// Waits for the container's process to exit; returns its output.
+    pub fn wait_stopped(&self) -> anyhow::Result<String> {
         let deadline = Instant::now() + PATIENCE;
         while self.state()?["status"] != "stopped" {
             ensure!(
@@ -528,6 +571,11 @@ impl Container {
         }
         Ok(self.output())
     }
+}
+
+impl Container {
+    /// Deletes the container (its cgroup goes with it).
+    pub fn delete(self) {}
 }
 
 impl Drop for Container {

@@ -36,6 +36,7 @@ fn expect_check_in(
         args,
         capabilities: caps,
         user_namespace,
+        ..Default::default()
     })
     .expect("creating the container");
     let output = c.run_to_completion().expect("running the container");
@@ -188,7 +189,7 @@ fn hot_loop_yields_one_record_and_exact_counts() {
     let c = Container::create(&ContainerSpec {
         args: &["/bin/trigger", "setuid-loop", &CALLS.to_string()],
         capabilities: &["CAP_SETUID"],
-        user_namespace: false,
+        ..Default::default()
     })
     .unwrap();
     // runc's own set-up in the container made checks already; count from here on.

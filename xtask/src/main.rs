@@ -97,6 +97,8 @@ fn main() -> anyhow::Result<()> {
                     "privmon-tests",
                     "--test",
                     "capabilities",
+                    "--test",
+                    "containers",
                 ])
                 .args(["--", "--ignored"])
                 // One daemon and one set of containers at a time: they share the kernel.

@@ -1,7 +1,9 @@
 //! Attribution of cgroups to containers and pods.
 
 pub mod cgroup_path;
+pub mod lifecycle;
 pub mod metadata;
+pub mod posture;
 
 use std::{collections::HashMap, path::PathBuf, sync::Arc};
 
@@ -36,6 +38,12 @@ pub struct Attribution {
     pub k8s: Option<Kubernetes>,
     /// Whether the runtime's files were found (else only the cgroup path spoke).
     pub resolved: bool,
+    /// Runtime as a value (the `container.runtime` string is its name).
+    pub runtime: Option<Runtime>,
+    /// Host pid of the container's init process, if the runtime recorded it.
+    pub init_pid: Option<u32>,
+    /// OCI bundle directory (as seen under the daemon's host root).
+    pub bundle: Option<PathBuf>,
 }
 
 /// Most containers remembered; beyond it the cache starts over.
@@ -56,6 +64,11 @@ pub struct Containers {
 }
 
 impl Containers {
+    /// Where the host's filesystem is seen.
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+
     /// `root` is where the host's filesystem is seen (`/`, or a host mount in a DaemonSet).
     pub fn new(root: PathBuf) -> Containers {
         Containers {
@@ -96,11 +109,14 @@ impl Containers {
             container: Container {
                 id: parsed.id.clone(),
                 runtime: runtime.map(Runtime::name),
-                name: meta.name,
-                image: meta.image,
+                name: meta.name.clone(),
+                image: meta.image.clone(),
             },
             k8s,
             resolved,
+            runtime,
+            init_pid: meta.init_pid,
+            bundle: meta.bundle.clone(),
         });
         if self.cache.len() >= MAX_CACHED {
             self.cache.clear();

@@ -1,0 +1,203 @@
+//! Container start and stop: containers appear with their cgroup (`cgroup_mkdir`) or are
+//! found running at start-up, and end with it (`cgroup_rmdir`). A `container_start` waits
+//! until the runtime has written the container's files (runc writes its state after the
+//! cgroup exists), at most [`START_PATIENCE`], then goes out with what is known.
+
+use std::{collections::HashMap, path::Path, sync::Arc};
+
+use super::{
+    Attribution, Containers, cgroup_path,
+    posture::{self, Posture},
+};
+use crate::{
+    event::{Cgroup, ContainerEvent, Process, boottime_ns},
+    procfs,
+};
+
+/// How long a new container may go without its runtime files before `container_start` is
+/// emitted with nulls (boot-clock nanoseconds).
+pub const START_PATIENCE: u64 = 2_000_000_000;
+
+struct Tracked {
+    container_id: String,
+    path: String,
+    /// Boot time the container appeared (or was discovered).
+    since: u64,
+    /// What `container_start` said, once emitted.
+    started: Option<Started>,
+}
+
+#[derive(Clone)]
+struct Started {
+    attribution: Arc<Attribution>,
+    posture: Posture,
+    init: Option<Process>,
+}
+
+/// Containers by cgroup id, from their appearance to their `container_stop`.
+#[derive(Default)]
+pub struct Lifecycle {
+    tracked: HashMap<u64, Tracked>,
+}
+
+impl Lifecycle {
+    /// Registers a new cgroup; returns whether it is a container's own cgroup (sub-cgroups
+    /// of a tracked container are not containers of their own).
+    pub fn on_mkdir(&mut self, cgroup_id: u64, path: &str, boot_ns: u64) -> bool {
+        let Some(parsed) = cgroup_path::parse(path) else {
+            return false;
+        };
+        if self.tracked.values().any(|t| t.container_id == parsed.id) {
+            return false;
+        }
+        self.tracked.insert(
+            cgroup_id,
+            Tracked {
+                container_id: parsed.id,
+                path: path.to_string(),
+                since: boot_ns,
+                started: None,
+            },
+        );
+        true
+    }
+
+    /// Containers not yet announced whose runtime files are now there (or whose patience
+    /// ran out): their `container_start` events.
+    pub fn poll(
+        &mut self,
+        containers: &mut Containers,
+        node: &str,
+        clock: &crate::event::Clock,
+    ) -> Vec<ContainerEvent> {
+        let now = boottime_ns();
+        let mut out = Vec::new();
+        for (cgroup_id, t) in self.tracked.iter_mut().filter(|(_, t)| t.started.is_none()) {
+            let force = now.saturating_sub(t.since) >= START_PATIENCE;
+            if let Some(ev) = try_start(*cgroup_id, t, containers, node, clock, force) {
+                out.push(ev);
+            }
+        }
+        out
+    }
+
+    /// A removed cgroup: `container_start` first if it was never announced (a container
+    /// that lived a few milliseconds), then `container_stop`.
+    pub fn on_rmdir(
+        &mut self,
+        cgroup_id: u64,
+        boot_ns: u64,
+        containers: &mut Containers,
+        node: &str,
+        clock: &crate::event::Clock,
+    ) -> Vec<ContainerEvent> {
+        let Some(mut t) = self.tracked.remove(&cgroup_id) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if t.started.is_none()
+            && let Some(ev) = try_start(cgroup_id, &mut t, containers, node, clock, true)
+        {
+            out.push(ev);
+        }
+        if let Some(s) = t.started {
+            out.push(ContainerEvent {
+                time: clock.rfc3339(boot_ns),
+                kind: "container_stop",
+                node: node.to_string(),
+                process: None,
+                container: Some(s.attribution.container.clone()),
+                k8s: s.attribution.k8s.clone(),
+                cgroup: Cgroup {
+                    id: cgroup_id,
+                    path: Some(t.path),
+                },
+                posture: s.posture,
+            });
+        }
+        out
+    }
+
+    /// Number of containers tracked (running, or starting).
+    pub fn len(&self) -> usize {
+        self.tracked.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tracked.is_empty()
+    }
+}
+
+fn try_start(
+    cgroup_id: u64,
+    t: &mut Tracked,
+    containers: &mut Containers,
+    node: &str,
+    clock: &crate::event::Clock,
+    force: bool,
+) -> Option<ContainerEvent> {
+    let attribution = containers.for_cgroup(&t.path, boottime_ns())?;
+    let ready = attribution.resolved && attribution.init_pid.is_some();
+    if !ready && !force {
+        return None;
+    }
+    let config = attribution
+        .bundle
+        .as_deref()
+        .and_then(posture::read_oci_config);
+    let init = attribution.init_pid.and_then(procfs::process);
+    let posture = posture::assess(
+        config.as_ref(),
+        init.as_ref().map(|p| p.pid),
+        attribution.runtime,
+        &containers.root().join("proc"),
+    );
+    let started = Started {
+        attribution: attribution.clone(),
+        posture,
+        init,
+    };
+    t.started = Some(started.clone());
+    Some(ContainerEvent {
+        time: clock.rfc3339(t.since),
+        kind: "container_start",
+        node: node.to_string(),
+        process: started.init,
+        container: Some(attribution.container.clone()),
+        k8s: attribution.k8s.clone(),
+        cgroup: Cgroup {
+            id: cgroup_id,
+            path: Some(t.path.clone()),
+        },
+        posture: started.posture,
+    })
+}
+
+/// Containers already running: every container cgroup under the v2 root.
+pub fn discover(v2_root: &Path) -> Vec<(u64, String)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut found = Vec::new();
+    let mut stack = vec![(v2_root.to_path_buf(), String::new(), 0u32)];
+    while let Some((dir, rel, depth)) = stack.pop() {
+        if !rel.is_empty() && cgroup_path::parse(&rel).is_some() {
+            if let Ok(meta) = std::fs::metadata(&dir) {
+                found.push((meta.ino(), rel));
+            }
+            // Sub-cgroups belong to this container.
+            continue;
+        }
+        if depth >= 32 {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                stack.push((entry.path(), format!("{rel}/{name}"), depth + 1));
+            }
+        }
+    }
+    found
+}

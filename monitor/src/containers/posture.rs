@@ -1,0 +1,435 @@
+//! A container's hardening posture when it starts: from its OCI runtime config (what the
+//! runtime was asked to do) and its init process's namespaces (what it shares with the host).
+
+use std::{collections::BTreeSet, path::Path};
+
+use serde::{Deserialize, Serialize};
+
+use super::cgroup_path::Runtime;
+use crate::capabilities::Capability;
+
+/// The `posture` block of `container_start` / `container_stop` events. `None` (null) where
+/// the source to judge from was not found.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Posture {
+    /// All capabilities the host allows, and no seccomp filter.
+    pub privileged: Option<bool>,
+    pub capabilities: PostureCapabilities,
+    /// Namespaces shared with the host: `pid`, `net`, `ipc`, `uts`, `user`, `cgroup`, `mnt`.
+    pub host_namespaces: Option<Vec<&'static str>>,
+    /// Host paths on the sensitive list that are bind-mounted into the container.
+    pub sensitive_mounts: Option<Vec<String>>,
+    /// The process runs as uid 0 (in the container's view).
+    pub runs_as_root: Option<bool>,
+    pub no_new_privs: Option<bool>,
+    /// `disabled` (unconfined), `filter`.
+    pub seccomp: Option<&'static str>,
+    pub readonly_rootfs: Option<bool>,
+    /// Whether the image comes from a trusted source; null until a trust policy is configured.
+    pub image_trusted: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PostureCapabilities {
+    pub effective: Option<Vec<String>>,
+    pub bounding: Option<Vec<String>>,
+    /// Effective capabilities beyond the runtime's default set.
+    pub added_over_default: Option<Vec<String>>,
+}
+
+/// Host paths whose bind mount into a container hands it the node (exact paths, or
+/// directories whose subtree counts too).
+const SENSITIVE_PATHS: &[&str] = &[
+    "/",
+    "/etc",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/root",
+    "/boot",
+    "/var/lib/kubelet",
+    "/var/lib/docker",
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/run/containerd/containerd.sock",
+    "/var/run/containerd/containerd.sock",
+    "/run/crio/crio.sock",
+    "/var/run/crio/crio.sock",
+];
+
+/// Docker's and containerd's default capability set.
+const DEFAULT_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+/// CRI-O's (smaller) default capability set.
+const CRIO_DEFAULT_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_KILL",
+];
+
+/// The parts of an OCI runtime config the posture reads.
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+pub struct OciConfig {
+    pub process: Option<OciProcess>,
+    pub root: Option<OciRoot>,
+    pub mounts: Vec<OciMount>,
+    pub linux: Option<OciLinux>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(default, rename_all = "camelCase")]
+pub struct OciProcess {
+    pub user: Option<OciUser>,
+    pub capabilities: Option<OciCapabilities>,
+    pub no_new_privileges: Option<bool>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+pub struct OciUser {
+    pub uid: Option<u32>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+pub struct OciCapabilities {
+    pub effective: Option<Vec<String>>,
+    pub bounding: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+pub struct OciRoot {
+    pub readonly: Option<bool>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+pub struct OciMount {
+    pub destination: String,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub source: Option<String>,
+    pub options: Vec<String>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+pub struct OciLinux {
+    pub namespaces: Vec<OciNamespace>,
+    pub seccomp: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+pub struct OciNamespace {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub path: Option<String>,
+}
+
+/// Reads `<bundle>/config.json`.
+pub fn read_oci_config(bundle: &Path) -> Option<OciConfig> {
+    let text = std::fs::read(bundle.join("config.json")).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// Namespace kinds as named in `/proc/<pid>/ns` and in events, with their OCI names.
+const NAMESPACES: [(&str, &str); 7] = [
+    ("pid", "pid"),
+    ("net", "network"),
+    ("ipc", "ipc"),
+    ("uts", "uts"),
+    ("user", "user"),
+    ("cgroup", "cgroup"),
+    ("mnt", "mount"),
+];
+
+/// Namespace inodes of the host: those of pid 1, read once (they never change). Reading
+/// `/proc/1/ns` can fail transiently (seen as EACCES in sandboxed VMs); after a few tries the
+/// daemon's own namespaces stand in, which are the host's when it runs as the host's
+/// DaemonSet pod should (hostPID, hostNetwork, hostIPC).
+fn host_namespace_inodes(proc_root: &Path) -> Option<Vec<u64>> {
+    use std::os::unix::fs::MetadataExt;
+    static CACHE: std::sync::Mutex<Option<(std::path::PathBuf, Vec<u64>)>> =
+        std::sync::Mutex::new(None);
+    let mut cache = CACHE.lock().ok()?;
+    if let Some((root, inodes)) = cache.as_ref()
+        && root == proc_root
+    {
+        return Some(inodes.clone());
+    }
+    let read = |who: &str| -> Option<Vec<u64>> {
+        NAMESPACES
+            .iter()
+            .map(|(kind, _)| {
+                std::fs::metadata(proc_root.join(who).join("ns").join(kind))
+                    .ok()
+                    .map(|m| m.ino())
+            })
+            .collect()
+    };
+    let inodes = (0..10)
+        .find_map(|i| {
+            if i > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            read("1")
+        })
+        .or_else(|| {
+            tracing::warn!(
+                "cannot read /proc/1/ns; comparing containers with privmon's own namespaces"
+            );
+            read("self")
+        })?;
+    *cache = Some((proc_root.to_path_buf(), inodes.clone()));
+    Some(inodes)
+}
+
+/// Namespaces `pid` shares with the host (needs the host's pid namespace to see `pid`).
+fn shared_namespaces(proc_root: &Path, pid: u32) -> Option<Vec<&'static str>> {
+    use std::os::unix::fs::MetadataExt;
+    let host = host_namespace_inodes(proc_root)?;
+    let mut shared = Vec::new();
+    for ((kind, _), host_ino) in NAMESPACES.iter().zip(host) {
+        let mine = std::fs::metadata(proc_root.join(pid.to_string()).join("ns").join(kind))
+            .ok()?
+            .ino();
+        if mine == host_ino {
+            shared.push(*kind);
+        }
+    }
+    Some(shared)
+}
+
+fn cap_names(list: &[String]) -> Vec<String> {
+    let mut set = BTreeSet::new();
+    for name in list {
+        match Capability::from_name(name) {
+            Ok(c) => {
+                set.insert(c);
+            }
+            Err(_) => tracing::debug!(name, "unknown capability name in OCI config"),
+        }
+    }
+    set.into_iter().map(Capability::name).collect()
+}
+
+/// The host's bounding set: what "all capabilities" means on this node.
+fn host_bounding(proc_root: &Path) -> Option<Vec<String>> {
+    let status = std::fs::read_to_string(proc_root.join("1/status")).ok()?;
+    let hex = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))?
+        .trim();
+    let mask = u64::from_str_radix(hex, 16).ok()?;
+    Some(Capability::from_mask(mask).map(Capability::name).collect())
+}
+
+fn is_sensitive(source: &str) -> bool {
+    let source = source.trim_end_matches('/');
+    let source = if source.is_empty() { "/" } else { source };
+    SENSITIVE_PATHS.iter().any(|p| {
+        source == *p
+            || (*p != "/" && source.starts_with(p) && source.as_bytes().get(p.len()) == Some(&b'/'))
+    })
+}
+
+/// Computes the posture from the OCI config (if found) and the init process (if alive).
+pub fn assess(
+    config: Option<&OciConfig>,
+    init_pid: Option<u32>,
+    runtime: Option<Runtime>,
+    proc_root: &Path,
+) -> Posture {
+    let process = config.and_then(|c| c.process.as_ref());
+    let caps = process.and_then(|p| p.capabilities.as_ref());
+    let effective = caps.and_then(|c| c.effective.as_deref()).map(cap_names);
+    let bounding = caps.and_then(|c| c.bounding.as_deref()).map(cap_names);
+    let default: &[&str] = if runtime == Some(Runtime::CriO) {
+        CRIO_DEFAULT_CAPS
+    } else {
+        DEFAULT_CAPS
+    };
+    let added_over_default = effective.as_ref().map(|eff| {
+        eff.iter()
+            .filter(|c| !default.contains(&c.as_str()))
+            .cloned()
+            .collect()
+    });
+    let linux = config.and_then(|c| c.linux.as_ref());
+    let seccomp = config.map(|_| {
+        if linux
+            .and_then(|l| l.seccomp.as_ref())
+            .is_some_and(|s| !s.is_null())
+        {
+            "filter"
+        } else {
+            "disabled"
+        }
+    });
+    let host_namespaces = init_pid
+        .and_then(|pid| shared_namespaces(proc_root, pid))
+        .or_else(|| {
+            // Without a live process: a namespace the config does not ask for, or joins by
+            // path to pid 1, is the host's.
+            let l = linux?;
+            Some(
+                NAMESPACES
+                    .iter()
+                    .filter(|(_, oci)| {
+                        !l.namespaces.iter().any(|n| {
+                            n.kind == *oci
+                                && !n.path.as_deref().is_some_and(|p| p.starts_with("/proc/1/"))
+                        })
+                    })
+                    .map(|(kind, _)| *kind)
+                    .collect(),
+            )
+        });
+    let sensitive_mounts = config.map(|c| {
+        let mut found: Vec<String> = c
+            .mounts
+            .iter()
+            .filter(|m| {
+                m.kind.as_deref() == Some("bind")
+                    || m.options.iter().any(|o| o == "bind" || o == "rbind")
+            })
+            .filter_map(|m| m.source.as_deref())
+            .filter(|s| is_sensitive(s))
+            .map(str::to_string)
+            .collect();
+        found.sort();
+        found.dedup();
+        found
+    });
+    let privileged = match (&effective, host_bounding(proc_root), seccomp) {
+        (Some(eff), Some(host), Some(sec)) => {
+            Some(host.iter().all(|c| eff.contains(c)) && sec == "disabled")
+        }
+        _ => None,
+    };
+    Posture {
+        privileged,
+        capabilities: PostureCapabilities {
+            effective,
+            bounding,
+            added_over_default,
+        },
+        host_namespaces,
+        sensitive_mounts,
+        runs_as_root: process
+            .and_then(|p| p.user.as_ref())
+            .map(|u| u.uid.unwrap_or(0) == 0),
+        no_new_privs: process.map(|p| p.no_new_privileges.unwrap_or(false)),
+        seccomp,
+        readonly_rootfs: config.map(|c| c.root.as_ref().and_then(|r| r.readonly).unwrap_or(false)),
+        image_trusted: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(json: &str) -> OciConfig {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn restricted_container() {
+        let c = config(
+            r#"{"process":{"user":{"uid":1000},"noNewPrivileges":true,
+                "capabilities":{"effective":[],"bounding":[]}},
+                "root":{"path":"rootfs","readonly":true},
+                "mounts":[{"destination":"/proc","type":"proc","source":"proc"}],
+                "linux":{"namespaces":[{"type":"pid"},{"type":"network"},{"type":"ipc"},
+                    {"type":"uts"},{"type":"mount"},{"type":"cgroup"},{"type":"user"}],
+                    "seccomp":{"defaultAction":"SCMP_ACT_ERRNO"}}}"#,
+        );
+        let p = assess(
+            Some(&c),
+            None,
+            Some(Runtime::Containerd),
+            Path::new("/proc"),
+        );
+        assert_eq!(p.privileged, Some(false));
+        assert_eq!(p.capabilities.effective, Some(vec![]));
+        assert_eq!(p.capabilities.added_over_default, Some(vec![]));
+        assert_eq!(p.host_namespaces, Some(vec![]));
+        assert_eq!(p.sensitive_mounts, Some(vec![]));
+        assert_eq!(p.runs_as_root, Some(false));
+        assert_eq!(p.no_new_privs, Some(true));
+        assert_eq!(p.seccomp, Some("filter"));
+        assert_eq!(p.readonly_rootfs, Some(true));
+        assert_eq!(p.image_trusted, None);
+    }
+
+    #[test]
+    fn dangerous_container() {
+        let c = config(
+            r#"{"process":{"user":{"uid":0},
+                "capabilities":{"effective":["CAP_SYS_ADMIN","CAP_CHOWN","sys_ptrace"],"bounding":["CAP_SYS_ADMIN"]}},
+                "mounts":[{"destination":"/var/run/docker.sock","type":"bind","source":"/var/run/docker.sock"},
+                    {"destination":"/host","source":"/","options":["rbind","rw"]},
+                    {"destination":"/kubelet","type":"bind","source":"/var/lib/kubelet/pods/x"},
+                    {"destination":"/data","type":"bind","source":"/srv/data"},
+                    {"destination":"/etcetera","type":"bind","source":"/etcetera"}],
+                "linux":{"namespaces":[{"type":"mount"},{"type":"network","path":"/proc/1/ns/net"}]}}"#,
+        );
+        let p = assess(Some(&c), None, None, Path::new("/nonexistent"));
+        assert_eq!(
+            p.capabilities.added_over_default,
+            Some(vec![
+                "CAP_SYS_PTRACE".to_string(),
+                "CAP_SYS_ADMIN".to_string()
+            ])
+        );
+        assert_eq!(
+            p.sensitive_mounts,
+            Some(vec![
+                "/".to_string(),
+                "/var/lib/kubelet/pods/x".to_string(),
+                "/var/run/docker.sock".to_string()
+            ])
+        );
+        assert_eq!(
+            p.host_namespaces,
+            Some(vec!["pid", "net", "ipc", "uts", "user", "cgroup"])
+        );
+        assert_eq!(p.runs_as_root, Some(true));
+        assert_eq!(p.no_new_privs, Some(false));
+        assert_eq!(p.seccomp, Some("disabled"));
+        assert_eq!(p.readonly_rootfs, Some(false));
+        // No host bounding set to compare with under a missing /proc.
+        assert_eq!(p.privileged, None);
+    }
+
+    #[test]
+    fn nothing_known_is_all_null() {
+        let p = assess(None, None, None, Path::new("/nonexistent"));
+        assert_eq!(p, Posture::default());
+    }
+}

@@ -1,0 +1,292 @@
+//! Containers are announced with their posture when they appear (or when privmon starts),
+//! and every event is attributed to the right container. Root only: `cargo xtask test`.
+
+use privmon_tests::{
+    Container, ContainerSpec, Daemon, TEST_IMAGE, TEST_NAMESPACE, TEST_POD, require_root,
+};
+use serde_json::Value;
+
+/// Every capability the host's init may hold: "all capabilities" on this node.
+fn host_capabilities() -> Vec<String> {
+    let status = std::fs::read_to_string("/proc/1/status").unwrap();
+    let hex = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .unwrap()
+        .trim();
+    let mask = u64::from_str_radix(hex, 16).unwrap();
+    const NAMES: [&str; 41] = [
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_DAC_READ_SEARCH",
+        "CAP_FOWNER",
+        "CAP_FSETID",
+        "CAP_KILL",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETPCAP",
+        "CAP_LINUX_IMMUTABLE",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_NET_BROADCAST",
+        "CAP_NET_ADMIN",
+        "CAP_NET_RAW",
+        "CAP_IPC_LOCK",
+        "CAP_IPC_OWNER",
+        "CAP_SYS_MODULE",
+        "CAP_SYS_RAWIO",
+        "CAP_SYS_CHROOT",
+        "CAP_SYS_PTRACE",
+        "CAP_SYS_PACCT",
+        "CAP_SYS_ADMIN",
+        "CAP_SYS_BOOT",
+        "CAP_SYS_NICE",
+        "CAP_SYS_RESOURCE",
+        "CAP_SYS_TIME",
+        "CAP_SYS_TTY_CONFIG",
+        "CAP_MKNOD",
+        "CAP_LEASE",
+        "CAP_AUDIT_WRITE",
+        "CAP_AUDIT_CONTROL",
+        "CAP_SETFCAP",
+        "CAP_MAC_OVERRIDE",
+        "CAP_MAC_ADMIN",
+        "CAP_SYSLOG",
+        "CAP_WAKE_ALARM",
+        "CAP_BLOCK_SUSPEND",
+        "CAP_AUDIT_READ",
+        "CAP_PERFMON",
+        "CAP_BPF",
+        "CAP_CHECKPOINT_RESTORE",
+    ];
+    NAMES
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << i) != 0)
+        .map(|(_, n)| n.to_string())
+        .collect()
+}
+
+fn lifecycle_event(daemon: &Daemon, kind: &str, c: &Container) -> Value {
+    daemon
+        .wait_for_event(|e| e["kind"] == kind && e["container"]["id"] == c.id.as_str())
+        .unwrap_or_else(|| panic!("no {kind} for {}; events: {:#?}", c.id, daemon.events()))
+}
+
+fn assert_attributed(ev: &Value, c: &Container) {
+    assert_eq!(ev["container"]["id"], c.id.as_str(), "{ev:#}");
+    assert_eq!(ev["container"]["runtime"], "containerd", "{ev:#}");
+    assert_eq!(ev["container"]["image"], TEST_IMAGE, "{ev:#}");
+    assert_eq!(ev["k8s"]["pod"], TEST_POD, "{ev:#}");
+    assert_eq!(ev["k8s"]["namespace"], TEST_NAMESPACE, "{ev:#}");
+    assert_eq!(ev["k8s"]["pod_uid"], c.pod_uid.as_str(), "{ev:#}");
+    assert_eq!(ev["cgroup"]["id"], c.cgroup_id, "{ev:#}");
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn privileged_container_posture() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let caps = host_capabilities();
+    let caps: Vec<&str> = caps.iter().map(String::as_str).collect();
+    let c = Container::create(&ContainerSpec {
+        args: &["/bin/trigger", "nice"],
+        capabilities: &caps,
+        host_pid: true,
+        bind_mounts: &[("/etc", "/host-etc")],
+        ..Default::default()
+    })
+    .unwrap();
+    c.run_to_completion().unwrap();
+    let start = lifecycle_event(&daemon, "container_start", &c);
+    assert_attributed(&start, &c);
+    let p = &start["posture"];
+    assert_eq!(p["privileged"], true, "{p:#}");
+    assert_eq!(
+        p["capabilities"]["effective"].as_array().unwrap().len(),
+        caps.len(),
+        "{p:#}"
+    );
+    assert!(
+        p["capabilities"]["added_over_default"]
+            .as_array()
+            .unwrap()
+            .contains(&"CAP_SYS_ADMIN".into()),
+        "{p:#}"
+    );
+    assert!(
+        p["host_namespaces"]
+            .as_array()
+            .unwrap()
+            .contains(&"pid".into()),
+        "{p:#}"
+    );
+    assert!(
+        !p["host_namespaces"]
+            .as_array()
+            .unwrap()
+            .contains(&"mnt".into()),
+        "{p:#}"
+    );
+    assert_eq!(p["sensitive_mounts"], serde_json::json!(["/etc"]), "{p:#}");
+    assert_eq!(p["runs_as_root"], true, "{p:#}");
+    assert_eq!(p["no_new_privs"], false, "{p:#}");
+    assert_eq!(p["seccomp"], "disabled", "{p:#}");
+    assert_eq!(p["readonly_rootfs"], false, "{p:#}");
+
+    c.wait_stopped().unwrap();
+    let id = c.id.clone();
+    let cgroup_id = c.cgroup_id;
+    c.delete();
+    let stop = daemon
+        .wait_for_event(|e| e["kind"] == "container_stop" && e["container"]["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("no container_stop for {id}"));
+    assert_eq!(stop["cgroup"]["id"], cgroup_id);
+    assert_eq!(stop["posture"], start["posture"]);
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn restricted_container_posture() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let c = Container::create(&ContainerSpec {
+        args: &["/bin/trigger", "nice"],
+        capabilities: &[],
+        no_new_privs: true,
+        readonly_root: true,
+        seccomp: true,
+        ..Default::default()
+    })
+    .unwrap();
+    c.run_to_completion().unwrap();
+    let start = lifecycle_event(&daemon, "container_start", &c);
+    assert_attributed(&start, &c);
+    let p = &start["posture"];
+    assert_eq!(p["privileged"], false, "{p:#}");
+    assert_eq!(
+        p["capabilities"]["effective"],
+        serde_json::json!([]),
+        "{p:#}"
+    );
+    assert_eq!(
+        p["capabilities"]["added_over_default"],
+        serde_json::json!([]),
+        "{p:#}"
+    );
+    for ns in ["pid", "net", "ipc", "uts", "mnt"] {
+        assert!(
+            !p["host_namespaces"]
+                .as_array()
+                .unwrap()
+                .contains(&ns.into()),
+            "{ns}: {p:#}"
+        );
+    }
+    assert_eq!(p["sensitive_mounts"], serde_json::json!([]), "{p:#}");
+    assert_eq!(p["no_new_privs"], true, "{p:#}");
+    assert_eq!(p["seccomp"], "filter", "{p:#}");
+    assert_eq!(p["readonly_rootfs"], true, "{p:#}");
+    // The init process is described while it lives.
+    assert_eq!(start["process"]["pid"], c.pid, "{start:#}");
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn container_running_before_the_daemon_is_discovered() {
+    require_root();
+    let c = Container::create(&ContainerSpec {
+        args: &["/bin/busybox", "sleep", "60"],
+        capabilities: &["CAP_KILL"],
+        ..Default::default()
+    })
+    .unwrap();
+    c.start().unwrap();
+    let daemon = Daemon::start(&[]).unwrap();
+    let start = lifecycle_event(&daemon, "container_start", &c);
+    assert_attributed(&start, &c);
+    assert_eq!(start["process"]["pid"], c.pid, "{start:#}");
+    assert_eq!(start["process"]["comm"], "busybox", "{start:#}");
+    assert_eq!(
+        start["process"]["args"],
+        serde_json::json!(["/bin/busybox", "sleep", "60"])
+    );
+    assert_eq!(
+        start["posture"]["capabilities"]["effective"],
+        serde_json::json!(["CAP_KILL"])
+    );
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn short_lived_container_is_attributed_and_announced() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let c = Container::create(&ContainerSpec {
+        args: &["/bin/trigger", "raw-socket"],
+        capabilities: &["CAP_NET_RAW"],
+        ..Default::default()
+    })
+    .unwrap();
+    let (id, cgroup_id) = (c.id.clone(), c.cgroup_id);
+    // Start, exit and delete as fast as runc goes: the container is gone before the test
+    // looks at anything.
+    c.run_to_completion().unwrap();
+    c.delete();
+    let stop = daemon
+        .wait_for_event(|e| e["kind"] == "container_stop" && e["container"]["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("no container_stop for {id}: {:#?}", daemon.events()));
+    assert_eq!(stop["k8s"]["pod"], TEST_POD, "{stop:#}");
+    let events = daemon.events();
+    let start = events
+        .iter()
+        .position(|e| e["kind"] == "container_start" && e["container"]["id"] == id.as_str())
+        .expect("container_start precedes container_stop");
+    let stop_at = events
+        .iter()
+        .position(|e| e["kind"] == "container_stop" && e["container"]["id"] == id.as_str())
+        .unwrap();
+    assert!(start < stop_at);
+    let cap = events
+        .iter()
+        .find(|e| {
+            e["kind"] == "capability"
+                && e["capability"]["name"] == "CAP_NET_RAW"
+                && e["cgroup"]["id"] == cgroup_id
+                && e["process"]["comm"] == "trigger"
+        })
+        .expect("the raw socket check is reported");
+    assert_eq!(cap["container"]["id"], id.as_str(), "{cap:#}");
+    assert_eq!(cap["k8s"]["pod"], TEST_POD, "{cap:#}");
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn two_containers_doing_the_same_thing_are_told_apart() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let spec = ContainerSpec {
+        args: &["/bin/trigger", "raw-socket"],
+        capabilities: &["CAP_NET_RAW"],
+        ..Default::default()
+    };
+    let a = Container::create(&spec).unwrap();
+    let b = Container::create(&spec).unwrap();
+    a.start().unwrap();
+    b.start().unwrap();
+    a.wait_stopped().unwrap();
+    b.wait_stopped().unwrap();
+    for c in [&a, &b] {
+        let ev = daemon
+            .wait_for_event(|e| {
+                e["kind"] == "capability"
+                    && e["capability"]["name"] == "CAP_NET_RAW"
+                    && e["process"]["pid"] == c.pid
+                    && e["process"]["comm"] == "trigger"
+            })
+            .unwrap_or_else(|| panic!("no event from pid {}", c.pid));
+        assert_attributed(&ev, c);
+        assert_eq!(ev["capability"]["name"], "CAP_NET_RAW");
+    }
+    assert_ne!(a.cgroup_id, b.cgroup_id);
+}
