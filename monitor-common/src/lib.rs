@@ -18,6 +18,7 @@ pub mod names {
     pub const RINGBUF_DROPS: &str = "RINGBUF_DROPS";
     pub const PROBE_STATS: &str = "PROBE_STATS";
     pub const KPROBE_ARGS: &str = "KPROBE_ARGS";
+    pub const HOST_CGROUPS: &str = "HOST_CGROUPS";
     pub const CONFIG: &str = "CONFIG";
 }
 
@@ -99,7 +100,7 @@ pub const SCOPE_UNKNOWN: u8 = 2;
 
 /// Indexes into the per-CPU [`names::PROBE_STATS`] array.
 pub mod stat {
-    /// Checks seen by the probe (after the own-process filter).
+    /// Checks seen by the probe (after the own-process and host-cgroup filters).
     pub const CHECKS: u32 = 0;
     /// Checks skipped because they ran under overridden credentials (`cred != real_cred`).
     pub const OVERRIDDEN_CREDS: u32 = 1;
@@ -120,6 +121,9 @@ pub mod stat {
 pub mod config_flags {
     /// Denied checks bypass the first-seen filter.
     pub const ALWAYS_EMIT_DENIED: u32 = 1 << 0;
+    /// Skip checks made in cgroups listed in [`super::names::HOST_CGROUPS`] (`watch:
+    /// containers`). A cgroup the daemon has not classified yet is watched (fail open).
+    pub const CONTAINERS_ONLY: u32 = 1 << 1;
 }
 
 /// Offsets of the kernel struct fields the probes read, taken from the running kernel's

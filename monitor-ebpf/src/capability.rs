@@ -22,8 +22,8 @@ use monitor_common::{
 
 use crate::{
     maps::{
-        CAP_COUNTS, CAP_COUNTS_OVF, CAP_SEEN, CONFIG, EVENTS, KPROBE_ARGS, RINGBUF_DROPS, bump,
-        stat_inc,
+        CAP_COUNTS, CAP_COUNTS_OVF, CAP_SEEN, CONFIG, EVENTS, HOST_CGROUPS, KPROBE_ARGS,
+        RINGBUF_DROPS, bump, stat_inc,
     },
     task::{SyscallRegs, read_at},
 };
@@ -153,6 +153,14 @@ fn on_check(hook: Hook, check: Check) {
     if tgid == cfg.self_tgid {
         return;
     }
+    // SAFETY: plain helper call.
+    let cgroup_id = unsafe { bpf_get_current_cgroup_id() };
+    // SAFETY (get): the value is only tested for presence.
+    if cfg.flags & config_flags::CONTAINERS_ONLY != 0
+        && unsafe { HOST_CGROUPS.get(cgroup_id) }.is_some()
+    {
+        return;
+    }
     stat_inc(stat::CHECKS);
     let layout = &cfg.layout;
 
@@ -179,8 +187,6 @@ fn on_check(hook: Hook, check: Check) {
     } else {
         VERDICT_DENIED
     };
-    // SAFETY: plain helper call.
-    let cgroup_id = unsafe { bpf_get_current_cgroup_id() };
     count(cgroup_id, cap, verdict);
 
     let regs = SyscallRegs::current(task, layout);

@@ -36,6 +36,11 @@ pub static RINGBUF_DROPS: PerCpuArray<u64> = PerCpuArray::with_max_entries(drop_
 #[map]
 pub static PROBE_STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(stat::COUNT, 0);
 
+/// cgroup v2 ids of host (non-container) cgroups, filled by the daemon; with
+/// `config_flags::CONTAINERS_ONLY` their checks are skipped.
+#[map]
+pub static HOST_CGROUPS: HashMap<u64, u8> = HashMap::with_max_entries(65536, 0);
+
 /// kprobe -> kretprobe hand-over of `cap_capable` arguments, keyed by pid_tgid.
 #[map]
 pub static KPROBE_ARGS: HashMap<u64, KprobeArgs> = HashMap::with_max_entries(16384, 0);

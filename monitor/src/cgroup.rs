@@ -113,6 +113,18 @@ impl CgroupResolver {
         (ino == id).then(|| rel.to_string())
     }
 
+    /// Every cgroup of the hierarchy, parents before children (a fresh scan).
+    pub fn all(&mut self) -> Vec<(u64, String)> {
+        self.rescan();
+        let mut all: Vec<(u64, String)> = self
+            .cache
+            .iter()
+            .filter_map(|(id, p)| Some((*id, p.clone()?)))
+            .collect();
+        all.sort_by(|a, b| a.1.len().cmp(&b.1.len()).then_with(|| a.1.cmp(&b.1)));
+        all
+    }
+
     fn rescan(&mut self) {
         self.last_scan = Some(Instant::now());
         if self.cache.len() > MAX_CACHED {

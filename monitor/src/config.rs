@@ -18,12 +18,25 @@ pub enum HookChoice {
     Kprobe,
 }
 
+/// Which processes are watched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Watch {
+    /// Processes in container cgroups (a new cgroup counts as one until classified).
+    #[default]
+    Containers,
+    /// Every process, host ones included.
+    All,
+}
+
 /// Daemon configuration. Unknown keys are refused, so a typo never silently does nothing.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Capability-check hook (`auto` tries them in order of preference).
     pub hook: HookChoice,
+    /// `containers` (default) or `all` (host processes too).
+    pub watch: Watch,
     /// A (cgroup, capability, verdict, syscall, comm) tuple is reported again only after this
     /// many seconds; 0 reports every check. Counters are exact either way.
     pub dedup_window_secs: u64,
@@ -44,6 +57,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             hook: HookChoice::Auto,
+            watch: Watch::Containers,
             dedup_window_secs: 60,
             always_emit_denied: true,
             ring_buffer_bytes: 1 << 20,
@@ -60,6 +74,9 @@ pub struct ConfigFlags {
     /// Capability-check hook.
     #[arg(long, value_enum)]
     pub hook: Option<HookChoice>,
+    /// Which processes to watch.
+    #[arg(long, value_enum)]
+    pub watch: Option<Watch>,
     /// Seconds before a repeated (cgroup, cap, verdict, syscall, comm) is reported again; 0 = every check.
     #[arg(long, value_name = "SECS")]
     pub dedup_window_secs: Option<u64>,
@@ -151,6 +168,9 @@ impl Config {
     pub fn with_flags(mut self, flags: &ConfigFlags) -> Result<Self, ConfigError> {
         if let Some(v) = flags.hook {
             self.hook = v;
+        }
+        if let Some(v) = flags.watch {
+            self.watch = v;
         }
         if let Some(v) = flags.dedup_window_secs {
             self.dedup_window_secs = v;
@@ -253,12 +273,13 @@ mod tests {
     fn every_key_parses() {
         let c = Config::from_yaml(
             "c.yaml",
-            "hook: tp_btf\ndedup_window_secs: 5\nalways_emit_denied: false\n\
+            "hook: tp_btf\nwatch: all\ndedup_window_secs: 5\nalways_emit_denied: false\n\
              ring_buffer_bytes: 65536\nevent_queue_capacity: 10\nnode_name: n1\n\
              stats_interval_secs: 0\n",
         )
         .unwrap();
         assert_eq!(c.hook, HookChoice::TpBtf);
+        assert_eq!(c.watch, Watch::All);
         assert_eq!(c.dedup_window_secs, 5);
         assert!(!c.always_emit_denied);
         assert_eq!(c.ring_buffer_bytes, 65536);

@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use crate::{
     btf::KernelBtf,
-    config::{Config, HookChoice},
+    config::{Config, HookChoice, Watch},
     tracefs,
 };
 
@@ -98,6 +98,10 @@ impl Probes {
             self_tgid: std::process::id(),
             flags: if config.always_emit_denied {
                 config_flags::ALWAYS_EMIT_DENIED
+            } else {
+                0
+            } | if config.watch == Watch::Containers {
+                config_flags::CONTAINERS_ONLY
             } else {
                 0
             },

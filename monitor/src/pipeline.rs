@@ -15,7 +15,7 @@ use std::{
 };
 
 use anyhow::Context as _;
-use aya::maps::{MapData, RingBuf};
+use aya::maps::{HashMap, MapData, RingBuf};
 use monitor_common::names;
 use serde::Serialize;
 use tokio::{
@@ -26,11 +26,8 @@ use tracing::{error, info, warn};
 
 use crate::{
     cgroup::{CgroupResolver, v2_root},
-    config::Config,
-    containers::{
-        Containers,
-        lifecycle::{self, Lifecycle},
-    },
+    config::{Config, Watch},
+    containers::{Containers, cgroup_path, lifecycle::Lifecycle},
     event::{CapabilityEvent, Clock, DecodeError, Record, boottime_ns, decode},
     loader::Probes,
     procfs,
@@ -52,6 +49,9 @@ pub struct PipelineStats {
     pub container_metadata_missing: AtomicU64,
     /// Containers being tracked (running or starting).
     pub containers_tracked: AtomicU64,
+    /// Host cgroups the kernel filter could not be told about (its map was full): their
+    /// processes are watched like containers'.
+    pub host_cgroups_unfiltered: AtomicU64,
 }
 
 impl std::fmt::Display for PipelineStats {
@@ -59,7 +59,7 @@ impl std::fmt::Display for PipelineStats {
         write!(
             f,
             "records={} written={} queue_drops={} truncated={} unknown_kind={} output_errors={} \
-             containers_tracked={} container_metadata_missing={}",
+             containers_tracked={} container_metadata_missing={} host_cgroups_unfiltered={}",
             self.records.load(Relaxed),
             self.written.load(Relaxed),
             self.queue_drops.load(Relaxed),
@@ -68,6 +68,7 @@ impl std::fmt::Display for PipelineStats {
             self.output_errors.load(Relaxed),
             self.containers_tracked.load(Relaxed),
             self.container_metadata_missing.load(Relaxed),
+            self.host_cgroups_unfiltered.load(Relaxed),
         )
     }
 }
@@ -93,7 +94,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let stats = Arc::new(PipelineStats::default());
     let (tx, rx) = sync_channel::<Record>(config.event_queue_capacity);
-    let mut output = Output::new(node, cgroup_root, probes.lifecycle, stats.clone());
+    let host_cgroups = match config.watch {
+        Watch::Containers => Some(HashMap::try_from(
+            probes
+                .ebpf
+                .take_map(names::HOST_CGROUPS)
+                .context("HOST_CGROUPS map missing")?,
+        )?),
+        Watch::All => None,
+    };
+    let mut output = Output::new(
+        node,
+        cgroup_root,
+        probes.lifecycle,
+        host_cgroups,
+        stats.clone(),
+    );
     // Containers already running are announced before anything else.
     output.discover();
     let writer = std::thread::Builder::new()
@@ -175,6 +191,8 @@ struct Output {
     cgroups: CgroupResolver,
     containers: Containers,
     lifecycle: Lifecycle,
+    /// The kernel's list of host cgroups (`watch: containers`).
+    host_cgroups: Option<HashMap<MapData, u64, u8>>,
     stats: Arc<PipelineStats>,
     out: std::io::BufWriter<std::io::Stdout>,
     line: Vec<u8>,
@@ -185,6 +203,7 @@ impl Output {
         node: String,
         cgroup_root: PathBuf,
         tracepoints: bool,
+        host_cgroups: Option<HashMap<MapData, u64, u8>>,
         stats: Arc<PipelineStats>,
     ) -> Output {
         let mut cgroups = CgroupResolver::new(cgroup_root);
@@ -197,21 +216,33 @@ impl Output {
             cgroups,
             containers: Containers::new(PathBuf::from("/")),
             lifecycle: Lifecycle::default(),
+            host_cgroups,
             stats,
             out: std::io::BufWriter::new(std::io::stdout()),
             line: Vec::with_capacity(1024),
         }
     }
 
-    /// Registers the containers that already run, and announces those that are ready.
+    /// Classifies the cgroups that exist already: containers are registered (and announced
+    /// once ready), host cgroups are handed to the kernel filter.
     fn discover(&mut self) {
         let now = boottime_ns();
-        for (id, path) in lifecycle::discover(self.cgroups.root()) {
-            self.cgroups.insert(id, path.clone());
-            self.lifecycle.on_mkdir(id, &path, now);
+        for (id, path) in self.cgroups.all() {
+            self.classify(id, &path, now);
         }
         self.poll_lifecycle();
         self.flush();
+    }
+
+    /// A cgroup that exists: a container's (tracked) or the host's (filtered in the kernel).
+    fn classify(&mut self, id: u64, path: &str, boot_ns: u64) {
+        if cgroup_path::parse(path).is_some() {
+            self.lifecycle.on_mkdir(id, path, boot_ns);
+        } else if let Some(map) = &mut self.host_cgroups
+            && map.insert(id, 1, 0).is_err()
+        {
+            self.stats.host_cgroups_unfiltered.fetch_add(1, Relaxed);
+        }
     }
 
     fn run(mut self, rx: Receiver<Record>) {
@@ -273,7 +304,7 @@ impl Output {
                         format!("/{path}")
                     };
                     self.cgroups.insert(id, path.clone());
-                    self.lifecycle.on_mkdir(id, &path, boot_ns);
+                    self.classify(id, &path, boot_ns);
                 }
             }
             Record::Cgroup {
@@ -292,6 +323,10 @@ impl Output {
                     self.emit(&ev);
                 }
                 self.cgroups.remove(id);
+                if let Some(map) = &mut self.host_cgroups {
+                    // Absent for containers' cgroups; nothing to remove then.
+                    let _ = map.remove(&id);
+                }
             }
         }
         self.update_gauges();

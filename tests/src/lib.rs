@@ -225,17 +225,9 @@ impl Daemon {
     /// Returns once every record the kernel produced before this call has been written:
     /// makes a uniquely named host process do a capability check and waits for its event
     /// (the ring buffer and the queue are both first in, first out).
+    /// Needs `--watch all` (the marker is a host process).
     pub fn sync(&self) -> anyhow::Result<()> {
-        let dir = std::env::temp_dir().join(unique("privmon-mark-"));
-        fs::create_dir_all(&dir)?;
-        // comm is the executable's name (15 bytes at most): unique, so never deduplicated.
-        let name = format!("mk{}", &unique("")[..]);
-        let name: String = name.chars().take(15).collect();
-        let link = dir.join(&name);
-        symlink(trigger_binary(), &link)?;
-        let out = Command::new(&link).arg("nice").output()?;
-        fs::remove_dir_all(&dir)?;
-        ensure!(out.status.success(), "marker process failed: {out:?}");
+        let name = host_check()?;
         self.wait_for_event(|e| e["process"]["comm"] == name.as_str())
             .map(|_| ())
             .ok_or_else(|| anyhow!("marker event for {name} never arrived"))
@@ -289,6 +281,21 @@ impl Drop for Daemon {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Runs a host process with a unique name that makes one capability check (CAP_SYS_NICE);
+/// returns its name (`comm`).
+pub fn host_check() -> anyhow::Result<String> {
+    let dir = std::env::temp_dir().join(unique("privmon-mark-"));
+    fs::create_dir_all(&dir)?;
+    // comm is the executable's name (15 bytes at most): unique, so never deduplicated.
+    let name: String = format!("mk{}", unique("")).chars().take(15).collect();
+    let link = dir.join(&name);
+    symlink(trigger_binary(), &link)?;
+    let out = Command::new(&link).arg("nice").output()?;
+    fs::remove_dir_all(&dir)?;
+    ensure!(out.status.success(), "marker process failed: {out:?}");
+    Ok(name)
 }
 
 /// Parses one output line and checks it against docs/event.schema.json; panics otherwise.

@@ -4,7 +4,7 @@
 use monitor_common::VERDICT_ALLOWED;
 use privmon_tests::{
     Container, ContainerSpec, Daemon, PATIENCE, TEST_IMAGE, TEST_NAMESPACE, TEST_POD,
-    TracepointCounter, loaded_programs, require_root,
+    TracepointCounter, host_check, loaded_programs, require_root,
 };
 use serde_json::Value;
 
@@ -185,7 +185,8 @@ fn mount_without_cap_sys_admin_is_a_denied_check() {
 fn hot_loop_yields_one_record_and_exact_counts() {
     require_root();
     const CALLS: u64 = 100_000;
-    let daemon = Daemon::start(&[]).unwrap();
+    // `sync` uses a host process as a marker.
+    let daemon = Daemon::start(&["--watch", "all"]).unwrap();
     let c = Container::create(&ContainerSpec {
         args: &["/bin/trigger", "setuid-loop", &CALLS.to_string()],
         capabilities: &["CAP_SETUID"],
@@ -322,4 +323,37 @@ fn check_inside_a_user_namespace_has_user_namespace_scope() {
     assert_eq!(ev["capability"]["verdict"], "allowed", "{ev:#}");
     assert_eq!(ev["capability"]["scope"], "user_namespace", "{ev:#}");
     assert_common(&ev, &c);
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn host_processes_are_skipped_unless_watch_all() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let host = host_check().unwrap();
+    // A container check after the host one: once its event is out, the host one would be too.
+    let (c, _, _) = expect_check(
+        &daemon,
+        &["/bin/trigger", "nice"],
+        &["CAP_SYS_NICE"],
+        "CAP_SYS_NICE",
+        "setpriority",
+    );
+    assert!(
+        !daemon
+            .events()
+            .iter()
+            .any(|e| e["process"]["comm"] == host.as_str()),
+        "host process {host} reported under watch: containers"
+    );
+    drop(c);
+    drop(daemon);
+
+    let daemon = Daemon::start(&["--watch", "all"]).unwrap();
+    let host = host_check().unwrap();
+    let ev = daemon
+        .wait_for_event(|e| e["process"]["comm"] == host.as_str())
+        .expect("watch: all reports host processes");
+    assert_eq!(ev["container"], Value::Null, "{ev:#}");
+    assert_eq!(ev["k8s"], Value::Null, "{ev:#}");
 }

@@ -3,7 +3,7 @@
 //! until the runtime has written the container's files (runc writes its state after the
 //! cgroup exists), at most [`START_PATIENCE`], then goes out with what is known.
 
-use std::{collections::HashMap, path::Path, sync::Arc};
+use std::{collections::HashMap, sync::Arc};
 
 use super::{
     Attribution, Containers, cgroup_path,
@@ -171,33 +171,4 @@ fn try_start(
         },
         posture: started.posture,
     })
-}
-
-/// Containers already running: every container cgroup under the v2 root.
-pub fn discover(v2_root: &Path) -> Vec<(u64, String)> {
-    use std::os::unix::fs::MetadataExt;
-    let mut found = Vec::new();
-    let mut stack = vec![(v2_root.to_path_buf(), String::new(), 0u32)];
-    while let Some((dir, rel, depth)) = stack.pop() {
-        if !rel.is_empty() && cgroup_path::parse(&rel).is_some() {
-            if let Ok(meta) = std::fs::metadata(&dir) {
-                found.push((meta.ino(), rel));
-            }
-            // Sub-cgroups belong to this container.
-            continue;
-        }
-        if depth >= 32 {
-            continue;
-        }
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                stack.push((entry.path(), format!("{rel}/{name}"), depth + 1));
-            }
-        }
-    }
-    found
 }
