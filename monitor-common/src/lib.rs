@@ -29,6 +29,8 @@ pub enum RecordKind {
     Capability = 1,
     CgroupMkdir = 2,
     CgroupRmdir = 3,
+    Exec = 4,
+    Exit = 5,
 }
 
 impl RecordKind {
@@ -37,6 +39,8 @@ impl RecordKind {
             1 => Some(Self::Capability),
             2 => Some(Self::CgroupMkdir),
             3 => Some(Self::CgroupRmdir),
+            4 => Some(Self::Exec),
+            5 => Some(Self::Exit),
             _ => None,
         }
     }
@@ -46,7 +50,9 @@ impl RecordKind {
 pub mod drop_slot {
     pub const CGROUP_MKDIR: u32 = 4;
     pub const CGROUP_RMDIR: u32 = 5;
-    pub const COUNT: u32 = 6;
+    pub const EXEC: u32 = 6;
+    pub const EXIT: u32 = 7;
+    pub const COUNT: u32 = 8;
 }
 
 /// Bytes of a cgroup path carried in a [`CgroupRecord`] (longer paths are truncated and
@@ -150,7 +156,13 @@ pub struct KernelLayout {
     pub cg_level: u32,
     pub cg_id: u32,
     pub cg_path: u32,
-    pub _reserved: u32,
+    pub task_tgid: u32,
+    pub task_real_parent: u32,
+    pub task_mm: u32,
+    pub mm_arg_start: u32,
+    pub mm_arg_end: u32,
+    pub bprm_filename: u32,
+    pub _reserved: [u32; 3],
 }
 
 impl KernelLayout {
@@ -173,7 +185,13 @@ impl KernelLayout {
         cg_level: Self::MISSING,
         cg_id: Self::MISSING,
         cg_path: Self::MISSING,
-        _reserved: 0,
+        task_tgid: Self::MISSING,
+        task_real_parent: Self::MISSING,
+        task_mm: Self::MISSING,
+        mm_arg_start: Self::MISSING,
+        mm_arg_end: Self::MISSING,
+        bprm_filename: Self::MISSING,
+        _reserved: [0; 3],
     };
 }
 
@@ -284,6 +302,45 @@ pub struct CgroupRecord {
     pub path: [u8; CGROUP_PATH_LEN],
 }
 
+/// Bytes of an executable path carried in an [`ExecRecord`].
+pub const EXEC_FILENAME_LEN: usize = 256;
+/// Bytes of the argument list carried in an [`ExecRecord`] (a power of two: the probe masks
+/// the length with `EXEC_ARGS_LEN - 1` for the verifier).
+pub const EXEC_ARGS_LEN: usize = 512;
+
+/// A successful execve (`sched_process_exec`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExecRecord {
+    /// Always [`RecordKind::Exec`].
+    pub kind: u32,
+    pub pid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub euid: u32,
+    /// Bytes of `filename` used, including the NUL; 0 if unreadable.
+    pub filename_len: u32,
+    pub cgroup_id: u64,
+    pub boot_ns: u64,
+    /// Bytes of `args` used (NUL-separated arguments); may stop mid-argument.
+    pub args_len: u32,
+    /// Whether the argument list was longer than `args`.
+    pub args_truncated: u32,
+    pub comm: [u8; COMM_LEN],
+    pub filename: [u8; EXEC_FILENAME_LEN],
+    pub args: [u8; EXEC_ARGS_LEN],
+}
+
+/// A process (thread group leader) exited (`sched_process_exit`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitRecord {
+    /// Always [`RecordKind::Exit`].
+    pub kind: u32,
+    pub pid: u32,
+    pub boot_ns: u64,
+}
+
 #[cfg(feature = "user")]
 mod user {
     use super::*;
@@ -295,12 +352,16 @@ mod user {
     unsafe impl aya::Pod for CapabilityRecord {}
     unsafe impl aya::Pod for KprobeArgs {}
     unsafe impl aya::Pod for CgroupRecord {}
+    unsafe impl aya::Pod for ExecRecord {}
+    unsafe impl aya::Pod for ExitRecord {}
 }
 
 // Layout guards: a change that introduces padding breaks the contract between both sides.
 const _: () = assert!(core::mem::size_of::<CapCountKey>() == 16);
 const _: () = assert!(core::mem::size_of::<CapSeenKey>() == 40);
-const _: () = assert!(core::mem::size_of::<KernelLayout>() == 64);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 80);
+const _: () = assert!(core::mem::size_of::<KernelLayout>() == 96);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 112);
 const _: () = assert!(core::mem::size_of::<CapabilityRecord>() == 128);
 const _: () = assert!(core::mem::size_of::<CgroupRecord>() == 32 + CGROUP_PATH_LEN);
+const _: () = assert!(core::mem::size_of::<ExecRecord>() == 64 + EXEC_FILENAME_LEN + EXEC_ARGS_LEN);
+const _: () = assert!(core::mem::size_of::<ExitRecord>() == 16);

@@ -22,8 +22,8 @@ use monitor_common::{
 
 use crate::{
     maps::{
-        CAP_COUNTS, CAP_COUNTS_OVF, CAP_SEEN, CONFIG, EVENTS, HOST_CGROUPS, KPROBE_ARGS,
-        RINGBUF_DROPS, bump, stat_inc,
+        CAP_COUNTS, CAP_COUNTS_OVF, CAP_SEEN, CONFIG, EVENTS, KPROBE_ARGS, RINGBUF_DROPS, bump,
+        stat_inc, watched,
     },
     task::{SyscallRegs, read_at},
 };
@@ -155,10 +155,7 @@ fn on_check(hook: Hook, check: Check) {
     }
     // SAFETY: plain helper call.
     let cgroup_id = unsafe { bpf_get_current_cgroup_id() };
-    // SAFETY (get): the value is only tested for presence.
-    if cfg.flags & config_flags::CONTAINERS_ONLY != 0
-        && unsafe { HOST_CGROUPS.get(cgroup_id) }.is_some()
-    {
+    if !watched(cfg, cgroup_id) {
         return;
     }
     stat_inc(stat::CHECKS);

@@ -8,6 +8,7 @@
 mod capability;
 mod lifecycle;
 mod maps;
+mod process;
 mod task;
 
 #[cfg(not(test))]

@@ -4,7 +4,9 @@ use aya_ebpf::{
     macros::map,
     maps::{Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf},
 };
-use monitor_common::{CapCountKey, CapSeenKey, KprobeArgs, MAX_CAPS, ProbeConfig, drop_slot, stat};
+use monitor_common::{
+    CapCountKey, CapSeenKey, KprobeArgs, MAX_CAPS, ProbeConfig, config_flags, drop_slot, stat,
+};
 
 /// Records for the daemon. Its size is set by the daemon at load time.
 #[map]
@@ -44,6 +46,15 @@ pub static HOST_CGROUPS: HashMap<u64, u8> = HashMap::with_max_entries(65536, 0);
 /// kprobe -> kretprobe hand-over of `cap_capable` arguments, keyed by pid_tgid.
 #[map]
 pub static KPROBE_ARGS: HashMap<u64, KprobeArgs> = HashMap::with_max_entries(16384, 0);
+
+/// Whether events of `cgroup_id` are wanted: always under `watch: all`, else unless the
+/// daemon listed the cgroup as the host's.
+#[inline(always)]
+pub fn watched(cfg: &ProbeConfig, cgroup_id: u64) -> bool {
+    // SAFETY (get): the value is only tested for presence.
+    cfg.flags & config_flags::CONTAINERS_ONLY == 0
+        || unsafe { HOST_CGROUPS.get(cgroup_id) }.is_none()
+}
 
 /// Adds one to a per-CPU counter.
 #[inline(always)]

@@ -4,7 +4,8 @@
 use std::{mem::size_of, time::SystemTime};
 
 use monitor_common::{
-    CapabilityRecord, CgroupRecord, RecordKind, SCOPE_HOST, SCOPE_USER_NAMESPACE, VERDICT_ALLOWED,
+    CapabilityRecord, CgroupRecord, ExecRecord, ExitRecord, RecordKind, SCOPE_HOST,
+    SCOPE_USER_NAMESPACE, VERDICT_ALLOWED,
 };
 use serde::Serialize;
 
@@ -27,6 +28,13 @@ pub enum DecodeError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
     Capability(CapabilityRecord),
+    /// A successful execve.
+    Exec(Box<Exec>),
+    /// A process (thread group) ended.
+    Exit {
+        pid: u32,
+        boot_ns: u64,
+    },
     /// A cgroup created (`mkdir: true`) or removed.
     Cgroup {
         mkdir: bool,
@@ -36,6 +44,54 @@ pub enum Record {
         /// Path relative to the hierarchy root; `None` if unreadable or truncated.
         path: Option<String>,
     },
+}
+
+/// A decoded [`ExecRecord`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exec {
+    pub pid: u32,
+    pub ppid: u32,
+    pub uid: Option<u32>,
+    pub euid: Option<u32>,
+    pub cgroup_id: u64,
+    pub boot_ns: u64,
+    pub comm: String,
+    /// The path given to execve, as the process saw it.
+    pub filename: Option<String>,
+    pub args: Vec<String>,
+    pub args_truncated: bool,
+}
+
+/// Text up to the first NUL of a fixed buffer.
+pub fn c_string(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+impl Exec {
+    fn from_record(rec: &ExecRecord) -> Exec {
+        let known = |v: u32| (v != u32::MAX).then_some(v);
+        let args_len = (rec.args_len as usize).min(rec.args.len());
+        let args = rec.args[..args_len]
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let filename_len = rec.filename_len as usize;
+        Exec {
+            pid: rec.pid,
+            ppid: rec.ppid,
+            uid: known(rec.uid),
+            euid: known(rec.euid),
+            cgroup_id: rec.cgroup_id,
+            boot_ns: rec.boot_ns,
+            comm: c_string(&rec.comm),
+            filename: (filename_len > 1 && filename_len <= rec.filename.len())
+                .then(|| c_string(&rec.filename[..filename_len])),
+            args,
+            args_truncated: rec.args_truncated != 0 || args_len == rec.args.len(),
+        }
+    }
 }
 
 /// Reads a plain-old-data record from the front of `bytes`, if it is long enough.
@@ -56,6 +112,17 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         .ok_or(DecodeError::Truncated { len: bytes.len() })?;
     match RecordKind::from_u32(kind) {
         Some(RecordKind::Capability) => read_record(bytes).map(Record::Capability),
+        Some(RecordKind::Exec) => {
+            let rec: ExecRecord = read_record(bytes)?;
+            Ok(Record::Exec(Box::new(Exec::from_record(&rec))))
+        }
+        Some(RecordKind::Exit) => {
+            let rec: ExitRecord = read_record(bytes)?;
+            Ok(Record::Exit {
+                pid: rec.pid,
+                boot_ns: rec.boot_ns,
+            })
+        }
         Some(k @ (RecordKind::CgroupMkdir | RecordKind::CgroupRmdir)) => {
             let rec: CgroupRecord = read_record(bytes)?;
             let used = rec.path_len as usize;
@@ -130,6 +197,16 @@ pub struct Process {
     pub args: Option<Vec<String>>,
     /// Effective capability set of the credentials that were checked.
     pub cap_effective: Vec<String>,
+    /// Parent, grandparent, ... (at most [`crate::processes::MAX_ANCESTORS`]).
+    pub ancestors: Vec<Ancestor>,
+}
+
+/// One ancestor of a process.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Ancestor {
+    pub pid: u32,
+    pub comm: String,
+    pub exe: Option<String>,
 }
 
 /// The cgroup of the process (cgroup v2 id and path relative to the v2 root).
@@ -191,11 +268,6 @@ pub struct ContainerEvent {
 impl CapabilityEvent {
     /// The event for a record, before process and cgroup enrichment.
     pub fn from_record(rec: &CapabilityRecord, clock: &Clock, node: &str) -> CapabilityEvent {
-        let comm_len = rec
-            .comm
-            .iter()
-            .position(|c| *c == 0)
-            .unwrap_or(rec.comm.len());
         let known = |v: u32| (v != u32::MAX).then_some(v);
         CapabilityEvent {
             time: clock.rfc3339(rec.boot_ns),
@@ -205,7 +277,7 @@ impl CapabilityEvent {
                 pid: rec.pid,
                 tid: rec.tid,
                 ppid: None,
-                comm: String::from_utf8_lossy(&rec.comm[..comm_len]).into_owned(),
+                comm: c_string(&rec.comm),
                 exe: None,
                 uid: known(rec.uid),
                 euid: known(rec.euid),
@@ -213,6 +285,7 @@ impl CapabilityEvent {
                 cap_effective: Capability::from_mask(rec.cap_effective)
                     .map(Capability::name)
                     .collect(),
+                ancestors: Vec::new(),
             },
             container: None,
             k8s: None,

@@ -11,6 +11,7 @@ pub mod containers;
 pub mod event;
 pub mod loader;
 pub mod pipeline;
+pub mod processes;
 pub mod procfs;
 pub mod syscalls;
 pub mod tracefs;

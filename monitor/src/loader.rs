@@ -40,6 +40,8 @@ pub struct Probes {
     pub skipped: Vec<(Hook, String)>,
     /// Whether the cgroup mkdir/rmdir tracepoints are attached (container lifecycle).
     pub lifecycle: bool,
+    /// Whether the exec/exit tracepoints are attached (process table).
+    pub processes: bool,
 }
 
 /// Totals of the per-CPU probe statistics.
@@ -138,11 +140,19 @@ impl Probes {
                             false
                         }
                     };
+                    let processes = match attach_processes(&mut ebpf, &btf) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            warn!(error = %format!("{e:#}"), "exec/exit tracepoints not attached: process details come from /proc only");
+                            false
+                        }
+                    };
                     return Ok(Probes {
                         ebpf,
                         hook,
                         skipped,
                         lifecycle,
+                        processes,
                     });
                 }
                 Err(e) => skipped.push((hook, format!("{e:#}"))),
@@ -235,6 +245,12 @@ fn kernel_layout(btf: &KernelBtf) -> KernelLayout {
         cred_euid: off("cred", "euid"),
         cred_cap_effective: off("cred", "cap_effective"),
         user_ns_level: off("user_namespace", "level"),
+        task_tgid: off("task_struct", "tgid"),
+        task_real_parent: off("task_struct", "real_parent"),
+        task_mm: off("task_struct", "mm"),
+        mm_arg_start: off("mm_struct", "arg_start"),
+        mm_arg_end: off("mm_struct", "arg_end"),
+        bprm_filename: off("linux_binprm", "filename"),
         ..KernelLayout::EMPTY
     };
     if !missing.is_empty() {
@@ -273,6 +289,18 @@ fn attach_tracepoint(ebpf: &mut Ebpf, config: &mut ProbeConfig) -> anyhow::Resul
     if let Err(e) = prog.attach("capability", "cap_capable") {
         let _ = prog.unload();
         return Err(anyhow!(e).context("attaching tracepoint/capability/cap_capable"));
+    }
+    Ok(())
+}
+
+/// `tp_btf/sched_process_exec` and `sched_process_exit`, for the process table.
+fn attach_processes(ebpf: &mut Ebpf, btf: &Btf) -> anyhow::Result<()> {
+    for name in ["sched_process_exec", "sched_process_exit"] {
+        let prog: &mut BtfTracePoint = program(ebpf, name)?.try_into()?;
+        prog.load(name, btf)
+            .with_context(|| format!("loading tp_btf/{name}"))?;
+        prog.attach()
+            .with_context(|| format!("attaching tp_btf/{name}"))?;
     }
     Ok(())
 }

@@ -30,7 +30,7 @@ use crate::{
     containers::{Containers, cgroup_path, lifecycle::Lifecycle},
     event::{CapabilityEvent, Clock, DecodeError, Record, boottime_ns, decode},
     loader::Probes,
-    procfs,
+    processes::ProcessTable,
 };
 
 /// How often the output thread looks for containers whose start is pending.
@@ -191,6 +191,7 @@ struct Output {
     cgroups: CgroupResolver,
     containers: Containers,
     lifecycle: Lifecycle,
+    processes: ProcessTable,
     /// The kernel's list of host cgroups (`watch: containers`).
     host_cgroups: Option<HashMap<MapData, u64, u8>>,
     stats: Arc<PipelineStats>,
@@ -216,6 +217,7 @@ impl Output {
             cgroups,
             containers: Containers::new(PathBuf::from("/")),
             lifecycle: Lifecycle::default(),
+            processes: ProcessTable::default(),
             host_cgroups,
             stats,
             out: std::io::BufWriter::new(std::io::stdout()),
@@ -275,7 +277,7 @@ impl Output {
         match rec {
             Record::Capability(cap) => {
                 let mut ev = CapabilityEvent::from_record(&cap, &self.clock, &self.node);
-                procfs::enrich(&mut ev.process);
+                self.processes.enrich(&mut ev.process);
                 ev.cgroup.path = self.cgroups.path(ev.cgroup.id, ev.process.pid);
                 if let Some(a) = ev
                     .cgroup
@@ -288,6 +290,8 @@ impl Output {
                 }
                 self.emit(&ev);
             }
+            Record::Exec(exec) => self.processes.exec(&exec),
+            Record::Exit { pid, .. } => self.processes.exit(pid),
             // Only the v2 hierarchy (id 0) has the cgroup ids the probes report.
             Record::Cgroup { hierarchy, .. } if hierarchy != 0 => {}
             Record::Cgroup {

@@ -34,9 +34,27 @@ pub fn process(pid: u32) -> Option<Process> {
         euid: uids.get(1).copied(),
         args: None,
         cap_effective,
+        ancestors: Vec::new(),
     };
     enrich(&mut p);
     Some(p)
+}
+
+/// Name, parent and executable of a process, from `/proc/<pid>` (for ancestry).
+pub fn brief(pid: u32) -> Option<(String, u32, Option<String>)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+    };
+    let comm = field("Name:")?.to_string();
+    let ppid = field("PPid:")?.parse().ok()?;
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+        .ok()
+        .map(|e| e.to_string_lossy().into_owned());
+    Some((comm, ppid, exe))
 }
 
 /// Fills `ppid`, `exe` and `args` from `/proc/<pid>`.
@@ -79,6 +97,7 @@ mod tests {
             euid: None,
             args: None,
             cap_effective: vec![],
+            ancestors: vec![],
         };
         enrich(&mut p);
         let whole = process(std::process::id()).unwrap();

@@ -290,3 +290,38 @@ fn two_containers_doing_the_same_thing_are_told_apart() {
     }
     assert_ne!(a.cgroup_id, b.cgroup_id);
 }
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn events_carry_exec_details_and_ancestry_of_short_lived_processes() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let c = Container::create(&ContainerSpec {
+        // The shell forks the trigger (the `; true` keeps it from exec-ing in place), and
+        // both are gone before the test looks.
+        args: &["/bin/sh", "-c", "/bin/trigger nice; true"],
+        capabilities: &["CAP_SYS_NICE"],
+        ..Default::default()
+    })
+    .unwrap();
+    c.run_to_completion().unwrap();
+    let ev = daemon
+        .wait_for_event(|e| {
+            e["kind"] == "capability"
+                && e["cgroup"]["id"] == c.cgroup_id
+                && e["process"]["comm"] == "trigger"
+                && e["capability"]["name"] == "CAP_SYS_NICE"
+        })
+        .unwrap_or_else(|| panic!("no CAP_SYS_NICE event: {:#?}", daemon.events()));
+    let p = &ev["process"];
+    assert_eq!(p["exe"], "/bin/trigger", "{p:#}");
+    assert_eq!(
+        p["args"],
+        serde_json::json!(["/bin/trigger", "nice"]),
+        "{p:#}"
+    );
+    assert_eq!(p["ppid"], c.pid, "{p:#}");
+    assert_eq!(p["ancestors"][0]["pid"], c.pid, "{p:#}");
+    assert_eq!(p["ancestors"][0]["comm"], "sh", "{p:#}");
+    assert_attributed(&ev, &c);
+}

@@ -1,0 +1,123 @@
+//! Process lifecycle: exec (with its file name and arguments) and exit, for the daemon's
+//! process table. `sched_process_exec`/`exit` fire only on those events.
+
+use aya_ebpf::{
+    helpers::{
+        bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
+        bpf_get_current_task, bpf_ktime_get_boot_ns, bpf_probe_read_kernel_str_bytes,
+        generated::bpf_probe_read_user,
+    },
+    macros::btf_tracepoint,
+    programs::BtfTracePointContext,
+};
+use monitor_common::{
+    COMM_LEN, EXEC_ARGS_LEN, ExecRecord, ExitRecord, KernelLayout, RecordKind, drop_slot,
+};
+
+use crate::{
+    maps::{CONFIG, EVENTS, RINGBUF_DROPS, bump, watched},
+    task::read_at,
+};
+
+/// match-proto: v3.4: include/trace/events/sched.h: TP_PROTO(struct task_struct *p,
+/// pid_t old_pid, struct linux_binprm *bprm)
+#[btf_tracepoint(function = "sched_process_exec")]
+pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
+    let bprm: u64 = ctx.arg(2);
+    on_exec(bprm);
+    0
+}
+
+/// match-proto: v3.4: include/trace/events/sched.h: TP_PROTO(struct task_struct *p, ...);
+/// runs in the exiting task.
+#[btf_tracepoint(function = "sched_process_exit")]
+pub fn sched_process_exit(_ctx: BtfTracePointContext) -> i32 {
+    on_exit();
+    0
+}
+
+#[inline(always)]
+fn on_exec(bprm: u64) {
+    let Some(cfg) = CONFIG.get(0) else { return };
+    let pid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    // SAFETY: plain helper call.
+    let cgroup_id = unsafe { bpf_get_current_cgroup_id() };
+    if pid == cfg.self_tgid || !watched(cfg, cgroup_id) {
+        return;
+    }
+    let l = &cfg.layout;
+    // SAFETY: the current task's address; only read through probe_read.
+    let task = unsafe { bpf_get_current_task() };
+    let Some(mut entry) = EVENTS.reserve::<ExecRecord>(0) else {
+        bump(&RINGBUF_DROPS, drop_slot::EXEC);
+        return;
+    };
+    let rec = entry.as_mut_ptr();
+    let parent: u64 = read_at(task, l.task_real_parent).unwrap_or(0);
+    let cred: u64 = read_at(task, l.task_cred).unwrap_or(0);
+    let mm: u64 = read_at(task, l.task_mm).unwrap_or(0);
+    let arg_start: u64 = read_at(mm, l.mm_arg_start).unwrap_or(0);
+    let arg_end: u64 = read_at(mm, l.mm_arg_end).unwrap_or(0);
+    let full = arg_end.saturating_sub(arg_start);
+    // SAFETY: `rec` points to reserved ring-buffer memory of the right size; every field is
+    // written before submit.
+    unsafe {
+        (*rec).kind = RecordKind::Exec as u32;
+        (*rec).pid = pid;
+        (*rec).ppid = read_at(parent, l.task_tgid).unwrap_or(0);
+        (*rec).uid = read_at(cred, l.cred_uid).unwrap_or(u32::MAX);
+        (*rec).euid = read_at(cred, l.cred_euid).unwrap_or(u32::MAX);
+        (*rec).cgroup_id = cgroup_id;
+        (*rec).boot_ns = bpf_ktime_get_boot_ns();
+        (*rec).comm = bpf_get_current_comm().unwrap_or([0u8; COMM_LEN]);
+        (*rec).filename_len = 0;
+        let name: u64 = read_at(bprm, l.bprm_filename).unwrap_or(0);
+        if name != 0 && l.bprm_filename != KernelLayout::MISSING {
+            if let Ok(s) = bpf_probe_read_kernel_str_bytes(name as *const u8, &mut (*rec).filename)
+            {
+                (*rec).filename_len = s.len() as u32 + 1;
+            }
+        }
+        // The mask keeps the length provably within the buffer for the verifier.
+        let len = if full >= EXEC_ARGS_LEN as u64 {
+            EXEC_ARGS_LEN as u64 - 1
+        } else {
+            full
+        };
+        let len = (len & (EXEC_ARGS_LEN as u64 - 1)) as u32;
+        (*rec).args_truncated = (full > len as u64) as u32;
+        (*rec).args_len = 0;
+        if len > 0
+            && bpf_probe_read_user((*rec).args.as_mut_ptr().cast(), len, arg_start as *const _) == 0
+        {
+            (*rec).args_len = len;
+        }
+    }
+    entry.submit(0);
+}
+
+#[inline(always)]
+fn on_exit() {
+    let Some(cfg) = CONFIG.get(0) else { return };
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let pid = (pid_tgid >> 32) as u32;
+    // Threads other than the leader exiting do not end the process.
+    if pid != pid_tgid as u32 || pid == cfg.self_tgid {
+        return;
+    }
+    // SAFETY: plain helper call.
+    if !watched(cfg, unsafe { bpf_get_current_cgroup_id() }) {
+        return;
+    }
+    let Some(mut entry) = EVENTS.reserve::<ExitRecord>(0) else {
+        bump(&RINGBUF_DROPS, drop_slot::EXIT);
+        return;
+    };
+    entry.write(ExitRecord {
+        kind: RecordKind::Exit as u32,
+        pid,
+        // SAFETY: plain helper call.
+        boot_ns: unsafe { bpf_ktime_get_boot_ns() },
+    });
+    entry.submit(0);
+}
