@@ -10,9 +10,7 @@ use aya_ebpf::{
     macros::btf_tracepoint,
     programs::BtfTracePointContext,
 };
-use monitor_common::{
-    COMM_LEN, EXEC_ARGS_LEN, ExecRecord, ExitRecord, KernelLayout, RecordKind, drop_slot,
-};
+use monitor_common::{COMM_LEN, EXEC_ARGS_LEN, ExecRecord, ExitRecord, RecordKind, drop_slot};
 
 use crate::{
     maps::{CONFIG, EVENTS, RINGBUF_DROPS, bump, watched},
@@ -72,11 +70,11 @@ fn on_exec(bprm: u64) {
         (*rec).comm = bpf_get_current_comm().unwrap_or([0u8; COMM_LEN]);
         (*rec).filename_len = 0;
         let name: u64 = read_at(bprm, l.bprm_filename).unwrap_or(0);
-        if name != 0 && l.bprm_filename != KernelLayout::MISSING {
-            if let Ok(s) = bpf_probe_read_kernel_str_bytes(name as *const u8, &mut (*rec).filename)
-            {
-                (*rec).filename_len = s.len() as u32 + 1;
-            }
+        // read_at yields 0 when the offset is unknown.
+        if name != 0
+            && let Ok(s) = bpf_probe_read_kernel_str_bytes(name as *const u8, &mut (*rec).filename)
+        {
+            (*rec).filename_len = s.len() as u32 + 1;
         }
         // The mask keeps the length provably within the buffer for the verifier.
         let len = if full >= EXEC_ARGS_LEN as u64 {
