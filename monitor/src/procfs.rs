@@ -3,37 +3,58 @@
 
 use crate::{capabilities::Capability, event::Process};
 
-/// A process described from `/proc/<pid>` alone (no kernel record), if it exists.
-pub fn process(pid: u32) -> Option<Process> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+/// The fields of `/proc/<pid>/status` privmon reads.
+struct Status {
+    name: String,
+    ppid: Option<u32>,
+    /// Real, effective, saved and filesystem uids.
+    uids: Vec<u32>,
+    cap_effective: Option<u64>,
+}
+
+fn status(pid: u32) -> Option<Status> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| {
-        status
-            .lines()
+        text.lines()
             .find_map(|l| l.strip_prefix(name))
             .map(str::trim)
     };
-    // "Uid:\treal\teffective\tsaved\tfs"
-    let uids: Vec<u32> = field("Uid:")
-        .map(|v| {
-            v.split_whitespace()
-                .filter_map(|u| u.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    let cap_effective = field("CapEff:")
-        .and_then(|v| u64::from_str_radix(v, 16).ok())
-        .map(|m| Capability::from_mask(m).map(Capability::name).collect())
-        .unwrap_or_default();
+    Some(Status {
+        name: field("Name:").unwrap_or_default().to_string(),
+        ppid: field("PPid:").and_then(|v| v.parse().ok()),
+        uids: field("Uid:")
+            .map(|v| {
+                v.split_whitespace()
+                    .filter_map(|u| u.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        cap_effective: field("CapEff:").and_then(|v| u64::from_str_radix(v, 16).ok()),
+    })
+}
+
+fn exe(pid: u32) -> Option<String> {
+    std::fs::read_link(format!("/proc/{pid}/exe"))
+        .ok()
+        .map(|e| e.to_string_lossy().into_owned())
+}
+
+/// A process described from `/proc/<pid>` alone (no kernel record), if it exists.
+pub fn process(pid: u32) -> Option<Process> {
+    let st = status(pid)?;
     let mut p = Process {
         pid,
         tid: pid,
         ppid: None,
-        comm: field("Name:").unwrap_or_default().to_string(),
+        comm: st.name,
         exe: None,
-        uid: uids.first().copied(),
-        euid: uids.get(1).copied(),
+        uid: st.uids.first().copied(),
+        euid: st.uids.get(1).copied(),
         args: None,
-        cap_effective,
+        cap_effective: st
+            .cap_effective
+            .map(|m| Capability::from_mask(m).map(Capability::name).collect())
+            .unwrap_or_default(),
         ancestors: Vec::new(),
     };
     enrich(&mut p);
@@ -42,34 +63,15 @@ pub fn process(pid: u32) -> Option<Process> {
 
 /// Name, parent and executable of a process, from `/proc/<pid>` (for ancestry).
 pub fn brief(pid: u32) -> Option<(String, u32, Option<String>)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(str::trim)
-    };
-    let comm = field("Name:")?.to_string();
-    let ppid = field("PPid:")?.parse().ok()?;
-    let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
-        .ok()
-        .map(|e| e.to_string_lossy().into_owned());
-    Some((comm, ppid, exe))
+    let st = status(pid)?;
+    Some((st.name, st.ppid?, exe(pid)))
 }
 
 /// Fills `ppid`, `exe` and `args` from `/proc/<pid>`.
 pub fn enrich(p: &mut Process) {
-    let base = format!("/proc/{}", p.pid);
-    if let Ok(status) = std::fs::read_to_string(format!("{base}/status")) {
-        p.ppid = status
-            .lines()
-            .find_map(|l| l.strip_prefix("PPid:"))
-            .and_then(|v| v.trim().parse().ok());
-    }
-    p.exe = std::fs::read_link(format!("{base}/exe"))
-        .ok()
-        .map(|e| e.to_string_lossy().into_owned());
-    if let Ok(raw) = std::fs::read(format!("{base}/cmdline")) {
+    p.ppid = status(p.pid).and_then(|st| st.ppid);
+    p.exe = exe(p.pid);
+    if let Ok(raw) = std::fs::read(format!("/proc/{}/cmdline", p.pid)) {
         let args: Vec<String> = raw
             .split(|b| *b == 0)
             .filter(|a| !a.is_empty())

@@ -152,6 +152,15 @@ impl Lines {
     }
 }
 
+/// Collects a child's piped stdout and stderr lines.
+fn follow_output(child: &mut Child) -> (Arc<Lines>, Arc<Lines>) {
+    let stdout = Arc::new(Lines::default());
+    let stderr = Arc::new(Lines::default());
+    stdout.follow(child.stdout.take().expect("stdout is piped"));
+    stderr.follow(child.stderr.take().expect("stderr is piped"));
+    (stdout, stderr)
+}
+
 /// A running `privmon run`.
 pub struct Daemon {
     child: Child,
@@ -173,10 +182,7 @@ impl Daemon {
             .stderr(Stdio::piped())
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
-        let stdout = Arc::new(Lines::default());
-        let stderr = Arc::new(Lines::default());
-        stdout.follow(child.stdout.take().expect("piped"));
-        stderr.follow(child.stderr.take().expect("piped"));
+        let (stdout, stderr) = follow_output(&mut child);
         let daemon = Daemon {
             child,
             stdout,
@@ -651,10 +657,7 @@ impl TracepointCounter {
             .stderr(Stdio::piped())
             .spawn()
             .context("starting bpftrace")?;
-        let stdout = Arc::new(Lines::default());
-        stdout.follow(child.stdout.take().expect("piped"));
-        let stderr = Arc::new(Lines::default());
-        stderr.follow(child.stderr.take().expect("piped"));
+        let (stdout, stderr) = follow_output(&mut child);
         let counter = TracepointCounter {
             child,
             stdout,

@@ -1,6 +1,7 @@
 //! Containers are announced with their posture when they appear (or when privmon starts),
 //! and every event is attributed to the right container. Root only: `cargo xtask test`.
 
+use privmon::capabilities::Capability;
 use privmon_tests::{
     Container, ContainerSpec, Daemon, TEST_IMAGE, TEST_NAMESPACE, TEST_POD, require_root,
 };
@@ -15,55 +16,7 @@ fn host_capabilities() -> Vec<String> {
         .unwrap()
         .trim();
     let mask = u64::from_str_radix(hex, 16).unwrap();
-    const NAMES: [&str; 41] = [
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_DAC_READ_SEARCH",
-        "CAP_FOWNER",
-        "CAP_FSETID",
-        "CAP_KILL",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_SETPCAP",
-        "CAP_LINUX_IMMUTABLE",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_NET_BROADCAST",
-        "CAP_NET_ADMIN",
-        "CAP_NET_RAW",
-        "CAP_IPC_LOCK",
-        "CAP_IPC_OWNER",
-        "CAP_SYS_MODULE",
-        "CAP_SYS_RAWIO",
-        "CAP_SYS_CHROOT",
-        "CAP_SYS_PTRACE",
-        "CAP_SYS_PACCT",
-        "CAP_SYS_ADMIN",
-        "CAP_SYS_BOOT",
-        "CAP_SYS_NICE",
-        "CAP_SYS_RESOURCE",
-        "CAP_SYS_TIME",
-        "CAP_SYS_TTY_CONFIG",
-        "CAP_MKNOD",
-        "CAP_LEASE",
-        "CAP_AUDIT_WRITE",
-        "CAP_AUDIT_CONTROL",
-        "CAP_SETFCAP",
-        "CAP_MAC_OVERRIDE",
-        "CAP_MAC_ADMIN",
-        "CAP_SYSLOG",
-        "CAP_WAKE_ALARM",
-        "CAP_BLOCK_SUSPEND",
-        "CAP_AUDIT_READ",
-        "CAP_PERFMON",
-        "CAP_BPF",
-        "CAP_CHECKPOINT_RESTORE",
-    ];
-    NAMES
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| mask & (1 << i) != 0)
-        .map(|(_, n)| n.to_string())
-        .collect()
+    Capability::from_mask(mask).map(Capability::name).collect()
 }
 
 fn lifecycle_event(daemon: &Daemon, kind: &str, c: &Container) -> Value {
