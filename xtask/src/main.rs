@@ -2,6 +2,7 @@
 
 use std::{
     env,
+    os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::Command,
 };
@@ -71,13 +72,10 @@ fn main() -> anyhow::Result<()> {
             ensure_root("privmon run")?;
             cargo(&["build", "--package", "monitor"])?;
             let bin = target_dir()?.join("debug/privmon");
-            let status = Command::new(&bin)
-                .arg("run")
-                .args(&args)
-                .status()
-                .with_context(|| format!("starting {}", bin.display()))?;
-            ensure!(status.success(), "privmon exited with {status}");
-            Ok(())
+            // Become the daemon: Ctrl-C and SIGTERM reach it directly, and its exit status
+            // is ours.
+            let err = Command::new(&bin).arg("run").args(&args).exec();
+            Err(anyhow::Error::from(err).context(format!("starting {}", bin.display())))
         }
         Task::Test { no_lint } => {
             setup()?;
