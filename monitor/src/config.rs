@@ -51,6 +51,9 @@ pub struct Config {
     pub node_name: Option<String>,
     /// Seconds between statistics log lines (drops, counts); 0 turns them off.
     pub stats_interval_secs: u64,
+    /// Image reference prefixes that count as trusted (e.g. `registry.example.com/`); empty
+    /// leaves `posture.image_trusted` null.
+    pub trusted_registries: Vec<String>,
 }
 
 impl Default for Config {
@@ -64,6 +67,7 @@ impl Default for Config {
             event_queue_capacity: 8192,
             node_name: None,
             stats_interval_secs: 60,
+            trusted_registries: Vec::new(),
         }
     }
 }
@@ -95,6 +99,9 @@ pub struct ConfigFlags {
     /// Seconds between statistics log lines; 0 = off.
     #[arg(long, value_name = "SECS")]
     pub stats_interval_secs: Option<u64>,
+    /// Image reference prefix that counts as trusted (repeat for several; replaces the file's list).
+    #[arg(long = "trusted-registry", value_name = "PREFIX")]
+    pub trusted_registries: Vec<String>,
 }
 
 /// A configuration that cannot be used, with where and why.
@@ -190,6 +197,9 @@ impl Config {
         if let Some(v) = flags.stats_interval_secs {
             self.stats_interval_secs = v;
         }
+        if !flags.trusted_registries.is_empty() {
+            self.trusted_registries = flags.trusted_registries.clone();
+        }
         self.validate().map_err(|(key, message)| ConfigError {
             source_name: "command line".to_string(),
             line: None,
@@ -205,6 +215,12 @@ impl Config {
             return Err((
                 "ring_buffer_bytes",
                 format!("{rb} is not a power of two of at least 4096"),
+            ));
+        }
+        if self.trusted_registries.iter().any(|r| r.trim().is_empty()) {
+            return Err((
+                "trusted_registries",
+                "entries must be non-empty image reference prefixes".to_string(),
             ));
         }
         if self.event_queue_capacity == 0 {
@@ -275,7 +291,7 @@ mod tests {
             "c.yaml",
             "hook: tp_btf\nwatch: all\ndedup_window_secs: 5\nalways_emit_denied: false\n\
              ring_buffer_bytes: 65536\nevent_queue_capacity: 10\nnode_name: n1\n\
-             stats_interval_secs: 0\n",
+             stats_interval_secs: 0\ntrusted_registries: [registry.example/]\n",
         )
         .unwrap();
         assert_eq!(c.hook, HookChoice::TpBtf);
@@ -286,6 +302,7 @@ mod tests {
         assert_eq!(c.event_queue_capacity, 10);
         assert_eq!(c.node_name.as_deref(), Some("n1"));
         assert_eq!(c.stats_interval_secs, 0);
+        assert_eq!(c.trusted_registries, ["registry.example/"]);
     }
 
     #[test]

@@ -108,6 +108,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         cgroup_root,
         probes.lifecycle,
         host_cgroups,
+        config.trusted_registries.clone(),
         stats.clone(),
     );
     // Containers already running are announced before anything else.
@@ -205,6 +206,7 @@ impl Output {
         cgroup_root: PathBuf,
         tracepoints: bool,
         host_cgroups: Option<HashMap<MapData, u64, u8>>,
+        trusted_registries: Vec<String>,
         stats: Arc<PipelineStats>,
     ) -> Output {
         let mut cgroups = CgroupResolver::new(cgroup_root);
@@ -216,7 +218,7 @@ impl Output {
             clock: Clock::new(),
             cgroups,
             containers: Containers::new(PathBuf::from("/")),
-            lifecycle: Lifecycle::default(),
+            lifecycle: Lifecycle::new(trusted_registries),
             processes: ProcessTable::default(),
             host_cgroups,
             stats,

@@ -39,7 +39,7 @@ fn assert_attributed(ev: &Value, c: &Container) {
 #[ignore = "needs root: run with cargo xtask test"]
 fn privileged_container_posture() {
     require_root();
-    let daemon = Daemon::start(&[]).unwrap();
+    let daemon = Daemon::start(&["--trusted-registry", "registry.example/"]).unwrap();
     let caps = host_capabilities();
     let caps: Vec<&str> = caps.iter().map(String::as_str).collect();
     let c = Container::create(&ContainerSpec {
@@ -86,6 +86,8 @@ fn privileged_container_posture() {
     assert_eq!(p["no_new_privs"], false, "{p:#}");
     assert_eq!(p["seccomp"], "disabled", "{p:#}");
     assert_eq!(p["readonly_rootfs"], false, "{p:#}");
+    // TEST_IMAGE is under registry.example/.
+    assert_eq!(p["image_trusted"], true, "{p:#}");
 
     c.wait_stopped().unwrap();
     let id = c.id.clone();
@@ -140,6 +142,8 @@ fn restricted_container_posture() {
     assert_eq!(p["no_new_privs"], true, "{p:#}");
     assert_eq!(p["seccomp"], "filter", "{p:#}");
     assert_eq!(p["readonly_rootfs"], true, "{p:#}");
+    // No trust policy configured.
+    assert_eq!(p["image_trusted"], Value::Null, "{p:#}");
     // The init process is described while it lives.
     assert_eq!(start["process"]["pid"], c.pid, "{start:#}");
 }

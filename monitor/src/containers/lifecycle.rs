@@ -38,9 +38,18 @@ struct Started {
 #[derive(Default)]
 pub struct Lifecycle {
     tracked: HashMap<u64, Tracked>,
+    /// Image reference prefixes that count as trusted (`posture.image_trusted`).
+    trusted_registries: Vec<String>,
 }
 
 impl Lifecycle {
+    pub fn new(trusted_registries: Vec<String>) -> Lifecycle {
+        Lifecycle {
+            tracked: HashMap::new(),
+            trusted_registries,
+        }
+    }
+
     /// Registers a new cgroup; returns whether it is a container's own cgroup (sub-cgroups
     /// of a tracked container are not containers of their own).
     pub fn on_mkdir(&mut self, cgroup_id: u64, path: &str, boot_ns: u64) -> bool {
@@ -74,7 +83,15 @@ impl Lifecycle {
         let mut out = Vec::new();
         for (cgroup_id, t) in self.tracked.iter_mut().filter(|(_, t)| t.started.is_none()) {
             let force = now.saturating_sub(t.since) >= START_PATIENCE;
-            if let Some(ev) = try_start(*cgroup_id, t, containers, node, clock, force) {
+            if let Some(ev) = try_start(
+                *cgroup_id,
+                t,
+                containers,
+                &self.trusted_registries,
+                node,
+                clock,
+                force,
+            ) {
                 out.push(ev);
             }
         }
@@ -96,7 +113,15 @@ impl Lifecycle {
         };
         let mut out = Vec::new();
         if t.started.is_none()
-            && let Some(ev) = try_start(cgroup_id, &mut t, containers, node, clock, true)
+            && let Some(ev) = try_start(
+                cgroup_id,
+                &mut t,
+                containers,
+                &self.trusted_registries,
+                node,
+                clock,
+                true,
+            )
         {
             out.push(ev);
         }
@@ -132,6 +157,7 @@ fn try_start(
     cgroup_id: u64,
     t: &mut Tracked,
     containers: &mut Containers,
+    trusted_registries: &[String],
     node: &str,
     clock: &crate::event::Clock,
     force: bool,
@@ -146,12 +172,15 @@ fn try_start(
         .as_deref()
         .and_then(posture::read_oci_config);
     let init = attribution.init_pid.and_then(procfs::process);
-    let posture = posture::assess(
-        config.as_ref(),
-        init.as_ref().map(|p| p.pid),
-        attribution.runtime,
-        &containers.root().join("proc"),
-    );
+    let proc_root = containers.root().join("proc");
+    let posture = posture::assess(&posture::Inputs {
+        config: config.as_ref(),
+        init_pid: init.as_ref().map(|p| p.pid),
+        runtime: attribution.runtime,
+        image: attribution.container.image.as_deref(),
+        trusted_registries,
+        proc_root: &proc_root,
+    });
     let started = Started {
         attribution: attribution.clone(),
         posture,

@@ -258,16 +258,81 @@ fn is_sensitive(source: &str) -> bool {
 }
 
 /// Computes the posture from the OCI config (if found) and the init process (if alive).
-pub fn assess(
-    config: Option<&OciConfig>,
-    init_pid: Option<u32>,
-    runtime: Option<Runtime>,
-    proc_root: &Path,
-) -> Posture {
+/// What a posture is judged from.
+pub struct Inputs<'a> {
+    /// The container's OCI runtime config, if found.
+    pub config: Option<&'a OciConfig>,
+    /// Host pid of its init process, if known and alive.
+    pub init_pid: Option<u32>,
+    pub runtime: Option<Runtime>,
+    /// The image reference, if known.
+    pub image: Option<&'a str>,
+    /// Image reference prefixes that count as trusted; empty means no policy (null).
+    pub trusted_registries: &'a [String],
+    /// Where the host's /proc is seen.
+    pub proc_root: &'a Path,
+}
+
+/// What `/proc/<pid>/status` says, for containers whose OCI config was not found.
+struct ProcStatus {
+    effective: Vec<String>,
+    bounding: Vec<String>,
+    no_new_privs: bool,
+    seccomp: &'static str,
+    euid: Option<u32>,
+}
+
+fn proc_status(proc_root: &Path, pid: u32) -> Option<ProcStatus> {
+    let text = std::fs::read_to_string(proc_root.join(pid.to_string()).join("status")).ok()?;
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+    };
+    let caps = |name: &str| -> Option<Vec<String>> {
+        let mask = u64::from_str_radix(field(name)?, 16).ok()?;
+        Some(Capability::from_mask(mask).map(Capability::name).collect())
+    };
+    Some(ProcStatus {
+        effective: caps("CapEff:")?,
+        bounding: caps("CapBnd:")?,
+        no_new_privs: field("NoNewPrivs:")? == "1",
+        seccomp: match field("Seccomp:")? {
+            "0" => "disabled",
+            "1" => "strict",
+            _ => "filter",
+        },
+        euid: field("Uid:")?.split_whitespace().nth(1)?.parse().ok(),
+    })
+}
+
+/// Computes the posture from the OCI config (if found), else from the init process's
+/// status, and its namespaces from the init process (if alive).
+pub fn assess(inputs: &Inputs) -> Posture {
+    let Inputs {
+        config,
+        init_pid,
+        runtime,
+        image,
+        trusted_registries,
+        proc_root,
+    } = *inputs;
+    // Only when there is no config: what the runtime was asked for is the better source
+    // (runc applies seccomp and no_new_privs only right before exec).
+    let status = match config {
+        None => init_pid.and_then(|pid| proc_status(proc_root, pid)),
+        Some(_) => None,
+    };
     let process = config.and_then(|c| c.process.as_ref());
     let caps = process.and_then(|p| p.capabilities.as_ref());
-    let effective = caps.and_then(|c| c.effective.as_deref()).map(cap_names);
-    let bounding = caps.and_then(|c| c.bounding.as_deref()).map(cap_names);
+    let effective = caps
+        .and_then(|c| c.effective.as_deref())
+        .map(cap_names)
+        .or_else(|| status.as_ref().map(|s| s.effective.clone()));
+    let bounding = caps
+        .and_then(|c| c.bounding.as_deref())
+        .map(cap_names)
+        .or_else(|| status.as_ref().map(|s| s.bounding.clone()));
     let default: &[&str] = if runtime == Some(Runtime::CriO) {
         CRIO_DEFAULT_CAPS
     } else {
@@ -280,16 +345,18 @@ pub fn assess(
             .collect()
     });
     let linux = config.and_then(|c| c.linux.as_ref());
-    let seccomp = config.map(|_| {
-        if linux
-            .and_then(|l| l.seccomp.as_ref())
-            .is_some_and(|s| !s.is_null())
-        {
-            "filter"
-        } else {
-            "disabled"
-        }
-    });
+    let seccomp = config
+        .map(|_| {
+            if linux
+                .and_then(|l| l.seccomp.as_ref())
+                .is_some_and(|s| !s.is_null())
+            {
+                "filter"
+            } else {
+                "disabled"
+            }
+        })
+        .or_else(|| status.as_ref().map(|s| s.seccomp));
     let host_namespaces = init_pid
         .and_then(|pid| shared_namespaces(proc_root, pid))
         .or_else(|| {
@@ -342,11 +409,21 @@ pub fn assess(
         sensitive_mounts,
         runs_as_root: process
             .and_then(|p| p.user.as_ref())
-            .map(|u| u.uid.unwrap_or(0) == 0),
-        no_new_privs: process.map(|p| p.no_new_privileges.unwrap_or(false)),
+            .map(|u| u.uid.unwrap_or(0) == 0)
+            .or_else(|| status.as_ref().and_then(|s| s.euid).map(|uid| uid == 0)),
+        no_new_privs: process
+            .map(|p| p.no_new_privileges.unwrap_or(false))
+            .or_else(|| status.as_ref().map(|s| s.no_new_privs)),
         seccomp,
         readonly_rootfs: config.map(|c| c.root.as_ref().and_then(|r| r.readonly).unwrap_or(false)),
-        image_trusted: None,
+        image_trusted: match (image, trusted_registries.is_empty()) {
+            (Some(image), false) => Some(
+                trusted_registries
+                    .iter()
+                    .any(|prefix| image.starts_with(prefix.as_str())),
+            ),
+            _ => None,
+        },
     }
 }
 
@@ -369,12 +446,14 @@ mod tests {
                     {"type":"uts"},{"type":"mount"},{"type":"cgroup"},{"type":"user"}],
                     "seccomp":{"defaultAction":"SCMP_ACT_ERRNO"}}}"#,
         );
-        let p = assess(
-            Some(&c),
-            None,
-            Some(Runtime::Containerd),
-            Path::new("/proc"),
-        );
+        let p = assess(&Inputs {
+            config: Some(&c),
+            init_pid: None,
+            runtime: Some(Runtime::Containerd),
+            image: Some("registry.example/team/app:1"),
+            trusted_registries: &["registry.example/".to_string()],
+            proc_root: Path::new("/proc"),
+        });
         assert_eq!(p.privileged, Some(false));
         assert_eq!(p.capabilities.effective, Some(vec![]));
         assert_eq!(p.capabilities.added_over_default, Some(vec![]));
@@ -384,7 +463,7 @@ mod tests {
         assert_eq!(p.no_new_privs, Some(true));
         assert_eq!(p.seccomp, Some("filter"));
         assert_eq!(p.readonly_rootfs, Some(true));
-        assert_eq!(p.image_trusted, None);
+        assert_eq!(p.image_trusted, Some(true));
     }
 
     #[test]
@@ -399,7 +478,15 @@ mod tests {
                     {"destination":"/etcetera","type":"bind","source":"/etcetera"}],
                 "linux":{"namespaces":[{"type":"mount"},{"type":"network","path":"/proc/1/ns/net"}]}}"#,
         );
-        let p = assess(Some(&c), None, None, Path::new("/nonexistent"));
+        let p = assess(&Inputs {
+            config: Some(&c),
+            init_pid: None,
+            runtime: None,
+            image: Some("docker.io/library/busybox"),
+            trusted_registries: &["registry.example/".to_string()],
+            proc_root: Path::new("/nonexistent"),
+        });
+        assert_eq!(p.image_trusted, Some(false));
         assert_eq!(
             p.capabilities.added_over_default,
             Some(vec![
@@ -429,7 +516,35 @@ mod tests {
 
     #[test]
     fn nothing_known_is_all_null() {
-        let p = assess(None, None, None, Path::new("/nonexistent"));
+        let p = assess(&Inputs {
+            config: None,
+            init_pid: None,
+            runtime: None,
+            image: Some("x"),
+            trusted_registries: &[],
+            proc_root: Path::new("/nonexistent"),
+        });
         assert_eq!(p, Posture::default());
+    }
+
+    #[test]
+    fn without_a_config_the_init_process_speaks() {
+        // This test process stands in for a container's init.
+        let p = assess(&Inputs {
+            config: None,
+            init_pid: Some(std::process::id()),
+            runtime: None,
+            image: None,
+            trusted_registries: &[],
+            proc_root: Path::new("/proc"),
+        });
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let nnp = status.lines().any(|l| l == "NoNewPrivs:\t1");
+        assert_eq!(p.no_new_privs, Some(nnp));
+        assert!(p.seccomp.is_some());
+        assert!(p.capabilities.effective.is_some());
+        // SAFETY: geteuid has no preconditions.
+        assert_eq!(p.runs_as_root, Some(unsafe { libc::geteuid() } == 0));
+        assert_eq!(p.sensitive_mounts, None);
     }
 }
