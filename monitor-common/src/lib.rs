@@ -19,6 +19,7 @@ pub mod names {
     pub const PROBE_STATS: &str = "PROBE_STATS";
     pub const KPROBE_ARGS: &str = "KPROBE_ARGS";
     pub const HOST_CGROUPS: &str = "HOST_CGROUPS";
+    pub const SENSITIVE_SYSCALLS: &str = "SENSITIVE_SYS";
     pub const CONFIG: &str = "CONFIG";
 }
 
@@ -31,6 +32,8 @@ pub enum RecordKind {
     CgroupRmdir = 3,
     Exec = 4,
     Exit = 5,
+    /// A capability check made by a sensitive syscall: the check plus string arguments.
+    Operation = 6,
 }
 
 impl RecordKind {
@@ -41,6 +44,7 @@ impl RecordKind {
             3 => Some(Self::CgroupRmdir),
             4 => Some(Self::Exec),
             5 => Some(Self::Exit),
+            6 => Some(Self::Operation),
             _ => None,
         }
     }
@@ -52,7 +56,8 @@ pub mod drop_slot {
     pub const CGROUP_RMDIR: u32 = 5;
     pub const EXEC: u32 = 6;
     pub const EXIT: u32 = 7;
-    pub const COUNT: u32 = 8;
+    pub const OPERATION: u32 = 8;
+    pub const COUNT: u32 = 9;
 }
 
 /// Bytes of a cgroup path carried in a [`CgroupRecord`] (longer paths are truncated and
@@ -302,6 +307,34 @@ pub struct CgroupRecord {
     pub path: [u8; CGROUP_PATH_LEN],
 }
 
+/// Value flags of [`names::SENSITIVE_SYSCALLS`] (keyed by syscall number): the low
+/// [`op::STRING_ARGS_MASK`] bits say which arguments are user-space strings to capture (at
+/// most [`OP_STRINGS`], in argument order).
+pub mod op {
+    pub const STRING_ARGS_MASK: u32 = 0x3f;
+}
+
+/// String arguments carried by an [`OperationRecord`], and their size.
+pub const OP_STRINGS: usize = 3;
+pub const OP_STRING_LEN: usize = 128;
+
+/// A capability check made by a syscall on the sensitive list: every one is reported (no
+/// first-seen filter), with up to [`OP_STRINGS`] string arguments read from user memory.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OperationRecord {
+    /// Always [`RecordKind::Operation`].
+    pub kind: u32,
+    /// Which arguments the strings are (bit i: argument i), in order.
+    pub string_args: u32,
+    /// Bytes of each string used, including the NUL; 0 if unreadable.
+    pub string_lens: [u32; OP_STRINGS],
+    pub _pad: u32,
+    /// The check itself.
+    pub check: CapabilityRecord,
+    pub strings: [[u8; OP_STRING_LEN]; OP_STRINGS],
+}
+
 /// Bytes of an executable path carried in an [`ExecRecord`].
 pub const EXEC_FILENAME_LEN: usize = 256;
 /// Bytes of the argument list carried in an [`ExecRecord`] (a power of two: the probe masks
@@ -354,6 +387,7 @@ mod user {
     unsafe impl aya::Pod for CgroupRecord {}
     unsafe impl aya::Pod for ExecRecord {}
     unsafe impl aya::Pod for ExitRecord {}
+    unsafe impl aya::Pod for OperationRecord {}
 }
 
 // Layout guards: a change that introduces padding breaks the contract between both sides.
@@ -365,3 +399,5 @@ const _: () = assert!(core::mem::size_of::<CapabilityRecord>() == 128);
 const _: () = assert!(core::mem::size_of::<CgroupRecord>() == 32 + CGROUP_PATH_LEN);
 const _: () = assert!(core::mem::size_of::<ExecRecord>() == 64 + EXEC_FILENAME_LEN + EXEC_ARGS_LEN);
 const _: () = assert!(core::mem::size_of::<ExitRecord>() == 16);
+const _: () =
+    assert!(core::mem::size_of::<OperationRecord>() == 24 + 128 + OP_STRINGS * OP_STRING_LEN);

@@ -1,13 +1,14 @@
 //! Capability checks: `cap_capable()`, through the first attach strategy that loads.
 //!
 //! All four entry points funnel into [`on_check`], which filters, counts, deduplicates and
-//! emits a [`CapabilityRecord`].
+//! emits a [`CapabilityRecord`] (or, for a syscall on the sensitive list, an
+//! [`OperationRecord`] that is never deduplicated).
 
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
     helpers::{
         bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
-        bpf_get_current_task, bpf_ktime_get_boot_ns,
+        bpf_get_current_task, bpf_ktime_get_boot_ns, bpf_probe_read_user_str_bytes,
     },
     macros::{btf_tracepoint, fexit, kprobe, kretprobe, tracepoint},
     programs::{
@@ -15,15 +16,15 @@ use aya_ebpf::{
     },
 };
 use monitor_common::{
-    COMM_LEN, CapCountKey, CapSeenKey, CapabilityRecord, Hook, KprobeArgs, MAX_CAPS, ProbeConfig,
-    RecordKind, SCOPE_HOST, SCOPE_UNKNOWN, SCOPE_USER_NAMESPACE, VERDICT_ALLOWED, VERDICT_DENIED,
-    config_flags, stat,
+    COMM_LEN, CapCountKey, CapSeenKey, CapabilityRecord, Hook, KprobeArgs, MAX_CAPS, OP_STRINGS,
+    OperationRecord, ProbeConfig, RecordKind, SCOPE_HOST, SCOPE_UNKNOWN, SCOPE_USER_NAMESPACE,
+    VERDICT_ALLOWED, VERDICT_DENIED, config_flags, drop_slot, op, stat,
 };
 
 use crate::{
     maps::{
-        CAP_COUNTS, CAP_COUNTS_OVF, CAP_SEEN, CONFIG, EVENTS, KPROBE_ARGS, RINGBUF_DROPS, bump,
-        stat_inc, watched,
+        CAP_COUNTS, CAP_COUNTS_OVF, CAP_SEEN, CONFIG, EVENTS, KPROBE_ARGS, RINGBUF_DROPS,
+        SENSITIVE_SYS, bump, stat_inc, watched,
     },
     task::{SyscallRegs, read_at},
 };
@@ -192,8 +193,11 @@ fn on_check(hook: Hook, check: Check) {
     // SAFETY: plain helper call.
     let now = unsafe { bpf_ktime_get_boot_ns() };
 
+    // SAFETY (get): a plain value read.
+    let sensitive = unsafe { SENSITIVE_SYS.get(syscall) }.copied();
     let window = cfg.dedup_window_ns;
-    let bypass = verdict == VERDICT_DENIED && cfg.flags & config_flags::ALWAYS_EMIT_DENIED != 0;
+    let bypass = sensitive.is_some()
+        || (verdict == VERDICT_DENIED && cfg.flags & config_flags::ALWAYS_EMIT_DENIED != 0);
     let seen_key = CapSeenKey {
         cgroup_id,
         cap,
@@ -211,16 +215,7 @@ fn on_check(hook: Hook, check: Check) {
         return;
     }
 
-    let Some(mut entry) = EVENTS.reserve::<CapabilityRecord>(0) else {
-        bump(&RINGBUF_DROPS, hook as u32);
-        return;
-    };
-    let scope = match read_at::<i32>(check.target_ns, layout.user_ns_level) {
-        Some(0) => SCOPE_HOST,
-        Some(_) => SCOPE_USER_NAMESPACE,
-        None => SCOPE_UNKNOWN,
-    };
-    entry.write(CapabilityRecord {
+    let record = CapabilityRecord {
         kind: RecordKind::Capability as u32,
         cap: check.cap,
         boot_ns: now,
@@ -234,17 +229,70 @@ fn on_check(hook: Hook, check: Check) {
         cap_effective: read_at(check.cred, layout.cred_cap_effective).unwrap_or(0),
         ret: check.ret,
         verdict: verdict as u8,
-        scope,
+        scope: match read_at::<i32>(check.target_ns, layout.user_ns_level) {
+            Some(0) => SCOPE_HOST,
+            Some(_) => SCOPE_USER_NAMESPACE,
+            None => SCOPE_UNKNOWN,
+        },
         hook: hook as u8,
         _pad: 0,
         comm,
-    });
+    };
+    if let Some(spec) = sensitive {
+        emit_operation(&record, spec & op::STRING_ARGS_MASK);
+        return;
+    }
+    let Some(mut entry) = EVENTS.reserve::<CapabilityRecord>(0) else {
+        bump(&RINGBUF_DROPS, hook as u32);
+        return;
+    };
+    entry.write(record);
     entry.submit(0);
     stat_inc(stat::EMITTED);
     if window != 0 && !bypass {
         // A full LRU evicts the oldest tuple; the worst case is a repeated record.
         let _ = CAP_SEEN.insert(seen_key, now, 0);
     }
+}
+
+/// Emits a check made by a sensitive syscall, with the string arguments in `string_args`.
+#[inline(always)]
+fn emit_operation(record: &CapabilityRecord, string_args: u32) {
+    let Some(mut entry) = EVENTS.reserve::<OperationRecord>(0) else {
+        bump(&RINGBUF_DROPS, drop_slot::OPERATION);
+        return;
+    };
+    let rec = entry.as_mut_ptr();
+    // SAFETY: `rec` points to reserved ring-buffer memory of the right size; every field is
+    // written before submit.
+    unsafe {
+        (*rec).kind = RecordKind::Operation as u32;
+        (*rec).check = *record;
+        (*rec).string_args = 0;
+        (*rec).string_lens = [0; OP_STRINGS];
+        (*rec)._pad = 0;
+        let mut slot = 0usize;
+        for i in 0..6 {
+            if string_args & (1 << i) == 0 {
+                continue;
+            }
+            let (Some(dst), Some(len)) = (
+                (*rec).strings.get_mut(slot),
+                (*rec).string_lens.get_mut(slot),
+            ) else {
+                break;
+            };
+            (*rec).string_args |= 1 << i;
+            let src = record.args[i] as *const u8;
+            *len = match bpf_probe_read_user_str_bytes(src, dst) {
+                Ok(s) => s.len() as u32 + 1,
+                Err(_) => 0,
+            };
+            slot += 1;
+        }
+    }
+    entry.submit(0);
+    stat_inc(stat::EMITTED);
 }
 
 /// Adds one to the exact counter of (cgroup, cap, verdict).

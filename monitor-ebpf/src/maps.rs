@@ -43,6 +43,11 @@ pub static PROBE_STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(stat::C
 #[map]
 pub static HOST_CGROUPS: HashMap<u64, u8> = HashMap::with_max_entries(65536, 0);
 
+/// Syscalls whose capability checks are all reported, with string arguments (value: see
+/// `monitor_common::op`). Filled by the daemon.
+#[map]
+pub static SENSITIVE_SYS: HashMap<i64, u32> = HashMap::with_max_entries(512, 0);
+
 /// kprobe -> kretprobe hand-over of `cap_capable` arguments, keyed by pid_tgid.
 #[map]
 pub static KPROBE_ARGS: HashMap<u64, KprobeArgs> = HashMap::with_max_entries(16384, 0);

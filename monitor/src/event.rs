@@ -1,11 +1,11 @@
 //! Decoding kernel records into typed events, and the JSON event contract
 //! (docs/events.md).
 
-use std::{mem::size_of, time::SystemTime};
+use std::{collections::BTreeMap, mem::size_of, time::SystemTime};
 
 use monitor_common::{
-    CapabilityRecord, CgroupRecord, ExecRecord, ExitRecord, RecordKind, SCOPE_HOST,
-    SCOPE_USER_NAMESPACE, VERDICT_ALLOWED,
+    CapabilityRecord, CgroupRecord, ExecRecord, ExitRecord, OperationRecord, RecordKind,
+    SCOPE_HOST, SCOPE_USER_NAMESPACE, VERDICT_ALLOWED,
 };
 use serde::Serialize;
 
@@ -28,6 +28,9 @@ pub enum DecodeError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
     Capability(CapabilityRecord),
+    /// A capability check made by a sensitive syscall, with the string arguments the
+    /// kernel read (by argument index; `None` if unreadable).
+    Operation(Box<(CapabilityRecord, BTreeMap<usize, Option<String>>)>),
     /// A successful execve.
     Exec(Box<Exec>),
     /// A process (thread group) ended.
@@ -112,6 +115,22 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         .ok_or(DecodeError::Truncated { len: bytes.len() })?;
     match RecordKind::from_u32(kind) {
         Some(RecordKind::Capability) => read_record(bytes).map(Record::Capability),
+        Some(RecordKind::Operation) => {
+            let rec: OperationRecord = read_record(bytes)?;
+            let mut strings = BTreeMap::new();
+            let mut slot = 0;
+            for i in 0..6 {
+                if rec.string_args & (1 << i) == 0 || slot >= rec.strings.len() {
+                    continue;
+                }
+                let len = rec.string_lens[slot] as usize;
+                let text = (len >= 1 && len <= rec.strings[slot].len())
+                    .then(|| c_string(&rec.strings[slot][..len]));
+                strings.insert(i, text);
+                slot += 1;
+            }
+            Ok(Record::Operation(Box::new((rec.check, strings))))
+        }
         Some(RecordKind::Exec) => {
             let rec: ExecRecord = read_record(bytes)?;
             Ok(Record::Exec(Box::new(Exec::from_record(&rec))))
@@ -249,6 +268,37 @@ pub struct CapabilityEvent {
     pub capability: CapabilityUse,
     /// The syscall behind the check; null for checks outside a syscall (kernel threads).
     pub syscall: Option<Syscall>,
+}
+
+/// The `syscall` block of a `syscall` or `namespace` event.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SyscallDetail {
+    pub name: &'static str,
+    pub number: i64,
+    /// Decoded arguments by name.
+    pub args: BTreeMap<&'static str, serde_json::Value>,
+    /// The syscall's return value; null: it is seen at its capability check, before it returns.
+    pub result: Option<i64>,
+}
+
+/// A `syscall` (sensitive operation) or `namespace` event.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct OperationEvent {
+    pub time: String,
+    pub kind: &'static str,
+    pub node: String,
+    pub process: Process,
+    pub container: Option<Container>,
+    pub k8s: Option<Kubernetes>,
+    pub cgroup: Cgroup,
+    /// `mounts`, `namespaces`, `kernel`, `processes`, `files`, `misc`.
+    pub group: &'static str,
+    pub syscall: SyscallDetail,
+    /// The capability check the operation made (its verdict says whether it was allowed).
+    pub capability: CapabilityUse,
+    /// For `namespace` events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<crate::operations::NamespaceChange>,
 }
 
 /// A `container_start` or `container_stop` event.

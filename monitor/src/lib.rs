@@ -10,6 +10,7 @@ pub mod config;
 pub mod containers;
 pub mod event;
 pub mod loader;
+pub mod operations;
 pub mod pipeline;
 pub mod processes;
 pub mod procfs;

@@ -6,7 +6,7 @@ use std::fmt;
 use anyhow::{Context as _, anyhow, bail, ensure};
 use aya::{
     Btf, Ebpf, EbpfLoader,
-    maps::{Array, MapData, PerCpuArray, PerCpuHashMap},
+    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap},
     programs::{BtfTracePoint, FExit, KProbe, TracePoint},
 };
 use monitor_common::{
@@ -17,6 +17,8 @@ use tracing::{info, warn};
 use crate::{
     btf::KernelBtf,
     config::{Config, HookChoice, Watch},
+    operations,
+    syscalls::Arch,
     tracefs,
 };
 
@@ -111,6 +113,7 @@ impl Probes {
             layout,
         };
         write_probe_config(&mut ebpf, &probe_config)?;
+        load_sensitive_syscalls(&mut ebpf)?;
 
         let order: &[Hook] = match config.hook {
             HookChoice::Auto => &Hook::ALL,
@@ -217,6 +220,23 @@ impl Probes {
         }
         Ok(out)
     }
+}
+
+/// Tells the probes which syscalls are sensitive operations (reported in full, with strings).
+fn load_sensitive_syscalls(ebpf: &mut Ebpf) -> anyhow::Result<()> {
+    let Some(arch) = Arch::host() else {
+        warn!("no syscall table for this architecture: sensitive operations are not reported");
+        return Ok(());
+    };
+    let mut map: HashMap<&mut MapData, i64, u32> = HashMap::try_from(
+        ebpf.map_mut(names::SENSITIVE_SYSCALLS)
+            .context("SENSITIVE_SYS map missing")?,
+    )?;
+    for (nr, spec) in operations::kernel_table(arch) {
+        map.insert(nr, spec, 0)
+            .with_context(|| format!("listing syscall {nr} as sensitive"))?;
+    }
+    Ok(())
 }
 
 fn write_probe_config(ebpf: &mut Ebpf, config: &ProbeConfig) -> anyhow::Result<()> {

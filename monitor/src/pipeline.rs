@@ -4,6 +4,7 @@
 //! `try_send`, and every record that cannot be handed over is counted.
 
 use std::{
+    collections::BTreeMap,
     io::Write,
     path::PathBuf,
     sync::{
@@ -16,7 +17,7 @@ use std::{
 
 use anyhow::Context as _;
 use aya::maps::{HashMap, MapData, RingBuf};
-use monitor_common::names;
+use monitor_common::{CapabilityRecord, names};
 use serde::Serialize;
 use tokio::{
     io::{Interest, unix::AsyncFd},
@@ -28,8 +29,12 @@ use crate::{
     cgroup::{CgroupResolver, v2_root},
     config::{Config, Watch},
     containers::{Containers, cgroup_path, lifecycle::Lifecycle},
-    event::{CapabilityEvent, Clock, DecodeError, Record, boottime_ns, decode},
+    event::{
+        CapabilityEvent, Clock, DecodeError, OperationEvent, Record, SyscallDetail, boottime_ns,
+        decode,
+    },
     loader::Probes,
+    operations,
     processes::ProcessTable,
 };
 
@@ -278,19 +283,16 @@ impl Output {
     fn handle(&mut self, rec: Record) {
         match rec {
             Record::Capability(cap) => {
-                let mut ev = CapabilityEvent::from_record(&cap, &self.clock, &self.node);
-                self.processes.enrich(&mut ev.process);
-                ev.cgroup.path = self.cgroups.path(ev.cgroup.id, ev.process.pid);
-                if let Some(a) = ev
-                    .cgroup
-                    .path
-                    .as_deref()
-                    .and_then(|p| self.containers.for_cgroup(p, cap.boot_ns))
-                {
-                    ev.container = Some(a.container.clone());
-                    ev.k8s = a.k8s.clone();
-                }
+                let ev = self.capability_event(&cap);
                 self.emit(&ev);
+            }
+            Record::Operation(op) => {
+                let (cap, strings) = *op;
+                let ev = self.capability_event(&cap);
+                self.emit(&ev);
+                if let Some(op) = operation_event(ev, &strings) {
+                    self.emit(&op);
+                }
             }
             Record::Exec(exec) => self.processes.exec(&exec),
             Record::Exit { pid, .. } => self.processes.exit(pid),
@@ -338,6 +340,23 @@ impl Output {
         self.update_gauges();
     }
 
+    /// A capability event with its process, cgroup and container filled in.
+    fn capability_event(&mut self, cap: &CapabilityRecord) -> CapabilityEvent {
+        let mut ev = CapabilityEvent::from_record(cap, &self.clock, &self.node);
+        self.processes.enrich(&mut ev.process);
+        ev.cgroup.path = self.cgroups.path(ev.cgroup.id, ev.process.pid);
+        if let Some(a) = ev
+            .cgroup
+            .path
+            .as_deref()
+            .and_then(|p| self.containers.for_cgroup(p, cap.boot_ns))
+        {
+            ev.container = Some(a.container.clone());
+            ev.k8s = a.k8s.clone();
+        }
+        ev
+    }
+
     fn poll_lifecycle(&mut self) {
         for ev in self
             .lifecycle
@@ -375,6 +394,38 @@ impl Output {
             self.stats.output_errors.fetch_add(1, Relaxed);
         }
     }
+}
+
+/// The `syscall`/`namespace` event of a check made by a sensitive syscall.
+fn operation_event(
+    ev: CapabilityEvent,
+    strings: &BTreeMap<usize, Option<String>>,
+) -> Option<OperationEvent> {
+    let sc = ev.syscall?;
+    let sensitive = operations::lookup(sc.name?)?;
+    let namespace = operations::namespace_change(sensitive, &sc.args);
+    Some(OperationEvent {
+        time: ev.time,
+        kind: if namespace.is_some() {
+            "namespace"
+        } else {
+            "syscall"
+        },
+        node: ev.node,
+        process: ev.process,
+        container: ev.container,
+        k8s: ev.k8s,
+        cgroup: ev.cgroup,
+        group: sensitive.group,
+        syscall: SyscallDetail {
+            name: sensitive.name,
+            number: sc.number,
+            args: operations::decode_args(sensitive, &sc.args, strings),
+            result: None,
+        },
+        capability: ev.capability,
+        namespace,
+    })
 }
 
 fn hostname() -> String {

@@ -21,7 +21,7 @@ static int report(const char *name, int rc) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount|setuid-loop N\n");
+        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|setuid-loop N\n");
         return 2;
     }
     const char *what = argv[1];
@@ -31,8 +31,19 @@ int main(int argc, char **argv) {
         return report(what, setpriority(PRIO_PROCESS, 0, -5));
     if (!strcmp(what, "unshare-mount"))
         return report(what, unshare(CLONE_NEWNS));
-    if (!strcmp(what, "mount"))
-        return report(what, mount("none", "/mnt", "tmpfs", 0, NULL));
+    if (!strcmp(what, "mount")) {
+        /* mount [N]: N times mount a tmpfs on /mnt and unmount it again. */
+        long n = argc > 2 ? strtol(argv[2], NULL, 10) : 1;
+        int rc = 0;
+        for (long i = 0; i < n && rc == 0; i++) {
+            rc = mount("none", "/mnt", "tmpfs", MS_NOSUID, NULL);
+            if (rc == 0 && n > 1)
+                rc = umount2("/mnt", 0);
+        }
+        return report(what, rc);
+    }
+    if (!strcmp(what, "chroot"))
+        return report(what, chroot("/tmp"));
     if (!strcmp(what, "setuid-loop")) {
         long n = argc > 2 ? strtol(argv[2], NULL, 10) : 0;
         long ok = 0;

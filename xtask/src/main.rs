@@ -97,6 +97,8 @@ fn main() -> anyhow::Result<()> {
                     "capabilities",
                     "--test",
                     "containers",
+                    "--test",
+                    "operations",
                 ])
                 .args(["--", "--ignored"])
                 // One daemon and one set of containers at a time: they share the kernel.

@@ -1,0 +1,430 @@
+//! Sensitive operations: the syscalls that container escapes and privilege escalations are
+//! made of. Each one that makes a capability check is reported in full (never deduplicated),
+//! with its arguments decoded, as a `syscall` event (or `namespace` for namespace changes).
+//!
+//! The syscall behind a check and its registers come from the check itself
+//! (`bpf_task_pt_regs`), so no syscall hook is needed and unrelated syscalls pay nothing.
+
+use std::collections::BTreeMap;
+
+use monitor_common::{OP_STRINGS, op};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::syscalls::Arch;
+
+/// How an argument register is reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arg {
+    /// A user-space string, read in the kernel at the check.
+    Str(&'static str),
+    /// An integer (flags, numbers, pids, file descriptors).
+    Int(&'static str),
+    /// `CLONE_NEW*` flags: reported as namespace types.
+    Namespaces(&'static str),
+    /// A pointer, not followed.
+    Ptr(&'static str),
+}
+
+/// One sensitive syscall.
+#[derive(Debug)]
+pub struct Sensitive {
+    pub name: &'static str,
+    /// `mounts`, `namespaces`, `kernel`, `processes`, `files`, `misc`.
+    pub group: &'static str,
+    pub args: &'static [Arg],
+}
+
+use Arg::{Int, Namespaces, Ptr, Str};
+
+/// The sensitive list (names as in the syscall tables; missing ones are skipped per arch).
+pub const SENSITIVE: &[Sensitive] = &[
+    // mounts
+    Sensitive {
+        name: "mount",
+        group: "mounts",
+        args: &[
+            Str("source"),
+            Str("target"),
+            Str("fstype"),
+            Int("flags"),
+            Ptr("data"),
+        ],
+    },
+    Sensitive {
+        name: "umount2",
+        group: "mounts",
+        args: &[Str("target"), Int("flags")],
+    },
+    Sensitive {
+        name: "move_mount",
+        group: "mounts",
+        args: &[
+            Int("from_dfd"),
+            Str("from_path"),
+            Int("to_dfd"),
+            Str("to_path"),
+            Int("flags"),
+        ],
+    },
+    Sensitive {
+        name: "fsopen",
+        group: "mounts",
+        args: &[Str("fsname"), Int("flags")],
+    },
+    Sensitive {
+        name: "fsmount",
+        group: "mounts",
+        args: &[Int("fs_fd"), Int("flags"), Int("attr_flags")],
+    },
+    Sensitive {
+        name: "open_tree",
+        group: "mounts",
+        args: &[Int("dfd"), Str("path"), Int("flags")],
+    },
+    Sensitive {
+        name: "pivot_root",
+        group: "mounts",
+        args: &[Str("new_root"), Str("put_old")],
+    },
+    Sensitive {
+        name: "chroot",
+        group: "mounts",
+        args: &[Str("path")],
+    },
+    // namespaces
+    Sensitive {
+        name: "unshare",
+        group: "namespaces",
+        args: &[Namespaces("flags")],
+    },
+    Sensitive {
+        name: "setns",
+        group: "namespaces",
+        args: &[Int("fd"), Namespaces("nstype")],
+    },
+    Sensitive {
+        name: "clone",
+        group: "namespaces",
+        args: &[Namespaces("flags")],
+    },
+    Sensitive {
+        name: "clone3",
+        group: "namespaces",
+        args: &[Ptr("args"), Int("size")],
+    },
+    // kernel
+    Sensitive {
+        name: "init_module",
+        group: "kernel",
+        args: &[Ptr("image"), Int("len"), Str("params")],
+    },
+    Sensitive {
+        name: "finit_module",
+        group: "kernel",
+        args: &[Int("fd"), Str("params"), Int("flags")],
+    },
+    Sensitive {
+        name: "delete_module",
+        group: "kernel",
+        args: &[Str("name"), Int("flags")],
+    },
+    Sensitive {
+        name: "kexec_load",
+        group: "kernel",
+        args: &[
+            Int("entry"),
+            Int("nr_segments"),
+            Ptr("segments"),
+            Int("flags"),
+        ],
+    },
+    Sensitive {
+        name: "kexec_file_load",
+        group: "kernel",
+        args: &[
+            Int("kernel_fd"),
+            Int("initrd_fd"),
+            Int("cmdline_len"),
+            Str("cmdline"),
+            Int("flags"),
+        ],
+    },
+    Sensitive {
+        name: "reboot",
+        group: "kernel",
+        args: &[Int("magic"), Int("magic2"), Int("cmd"), Ptr("arg")],
+    },
+    Sensitive {
+        name: "bpf",
+        group: "kernel",
+        args: &[Int("cmd"), Ptr("attr"), Int("size")],
+    },
+    Sensitive {
+        name: "perf_event_open",
+        group: "kernel",
+        args: &[
+            Ptr("attr"),
+            Int("pid"),
+            Int("cpu"),
+            Int("group_fd"),
+            Int("flags"),
+        ],
+    },
+    Sensitive {
+        name: "iopl",
+        group: "kernel",
+        args: &[Int("level")],
+    },
+    Sensitive {
+        name: "ioperm",
+        group: "kernel",
+        args: &[Int("from"), Int("num"), Int("turn_on")],
+    },
+    Sensitive {
+        name: "syslog",
+        group: "kernel",
+        args: &[Int("type"), Ptr("buf"), Int("len")],
+    },
+    Sensitive {
+        name: "swapon",
+        group: "kernel",
+        args: &[Str("path"), Int("flags")],
+    },
+    // other processes
+    Sensitive {
+        name: "ptrace",
+        group: "processes",
+        args: &[Int("request"), Int("pid"), Ptr("addr"), Ptr("data")],
+    },
+    Sensitive {
+        name: "process_vm_readv",
+        group: "processes",
+        args: &[Int("pid")],
+    },
+    Sensitive {
+        name: "process_vm_writev",
+        group: "processes",
+        args: &[Int("pid")],
+    },
+    // files
+    Sensitive {
+        name: "open_by_handle_at",
+        group: "files",
+        args: &[Int("mount_fd"), Ptr("handle"), Int("flags")],
+    },
+    Sensitive {
+        name: "mknod",
+        group: "files",
+        args: &[Str("path"), Int("mode"), Int("dev")],
+    },
+    Sensitive {
+        name: "mknodat",
+        group: "files",
+        args: &[Int("dfd"), Str("path"), Int("mode"), Int("dev")],
+    },
+    // misc
+    Sensitive {
+        name: "keyctl",
+        group: "misc",
+        args: &[Int("operation")],
+    },
+    Sensitive {
+        name: "add_key",
+        group: "misc",
+        args: &[Str("type"), Str("description")],
+    },
+    Sensitive {
+        name: "request_key",
+        group: "misc",
+        args: &[Str("type"), Str("description"), Str("callout_info")],
+    },
+    Sensitive {
+        name: "userfaultfd",
+        group: "misc",
+        args: &[Int("flags")],
+    },
+    Sensitive {
+        name: "sethostname",
+        group: "misc",
+        args: &[Str("name"), Int("len")],
+    },
+    Sensitive {
+        name: "setdomainname",
+        group: "misc",
+        args: &[Str("name"), Int("len")],
+    },
+    Sensitive {
+        name: "settimeofday",
+        group: "misc",
+        args: &[Ptr("tv"), Ptr("tz")],
+    },
+    Sensitive {
+        name: "clock_settime",
+        group: "misc",
+        args: &[Int("clockid"), Ptr("tp")],
+    },
+    Sensitive {
+        name: "clock_adjtime",
+        group: "misc",
+        args: &[Int("clockid"), Ptr("tx")],
+    },
+    Sensitive {
+        name: "adjtimex",
+        group: "misc",
+        args: &[Ptr("tx")],
+    },
+];
+
+/// The kernel map's contents for `arch`: syscall number -> which arguments are strings.
+pub fn kernel_table(arch: Arch) -> Vec<(i64, u32)> {
+    SENSITIVE
+        .iter()
+        .filter_map(|s| {
+            let nr = arch.number(s.name)?;
+            let mut mask = 0u32;
+            for (i, a) in s.args.iter().enumerate() {
+                if matches!(a, Str(_)) && mask.count_ones() < OP_STRINGS as u32 {
+                    mask |= 1 << i;
+                }
+            }
+            Some((nr, mask & op::STRING_ARGS_MASK))
+        })
+        .collect()
+}
+
+/// The entry for a syscall name.
+pub fn lookup(name: &str) -> Option<&'static Sensitive> {
+    SENSITIVE.iter().find(|s| s.name == name)
+}
+
+/// Namespace types in `CLONE_NEW*` flags, in a fixed order.
+pub fn namespace_types(flags: u64) -> Vec<&'static str> {
+    const TYPES: [(u64, &str); 8] = [
+        (0x0002_0000, "mnt"),
+        (0x0200_0000, "cgroup"),
+        (0x0400_0000, "uts"),
+        (0x0800_0000, "ipc"),
+        (0x1000_0000, "user"),
+        (0x2000_0000, "pid"),
+        (0x4000_0000, "net"),
+        (0x0000_0080, "time"),
+    ];
+    TYPES
+        .iter()
+        .filter(|(bit, _)| flags & bit != 0)
+        .map(|(_, name)| *name)
+        .collect()
+}
+
+/// The `namespace` block of a `namespace` event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NamespaceChange {
+    /// `unshare`, `setns` or `clone`.
+    pub operation: &'static str,
+    /// Namespace types created or joined; null where the registers do not tell (clone3).
+    pub types: Option<Vec<&'static str>>,
+}
+
+/// Decodes the arguments of a sensitive syscall: registers, plus the strings the kernel
+/// read (`strings[i]` is argument `i`'s, if captured).
+pub fn decode_args(
+    s: &Sensitive,
+    regs: &[u64; 6],
+    strings: &BTreeMap<usize, Option<String>>,
+) -> BTreeMap<&'static str, Value> {
+    let mut out = BTreeMap::new();
+    for (i, arg) in s.args.iter().enumerate() {
+        let raw = regs[i];
+        let (name, value) = match *arg {
+            Str(name) => (
+                name,
+                strings
+                    .get(&i)
+                    .cloned()
+                    .flatten()
+                    .map_or(Value::Null, Value::String),
+            ),
+            Int(name) => (name, Value::from(raw as i64)),
+            Namespaces(name) => (name, Value::from(raw)),
+            Ptr(name) => (name, Value::String(format!("{raw:#x}"))),
+        };
+        out.insert(name, value);
+    }
+    out
+}
+
+/// The namespace change a `namespaces`-group syscall makes.
+pub fn namespace_change(s: &Sensitive, regs: &[u64; 6]) -> Option<NamespaceChange> {
+    (s.group == "namespaces").then(|| NamespaceChange {
+        operation: match s.name {
+            "clone3" => "clone",
+            other => other,
+        },
+        types: match s.name {
+            "unshare" | "clone" => Some(namespace_types(regs[0])),
+            // setns(fd, 0) joins whatever namespace the fd is: the types are resolved from
+            // the fd by the caller when it can.
+            "setns" => Some(namespace_types(regs[1])).filter(|t| !t.is_empty()),
+            _ => None,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_sensitive_syscall_exists_on_x86_64() {
+        for s in SENSITIVE {
+            assert!(Arch::X86_64.number(s.name).is_some(), "{}", s.name);
+            assert!(s.args.len() <= 6, "{}", s.name);
+        }
+    }
+
+    #[test]
+    fn kernel_table_marks_string_arguments() {
+        let table: BTreeMap<i64, u32> = kernel_table(Arch::X86_64).into_iter().collect();
+        assert_eq!(table[&165], 0b111, "mount: source, target, fstype");
+        assert_eq!(table[&272], 0, "unshare has no strings");
+        assert_eq!(table[&155], 0b11, "pivot_root");
+        // aarch64 has no mount(2) number of the same value, and no iopl at all.
+        let arm: BTreeMap<i64, u32> = kernel_table(Arch::Aarch64).into_iter().collect();
+        assert_eq!(arm[&40], 0b111);
+        assert!(Arch::Aarch64.number("iopl").is_none());
+    }
+
+    #[test]
+    fn namespace_flags_decode() {
+        assert_eq!(namespace_types(0x0002_0000), ["mnt"]);
+        assert_eq!(namespace_types(0x5000_0000), ["user", "net"]);
+        assert!(namespace_types(0x11).is_empty());
+        let unshare = lookup("unshare").unwrap();
+        let change = namespace_change(unshare, &[0x0002_0000, 0, 0, 0, 0, 0]).unwrap();
+        assert_eq!(change.operation, "unshare");
+        assert_eq!(change.types, Some(vec!["mnt"]));
+        let setns = lookup("setns").unwrap();
+        assert_eq!(
+            namespace_change(setns, &[3, 0, 0, 0, 0, 0]).unwrap().types,
+            None
+        );
+        assert_eq!(namespace_change(lookup("mount").unwrap(), &[0; 6]), None);
+    }
+
+    #[test]
+    fn arguments_decode_with_strings_from_the_kernel() {
+        let mount = lookup("mount").unwrap();
+        let strings = BTreeMap::from([
+            (0, Some("none".to_string())),
+            (1, Some("/mnt".to_string())),
+            (2, None),
+        ]);
+        let args = decode_args(mount, &[0x1000, 0x2000, 0x3000, 4096, 0, 0], &strings);
+        assert_eq!(args["source"], "none");
+        assert_eq!(args["target"], "/mnt");
+        assert_eq!(args["fstype"], Value::Null);
+        assert_eq!(args["flags"], 4096);
+        assert_eq!(args["data"], "0x0");
+    }
+}

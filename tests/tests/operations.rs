@@ -1,0 +1,172 @@
+//! Sensitive operations made in containers are reported in full, with their arguments and
+//! attribution. Root only: `cargo xtask test`.
+
+use privmon_tests::{Container, ContainerSpec, Daemon, PATIENCE, TEST_POD, require_root};
+use serde_json::Value;
+
+/// Runs the trigger in a container with `caps`; returns the container, its output, and the
+/// daemon's `kind` events from the trigger for syscall `name`, once `count` have arrived.
+fn operations(
+    daemon: &Daemon,
+    args: &[&str],
+    caps: &[&str],
+    kind: &str,
+    name: &str,
+    count: usize,
+) -> (Container, String, Vec<Value>) {
+    let c = Container::create(&ContainerSpec {
+        args,
+        capabilities: caps,
+        ..Default::default()
+    })
+    .unwrap();
+    let out = c.run_to_completion().unwrap();
+    let matches = |e: &Value| {
+        // runc's own set-up in the container (mounts, pivot_root) is reported too; these
+        // tests look at the trigger's.
+        e["kind"] == kind
+            && e["cgroup"]["id"] == c.cgroup_id
+            && e["process"]["comm"] == "trigger"
+            && e["syscall"]["name"] == name
+    };
+    // Wait (bounded) until `count` of them are out.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while daemon_count(daemon, &matches) < count {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{count} {kind} events for {name} expected; output {out:?}; events: {:#?}",
+            daemon.events()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let events = daemon.events().into_iter().filter(|e| matches(e)).collect();
+    (c, out, events)
+}
+
+fn daemon_count(daemon: &Daemon, matches: &impl Fn(&Value) -> bool) -> usize {
+    daemon.events().iter().filter(|e| matches(e)).count()
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn mount_is_reported_with_its_arguments() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let (c, out, evs) = operations(
+        &daemon,
+        &["/bin/trigger", "mount"],
+        &["CAP_SYS_ADMIN"],
+        "syscall",
+        "mount",
+        1,
+    );
+    assert!(out.contains("mount rc=0"), "{out}");
+    let ev = &evs[0];
+    assert_eq!(ev["group"], "mounts", "{ev:#}");
+    assert_eq!(ev["syscall"]["args"]["source"], "none", "{ev:#}");
+    assert_eq!(ev["syscall"]["args"]["target"], "/mnt", "{ev:#}");
+    assert_eq!(ev["syscall"]["args"]["fstype"], "tmpfs", "{ev:#}");
+    assert_eq!(ev["syscall"]["args"]["flags"], libc::MS_NOSUID, "{ev:#}");
+    assert_eq!(ev["capability"]["name"], "CAP_SYS_ADMIN", "{ev:#}");
+    assert_eq!(ev["capability"]["verdict"], "allowed", "{ev:#}");
+    assert_eq!(ev["process"]["pid"], c.pid, "{ev:#}");
+    assert_eq!(ev["container"]["id"], c.id.as_str(), "{ev:#}");
+    assert_eq!(ev["k8s"]["pod"], TEST_POD, "{ev:#}");
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn refused_mount_is_reported_as_denied() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let (_c, out, evs) = operations(
+        &daemon,
+        &["/bin/trigger", "mount"],
+        &["CAP_CHOWN"],
+        "syscall",
+        "mount",
+        1,
+    );
+    assert!(
+        out.contains(&format!("mount rc=-1 errno={}", libc::EPERM)),
+        "{out}"
+    );
+    let ev = &evs[0];
+    assert_eq!(ev["capability"]["verdict"], "denied", "{ev:#}");
+    assert_eq!(ev["syscall"]["args"]["target"], "/mnt", "{ev:#}");
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn every_repeated_operation_is_reported() {
+    require_root();
+    // The first-seen filter applies to plain capability events, not to operations.
+    let daemon = Daemon::start(&[]).unwrap();
+    let (_c, out, mounts) = operations(
+        &daemon,
+        &["/bin/trigger", "mount", "3"],
+        &["CAP_SYS_ADMIN"],
+        "syscall",
+        "mount",
+        3,
+    );
+    assert!(out.contains("mount rc=0"), "{out}");
+    // One event per capability check: mount(2) of a tmpfs makes two (may_mount and the
+    // filesystem's own), so three mounts give at least three events.
+    assert!(mounts.len() >= 3, "{mounts:#?}");
+    let umounts: Vec<Value> = daemon
+        .events()
+        .into_iter()
+        .filter(|e| {
+            e["kind"] == "syscall"
+                && e["syscall"]["name"] == "umount2"
+                && e["process"]["comm"] == "trigger"
+        })
+        .collect();
+    assert!(!umounts.is_empty(), "umount2 is reported too");
+    assert_eq!(umounts[0]["syscall"]["args"]["target"], "/mnt");
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn unshare_is_a_namespace_event() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let (c, out, evs) = operations(
+        &daemon,
+        &["/bin/trigger", "unshare-mount"],
+        &["CAP_SYS_ADMIN"],
+        "namespace",
+        "unshare",
+        1,
+    );
+    assert!(out.contains("unshare-mount rc=0"), "{out}");
+    let ev = &evs[0];
+    assert_eq!(ev["namespace"]["operation"], "unshare", "{ev:#}");
+    assert_eq!(
+        ev["namespace"]["types"],
+        serde_json::json!(["mnt"]),
+        "{ev:#}"
+    );
+    assert_eq!(ev["group"], "namespaces", "{ev:#}");
+    assert_eq!(ev["capability"]["verdict"], "allowed", "{ev:#}");
+    assert_eq!(ev["container"]["id"], c.id.as_str(), "{ev:#}");
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn chroot_is_reported_with_its_path() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let (_c, out, evs) = operations(
+        &daemon,
+        &["/bin/trigger", "chroot"],
+        &["CAP_SYS_CHROOT"],
+        "syscall",
+        "chroot",
+        1,
+    );
+    assert!(out.contains("chroot rc=0"), "{out}");
+    assert_eq!(evs[0]["syscall"]["args"]["path"], "/tmp", "{:#}", evs[0]);
+    assert_eq!(evs[0]["capability"]["name"], "CAP_SYS_CHROOT");
+}
