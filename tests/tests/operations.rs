@@ -170,3 +170,46 @@ fn chroot_is_reported_with_its_path() {
     assert_eq!(evs[0]["syscall"]["args"]["path"], "/tmp", "{:#}", evs[0]);
     assert_eq!(evs[0]["capability"]["name"], "CAP_SYS_CHROOT");
 }
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn sethostname_is_reported_with_the_name() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let (_c, out, evs) = operations(
+        &daemon,
+        &["/bin/trigger", "sethostname"],
+        &["CAP_SYS_ADMIN"],
+        "syscall",
+        "sethostname",
+        1,
+    );
+    assert!(out.contains("sethostname rc=0"), "{out}");
+    assert_eq!(evs[0]["group"], "misc", "{:#}", evs[0]);
+    assert_eq!(evs[0]["syscall"]["args"]["name"], "escaped", "{:#}", evs[0]);
+    assert_eq!(evs[0]["syscall"]["args"]["len"], 7, "{:#}", evs[0]);
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn setns_is_a_namespace_event() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let (_c, out, evs) = operations(
+        &daemon,
+        &["/bin/trigger", "setns-uts"],
+        &["CAP_SYS_ADMIN"],
+        "namespace",
+        "setns",
+        1,
+    );
+    assert!(out.contains("setns-uts rc=0"), "{out}");
+    let ev = &evs[0];
+    assert_eq!(ev["namespace"]["operation"], "setns", "{ev:#}");
+    assert_eq!(
+        ev["namespace"]["types"],
+        serde_json::json!(["uts"]),
+        "{ev:#}"
+    );
+    assert_eq!(ev["capability"]["verdict"], "allowed", "{ev:#}");
+}

@@ -3,6 +3,7 @@
  * Prints "<name> rc=<rc> errno=<errno>" so that tests can tell what the kernel answered. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
@@ -21,7 +22,7 @@ static int report(const char *name, int rc) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|setuid-loop N\n");
+        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N\n");
         return 2;
     }
     const char *what = argv[1];
@@ -44,6 +45,14 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(what, "chroot"))
         return report(what, chroot("/tmp"));
+    if (!strcmp(what, "sethostname"))
+        return report(what, sethostname("escaped", 7));
+    if (!strcmp(what, "setns-uts")) {
+        /* Re-join its own UTS namespace: a CAP_SYS_ADMIN check on an fd kept open. */
+        int fd = open("/proc/self/ns/uts", O_RDONLY);
+        int rc = fd < 0 ? fd : setns(fd, CLONE_NEWUTS);
+        return report(what, rc);
+    }
     if (!strcmp(what, "setuid-loop")) {
         long n = argc > 2 ? strtol(argv[2], NULL, 10) : 0;
         long ok = 0;
