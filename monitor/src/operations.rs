@@ -324,6 +324,48 @@ pub struct NamespaceChange {
     pub operation: &'static str,
     /// Namespace types created or joined; null where the registers do not tell (clone3).
     pub types: Option<Vec<&'static str>>,
+    /// `setns`: the namespace joined, from the process's file descriptor while it is open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<NamespaceTarget>,
+}
+
+/// The namespace a `setns` joins.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NamespaceTarget {
+    /// `mnt`, `net`, `uts`, ... as in `/proc/<pid>/ns`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub inode: u64,
+    /// `host` when it is one of the host's namespaces (pid 1's), else `container`.
+    pub owner: &'static str,
+}
+
+/// Resolves the namespace behind `fd` of process `pid` (`/proc/<pid>/fd/<fd>` reads as
+/// `uts:[4026531838]`).
+pub fn setns_target(proc_root: &std::path::Path, pid: u32, fd: u64) -> Option<NamespaceTarget> {
+    let link = std::fs::read_link(
+        proc_root
+            .join(pid.to_string())
+            .join("fd")
+            .join(fd.to_string()),
+    )
+    .ok()?;
+    let link = link.to_str()?;
+    let (kind, rest) = link.split_once(":[")?;
+    let inode: u64 = rest.strip_suffix(']')?.parse().ok()?;
+    let index = crate::containers::posture::NAMESPACES
+        .iter()
+        .position(|(k, _)| *k == kind)?;
+    let host = crate::containers::posture::host_namespace_inodes(proc_root)?;
+    Some(NamespaceTarget {
+        kind: kind.to_string(),
+        inode,
+        owner: if host.get(index) == Some(&inode) {
+            "host"
+        } else {
+            "container"
+        },
+    })
 }
 
 /// Decodes the arguments of a sensitive syscall: registers, plus the strings the kernel
@@ -368,6 +410,7 @@ pub fn namespace_change(s: &Sensitive, regs: &[u64; 6]) -> Option<NamespaceChang
             "setns" => Some(namespace_types(regs[1])).filter(|t| !t.is_empty()),
             _ => None,
         },
+        target: None,
     })
 }
 

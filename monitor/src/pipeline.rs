@@ -403,7 +403,21 @@ fn operation_event(
 ) -> Option<OperationEvent> {
     let sc = ev.syscall?;
     let sensitive = operations::lookup(sc.name?)?;
-    let namespace = operations::namespace_change(sensitive, &sc.args);
+    let mut namespace = operations::namespace_change(sensitive, &sc.args);
+    if let Some(ns) = namespace.as_mut()
+        && ns.operation == "setns"
+    {
+        ns.target =
+            operations::setns_target(std::path::Path::new("/proc"), ev.process.pid, sc.args[0]);
+        if ns.types.is_none() {
+            ns.types = ns.target.as_ref().and_then(|t| {
+                crate::containers::posture::NAMESPACES
+                    .iter()
+                    .find(|(k, _)| *k == t.kind)
+                    .map(|(k, _)| vec![*k])
+            });
+        }
+    }
     Some(OperationEvent {
         time: ev.time,
         kind: if namespace.is_some() {

@@ -212,4 +212,7 @@ fn setns_is_a_namespace_event() {
         "{ev:#}"
     );
     assert_eq!(ev["capability"]["verdict"], "allowed", "{ev:#}");
+    // The trigger holds the fd open for a second after setns, so the daemon can read it.
+    assert_eq!(ev["namespace"]["target"]["type"], "uts", "{ev:#}");
+    assert_eq!(ev["namespace"]["target"]["owner"], "container", "{ev:#}");
 }

@@ -51,7 +51,10 @@ int main(int argc, char **argv) {
         /* Re-join its own UTS namespace: a CAP_SYS_ADMIN check on an fd kept open. */
         int fd = open("/proc/self/ns/uts", O_RDONLY);
         int rc = fd < 0 ? fd : setns(fd, CLONE_NEWUTS);
-        return report(what, rc);
+        report(what, rc);
+        /* Keep the fd open a while: privmon reads which namespace it is from /proc. */
+        sleep(1);
+        return 0;
     }
     if (!strcmp(what, "setuid-loop")) {
         long n = argc > 2 ? strtol(argv[2], NULL, 10) : 0;

@@ -157,7 +157,7 @@ pub fn read_oci_config(bundle: &Path) -> Option<OciConfig> {
 }
 
 /// Namespace kinds as named in `/proc/<pid>/ns` and in events, with their OCI names.
-const NAMESPACES: [(&str, &str); 7] = [
+pub(crate) const NAMESPACES: [(&str, &str); 7] = [
     ("pid", "pid"),
     ("net", "network"),
     ("ipc", "ipc"),
@@ -171,7 +171,7 @@ const NAMESPACES: [(&str, &str); 7] = [
 /// `/proc/1/ns` can fail transiently (seen as EACCES in sandboxed VMs); after a few tries the
 /// daemon's own namespaces stand in, which are the host's when it runs as the host's
 /// DaemonSet pod should (hostPID, hostNetwork, hostIPC).
-fn host_namespace_inodes(proc_root: &Path) -> Option<Vec<u64>> {
+pub(crate) fn host_namespace_inodes(proc_root: &Path) -> Option<Vec<u64>> {
     use std::os::unix::fs::MetadataExt;
     static CACHE: std::sync::Mutex<Option<(std::path::PathBuf, Vec<u64>)>> =
         std::sync::Mutex::new(None);
