@@ -62,6 +62,14 @@ enum Task {
     },
     /// rustfmt check and clippy (-D warnings) on the user-space crates and the eBPF crate.
     Lint,
+    /// Cost of the daemon on syscall loops: getppid (no capability check) and setuid(0) (one
+    /// check per call), without the daemon, with the defaults and with --watch all, in
+    /// alternating rounds of one run; prints medians and ratios.
+    Bench {
+        /// Rounds of the three configurations.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -114,7 +122,83 @@ fn main() -> anyhow::Result<()> {
             setup()?;
             lint()
         }
+        Task::Bench { rounds } => {
+            setup()?;
+            ensure_root("the benchmark (it runs the daemon)")?;
+            cargo(&["build", "--release", "--package", "monitor"])?;
+            bench(rounds)
+        }
     }
+}
+
+/// See [`Task::Bench`].
+fn bench(rounds: usize) -> anyhow::Result<()> {
+    let dir = target_dir()?.join("bench");
+    std::fs::create_dir_all(&dir)?;
+    let looper = dir.join("loop");
+    run(Command::new("gcc")
+        .args(["-O2", "-static", "-o"])
+        .arg(&looper)
+        .arg(workspace_root().join("bench/loop.c")))?;
+    let privmon = target_dir()?.join("release/privmon");
+    let configs: [(&str, &[&str]); 3] = [
+        ("none", &[]),
+        ("default", &[]),
+        ("watch-all", &["--watch", "all"]),
+    ];
+    let loops = [("getppid", "5000000"), ("setuid", "1000000")];
+    let mut samples: std::collections::BTreeMap<(&str, &str), Vec<f64>> = Default::default();
+    for round in 1..=rounds {
+        for (name, args) in configs {
+            let mut daemon = if name == "none" {
+                None
+            } else {
+                let child = Command::new(&privmon)
+                    .arg("run")
+                    .args(args)
+                    .args(["--stats-interval-secs", "0"])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .context("starting privmon")?;
+                // Loading and attaching takes well under this.
+                std::thread::sleep(std::time::Duration::from_millis(1500));
+                Some(child)
+            };
+            for (op, n) in loops {
+                let out = Command::new(&looper).args([op, n]).output()?;
+                let text = String::from_utf8_lossy(&out.stdout);
+                let ns: f64 = text
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse().ok())
+                    .with_context(|| format!("unexpected loop output {text:?}"))?;
+                eprintln!("round {round} {name:9} {op:8} {ns:8.1} ns/call");
+                samples.entry((name, op)).or_default().push(ns);
+            }
+            if let Some(child) = daemon.as_mut() {
+                // SAFETY: signalling our own child.
+                unsafe { libc_kill(child.id() as i32, 2) };
+                child.wait()?;
+            }
+        }
+    }
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    for (op, _) in loops {
+        let base = median(&samples[&("none", op)]);
+        for (name, _) in configs {
+            let m = median(&samples[&(name, op)]);
+            println!(
+                "{op:8} {name:9} median {m:8.1} ns/call  ratio {:.3}",
+                m / base
+            );
+        }
+    }
+    Ok(())
 }
 
 fn step(name: &str) {
@@ -154,6 +238,8 @@ fn is_root() -> bool {
 unsafe extern "C" {
     #[link_name = "geteuid"]
     fn libc_geteuid() -> u32;
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
 }
 
 fn ensure_root(what: &str) -> anyhow::Result<()> {
