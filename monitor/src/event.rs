@@ -252,9 +252,9 @@ pub struct Syscall {
     pub args: [u64; 6],
 }
 
-/// A `capability` event: one line of the JSON output.
+/// What every event made by a process carries: when, what kind, where and who.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct CapabilityEvent {
+pub struct Header {
     pub time: String,
     pub kind: &'static str,
     pub node: String,
@@ -265,6 +265,13 @@ pub struct CapabilityEvent {
     /// null outside Kubernetes.
     pub k8s: Option<Kubernetes>,
     pub cgroup: Cgroup,
+}
+
+/// A `capability` event: one line of the JSON output.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CapabilityEvent {
+    #[serde(flatten)]
+    pub header: Header,
     pub capability: CapabilityUse,
     /// The syscall behind the check; null for checks outside a syscall (kernel threads).
     pub syscall: Option<Syscall>,
@@ -284,13 +291,9 @@ pub struct SyscallDetail {
 /// A `syscall` (sensitive operation) or `namespace` event.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct OperationEvent {
-    pub time: String,
-    pub kind: &'static str,
-    pub node: String,
-    pub process: Process,
-    pub container: Option<Container>,
-    pub k8s: Option<Kubernetes>,
-    pub cgroup: Cgroup,
+    /// Its `kind` is `syscall` or `namespace`.
+    #[serde(flatten)]
+    pub header: Header,
     /// `mounts`, `namespaces`, `kernel`, `processes`, `files`, `misc`.
     pub group: &'static str,
     pub syscall: SyscallDetail,
@@ -320,28 +323,30 @@ impl CapabilityEvent {
     pub fn from_record(rec: &CapabilityRecord, clock: &Clock, node: &str) -> CapabilityEvent {
         let known = |v: u32| (v != u32::MAX).then_some(v);
         CapabilityEvent {
-            time: clock.rfc3339(rec.boot_ns),
-            kind: "capability",
-            node: node.to_string(),
-            process: Process {
-                pid: rec.pid,
-                tid: rec.tid,
-                ppid: None,
-                comm: c_string(&rec.comm),
-                exe: None,
-                uid: known(rec.uid),
-                euid: known(rec.euid),
-                args: None,
-                cap_effective: Capability::from_mask(rec.cap_effective)
-                    .map(Capability::name)
-                    .collect(),
-                ancestors: Vec::new(),
-            },
-            container: None,
-            k8s: None,
-            cgroup: Cgroup {
-                id: rec.cgroup_id,
-                path: None,
+            header: Header {
+                time: clock.rfc3339(rec.boot_ns),
+                kind: "capability",
+                node: node.to_string(),
+                process: Process {
+                    pid: rec.pid,
+                    tid: rec.tid,
+                    ppid: None,
+                    comm: c_string(&rec.comm),
+                    exe: None,
+                    uid: known(rec.uid),
+                    euid: known(rec.euid),
+                    args: None,
+                    cap_effective: Capability::from_mask(rec.cap_effective)
+                        .map(Capability::name)
+                        .collect(),
+                    ancestors: Vec::new(),
+                },
+                container: None,
+                k8s: None,
+                cgroup: Cgroup {
+                    id: rec.cgroup_id,
+                    path: None,
+                },
             },
             capability: CapabilityUse {
                 name: Capability(rec.cap).name(),
@@ -471,6 +476,6 @@ mod tests {
         rec.uid = u32::MAX;
         let ev = CapabilityEvent::from_record(&rec, &Clock::new(), "n");
         assert_eq!(ev.syscall, None);
-        assert_eq!(ev.process.uid, None);
+        assert_eq!(ev.header.process.uid, None);
     }
 }

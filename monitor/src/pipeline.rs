@@ -343,16 +343,17 @@ impl Output {
     /// A capability event with its process, cgroup and container filled in.
     fn capability_event(&mut self, cap: &CapabilityRecord) -> CapabilityEvent {
         let mut ev = CapabilityEvent::from_record(cap, &self.clock, &self.node);
-        self.processes.enrich(&mut ev.process);
-        ev.cgroup.path = self.cgroups.path(ev.cgroup.id, ev.process.pid);
-        if let Some(a) = ev
+        let h = &mut ev.header;
+        self.processes.enrich(&mut h.process);
+        h.cgroup.path = self.cgroups.path(h.cgroup.id, h.process.pid);
+        if let Some(a) = h
             .cgroup
             .path
             .as_deref()
             .and_then(|p| self.containers.for_cgroup(p, cap.boot_ns))
         {
-            ev.container = Some(a.container.clone());
-            ev.k8s = a.k8s.clone();
+            h.container = Some(a.container.clone());
+            h.k8s = a.k8s.clone();
         }
         ev
     }
@@ -407,8 +408,11 @@ fn operation_event(
     if let Some(ns) = namespace.as_mut()
         && ns.operation == "setns"
     {
-        ns.target =
-            operations::setns_target(std::path::Path::new("/proc"), ev.process.pid, sc.args[0]);
+        ns.target = operations::setns_target(
+            std::path::Path::new("/proc"),
+            ev.header.process.pid,
+            sc.args[0],
+        );
         if ns.types.is_none() {
             ns.types = ns.target.as_ref().and_then(|t| {
                 crate::containers::posture::NAMESPACES
@@ -418,18 +422,14 @@ fn operation_event(
             });
         }
     }
+    let mut header = ev.header;
+    header.kind = if namespace.is_some() {
+        "namespace"
+    } else {
+        "syscall"
+    };
     Some(OperationEvent {
-        time: ev.time,
-        kind: if namespace.is_some() {
-            "namespace"
-        } else {
-            "syscall"
-        },
-        node: ev.node,
-        process: ev.process,
-        container: ev.container,
-        k8s: ev.k8s,
-        cgroup: ev.cgroup,
+        header,
         group: sensitive.group,
         syscall: SyscallDetail {
             name: sensitive.name,
