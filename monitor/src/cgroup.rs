@@ -61,11 +61,6 @@ impl CgroupResolver {
         self.rescan_on_miss = false;
     }
 
-    /// The v2 hierarchy's mount point.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// A cgroup created (from `cgroup_mkdir`).
     pub fn insert(&mut self, id: u64, path: String) {
         if self.cache.len() > MAX_CACHED {

@@ -292,15 +292,10 @@ fn attach_tp_btf(ebpf: &mut Ebpf, btf: &Btf) -> anyhow::Result<()> {
 
 fn attach_tracepoint(ebpf: &mut Ebpf, config: &mut ProbeConfig) -> anyhow::Result<()> {
     let format = tracefs::event_format("capability", "cap_capable")?;
-    let field = |name: &str| {
-        format
-            .offset_of(name)
-            .ok_or_else(|| anyhow!("capability:cap_capable has no field `{name}`"))
-    };
-    config.layout.tp_cred = field("cred")?;
-    config.layout.tp_target_ns = field("target_ns")?;
-    config.layout.tp_cap = field("cap")?;
-    config.layout.tp_ret = field("ret")?;
+    config.layout.tp_cred = format.require("cred")?;
+    config.layout.tp_target_ns = format.require("target_ns")?;
+    config.layout.tp_cap = format.require("cap")?;
+    config.layout.tp_ret = format.require("ret")?;
     write_probe_config(ebpf, config)?;
 
     let prog: &mut TracePoint = program(ebpf, PROG_TRACEPOINT)?.try_into()?;
@@ -328,15 +323,10 @@ fn attach_processes(ebpf: &mut Ebpf, btf: &Btf) -> anyhow::Result<()> {
 /// The `cgroup:cgroup_mkdir`/`cgroup_rmdir` tracepoints, for container start and stop.
 fn attach_lifecycle(ebpf: &mut Ebpf, config: &mut ProbeConfig) -> anyhow::Result<()> {
     let format = tracefs::event_format("cgroup", "cgroup_mkdir")?;
-    let field = |name: &str| {
-        format
-            .offset_of(name)
-            .ok_or_else(|| anyhow!("cgroup:cgroup_mkdir has no field `{name}`"))
-    };
-    config.layout.cg_root = field("root")?;
-    config.layout.cg_level = field("level")?;
-    config.layout.cg_id = field("id")?;
-    config.layout.cg_path = field("path")?;
+    config.layout.cg_root = format.require("root")?;
+    config.layout.cg_level = format.require("level")?;
+    config.layout.cg_id = format.require("id")?;
+    config.layout.cg_path = format.require("path")?;
     write_probe_config(ebpf, config)?;
     for (prog_name, event) in [
         ("cgroup_mkdir", "cgroup_mkdir"),

@@ -48,14 +48,6 @@ impl ProcessTable {
         self.procs.remove(&pid);
     }
 
-    pub fn len(&self) -> usize {
-        self.procs.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.procs.is_empty()
-    }
-
     /// Fills `ppid`, `exe`, `args` and `ancestors`: from the table when it knows the process
     /// under the same name, else from /proc.
     pub fn enrich(&self, p: &mut Process) {

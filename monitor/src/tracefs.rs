@@ -45,6 +45,8 @@ pub fn root() -> anyhow::Result<PathBuf> {
 /// Field offsets of one tracepoint's record, from its `format` file.
 #[derive(Debug, PartialEq, Eq)]
 pub struct EventFormat {
+    /// `category:name`, for error messages (empty when parsed from bare text).
+    event: String,
     fields: Vec<(String, u32, u32)>,
 }
 
@@ -75,12 +77,21 @@ impl EventFormat {
                 fields.push((n, o, s));
             }
         }
-        EventFormat { fields }
+        EventFormat {
+            event: String::new(),
+            fields,
+        }
     }
 
     /// Byte offset of field `name` in the record.
     pub fn offset_of(&self, name: &str) -> Option<u32> {
         self.fields.iter().find(|f| f.0 == name).map(|f| f.1)
+    }
+
+    /// Byte offset of field `name`, or an error naming the tracepoint and the field.
+    pub fn require(&self, name: &str) -> anyhow::Result<u32> {
+        self.offset_of(name)
+            .with_context(|| format!("tracepoint {} has no field `{name}`", self.event))
     }
 }
 
@@ -97,7 +108,9 @@ pub fn event_format(category: &str, name: &str) -> anyhow::Result<EventFormat> {
             path.display()
         )
     })?;
-    Ok(EventFormat::parse(&text))
+    let mut format = EventFormat::parse(&text);
+    format.event = format!("{category}:{name}");
+    Ok(format)
 }
 
 #[cfg(test)]
@@ -139,7 +152,10 @@ print fmt: \"cred %p\"
     fn garbage_yields_no_fields() {
         assert_eq!(
             EventFormat::parse("field:;offset:x;\n\0\0"),
-            EventFormat { fields: vec![] }
+            EventFormat {
+                event: String::new(),
+                fields: vec![]
+            }
         );
     }
 }
