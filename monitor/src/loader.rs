@@ -308,16 +308,29 @@ fn attach_tracepoint(ebpf: &mut Ebpf, config: &mut ProbeConfig) -> anyhow::Resul
     Ok(())
 }
 
-/// `tp_btf/sched_process_exec` and `sched_process_exit`, for the process table.
+/// `tp_btf/sched_process_exec` and `sched_process_exit`, for the process table. All or
+/// none: exec records without exit records would grow the table with stale entries.
 fn attach_processes(ebpf: &mut Ebpf, btf: &Btf) -> anyhow::Result<()> {
-    for name in ["sched_process_exec", "sched_process_exit"] {
-        let prog: &mut BtfTracePoint = program(ebpf, name)?.try_into()?;
-        prog.load(name, btf)
-            .with_context(|| format!("loading tp_btf/{name}"))?;
-        prog.attach()
-            .with_context(|| format!("attaching tp_btf/{name}"))?;
+    const NAMES: [&str; 2] = ["sched_process_exec", "sched_process_exit"];
+    let attached = (|| -> anyhow::Result<()> {
+        for name in NAMES {
+            let prog: &mut BtfTracePoint = program(ebpf, name)?.try_into()?;
+            prog.load(name, btf)
+                .with_context(|| format!("loading tp_btf/{name}"))?;
+            prog.attach()
+                .with_context(|| format!("attaching tp_btf/{name}"))?;
+        }
+        Ok(())
+    })();
+    if attached.is_err() {
+        for name in NAMES {
+            let prog: Option<&mut BtfTracePoint> =
+                program(ebpf, name).ok().and_then(|p| p.try_into().ok());
+            // Unloading one that never loaded only fails.
+            let _ = prog.map(BtfTracePoint::unload);
+        }
     }
-    Ok(())
+    attached
 }
 
 /// The `cgroup:cgroup_mkdir`/`cgroup_rmdir` tracepoints, for container start and stop.
@@ -328,17 +341,27 @@ fn attach_lifecycle(ebpf: &mut Ebpf, config: &mut ProbeConfig) -> anyhow::Result
     config.layout.cg_id = format.require("id")?;
     config.layout.cg_path = format.require("path")?;
     write_probe_config(ebpf, config)?;
-    for (prog_name, event) in [
-        ("cgroup_mkdir", "cgroup_mkdir"),
-        ("cgroup_rmdir", "cgroup_rmdir"),
-    ] {
-        let prog: &mut TracePoint = program(ebpf, prog_name)?.try_into()?;
-        prog.load()
-            .with_context(|| format!("loading tracepoint/cgroup/{event}"))?;
-        prog.attach("cgroup", event)
-            .with_context(|| format!("attaching tracepoint/cgroup/{event}"))?;
+    // All or none: a start without its stop would leave containers tracked forever.
+    const EVENTS: [&str; 2] = ["cgroup_mkdir", "cgroup_rmdir"];
+    let attached = (|| -> anyhow::Result<()> {
+        for event in EVENTS {
+            let prog: &mut TracePoint = program(ebpf, event)?.try_into()?;
+            prog.load()
+                .with_context(|| format!("loading tracepoint/cgroup/{event}"))?;
+            prog.attach("cgroup", event)
+                .with_context(|| format!("attaching tracepoint/cgroup/{event}"))?;
+        }
+        Ok(())
+    })();
+    if attached.is_err() {
+        for event in EVENTS {
+            let prog: Option<&mut TracePoint> =
+                program(ebpf, event).ok().and_then(|p| p.try_into().ok());
+            // Unloading one that never loaded only fails.
+            let _ = prog.map(TracePoint::unload);
+        }
     }
-    Ok(())
+    attached
 }
 
 fn attach_fexit(ebpf: &mut Ebpf, btf: &Btf, kernel_btf: &KernelBtf) -> anyhow::Result<()> {
