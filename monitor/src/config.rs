@@ -54,7 +54,17 @@ pub struct Config {
     /// Image reference prefixes that count as trusted (e.g. `registry.example.com/`); empty
     /// leaves `posture.image_trusted` null.
     pub trusted_registries: Vec<String>,
+    /// Address of `/metrics`, `/healthz` and `/readyz` (port 0: any free port, logged).
+    pub listen: std::net::SocketAddr,
+    /// Whether per-container metric series carry `pod` and `container` labels; without
+    /// them, series are per namespace.
+    pub metrics_pod_labels: bool,
+    /// Seconds the series of a removed container are kept, so its last counts are scraped.
+    pub metrics_grace_secs: u64,
 }
+
+/// Where the HTTP endpoints listen by default: loopback, on a port of privmon's own.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9798";
 
 impl Default for Config {
     fn default() -> Self {
@@ -68,6 +78,9 @@ impl Default for Config {
             node_name: None,
             stats_interval_secs: 60,
             trusted_registries: Vec::new(),
+            listen: DEFAULT_LISTEN.parse().expect("valid default address"),
+            metrics_pod_labels: true,
+            metrics_grace_secs: 300,
         }
     }
 }
@@ -102,6 +115,15 @@ pub struct ConfigFlags {
     /// Image reference prefix that counts as trusted (repeat for several; replaces the file's list).
     #[arg(long = "trusted-registry", value_name = "PREFIX")]
     pub trusted_registries: Vec<String>,
+    /// Address of /metrics, /healthz and /readyz [default: 127.0.0.1:9798].
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Label per-container series with pod and container (false: per namespace only).
+    #[arg(long, value_name = "BOOL")]
+    pub metrics_pod_labels: Option<bool>,
+    /// Seconds a removed container's series are kept before they are dropped.
+    #[arg(long, value_name = "SECS")]
+    pub metrics_grace_secs: Option<u64>,
 }
 
 /// A configuration that cannot be used, with where and why.
@@ -197,6 +219,15 @@ impl Config {
         if let Some(v) = flags.stats_interval_secs {
             self.stats_interval_secs = v;
         }
+        if let Some(v) = flags.listen {
+            self.listen = v;
+        }
+        if let Some(v) = flags.metrics_pod_labels {
+            self.metrics_pod_labels = v;
+        }
+        if let Some(v) = flags.metrics_grace_secs {
+            self.metrics_grace_secs = v;
+        }
         if !flags.trusted_registries.is_empty() {
             self.trusted_registries = flags.trusted_registries.clone();
         }
@@ -228,6 +259,9 @@ impl Config {
         }
         if self.dedup_window_secs > 86_400 * 365 {
             return Err(("dedup_window_secs", "must be at most one year".to_string()));
+        }
+        if self.metrics_grace_secs > 86_400 {
+            return Err(("metrics_grace_secs", "must be at most one day".to_string()));
         }
         if self.node_name.as_ref().is_some_and(|n| n.trim().is_empty()) {
             return Err(("node_name", "must not be empty".to_string()));
@@ -291,7 +325,8 @@ mod tests {
             "c.yaml",
             "hook: tp_btf\nwatch: all\ndedup_window_secs: 5\nalways_emit_denied: false\n\
              ring_buffer_bytes: 65536\nevent_queue_capacity: 10\nnode_name: n1\n\
-             stats_interval_secs: 0\ntrusted_registries: [registry.example/]\n",
+             stats_interval_secs: 0\ntrusted_registries: [registry.example/]\n\
+             listen: 0.0.0.0:9999\nmetrics_pod_labels: false\nmetrics_grace_secs: 10\n",
         )
         .unwrap();
         assert_eq!(c.hook, HookChoice::TpBtf);
@@ -303,6 +338,9 @@ mod tests {
         assert_eq!(c.node_name.as_deref(), Some("n1"));
         assert_eq!(c.stats_interval_secs, 0);
         assert_eq!(c.trusted_registries, ["registry.example/"]);
+        assert_eq!(c.listen.to_string(), "0.0.0.0:9999");
+        assert!(!c.metrics_pod_labels);
+        assert_eq!(c.metrics_grace_secs, 10);
     }
 
     #[test]
@@ -340,6 +378,13 @@ mod tests {
         assert_eq!(err.line, Some(2));
         assert_eq!(err.key.as_deref(), Some("ring_buffer_bytes"));
         assert!(err.message.contains("power of two"), "{err}");
+    }
+
+    #[test]
+    fn a_listen_address_without_port_is_refused() {
+        let err = Config::from_yaml("p.yaml", "listen: localhost\n").unwrap_err();
+        assert_eq!(err.line, Some(1));
+        assert_eq!(err.key.as_deref(), Some("listen"), "{err}");
     }
 
     #[test]

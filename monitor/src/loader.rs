@@ -171,28 +171,51 @@ impl Probes {
         )
     }
 
+    /// Takes the counter maps out of the object: the metrics endpoint and the statistics log
+    /// read them from another thread. The probes keep writing to them.
+    pub fn take_counters(&mut self) -> anyhow::Result<KernelCounters> {
+        let mut take = |name: &str| {
+            self.ebpf
+                .take_map(name)
+                .with_context(|| format!("{name} map missing"))
+        };
+        Ok(KernelCounters {
+            stats: PerCpuArray::try_from(take(names::PROBE_STATS)?)?,
+            drops: PerCpuArray::try_from(take(names::RINGBUF_DROPS)?)?,
+            counts: PerCpuHashMap::try_from(take(names::CAP_COUNTS)?)?,
+            overflow: PerCpuArray::try_from(take(names::CAP_COUNTS_OVERFLOW)?)?,
+        })
+    }
+}
+
+/// The probes' counter maps, read without touching the hot path: user space sums the
+/// per-CPU slots when asked (a scrape, a statistics line).
+pub struct KernelCounters {
+    stats: PerCpuArray<MapData, u64>,
+    drops: PerCpuArray<MapData, u64>,
+    counts: PerCpuHashMap<MapData, CapCountKey, u64>,
+    overflow: PerCpuArray<MapData, u64>,
+}
+
+impl KernelCounters {
     /// Sums the per-CPU statistics maps.
     pub fn stats(&self) -> anyhow::Result<ProbeStats> {
-        let stats: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(
-            self.ebpf
-                .map(names::PROBE_STATS)
-                .context("PROBE_STATS map missing")?,
-        )?;
         let sum = |i: u32| -> anyhow::Result<u64> {
-            Ok(stats
+            Ok(self
+                .stats
                 .get(&i, 0)?
                 .iter()
                 .copied()
                 .fold(0u64, u64::wrapping_add))
         };
-        let drops: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(
-            self.ebpf
-                .map(names::RINGBUF_DROPS)
-                .context("RINGBUF_DROPS map missing")?,
-        )?;
         let mut ringbuf_drops = [0u64; drop_slot::COUNT as usize];
         for (i, slot) in ringbuf_drops.iter_mut().enumerate() {
-            *slot = drops.get(&(i as u32), 0)?.iter().sum();
+            *slot = self
+                .drops
+                .get(&(i as u32), 0)?
+                .iter()
+                .copied()
+                .fold(0u64, u64::wrapping_add);
         }
         Ok(ProbeStats {
             checks: sum(stat::CHECKS)?,
@@ -208,17 +231,36 @@ impl Probes {
 
     /// Exact check counts per (cgroup, capability, verdict), summed over CPUs.
     pub fn capability_counts(&self) -> anyhow::Result<Vec<(CapCountKey, u64)>> {
-        let map: PerCpuHashMap<&MapData, CapCountKey, u64> = PerCpuHashMap::try_from(
-            self.ebpf
-                .map(names::CAP_COUNTS)
-                .context("CAP_COUNTS map missing")?,
-        )?;
         let mut out = Vec::new();
-        for item in map.iter() {
+        for item in self.counts.iter() {
             let (key, values) = item?;
-            out.push((key, values.iter().sum()));
+            out.push((key, values.iter().copied().fold(0u64, u64::wrapping_add)));
         }
         Ok(out)
+    }
+
+    /// Counts that found the per-cgroup map full, per (capability, verdict): their cgroup
+    /// is unknown, the count is exact.
+    pub fn overflow_counts(&self) -> anyhow::Result<Vec<(u32, u32, u64)>> {
+        let mut out = Vec::new();
+        for index in 0..self.overflow.len() {
+            let n = self
+                .overflow
+                .get(&index, 0)?
+                .iter()
+                .copied()
+                .fold(0u64, u64::wrapping_add);
+            if n > 0 {
+                out.push((index / 2, index % 2, n));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Forgets the counts of a cgroup that is gone (the caller has kept their totals).
+    pub fn remove_counts(&mut self, key: &CapCountKey) {
+        // Already absent is as good as removed.
+        let _ = self.counts.remove(key);
     }
 }
 

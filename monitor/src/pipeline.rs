@@ -4,7 +4,7 @@
 //! `try_send`, and every record that cannot be handed over is counted.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap as StdHashMap, HashSet},
     io::Write,
     path::PathBuf,
     sync::{
@@ -30,16 +30,25 @@ use crate::{
     config::{Config, Watch},
     containers::{Containers, cgroup_path, lifecycle::Lifecycle},
     event::{
-        CapabilityEvent, Clock, DecodeError, OperationEvent, Record, SyscallDetail, boottime_ns,
-        decode,
+        CapabilityEvent, Clock, ContainerEvent, DecodeError, OperationEvent, Record, SyscallDetail,
+        boottime_ns, decode,
     },
+    http,
     loader::Probes,
+    metrics::{Health, HookInfo, Metrics, SeriesLabels},
     operations,
     processes::ProcessTable,
 };
 
 /// How often the output thread looks for containers whose start is pending.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// How often the series of removed containers are checked for expiry.
+const EXPIRE_INTERVAL: Duration = Duration::from_secs(10);
+
+/// A cgroup counted by the kernel whose path cannot be found for this long (it vanished
+/// before it was resolved) is counted with the host's empty labels.
+const UNRESOLVED_PATIENCE: Duration = Duration::from_secs(10);
 
 /// Counts of the user-space pipeline; every lost or malformed record lands in one of them.
 #[derive(Debug, Default)]
@@ -85,7 +94,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None => hostname(),
     };
     let cgroup_root = v2_root()?;
+    let stats = Arc::new(PipelineStats::default());
+    let metrics = Arc::new(Metrics::new(
+        stats.clone(),
+        config.metrics_pod_labels,
+        Duration::from_secs(config.metrics_grace_secs),
+        Health::new(cgroup_root.clone()),
+    )?);
+    // The endpoints come up first: /healthz answers while the probes load, /readyz says
+    // why the daemon is not ready yet, and a taken port fails the start at once.
+    let listener = http::bind(config.listen).await?;
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(http::serve(listener, metrics.clone(), async {
+        let _ = http_stopped.await;
+    }));
+
     let mut probes = Probes::load(&config)?;
+    metrics.attached(probes.take_counters()?, &hook_info(&probes))?;
     let ring = RingBuf::try_from(
         probes
             .ebpf
@@ -97,7 +122,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .map_err(std::io::Error::from)
         .context("polling the ring buffer")?;
 
-    let stats = Arc::new(PipelineStats::default());
     let (tx, rx) = sync_channel::<Record>(config.event_queue_capacity);
     let host_cgroups = match config.watch {
         Watch::Containers => Some(HashMap::try_from(
@@ -115,6 +139,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         host_cgroups,
         config.trusted_registries.clone(),
         stats.clone(),
+        metrics.clone(),
     );
     // Containers already running are announced before anything else.
     output.discover();
@@ -128,6 +153,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let stats_every = Duration::from_secs(config.stats_interval_secs.max(1));
     let mut stats_tick =
         tokio::time::interval_at(tokio::time::Instant::now() + stats_every, stats_every);
+    // The reader shows it is alive (for /readyz) even when no record arrives, and the
+    // series of removed containers expire even when no one scrapes.
+    let mut beat = tokio::time::interval(Duration::from_secs(1));
+    let mut expire_tick = tokio::time::interval(EXPIRE_INTERVAL);
     info!(
         hook = probes.hook.name(),
         lifecycle = probes.lifecycle,
@@ -143,12 +172,24 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             }
             _ = sigterm.recv() => { info!("SIGTERM: shutting down"); break; }
             _ = sigint.recv() => { info!("SIGINT: shutting down"); break; }
-            _ = stats_tick.tick(), if config.stats_interval_secs > 0 => log_stats(&probes, &stats),
+            _ = stats_tick.tick(), if config.stats_interval_secs > 0 => {
+                log_stats(probes.hook.name(), &metrics, &stats);
+            }
+            _ = beat.tick() => {
+                drain(ring.get_mut(), &tx, &stats);
+                metrics.health.reader_alive();
+            }
+            _ = expire_tick.tick() => {
+                let m = metrics.clone();
+                // Off the reader's thread: expiry walks the kernel map.
+                drop(tokio::task::spawn_blocking(move || m.expire()));
+            }
         }
     }
 
     // Detach first so no new records arrive, then hand over what is left.
-    let final_probe_stats = probes.stats();
+    let final_probe_stats = metrics.probe_stats();
+    metrics.detach();
     drop(probes);
     drain(ring.get_mut(), &tx, &stats);
     drop(tx);
@@ -156,8 +197,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         error!("output thread panicked");
     }
     match final_probe_stats {
-        Ok(p) => info!(probes = %p, pipeline = %stats, "detached; final statistics"),
-        Err(e) => info!(pipeline = %stats, error = %e, "detached"),
+        Some(Ok(p)) => info!(probes = %p, pipeline = %stats, "detached; final statistics"),
+        Some(Err(e)) => info!(pipeline = %stats, error = %e, "detached"),
+        None => info!(pipeline = %stats, "detached"),
+    }
+    let _ = stop_http.send(());
+    if let Err(e) = server.await {
+        error!(error = %e, "HTTP server task failed");
     }
     Ok(())
 }
@@ -182,11 +228,42 @@ fn drain(ring: &mut RingBuf<MapData>, tx: &SyncSender<Record>, stats: &PipelineS
     }
 }
 
-fn log_stats(probes: &Probes, stats: &PipelineStats) {
-    match probes.stats() {
-        Ok(p) => info!(hook = probes.hook.name(), probes = %p, pipeline = %stats, "statistics"),
-        Err(e) => warn!(error = %e, pipeline = %stats, "statistics (probe maps unreadable)"),
+fn log_stats(hook: &str, metrics: &Metrics, stats: &PipelineStats) {
+    match metrics.probe_stats() {
+        Some(Ok(p)) => info!(hook, probes = %p, pipeline = %stats, "statistics"),
+        Some(Err(e)) => warn!(error = %e, pipeline = %stats, "statistics (probe maps unreadable)"),
+        None => info!(pipeline = %stats, "statistics (probes detached)"),
     }
+}
+
+/// How each probe family is attached, and what the sensitive-operation groups rely on.
+fn hook_info(probes: &Probes) -> HookInfo {
+    let mut hooks = vec![
+        ("capability".to_string(), probes.hook.name().to_string()),
+        (
+            "process".to_string(),
+            if probes.processes { "tp_btf" } else { "none" }.to_string(),
+        ),
+        (
+            "cgroup".to_string(),
+            if probes.lifecycle {
+                "tracepoint"
+            } else {
+                "none"
+            }
+            .to_string(),
+        ),
+    ];
+    // Sensitive operations are seen at their capability checks; operations that make none
+    // (and credential changes) have no hook yet.
+    let mut groups: Vec<&str> = operations::SENSITIVE.iter().map(|s| s.group).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    for g in groups {
+        hooks.push((format!("operations/{g}"), "capability_check".to_string()));
+    }
+    hooks.push(("operations/credentials".to_string(), "none".to_string()));
+    HookInfo { hooks }
 }
 
 /// The output thread's state: enrichment caches, container lifecycle and stdout. Blocking on
@@ -201,6 +278,11 @@ struct Output {
     /// The kernel's list of host cgroups (`watch: containers`).
     host_cgroups: Option<HashMap<MapData, u64, u8>>,
     stats: Arc<PipelineStats>,
+    metrics: Arc<Metrics>,
+    /// Containers announced with `container_start`, by id.
+    started: HashSet<String>,
+    /// Cgroups the metrics need labels for, with when they were first asked for.
+    unlabelled: StdHashMap<u64, Instant>,
     out: std::io::BufWriter<std::io::Stdout>,
     line: Vec<u8>,
 }
@@ -213,6 +295,7 @@ impl Output {
         host_cgroups: Option<HashMap<MapData, u64, u8>>,
         trusted_registries: Vec<String>,
         stats: Arc<PipelineStats>,
+        metrics: Arc<Metrics>,
     ) -> Output {
         let mut cgroups = CgroupResolver::new(cgroup_root);
         if tracepoints {
@@ -227,6 +310,9 @@ impl Output {
             processes: ProcessTable::default(),
             host_cgroups,
             stats,
+            metrics,
+            started: HashSet::new(),
+            unlabelled: StdHashMap::new(),
             out: std::io::BufWriter::new(std::io::stdout()),
             line: Vec::with_capacity(1024),
         }
@@ -273,9 +359,11 @@ impl Output {
             }
             if last_poll.elapsed() >= POLL_INTERVAL {
                 self.poll_lifecycle();
+                self.label_pending();
                 last_poll = Instant::now();
             }
             self.flush();
+            self.metrics.health.output_alive();
         }
         self.flush();
     }
@@ -284,14 +372,14 @@ impl Output {
         match rec {
             Record::Capability(cap) => {
                 let ev = self.capability_event(&cap);
-                self.emit(&ev);
+                self.emit(ev.header.kind, &ev);
             }
             Record::Operation(op) => {
                 let (cap, strings) = *op;
                 let ev = self.capability_event(&cap);
-                self.emit(&ev);
+                self.emit(ev.header.kind, &ev);
                 if let Some(op) = operation_event(ev, &strings) {
-                    self.emit(&op);
+                    self.emit(op.header.kind, &op);
                 }
             }
             Record::Exec(exec) => self.processes.exec(&exec),
@@ -321,6 +409,9 @@ impl Output {
                 boot_ns,
                 ..
             } => {
+                // Labelled while its path is still known; its series expire later.
+                self.label_cgroup(id, 0, true);
+                self.metrics.cgroup_removed(id);
                 for ev in self.lifecycle.on_rmdir(
                     id,
                     boot_ns,
@@ -328,7 +419,7 @@ impl Output {
                     &self.node,
                     &self.clock,
                 ) {
-                    self.emit(&ev);
+                    self.container_event(&ev);
                 }
                 self.cgroups.remove(id);
                 if let Some(map) = &mut self.host_cgroups {
@@ -355,7 +446,70 @@ impl Output {
             h.container = Some(a.container.clone());
             h.k8s = a.k8s.clone();
         }
+        let (id, pid) = (h.cgroup.id, h.process.pid);
+        self.label_cgroup(id, pid, false);
         ev
+    }
+
+    /// Tells the metrics whose counts cgroup `id` holds, once that is known for sure: the
+    /// host's, or a container's whose metadata is resolved (or given up on at its start).
+    /// `last_chance`: the cgroup is going away; label it with what is known.
+    fn label_cgroup(&mut self, id: u64, pid: u32, last_chance: bool) {
+        if self.metrics.knows_cgroup(id) {
+            self.unlabelled.remove(&id);
+            return;
+        }
+        let labels = match self.cgroups.path(id, pid) {
+            None => {
+                let since = *self.unlabelled.entry(id).or_insert_with(Instant::now);
+                if !last_chance && since.elapsed() < UNRESOLVED_PATIENCE {
+                    return;
+                }
+                None
+            }
+            Some(path) => match self.containers.for_cgroup(&path, boottime_ns()) {
+                None => None,
+                Some(a) => {
+                    if !a.resolved && !last_chance && !self.started.contains(&a.container.id) {
+                        self.unlabelled.entry(id).or_insert_with(Instant::now);
+                        return;
+                    }
+                    Some(SeriesLabels::of(
+                        &a.container,
+                        a.k8s.as_ref(),
+                        self.metrics.pod_labels(),
+                    ))
+                }
+            },
+        };
+        self.metrics.label_cgroup(id, labels);
+        self.unlabelled.remove(&id);
+    }
+
+    /// Labels the cgroups a scrape found unlabelled, and retries the ones still waiting.
+    fn label_pending(&mut self) {
+        let mut ids = self.metrics.take_pending();
+        ids.extend(self.unlabelled.keys().copied());
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            self.label_cgroup(id, 0, false);
+        }
+    }
+
+    /// Writes a container_start/stop event and keeps the posture gauges in step.
+    fn container_event(&mut self, ev: &ContainerEvent) {
+        if let Some(c) = &ev.container {
+            if ev.kind == "container_start" {
+                self.started.insert(c.id.clone());
+                self.metrics
+                    .container_started(c, ev.k8s.as_ref(), &ev.posture);
+            } else {
+                self.started.remove(&c.id);
+                self.metrics.container_stopped(&c.id);
+            }
+        }
+        self.emit(ev.kind, ev);
     }
 
     fn poll_lifecycle(&mut self) {
@@ -363,7 +517,7 @@ impl Output {
             .lifecycle
             .poll(&mut self.containers, &self.node, &self.clock)
         {
-            self.emit(&ev);
+            self.container_event(&ev);
         }
         self.update_gauges();
     }
@@ -377,7 +531,7 @@ impl Output {
             .store(self.lifecycle.len() as u64, Relaxed);
     }
 
-    fn emit<T: Serialize>(&mut self, ev: &T) {
+    fn emit<T: Serialize>(&mut self, kind: &str, ev: &T) {
         self.line.clear();
         let ok = serde_json::to_writer(&mut self.line, ev).is_ok() && {
             self.line.push(b'\n');
@@ -385,6 +539,7 @@ impl Output {
         };
         if ok {
             self.stats.written.fetch_add(1, Relaxed);
+            self.metrics.event(kind);
         } else {
             self.stats.output_errors.fetch_add(1, Relaxed);
         }
