@@ -17,7 +17,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the daemon: attach the probes and write events as JSON lines to stdout.
+    /// Run the daemon: attach the probes, write events as JSON lines to stdout, serve
+    /// /metrics, /healthz and /readyz (default 127.0.0.1:9798).
     ///
     /// Logs go to stderr (level from RUST_LOG, default info). Needs root, or CAP_BPF,
     /// CAP_PERFMON and CAP_SYS_ADMIN; SIGINT or SIGTERM detaches everything and exits 0.

@@ -674,6 +674,26 @@ mod tests {
     }
 
     #[test]
+    fn not_ready_until_every_part_shows_life() {
+        let h = Health::new("/".into());
+        let why = h.not_ready();
+        assert!(why.contains(&"probes not attached".to_string()), "{why:?}");
+        assert!(why.contains(&"ring-buffer reader not started".to_string()));
+        assert!(why.contains(&"output thread not started".to_string()));
+        h.set_probes_attached(true);
+        h.reader_alive();
+        h.output_alive();
+        assert_eq!(h.not_ready(), Vec::<String>::new());
+        let h = Health::new("/nonexistent/cgroup".into());
+        h.set_probes_attached(true);
+        h.reader_alive();
+        h.output_alive();
+        let why = h.not_ready();
+        assert_eq!(why.len(), 1, "{why:?}");
+        assert!(why[0].starts_with("cgroup resolver: cannot read /nonexistent/cgroup"));
+    }
+
+    #[test]
     fn contract_families_are_listed_before_their_first_sample() {
         let m = metrics();
         let text = String::from_utf8(m.render()).unwrap();

@@ -57,3 +57,28 @@ fn unknown_hook_flag_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("magic"));
 }
+
+#[test]
+fn a_taken_listen_port_fails_the_start_before_the_probes_load() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = privmon().args(["run", "--listen", &addr]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("listening on {addr} (config key `listen`)")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("privmon ready"), "{stderr}");
+}
+
+#[test]
+fn a_listen_address_without_a_port_is_refused() {
+    let out = privmon()
+        .args(["run", "--listen", "localhost"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--listen"), "{stderr}");
+}

@@ -166,15 +166,24 @@ pub struct Daemon {
     child: Child,
     stdout: Arc<Lines>,
     stderr: Arc<Lines>,
+    /// Where its HTTP endpoints listen.
+    pub address: String,
 }
 
 impl Daemon {
     /// Starts the daemon with extra `privmon run` arguments and waits until it is ready.
+    /// Its endpoints listen on a free loopback port unless `args` has `--listen`.
     pub fn start(args: &[&str]) -> anyhow::Result<Daemon> {
         let bin = privmon_bin();
+        let listen: &[&str] = if args.contains(&"--listen") {
+            &[]
+        } else {
+            &["--listen", "127.0.0.1:0"]
+        };
         let mut child = Command::new(&bin)
             .arg("run")
             .args(["--stats-interval-secs", "0"])
+            .args(listen)
             .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -183,10 +192,11 @@ impl Daemon {
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
         let (stdout, stderr) = follow_output(&mut child);
-        let daemon = Daemon {
+        let mut daemon = Daemon {
             child,
             stdout,
             stderr,
+            address: String::new(),
         };
         if daemon
             .stderr
@@ -198,7 +208,36 @@ impl Daemon {
                 daemon.stderr.snapshot().join("\n")
             );
         }
+        // Logged before the probes load: "serving /metrics, ... address=127.0.0.1:41234".
+        daemon.address = daemon
+            .stderr
+            .snapshot()
+            .iter()
+            .find_map(|l| {
+                l.contains("serving /metrics")
+                    .then(|| {
+                        l.split("address=")
+                            .nth(1)?
+                            .split_whitespace()
+                            .next()
+                            .map(str::to_string)
+                    })
+                    .flatten()
+            })
+            .context("the daemon did not log its listening address")?;
         Ok(daemon)
+    }
+
+    /// GETs a path of the daemon's HTTP server: (status, body).
+    pub fn get(&self, path: &str) -> anyhow::Result<(u16, String)> {
+        http_get(&format!("http://{}{path}", self.address))
+    }
+
+    /// The daemon's `/metrics`, parsed.
+    pub fn metrics(&self) -> anyhow::Result<Metrics> {
+        let (status, body) = self.get("/metrics")?;
+        ensure!(status == 200, "/metrics answered {status}: {body}");
+        Ok(Metrics::parse(&body))
     }
 
     pub fn pid(&self) -> u32 {
@@ -289,6 +328,109 @@ impl Drop for Daemon {
     }
 }
 
+/// A real HTTP GET (ureq): (status, body), whatever the status.
+pub fn http_get(url: &str) -> anyhow::Result<(u16, String)> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut resp = agent
+        .get(url)
+        .call()
+        .with_context(|| format!("GET {url}"))?;
+    let status = resp.status().as_u16();
+    let body = resp.body_mut().read_to_string()?;
+    Ok((status, body))
+}
+
+/// Prometheus text exposition, parsed into samples.
+pub struct Metrics {
+    pub text: String,
+    /// (name, labels, value)
+    pub samples: Vec<(String, std::collections::BTreeMap<String, String>, f64)>,
+}
+
+impl Metrics {
+    pub fn parse(text: &str) -> Metrics {
+        let mut samples = Vec::new();
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            let (series, value) = line.rsplit_once(' ').expect("sample line has a value");
+            let value: f64 = value.parse().expect("sample value is a number");
+            let (name, labels) = match series.split_once('{') {
+                Some((name, rest)) => (name, parse_labels(rest.trim_end_matches('}'))),
+                None => (series, Default::default()),
+            };
+            samples.push((name.to_string(), labels, value));
+        }
+        Metrics {
+            text: text.to_string(),
+            samples,
+        }
+    }
+
+    /// Families named by a `# TYPE` line (present even before their first sample).
+    pub fn families(&self) -> Vec<String> {
+        self.text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split_whitespace().next())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Values of the samples of `name` whose labels include all of `labels`.
+    pub fn values(&self, name: &str, labels: &[(&str, &str)]) -> Vec<f64> {
+        self.samples
+            .iter()
+            .filter(|(n, l, _)| {
+                n == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+            })
+            .map(|(_, _, v)| *v)
+            .collect()
+    }
+
+    /// The one sample of `name` with these labels; `None` if absent.
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let v = self.values(name, labels);
+        assert!(v.len() <= 1, "{name}{labels:?} matches {} series", v.len());
+        v.first().copied()
+    }
+}
+
+fn parse_labels(s: &str) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut rest = s;
+    while let Some((key, after)) = rest.split_once("=\"") {
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let mut end = after.len();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    if let Some((_, n)) = chars.next() {
+                        value.push(if n == 'n' { '\n' } else { n });
+                    }
+                }
+                '"' => {
+                    end = i + 1;
+                    break;
+                }
+                c => value.push(c),
+            }
+        }
+        out.insert(key.trim_start_matches(',').to_string(), value);
+        rest = &after[end..];
+    }
+    out
+}
+
 /// Runs a host process with a unique name that makes one capability check (CAP_SYS_NICE);
 /// returns its name (`comm`).
 pub fn host_check() -> anyhow::Result<String> {
@@ -362,6 +504,20 @@ pub fn loaded_programs() -> Vec<(u32, String)> {
 /// Image name the test containers carry in their CRI annotations.
 pub const TEST_IMAGE: &str = "registry.example/privmon/trigger:test";
 /// Pod name and namespace of the test containers' CRI annotations.
+/// Every capability the host's init may hold: "all capabilities" on this node.
+pub fn host_capabilities() -> Vec<String> {
+    let status = fs::read_to_string("/proc/1/status").expect("reading /proc/1/status");
+    let hex = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .expect("CapBnd in /proc/1/status")
+        .trim();
+    let mask = u64::from_str_radix(hex, 16).expect("CapBnd is hexadecimal");
+    privmon::capabilities::Capability::from_mask(mask)
+        .map(privmon::capabilities::Capability::name)
+        .collect()
+}
+
 pub const TEST_POD: &str = "privmon-test-pod";
 pub const TEST_NAMESPACE: &str = "privmon-tests";
 
@@ -382,6 +538,8 @@ pub struct ContainerSpec<'a> {
     pub seccomp: bool,
     /// Read-only bind mounts (host source, container destination).
     pub bind_mounts: &'a [(&'a str, &'a str)],
+    /// Pod name annotation (default [`TEST_POD`]).
+    pub pod: Option<&'a str>,
 }
 
 /// A runc container with a busybox root filesystem and a Kubernetes-style cgroup path,
@@ -451,7 +609,7 @@ impl Container {
             "annotations": {
                 "io.kubernetes.cri.container-type": "container",
                 "io.kubernetes.cri.sandbox-uid": pod_uid,
-                "io.kubernetes.cri.sandbox-name": TEST_POD,
+                "io.kubernetes.cri.sandbox-name": spec.pod.unwrap_or(TEST_POD),
                 "io.kubernetes.cri.sandbox-namespace": TEST_NAMESPACE,
                 "io.kubernetes.cri.container-name": "trigger",
                 "io.kubernetes.cri.image-name": TEST_IMAGE
@@ -703,5 +861,105 @@ impl Drop for TracepointCounter {
         if self.mounted_tracefs {
             let _ = Command::new("umount").arg(TRACEFS).status();
         }
+    }
+}
+
+/// A real Prometheus server (Debian's `prometheus`) scraping `targets` every second, with
+/// its data in a temporary directory that is removed on drop.
+pub struct Prometheus {
+    child: Child,
+    dir: PathBuf,
+    pub address: String,
+}
+
+impl Prometheus {
+    pub fn start(targets: &[&str]) -> anyhow::Result<Prometheus> {
+        let dir = std::env::temp_dir().join(unique("privmon-prometheus-"));
+        fs::create_dir_all(dir.join("data"))?;
+        let targets: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
+        fs::write(
+            dir.join("prometheus.yml"),
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
+                 scrape_configs:\n  - job_name: privmon\n    honor_labels: true\n    \
+                 static_configs:\n      - targets: [{}]\n",
+                targets.join(", ")
+            ),
+        )?;
+        // A free port: bind one, release it, hand it to Prometheus.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let address = format!("127.0.0.1:{port}");
+        let log = fs::File::create(dir.join("prometheus.log"))?;
+        let child = Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={address}"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting prometheus (Debian package `prometheus`)")?;
+        let prometheus = Prometheus {
+            child,
+            dir,
+            address,
+        };
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Ok((200, _)) = http_get(&format!("http://{}/-/ready", prometheus.address)) {
+                return Ok(prometheus);
+            }
+            if Instant::now() > deadline {
+                bail!("prometheus did not become ready:\n{}", prometheus.log());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default()
+    }
+
+    /// An instant query through the HTTP API: (labels, value) per series.
+    pub fn query(&self, expr: &str) -> anyhow::Result<Vec<(Value, f64)>> {
+        let mut url = format!("http://{}/api/v1/query?query=", self.address);
+        for b in expr.bytes() {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                url.push(b as char);
+            } else {
+                url.push_str(&format!("%{b:02X}"));
+            }
+        }
+        let (status, body) = http_get(&url)?;
+        ensure!(status == 200, "query {expr} answered {status}: {body}");
+        let v: Value = serde_json::from_str(&body)?;
+        ensure!(v["status"] == "success", "query {expr}: {body}");
+        let result = v["data"]["result"].as_array().cloned().unwrap_or_default();
+        Ok(result
+            .into_iter()
+            .map(|r| {
+                let value = r["value"][1]
+                    .as_str()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(f64::NAN);
+                (r["metric"].clone(), value)
+            })
+            .collect())
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_dir_all(&self.dir);
     }
 }

@@ -1,23 +1,11 @@
 //! Containers are announced with their posture when they appear (or when privmon starts),
 //! and every event is attributed to the right container. Root only: `cargo xtask test`.
 
-use privmon::capabilities::Capability;
 use privmon_tests::{
-    Container, ContainerSpec, Daemon, TEST_IMAGE, TEST_NAMESPACE, TEST_POD, require_root,
+    Container, ContainerSpec, Daemon, TEST_IMAGE, TEST_NAMESPACE, TEST_POD, host_capabilities,
+    require_root,
 };
 use serde_json::Value;
-
-/// Every capability the host's init may hold: "all capabilities" on this node.
-fn host_capabilities() -> Vec<String> {
-    let status = std::fs::read_to_string("/proc/1/status").unwrap();
-    let hex = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapBnd:"))
-        .unwrap()
-        .trim();
-    let mask = u64::from_str_radix(hex, 16).unwrap();
-    Capability::from_mask(mask).map(Capability::name).collect()
-}
 
 fn lifecycle_event(daemon: &Daemon, kind: &str, c: &Container) -> Value {
     daemon

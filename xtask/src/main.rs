@@ -33,6 +33,10 @@ const PACKAGES: &[(&str, &str)] = &[
         "bpftrace",
         "independent count of the cap_capable tracepoint in tests",
     ),
+    (
+        "prometheus",
+        "a real Prometheus server scrapes the daemon in tests; promtool checks the alert rules",
+    ),
 ];
 
 #[derive(Parser)]
@@ -107,6 +111,8 @@ fn main() -> anyhow::Result<()> {
                     "containers",
                     "--test",
                     "operations",
+                    "--test",
+                    "metrics",
                 ])
                 .args(["--", "--ignored"])
                 // One daemon and one set of containers at a time: they share the kernel.
