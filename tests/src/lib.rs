@@ -874,15 +874,24 @@ pub struct Prometheus {
 
 impl Prometheus {
     pub fn start(targets: &[&str]) -> anyhow::Result<Prometheus> {
+        Prometheus::start_with_rules(targets, None)
+    }
+
+    /// Also evaluates the rule file `rules` every second.
+    pub fn start_with_rules(targets: &[&str], rules: Option<&Path>) -> anyhow::Result<Prometheus> {
         let dir = std::env::temp_dir().join(unique("privmon-prometheus-"));
         fs::create_dir_all(dir.join("data"))?;
         let targets: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
         fs::write(
             dir.join("prometheus.yml"),
             format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  \
+                 evaluation_interval: 1s\n{}\
                  scrape_configs:\n  - job_name: privmon\n    honor_labels: true\n    \
                  static_configs:\n      - targets: [{}]\n",
+                rules
+                    .map(|r| format!("rule_files: ['{}']\n", r.display()))
+                    .unwrap_or_default(),
                 targets.join(", ")
             ),
         )?;

@@ -261,6 +261,53 @@ fn posture_gauges_and_series_of_a_stopped_container_go_away() {
     }
 }
 
+/// The shipped alert rules, loaded in a real Prometheus, fire on a real condition: a
+/// container refused CAP_SYS_ADMIN for a mount (a series born at 1, which increase() alone
+/// would miss).
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn denied_mount_fires_the_shipped_alert_in_prometheus() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy/prometheus/privmon-rules.yaml")
+        .canonicalize()
+        .unwrap();
+    let prometheus = Prometheus::start_with_rules(&[&daemon.address], Some(&rules)).unwrap();
+    let pod = unique("denied-pod-");
+    // A few scrapes before the container exists: its series are new when they appear.
+    std::thread::sleep(Duration::from_secs(2));
+    let c = Container::create(&ContainerSpec {
+        args: &["/bin/trigger", "mount"],
+        capabilities: &["CAP_CHOWN"],
+        pod: Some(&pod),
+        ..Default::default()
+    })
+    .unwrap();
+    let out = c.run_to_completion().unwrap();
+    assert!(
+        out.contains(&format!("mount rc=-1 errno={}", libc::EPERM)),
+        "{out}"
+    );
+    let expr = format!(
+        "ALERTS{{alertname=\"PrivmonDangerousCapabilityDenied\",alertstate=\"firing\",pod=\"{pod}\"}}"
+    );
+    let deadline = Instant::now() + PATIENCE;
+    let firing = loop {
+        let r = prometheus.query(&expr).unwrap();
+        if !r.is_empty() || Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(firing.len(), 1, "{firing:?}\n{}", prometheus.log());
+    let (labels, _) = &firing[0];
+    assert_eq!(labels["cap"], "CAP_SYS_ADMIN", "{labels}");
+    assert_eq!(labels["namespace"], TEST_NAMESPACE, "{labels}");
+    assert_eq!(labels["container"], "trigger", "{labels}");
+    assert_eq!(labels["severity"], "warning", "{labels}");
+}
+
 /// Every `privmon_` name that the alert rules and the dashboard use is a family that the
 /// running daemon exposes.
 #[test]
