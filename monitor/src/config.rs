@@ -61,6 +61,11 @@ pub struct Config {
     pub metrics_pod_labels: bool,
     /// Seconds the series of a removed container are kept, so its last counts are scraped.
     pub metrics_grace_secs: u64,
+    /// Rule files that extend the built-in rules, in order (docs/rules.md). They are
+    /// reloaded on SIGHUP and when they change.
+    pub rules_files: Vec<std::path::PathBuf>,
+    /// Turn the built-in rules off entirely (only `rules_files` apply).
+    pub default_rules: bool,
 }
 
 /// Where the HTTP endpoints listen by default: loopback, on a port of privmon's own.
@@ -81,6 +86,8 @@ impl Default for Config {
             listen: DEFAULT_LISTEN.parse().expect("valid default address"),
             metrics_pod_labels: true,
             metrics_grace_secs: 300,
+            rules_files: Vec::new(),
+            default_rules: true,
         }
     }
 }
@@ -124,6 +131,12 @@ pub struct ConfigFlags {
     /// Seconds a removed container's series are kept before they are dropped.
     #[arg(long, value_name = "SECS")]
     pub metrics_grace_secs: Option<u64>,
+    /// Rule file extending the built-in rules (repeat for several; replaces the file's list).
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules_files: Vec<std::path::PathBuf>,
+    /// Use the built-in rules (false: only --rules files apply).
+    #[arg(long, value_name = "BOOL")]
+    pub default_rules: Option<bool>,
 }
 
 /// A configuration that cannot be used, with where and why.
@@ -227,6 +240,12 @@ impl Config {
         }
         if let Some(v) = flags.metrics_grace_secs {
             self.metrics_grace_secs = v;
+        }
+        if !flags.rules_files.is_empty() {
+            self.rules_files = flags.rules_files.clone();
+        }
+        if let Some(v) = flags.default_rules {
+            self.default_rules = v;
         }
         if !flags.trusted_registries.is_empty() {
             self.trusted_registries = flags.trusted_registries.clone();

@@ -16,5 +16,6 @@ pub mod operations;
 pub mod pipeline;
 pub mod processes;
 pub mod procfs;
+pub mod rules;
 pub mod syscalls;
 pub mod tracefs;

@@ -3,7 +3,10 @@
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use privmon::config::{Config, ConfigFlags};
+use privmon::{
+    config::{Config, ConfigFlags},
+    rules::RuleSet,
+};
 use tracing_subscriber::EnvFilter;
 
 /// Runtime privilege monitor for container hosts: reports every use of a Linux capability,
@@ -29,6 +32,35 @@ enum Command {
         #[command(flatten)]
         flags: ConfigFlags,
     },
+    /// Check and list alert rules.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Validate rule files (on top of the built-in rules) and list the rules they give.
+    ///
+    /// Exits 2 with file:line:column and the reason when a file is invalid.
+    Check {
+        /// Rule files, applied in order after the built-in rules.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Check the files alone, without the built-in rules.
+        #[arg(long)]
+        no_defaults: bool,
+    },
+    /// List the active rule set: the built-in rules plus the configuration's rule files.
+    List {
+        /// YAML configuration file (its `rules_files` and `default_rules`).
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Rule file (repeat for several; replaces the configuration's list).
+        #[arg(long = "rules", value_name = "FILE")]
+        rules_files: Vec<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -41,6 +73,7 @@ fn main() -> ExitCode {
         )
         .init();
     match cli.command {
+        Command::Rules { command } => rules_command(command),
         Command::Run { config, flags } => {
             let loaded = match &config {
                 Some(path) => Config::from_file(path),
@@ -72,4 +105,81 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn rules_command(command: RulesCommand) -> ExitCode {
+    let (defaults, files) = match command {
+        RulesCommand::Check { files, no_defaults } => (!no_defaults, files),
+        RulesCommand::List {
+            config,
+            rules_files,
+        } => {
+            let loaded = match &config {
+                Some(path) => Config::from_file(path),
+                None => Ok(Config::default()),
+            };
+            match loaded {
+                Ok(c) if rules_files.is_empty() => (c.default_rules, c.rules_files),
+                Ok(c) => (c.default_rules, rules_files),
+                Err(e) => {
+                    eprintln!("privmon: invalid configuration: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
+    match RuleSet::load(defaults, &files) {
+        Ok(rules) => {
+            print!("{}", rules_table(&rules));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("privmon: invalid rules: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// One aligned line per rule: id, severity, enabled, MITRE techniques, source.
+fn rules_table(rules: &RuleSet) -> String {
+    let rows: Vec<[String; 5]> = rules
+        .rules
+        .iter()
+        .map(|r| {
+            [
+                r.id.clone(),
+                r.severity.name().to_string(),
+                if r.enabled { "on" } else { "off" }.to_string(),
+                r.mitre
+                    .iter()
+                    .map(|t| t.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                r.source.clone(),
+            ]
+        })
+        .collect();
+    let header = ["RULE", "SEVERITY", "ENABLED", "MITRE", "SOURCE"].map(str::to_string);
+    let mut widths = [0usize; 5];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "{} rules, {} enabled\n",
+        rules.rules.len(),
+        rules.enabled().count()
+    ));
+    out
 }

@@ -182,6 +182,9 @@ pub struct Metrics {
     pod_labels: bool,
     grace: Duration,
     pub health: Health,
+    rules_enabled: AtomicU64,
+    rules_reload_failures: AtomicU64,
+    rules_last_reload_ok: AtomicBool,
 }
 
 /// Families that are part of the contract even before their first sample: rendered with
@@ -246,6 +249,9 @@ impl Metrics {
             pod_labels,
             grace,
             health,
+            rules_enabled: AtomicU64::new(0),
+            rules_reload_failures: AtomicU64::new(0),
+            rules_last_reload_ok: AtomicBool::new(true),
         })
     }
 
@@ -269,6 +275,11 @@ impl Metrics {
         Ok(())
     }
 
+    /// The pipeline's counters, which the metrics export.
+    pub fn pipeline(&self) -> &Arc<PipelineStats> {
+        &self.pipeline
+    }
+
     pub fn pod_labels(&self) -> bool {
         self.pod_labels
     }
@@ -283,6 +294,18 @@ impl Metrics {
         self.alerts
             .with_label_values(&[rule, severity, namespace])
             .inc();
+    }
+
+    /// A rule set was loaded with this many enabled rules.
+    pub fn rules_loaded(&self, enabled: usize) {
+        self.rules_enabled.store(enabled as u64, Relaxed);
+        self.rules_last_reload_ok.store(true, Relaxed);
+    }
+
+    /// A reload was refused; the previous rules stay.
+    pub fn rules_reload_failed(&self) {
+        self.rules_reload_failures.fetch_add(1, Relaxed);
+        self.rules_last_reload_ok.store(false, Relaxed);
     }
 
     /// Whether the output thread still has to label this cgroup.
@@ -482,6 +505,21 @@ impl Metrics {
             "1 when the daemon is ready (as /readyz): probes attached, ring buffer and output \
              making progress, cgroups readable.",
             i64::from(self.health.not_ready().is_empty()),
+        )?);
+        out.extend(gauge(
+            "privmon_rules_enabled",
+            "Rules in the active set that are enabled.",
+            self.rules_enabled.load(Relaxed) as i64,
+        )?);
+        out.extend(counter(
+            "privmon_rules_reload_failures_total",
+            "Rule reloads refused because the new set was invalid (the previous set stays).",
+            self.rules_reload_failures.load(Relaxed),
+        )?);
+        out.extend(gauge(
+            "privmon_rules_last_reload_ok",
+            "0 when the last rule reload was refused (the daemon runs the previous set).",
+            i64::from(self.rules_last_reload_ok.load(Relaxed)),
         )?);
         out.extend(self.posture_families()?);
         Ok(out)

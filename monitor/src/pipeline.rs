@@ -8,7 +8,7 @@ use std::{
     io::Write,
     path::PathBuf,
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicU64, Ordering::Relaxed},
         mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel},
     },
@@ -38,10 +38,14 @@ use crate::{
     metrics::{Health, HookInfo, Metrics, SeriesLabels},
     operations,
     processes::ProcessTable,
+    rules::{Alert, Engine, RuleSet},
 };
 
 /// How often the output thread looks for containers whose start is pending.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// How often rule files are checked for changes.
+const RULES_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 /// How often the series of removed containers are checked for expiry.
 const EXPIRE_INTERVAL: Duration = Duration::from_secs(10);
@@ -94,6 +98,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None => hostname(),
     };
     let cgroup_root = v2_root()?;
+    let rules = RuleSet::load(config.default_rules, &config.rules_files)
+        .map_err(|e| anyhow::anyhow!("invalid rules: {e}"))?;
+    info!(
+        enabled = rules.enabled().count(),
+        files = config.rules_files.len(),
+        "rules loaded"
+    );
     let stats = Arc::new(PipelineStats::default());
     let metrics = Arc::new(Metrics::new(
         stats.clone(),
@@ -111,6 +122,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let mut probes = Probes::load(&config)?;
     metrics.attached(probes.take_counters()?, &hook_info(&probes))?;
+    metrics.rules_loaded(rules.enabled().count());
+    let new_rules: Arc<Mutex<Option<RuleSet>>> = Arc::default();
     let ring = RingBuf::try_from(
         probes
             .ebpf
@@ -138,8 +151,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         probes.lifecycle,
         host_cgroups,
         config.trusted_registries.clone(),
-        stats.clone(),
         metrics.clone(),
+        (Engine::new(rules), new_rules.clone()),
     );
     // Containers already running are announced before anything else.
     output.discover();
@@ -157,6 +170,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // series of removed containers expire even when no one scrapes.
     let mut beat = tokio::time::interval(Duration::from_secs(1));
     let mut expire_tick = tokio::time::interval(EXPIRE_INTERVAL);
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut rules_watch = RulesWatch::new(&config.rules_files);
+    let mut rules_tick = tokio::time::interval(RULES_POLL_INTERVAL);
     info!(
         hook = probes.hook.name(),
         lifecycle = probes.lifecycle,
@@ -178,6 +194,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             _ = beat.tick() => {
                 drain(ring.get_mut(), &tx, &stats);
                 metrics.health.reader_alive();
+            }
+            _ = sighup.recv() => {
+                info!("SIGHUP: reloading rules");
+                reload_rules(&config, &metrics, &new_rules);
+                rules_watch = RulesWatch::new(&config.rules_files);
+            }
+            _ = rules_tick.tick() => {
+                if rules_watch.changed(&config.rules_files) {
+                    info!("a rule file changed: reloading rules");
+                    reload_rules(&config, &metrics, &new_rules);
+                }
             }
             _ = expire_tick.tick() => {
                 let m = metrics.clone();
@@ -226,6 +253,42 @@ fn drain(ring: &mut RingBuf<MapData>, tx: &SyncSender<Record>, stats: &PipelineS
             }
         }
     }
+}
+
+/// Loads the rules again; an invalid set keeps the running one.
+fn reload_rules(config: &Config, metrics: &Metrics, slot: &Mutex<Option<RuleSet>>) {
+    match RuleSet::load(config.default_rules, &config.rules_files) {
+        Ok(rules) => {
+            let enabled = rules.enabled().count();
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(rules);
+            metrics.rules_loaded(enabled);
+            info!(enabled, "rules reloaded");
+        }
+        Err(e) => {
+            metrics.rules_reload_failed();
+            error!(error = %e, "invalid rules: keeping the previous set");
+        }
+    }
+}
+
+/// Modification times of the rule files, to reload when one changes.
+struct RulesWatch(Vec<Option<std::time::SystemTime>>);
+
+impl RulesWatch {
+    fn new(files: &[PathBuf]) -> RulesWatch {
+        RulesWatch(files.iter().map(|f| modified(f)).collect())
+    }
+
+    fn changed(&mut self, files: &[PathBuf]) -> bool {
+        let now = RulesWatch::new(files);
+        let changed = now.0 != self.0;
+        *self = now;
+        changed
+    }
+}
+
+fn modified(f: &std::path::Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(f).and_then(|m| m.modified()).ok()
 }
 
 fn log_stats(hook: &str, metrics: &Metrics, stats: &PipelineStats) {
@@ -283,6 +346,9 @@ struct Output {
     started: HashSet<String>,
     /// Cgroups the metrics need labels for, with when they were first asked for.
     unlabelled: StdHashMap<u64, Instant>,
+    rules: Engine,
+    /// A reloaded rule set, handed over by the main loop.
+    new_rules: Arc<Mutex<Option<RuleSet>>>,
     out: std::io::BufWriter<std::io::Stdout>,
     line: Vec<u8>,
 }
@@ -294,8 +360,8 @@ impl Output {
         tracepoints: bool,
         host_cgroups: Option<HashMap<MapData, u64, u8>>,
         trusted_registries: Vec<String>,
-        stats: Arc<PipelineStats>,
         metrics: Arc<Metrics>,
+        (rules, new_rules): (Engine, Arc<Mutex<Option<RuleSet>>>),
     ) -> Output {
         let mut cgroups = CgroupResolver::new(cgroup_root);
         if tracepoints {
@@ -309,10 +375,12 @@ impl Output {
             lifecycle: Lifecycle::new(trusted_registries),
             processes: ProcessTable::default(),
             host_cgroups,
-            stats,
+            stats: metrics.pipeline().clone(),
             metrics,
             started: HashSet::new(),
             unlabelled: StdHashMap::new(),
+            rules,
+            new_rules,
             out: std::io::BufWriter::new(std::io::stdout()),
             line: Vec::with_capacity(1024),
         }
@@ -360,6 +428,7 @@ impl Output {
             if last_poll.elapsed() >= POLL_INTERVAL {
                 self.poll_lifecycle();
                 self.label_pending();
+                self.poll_rules();
                 last_poll = Instant::now();
             }
             self.flush();
@@ -531,7 +600,48 @@ impl Output {
             .store(self.lifecycle.len() as u64, Relaxed);
     }
 
+    /// Writes an event, then the alerts it raises.
     fn emit<T: Serialize>(&mut self, kind: &str, ev: &T) {
+        let value = match serde_json::to_value(ev) {
+            Ok(v) => v,
+            Err(_) => {
+                self.stats.output_errors.fetch_add(1, Relaxed);
+                return;
+            }
+        };
+        self.write(kind, &value);
+        for alert in self.rules.evaluate(&value, Instant::now()) {
+            self.alert(&alert);
+        }
+    }
+
+    fn alert(&mut self, alert: &Alert) {
+        self.metrics.alert(
+            &alert.rule,
+            alert.severity.name(),
+            alert.k8s["namespace"].as_str().unwrap_or(""),
+        );
+        self.write("alert", alert);
+    }
+
+    /// Closes ended dedup windows, and swaps in reloaded rules.
+    fn poll_rules(&mut self) {
+        let now = Instant::now();
+        let mut alerts = self.rules.flush(now);
+        let reloaded = self
+            .new_rules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(rules) = reloaded {
+            alerts.extend(self.rules.replace(rules, now));
+        }
+        for a in &alerts {
+            self.alert(a);
+        }
+    }
+
+    fn write<T: Serialize + ?Sized>(&mut self, kind: &str, ev: &T) {
         self.line.clear();
         let ok = serde_json::to_writer(&mut self.line, ev).is_ok() && {
             self.line.push(b'\n');

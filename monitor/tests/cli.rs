@@ -82,3 +82,72 @@ fn a_listen_address_without_a_port_is_refused() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--listen"), "{stderr}");
 }
+
+#[test]
+fn rules_check_lists_the_rules_or_names_the_error() {
+    let dir = std::env::temp_dir().join(format!("privmon-cli-rules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.yaml");
+    std::fs::write(
+        &good,
+        "rules:\n  - id: untrusted_image\n    enabled: false\n  - id: my_rule\n    \
+         description: d\n    severity: low\n    mitre: [T1610]\n    \
+         condition: {field: kind, eq: container_start}\n    summary: \"{workload} started\"\n",
+    )
+    .unwrap();
+    let out = privmon()
+        .args(["rules", "check"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = |id: &str| {
+        stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .unwrap_or_else(|| panic!("no {id} in\n{stdout}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        line("my_rule")[1..],
+        ["low", "on", "T1610", good.to_str().unwrap()]
+    );
+    assert_eq!(line("untrusted_image")[2], "off");
+    assert_eq!(line("mount_in_container")[1], "high");
+
+    let bad = dir.join("bad.yaml");
+    std::fs::write(&bad, "rules:\n  - id: x\n    severity: urgent\n").unwrap();
+    let out = privmon()
+        .args(["rules", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{}:3:15: rules[0].severity: unknown variant `urgent`",
+            bad.display()
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn rules_list_shows_the_built_in_set() {
+    let out = privmon().args(["rules", "list"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for id in [
+        "privileged_container_started",
+        "kernel_module_loaded",
+        "setns_into_host_namespace",
+        "open_by_handle_at",
+    ] {
+        assert!(stdout.contains(id), "{stdout}");
+    }
+    assert!(stdout.contains("builtin:default.yaml"), "{stdout}");
+}

@@ -1,0 +1,780 @@
+//! Alert rules: YAML files of lists, macros and rules, evaluated on every event.
+//!
+//! The default set (`default.yaml`) is built into the binary; rule files named in the
+//! configuration extend it. A rule with an id that exists replaces it when it has a
+//! `condition`, and patches it otherwise (`enabled`, `severity`, `tags`, `dedup`, and
+//! `exceptions`, which are added). Lists and macros with an existing name replace it.
+//! See docs/rules.md.
+
+pub mod condition;
+pub mod fields;
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    fmt,
+    path::Path as FsPath,
+    time::{Duration, Instant},
+};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use self::condition::{Compiled, Condition, Path, Resolver};
+
+/// The rules built into the binary.
+pub const DEFAULT_RULES: &str = include_str!("default.yaml");
+/// How the built-in file is named in errors and listings.
+pub const DEFAULT_SOURCE: &str = "builtin:default.yaml";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Severity, String> {
+        serde_json::from_value(Value::String(s.to_string()))
+            .map_err(|_| format!("unknown severity `{s}` (critical, high, medium, low, info)"))
+    }
+}
+
+/// A rule file that cannot be used: where and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleError {
+    pub source_name: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for RuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.source_name)?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+            if let Some(c) = self.column {
+                write!(f, ":{c}")?;
+            }
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for RuleError {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(default)]
+    lists: BTreeMap<String, Vec<Value>>,
+    #[serde(default)]
+    macros: BTreeMap<String, Condition>,
+    #[serde(default)]
+    rules: Vec<RuleSpec>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct RuleSpec {
+    id: RuleId,
+    description: Option<String>,
+    severity: Option<Severity>,
+    mitre: Option<Vec<Technique>>,
+    tags: Option<Vec<String>>,
+    condition: Option<Condition>,
+    summary: Option<Template>,
+    enabled: Option<bool>,
+    #[serde(default)]
+    exceptions: Vec<Exception>,
+    dedup: Option<Dedup>,
+}
+
+/// `snake_case` rule ids: they are metric label values and file keys.
+#[derive(Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(try_from = "String")]
+struct RuleId(String);
+
+impl TryFrom<String> for RuleId {
+    type Error = String;
+    fn try_from(s: String) -> Result<RuleId, String> {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if ok {
+            Ok(RuleId(s))
+        } else {
+            Err(format!(
+                "rule id `{s}` must be snake_case (a-z, 0-9, _; at most 64 characters)"
+            ))
+        }
+    }
+}
+
+/// A MITRE ATT&CK technique id: `T1611`, `T1547.006`.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
+#[serde(try_from = "String")]
+pub struct Technique(pub String);
+
+impl TryFrom<String> for Technique {
+    type Error = String;
+    fn try_from(s: String) -> Result<Technique, String> {
+        let b = s.as_bytes();
+        let main = b.len() >= 5 && b[0] == b'T' && b[1..5].iter().all(u8::is_ascii_digit);
+        let sub = match b.len() {
+            5 => true,
+            9 => b[5] == b'.' && b[6..].iter().all(u8::is_ascii_digit),
+            _ => false,
+        };
+        if main && sub {
+            Ok(Technique(s))
+        } else {
+            Err(format!(
+                "`{s}` is not a MITRE ATT&CK technique id (T1234 or T1234.567)"
+            ))
+        }
+    }
+}
+
+/// A summary with `{field.path}` placeholders, and `{workload}` (pod ns/name (container c),
+/// container name, or host process), `{user}` (root, uid N) and `{process}` (exe or comm).
+#[derive(Deserialize, Clone, Debug)]
+#[serde(try_from = "String")]
+pub struct Template(Vec<Piece>);
+
+#[derive(Clone, Debug)]
+enum Piece {
+    Text(String),
+    Field(Path),
+    Workload,
+    User,
+    Process,
+}
+
+impl TryFrom<String> for Template {
+    type Error = String;
+    fn try_from(s: String) -> Result<Template, String> {
+        let mut pieces = Vec::new();
+        let mut rest = s.as_str();
+        while let Some(open) = rest.find('{') {
+            if open > 0 {
+                pieces.push(Piece::Text(rest[..open].to_string()));
+            }
+            let close = rest[open..]
+                .find('}')
+                .ok_or_else(|| format!("summary `{s}`: `{{` without `}}`"))?;
+            let name = &rest[open + 1..open + close];
+            pieces.push(match name {
+                "workload" => Piece::Workload,
+                "user" => Piece::User,
+                "process" => Piece::Process,
+                f => Piece::Field(Path::parse(f).map_err(|e| format!("summary: {e}"))?),
+            });
+            rest = &rest[open + close + 1..];
+        }
+        if !rest.is_empty() {
+            pieces.push(Piece::Text(rest.to_string()));
+        }
+        Ok(Template(pieces))
+    }
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "?".to_string(),
+        Value::Array(a) => a.iter().map(text).collect::<Vec<_>>().join(","),
+        v => v.to_string(),
+    }
+}
+
+/// "pod payments/api-7d9 (container api)", "container web (3f1c9a2b7d10)", "host process".
+pub fn workload(event: &Value) -> String {
+    let k8s = &event["k8s"];
+    let c = &event["container"];
+    if let Some(pod) = k8s["pod"].as_str() {
+        let ns = k8s["namespace"].as_str().unwrap_or("?");
+        match k8s["container"].as_str().or(c["name"].as_str()) {
+            Some(name) => format!("pod {ns}/{pod} (container {name})"),
+            None => format!("pod {ns}/{pod}"),
+        }
+    } else if let Some(id) = c["id"].as_str() {
+        let short: String = id.chars().take(12).collect();
+        match c["name"].as_str() {
+            Some(name) => format!("container {name} ({short})"),
+            None => format!("container {short}"),
+        }
+    } else {
+        "host process".to_string()
+    }
+}
+
+impl Template {
+    pub fn render(&self, event: &Value) -> String {
+        let mut out = String::new();
+        for p in &self.0 {
+            match p {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Field(f) => out.push_str(&f.get(event).map(text).unwrap_or("?".into())),
+                Piece::Workload => out.push_str(&workload(event)),
+                Piece::User => match event["process"]["euid"].as_u64() {
+                    Some(0) => out.push_str("root"),
+                    Some(n) => out.push_str(&format!("uid {n}")),
+                    None => out.push_str("an unknown user"),
+                },
+                Piece::Process => {
+                    let p = &event["process"];
+                    let name = p["exe"].as_str().or(p["comm"].as_str()).unwrap_or("?");
+                    out.push_str(name);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Events an exception spares: every listed key must match one of its globs.
+#[derive(Deserialize, Clone, Debug)]
+#[serde(try_from = "ExceptionSpec")]
+pub struct Exception(Vec<(ExceptionKey, Vec<globset::GlobMatcher>)>);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExceptionSpec {
+    namespace: Option<Vec<String>>,
+    pod: Option<Vec<String>>,
+    image: Option<Vec<String>>,
+    container: Option<Vec<String>>,
+    exe: Option<Vec<String>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum ExceptionKey {
+    Namespace,
+    Pod,
+    Image,
+    Container,
+    Exe,
+}
+
+impl TryFrom<ExceptionSpec> for Exception {
+    type Error = String;
+    fn try_from(s: ExceptionSpec) -> Result<Exception, String> {
+        let mut out = Vec::new();
+        for (key, globs) in [
+            (ExceptionKey::Namespace, s.namespace),
+            (ExceptionKey::Pod, s.pod),
+            (ExceptionKey::Image, s.image),
+            (ExceptionKey::Container, s.container),
+            (ExceptionKey::Exe, s.exe),
+        ] {
+            if let Some(globs) = globs {
+                let compiled = globs
+                    .iter()
+                    .map(|g| {
+                        globset::Glob::new(g)
+                            .map(|g| g.compile_matcher())
+                            .map_err(|e| format!("exception: invalid glob `{g}`: {e}"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                out.push((key, compiled));
+            }
+        }
+        if out.is_empty() {
+            return Err(
+                "an exception names at least one of namespace, pod, image, container, exe".into(),
+            );
+        }
+        Ok(Exception(out))
+    }
+}
+
+impl Exception {
+    fn spares(&self, event: &Value) -> bool {
+        self.0.iter().all(|(key, globs)| {
+            let v = match key {
+                ExceptionKey::Namespace => event["k8s"]["namespace"].as_str(),
+                ExceptionKey::Pod => event["k8s"]["pod"].as_str(),
+                ExceptionKey::Image => event["container"]["image"].as_str(),
+                ExceptionKey::Container => event["k8s"]["container"]
+                    .as_str()
+                    .or(event["container"]["name"].as_str()),
+                ExceptionKey::Exe => event["process"]["exe"].as_str(),
+            };
+            v.is_some_and(|v| globs.iter().any(|g| g.is_match(v)))
+        })
+    }
+}
+
+/// Repeats of a rule for the same container (and `by` fields) within `window_secs` are
+/// counted into one alert instead of raising one each.
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+struct Dedup {
+    #[serde(default = "default_window")]
+    window_secs: u64,
+    #[serde(default, deserialize_with = "paths")]
+    by: Vec<Path>,
+}
+
+fn default_window() -> u64 {
+    60
+}
+
+fn paths<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Path>, D::Error> {
+    let names = Vec::<String>::deserialize(d)?;
+    names
+        .iter()
+        .map(|n| Path::parse(n).map_err(serde::de::Error::custom))
+        .collect()
+}
+
+/// A rule ready to run.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub id: String,
+    pub description: String,
+    pub severity: Severity,
+    pub mitre: Vec<Technique>,
+    pub tags: Vec<String>,
+    pub enabled: bool,
+    pub source: String,
+    condition: Compiled,
+    summary: Template,
+    exceptions: Vec<Exception>,
+    window: Duration,
+    by: Vec<Path>,
+}
+
+/// Where a rule came from, for locating errors found after parsing.
+struct Origin {
+    source: usize,
+    spec: RuleSpec,
+}
+
+/// The active rule set.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+}
+
+/// One rule source: a name for messages and its text.
+pub struct Source {
+    pub name: String,
+    pub text: String,
+}
+
+impl Source {
+    pub fn builtin() -> Source {
+        Source {
+            name: DEFAULT_SOURCE.to_string(),
+            text: DEFAULT_RULES.to_string(),
+        }
+    }
+
+    pub fn read(path: &FsPath) -> Result<Source, RuleError> {
+        let text = std::fs::read_to_string(path).map_err(|e| RuleError {
+            source_name: path.display().to_string(),
+            line: None,
+            column: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        Ok(Source {
+            name: path.display().to_string(),
+            text,
+        })
+    }
+}
+
+/// The 1-based (line, column) of the first `needle` at or after line `from`.
+fn locate(text: &str, needle: &str, from: usize) -> Option<(usize, usize)> {
+    text.lines()
+        .enumerate()
+        .skip(from.saturating_sub(1))
+        .find_map(|(i, l)| l.find(needle).map(|c| (i + 1, c + 1)))
+}
+
+impl RuleSet {
+    /// The built-in rules (unless `defaults` is false) plus `files`, in order.
+    pub fn load(defaults: bool, files: &[std::path::PathBuf]) -> Result<RuleSet, RuleError> {
+        let mut sources = Vec::new();
+        if defaults {
+            sources.push(Source::builtin());
+        }
+        for f in files {
+            sources.push(Source::read(f)?);
+        }
+        RuleSet::from_sources(&sources)
+    }
+
+    pub fn from_sources(sources: &[Source]) -> Result<RuleSet, RuleError> {
+        let mut lists: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        let mut macros: BTreeMap<String, (usize, Condition)> = BTreeMap::new();
+        let mut order: Vec<String> = Vec::new();
+        let mut rules: HashMap<String, Origin> = HashMap::new();
+        for (i, src) in sources.iter().enumerate() {
+            let err = |line, column, message: String| RuleError {
+                source_name: src.name.clone(),
+                line,
+                column,
+                message,
+            };
+            let blank = src.text.lines().all(|l| {
+                let l = l.trim();
+                l.is_empty() || l.starts_with('#') || l == "---"
+            });
+            if blank {
+                continue;
+            }
+            let file: RuleFile = serde_yaml_ng::from_str(&src.text).map_err(|e| {
+                let msg = e.to_string();
+                let msg = match msg.rfind(" at line ") {
+                    Some(i) => msg[..i].to_string(),
+                    None => msg,
+                };
+                // Errors raised while building a value (a bad regex, an unknown field) are
+                // placed at the enclosing mapping; the quoted culprit is usually further on.
+                let at = e.location().map(|l| (l.line(), l.column()));
+                let culprit = msg.split('`').nth(1).filter(|c| !c.is_empty());
+                let refined = at
+                    .zip(culprit)
+                    .and_then(|((line, _), c)| locate(&src.text, c, line));
+                let (line, column) = refined.or(at).unzip();
+                err(line, column, msg)
+            })?;
+            lists.extend(file.lists);
+            for (name, c) in file.macros {
+                macros.insert(name, (i, c));
+            }
+            for spec in file.rules {
+                let id = spec.id.0.clone();
+                let at = || locate(&src.text, &format!("id: {id}"), 1);
+                match (rules.get_mut(&id), spec.condition.is_some()) {
+                    (_, true) => {
+                        for (key, missing) in [
+                            ("description", spec.description.is_none()),
+                            ("severity", spec.severity.is_none()),
+                            ("summary", spec.summary.is_none()),
+                        ] {
+                            if missing {
+                                let (l, c) = at().unzip();
+                                return Err(err(
+                                    l,
+                                    c,
+                                    format!("rule `{id}`: a rule with a condition needs `{key}`"),
+                                ));
+                            }
+                        }
+                        if !rules.contains_key(&id) {
+                            order.push(id.clone());
+                        }
+                        rules.insert(id, Origin { source: i, spec });
+                    }
+                    (Some(existing), false) => patch(&mut existing.spec, spec),
+                    (None, false) => {
+                        let (l, c) = at().unzip();
+                        return Err(err(
+                            l,
+                            c,
+                            format!(
+                                "rule `{id}` has no condition and patches no existing rule \
+                                 (`privmon rules list` shows the ids)"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+
+        struct Names<'a> {
+            lists: &'a BTreeMap<String, Vec<Value>>,
+            macros: &'a BTreeMap<String, (usize, Condition)>,
+        }
+        impl Resolver for Names<'_> {
+            fn list(&self, name: &str) -> Result<Vec<Value>, String> {
+                self.lists
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| format!("unknown list `{name}`"))
+            }
+            fn macro_condition(&self, name: &str, depth: usize) -> Result<Compiled, String> {
+                let (_, c) = self
+                    .macros
+                    .get(name)
+                    .ok_or_else(|| format!("unknown macro `{name}`"))?;
+                c.compile(self, depth)
+                    .map_err(|e| format!("in macro `{name}`: {e}"))
+            }
+        }
+        let names = Names {
+            lists: &lists,
+            macros: &macros,
+        };
+        let mut out = Vec::new();
+        for id in order {
+            let o = &rules[&id];
+            let s = &o.spec;
+            let src = &sources[o.source];
+            let condition = s
+                .condition
+                .as_ref()
+                .expect("full rules have a condition")
+                .compile(&names, 0)
+                .map_err(|message| {
+                    // Point at the unknown name if it is in this rule, else at the rule.
+                    let start = locate(&src.text, &format!("id: {id}"), 1).map_or(1, |l| l.0);
+                    let quoted = message.split('`').nth(1).unwrap_or_default();
+                    let (line, column) = locate(&src.text, quoted, start)
+                        .filter(|_| !quoted.is_empty())
+                        .or_else(|| locate(&src.text, &format!("id: {id}"), 1))
+                        .unzip();
+                    RuleError {
+                        source_name: src.name.clone(),
+                        line,
+                        column,
+                        message: format!("rule `{id}`: {message}"),
+                    }
+                })?;
+            let dedup = s.dedup.clone().unwrap_or(Dedup {
+                window_secs: default_window(),
+                by: Vec::new(),
+            });
+            out.push(Rule {
+                id: id.clone(),
+                description: s.description.clone().unwrap_or_default(),
+                severity: s.severity.unwrap_or(Severity::Info),
+                mitre: s.mitre.clone().unwrap_or_default(),
+                tags: s.tags.clone().unwrap_or_default(),
+                enabled: s.enabled.unwrap_or(true),
+                source: src.name.clone(),
+                condition,
+                summary: s.summary.clone().expect("full rules have a summary"),
+                exceptions: s.exceptions.clone(),
+                window: Duration::from_secs(dedup.window_secs),
+                by: dedup.by,
+            });
+        }
+        Ok(RuleSet { rules: out })
+    }
+
+    pub fn enabled(&self) -> impl Iterator<Item = &Rule> {
+        self.rules.iter().filter(|r| r.enabled)
+    }
+}
+
+/// A rule entry without a condition adjusts the existing rule of that id.
+fn patch(existing: &mut RuleSpec, p: RuleSpec) {
+    if p.enabled.is_some() {
+        existing.enabled = p.enabled;
+    }
+    if p.severity.is_some() {
+        existing.severity = p.severity;
+    }
+    if p.tags.is_some() {
+        existing.tags = p.tags;
+    }
+    if p.dedup.is_some() {
+        existing.dedup = p.dedup;
+    }
+    if p.description.is_some() {
+        existing.description = p.description;
+    }
+    if p.summary.is_some() {
+        existing.summary = p.summary;
+    }
+    if p.mitre.is_some() {
+        existing.mitre = p.mitre;
+    }
+    existing.exceptions.extend(p.exceptions);
+}
+
+/// An `alert` event.
+#[derive(Debug, Clone, Serialize)]
+pub struct Alert {
+    pub time: Value,
+    pub kind: &'static str,
+    pub node: Value,
+    pub process: Value,
+    pub container: Value,
+    pub k8s: Value,
+    pub cgroup: Value,
+    pub rule: String,
+    pub severity: Severity,
+    pub mitre: Vec<Technique>,
+    pub tags: Vec<String>,
+    pub summary: String,
+    /// How many matching events this alert stands for: 1 for the first of a window; for
+    /// the alert that closes a window, the repeats since that first one.
+    pub count: u64,
+    /// Seconds over which repeats are counted into one alert.
+    pub window_secs: u64,
+    pub event: Value,
+}
+
+struct Window {
+    opened: Instant,
+    repeats: u64,
+    last: Value,
+    rule: usize,
+}
+
+/// Most open dedup windows kept; beyond it, a new window replaces nothing and its repeats
+/// raise alerts of their own (counted in `dedup_overflow`).
+const MAX_WINDOWS: usize = 16_384;
+
+/// Evaluates events against a rule set, with per-rule dedup windows.
+pub struct Engine {
+    rules: RuleSet,
+    windows: HashMap<(usize, String), Window>,
+    pub dedup_overflow: u64,
+}
+
+impl Engine {
+    pub fn new(rules: RuleSet) -> Engine {
+        Engine {
+            rules,
+            windows: HashMap::new(),
+            dedup_overflow: 0,
+        }
+    }
+
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// Swaps in a new rule set; open windows are closed first (their repeats reported).
+    pub fn replace(&mut self, rules: RuleSet, now: Instant) -> Vec<Alert> {
+        let out = self.close_all(now);
+        self.rules = rules;
+        out
+    }
+
+    /// The alerts `event` raises now.
+    pub fn evaluate(&mut self, event: &Value, now: Instant) -> Vec<Alert> {
+        if event["kind"] == "alert" {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for (i, rule) in self.rules.rules.iter().enumerate() {
+            if !rule.enabled
+                || !rule.condition.matches(event)
+                || rule.exceptions.iter().any(|e| e.spares(event))
+            {
+                continue;
+            }
+            if rule.window.is_zero() {
+                out.push(alert(rule, event, 1));
+                continue;
+            }
+            let mut key = event["container"]["id"].as_str().unwrap_or("").to_string();
+            for p in &rule.by {
+                key.push('\u{1f}');
+                key.push_str(&p.get(event).map(text).unwrap_or_default());
+            }
+            match self.windows.get_mut(&(i, key.clone())) {
+                Some(w) if now.duration_since(w.opened) < rule.window => {
+                    w.repeats += 1;
+                    w.last = event.clone();
+                }
+                Some(w) => {
+                    // The window ended without a flush: report it, open a new one.
+                    if w.repeats > 0 {
+                        out.push(alert(rule, &w.last, w.repeats));
+                    }
+                    *w = Window {
+                        opened: now,
+                        repeats: 0,
+                        last: Value::Null,
+                        rule: i,
+                    };
+                    out.push(alert(rule, event, 1));
+                }
+                None => {
+                    if self.windows.len() < MAX_WINDOWS {
+                        self.windows.insert(
+                            (i, key),
+                            Window {
+                                opened: now,
+                                repeats: 0,
+                                last: Value::Null,
+                                rule: i,
+                            },
+                        );
+                    } else {
+                        self.dedup_overflow += 1;
+                    }
+                    out.push(alert(rule, event, 1));
+                }
+            }
+        }
+        out
+    }
+
+    /// Closes the windows that have ended: one alert with the count of their repeats.
+    pub fn flush(&mut self, now: Instant) -> Vec<Alert> {
+        let rules = &self.rules.rules;
+        let mut out = Vec::new();
+        self.windows.retain(|_, w| {
+            let rule = &rules[w.rule];
+            if now.duration_since(w.opened) < rule.window {
+                return true;
+            }
+            if w.repeats > 0 {
+                out.push(alert(rule, &w.last, w.repeats));
+            }
+            false
+        });
+        out
+    }
+
+    fn close_all(&mut self, _now: Instant) -> Vec<Alert> {
+        let rules = &self.rules.rules;
+        self.windows
+            .drain()
+            .filter(|(_, w)| w.repeats > 0)
+            .map(|(_, w)| alert(&rules[w.rule], &w.last, w.repeats))
+            .collect()
+    }
+}
+
+fn alert(rule: &Rule, event: &Value, count: u64) -> Alert {
+    Alert {
+        time: event["time"].clone(),
+        kind: "alert",
+        node: event["node"].clone(),
+        process: event["process"].clone(),
+        container: event["container"].clone(),
+        k8s: event["k8s"].clone(),
+        cgroup: event["cgroup"].clone(),
+        rule: rule.id.clone(),
+        severity: rule.severity,
+        mitre: rule.mitre.clone(),
+        tags: rule.tags.clone(),
+        summary: rule.summary.render(event),
+        count,
+        window_secs: rule.window.as_secs(),
+        event: event.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
