@@ -579,7 +579,10 @@ impl Container {
         }
         fs::copy("/bin/busybox", rootfs.join("bin/busybox"))
             .context("copying busybox (busybox-static)")?;
-        for applet in ["sh", "true", "unshare", "nice"] {
+        for applet in [
+            "sh", "true", "unshare", "nice", "mkdir", "cat", "cp", "rm", "tar", "echo", "seq",
+            "ls", "chmod", "chown", "gzip",
+        ] {
             symlink("busybox", rootfs.join("bin").join(applet))?;
         }
         fs::copy(trigger_binary(), rootfs.join("bin/trigger"))?;

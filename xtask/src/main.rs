@@ -113,6 +113,8 @@ fn main() -> anyhow::Result<()> {
                     "operations",
                     "--test",
                     "metrics",
+                    "--test",
+                    "rules",
                 ])
                 .args(["--", "--ignored"])
                 // One daemon and one set of containers at a time: they share the kernel.
