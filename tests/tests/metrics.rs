@@ -263,7 +263,7 @@ fn posture_gauges_and_series_of_a_stopped_container_go_away() {
 
 /// The shipped alert rules, loaded in a real Prometheus, fire on a real condition: a
 /// container refused CAP_SYS_ADMIN for a mount (a series born at 1, which increase() alone
-/// would miss).
+/// would miss), and privmon's own alert for it feeds the escape-attempt alert.
 #[test]
 #[ignore = "needs root: run with cargo xtask test"]
 fn denied_mount_fires_the_shipped_alert_in_prometheus() {
@@ -306,6 +306,22 @@ fn denied_mount_fires_the_shipped_alert_in_prometheus() {
     assert_eq!(labels["namespace"], TEST_NAMESPACE, "{labels}");
     assert_eq!(labels["container"], "trigger", "{labels}");
     assert_eq!(labels["severity"], "warning", "{labels}");
+
+    // The refusal is also privmon's own `dangerous_capability_denied` alert (high), which
+    // the escape-attempt alert counts per namespace through privmon_alerts_total.
+    let expr = format!(
+        "ALERTS{{alertname=\"PrivmonEscapeAttempt\",alertstate=\"firing\",namespace=\"{TEST_NAMESPACE}\"}}"
+    );
+    let deadline = Instant::now() + PATIENCE;
+    let firing = loop {
+        let r = prometheus.query(&expr).unwrap();
+        if !r.is_empty() || Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(firing.len(), 1, "{firing:?}\n{}", prometheus.log());
+    assert_eq!(firing[0].0["severity"], "critical", "{:?}", firing[0]);
 }
 
 /// Every `privmon_` name that the alert rules and the dashboard use is a family that the
