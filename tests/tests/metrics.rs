@@ -292,14 +292,7 @@ fn denied_mount_fires_the_shipped_alert_in_prometheus() {
     let expr = format!(
         "ALERTS{{alertname=\"PrivmonDangerousCapabilityDenied\",alertstate=\"firing\",pod=\"{pod}\"}}"
     );
-    let deadline = Instant::now() + PATIENCE;
-    let firing = loop {
-        let r = prometheus.query(&expr).unwrap();
-        if !r.is_empty() || Instant::now() > deadline {
-            break r;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    };
+    let firing = query_until_some(&prometheus, &expr);
     assert_eq!(firing.len(), 1, "{firing:?}\n{}", prometheus.log());
     let (labels, _) = &firing[0];
     assert_eq!(labels["cap"], "CAP_SYS_ADMIN", "{labels}");
@@ -312,16 +305,21 @@ fn denied_mount_fires_the_shipped_alert_in_prometheus() {
     let expr = format!(
         "ALERTS{{alertname=\"PrivmonEscapeAttempt\",alertstate=\"firing\",namespace=\"{TEST_NAMESPACE}\"}}"
     );
-    let deadline = Instant::now() + PATIENCE;
-    let firing = loop {
-        let r = prometheus.query(&expr).unwrap();
-        if !r.is_empty() || Instant::now() > deadline {
-            break r;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    };
+    let firing = query_until_some(&prometheus, &expr);
     assert_eq!(firing.len(), 1, "{firing:?}\n{}", prometheus.log());
     assert_eq!(firing[0].0["severity"], "critical", "{:?}", firing[0]);
+}
+
+/// Queries until the result is not empty (or patience runs out); returns the last result.
+fn query_until_some(prometheus: &Prometheus, expr: &str) -> Vec<(serde_json::Value, f64)> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let r = prometheus.query(expr).unwrap();
+        if !r.is_empty() || Instant::now() > deadline {
+            return r;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 /// Every `privmon_` name that the alert rules and the dashboard use is a family that the

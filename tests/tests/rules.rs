@@ -10,23 +10,8 @@ use privmon_tests::{
 };
 use serde_json::Value;
 
-/// Docker's and containerd's default capability set.
-const DEFAULT_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
+/// The runtime's default capability set (Docker's and containerd's), as privmon knows it.
+const DEFAULT_CAPS: &[&str] = privmon::containers::posture::DEFAULT_CAPS;
 
 fn alerts_for(daemon: &Daemon, pod: &str) -> Vec<Value> {
     daemon

@@ -58,7 +58,7 @@ const SENSITIVE_PATHS: &[&str] = &[
 ];
 
 /// Docker's and containerd's default capability set.
-const DEFAULT_CAPS: &[&str] = &[
+pub const DEFAULT_CAPS: &[&str] = &[
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
     "CAP_FSETID",
