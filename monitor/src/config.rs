@@ -1,9 +1,14 @@
 //! The daemon's configuration: one YAML file, every key overridable by a flag of the same
 //! name (`dedup_window_secs` <-> `--dedup-window-secs`).
 
-use std::{fmt, path::Path};
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+};
 
 use serde::Deserialize;
+
+pub use crate::{rules::Severity, sinks::webhook::Format as WebhookFormat};
 
 /// Which capability-check hook to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
@@ -66,7 +71,52 @@ pub struct Config {
     pub rules_files: Vec<std::path::PathBuf>,
     /// Turn the built-in rules off entirely (only `rules_files` apply).
     pub default_rules: bool,
+    /// Write events to stdout.
+    pub stdout: bool,
+    /// Kinds written to stdout (empty: all).
+    pub stdout_kinds: Vec<String>,
+    /// Alerts below this severity are not written to stdout.
+    pub stdout_min_severity: Option<Severity>,
+    /// Also write JSON lines to this file, rotated by size.
+    pub file_path: Option<PathBuf>,
+    /// Size at which the file is rotated.
+    pub file_max_bytes: u64,
+    /// Rotated files kept (`events.json.1` ... `.N`).
+    pub file_keep: u32,
+    pub file_kinds: Vec<String>,
+    pub file_min_severity: Option<Severity>,
+    /// POST events to this URL.
+    pub webhook_url: Option<String>,
+    /// `privmon` (the event as written) or `falcosidekick`.
+    pub webhook_format: WebhookFormat,
+    /// Kinds sent to the webhook (default: alerts only).
+    pub webhook_kinds: Vec<String>,
+    pub webhook_min_severity: Option<Severity>,
+    /// Events waiting for the webhook; beyond it they are dropped and counted.
+    pub webhook_queue_capacity: usize,
+    pub webhook_timeout_secs: u64,
+    /// Attempts per event, the first included.
+    pub webhook_attempts: u32,
+    /// Wait before the first retry, doubled for each next one.
+    pub webhook_backoff_ms: u64,
+    /// Recent events kept for clients of the live stream (`/events`, `privmon tail`).
+    pub stream_history: usize,
+    /// Bearer token the live stream requires. Without one the stream is served only when
+    /// `listen` is a loopback address.
+    pub api_token: Option<String>,
+    /// File holding the bearer token (e.g. a mounted Kubernetes secret).
+    pub api_token_file: Option<PathBuf>,
 }
+
+/// The event kinds sinks can select.
+pub const KINDS: &[&str] = &[
+    "capability",
+    "syscall",
+    "namespace",
+    "container_start",
+    "container_stop",
+    "alert",
+];
 
 /// Where the HTTP endpoints listen by default: loopback, on a port of privmon's own.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9798";
@@ -88,6 +138,25 @@ impl Default for Config {
             metrics_grace_secs: 300,
             rules_files: Vec::new(),
             default_rules: true,
+            stdout: true,
+            stdout_kinds: Vec::new(),
+            stdout_min_severity: None,
+            file_path: None,
+            file_max_bytes: 100 << 20,
+            file_keep: 5,
+            file_kinds: Vec::new(),
+            file_min_severity: None,
+            webhook_url: None,
+            webhook_format: WebhookFormat::Privmon,
+            webhook_kinds: vec!["alert".to_string()],
+            webhook_min_severity: None,
+            webhook_queue_capacity: 1000,
+            webhook_timeout_secs: 5,
+            webhook_attempts: 4,
+            webhook_backoff_ms: 500,
+            stream_history: 1000,
+            api_token: None,
+            api_token_file: None,
         }
     }
 }
@@ -137,6 +206,68 @@ pub struct ConfigFlags {
     /// Use the built-in rules (false: only --rules files apply).
     #[arg(long, value_name = "BOOL")]
     pub default_rules: Option<bool>,
+    /// Write events to stdout.
+    #[arg(long, value_name = "BOOL")]
+    pub stdout: Option<bool>,
+    /// Kinds written to stdout, comma-separated (default: all).
+    #[arg(long, value_name = "KINDS", value_delimiter = ',')]
+    pub stdout_kinds: Option<Vec<String>>,
+    /// Alerts below this severity are not written to stdout.
+    #[arg(long, value_name = "SEVERITY")]
+    pub stdout_min_severity: Option<Severity>,
+    /// Also write JSON lines to this file, rotated by size.
+    #[arg(long, value_name = "PATH")]
+    pub file_path: Option<PathBuf>,
+    /// Size at which the file is rotated [default: 104857600].
+    #[arg(long, value_name = "BYTES")]
+    pub file_max_bytes: Option<u64>,
+    /// Rotated files kept [default: 5].
+    #[arg(long, value_name = "N")]
+    pub file_keep: Option<u32>,
+    /// Kinds written to the file, comma-separated (default: all).
+    #[arg(long, value_name = "KINDS", value_delimiter = ',')]
+    pub file_kinds: Option<Vec<String>>,
+    /// Alerts below this severity are not written to the file.
+    #[arg(long, value_name = "SEVERITY")]
+    pub file_min_severity: Option<Severity>,
+    /// POST events to this URL.
+    #[arg(long, value_name = "URL")]
+    pub webhook_url: Option<String>,
+    /// Webhook payload.
+    #[arg(long, value_enum)]
+    pub webhook_format: Option<WebhookFormat>,
+    /// Kinds sent to the webhook, comma-separated [default: alert].
+    #[arg(long, value_name = "KINDS", value_delimiter = ',')]
+    pub webhook_kinds: Option<Vec<String>>,
+    /// Alerts below this severity are not sent to the webhook.
+    #[arg(long, value_name = "SEVERITY")]
+    pub webhook_min_severity: Option<Severity>,
+    /// Events waiting for the webhook before they are dropped [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub webhook_queue_capacity: Option<usize>,
+    /// Timeout of one webhook request [default: 5].
+    #[arg(long, value_name = "SECS")]
+    pub webhook_timeout_secs: Option<u64>,
+    /// Attempts per event, the first included [default: 4].
+    #[arg(long, value_name = "N")]
+    pub webhook_attempts: Option<u32>,
+    /// Wait before the first retry, doubled each time [default: 500].
+    #[arg(long, value_name = "MS")]
+    pub webhook_backoff_ms: Option<u64>,
+    /// Recent events kept for live-stream clients [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub stream_history: Option<usize>,
+    /// Bearer token the live stream requires (needed to serve it beyond loopback).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "PRIVMON_API_TOKEN",
+        hide_env_values = true
+    )]
+    pub api_token: Option<String>,
+    /// File holding the bearer token.
+    #[arg(long, value_name = "PATH")]
+    pub api_token_file: Option<PathBuf>,
 }
 
 /// A configuration that cannot be used, with where and why.
@@ -247,6 +378,43 @@ impl Config {
         if let Some(v) = flags.default_rules {
             self.default_rules = v;
         }
+        macro_rules! set {
+            ($($f:ident),*) => {$(
+                if let Some(v) = &flags.$f {
+                    self.$f = v.clone();
+                }
+            )*};
+        }
+        macro_rules! set_some {
+            ($($f:ident),*) => {$(
+                if let Some(v) = &flags.$f {
+                    self.$f = Some(v.clone());
+                }
+            )*};
+        }
+        set!(
+            stdout,
+            stdout_kinds,
+            file_max_bytes,
+            file_keep,
+            file_kinds,
+            webhook_format,
+            webhook_kinds,
+            webhook_queue_capacity,
+            webhook_timeout_secs,
+            webhook_attempts,
+            webhook_backoff_ms,
+            stream_history
+        );
+        set_some!(
+            stdout_min_severity,
+            file_path,
+            file_min_severity,
+            webhook_url,
+            webhook_min_severity,
+            api_token,
+            api_token_file
+        );
         if !flags.trusted_registries.is_empty() {
             self.trusted_registries = flags.trusted_registries.clone();
         }
@@ -278,6 +446,41 @@ impl Config {
         }
         if self.dedup_window_secs > 86_400 * 365 {
             return Err(("dedup_window_secs", "must be at most one year".to_string()));
+        }
+        for (key, kinds) in [
+            ("stdout_kinds", &self.stdout_kinds),
+            ("file_kinds", &self.file_kinds),
+            ("webhook_kinds", &self.webhook_kinds),
+        ] {
+            if let Some(k) = kinds.iter().find(|k| !KINDS.contains(&k.as_str())) {
+                return Err((
+                    key,
+                    format!("unknown kind `{k}` (one of {})", KINDS.join(", ")),
+                ));
+            }
+        }
+        if let Some(url) = &self.webhook_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err((
+                "webhook_url",
+                format!("`{url}` is not an http:// or https:// URL"),
+            ));
+        }
+        if self.webhook_queue_capacity == 0 {
+            return Err(("webhook_queue_capacity", "must be at least 1".to_string()));
+        }
+        if self.file_max_bytes < 4096 {
+            return Err(("file_max_bytes", "must be at least 4096".to_string()));
+        }
+        if self.api_token.is_some() && self.api_token_file.is_some() {
+            return Err((
+                "api_token",
+                "set api_token or api_token_file, not both".to_string(),
+            ));
+        }
+        if self.api_token.as_ref().is_some_and(|t| t.trim().len() < 16) {
+            return Err(("api_token", "must be at least 16 characters".to_string()));
         }
         if self.metrics_grace_secs > 86_400 {
             return Err(("metrics_grace_secs", "must be at most one day".to_string()));

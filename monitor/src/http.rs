@@ -1,19 +1,71 @@
-//! The daemon's HTTP surface: `/metrics`, `/healthz`, `/readyz`.
+//! The daemon's HTTP surface: `/metrics`, `/healthz`, `/readyz`, and `/events`, the live
+//! stream (JSON lines, the recent history first, then events as they happen).
 
 use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context as _;
 use axum::{
     Router,
-    extract::State,
-    http::{StatusCode, header},
+    body::{Body, Bytes},
+    extract::{Query, State},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
 use tokio::net::TcpListener;
+use tokio::sync::broadcast::error::RecvError;
 use tracing::{error, info};
 
-use crate::metrics::Metrics;
+use crate::{
+    config::Config,
+    metrics::Metrics,
+    sinks::{
+        Record,
+        stream::{self, Hub},
+    },
+};
+
+/// What the handlers share.
+pub struct Api {
+    metrics: Arc<Metrics>,
+    hub: Arc<Hub>,
+    token: Option<String>,
+    /// The stream is served on loopback, or anywhere with a token.
+    stream_open: bool,
+}
+
+impl Api {
+    pub fn new(config: &Config, metrics: Arc<Metrics>, hub: Arc<Hub>) -> anyhow::Result<Api> {
+        let token = match (&config.api_token, &config.api_token_file) {
+            (Some(t), _) => Some(t.trim().to_string()),
+            (None, Some(f)) => {
+                let t = std::fs::read_to_string(f)
+                    .with_context(|| format!("reading api_token_file {}", f.display()))?;
+                let t = t.trim().to_string();
+                anyhow::ensure!(
+                    t.len() >= 16,
+                    "api_token_file {}: the token must be at least 16 characters",
+                    f.display()
+                );
+                Some(t)
+            }
+            (None, None) => None,
+        };
+        let stream_open = token.is_some() || config.listen.ip().is_loopback();
+        if !stream_open {
+            tracing::warn!(
+                listen = %config.listen,
+                "the live stream (/events) is off: serving it beyond loopback needs api_token"
+            );
+        }
+        Ok(Api {
+            metrics,
+            hub,
+            token,
+            stream_open,
+        })
+    }
+}
 
 /// Binds the address now, so that a taken port fails the start rather than a later scrape.
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
@@ -29,14 +81,15 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 /// Serves until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
-    metrics: Arc<Metrics>,
+    api: Arc<Api>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let app = Router::new()
         .route("/metrics", get(metrics_handler))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready_handler))
-        .with_state(metrics);
+        .route("/events", get(events_handler))
+        .with_state(api);
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
@@ -45,7 +98,8 @@ pub async fn serve(
     }
 }
 
-async fn metrics_handler(State(metrics): State<Arc<Metrics>>) -> Response {
+async fn metrics_handler(State(api): State<Arc<Api>>) -> Response {
+    let metrics = api.metrics.clone();
     // Reading the kernel maps is a few system calls per entry: off the async thread.
     match tokio::task::spawn_blocking(move || metrics.render()).await {
         Ok(body) => ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], body).into_response(),
@@ -57,8 +111,8 @@ async fn metrics_handler(State(metrics): State<Arc<Metrics>>) -> Response {
     }
 }
 
-async fn ready_handler(State(metrics): State<Arc<Metrics>>) -> Response {
-    let why = metrics.health.not_ready();
+async fn ready_handler(State(api): State<Arc<Api>>) -> Response {
+    let why = api.metrics.health.not_ready();
     if why.is_empty() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
@@ -67,5 +121,107 @@ async fn ready_handler(State(metrics): State<Arc<Metrics>>) -> Response {
             format!("not ready: {}\n", why.join("; ")),
         )
             .into_response()
+    }
+}
+
+/// Whether `headers` carry `Authorization: Bearer <token>` (compared in constant time).
+fn authorized(headers: &HeaderMap, token: &str) -> bool {
+    let Some(given) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let (a, b) = (given.trim().as_bytes(), token.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn line(r: &Record) -> Bytes {
+    let mut b = Vec::with_capacity(r.json.len() + 1);
+    b.extend_from_slice(r.json.as_bytes());
+    b.push(b'\n');
+    Bytes::from(b)
+}
+
+/// `GET /events?namespace=&pod=&container=&kind=a,b&severity=&rule=&history=N`
+async fn events_handler(
+    State(api): State<Arc<Api>>,
+    headers: HeaderMap,
+    Query(query): Query<stream::Query>,
+) -> Response {
+    if !api.stream_open {
+        return (
+            StatusCode::FORBIDDEN,
+            "the live stream is off: privmon listens beyond loopback without api_token\n",
+        )
+            .into_response();
+    }
+    if let Some(token) = &api.token
+        && !authorized(&headers, token)
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "a bearer token is required\n",
+        )
+            .into_response();
+    }
+    let sel = match query.selector() {
+        Ok(s) => s,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+    };
+    let Some((past, rx)) = api.hub.subscribe(&sel) else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "privmon is stopping\n").into_response();
+    };
+    let state = (past.into_iter(), rx, sel, api.clone());
+    let body = futures_util::stream::unfold(state, |(mut past, mut rx, sel, api)| async move {
+        if let Some(r) = past.next() {
+            return Some((
+                Ok::<_, std::convert::Infallible>(line(&r)),
+                (past, rx, sel, api),
+            ));
+        }
+        loop {
+            match rx.recv().await {
+                Ok(r) if sel.admits(&r) => {
+                    return Some((Ok(line(&r)), (past, rx, sel, api)));
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(n)) => api.hub.lagged(n),
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_must_match_exactly() {
+        let mut h = HeaderMap::new();
+        assert!(!authorized(&h, "0123456789abcdef"));
+        h.insert(
+            header::AUTHORIZATION,
+            "Bearer 0123456789abcdef".parse().unwrap(),
+        );
+        assert!(authorized(&h, "0123456789abcdef"));
+        assert!(!authorized(&h, "0123456789abcdeX"));
+        assert!(!authorized(&h, "0123456789abcdef0"));
+        h.insert(
+            header::AUTHORIZATION,
+            "Basic 0123456789abcdef".parse().unwrap(),
+        );
+        assert!(!authorized(&h, "0123456789abcdef"));
     }
 }

@@ -17,5 +17,7 @@ pub mod pipeline;
 pub mod processes;
 pub mod procfs;
 pub mod rules;
+pub mod sinks;
 pub mod syscalls;
+pub mod tail;
 pub mod tracefs;

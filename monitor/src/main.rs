@@ -30,7 +30,15 @@ enum Command {
         #[arg(long, short, value_name = "FILE")]
         config: Option<PathBuf>,
         #[command(flatten)]
-        flags: ConfigFlags,
+        flags: Box<ConfigFlags>,
+    },
+    /// Follow a running daemon's live stream (`/events`), with filters.
+    ///
+    /// One aligned line per event (time, severity or kind, namespace/pod/container,
+    /// process, what happened), coloured on a terminal; `--json` for the raw lines.
+    Tail {
+        #[command(flatten)]
+        args: privmon::tail::TailArgs,
     },
     /// Check and list alert rules.
     Rules {
@@ -74,6 +82,13 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Rules { command } => rules_command(command),
+        Command::Tail { args } => match privmon::tail::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("privmon tail: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Run { config, flags } => {
             let loaded = match &config {
                 Some(path) => Config::from_file(path),

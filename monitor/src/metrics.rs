@@ -29,6 +29,7 @@ use crate::{
     containers::{Container, Kubernetes, posture::Posture},
     loader::{KernelCounters, ProbeStats},
     pipeline::PipelineStats,
+    sinks::SinkStats,
 };
 
 /// The labels that say where a series comes from. Empty values: the host (or, for capability
@@ -185,6 +186,7 @@ pub struct Metrics {
     rules_enabled: AtomicU64,
     rules_reload_failures: AtomicU64,
     rules_last_reload_ok: AtomicBool,
+    sinks: Mutex<Vec<(&'static str, Arc<SinkStats>)>>,
 }
 
 /// Families that are part of the contract even before their first sample: rendered with
@@ -252,6 +254,7 @@ impl Metrics {
             rules_enabled: AtomicU64::new(0),
             rules_reload_failures: AtomicU64::new(0),
             rules_last_reload_ok: AtomicBool::new(true),
+            sinks: Mutex::new(Vec::new()),
         })
     }
 
@@ -294,6 +297,11 @@ impl Metrics {
         self.alerts
             .with_label_values(&[rule, severity, namespace])
             .inc();
+    }
+
+    /// A sink whose delivered and lost counts are exported.
+    pub fn register_sink(&self, name: &'static str, stats: Arc<SinkStats>) {
+        lock(&self.sinks).push((name, stats));
     }
 
     /// A rule set was loaded with this many enabled rules.
@@ -429,7 +437,8 @@ impl Metrics {
             Opts::new(
                 "privmon_events_lost_total",
                 "Events lost, by pipeline stage: ring_buffer (kernel to daemon), decode \
-                 (malformed records), queue (reader to output), sink_stdout.",
+                 (malformed records), queue (reader to output), encode, and sink_<name> \
+                 per sink (stdout, file, webhook, stream).",
             ),
             &["stage"],
         )?;
@@ -480,10 +489,25 @@ impl Metrics {
             .inc_by(p.truncated.load(Relaxed) + p.unknown_kind.load(Relaxed));
         lost.with_label_values(&["queue"])
             .inc_by(p.queue_drops.load(Relaxed));
-        lost.with_label_values(&["sink_stdout"])
+        lost.with_label_values(&["encode"])
             .inc_by(p.output_errors.load(Relaxed));
+        let delivered = IntCounterVec::new(
+            Opts::new(
+                "privmon_sink_events_total",
+                "Events each sink delivered (written, sent, or streamed to a client).",
+            ),
+            &["sink"],
+        )?;
+        for (name, st) in lock(&self.sinks).iter() {
+            lost.with_label_values(&[format!("sink_{name}").as_str()])
+                .inc_by(st.lost.load(Relaxed));
+            delivered
+                .with_label_values(&[name])
+                .inc_by(st.delivered.load(Relaxed));
+        }
         out.extend(checks.collect());
         out.extend(lost.collect());
+        out.extend(delivered.collect());
 
         out.extend(gauge(
             "privmon_containers_tracked",

@@ -5,7 +5,6 @@
 
 use std::{
     collections::{BTreeMap, HashMap as StdHashMap, HashSet},
-    io::Write,
     path::PathBuf,
     sync::{
         Arc, Mutex,
@@ -39,10 +38,15 @@ use crate::{
     operations,
     processes::ProcessTable,
     rules::{Alert, Engine, RuleSet},
+    sinks::{self, Filter, Queued, stream::Hub},
 };
+use serde_json::Value;
 
 /// How often the output thread looks for containers whose start is pending.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Events a live-stream client may fall behind before it skips some (counted).
+const STREAM_LAG: usize = 4096;
 
 /// How often rule files are checked for changes.
 const RULES_POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -115,10 +119,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // The endpoints come up first: /healthz answers while the probes load, /readyz says
     // why the daemon is not ready yet, and a taken port fails the start at once.
     let listener = http::bind(config.listen).await?;
+    let hub = Arc::new(Hub::new(config.stream_history, STREAM_LAG));
+    let api = http::Api::new(&config, metrics.clone(), hub.clone())?;
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(http::serve(listener, metrics.clone(), async {
+    let server = tokio::spawn(http::serve(listener, Arc::new(api), async {
         let _ = http_stopped.await;
     }));
+    let (sinks, sink_threads) = start_sinks(&config, &metrics)?;
+    metrics.register_sink("stream", hub.stats.clone());
 
     let mut probes = Probes::load(&config)?;
     metrics.attached(probes.take_counters()?, &hook_info(&probes))?;
@@ -152,7 +160,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         host_cgroups,
         config.trusted_registries.clone(),
         metrics.clone(),
-        (Engine::new(rules), new_rules.clone()),
+        Outlets {
+            rules: Engine::new(rules),
+            new_rules: new_rules.clone(),
+            sinks,
+            hub: hub.clone(),
+        },
     );
     // Containers already running are announced before anything else.
     output.discover();
@@ -223,6 +236,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if writer.join().is_err() {
         error!("output thread panicked");
     }
+    // The output thread dropped the sinks' queues: they write what is queued and end.
+    for t in sink_threads {
+        if t.join().is_err() {
+            error!("a sink thread panicked");
+        }
+    }
+    hub.close();
     match final_probe_stats {
         Some(Ok(p)) => info!(probes = %p, pipeline = %stats, "detached; final statistics"),
         Some(Err(e)) => info!(pipeline = %stats, error = %e, "detached"),
@@ -253,6 +273,72 @@ fn drain(ring: &mut RingBuf<MapData>, tx: &SyncSender<Record>, stats: &PipelineS
             }
         }
     }
+}
+
+/// Starts the configured sinks; returns them and the threads to join at exit (the
+/// webhook's is not joined: a dead endpoint must not hold up the exit).
+fn start_sinks(
+    config: &Config,
+    metrics: &Metrics,
+) -> anyhow::Result<(Vec<Queued>, Vec<std::thread::JoinHandle<()>>)> {
+    let mut sinks = Vec::new();
+    let mut threads = Vec::new();
+    if config.stdout {
+        let filter = Filter {
+            kinds: config.stdout_kinds.clone(),
+            min_severity: config.stdout_min_severity,
+        };
+        let (q, t) = Queued::spawn(
+            "stdout",
+            filter,
+            config.event_queue_capacity,
+            sinks::stdout_worker,
+        )?;
+        sinks.push(q);
+        threads.push(t);
+    }
+    if let Some(path) = &config.file_path {
+        let filter = Filter {
+            kinds: config.file_kinds.clone(),
+            min_severity: config.file_min_severity,
+        };
+        let file =
+            sinks::file::Rotating::new(path.clone(), config.file_max_bytes, config.file_keep);
+        let (q, t) = Queued::spawn(
+            "file",
+            filter,
+            config.event_queue_capacity,
+            move |rx, st| sinks::file::worker(file, rx, st),
+        )?;
+        info!(path = %path.display(), "writing events to a file");
+        sinks.push(q);
+        threads.push(t);
+    }
+    if let Some(url) = &config.webhook_url {
+        let filter = Filter {
+            kinds: config.webhook_kinds.clone(),
+            min_severity: config.webhook_min_severity,
+        };
+        let settings = sinks::webhook::Settings {
+            url: url.clone(),
+            format: config.webhook_format,
+            timeout: Duration::from_secs(config.webhook_timeout_secs.max(1)),
+            attempts: config.webhook_attempts,
+            backoff: Duration::from_millis(config.webhook_backoff_ms),
+        };
+        let (q, _detached) = Queued::spawn(
+            "webhook",
+            filter,
+            config.webhook_queue_capacity,
+            move |rx, st| sinks::webhook::worker(settings, rx, st),
+        )?;
+        info!(url = %url, format = ?config.webhook_format, "sending events to a webhook");
+        sinks.push(q);
+    }
+    for q in &sinks {
+        metrics.register_sink(q.name, q.stats.clone());
+    }
+    Ok((sinks, threads))
 }
 
 /// Loads the rules again; an invalid set keeps the running one.
@@ -329,8 +415,17 @@ fn hook_info(probes: &Probes) -> HookInfo {
     HookInfo { hooks }
 }
 
-/// The output thread's state: enrichment caches, container lifecycle and stdout. Blocking on
-/// a slow stdout only fills the queue; the reader keeps draining the ring buffer.
+/// What the output thread hands events to: the rules, then the sinks and the stream.
+struct Outlets {
+    rules: Engine,
+    /// A reloaded rule set, handed over by the main loop.
+    new_rules: Arc<Mutex<Option<RuleSet>>>,
+    sinks: Vec<Queued>,
+    hub: Arc<Hub>,
+}
+
+/// The output thread's state: enrichment caches, container lifecycle, rules, and the
+/// sinks it offers events to (never waiting for them).
 struct Output {
     node: String,
     clock: Clock,
@@ -349,8 +444,8 @@ struct Output {
     rules: Engine,
     /// A reloaded rule set, handed over by the main loop.
     new_rules: Arc<Mutex<Option<RuleSet>>>,
-    out: std::io::BufWriter<std::io::Stdout>,
-    line: Vec<u8>,
+    sinks: Vec<Queued>,
+    hub: Arc<Hub>,
 }
 
 impl Output {
@@ -361,8 +456,14 @@ impl Output {
         host_cgroups: Option<HashMap<MapData, u64, u8>>,
         trusted_registries: Vec<String>,
         metrics: Arc<Metrics>,
-        (rules, new_rules): (Engine, Arc<Mutex<Option<RuleSet>>>),
+        outlets: Outlets,
     ) -> Output {
+        let Outlets {
+            rules,
+            new_rules,
+            sinks,
+            hub,
+        } = outlets;
         let mut cgroups = CgroupResolver::new(cgroup_root);
         if tracepoints {
             cgroups.tracepoints_keep_current();
@@ -381,8 +482,8 @@ impl Output {
             unlabelled: StdHashMap::new(),
             rules,
             new_rules,
-            out: std::io::BufWriter::new(std::io::stdout()),
-            line: Vec::with_capacity(1024),
+            sinks,
+            hub,
         }
     }
 
@@ -394,7 +495,6 @@ impl Output {
             self.classify(id, &path, now);
         }
         self.poll_lifecycle();
-        self.flush();
     }
 
     /// A cgroup that exists: a container's (tracked) or the host's (filtered in the kernel).
@@ -431,24 +531,22 @@ impl Output {
                 self.poll_rules();
                 last_poll = Instant::now();
             }
-            self.flush();
             self.metrics.health.output_alive();
         }
-        self.flush();
     }
 
     fn handle(&mut self, rec: Record) {
         match rec {
             Record::Capability(cap) => {
                 let ev = self.capability_event(&cap);
-                self.emit(ev.header.kind, &ev);
+                self.emit(&ev);
             }
             Record::Operation(op) => {
                 let (cap, strings) = *op;
                 let ev = self.capability_event(&cap);
-                self.emit(ev.header.kind, &ev);
+                self.emit(&ev);
                 if let Some(op) = operation_event(ev, &strings) {
-                    self.emit(op.header.kind, &op);
+                    self.emit(&op);
                 }
             }
             Record::Exec(exec) => self.processes.exec(&exec),
@@ -578,7 +676,7 @@ impl Output {
                 self.metrics.container_stopped(&c.id);
             }
         }
-        self.emit(ev.kind, ev);
+        self.emit(ev);
     }
 
     fn poll_lifecycle(&mut self) {
@@ -601,7 +699,7 @@ impl Output {
     }
 
     /// Writes an event, then the alerts it raises.
-    fn emit<T: Serialize>(&mut self, kind: &str, ev: &T) {
+    fn emit<T: Serialize>(&mut self, ev: &T) {
         let value = match serde_json::to_value(ev) {
             Ok(v) => v,
             Err(_) => {
@@ -609,7 +707,7 @@ impl Output {
                 return;
             }
         };
-        self.write(kind, &value);
+        self.write(&value);
         for alert in self.rules.evaluate(&value, Instant::now()) {
             self.alert(&alert);
         }
@@ -621,7 +719,12 @@ impl Output {
             alert.severity.name(),
             alert.k8s["namespace"].as_str().unwrap_or(""),
         );
-        self.write("alert", alert);
+        match serde_json::to_value(alert) {
+            Ok(v) => self.write(&v),
+            Err(_) => {
+                self.stats.output_errors.fetch_add(1, Relaxed);
+            }
+        }
     }
 
     /// Closes ended dedup windows, and swaps in reloaded rules.
@@ -641,24 +744,19 @@ impl Output {
         }
     }
 
-    fn write<T: Serialize + ?Sized>(&mut self, kind: &str, ev: &T) {
-        self.line.clear();
-        let ok = serde_json::to_writer(&mut self.line, ev).is_ok() && {
-            self.line.push(b'\n');
-            self.out.write_all(&self.line).is_ok()
+    /// Hands an event to every sink and to the live stream; never waits for them.
+    fn write(&mut self, value: &Value) {
+        let Some(record) = sinks::Record::new(value) else {
+            self.stats.output_errors.fetch_add(1, Relaxed);
+            return;
         };
-        if ok {
-            self.stats.written.fetch_add(1, Relaxed);
-            self.metrics.event(kind);
-        } else {
-            self.stats.output_errors.fetch_add(1, Relaxed);
+        let record = Arc::new(record);
+        for sink in &self.sinks {
+            sink.offer(&record);
         }
-    }
-
-    fn flush(&mut self) {
-        if self.out.flush().is_err() {
-            self.stats.output_errors.fetch_add(1, Relaxed);
-        }
+        self.hub.publish(&record);
+        self.stats.written.fetch_add(1, Relaxed);
+        self.metrics.event(&record.kind);
     }
 }
 
