@@ -975,3 +975,157 @@ impl Drop for Prometheus {
         let _ = fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A real HTTP server on loopback that accepts POSTs (HTTP/1.1, keep-alive) and keeps
+/// their bodies, parsed as JSON: the far end of the webhook sink.
+pub struct WebhookReceiver {
+    pub port: u16,
+    bodies: Arc<Mutex<Vec<Value>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl WebhookReceiver {
+    /// Listens on `port` (0: any free one).
+    pub fn start(port: u16) -> anyhow::Result<WebhookReceiver> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+        listener.set_nonblocking(true)?;
+        let port = listener.local_addr()?.port();
+        let bodies: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (b, s) = (bodies.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((conn, _)) => {
+                        let b = b.clone();
+                        std::thread::spawn(move || serve_posts(conn, &b));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        Ok(WebhookReceiver { port, bodies, stop })
+    }
+
+    pub fn bodies(&self) -> Vec<Value> {
+        self.bodies.lock().unwrap().clone()
+    }
+
+    /// Waits for a body matching `pred`.
+    pub fn wait_for(&self, pred: impl Fn(&Value) -> bool) -> Option<Value> {
+        let deadline = Instant::now() + PATIENCE;
+        while Instant::now() < deadline {
+            if let Some(b) = self.bodies().into_iter().find(|b| pred(b)) {
+                return Some(b);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for WebhookReceiver {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn serve_posts(conn: std::net::TcpStream, bodies: &Mutex<Vec<Value>>) {
+    use std::io::{Read, Write};
+    let _ = conn.set_nonblocking(false);
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut reader = BufReader::new(conn.try_clone().expect("cloning the connection"));
+    let mut writer = conn;
+    loop {
+        let mut length = 0usize;
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        if let Ok(v) = serde_json::from_slice(&body) {
+            bodies.lock().unwrap().push(v);
+        }
+        if writer
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// A running `privmon tail` whose output lines are collected.
+pub struct Tail {
+    child: Child,
+    stdout: Arc<Lines>,
+    stderr: Arc<Lines>,
+}
+
+impl Tail {
+    pub fn start(daemon: &Daemon, args: &[&str]) -> anyhow::Result<Tail> {
+        let mut child = Command::new(privmon_bin())
+            .arg("tail")
+            .args(["--address", &daemon.address])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let (stdout, stderr) = follow_output(&mut child);
+        Ok(Tail {
+            child,
+            stdout,
+            stderr,
+        })
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.stdout.snapshot()
+    }
+
+    pub fn errors(&self) -> Vec<String> {
+        self.stderr.snapshot()
+    }
+
+    pub fn wait_for(&self, pred: impl FnMut(&str) -> bool) -> Option<String> {
+        self.stdout.wait_for(PATIENCE, pred)
+    }
+
+    /// Waits for the tail to exit by itself (the daemon closed the stream, or refused it).
+    pub fn wait(mut self) -> anyhow::Result<ExitStatus> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(s) = self.child.try_wait()? {
+                return Ok(s);
+            }
+            ensure!(Instant::now() < deadline, "privmon tail did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Tail {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

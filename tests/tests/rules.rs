@@ -215,46 +215,59 @@ fn ten_thousand_mounts_make_one_alert_with_a_count() {
         ..Default::default()
     });
     assert!(out.contains("mount rc=0"), "{out}");
-    // The first alert at once; the window's repeats in one more when it closes.
-    let deadline = Instant::now() + PATIENCE;
-    let alerts = loop {
+    // The first alert at once; each window's repeats in one more when it closes. Wait
+    // until the alerts account for every mount event: 10,000 mounts, each reported at
+    // each of its capability checks (a tmpfs mount makes two).
+    let started = Instant::now();
+    let deadline = started + 3 * PATIENCE;
+    let mount_events = |daemon: &Daemon| {
+        daemon
+            .events()
+            .iter()
+            .filter(|e| {
+                e["kind"] == "syscall"
+                    && e["k8s"]["pod"] == pod.as_str()
+                    && e["syscall"]["name"] == "mount"
+                    && e["syscall"]["args"]["target"] == "/mnt"
+            })
+            .count() as u64
+    };
+    let (alerts, events, handled_in) = loop {
         let a: Vec<Value> = alerts_for(&daemon, &pod)
             .into_iter()
             .filter(|a| a["rule"] == "mount_in_container")
             .collect();
         let total: u64 = a.iter().map(|a| a["count"].as_u64().unwrap()).sum();
-        // Runc's set-up mounts are not the container's: every alert is for /mnt.
-        assert!(
-            a.iter()
-                .all(|a| a["event"]["syscall"]["args"]["target"] == "/mnt"),
-            "{a:#?}"
-        );
-        if total >= MOUNTS && a.len() >= 2 || Instant::now() > deadline {
-            break a;
+        let events = mount_events(&daemon);
+        if events >= MOUNTS && total == events || Instant::now() > deadline {
+            break (a, events, started.elapsed());
         }
         std::thread::sleep(Duration::from_millis(200));
     };
+    // Runc's set-up mounts are not the container's: every alert is for /mnt.
+    assert!(
+        alerts
+            .iter()
+            .all(|a| a["event"]["syscall"]["args"]["target"] == "/mnt"),
+        "{alerts:#?}"
+    );
     let counts: Vec<u64> = alerts
         .iter()
         .map(|a| a["count"].as_u64().unwrap())
         .collect();
-    // The alerts account for every mount event: 10,000 mounts, each reported at each of
-    // its capability checks (a tmpfs mount makes two).
-    let mount_events = daemon
-        .events()
-        .iter()
-        .filter(|e| {
-            e["kind"] == "syscall"
-                && e["k8s"]["pod"] == pod.as_str()
-                && e["syscall"]["name"] == "mount"
-                && e["syscall"]["args"]["target"] == "/mnt"
-        })
-        .count() as u64;
-    assert!(mount_events >= MOUNTS, "{mount_events}");
-    assert_eq!(counts.iter().sum::<u64>(), mount_events, "{counts:?}");
-    // 10,000 mounts in one 10 s window: two alerts (more only if their handling straddled
-    // a window boundary).
-    assert!(counts.len() <= 3, "{counts:?}");
+    assert!(events >= MOUNTS, "{events}");
+    assert_eq!(counts.iter().sum::<u64>(), events, "{counts:?}");
+    // Two alerts per 10 s window the daemon took to handle the flood (one window on a
+    // fast machine), never one per mount.
+    let windows = handled_in.as_secs() / 10 + 1;
+    assert!(
+        counts.len() as u64 <= 2 * windows,
+        "{counts:?} in {handled_in:?}"
+    );
+    assert!(
+        counts.iter().skip(1).step_by(2).all(|c| *c > 1),
+        "{counts:?}"
+    );
     assert_eq!(counts[0], 1, "{counts:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

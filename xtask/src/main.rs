@@ -115,6 +115,8 @@ fn main() -> anyhow::Result<()> {
                     "metrics",
                     "--test",
                     "rules",
+                    "--test",
+                    "outputs",
                 ])
                 .args(["--", "--ignored"])
                 // One daemon and one set of containers at a time: they share the kernel.

@@ -1,0 +1,287 @@
+//! Sinks and the live stream against real containers: `privmon tail` filters, the webhook
+//! against a real local HTTP server and a dead one, file rotation, the stream's token.
+//! Root only: `cargo xtask test`.
+
+use std::time::{Duration, Instant};
+
+use monitor_common::VERDICT_ALLOWED;
+use privmon_tests::{
+    Container, ContainerSpec, Daemon, PATIENCE, TEST_NAMESPACE, Tail, WebhookReceiver,
+    checked_event, require_root, unique,
+};
+use serde_json::Value;
+
+fn run(args: &[&str], caps: &[&str], pod: &str) -> Container {
+    let c = Container::create(&ContainerSpec {
+        args,
+        capabilities: caps,
+        pod: Some(pod),
+        ..Default::default()
+    })
+    .unwrap();
+    c.run_to_completion().unwrap();
+    c
+}
+
+fn lost(daemon: &Daemon, stage: &str) -> f64 {
+    daemon
+        .metrics()
+        .unwrap()
+        .value("privmon_events_lost_total", &[("stage", stage)])
+        .unwrap_or(0.0)
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn tail_shows_what_its_filters_select() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let alerts = Tail::start(&daemon, &["--severity", "high", "--history", "0"]).unwrap();
+    let pod = unique("tail-pod-");
+    let caps = Tail::start(
+        &daemon,
+        &[
+            "--json",
+            "--pod",
+            &pod,
+            "--kind",
+            "capability",
+            "--history",
+            "0",
+        ],
+    )
+    .unwrap();
+    // Give both clients a moment to connect before anything happens.
+    std::thread::sleep(Duration::from_millis(500));
+
+    // A refused mount in `pod`: a high alert; a priority change elsewhere: no alert.
+    let _c = run(&["/bin/trigger", "mount"], &["CAP_CHOWN"], &pod);
+    let other = unique("tail-other-");
+    let _o = run(&["/bin/trigger", "nice"], &["CAP_SYS_NICE"], &other);
+
+    let line = alerts
+        .wait_for(|l| l.contains(&pod))
+        .unwrap_or_else(|| panic!("no alert line; tail: {:?}", alerts.lines()));
+    // time, severity, namespace/pod/container, process, summary
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(cols[1], "HIGH", "{line}");
+    assert_eq!(cols[2], format!("{TEST_NAMESPACE}/{pod}/trigger"), "{line}");
+    assert!(cols[3].starts_with("trigger["), "{line}");
+    assert!(
+        line.contains("was refused CAP_SYS_ADMIN for mount"),
+        "{line}"
+    );
+
+    caps.wait_for(|l| l.contains("CAP_SYS_ADMIN"))
+        .unwrap_or_else(|| panic!("no capability line; tail: {:?}", caps.lines()));
+    // The other pod's CAP_SYS_NICE event has come out of the daemon by now.
+    daemon
+        .wait_for_event(|e| e["k8s"]["pod"] == other.as_str() && e["kind"] == "capability")
+        .expect("the other pod's check");
+    std::thread::sleep(Duration::from_millis(300));
+    for l in caps.lines() {
+        let ev = checked_event(&l);
+        assert_eq!(ev["kind"], "capability", "{l}");
+        assert_eq!(ev["k8s"]["pod"], pod.as_str(), "{l}");
+    }
+    for l in alerts.lines() {
+        assert!(
+            l.split_whitespace().nth(1) == Some("HIGH") || l.contains("CRITICAL"),
+            "{l}"
+        );
+        assert!(!l.contains(&other), "{l}");
+    }
+
+    // A responder who connects later sees the alert at once, from the history.
+    let late = Tail::start(&daemon, &["--severity", "high", "--pod", &pod]).unwrap();
+    late.wait_for(|l| l.contains("was refused CAP_SYS_ADMIN"))
+        .unwrap_or_else(|| panic!("no history; tail: {:?}", late.lines()));
+
+    // Stopping the daemon ends the streams, and the tails exit on their own.
+    daemon.stop().unwrap();
+    assert!(late.wait().unwrap().success());
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn the_webhook_survives_a_dead_endpoint_and_delivers_when_it_is_back() {
+    require_root();
+    // A port with nothing on it, for now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let daemon = Daemon::start(&[
+        "--webhook-url",
+        &url,
+        "--webhook-format",
+        "falcosidekick",
+        "--webhook-kinds",
+        "syscall,alert",
+        // Room for one container's burst (runc's set-up mounts, the trigger's, the alert)
+        // once the endpoint answers; far too little for 200 mounts while it does not.
+        "--webhook-queue-capacity",
+        "32",
+        "--webhook-attempts",
+        "2",
+        "--webhook-backoff-ms",
+        "50",
+        "--webhook-timeout-secs",
+        "1",
+    ])
+    .unwrap();
+
+    // 200 mounts while the endpoint is dead: the webhook's queue overflows, stdout gets
+    // every event.
+    let pod = unique("hook-dead-");
+    let c = run(&["/bin/trigger", "mount", "200"], &["CAP_SYS_ADMIN"], &pod);
+    let cgroup = c.cgroup_id;
+    let deadline = Instant::now() + PATIENCE;
+    let mounts = loop {
+        let n = daemon
+            .events()
+            .iter()
+            .filter(|e| {
+                e["kind"] == "syscall"
+                    && e["cgroup"]["id"] == cgroup
+                    && e["syscall"]["args"]["target"] == "/mnt"
+                    && e["syscall"]["name"] == "mount"
+            })
+            .count();
+        if n >= 200 || Instant::now() > deadline {
+            break n;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(mounts >= 200, "stdout got {mounts} mount events");
+    assert!(
+        daemon.cap_count(cgroup, 21, VERDICT_ALLOWED).unwrap() >= 200,
+        "the kernel counted fewer CAP_SYS_ADMIN checks than mounts"
+    );
+    let dropped = lost(&daemon, "sink_webhook");
+    assert!(dropped > 0.0, "nothing counted as lost");
+
+    // The endpoint comes up: new alerts are delivered, as falcosidekick payloads.
+    let receiver = WebhookReceiver::start(port).unwrap();
+    let pod = unique("hook-back-");
+    let _c = run(&["/bin/trigger", "mount"], &["CAP_CHOWN"], &pod);
+    let payload = receiver
+        .wait_for(|b| {
+            b["output_fields"]["k8s.pod.name"] == pod.as_str()
+                && b["rule"] == "dangerous_capability_denied"
+        })
+        .unwrap_or_else(|| panic!("not delivered; received {:#?}", receiver.bodies()));
+    assert_eq!(payload["priority"], "Error", "{payload:#}");
+    assert_eq!(payload["source"], "privmon", "{payload:#}");
+    assert_eq!(payload["output_fields"]["k8s.ns.name"], TEST_NAMESPACE);
+    assert_eq!(
+        payload["output_fields"]["privmon.capability"],
+        "CAP_SYS_ADMIN"
+    );
+    assert!(payload["hostname"].as_str().is_some_and(|h| !h.is_empty()));
+    assert!(
+        payload["output"]
+            .as_str()
+            .unwrap()
+            .contains("was refused CAP_SYS_ADMIN for mount"),
+        "{payload:#}"
+    );
+    assert!(
+        payload["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&"T1611".into()),
+        "{payload:#}"
+    );
+    let m = daemon.metrics().unwrap();
+    assert!(
+        m.value("privmon_sink_events_total", &[("sink", "webhook")])
+            .unwrap()
+            >= 1.0
+    );
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn the_file_sink_rotates_and_keeps_so_many_files() {
+    require_root();
+    let dir = std::env::temp_dir().join(unique("privmon-file-"));
+    let path = dir.join("events.json");
+    let daemon = Daemon::start(&[
+        "--file-path",
+        path.to_str().unwrap(),
+        "--file-max-bytes",
+        "8192",
+        "--file-keep",
+        "2",
+        "--file-kinds",
+        "syscall,alert",
+    ])
+    .unwrap();
+    let pod = unique("file-pod-");
+    let c = run(&["/bin/trigger", "mount", "100"], &["CAP_SYS_ADMIN"], &pod);
+    let cgroup = c.cgroup_id;
+    daemon
+        .wait_for_event(|e| e["kind"] == "container_start" && e["cgroup"]["id"] == cgroup)
+        .unwrap();
+    let rotated = |n: u32| dir.join(format!("events.json.{n}"));
+    let deadline = Instant::now() + PATIENCE;
+    while !rotated(2).exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    daemon.stop().unwrap();
+    assert!(rotated(1).exists() && rotated(2).exists());
+    assert!(!rotated(3).exists(), "more files kept than --file-keep");
+    for p in [path.clone(), rotated(1), rotated(2)] {
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            text.len() <= 8192,
+            "{} is {} bytes",
+            p.display(),
+            text.len()
+        );
+        for line in text.lines() {
+            let ev = checked_event(line);
+            assert!(
+                ev["kind"] == "syscall" || ev["kind"] == "alert",
+                "{}: {line}",
+                p.display()
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn the_stream_needs_a_token_beyond_loopback() {
+    require_root();
+    let open = Daemon::start(&["--listen", "0.0.0.0:0"]).unwrap();
+    let (status, body) = open.get("/events").unwrap();
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("api_token"), "{body}");
+    // Metrics stay available for Prometheus.
+    assert_eq!(open.get("/healthz").unwrap().0, 200);
+    drop(open);
+
+    let token = "s3cret-token-0123456789";
+    let daemon = Daemon::start(&["--listen", "0.0.0.0:0", "--api-token", token]).unwrap();
+    let (status, _) = daemon.get("/events").unwrap();
+    assert_eq!(status, 401);
+    let refused = Tail::start(&daemon, &["--token", "wrong-token-0123456789"]).unwrap();
+    assert!(!refused.wait().unwrap().success());
+    let tail = Tail::start(
+        &daemon,
+        &["--token", token, "--json", "--kind", "container_start"],
+    )
+    .unwrap();
+    let pod = unique("token-pod-");
+    let _c = run(&["/bin/true"], &[], &pod);
+    let line = tail
+        .wait_for(|l| l.contains(&pod))
+        .unwrap_or_else(|| panic!("nothing streamed: {:?} {:?}", tail.lines(), tail.errors()));
+    let ev: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(ev["kind"], "container_start");
+}
