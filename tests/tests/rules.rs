@@ -340,3 +340,58 @@ fn daemon_log_wait(daemon: &Daemon, needle: &str) -> String {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The operation rules, one container each: (trigger, capabilities, rule, words of the
+/// summary). Module loads and kexec cannot happen on this kernel (no CONFIG_MODULES, no
+/// CONFIG_KEXEC): the QEMU kernels of issue 10 will cover `kernel_module_loaded`.
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn operation_rules_fire_on_real_containers() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let cases: &[(&str, &[&str], &str, &str)] = &[
+        (
+            "open-by-handle",
+            &["CAP_DAC_READ_SEARCH"],
+            "open_by_handle_at",
+            "called open_by_handle_at (/bin/trigger as root, allowed)",
+        ),
+        (
+            "bpf-map",
+            &["CAP_BPF"],
+            "bpf_from_container",
+            "used bpf() command 0 (/bin/trigger as root)",
+        ),
+        (
+            "ptrace-other",
+            &["CAP_SYS_PTRACE", "CAP_SETUID"],
+            "ptrace_other_process",
+            "ran ptrace on pid",
+        ),
+        (
+            "userns",
+            &[],
+            "user_namespace_in_container",
+            "created a user namespace (/bin/trigger as root)",
+        ),
+        (
+            "reboot-bad-magic",
+            &[],
+            "kexec_or_reboot",
+            "called reboot (/bin/trigger as root, denied)",
+        ),
+    ];
+    for (trigger, caps, rule, words) in cases {
+        let pod = unique("rules-op-");
+        let (_c, out) = run(ContainerSpec {
+            args: &["/bin/trigger", trigger],
+            capabilities: caps,
+            pod: Some(&pod),
+            ..Default::default()
+        });
+        assert!(out.contains(&format!("{trigger} rc=")), "{out}");
+        let a = expect_alert(&daemon, &pod, rule);
+        let summary = a["summary"].as_str().unwrap();
+        assert!(summary.contains(words), "{trigger}: {summary}");
+    }
+}

@@ -11,7 +11,11 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <signal.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int report(const char *name, int rc) {
@@ -22,7 +26,7 @@ static int report(const char *name, int rc) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N\n");
+        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic\n");
         return 2;
     }
     const char *what = argv[1];
@@ -65,6 +69,43 @@ int main(int argc, char **argv) {
         fflush(stdout);
         return ok == n ? 0 : 1;
     }
+    if (!strcmp(what, "open-by-handle")) {
+        /* A well-formed but bogus handle: the kernel checks CAP_DAC_READ_SEARCH first. */
+        struct { unsigned int bytes; int type; unsigned char f[8]; } h = {8, 1, {0}};
+        return report(what, (int)syscall(SYS_open_by_handle_at, AT_FDCWD, &h, O_RDONLY));
+    }
+    if (!strcmp(what, "bpf-map")) {
+        /* BPF_MAP_CREATE of a one-entry array: needs CAP_BPF when unprivileged bpf is off. */
+        union { struct { unsigned int type, key, value, max, flags; } a; char pad[128]; } attr;
+        memset(&attr, 0, sizeof attr);
+        attr.a.type = 2; /* BPF_MAP_TYPE_ARRAY */
+        attr.a.key = 4;
+        attr.a.value = 4;
+        attr.a.max = 1;
+        return report(what, (int)syscall(SYS_bpf, 0 /* BPF_MAP_CREATE */, &attr, sizeof attr));
+    }
+    if (!strcmp(what, "ptrace-other")) {
+        /* Attach to a child that runs as another user: a CAP_SYS_PTRACE check. */
+        pid_t child = fork();
+        if (child == 0) {
+            if (setuid(1000) != 0)
+                _exit(1);
+            pause();
+            _exit(0);
+        }
+        usleep(200000);
+        int rc = (int)ptrace(PTRACE_ATTACH, child, NULL, NULL);
+        report(what, rc);
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        return 0;
+    }
+    if (!strcmp(what, "userns"))
+        return report(what, unshare(CLONE_NEWUSER | CLONE_NEWNS));
+    if (!strcmp(what, "reboot-bad-magic"))
+        /* The CAP_SYS_BOOT check comes before the magic numbers, which are wrong: EINVAL
+         * at best, nothing is rebooted. */
+        return report(what, (int)syscall(SYS_reboot, 0x1234, 0x5678, 0, NULL));
     fprintf(stderr, "unknown trigger %s\n", what);
     return 2;
 }
