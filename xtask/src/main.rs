@@ -12,6 +12,9 @@ use clap::{Parser, Subcommand};
 
 /// bpf-linker must link against the LLVM of the nightly rustc that builds the eBPF crate.
 const BPF_LINKER_VERSION: &str = "0.13.0";
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
+/// How long `cargo xtask test` fuzzes the rule parser.
+const FUZZ_SECONDS: u64 = 60;
 const LLVM_MAJOR: &str = "22";
 
 /// Debian packages the build and the tests need.
@@ -27,6 +30,7 @@ const PACKAGES: &[(&str, &str)] = &[
         "linker for Rust, and the static test trigger program",
     ),
     ("libc6-dev", "static libc for the test trigger program"),
+    ("g++", "libFuzzer (cargo fuzz) is C++"),
     ("runc", "real containers in the integration tests"),
     ("busybox-static", "root filesystem of the test containers"),
     (
@@ -66,6 +70,12 @@ enum Task {
     },
     /// rustfmt check and clippy (-D warnings) on the user-space crates and the eBPF crate.
     Lint,
+    /// Fuzz the rule parser (cargo-fuzz, nightly) for a bounded time; `test` runs it too.
+    Fuzz {
+        /// Seconds of fuzzing.
+        #[arg(long, default_value_t = FUZZ_SECONDS)]
+        seconds: u64,
+    },
     /// Cost of the daemon on syscall loops: getppid (no capability check) and setuid(0) (one
     /// check per call), without the daemon, with the defaults and with --watch all, in
     /// alternating rounds of one run; prints medians and ratios.
@@ -97,6 +107,7 @@ fn main() -> anyhow::Result<()> {
             cargo(&["build"])?;
             step("unit tests");
             cargo(&["test"])?;
+            fuzz(FUZZ_SECONDS)?;
             ensure_root("the integration tests (real eBPF and runc containers)")?;
             step("root integration tests");
             let bin = target_dir()?.join("debug/privmon");
@@ -127,6 +138,10 @@ fn main() -> anyhow::Result<()> {
                 .context("running cargo test")?;
             ensure!(status.success(), "integration tests failed");
             Ok(())
+        }
+        Task::Fuzz { seconds } => {
+            setup()?;
+            fuzz(seconds)
         }
         Task::Lint => {
             setup()?;
@@ -344,6 +359,13 @@ fn setup() -> anyhow::Result<()> {
             bail!("bpf-linker was installed but does not run; is ~/.cargo/bin on PATH?");
         }
     }
+
+    if !cargo_fuzz_ok() {
+        step(&format!("installing cargo-fuzz {CARGO_FUZZ_VERSION}"));
+        run(Command::new("cargo")
+            .args(["install", "--locked", "--force"])
+            .arg(format!("cargo-fuzz@{CARGO_FUZZ_VERSION}")))?;
+    }
     Ok(())
 }
 
@@ -352,6 +374,40 @@ fn package_installed(name: &str) -> bool {
         .args(["-W", "-f=${Status}", name])
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+}
+
+/// Runs the rule-parser fuzz target for `seconds`; a crash fails (its input is kept in
+/// fuzz/artifacts/). New inputs go to a scratch corpus under fuzz/target, the checked-in
+/// seeds in fuzz/corpus/ are only read.
+fn fuzz(seconds: u64) -> anyhow::Result<()> {
+    step(&format!("fuzzing the rule parser for {seconds} s"));
+    let root = workspace_root();
+    let work = root.join("fuzz/target/work-corpus");
+    std::fs::create_dir_all(&work)?;
+    run(Command::new("cargo")
+        .args([
+            "+nightly",
+            "fuzz",
+            "run",
+            "--fuzz-dir",
+            "fuzz",
+            "rules_parser",
+        ])
+        .arg(&work)
+        .arg(root.join("fuzz/corpus/rules_parser"))
+        .arg("--")
+        .arg(format!("-max_total_time={seconds}"))
+        .arg("-rss_limit_mb=2048")
+        .current_dir(&root))
+}
+
+fn cargo_fuzz_ok() -> bool {
+    Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| {
+            o.status.success() && String::from_utf8_lossy(&o.stdout).contains(CARGO_FUZZ_VERSION)
+        })
 }
 
 fn bpf_linker_ok() -> bool {
