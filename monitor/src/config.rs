@@ -116,6 +116,7 @@ pub const KINDS: &[&str] = &[
     "container_start",
     "container_stop",
     "alert",
+    "credentials",
 ];
 
 /// Where the HTTP endpoints listen by default: loopback, on a port of privmon's own.

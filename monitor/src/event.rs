@@ -304,6 +304,38 @@ pub struct OperationEvent {
     pub namespace: Option<crate::operations::NamespaceChange>,
 }
 
+/// User ids of a process.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Ids {
+    pub uid: Option<u32>,
+    pub euid: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CredentialsChange {
+    /// Before the change; null when privmon did not know the process (nor its parent).
+    pub old: Option<Ids>,
+    pub new: Ids,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ExecDetail {
+    /// The file executed, as the process named it.
+    pub filename: Option<String>,
+}
+
+/// A `credentials` event: a process's user ids changed.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CredentialsEvent {
+    #[serde(flatten)]
+    pub header: Header,
+    pub credentials: CredentialsChange,
+    /// `exec`: the exec of a set-user-id file (or of any file by a process whose effective
+    /// uid differed from the one before).
+    pub cause: &'static str,
+    pub exec: ExecDetail,
+}
+
 /// A `container_start` or `container_stop` event.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ContainerEvent {

@@ -29,14 +29,15 @@ use crate::{
     config::{Config, Watch},
     containers::{Containers, cgroup_path, lifecycle::Lifecycle},
     event::{
-        CapabilityEvent, Clock, ContainerEvent, DecodeError, OperationEvent, Record, SyscallDetail,
-        boottime_ns, decode,
+        CapabilityEvent, Clock, ContainerEvent, CredentialsChange, CredentialsEvent, DecodeError,
+        Exec, ExecDetail, Header, Ids, OperationEvent, Process, Record, SyscallDetail, boottime_ns,
+        decode,
     },
     http,
     loader::Probes,
     metrics::{Health, HookInfo, Metrics, SeriesLabels},
     operations,
-    processes::ProcessTable,
+    processes::{CredentialChange, ProcessTable},
     rules::{Alert, Engine, RuleSet},
     sinks::{self, Filter, Queued, stream::Hub},
 };
@@ -404,14 +405,18 @@ fn hook_info(probes: &Probes) -> HookInfo {
         ),
     ];
     // Sensitive operations are seen at their capability checks; operations that make none
-    // (and credential changes) have no hook yet.
+    // have no hook yet. Credential changes: at exec (set-user-id files) through the exec
+    // probe; set*id()/capset() calls are not covered yet.
     let mut groups: Vec<&str> = operations::SENSITIVE.iter().map(|s| s.group).collect();
     groups.sort_unstable();
     groups.dedup();
     for g in groups {
         hooks.push((format!("operations/{g}"), "capability_check".to_string()));
     }
-    hooks.push(("operations/credentials".to_string(), "none".to_string()));
+    hooks.push((
+        "operations/credentials".to_string(),
+        if probes.processes { "tp_btf" } else { "none" }.to_string(),
+    ));
     HookInfo { hooks }
 }
 
@@ -549,7 +554,12 @@ impl Output {
                     self.emit(&op);
                 }
             }
-            Record::Exec(exec) => self.processes.exec(&exec),
+            Record::Exec(exec) => {
+                if let Some(change) = self.processes.exec(&exec) {
+                    let ev = self.credentials_event(&exec, change);
+                    self.emit(&ev);
+                }
+            }
             Record::Exit { pid, .. } => self.processes.exit(pid),
             // Only the v2 hierarchy (id 0) has the cgroup ids the probes report.
             Record::Cgroup { hierarchy, .. } if hierarchy != 0 => {}
@@ -598,21 +608,68 @@ impl Output {
         self.update_gauges();
     }
 
-    /// A capability event with its process, cgroup and container filled in.
-    fn capability_event(&mut self, cap: &CapabilityRecord) -> CapabilityEvent {
-        let mut ev = CapabilityEvent::from_record(cap, &self.clock, &self.node);
-        let h = &mut ev.header;
-        self.processes.enrich(&mut h.process);
+    /// The `credentials` event of an exec that changed the user ids.
+    fn credentials_event(&mut self, e: &Exec, change: CredentialChange) -> CredentialsEvent {
+        let mut process = Process {
+            pid: e.pid,
+            tid: e.pid,
+            ppid: Some(e.ppid),
+            comm: e.comm.clone(),
+            exe: e.filename.clone(),
+            uid: e.uid,
+            euid: e.euid,
+            args: Some(e.args.clone()),
+            cap_effective: Vec::new(),
+            ancestors: Vec::new(),
+        };
+        self.processes.enrich(&mut process);
+        let mut header = Header {
+            time: self.clock.rfc3339(e.boot_ns),
+            kind: "credentials",
+            node: self.node.clone(),
+            process,
+            container: None,
+            k8s: None,
+            cgroup: crate::event::Cgroup {
+                id: e.cgroup_id,
+                path: None,
+            },
+        };
+        self.attribute(&mut header, e.boot_ns);
+        let ids = |(uid, euid): (Option<u32>, Option<u32>)| Ids { uid, euid };
+        CredentialsEvent {
+            header,
+            credentials: CredentialsChange {
+                old: change.old.map(ids),
+                new: ids(change.new),
+            },
+            cause: "exec",
+            exec: ExecDetail {
+                filename: e.filename.clone(),
+            },
+        }
+    }
+
+    /// Fills an event's cgroup path and container from its cgroup id.
+    fn attribute(&mut self, h: &mut Header, boot_ns: u64) {
         h.cgroup.path = self.cgroups.path(h.cgroup.id, h.process.pid);
         if let Some(a) = h
             .cgroup
             .path
             .as_deref()
-            .and_then(|p| self.containers.for_cgroup(p, cap.boot_ns))
+            .and_then(|p| self.containers.for_cgroup(p, boot_ns))
         {
             h.container = Some(a.container.clone());
             h.k8s = a.k8s.clone();
         }
+    }
+
+    /// A capability event with its process, cgroup and container filled in.
+    fn capability_event(&mut self, cap: &CapabilityRecord) -> CapabilityEvent {
+        let mut ev = CapabilityEvent::from_record(cap, &self.clock, &self.node);
+        let h = &mut ev.header;
+        self.processes.enrich(&mut h.process);
+        self.attribute(h, cap.boot_ns);
         let (id, pid) = (h.cgroup.id, h.process.pid);
         self.label_cgroup(id, pid, false);
         ev

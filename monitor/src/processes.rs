@@ -19,6 +19,17 @@ struct Entry {
     comm: String,
     exe: Option<String>,
     args: Vec<String>,
+    uid: Option<u32>,
+    euid: Option<u32>,
+}
+
+/// User ids before and after an exec that changed them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CredentialChange {
+    /// (uid, euid) before: the process's own from its previous exec, else its parent's
+    /// (a forked child has its parent's); `None` when neither is known.
+    pub old: Option<(Option<u32>, Option<u32>)>,
+    pub new: (Option<u32>, Option<u32>),
 }
 
 /// Live processes by pid, from exec and exit records (which arrive in order with the
@@ -29,7 +40,19 @@ pub struct ProcessTable {
 }
 
 impl ProcessTable {
-    pub fn exec(&mut self, e: &Exec) {
+    /// Records an exec; returns how it changed the user ids, if it did: the effective uid
+    /// differs from the one before, or from the real uid (a set-user-id file).
+    pub fn exec(&mut self, e: &Exec) -> Option<CredentialChange> {
+        let before = self
+            .procs
+            .get(&e.pid)
+            .or_else(|| self.procs.get(&e.ppid))
+            .map(|p| (p.uid, p.euid));
+        let new = (e.uid, e.euid);
+        let changed = match before {
+            Some((_, old_euid)) => old_euid.is_some() && e.euid.is_some() && old_euid != e.euid,
+            None => false,
+        } || (e.uid.is_some() && e.euid.is_some() && e.uid != e.euid);
         if self.procs.len() >= MAX_PROCESSES {
             self.procs.clear();
         }
@@ -40,8 +63,11 @@ impl ProcessTable {
                 comm: e.comm.clone(),
                 exe: e.filename.clone(),
                 args: e.args.clone(),
+                uid: e.uid,
+                euid: e.euid,
             },
         );
+        changed.then_some(CredentialChange { old: before, new })
     }
 
     pub fn exit(&mut self, pid: u32) {
@@ -99,6 +125,37 @@ mod tests {
             args: vec![format!("/bin/{comm}"), "-x".to_string()],
             args_truncated: false,
         }
+    }
+
+    #[test]
+    fn an_exec_that_changes_the_effective_uid_is_a_credential_change() {
+        let mut t = ProcessTable::default();
+        assert_eq!(t.exec(&exec(A, 0, "sh")), None);
+        let mut user = exec(B, A, "sh");
+        (user.uid, user.euid) = (Some(1000), Some(1000));
+        // uid 0 -> 1000 through exec would be a change, but the parent is A (root) and B
+        // was forked from it: the ids before are A's.
+        assert_eq!(
+            t.exec(&user),
+            Some(CredentialChange {
+                old: Some((Some(0), Some(0))),
+                new: (Some(1000), Some(1000))
+            })
+        );
+        // B runs a set-user-id-root file.
+        let mut suid = exec(B, A, "passwd");
+        (suid.uid, suid.euid) = (Some(1000), Some(0));
+        assert_eq!(
+            t.exec(&suid),
+            Some(CredentialChange {
+                old: Some((Some(1000), Some(1000))),
+                new: (Some(1000), Some(0))
+            })
+        );
+        // An unknown process running a setuid file is still seen (ids before unknown).
+        let mut stranger = exec(C + 100, C + 99, "su");
+        (stranger.uid, stranger.euid) = (Some(1000), Some(0));
+        assert_eq!(t.exec(&stranger).map(|c| c.old), Some(None));
     }
 
     fn process(pid: u32, comm: &str) -> Process {

@@ -540,6 +540,10 @@ pub struct ContainerSpec<'a> {
     pub bind_mounts: &'a [(&'a str, &'a str)],
     /// Pod name annotation (default [`TEST_POD`]).
     pub pod: Option<&'a str>,
+    /// Run the process as this uid (and gid); default root.
+    pub uid: Option<u32>,
+    /// Also install the trigger as /bin/suid-trigger, set-user-id root.
+    pub setuid_trigger: bool,
 }
 
 /// A runc container with a busybox root filesystem and a Kubernetes-style cgroup path,
@@ -586,12 +590,18 @@ impl Container {
             symlink("busybox", rootfs.join("bin").join(applet))?;
         }
         fs::copy(trigger_binary(), rootfs.join("bin/trigger"))?;
+        if spec.setuid_trigger {
+            use std::os::unix::fs::PermissionsExt;
+            let suid = rootfs.join("bin/suid-trigger");
+            fs::copy(trigger_binary(), &suid)?;
+            fs::set_permissions(&suid, fs::Permissions::from_mode(0o4755))?;
+        }
         let caps: Vec<String> = spec.capabilities.iter().map(|c| c.to_string()).collect();
         let mut config = serde_json::json!({
             "ociVersion": "1.0.2",
             "process": {
                 "terminal": false,
-                "user": {"uid": 0, "gid": 0},
+                "user": {"uid": spec.uid.unwrap_or(0), "gid": spec.uid.unwrap_or(0)},
                 "args": spec.args,
                 "env": ["PATH=/bin"],
                 "cwd": "/",

@@ -395,3 +395,40 @@ fn operation_rules_fire_on_real_containers() {
         assert!(summary.contains(words), "{trigger}: {summary}");
     }
 }
+
+/// A user that runs a set-user-id-root file becomes root: a `credentials` event at the
+/// exec, and the `root_through_setuid_binary` alert.
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn root_through_a_setuid_binary_is_an_alert() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let pod = unique("rules-suid-");
+    let (c, out) = run(ContainerSpec {
+        args: &["/bin/suid-trigger", "ids"],
+        capabilities: &[],
+        uid: Some(1000),
+        setuid_trigger: true,
+        pod: Some(&pod),
+        ..Default::default()
+    });
+    assert!(out.contains("ids uid=1000 euid=0"), "{out}");
+    let ev = daemon
+        .wait_for_event(|e| {
+            e["kind"] == "credentials"
+                && e["cgroup"]["id"] == c.cgroup_id
+                && e["credentials"]["new"]["euid"] == 0
+        })
+        .unwrap_or_else(|| panic!("no credentials event: {:#?}", daemon.events()));
+    assert_eq!(ev["credentials"]["new"]["uid"], 1000, "{ev:#}");
+    assert_eq!(ev["cause"], "exec", "{ev:#}");
+    assert_eq!(ev["exec"]["filename"], "/bin/suid-trigger", "{ev:#}");
+    let a = expect_alert(&daemon, &pod, "root_through_setuid_binary");
+    assert!(
+        a["summary"]
+            .as_str()
+            .unwrap()
+            .ends_with("uid 1000 became root by executing /bin/suid-trigger"),
+        "{a:#}"
+    );
+}

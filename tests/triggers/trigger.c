@@ -26,7 +26,7 @@ static int report(const char *name, int rc) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic\n");
+        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids\n");
         return 2;
     }
     const char *what = argv[1];
@@ -68,6 +68,11 @@ int main(int argc, char **argv) {
         printf("setuid-loop calls=%ld ok=%ld\n", n, ok);
         fflush(stdout);
         return ok == n ? 0 : 1;
+    }
+    if (!strcmp(what, "ids")) {
+        printf("ids uid=%d euid=%d\n", (int)getuid(), (int)geteuid());
+        fflush(stdout);
+        return 0;
     }
     if (!strcmp(what, "open-by-handle")) {
         /* A well-formed but bogus handle: the kernel checks CAP_DAC_READ_SEARCH first. */
