@@ -208,6 +208,23 @@ pub const SENSITIVE: &[Sensitive] = &[
         args: &[Int("pid")],
     },
     // files
+    // Writes are reported only at the rare capability checks they make (a cgroup
+    // `release_agent` needs CAP_SYS_ADMIN); the file is named from /proc/<pid>/fd.
+    Sensitive {
+        name: "write",
+        group: "files",
+        args: &[Int("fd"), Ptr("buf"), Int("count")],
+    },
+    Sensitive {
+        name: "pwrite64",
+        group: "files",
+        args: &[Int("fd"), Ptr("buf"), Int("count"), Int("offset")],
+    },
+    Sensitive {
+        name: "writev",
+        group: "files",
+        args: &[Int("fd"), Ptr("iov"), Int("iovcnt")],
+    },
     Sensitive {
         name: "open_by_handle_at",
         group: "files",
@@ -342,7 +359,8 @@ pub struct NamespaceTarget {
 
 /// Resolves the namespace behind `fd` of process `pid` (`/proc/<pid>/fd/<fd>` reads as
 /// `uts:[4026531838]`).
-pub fn setns_target(proc_root: &std::path::Path, pid: u32, fd: u64) -> Option<NamespaceTarget> {
+/// What file descriptor `fd` of `pid` refers to, while the process still has it open.
+pub fn fd_target(proc_root: &std::path::Path, pid: u32, fd: u64) -> Option<String> {
     let link = std::fs::read_link(
         proc_root
             .join(pid.to_string())
@@ -350,7 +368,15 @@ pub fn setns_target(proc_root: &std::path::Path, pid: u32, fd: u64) -> Option<Na
             .join(fd.to_string()),
     )
     .ok()?;
-    let link = link.to_str()?;
+    link.to_str().map(str::to_string)
+}
+
+/// Syscalls whose first argument is a file descriptor reported with its path.
+pub const FD_PATH_SYSCALLS: &[&str] = &["write", "pwrite64", "writev"];
+
+pub fn setns_target(proc_root: &std::path::Path, pid: u32, fd: u64) -> Option<NamespaceTarget> {
+    let link = fd_target(proc_root, pid, fd)?;
+    let link = link.as_str();
     let (kind, rest) = link.split_once(":[")?;
     let inode: u64 = rest.strip_suffix(']')?.parse().ok()?;
     let index = crate::containers::posture::NAMESPACES

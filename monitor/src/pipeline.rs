@@ -842,6 +842,16 @@ fn operation_event(
             });
         }
     }
+    let mut args = operations::decode_args(sensitive, &sc.args, strings);
+    if operations::FD_PATH_SYSCALLS.contains(&sensitive.name) {
+        // Named now, while the writer most likely still has it open; null if it is gone.
+        let path = operations::fd_target(
+            std::path::Path::new("/proc"),
+            ev.header.process.pid,
+            sc.args[0],
+        );
+        args.insert("path", path.map_or(serde_json::Value::Null, Into::into));
+    }
     let mut header = ev.header;
     header.kind = if namespace.is_some() {
         "namespace"
@@ -854,7 +864,7 @@ fn operation_event(
         syscall: SyscallDetail {
             name: sensitive.name,
             number: sc.number,
-            args: operations::decode_args(sensitive, &sc.args, strings),
+            args,
             result: None,
         },
         capability: ev.capability,

@@ -375,6 +375,12 @@ fn operation_rules_fire_on_real_containers() {
             "created a user namespace (/bin/trigger as root)",
         ),
         (
+            "release-agent",
+            &["CAP_SYS_ADMIN"],
+            "release_agent_write",
+            "release_agent (/bin/trigger as root, allowed)",
+        ),
+        (
             "reboot-bad-magic",
             &[],
             "kexec_or_reboot",

@@ -26,7 +26,7 @@ static int report(const char *name, int rc) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids\n");
+        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent\n");
         return 2;
     }
     const char *what = argv[1];
@@ -68,6 +68,22 @@ int main(int argc, char **argv) {
         printf("setuid-loop calls=%ld ok=%ld\n", n, ok);
         fflush(stdout);
         return ok == n ? 0 : 1;
+    }
+    if (!strcmp(what, "release-agent")) {
+        /* Mount a named cgroup v1 hierarchy and set its release_agent (a CAP_SYS_ADMIN
+         * check in write()); the fd stays open a second so privmon can name it. */
+        int rc = mount("cgroup", "/mnt", "cgroup", 0, "none,name=privmontest");
+        if (rc == 0) {
+            int fd = open("/mnt/release_agent", O_WRONLY);
+            rc = fd < 0 ? fd : (int)write(fd, "/x\n", 3);
+            report(what, rc);
+            sleep(1);
+            if (fd >= 0)
+                close(fd);
+            umount("/mnt");
+            return 0;
+        }
+        return report(what, rc);
     }
     if (!strcmp(what, "ids")) {
         printf("ids uid=%d euid=%d\n", (int)getuid(), (int)geteuid());
