@@ -438,3 +438,31 @@ fn root_through_a_setuid_binary_is_an_alert() {
         "{a:#}"
     );
 }
+
+/// A host-pid container joins a namespace of a host process (the test itself):
+/// `setns_into_host_namespace`. (Not pid 1: this VM's init refuses /proc/1/ns to others.)
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn setns_into_a_host_namespace_is_an_alert() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let pod = unique("rules-setns-");
+    let host_pid = std::process::id().to_string();
+    let (_c, out) = run(ContainerSpec {
+        args: &["/bin/trigger", "setns-pid-uts", &host_pid],
+        capabilities: &["CAP_SYS_ADMIN", "CAP_SYS_PTRACE"],
+        host_pid: true,
+        pod: Some(&pod),
+        ..Default::default()
+    });
+    assert!(out.contains("setns-pid-uts rc=0"), "{out}");
+    let a = expect_alert(&daemon, &pod, "setns_into_host_namespace");
+    assert_eq!(a["severity"], "critical");
+    assert!(
+        a["summary"]
+            .as_str()
+            .unwrap()
+            .contains("joined the host's uts namespace"),
+        "{a:#}"
+    );
+}

@@ -26,7 +26,7 @@ static int report(const char *name, int rc) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent\n");
+        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID\n");
         return 2;
     }
     const char *what = argv[1];
@@ -68,6 +68,16 @@ int main(int argc, char **argv) {
         printf("setuid-loop calls=%ld ok=%ld\n", n, ok);
         fflush(stdout);
         return ok == n ? 0 : 1;
+    }
+    if (!strcmp(what, "setns-pid-uts") && argc > 2) {
+        /* Join the UTS namespace of process PID (a host process, in a host-pid container). */
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%s/ns/uts", argv[2]);
+        int fd = open(path, O_RDONLY);
+        int rc = fd < 0 ? fd : setns(fd, CLONE_NEWUTS);
+        report(what, rc);
+        sleep(1);
+        return 0;
     }
     if (!strcmp(what, "release-agent")) {
         /* Mount a named cgroup v1 hierarchy and set its release_agent (a CAP_SYS_ADMIN
