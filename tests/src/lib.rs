@@ -174,13 +174,27 @@ impl Daemon {
     /// Starts the daemon with extra `privmon run` arguments and waits until it is ready.
     /// Its endpoints listen on a free loopback port unless `args` has `--listen`.
     pub fn start(args: &[&str]) -> anyhow::Result<Daemon> {
+        Daemon::start_wrapped(&[], args)
+    }
+
+    /// [`Daemon::start`] through a wrapper command that execs its last argument (e.g.
+    /// `setpriv --bounding-set ...`): the daemon keeps the wrapper's pid.
+    pub fn start_wrapped(wrapper: &[&str], args: &[&str]) -> anyhow::Result<Daemon> {
         let bin = privmon_bin();
         let listen: &[&str] = if args.contains(&"--listen") {
             &[]
         } else {
             &["--listen", "127.0.0.1:0"]
         };
-        let mut child = Command::new(&bin)
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(&bin);
+                c
+            }
+            None => Command::new(&bin),
+        };
+        let mut child = command
             .arg("run")
             .args(["--stats-interval-secs", "0"])
             .args(listen)

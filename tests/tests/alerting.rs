@@ -105,19 +105,19 @@ fn every_alert_has_severity_summary_description_and_a_runbook() {
 
 #[test]
 fn the_prometheus_rule_carries_the_same_groups() {
-    let crd = yaml("deploy/kubernetes/prometheusrule.yaml");
+    let crd = yaml("deploy/kubernetes/prometheus-operator/prometheusrule.yaml");
     assert_eq!(crd["apiVersion"], "monitoring.coreos.com/v1");
     assert_eq!(crd["kind"], "PrometheusRule");
     let plain = yaml("deploy/prometheus/privmon-rules.yaml");
     assert_eq!(
         crd["spec"]["groups"], plain["groups"],
-        "deploy/kubernetes/prometheusrule.yaml differs from deploy/prometheus/privmon-rules.yaml"
+        "deploy/kubernetes/prometheus-operator/prometheusrule.yaml differs from deploy/prometheus/privmon-rules.yaml"
     );
 }
 
 #[test]
 fn the_service_monitor_keeps_container_labels_and_adds_the_node() {
-    let sm = yaml("deploy/kubernetes/servicemonitor.yaml");
+    let sm = yaml("deploy/kubernetes/prometheus-operator/servicemonitor.yaml");
     assert_eq!(sm["kind"], "ServiceMonitor");
     let endpoint = &sm["spec"]["endpoints"][0];
     assert_eq!(endpoint["path"], "/metrics");

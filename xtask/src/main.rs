@@ -128,6 +128,8 @@ fn main() -> anyhow::Result<()> {
                     "rules",
                     "--test",
                     "outputs",
+                    "--test",
+                    "least_privilege",
                 ])
                 .args(["--", "--ignored"])
                 // One daemon and one set of containers at a time: they share the kernel.
