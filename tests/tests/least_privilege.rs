@@ -132,6 +132,43 @@ fn the_kustomization_and_the_service_monitor_fit_together() {
     privmon::rules::RuleSet::from_sources(&sources).unwrap();
 }
 
+/// The base manifests are valid Kubernetes objects (strict: no unknown fields), checked
+/// offline by `kubernetes-validate` (PyPI; `cargo xtask setup` installs it). The
+/// ServiceMonitor and PrometheusRule are CRDs it has no schema for.
+#[test]
+fn the_base_manifests_validate_against_the_kubernetes_schemas() {
+    let k = yaml("deploy/kubernetes/base/kustomization.yaml");
+    let files: Vec<PathBuf> = k["resources"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            root()
+                .join("deploy/kubernetes/base")
+                .join(r.as_str().unwrap())
+        })
+        .collect();
+    let out = std::process::Command::new("python3")
+        .args(["-m", "kubernetes_validate", "--strict"])
+        .args(&files)
+        .output()
+        .expect("running kubernetes-validate (PyPI; `cargo xtask setup` installs it)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    for f in &files {
+        assert!(
+            text.lines()
+                .any(|l| l.contains(f.to_str().unwrap()) && l.contains(" passed ")),
+            "{} not validated:\n{text}",
+            f.display()
+        );
+    }
+}
+
 /// Runs the daemon with its bounding set cut to the DaemonSet's capabilities (so, as
 /// root, exactly those are effective) and expects it to report a container in full.
 #[test]

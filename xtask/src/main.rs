@@ -13,6 +13,8 @@ use clap::{Parser, Subcommand};
 /// bpf-linker must link against the LLVM of the nightly rustc that builds the eBPF crate.
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
+/// Validates the Kubernetes manifests offline in the tests.
+const KUBERNETES_VALIDATE_VERSION: &str = "1.37.0";
 /// How long `cargo xtask test` fuzzes the rule parser.
 const FUZZ_SECONDS: u64 = 60;
 const LLVM_MAJOR: &str = "22";
@@ -360,6 +362,23 @@ fn setup() -> anyhow::Result<()> {
         if !bpf_linker_ok() {
             bail!("bpf-linker was installed but does not run; is ~/.cargo/bin on PATH?");
         }
+    }
+
+    if !Command::new("python3")
+        .args(["-m", "kubernetes_validate", "--version"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(KUBERNETES_VALIDATE_VERSION))
+    {
+        step(&format!(
+            "installing kubernetes-validate {KUBERNETES_VALIDATE_VERSION} (PyPI)"
+        ));
+        run(Command::new("python3").args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            &format!("kubernetes-validate=={KUBERNETES_VALIDATE_VERSION}"),
+        ]))?;
     }
 
     if !cargo_fuzz_ok() {
