@@ -49,7 +49,8 @@ pub struct TailArgs {
     pub json: bool,
 }
 
-fn encode(s: &str) -> String {
+/// Percent-encodes a query-string value (RFC 3986 unreserved characters stay as they are).
+pub fn encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {

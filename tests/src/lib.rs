@@ -966,14 +966,11 @@ impl Prometheus {
 
     /// An instant query through the HTTP API: (labels, value) per series.
     pub fn query(&self, expr: &str) -> anyhow::Result<Vec<(Value, f64)>> {
-        let mut url = format!("http://{}/api/v1/query?query=", self.address);
-        for b in expr.bytes() {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                url.push(b as char);
-            } else {
-                url.push_str(&format!("%{b:02X}"));
-            }
-        }
+        let url = format!(
+            "http://{}/api/v1/query?query={}",
+            self.address,
+            privmon::tail::encode(expr)
+        );
         let (status, body) = http_get(&url)?;
         ensure!(status == 200, "query {expr} answered {status}: {body}");
         let v: Value = serde_json::from_str(&body)?;

@@ -637,6 +637,18 @@ struct Window {
     rule: usize,
 }
 
+impl Window {
+    /// A window of rule `rule` opened by a match at `now` (that match is alerted on).
+    fn open(now: Instant, rule: usize) -> Window {
+        Window {
+            opened: now,
+            repeats: 0,
+            last: Value::Null,
+            rule,
+        }
+    }
+}
+
 /// Most open dedup windows kept; beyond it, a new window replaces nothing and its repeats
 /// raise alerts of their own (counted in `dedup_overflow`).
 const MAX_WINDOWS: usize = 16_384;
@@ -700,25 +712,12 @@ impl Engine {
                     if w.repeats > 0 {
                         out.push(alert(rule, &w.last, w.repeats));
                     }
-                    *w = Window {
-                        opened: now,
-                        repeats: 0,
-                        last: Value::Null,
-                        rule: i,
-                    };
+                    *w = Window::open(now, i);
                     out.push(alert(rule, event, 1));
                 }
                 None => {
                     if self.windows.len() < MAX_WINDOWS {
-                        self.windows.insert(
-                            (i, key),
-                            Window {
-                                opened: now,
-                                repeats: 0,
-                                last: Value::Null,
-                                rule: i,
-                            },
-                        );
+                        self.windows.insert((i, key), Window::open(now, i));
                     } else {
                         self.dedup_overflow += 1;
                     }
