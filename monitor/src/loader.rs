@@ -44,6 +44,8 @@ pub struct Probes {
     pub lifecycle: bool,
     /// Whether the exec/exit tracepoints are attached (process table).
     pub processes: bool,
+    /// Probe families that failed to attach, with the error (verifier log included).
+    pub failures: Vec<(&'static str, String)>,
 }
 
 /// Totals of the per-CPU probe statistics.
@@ -136,10 +138,12 @@ impl Probes {
                         info!(hook = h.name(), reason = %why, "capability hook skipped");
                     }
                     info!(hook = hook.name(), "capability hook attached");
+                    let mut failures = Vec::new();
                     let lifecycle = match attach_lifecycle(&mut ebpf, &mut probe_config) {
                         Ok(()) => true,
                         Err(e) => {
                             warn!(error = %format!("{e:#}"), "cgroup tracepoints not attached: containers are found by rescanning cgroups instead");
+                            failures.push(("cgroup", format!("{e:#}")));
                             false
                         }
                     };
@@ -147,6 +151,7 @@ impl Probes {
                         Ok(()) => true,
                         Err(e) => {
                             warn!(error = %format!("{e:#}"), "exec/exit tracepoints not attached: process details come from /proc only");
+                            failures.push(("process", format!("{e:#}")));
                             false
                         }
                     };
@@ -156,6 +161,7 @@ impl Probes {
                         skipped,
                         lifecycle,
                         processes,
+                        failures,
                     });
                 }
                 Err(e) => skipped.push((hook, format!("{e:#}"))),
@@ -169,6 +175,31 @@ impl Probes {
             "no capability-check hook could be attached ({})",
             reasons.join("; ")
         )
+    }
+
+    /// How each probe family is attached (`none` when it is not), and what each
+    /// sensitive-operation group relies on: the `privmon_hook_info` metric and `privmon probe`.
+    pub fn families(&self) -> Vec<(String, String)> {
+        let process = if self.processes { "tp_btf" } else { "none" };
+        let mut hooks = vec![
+            ("capability".to_string(), self.hook.name().to_string()),
+            ("process".to_string(), process.to_string()),
+            (
+                "cgroup".to_string(),
+                if self.lifecycle { "tracepoint" } else { "none" }.to_string(),
+            ),
+        ];
+        // Sensitive operations are seen at their capability checks; operations that make
+        // none have no hook yet. Credential changes: at exec (set-user-id files) through the
+        // exec probe; set*id()/capset() calls are not covered yet.
+        let mut groups: Vec<&str> = operations::SENSITIVE.iter().map(|s| s.group).collect();
+        groups.sort_unstable();
+        groups.dedup();
+        for g in groups {
+            hooks.push((format!("operations/{g}"), "capability_check".to_string()));
+        }
+        hooks.push(("operations/credentials".to_string(), process.to_string()));
+        hooks
     }
 
     /// Takes the counter maps out of the object: the metrics endpoint and the statistics log
@@ -465,5 +496,101 @@ fn raise_memlock_limit() {
     if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &rlim) } != 0 {
         let err = std::io::Error::last_os_error();
         tracing::debug!(%err, "could not raise RLIMIT_MEMLOCK (only matters before Linux 5.11)");
+    }
+}
+
+/// What `privmon probe` reports: the kernel, and how each probe family attached on it.
+pub struct ProbeReport {
+    kernel: String,
+    /// The active LSMs (`/sys/kernel/security/lsm`), when securityfs is mounted.
+    lsm: Option<String>,
+    outcome: Result<ProbeOutcome, String>,
+}
+
+struct ProbeOutcome {
+    hook: Hook,
+    skipped: Vec<(Hook, String)>,
+    families: Vec<(String, String)>,
+    failures: Vec<(&'static str, String)>,
+}
+
+impl ProbeReport {
+    /// Summarises a load attempt; the probes are detached when this returns.
+    pub fn new(loaded: anyhow::Result<Probes>) -> ProbeReport {
+        let read = |path: &str| {
+            std::fs::read_to_string(path)
+                .ok()
+                .map(|s| s.trim().to_string())
+        };
+        ProbeReport {
+            kernel: read("/proc/sys/kernel/osrelease").unwrap_or_default(),
+            lsm: read("/sys/kernel/security/lsm"),
+            outcome: loaded
+                .map(|p| ProbeOutcome {
+                    hook: p.hook,
+                    families: p.families(),
+                    skipped: p.skipped,
+                    failures: p.failures,
+                })
+                .map_err(|e| format!("{e:#}")),
+        }
+    }
+
+    /// Whether a capability hook attached.
+    pub fn attached(&self) -> bool {
+        self.outcome.is_ok()
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut doc = serde_json::json!({ "kernel": self.kernel, "lsm": self.lsm });
+        match &self.outcome {
+            Ok(o) => {
+                doc["capability_hook"] = o.hook.name().into();
+                doc["skipped"] = o
+                    .skipped
+                    .iter()
+                    .map(|(h, why)| serde_json::json!({ "hook": h.name(), "reason": why }))
+                    .collect();
+                doc["families"] = o
+                    .families
+                    .iter()
+                    .map(|(f, a)| (f.clone(), serde_json::Value::from(a.as_str())))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
+                doc["failures"] = o
+                    .failures
+                    .iter()
+                    .map(|(f, e)| serde_json::json!({ "family": f, "error": e }))
+                    .collect();
+            }
+            Err(e) => doc["error"] = e.as_str().into(),
+        }
+        doc
+    }
+}
+
+impl fmt::Display for ProbeReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "kernel      {}", self.kernel)?;
+        writeln!(
+            f,
+            "lsm         {}",
+            self.lsm.as_deref().unwrap_or("(securityfs not mounted)")
+        )?;
+        let o = match &self.outcome {
+            Ok(o) => o,
+            Err(e) => return writeln!(f, "error       {e}"),
+        };
+        for (hook, why) in &o.skipped {
+            writeln!(f, "skipped     {}: {why}", hook.name())?;
+        }
+        let width = o.families.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+        for (family, attach) in &o.families {
+            writeln!(f, "{family:<width$}  {attach}")?;
+        }
+        for (family, error) in &o.failures {
+            writeln!(f, "failed      {family}: {error}")?;
+        }
+        Ok(())
     }
 }

@@ -40,6 +40,20 @@ enum Command {
         #[command(flatten)]
         args: privmon::tail::TailArgs,
     },
+    /// Load and attach every probe, report how each family is attached on this kernel, and
+    /// detach.
+    ///
+    /// Shows the capability hook chosen, the hooks tried before it and why they failed
+    /// (verifier logs included), and families left without a probe. Exits 1 when no
+    /// capability hook attaches. Needs the same privileges as `run`.
+    Probe {
+        /// Capability hook to try (auto: in order of preference).
+        #[arg(long, value_enum, default_value = "auto")]
+        hook: privmon::config::HookChoice,
+        /// One JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check and list alert rules.
     Rules {
         #[command(subcommand)]
@@ -82,6 +96,7 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Rules { command } => rules_command(command),
+        Command::Probe { hook, json } => probe_command(hook, json),
         Command::Tail { args } => match privmon::tail::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -119,6 +134,24 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+fn probe_command(hook: privmon::config::HookChoice, json: bool) -> ExitCode {
+    let config = Config {
+        hook,
+        ..Config::default()
+    };
+    let report = privmon::loader::ProbeReport::new(privmon::loader::Probes::load(&config));
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{report}");
+    }
+    if report.attached() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -386,38 +386,10 @@ fn log_stats(hook: &str, metrics: &Metrics, stats: &PipelineStats) {
     }
 }
 
-/// How each probe family is attached, and what the sensitive-operation groups rely on.
 fn hook_info(probes: &Probes) -> HookInfo {
-    let mut hooks = vec![
-        ("capability".to_string(), probes.hook.name().to_string()),
-        (
-            "process".to_string(),
-            if probes.processes { "tp_btf" } else { "none" }.to_string(),
-        ),
-        (
-            "cgroup".to_string(),
-            if probes.lifecycle {
-                "tracepoint"
-            } else {
-                "none"
-            }
-            .to_string(),
-        ),
-    ];
-    // Sensitive operations are seen at their capability checks; operations that make none
-    // have no hook yet. Credential changes: at exec (set-user-id files) through the exec
-    // probe; set*id()/capset() calls are not covered yet.
-    let mut groups: Vec<&str> = operations::SENSITIVE.iter().map(|s| s.group).collect();
-    groups.sort_unstable();
-    groups.dedup();
-    for g in groups {
-        hooks.push((format!("operations/{g}"), "capability_check".to_string()));
+    HookInfo {
+        hooks: probes.families(),
     }
-    hooks.push((
-        "operations/credentials".to_string(),
-        if probes.processes { "tp_btf" } else { "none" }.to_string(),
-    ));
-    HookInfo { hooks }
 }
 
 /// What the output thread hands events to: the rules, then the sinks and the stream.
