@@ -372,7 +372,7 @@ pub fn fd_target(proc_root: &std::path::Path, pid: u32, fd: u64) -> Option<Strin
 }
 
 /// Syscalls whose first argument is a file descriptor reported with its path.
-pub const FD_PATH_SYSCALLS: &[&str] = &["write", "pwrite64", "writev"];
+pub const FD_PATH_SYSCALLS: &[&str] = &["write", "pwrite64", "writev", "finit_module"];
 
 pub fn setns_target(proc_root: &std::path::Path, pid: u32, fd: u64) -> Option<NamespaceTarget> {
     let link = fd_target(proc_root, pid, fd)?;

@@ -70,10 +70,14 @@ pub fn cgroup_v2_root() -> PathBuf {
 }
 
 /// The statically linked trigger program (tests/triggers/trigger.c), built once per test
-/// run into the target directory.
+/// run into the target directory; `$PRIVMON_TRIGGER` names a prebuilt one (the kernel
+/// matrix VM has no compiler).
 pub fn trigger_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
+        if let Some(prebuilt) = std::env::var_os("PRIVMON_TRIGGER") {
+            return PathBuf::from(prebuilt);
+        }
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("triggers/trigger.c");
         let dir = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
@@ -186,6 +190,12 @@ impl Daemon {
         } else {
             &["--listen", "127.0.0.1:0"]
         };
+        // The kernel matrix runs the same tests once per capability hook.
+        let hook = std::env::var("PRIVMON_TEST_HOOK").ok();
+        let hook: Vec<&str> = match &hook {
+            Some(h) if !args.contains(&"--hook") => vec!["--hook", h],
+            _ => vec![],
+        };
         let mut command = match wrapper.split_first() {
             Some((program, rest)) => {
                 let mut c = Command::new(program);
@@ -198,6 +208,7 @@ impl Daemon {
             .arg("run")
             .args(["--stats-interval-secs", "0"])
             .args(listen)
+            .args(&hook)
             .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -464,9 +475,10 @@ pub fn host_check() -> anyhow::Result<String> {
 pub fn checked_event(line: &str) -> Value {
     static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
     let schema = SCHEMA.get_or_init(|| {
-        let path = workspace_root().join("docs/event.schema.json");
-        let text = fs::read_to_string(&path).expect("reading the event schema");
-        let schema: Value = serde_json::from_str(&text).expect("the event schema is JSON");
+        // Compiled in: the kernel matrix (cargo xtask vmtest) runs these tests in a VM
+        // without the source tree.
+        let text = include_str!("../../docs/event.schema.json");
+        let schema: Value = serde_json::from_str(text).expect("the event schema is JSON");
         jsonschema::validator_for(&schema).expect("the event schema is a valid JSON Schema")
     });
     let event: Value = serde_json::from_str(line)
@@ -650,7 +662,14 @@ impl Container {
             }
         });
         for (source, destination) in spec.bind_mounts {
-            fs::create_dir_all(rootfs.join(destination.trim_start_matches('/')))?;
+            // The mount point is a directory or a file, like its source.
+            let point = rootfs.join(destination.trim_start_matches('/'));
+            if Path::new(source).is_dir() {
+                fs::create_dir_all(&point)?;
+            } else {
+                fs::create_dir_all(point.parent().unwrap_or(&rootfs))?;
+                fs::File::create(&point)?;
+            }
             config["mounts"]
                 .as_array_mut()
                 .expect("mounts is an array")

@@ -14,12 +14,23 @@ fn operations(
     name: &str,
     count: usize,
 ) -> (Container, String, Vec<Value>) {
-    let c = Container::create(&ContainerSpec {
+    let spec = ContainerSpec {
         args,
         capabilities: caps,
         ..Default::default()
-    })
-    .unwrap();
+    };
+    operations_in(daemon, &spec, kind, name, count)
+}
+
+/// [`operations`] in a container made from `spec`.
+fn operations_in(
+    daemon: &Daemon,
+    spec: &ContainerSpec,
+    kind: &str,
+    name: &str,
+    count: usize,
+) -> (Container, String, Vec<Value>) {
+    let c = Container::create(spec).unwrap();
     let out = c.run_to_completion().unwrap();
     let matches = |e: &Value| {
         // runc's own set-up in the container (mounts, pivot_root) is reported too; these
@@ -215,4 +226,124 @@ fn setns_is_a_namespace_event() {
     // The trigger holds the fd open for a second after setns, so the daemon can read it.
     assert_eq!(ev["namespace"]["target"]["type"], "uts", "{ev:#}");
     assert_eq!(ev["namespace"]["target"]["owner"], "container", "{ev:#}");
+}
+
+// Tests named `vm_only_*` need what this host's kernel lacks (loadable modules, kexec): the
+// kernel matrix (`cargo xtask vmtest`) runs them on Debian's kernels; `cargo xtask test`
+// skips them here.
+
+/// The module file `cargo xtask vmtest` provides for the booted kernel, and its name.
+fn vm_module() -> (String, String) {
+    let path = std::env::var("PRIVMON_TEST_MODULE").expect(
+        "PRIVMON_TEST_MODULE names a module file of the running kernel: run this test \
+         through cargo xtask vmtest",
+    );
+    let file = path.rsplit('/').next().unwrap_or_default();
+    let name = file.split('.').next().unwrap_or_default().replace('-', "_");
+    (path, name)
+}
+
+#[test]
+#[ignore = "needs root and loadable modules: runs in cargo xtask vmtest"]
+fn vm_only_module_load_and_unload_are_reported() {
+    require_root();
+    let (module, name) = vm_module();
+    let inside = format!("/{}", module.rsplit('/').next().unwrap());
+    let args = ["/bin/trigger", "module", inside.as_str(), name.as_str()];
+    let mounts = [(module.as_str(), inside.as_str())];
+    let daemon = Daemon::start(&[]).unwrap();
+
+    // Refused: the container lacks CAP_SYS_MODULE.
+    let spec = ContainerSpec {
+        args: &args,
+        capabilities: &["CAP_CHOWN"],
+        bind_mounts: &mounts,
+        ..Default::default()
+    };
+    let (_c, out, evs) = operations_in(&daemon, &spec, "syscall", "finit_module", 1);
+    assert!(
+        out.contains(&format!("finit_module rc=-1 errno={}", libc::EPERM)),
+        "{out}"
+    );
+    let ev = &evs[0];
+    assert_eq!(ev["group"], "kernel", "{ev:#}");
+    assert_eq!(ev["capability"]["name"], "CAP_SYS_MODULE", "{ev:#}");
+    assert_eq!(ev["capability"]["verdict"], "denied", "{ev:#}");
+
+    // Permitted: loaded, then unloaded by name.
+    let spec = ContainerSpec {
+        capabilities: &["CAP_SYS_MODULE"],
+        ..spec
+    };
+    let (c, out, evs) = operations_in(&daemon, &spec, "syscall", "finit_module", 1);
+    assert!(out.contains("finit_module rc=0"), "{out}");
+    assert!(out.contains("delete_module rc=0"), "{out}");
+    let ev = &evs[0];
+    assert_eq!(ev["capability"]["verdict"], "allowed", "{ev:#}");
+    assert_eq!(ev["container"]["id"], c.id.as_str(), "{ev:#}");
+    let path = ev["syscall"]["args"]["path"].as_str().unwrap_or_default();
+    assert!(path.ends_with(&inside), "the module file: {ev:#}");
+    let unload = daemon
+        .wait_for_event(|e| {
+            e["kind"] == "syscall"
+                && e["syscall"]["name"] == "delete_module"
+                && e["cgroup"]["id"] == c.cgroup_id
+        })
+        .expect("a delete_module event");
+    assert_eq!(
+        unload["syscall"]["args"]["name"],
+        name.as_str(),
+        "{unload:#}"
+    );
+    assert_eq!(unload["capability"]["verdict"], "allowed", "{unload:#}");
+    let alert = daemon
+        .wait_for_event(|e| {
+            e["kind"] == "alert"
+                && e["rule"] == "kernel_module_loaded"
+                && e["event"]["cgroup"]["id"] == c.cgroup_id
+        })
+        .expect("the kernel_module_loaded alert");
+    assert_eq!(alert["severity"], "critical", "{alert:#}");
+}
+
+#[test]
+#[ignore = "needs root and kexec: runs in cargo xtask vmtest"]
+fn vm_only_kexec_load_is_reported() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let (_c, out, evs) = operations(
+        &daemon,
+        &["/bin/trigger", "kexec-unload"],
+        &["CAP_CHOWN"],
+        "syscall",
+        "kexec_load",
+        1,
+    );
+    assert!(
+        out.contains(&format!("kexec-unload rc=-1 errno={}", libc::EPERM)),
+        "{out}"
+    );
+    assert_eq!(evs[0]["capability"]["verdict"], "denied", "{:#}", evs[0]);
+    assert_eq!(evs[0]["capability"]["name"], "CAP_SYS_BOOT", "{:#}", evs[0]);
+
+    let (c, out, evs) = operations(
+        &daemon,
+        &["/bin/trigger", "kexec-unload"],
+        &["CAP_SYS_BOOT"],
+        "syscall",
+        "kexec_load",
+        1,
+    );
+    assert!(out.contains("kexec-unload rc=0"), "{out}");
+    let ev = &evs[0];
+    assert_eq!(ev["group"], "kernel", "{ev:#}");
+    assert_eq!(ev["capability"]["verdict"], "allowed", "{ev:#}");
+    assert_eq!(ev["syscall"]["args"]["nr_segments"], 0, "{ev:#}");
+    daemon
+        .wait_for_event(|e| {
+            e["kind"] == "alert"
+                && e["rule"] == "kexec_or_reboot"
+                && e["event"]["cgroup"]["id"] == c.cgroup_id
+        })
+        .expect("the kexec_or_reboot alert");
 }

@@ -26,7 +26,7 @@ static int report(const char *name, int rc) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID\n");
+        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload\n");
         return 2;
     }
     const char *what = argv[1];
@@ -137,6 +137,20 @@ int main(int argc, char **argv) {
         /* The CAP_SYS_BOOT check comes before the magic numbers, which are wrong: EINVAL
          * at best, nothing is rebooted. */
         return report(what, (int)syscall(SYS_reboot, 0x1234, 0x5678, 0, NULL));
+    if (!strcmp(what, "module") && argc > 3) {
+        /* Loads the module file argv[2] (xz-compressed if it ends in .xz: the kernel
+         * decompresses it) and unloads it by name, argv[3]. */
+        int fd = open(argv[2], O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return report("open", fd);
+        int flags = strstr(argv[2], ".xz") ? 4 /* MODULE_INIT_COMPRESSED_FILE */ : 0;
+        report("finit_module", (int)syscall(SYS_finit_module, fd, "", flags));
+        return report("delete_module", (int)syscall(SYS_delete_module, argv[3], O_NONBLOCK));
+    }
+    if (!strcmp(what, "kexec-unload"))
+        /* No segments: unloads the (absent) crash-free kexec image; harmless with
+         * CAP_SYS_BOOT, EPERM without. */
+        return report(what, (int)syscall(SYS_kexec_load, 0UL, 0UL, NULL, 0UL));
     fprintf(stderr, "unknown trigger %s\n", what);
     return 2;
 }
