@@ -10,6 +10,8 @@ use std::{
 use anyhow::{Context as _, bail, ensure};
 use clap::{Parser, Subcommand};
 
+mod vmtest;
+
 /// bpf-linker must link against the LLVM of the nightly rustc that builds the eBPF crate.
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
@@ -40,6 +42,10 @@ const PACKAGES: &[(&str, &str)] = &[
         "independent count of the cap_capable tracepoint in tests",
     ),
     (
+        "qemu-system-x86",
+        "the kernel matrix boots Debian's 6.1 and 6.12 kernels (cargo xtask vmtest)",
+    ),
+    (
         "prometheus",
         "a real Prometheus server scrapes the daemon in tests; promtool checks the alert rules",
     ),
@@ -63,12 +69,16 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Set up if needed, build, run lints and unit tests, then the root-only integration tests.
+    /// Set up if needed, build, run lints and unit tests, then the root-only integration tests,
+    /// then the kernel matrix (`vmtest`).
     /// (The workspace's default members: the eBPF crate only builds for the bpf target.)
     Test {
         /// Skip rustfmt and clippy.
         #[arg(long)]
         no_lint: bool,
+        /// Skip the kernel matrix (QEMU, about 6 minutes).
+        #[arg(long)]
+        no_vm: bool,
     },
     /// rustfmt check and clippy (-D warnings) on the user-space crates and the eBPF crate.
     Lint,
@@ -77,6 +87,14 @@ enum Task {
         /// Seconds of fuzzing.
         #[arg(long, default_value_t = FUZZ_SECONDS)]
         seconds: u64,
+    },
+    /// Kernel matrix: boot Debian's 6.1 and 6.12 kernels in QEMU, with BPF LSM on and off,
+    /// and run the capability and sensitive-operation tests inside, once per capability
+    /// hook; prints which attach method each probe family chose per kernel.
+    Vmtest {
+        /// Only this kernel of the matrix (6.1 or 6.12).
+        #[arg(long)]
+        kernel: Option<String>,
     },
     /// Cost of the daemon on syscall loops: getppid (no capability check) and setuid(0) (one
     /// check per call), without the daemon, with the defaults and with --watch all, in
@@ -101,7 +119,7 @@ fn main() -> anyhow::Result<()> {
             let err = Command::new(&bin).arg("run").args(&args).exec();
             Err(anyhow::Error::from(err).context(format!("starting {}", bin.display())))
         }
-        Task::Test { no_lint } => {
+        Task::Test { no_lint, no_vm } => {
             setup()?;
             if !no_lint {
                 lint()?;
@@ -133,7 +151,8 @@ fn main() -> anyhow::Result<()> {
                     "--test",
                     "least_privilege",
                 ])
-                .args(["--", "--ignored"])
+                // `vm_only_*` tests need loadable modules and kexec: `vmtest` runs them.
+                .args(["--", "--ignored", "--skip", "vm_only_"])
                 // One daemon and one set of containers at a time: they share the kernel.
                 .arg("--test-threads=1")
                 .env("PRIVMON_BIN", &bin)
@@ -141,11 +160,20 @@ fn main() -> anyhow::Result<()> {
                 .status()
                 .context("running cargo test")?;
             ensure!(status.success(), "integration tests failed");
+            if !no_vm {
+                step("kernel matrix (QEMU)");
+                vmtest::vmtest(None)?;
+            }
             Ok(())
         }
         Task::Fuzz { seconds } => {
             setup()?;
             fuzz(seconds)
+        }
+        Task::Vmtest { kernel } => {
+            setup()?;
+            ensure_root("the kernel matrix (its tests run as root in the VMs)")?;
+            vmtest::vmtest(kernel.as_deref())
         }
         Task::Lint => {
             setup()?;

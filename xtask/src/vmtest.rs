@@ -1,0 +1,744 @@
+//! `cargo xtask vmtest`: the kernel matrix. Boots Debian's own kernels in QEMU (TCG) with an
+//! initramfs holding privmon, the integration-test binaries, runc and busybox, runs the
+//! capability and sensitive-operation tests inside the VM once per capability hook, and
+//! reports per kernel which attach method each probe family chose and which tests passed.
+//!
+//! The VM talks back over its serial console: lines starting with `@@vmtest` carry results;
+//! everything else is the tests' own output, kept in `target/vmtest/<boot>.log`.
+
+use std::{
+    collections::BTreeMap,
+    fmt::Write as _,
+    fs,
+    io::{BufRead, BufReader, BufWriter, Write},
+    os::unix::fs::{MetadataExt, PermissionsExt},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, bail, ensure};
+use serde_json::Value;
+
+use crate::{cargo, run, step, target_dir, workspace_root};
+
+/// A kernel of the matrix: Debian package-name prefix and suffix; the newest such package
+/// in the apt lists is used.
+struct KernelSpec {
+    name: &'static str,
+    prefix: &'static str,
+    suffix: &'static str,
+}
+
+const KERNELS: &[KernelSpec] = &[
+    KernelSpec {
+        name: "6.1",
+        prefix: "linux-image-6.1.0-",
+        suffix: "-amd64-unsigned",
+    },
+    KernelSpec {
+        name: "6.12",
+        prefix: "linux-image-6.12.",
+        suffix: "+deb12-amd64-unsigned",
+    },
+];
+
+/// Debian's built-in LSM list is `...,bpf`: BPF LSM is on unless `lsm=` leaves it out.
+const LSM_WITHOUT_BPF: &str = "lockdown,capability,landlock,yama,apparmor";
+
+/// Test binaries run in the VM, and the tests each one skips there (with the reason).
+const SUITES: &[(&str, &[(&str, &str)])] = &[
+    (
+        "capabilities",
+        &[
+            (
+                "hot_loop_yields_one_record_and_exact_counts",
+                "its independent count is a bpftrace program on capability:cap_capable, \
+                 which these kernels lack",
+            ),
+            (
+                "classic_tracepoint_fallback_reports_the_same_check",
+                "capability:cap_capable does not exist before Linux 6.14",
+            ),
+        ],
+    ),
+    ("operations", &[]),
+];
+
+/// One boot of the matrix.
+struct Boot {
+    kernel: &'static str,
+    bpf_lsm: bool,
+    /// Test suites to run, each with the capability hook it runs with.
+    plan: &'static [(&'static str, &'static str)],
+}
+
+/// Every boot probes every hook. Each kernel runs both suites, one with its automatic
+/// choice (fexit) and one with kprobes, swapped between the kernels, so that each (suite,
+/// hook) pair runs on some kernel within the time budget; the suites run with BPF LSM on,
+/// Debian's default. privmon has no BPF LSM program yet, so the LSM-off boots only check
+/// that every hook still attaches the same way.
+const BOOTS: &[Boot] = &[
+    Boot {
+        kernel: "6.1",
+        bpf_lsm: true,
+        plan: &[("capabilities", "auto"), ("operations", "kprobe")],
+    },
+    Boot {
+        kernel: "6.1",
+        bpf_lsm: false,
+        plan: &[],
+    },
+    Boot {
+        kernel: "6.12",
+        bpf_lsm: true,
+        plan: &[("capabilities", "kprobe"), ("operations", "auto")],
+    },
+    Boot {
+        kernel: "6.12",
+        bpf_lsm: false,
+        plan: &[],
+    },
+];
+
+/// `auto` also reports why tp_btf and tracepoint were skipped.
+const PROBED_HOOKS: &[&str] = &["auto", "fexit", "kprobe"];
+
+/// A module without dependencies that every kernel of the matrix ships, for the module
+/// load test.
+const TEST_MODULE: &str = "kernel/lib/crc-itu-t.ko";
+
+/// How long one boot may take before it is killed and counted as failed.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(900);
+
+pub fn vmtest(only: Option<&str>) -> anyhow::Result<()> {
+    let dir = target_dir()?.join("vmtest");
+    fs::create_dir_all(&dir)?;
+    let kernels: Vec<(&KernelSpec, PathBuf)> = KERNELS
+        .iter()
+        .filter(|k| only.is_none_or(|o| o == k.name))
+        .map(|k| Ok((k, fetch_kernel(k, &dir)?)))
+        .collect::<anyhow::Result<_>>()?;
+    ensure!(
+        !kernels.is_empty(),
+        "no kernel of the matrix is named {only:?}"
+    );
+
+    step("building privmon and the test binaries");
+    cargo(&["build", "--package", "monitor"])?;
+    let tests = test_binaries()?;
+    let initramfs = dir.join("initramfs.cpio");
+    let roots: Vec<&Path> = kernels.iter().map(|(_, r)| r.as_path()).collect();
+    build_initramfs(&initramfs, &dir, &tests, &roots)?;
+
+    let mut results = Vec::new();
+    for boot in BOOTS {
+        let Some((_, kernel)) = kernels.iter().find(|(k, _)| k.name == boot.kernel) else {
+            continue;
+        };
+        let label = format!(
+            "{}-lsm-{}",
+            boot.kernel,
+            if boot.bpf_lsm { "bpf" } else { "nobpf" }
+        );
+        step(&format!("booting Linux {label}"));
+        let started = Instant::now();
+        let outcome = boot_vm(kernel, &initramfs, boot, &dir.join(format!("{label}.log")));
+        results.push((label, boot, started.elapsed(), outcome));
+    }
+
+    let report = report(&results);
+    fs::write(dir.join("report.md"), &report)?;
+    println!("{report}");
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|(_, _, _, o)| !o.as_ref().is_ok_and(BootResult::passed))
+        .map(|(l, ..)| l.as_str())
+        .collect();
+    ensure!(
+        failed.is_empty(),
+        "kernel matrix failed on {} (logs: {})",
+        failed.join(", "),
+        dir.display()
+    );
+    Ok(())
+}
+
+/// The newest package of the spec in the apt lists, downloaded and unpacked once; returns
+/// its unpacked root.
+fn fetch_kernel(spec: &KernelSpec, dir: &Path) -> anyhow::Result<PathBuf> {
+    let out = Command::new("apt-cache")
+        .args(["pkgnames", spec.prefix])
+        .output()
+        .context("running apt-cache")?;
+    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|n| {
+            n.strip_suffix(spec.suffix)
+                .and_then(|n| n.strip_prefix(spec.prefix))
+                .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit()))
+        })
+        .map(str::to_string)
+        .collect();
+    names.sort_by_key(|n| version_key(n));
+    let Some(package) = names.pop() else {
+        bail!(
+            "no {}*{} package in the apt lists (run apt-get update)",
+            spec.prefix,
+            spec.suffix
+        )
+    };
+    let root = dir.join("kernels").join(&package);
+    if !root.join("boot").is_dir() {
+        step(&format!("downloading {package}"));
+        let debs = dir.join("debs");
+        fs::create_dir_all(&debs)?;
+        run(Command::new("apt-get")
+            .args(["download", "-q", "-o", "APT::Sandbox::User=root", &package])
+            .current_dir(&debs))?;
+        let deb = fs::read_dir(&debs)?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{package}_")))
+            })
+            .with_context(|| format!("apt-get download left no {package}_*.deb"))?;
+        let unpacking = dir.join("kernels").join(format!("{package}.tmp"));
+        let _ = fs::remove_dir_all(&unpacking);
+        fs::create_dir_all(&unpacking)?;
+        run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&unpacking))?;
+        fs::rename(&unpacking, &root)?;
+        fs::remove_file(&deb)?;
+    }
+    Ok(root)
+}
+
+/// Numbers in a package name, for ordering versions (6.1.0-9 before 6.1.0-56).
+fn version_key(name: &str) -> Vec<u64> {
+    name.split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
+/// The integration-test executables of [`SUITES`], built without running them.
+fn test_binaries() -> anyhow::Result<Vec<(String, PathBuf)>> {
+    let mut cmd = Command::new("cargo");
+    cmd.args(["test", "--package", "privmon-tests", "--no-run"])
+        .args(["--message-format", "json"])
+        .current_dir(workspace_root())
+        .stderr(Stdio::inherit());
+    for (suite, _) in SUITES {
+        cmd.args(["--test", suite]);
+    }
+    let out = cmd.output().context("running cargo test --no-run")?;
+    ensure!(out.status.success(), "building the test binaries failed");
+    let mut found = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(msg) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let (Some(exe), Some(name)) = (msg["executable"].as_str(), msg["target"]["name"].as_str())
+        else {
+            continue;
+        };
+        if SUITES.iter().any(|(s, _)| *s == name) {
+            found.push((name.to_string(), PathBuf::from(exe)));
+        }
+    }
+    ensure!(
+        found.len() == SUITES.len(),
+        "cargo test --no-run named {} of {} test binaries",
+        found.len(),
+        SUITES.len()
+    );
+    Ok(found)
+}
+
+/// Writes the initramfs: busybox, runc, privmon, the trigger, the test binaries, their
+/// shared libraries, and the init scripts.
+fn build_initramfs(
+    path: &Path,
+    dir: &Path,
+    tests: &[(String, PathBuf)],
+    kernels: &[&Path],
+) -> anyhow::Result<()> {
+    step("building the initramfs");
+    let staging = dir.join("staging");
+    let _ = fs::remove_dir_all(&staging);
+    fs::create_dir_all(&staging)?;
+    let mut archive = Archive::default();
+
+    archive.file("bin/busybox", Path::new("/bin/busybox"), 0o755);
+    let runc = which("runc")?;
+    archive.file("usr/sbin/runc", &runc, 0o755);
+    let mut dynamic = vec![runc];
+
+    let privmon = target_dir()?.join("debug/privmon");
+    let stripped = staging.join("privmon");
+    strip(&privmon, &stripped)?;
+    archive.file("vmtest/privmon", &stripped, 0o755);
+    dynamic.push(privmon);
+
+    let trigger = staging.join("trigger");
+    run(Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&trigger)
+        .arg(workspace_root().join("tests/triggers/trigger.c")))?;
+    archive.file("vmtest/trigger", &trigger, 0o755);
+
+    for (name, exe) in tests {
+        let stripped = staging.join(name);
+        strip(exe, &stripped)?;
+        archive.file(&format!("vmtest/{name}"), &stripped, 0o755);
+        dynamic.push(exe.clone());
+    }
+    for root in kernels {
+        for entry in fs::read_dir(root.join("lib/modules"))? {
+            let release = entry?.path();
+            let release_name = release.file_name().unwrap_or_default().to_string_lossy();
+            let module = [TEST_MODULE.to_string(), format!("{TEST_MODULE}.xz")]
+                .into_iter()
+                .map(|m| release.join(m))
+                .find(|m| m.exists())
+                .with_context(|| format!("{} has no {TEST_MODULE}", release.display()))?;
+            let file = module.file_name().unwrap_or_default().to_string_lossy();
+            archive.file(
+                &format!("vmtest/modules/{release_name}/{file}"),
+                &module,
+                0o644,
+            );
+        }
+    }
+    for lib in shared_libraries(&dynamic)? {
+        let inside = lib.to_string_lossy().trim_start_matches('/').to_string();
+        archive.file(&inside, &lib, 0o755);
+    }
+    archive.data("init", STAGE1.as_bytes(), 0o755);
+    archive.data("vmtest/run.sh", run_script().as_bytes(), 0o755);
+    archive.write(path)
+}
+
+/// PID 1 in the initramfs. runc's pivot_root cannot leave the initramfs (rootfs is the root
+/// of the mount tree), so stage 1 copies itself into a tmpfs and switches to it.
+const STAGE1: &str = r#"#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin:/usr/sbin
+mount -t proc proc /proc 2>/dev/null || { mkdir -p /proc && mount -t proc proc /proc; }
+mkdir -p /newroot
+mount -t tmpfs -o size=90% tmpfs /newroot
+for d in bin lib lib64 usr vmtest; do [ -e /$d ] && cp -a /$d /newroot/; done
+mkdir -p /newroot/proc /newroot/sys /newroot/dev /newroot/tmp /newroot/run /newroot/etc /newroot/root
+umount /proc
+exec switch_root /newroot /vmtest/run.sh
+"#;
+
+/// Stage 2: mounts what the daemon and runc need, probes every hook, runs the suites.
+fn run_script() -> String {
+    let mut s = String::from(
+        r#"#!/bin/sh
+export PATH=/bin:/usr/sbin HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mount -t bpf bpf /sys/fs/bpf
+mount -t securityfs securityfs /sys/kernel/security
+mount -t tracefs tracefs /sys/kernel/tracing
+ip link set lo up
+hostname vmtest
+echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd
+echo "@@vmtest kernel $(uname -r) lsm=$(cat /sys/kernel/security/lsm)"
+for hook in HOOKS_PROBED; do
+    echo "@@vmtest probe $hook $(/vmtest/privmon probe --json --hook $hook 2>/dev/null)"
+done
+export PRIVMON_BIN=/vmtest/privmon PRIVMON_TRIGGER=/vmtest/trigger RUST_BACKTRACE=1
+export PRIVMON_TEST_MODULE=$(ls /vmtest/modules/$(uname -r)/* | head -n 1)
+for run in $(tr ' ' '\n' < /proc/cmdline | sed -n 's/^vmtest.plan=//p' | tr , ' '); do
+    suite=${run%@*} hook=${run#*@}
+    echo "@@vmtest begin $suite $hook"
+    case $suite in
+"#,
+    )
+    .replace("HOOKS_PROBED", &PROBED_HOOKS.join(" "));
+    for (suite, skips) in SUITES {
+        let skip: String = skips.iter().map(|(t, _)| format!(" --skip {t}")).collect();
+        let _ = writeln!(
+            s,
+            "    {suite}) PRIVMON_TEST_HOOK=$hook /vmtest/{suite} --ignored --test-threads=1{skip} ;;"
+        );
+    }
+    s.push_str(
+        "    *) false ;;\n    esac\n    echo \"@@vmtest result $suite $hook $?\"\n\
+         done\necho '@@vmtest done'\npoweroff -f\n",
+    );
+    s
+}
+
+fn which(program: &str) -> anyhow::Result<PathBuf> {
+    let out = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()?;
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    ensure!(!path.is_empty(), "{program} is not installed");
+    Ok(PathBuf::from(path))
+}
+
+fn strip(from: &Path, to: &Path) -> anyhow::Result<()> {
+    run(Command::new("objcopy")
+        .arg("--strip-debug")
+        .arg(from)
+        .arg(to))
+}
+
+/// Shared libraries the executables load, from ldd.
+fn shared_libraries(executables: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut libs = Vec::new();
+    for exe in executables {
+        let out = Command::new("ldd").arg(exe).output()?;
+        ensure!(out.status.success(), "ldd {} failed", exe.display());
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or
+            // "/lib64/ld-linux-x86-64.so.2 (0x...)"
+            let path = line
+                .split("=>")
+                .last()
+                .and_then(|s| s.split_whitespace().next())
+                .filter(|p| p.starts_with('/'));
+            if let Some(p) = path {
+                libs.push(PathBuf::from(p));
+            }
+        }
+    }
+    libs.sort();
+    libs.dedup();
+    Ok(libs)
+}
+
+/// A cpio archive in the kernel's initramfs format ("newc"), built in memory order.
+#[derive(Default)]
+struct Archive {
+    entries: BTreeMap<String, Entry>,
+}
+
+enum Entry {
+    Dir,
+    File(PathBuf, u32),
+    Data(Vec<u8>, u32),
+}
+
+impl Archive {
+    fn parents(&mut self, path: &str) {
+        let mut at = String::new();
+        for part in path
+            .split('/')
+            .collect::<Vec<_>>()
+            .split_last()
+            .map_or(&[][..], |(_, p)| p)
+        {
+            if !at.is_empty() {
+                at.push('/');
+            }
+            at.push_str(part);
+            self.entries.entry(at.clone()).or_insert(Entry::Dir);
+        }
+    }
+
+    fn file(&mut self, path: &str, from: &Path, mode: u32) {
+        self.parents(path);
+        self.entries
+            .insert(path.to_string(), Entry::File(from.to_path_buf(), mode));
+    }
+
+    fn data(&mut self, path: &str, data: &[u8], mode: u32) {
+        self.parents(path);
+        self.entries
+            .insert(path.to_string(), Entry::Data(data.to_vec(), mode));
+    }
+
+    fn write(&self, path: &Path) -> anyhow::Result<()> {
+        let mut out = BufWriter::new(fs::File::create(path)?);
+        let mut ino = 1;
+        for (name, entry) in &self.entries {
+            ino += 1;
+            match entry {
+                Entry::Dir => header(&mut out, ino, 0o040755, 0, name)?,
+                Entry::Data(data, mode) => {
+                    header(&mut out, ino, 0o100000 | mode, data.len() as u64, name)?;
+                    out.write_all(data)?;
+                    pad(&mut out, data.len() as u64)?;
+                }
+                Entry::File(from, mode) => {
+                    // Follow symlinks (ld-linux is one): the archive holds the contents.
+                    let meta = fs::metadata(from)
+                        .with_context(|| format!("reading {}", from.display()))?;
+                    let mode = mode | (meta.permissions().mode() & 0o7000);
+                    header(&mut out, ino, 0o100000 | mode, meta.size(), name)?;
+                    let copied = std::io::copy(&mut fs::File::open(from)?, &mut out)?;
+                    ensure!(
+                        copied == meta.size(),
+                        "{} changed while archived",
+                        from.display()
+                    );
+                    pad(&mut out, copied)?;
+                }
+            }
+        }
+        header(&mut out, 0, 0, 0, "TRAILER!!!")?;
+        out.flush()?;
+        Ok(())
+    }
+}
+
+fn header(out: &mut impl Write, ino: u32, mode: u32, size: u64, name: &str) -> anyhow::Result<()> {
+    let size = u32::try_from(size).context("a file over 4 GiB in the initramfs")?;
+    let namesize = name.len() + 1;
+    write!(
+        out,
+        "070701{ino:08X}{mode:08X}{:08X}{:08X}{:08X}{:08X}{size:08X}{:08X}{:08X}{:08X}{:08X}{namesize:08X}{:08X}",
+        0, 0, 1, 0, 0, 0, 0, 0, 0
+    )?;
+    out.write_all(name.as_bytes())?;
+    out.write_all(&[0])?;
+    pad(out, 110 + namesize as u64)
+}
+
+fn pad(out: &mut impl Write, len: u64) -> anyhow::Result<()> {
+    let n = (4 - len % 4) % 4;
+    out.write_all(&[0u8; 3][..n as usize])?;
+    Ok(())
+}
+
+/// What one boot reported.
+#[derive(Default)]
+struct BootResult {
+    kernel: String,
+    /// Per probed hook, `privmon probe --json`.
+    probes: Vec<(String, Value)>,
+    /// (suite, hook, exit code).
+    tests: Vec<(String, String, i32)>,
+    /// Tests that failed, with their output.
+    failures: Vec<String>,
+    done: bool,
+}
+
+impl BootResult {
+    fn passed(&self) -> bool {
+        self.done && self.tests.iter().all(|(.., rc)| *rc == 0)
+    }
+}
+
+fn boot_vm(
+    kernel_root: &Path,
+    initramfs: &Path,
+    boot: &Boot,
+    log: &Path,
+) -> anyhow::Result<BootResult> {
+    let vmlinuz = fs::read_dir(kernel_root.join("boot"))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
+        })
+        .context("the kernel package has no boot/vmlinuz-*")?;
+    let plan: Vec<String> = boot.plan.iter().map(|(s, h)| format!("{s}@{h}")).collect();
+    let mut cmdline = format!(
+        "console=ttyS0 panic=-1 loglevel=3 vmtest.plan={}",
+        plan.join(",")
+    );
+    if !boot.bpf_lsm {
+        cmdline.push_str(&format!(" lsm={LSM_WITHOUT_BPF}"));
+    }
+    let mut child = Command::new("qemu-system-x86_64")
+        .args([
+            "-accel",
+            "tcg,thread=multi",
+            "-cpu",
+            "max",
+            "-smp",
+            "2",
+            "-m",
+            "4096",
+        ])
+        .args(["-nographic", "-no-reboot"])
+        .arg("-kernel")
+        .arg(&vmlinuz)
+        .arg("-initrd")
+        .arg(initramfs)
+        .args(["-append", &cmdline])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting qemu-system-x86_64")?;
+    let stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = BufWriter::new(fs::File::create(log)?);
+    let mut result = BootResult::default();
+    let deadline = Instant::now() + BOOT_TIMEOUT;
+    let mut section: Vec<String> = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = match rx.recv_timeout(left) {
+            Ok(l) => l,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let _ = child.kill();
+                eprintln!("    timed out after {BOOT_TIMEOUT:?}");
+                break;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        let line = line.trim_end_matches('\r').to_string();
+        writeln!(log, "{line}")?;
+        let Some(marker) = line.find("@@vmtest ").map(|i| &line[i + 9..]) else {
+            section.push(line);
+            continue;
+        };
+        let mut words = marker.splitn(3, ' ');
+        match (words.next(), words.next(), words.next()) {
+            (Some("kernel"), Some(release), rest) => {
+                result.kernel = format!("{release} {}", rest.unwrap_or(""));
+                eprintln!("    {}", result.kernel);
+            }
+            (Some("probe"), Some(hook), json) => {
+                let doc = serde_json::from_str(json.unwrap_or(""))
+                    .unwrap_or_else(|_| Value::String(json.unwrap_or("").to_string()));
+                result.probes.push((hook.to_string(), doc));
+            }
+            (Some("begin"), ..) => section.clear(),
+            (Some("result"), Some(suite), Some(rest)) => {
+                let (hook, rc) = rest.split_once(' ').unwrap_or((rest, "-1"));
+                let summary = section
+                    .iter()
+                    .rev()
+                    .find(|l| l.starts_with("test result:"))
+                    .cloned()
+                    .unwrap_or_default();
+                // A suite that ran nothing (a filter gone wrong) fails too.
+                let passed: u32 = summary
+                    .split_once(". ")
+                    .and_then(|(_, r)| r.split_whitespace().next())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                let rc: i32 = match rc.trim().parse().unwrap_or(-1) {
+                    0 if passed == 0 => -1,
+                    rc => rc,
+                };
+                eprintln!("    {suite} (hook {hook}): exit {rc} {summary}");
+                if rc != 0 {
+                    result
+                        .failures
+                        .push(format!("{suite} (hook {hook}):\n{}", section.join("\n")));
+                }
+                result.tests.push((suite.to_string(), hook.to_string(), rc));
+            }
+            (Some("done"), ..) => result.done = true,
+            _ => {}
+        }
+    }
+    log.flush()?;
+    let _ = child.wait();
+    for failure in &result.failures {
+        eprintln!("---- {failure}");
+    }
+    Ok(result)
+}
+
+/// The Markdown report: per boot, the capability hook each choice attached, the other
+/// families, and the test outcomes.
+fn report(results: &[(String, &Boot, Duration, anyhow::Result<BootResult>)]) -> String {
+    let mut s = String::from(
+        "| boot | kernel | capability hook (auto) | hooks that attach | other families | tests | time |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    for (label, _, took, outcome) in results {
+        let r = match outcome {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = writeln!(s, "| {label} | | | | | error: {e:#} | |");
+                continue;
+            }
+        };
+        let probe = |hook: &str| r.probes.iter().find(|(h, _)| h == hook).map(|(_, v)| v);
+        let auto = probe("auto")
+            .and_then(|v| v["capability_hook"].as_str())
+            .unwrap_or("none");
+        let attaching: Vec<&str> = PROBED_HOOKS[1..]
+            .iter()
+            .copied()
+            .filter(|h| probe(h).is_some_and(|v| v["capability_hook"].is_string()))
+            .collect();
+        let families = probe("auto")
+            .and_then(|v| v["families"].as_object())
+            .map(|f| {
+                ["process", "cgroup", "operations/credentials"]
+                    .iter()
+                    .map(|k| format!("{k}: {}", f.get(*k).and_then(Value::as_str).unwrap_or("?")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        let tests: Vec<String> = r
+            .tests
+            .iter()
+            .map(|(suite, hook, rc)| {
+                format!("{suite}/{hook}: {}", if *rc == 0 { "pass" } else { "FAIL" })
+            })
+            .collect();
+        let tests = if r.done {
+            tests.join(", ")
+        } else {
+            format!("{} (did not finish)", tests.join(", "))
+        };
+        let _ = writeln!(
+            s,
+            "| {label} | {} | {auto} | {} | {families} | {tests} | {:.0} s |",
+            r.kernel.split_whitespace().next().unwrap_or(""),
+            attaching.join(", "),
+            took.as_secs_f64()
+        );
+    }
+    // Why hooks were passed over, and any family that failed to load (verifier logs).
+    s.push_str("\nPer boot, hooks passed over and load failures:\n\n");
+    for (label, _, _, outcome) in results {
+        let Ok(r) = outcome else { continue };
+        for (hook, doc) in &r.probes {
+            let mut notes: Vec<String> = doc["skipped"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|k| format!("{} skipped: {}", k["hook"], k["reason"]))
+                .collect();
+            notes.extend(
+                doc["failures"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|f| format!("{} failed: {}", f["family"], f["error"])),
+            );
+            if let Some(e) = doc["error"].as_str() {
+                notes.push(format!("error: {e}"));
+            }
+            if !notes.is_empty() {
+                let _ = writeln!(s, "- {label}, --hook {hook}: {}", notes.join("; "));
+            }
+        }
+    }
+    s
+}
