@@ -234,6 +234,34 @@ fn hot_loop_yields_one_record_and_exact_counts() {
     assert_eq!(records[0]["process"]["pid"], c.pid);
 }
 
+/// The kernel matrix runs this on every capability hook (bpftrace's tracepoint, the
+/// reference above, does not exist there): the in-kernel count of a loop of setuid(0)
+/// equals the calls the trigger made, one check per call, none missed and none doubled
+/// (kprobe entry/return pairing included).
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn in_kernel_counts_match_the_calls_made() {
+    require_root();
+    const CALLS: u64 = 20_000;
+    let daemon = Daemon::start(&["--watch", "all"]).unwrap();
+    let c = Container::create(&ContainerSpec {
+        args: &["/bin/trigger", "setuid-loop", &CALLS.to_string()],
+        capabilities: &["CAP_SETUID"],
+        ..Default::default()
+    })
+    .unwrap();
+    let before = daemon
+        .cap_count(c.cgroup_id, CAP_SETUID, VERDICT_ALLOWED)
+        .unwrap();
+    let out = c.run_to_completion().unwrap();
+    assert!(out.contains(&format!("calls={CALLS} ok={CALLS}")), "{out}");
+    daemon.sync().unwrap();
+    let after = daemon
+        .cap_count(c.cgroup_id, CAP_SETUID, VERDICT_ALLOWED)
+        .unwrap();
+    assert_eq!(after - before, CALLS, "one counted check per setuid(0)");
+}
+
 #[test]
 #[ignore = "needs root: run with cargo xtask test"]
 fn sigterm_detaches_and_exits_zero() {

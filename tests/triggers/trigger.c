@@ -145,7 +145,11 @@ int main(int argc, char **argv) {
             return report("open", fd);
         int flags = strstr(argv[2], ".xz") ? 4 /* MODULE_INIT_COMPRESSED_FILE */ : 0;
         report("finit_module", (int)syscall(SYS_finit_module, fd, "", flags));
-        return report("delete_module", (int)syscall(SYS_delete_module, argv[3], O_NONBLOCK));
+        report("delete_module", (int)syscall(SYS_delete_module, argv[3], O_NONBLOCK));
+        /* privmon names the module file from /proc/<pid>/fd while the process lives: keep
+         * it open a while (a loader that exits at once is reported with a null path). */
+        sleep(2);
+        return 0;
     }
     if (!strcmp(what, "kexec-unload"))
         /* No segments: unloads the (absent) crash-free kexec image; harmless with
