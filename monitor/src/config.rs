@@ -106,6 +106,12 @@ pub struct Config {
     pub api_token: Option<String>,
     /// File holding the bearer token (e.g. a mounted Kubernetes secret).
     pub api_token_file: Option<PathBuf>,
+    /// Where the least-privilege advisor keeps what it learned (`advisor.json`); null keeps
+    /// it in memory only.
+    pub state_dir: Option<PathBuf>,
+    /// Seconds a workload is watched before its capability baseline is fixed; later uses of
+    /// other capabilities raise `capability_outside_baseline`.
+    pub baseline_learning_secs: u64,
 }
 
 /// The event kinds sinks can select.
@@ -158,9 +164,14 @@ impl Default for Config {
             stream_history: 1000,
             api_token: None,
             api_token_file: None,
+            state_dir: Some(PathBuf::from(DEFAULT_STATE_DIR)),
+            baseline_learning_secs: 86_400,
         }
     }
 }
+
+/// Where the advisor's state lives by default.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/privmon";
 
 /// Flags that override the file's keys one by one.
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -269,6 +280,15 @@ pub struct ConfigFlags {
     /// File holding the bearer token.
     #[arg(long, value_name = "PATH")]
     pub api_token_file: Option<PathBuf>,
+    /// Directory for the advisor's state [default: /var/lib/privmon].
+    #[arg(long, value_name = "PATH", conflicts_with = "no_state")]
+    pub state_dir: Option<PathBuf>,
+    /// Keep the advisor's state in memory only (YAML: `state_dir: null`).
+    #[arg(long)]
+    pub no_state: bool,
+    /// Seconds of learning before a workload's capability baseline is fixed [default: 86400].
+    #[arg(long, value_name = "SECS")]
+    pub baseline_learning_secs: Option<u64>,
 }
 
 /// A configuration that cannot be used, with where and why.
@@ -405,8 +425,15 @@ impl Config {
             webhook_timeout_secs,
             webhook_attempts,
             webhook_backoff_ms,
-            stream_history
+            stream_history,
+            baseline_learning_secs
         );
+        if let Some(dir) = &flags.state_dir {
+            self.state_dir = Some(dir.clone());
+        }
+        if flags.no_state {
+            self.state_dir = None;
+        }
         set_some!(
             stdout_min_severity,
             file_path,

@@ -1,7 +1,11 @@
-//! The daemon's HTTP surface: `/metrics`, `/healthz`, `/readyz`, and `/events`, the live
-//! stream (JSON lines, the recent history first, then events as they happen).
+//! The daemon's HTTP surface: `/metrics`, `/healthz`, `/readyz`, `/events`, the live
+//! stream (JSON lines, the recent history first, then events as they happen), and
+//! `/advice` (the least-privilege advisor).
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
 
 use anyhow::Context as _;
 use axum::{
@@ -10,13 +14,14 @@ use axum::{
     extract::{Query, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 use tokio::net::TcpListener;
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{error, info};
 
 use crate::{
+    advisor::{self, Advisor},
     config::Config,
     metrics::Metrics,
     sinks::{
@@ -29,13 +34,19 @@ use crate::{
 pub struct Api {
     metrics: Arc<Metrics>,
     hub: Arc<Hub>,
+    advisor: Arc<Mutex<Advisor>>,
     token: Option<String>,
     /// The stream is served on loopback, or anywhere with a token.
     stream_open: bool,
 }
 
 impl Api {
-    pub fn new(config: &Config, metrics: Arc<Metrics>, hub: Arc<Hub>) -> anyhow::Result<Api> {
+    pub fn new(
+        config: &Config,
+        metrics: Arc<Metrics>,
+        hub: Arc<Hub>,
+        advisor: Arc<Mutex<Advisor>>,
+    ) -> anyhow::Result<Api> {
         let token = match (&config.api_token, &config.api_token_file) {
             (Some(t), _) => Some(t.trim().to_string()),
             (None, Some(f)) => {
@@ -55,12 +66,14 @@ impl Api {
         if !stream_open {
             tracing::warn!(
                 listen = %config.listen,
-                "the live stream (/events) is off: serving it beyond loopback needs api_token"
+                "the live stream (/events) and the advice (/advice) are off: serving them \
+                 beyond loopback needs api_token"
             );
         }
         Ok(Api {
             metrics,
             hub,
+            advisor,
             token,
             stream_open,
         })
@@ -89,6 +102,8 @@ pub async fn serve(
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready_handler))
         .route("/events", get(events_handler))
+        .route("/advice", get(advice_handler))
+        .route("/advice/reset", post(reset_handler))
         .with_state(api);
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -144,28 +159,84 @@ fn line(r: &Record) -> Bytes {
     Bytes::from(b)
 }
 
+/// The refusal for the stream and the advice: off beyond loopback without a token, and the
+/// token when there is one.
+fn refused(api: &Api, headers: &HeaderMap) -> Option<Response> {
+    if !api.stream_open {
+        return Some(
+            (
+                StatusCode::FORBIDDEN,
+                "the live stream and the advice are off: privmon listens beyond loopback \
+                 without api_token\n",
+            )
+                .into_response(),
+        );
+    }
+    if let Some(token) = &api.token
+        && !authorized(headers, token)
+    {
+        return Some(
+            (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "a bearer token is required\n",
+            )
+                .into_response(),
+        );
+    }
+    None
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `GET /advice?namespace=&pod=&container=`: a JSON array of advice, one per workload.
+async fn advice_handler(
+    State(api): State<Arc<Api>>,
+    headers: HeaderMap,
+    Query(filter): Query<advisor::Filter>,
+) -> Response {
+    if let Some(r) = refused(&api, &headers) {
+        return r;
+    }
+    let advice = api
+        .advisor
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .advise(&filter, unix_now());
+    axum::Json(advice).into_response()
+}
+
+/// `POST /advice/reset?namespace=&pod=&container=`: forget the matching workloads' use and
+/// learn their baselines again; answers `{"reset": N}`.
+async fn reset_handler(
+    State(api): State<Arc<Api>>,
+    headers: HeaderMap,
+    Query(filter): Query<advisor::Filter>,
+) -> Response {
+    if let Some(r) = refused(&api, &headers) {
+        return r;
+    }
+    let n = api
+        .advisor
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .reset(&filter, unix_now());
+    info!(workloads = n, ?filter, "advisor reset");
+    axum::Json(serde_json::json!({ "reset": n })).into_response()
+}
+
 /// `GET /events?namespace=&pod=&container=&kind=a,b&severity=&rule=&history=N`
 async fn events_handler(
     State(api): State<Arc<Api>>,
     headers: HeaderMap,
     Query(query): Query<stream::Query>,
 ) -> Response {
-    if !api.stream_open {
-        return (
-            StatusCode::FORBIDDEN,
-            "the live stream is off: privmon listens beyond loopback without api_token\n",
-        )
-            .into_response();
-    }
-    if let Some(token) = &api.token
-        && !authorized(&headers, token)
-    {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            "a bearer token is required\n",
-        )
-            .into_response();
+    if let Some(r) = refused(&api, &headers) {
+        return r;
     }
     let sel = match query.selector() {
         Ok(s) => s,

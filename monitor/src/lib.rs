@@ -3,6 +3,8 @@
 //! The daemon loads eBPF probes on capability checks, decodes their records, and writes
 //! them as JSON lines (see docs/events.md).
 
+pub mod advise;
+pub mod advisor;
 pub mod btf;
 pub mod capabilities;
 pub mod cgroup;

@@ -54,6 +54,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Least-privilege advice from a running daemon: per workload, the capabilities it
+    /// used and a `securityContext` that keeps only those.
+    ///
+    /// A workload adds up replicas and restarts: Kubernetes namespace + pod-name stem +
+    /// container (outside Kubernetes: image + container). `--reset` forgets what the
+    /// matching workloads used and starts their baseline learning again.
+    Advise {
+        #[command(flatten)]
+        args: privmon::advise::AdviseArgs,
+    },
     /// Check and list alert rules.
     Rules {
         #[command(subcommand)]
@@ -97,6 +107,13 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Rules { command } => rules_command(command),
         Command::Probe { hook, json } => probe_command(hook, json),
+        Command::Advise { args } => match privmon::advise::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("privmon advise: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Tail { args } => match privmon::tail::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -25,6 +25,7 @@ use prometheus::{
 use tracing::warn;
 
 use crate::{
+    advisor::Advisor,
     capabilities::Capability,
     containers::{Container, Kubernetes, posture::Posture},
     loader::{KernelCounters, ProbeStats},
@@ -187,6 +188,9 @@ pub struct Metrics {
     rules_reload_failures: AtomicU64,
     rules_last_reload_ok: AtomicBool,
     sinks: Mutex<Vec<(&'static str, Arc<SinkStats>)>>,
+    advisor: Mutex<Option<Arc<Mutex<Advisor>>>>,
+    advisor_state_ok: AtomicBool,
+    advisor_state_errors: AtomicU64,
 }
 
 /// Families that are part of the contract even before their first sample: rendered with
@@ -255,7 +259,23 @@ impl Metrics {
             rules_reload_failures: AtomicU64::new(0),
             rules_last_reload_ok: AtomicBool::new(true),
             sinks: Mutex::new(Vec::new()),
+            advisor: Mutex::new(None),
+            advisor_state_ok: AtomicBool::new(true),
+            advisor_state_errors: AtomicU64::new(0),
         })
+    }
+
+    /// The advisor whose workloads the per-workload gauges show.
+    pub fn set_advisor(&self, advisor: Arc<Mutex<Advisor>>) {
+        *lock(&self.advisor) = Some(advisor);
+    }
+
+    /// Outcome of loading or saving the advisor's state file.
+    pub fn advisor_saved(&self, ok: bool) {
+        self.advisor_state_ok.store(ok, Relaxed);
+        if !ok {
+            self.advisor_state_errors.fetch_add(1, Relaxed);
+        }
     }
 
     /// Hands over the kernel counters once the probes are attached, with how they are.
@@ -546,6 +566,56 @@ impl Metrics {
             i64::from(self.rules_last_reload_ok.load(Relaxed)),
         )?);
         out.extend(self.posture_families()?);
+        out.extend(self.advisor_families()?);
+        Ok(out)
+    }
+
+    /// Per-workload gauges from the least-privilege advisor.
+    fn advisor_families(&self) -> anyhow::Result<Vec<MetricFamily>> {
+        let mut out = counter(
+            "privmon_advisor_state_errors_total",
+            "Advisor state files that could not be read (set aside) or written.",
+            self.advisor_state_errors.load(Relaxed),
+        )?;
+        out.extend(gauge(
+            "privmon_advisor_state_ok",
+            "0 when the last read or write of the advisor's state file failed.",
+            i64::from(self.advisor_state_ok.load(Relaxed)),
+        )?);
+        let labels = ["namespace", "workload", "container"];
+        let unused = IntGaugeVec::new(
+            Opts::new(
+                "privmon_workload_capabilities_unused",
+                "Capabilities the workload's containers are granted and have never used \
+                 (privmon advise shows which).",
+            ),
+            &labels,
+        )?;
+        let learned = IntGaugeVec::new(
+            Opts::new(
+                "privmon_workload_baseline_learned",
+                "1 once the workload's capability baseline is fixed (uses outside it raise \
+                 capability_outside_baseline); 0 while learning.",
+            ),
+            &labels,
+        )?;
+        let advisor = lock(&self.advisor).clone();
+        if let Some(advisor) = advisor {
+            let advisor = lock(&advisor);
+            for w in advisor.workloads() {
+                let l = [
+                    w.id.namespace.as_deref().unwrap_or(""),
+                    w.id.owner.as_str(),
+                    w.id.container.as_str(),
+                ];
+                if let Some(u) = w.unused() {
+                    unused.with_label_values(&l).set(u.len() as i64);
+                }
+                learned.with_label_values(&l).set(i64::from(w.learned()));
+            }
+        }
+        out.extend(unused.collect());
+        out.extend(learned.collect());
         Ok(out)
     }
 

@@ -25,6 +25,7 @@ use tokio::{
 use tracing::{error, info, warn};
 
 use crate::{
+    advisor::{self, Advisor, OutsideBaseline},
     cgroup::{CgroupResolver, v2_root},
     config::{Config, Watch},
     containers::{Containers, cgroup_path, lifecycle::Lifecycle},
@@ -38,7 +39,7 @@ use crate::{
     metrics::{Health, HookInfo, Metrics, SeriesLabels},
     operations,
     processes::{CredentialChange, ProcessTable},
-    rules::{Alert, Engine, RuleSet},
+    rules::{Alert, Engine, RuleSet, Severity, Technique},
     sinks::{self, Filter, Queued, stream::Hub},
 };
 use serde_json::Value;
@@ -121,7 +122,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // why the daemon is not ready yet, and a taken port fails the start at once.
     let listener = http::bind(config.listen).await?;
     let hub = Arc::new(Hub::new(config.stream_history, STREAM_LAG));
-    let api = http::Api::new(&config, metrics.clone(), hub.clone())?;
+    let advisor = Arc::new(Mutex::new(load_advisor(&config, &metrics)));
+    metrics.set_advisor(advisor.clone());
+    let api = http::Api::new(&config, metrics.clone(), hub.clone(), advisor.clone())?;
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(http::serve(listener, Arc::new(api), async {
         let _ = http_stopped.await;
@@ -163,6 +166,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         metrics.clone(),
         Outlets {
             rules: Engine::new(rules),
+            advisor,
             new_rules: new_rules.clone(),
             sinks,
             hub: hub.clone(),
@@ -392,9 +396,11 @@ fn hook_info(probes: &Probes) -> HookInfo {
     }
 }
 
-/// What the output thread hands events to: the rules, then the sinks and the stream.
+/// What the output thread hands events to: the rules, then the sinks and the stream, and
+/// the least-privilege advisor.
 struct Outlets {
     rules: Engine,
+    advisor: Arc<Mutex<Advisor>>,
     /// A reloaded rule set, handed over by the main loop.
     new_rules: Arc<Mutex<Option<RuleSet>>>,
     sinks: Vec<Queued>,
@@ -423,6 +429,8 @@ struct Output {
     new_rules: Arc<Mutex<Option<RuleSet>>>,
     sinks: Vec<Queued>,
     hub: Arc<Hub>,
+    advisor: Arc<Mutex<Advisor>>,
+    advisor_saved: Instant,
 }
 
 impl Output {
@@ -437,6 +445,7 @@ impl Output {
     ) -> Output {
         let Outlets {
             rules,
+            advisor,
             new_rules,
             sinks,
             hub,
@@ -461,6 +470,8 @@ impl Output {
             new_rules,
             sinks,
             hub,
+            advisor,
+            advisor_saved: Instant::now(),
         }
     }
 
@@ -506,9 +517,38 @@ impl Output {
                 self.poll_lifecycle();
                 self.label_pending();
                 self.poll_rules();
+                self.poll_advisor(false);
                 last_poll = Instant::now();
             }
             self.metrics.health.output_alive();
+        }
+        self.poll_advisor(true);
+    }
+
+    /// Ends learning periods that are over, and saves the advisor's state now and then (and
+    /// at exit).
+    fn poll_advisor(&mut self, exiting: bool) {
+        let mut advisor = self.advisor.lock().unwrap_or_else(|e| e.into_inner());
+        advisor.tick(unix_now());
+        if exiting || self.advisor_saved.elapsed() >= ADVISOR_SAVE_INTERVAL {
+            self.advisor_saved = Instant::now();
+            let saved = advisor.save();
+            if let Err(e) = &saved {
+                warn!(error = %format!("{e:#}"), "saving the advisor's state failed");
+            }
+            self.metrics.advisor_saved(saved.is_ok());
+        }
+    }
+
+    /// Lets the advisor learn from an event; a use outside a baseline is an alert.
+    fn advise(&mut self, value: &Value) {
+        let outside = self
+            .advisor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .observe(value, unix_now());
+        if let Some(o) = outside {
+            self.alert(&baseline_alert(value, &o));
         }
     }
 
@@ -740,6 +780,7 @@ impl Output {
         for alert in self.rules.evaluate(&value, Instant::now()) {
             self.alert(&alert);
         }
+        self.advise(&value);
     }
 
     fn alert(&mut self, alert: &Alert) {
@@ -786,6 +827,69 @@ impl Output {
         self.hub.publish(&record);
         self.stats.written.fetch_add(1, Relaxed);
         self.metrics.event(&record.kind);
+    }
+}
+
+/// The advisor, with what it learned before if `state_dir` holds it.
+fn load_advisor(config: &Config, metrics: &Metrics) -> Advisor {
+    let Some(dir) = &config.state_dir else {
+        return Advisor::new(config.baseline_learning_secs, None);
+    };
+    let (advisor, problem) = Advisor::load(config.baseline_learning_secs, dir, unix_now());
+    match problem {
+        Some(p) => {
+            error!(problem = %p, "advisor state");
+            metrics.advisor_saved(false);
+        }
+        None => info!(
+            workloads = advisor.workloads().count(),
+            state = %dir.join(advisor::STATE_FILE).display(),
+            "advisor state loaded"
+        ),
+    }
+    advisor
+}
+
+/// How often the advisor's state is written (and at exit).
+const ADVISOR_SAVE_INTERVAL: Duration = Duration::from_secs(30);
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The `capability_outside_baseline` alert: built in, not a rule (baselines are learned per
+/// workload, not written).
+fn baseline_alert(event: &Value, o: &OutsideBaseline) -> Alert {
+    let p = &event["process"];
+    let process = p["exe"]
+        .as_str()
+        .or(p["comm"].as_str())
+        .unwrap_or("?")
+        .to_string();
+    Alert {
+        time: event["time"].clone(),
+        kind: "alert",
+        node: event["node"].clone(),
+        process: p.clone(),
+        container: event["container"].clone(),
+        k8s: event["k8s"].clone(),
+        cgroup: event["cgroup"].clone(),
+        rule: advisor::BASELINE_RULE.to_string(),
+        severity: Severity::High,
+        mitre: vec![Technique("T1068".to_string())],
+        tags: vec!["baseline".to_string(), "capability".to_string()],
+        summary: format!(
+            "{} used {} outside its learned baseline ({} through {})",
+            crate::rules::workload(event),
+            o.capability,
+            process,
+            o.operation.as_deref().unwrap_or("no syscall")
+        ),
+        count: 1,
+        window_secs: 0,
+        event: event.clone(),
     }
 }
 

@@ -82,25 +82,36 @@ impl TailArgs {
 }
 
 /// Follows the stream until the daemon closes it.
-pub fn run(args: &TailArgs) -> anyhow::Result<()> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+/// An HTTP client for the daemon's API: statuses are answers, not errors.
+pub(crate) fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
-        .into();
-    let url = args.url();
-    let mut req = agent.get(&url);
-    if let Some(t) = &args.token {
-        req = req.header("Authorization", format!("Bearer {t}"));
-    }
-    let resp = req
-        .call()
-        .with_context(|| format!("connecting to privmon at {}", args.address))?;
+        .into()
+}
+
+/// The body of a 200 answer; anything else is an error with the daemon's reason.
+pub(crate) fn ok_body(
+    resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    address: &str,
+) -> anyhow::Result<ureq::Body> {
+    let resp = resp.with_context(|| format!("connecting to privmon at {address}"))?;
     let status = resp.status().as_u16();
     let mut body = resp.into_body();
     if status != 200 {
         let text = body.read_to_string().unwrap_or_default();
         anyhow::bail!("privmon answered {status}: {}", text.trim());
     }
+    Ok(body)
+}
+
+pub fn run(args: &TailArgs) -> anyhow::Result<()> {
+    let url = args.url();
+    let mut req = agent().get(&url);
+    if let Some(t) = &args.token {
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    let body = ok_body(req.call(), &args.address)?;
     let reader = BufReader::new(body.into_reader());
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut out = std::io::stdout().lock();

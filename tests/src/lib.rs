@@ -190,6 +190,13 @@ impl Daemon {
         } else {
             &["--listen", "127.0.0.1:0"]
         };
+        // The advisor keeps its state in memory unless a test gives it a directory: tests
+        // must not write the host's /var/lib/privmon.
+        let state: &[&str] = if args.contains(&"--state-dir") {
+            &[]
+        } else {
+            &["--no-state"]
+        };
         // The kernel matrix runs the same tests once per capability hook.
         let hook = std::env::var("PRIVMON_TEST_HOOK").ok();
         let hook: Vec<&str> = match &hook {
@@ -209,6 +216,7 @@ impl Daemon {
             .args(["--stats-interval-secs", "0"])
             .args(listen)
             .args(&hook)
+            .args(state)
             .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -1111,6 +1119,23 @@ fn serve_posts(conn: std::net::TcpStream, bodies: &Mutex<Vec<Value>>) {
             return;
         }
     }
+}
+
+/// Runs `privmon advise` against `daemon` with `args`; returns stdout, or the error with
+/// stderr.
+pub fn advise(daemon: &Daemon, args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new(privmon_bin())
+        .arg("advise")
+        .args(["--address", &daemon.address])
+        .args(args)
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "privmon advise {args:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8(out.stdout)?)
 }
 
 /// A running `privmon tail` whose output lines are collected.

@@ -75,7 +75,7 @@ fn the_daemonset_is_not_privileged_and_names_its_capabilities() {
             assert!(c["resources"][kind][r].is_string(), "no {kind}.{r}");
         }
     }
-    // Every host path is mounted read-only.
+    // Every host path is mounted read-only, but the advisor's state directory.
     let host_volumes: Vec<&str> = pod["volumes"]
         .as_sequence()
         .unwrap()
@@ -85,7 +85,14 @@ fn the_daemonset_is_not_privileged_and_names_its_capabilities() {
         .collect();
     assert!(host_volumes.len() >= 6, "{host_volumes:?}");
     for m in c["volumeMounts"].as_sequence().unwrap() {
-        if host_volumes.contains(&m["name"].as_str().unwrap()) {
+        let name = m["name"].as_str().unwrap();
+        if name == "state" {
+            assert_eq!(m["mountPath"], "/var/lib/privmon", "{m:?}");
+            assert!(
+                m["readOnly"].is_null(),
+                "the advisor writes its state: {m:?}"
+            );
+        } else if host_volumes.contains(&name) {
             assert_eq!(m["readOnly"], true, "{m:?}");
         }
     }

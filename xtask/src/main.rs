@@ -150,6 +150,8 @@ fn main() -> anyhow::Result<()> {
                     "outputs",
                     "--test",
                     "least_privilege",
+                    "--test",
+                    "advisor",
                 ])
                 // `vm_only_*` tests need loadable modules and kexec: `vmtest` runs them.
                 .args(["--", "--ignored", "--skip", "vm_only_"])

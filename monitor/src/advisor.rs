@@ -1,0 +1,663 @@
+//! The least-privilege advisor: which capabilities each workload really uses, what it could
+//! drop, and capability baselines.
+//!
+//! It reads the events the pipeline writes. A *workload* adds up its replicas and restarts:
+//! Kubernetes namespace + pod-name stem (the owner's name: `web-7d9f8b6c5-x2x4z` -> `web`)
+//! + container name; outside Kubernetes, image + container name.
+//!
+//! **Use** is an allowed capability check in the initial user namespace, made by the
+//! workload's own processes (not by the runtime setting the container up: `runc:[N:NAME]`),
+//! that is not a *probing* check. Probing checks are those whose failure changes nothing:
+//! the kernel asks `has_capability_noaudit()` to decide something else. The capability
+//! tracepoints carry no audit flag, so privmon tells them apart by capability and syscall,
+//! the same on every hook (see [`is_probing`]).
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fs,
+    io::Write as _,
+    path::{Path, PathBuf},
+};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The alert raised for a use outside a learned baseline.
+pub const BASELINE_RULE: &str = "capability_outside_baseline";
+/// Version of the state file's format.
+pub const STATE_VERSION: u32 = 1;
+/// The state file in `state_dir`.
+pub const STATE_FILE: &str = "advisor.json";
+/// Workloads kept; beyond it the one seen least recently is forgotten.
+pub const MAX_WORKLOADS: usize = 4096;
+/// Operations remembered per capability (evidence, not a log).
+const MAX_OPERATIONS: usize = 16;
+/// Container ids remembered per workload, so that a restart of the daemon (which announces
+/// running containers again) does not count them twice.
+const MAX_RECENT_CONTAINERS: usize = 64;
+
+/// Syscalls that make the kernel's overcommit accounting ask for CAP_SYS_ADMIN
+/// (`cap_vm_enough_memory()`, a no-audit check that only sizes a reserve).
+const MEMORY_SYSCALLS: &[&str] = &[
+    "brk", "mmap", "mremap", "mprotect", "execve", "execveat", "clone", "clone3", "fork", "vfork",
+    "shmget", "shmat",
+];
+/// Syscalls that read other processes' `/proc` entries, where `ptrace_may_access()` asks
+/// for CAP_SYS_PTRACE without needing it for the read to go on (the entry is then shown
+/// with less detail).
+const PROC_READ_SYSCALLS: &[&str] = &[
+    "openat",
+    "open",
+    "readlink",
+    "readlinkat",
+    "newfstatat",
+    "statx",
+    "stat",
+    "lstat",
+    "getdents64",
+    "read",
+    "pread64",
+];
+
+/// Whether a capability check only probes: the workload would work the same without the
+/// capability.
+pub fn is_probing(cap: &str, syscall: Option<&str>) -> bool {
+    let Some(sc) = syscall else { return false };
+    match cap {
+        "CAP_SYS_ADMIN" => MEMORY_SYSCALLS.contains(&sc),
+        "CAP_SYS_PTRACE" => PROC_READ_SYSCALLS.contains(&sc),
+        _ => false,
+    }
+}
+
+/// Processes of the container runtime setting the container up (runc's init stages).
+fn is_runtime_setup(comm: &str) -> bool {
+    comm.strip_prefix("runc:[")
+        .and_then(|r| r.strip_suffix(']'))
+        .is_some_and(|r| {
+            let mut parts = r.splitn(2, ':');
+            parts
+                .next()
+                .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+                && parts
+                    .next()
+                    .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_uppercase()))
+        })
+}
+
+/// The characters Kubernetes uses for generated name suffixes (no vowels).
+const GENERATED: &str = "bcdfghjklmnpqrstvwxz2456789";
+
+/// The owner's name from a pod name: drops a generated suffix (5 characters), then a
+/// ReplicaSet hash (6 to 10) or a StatefulSet ordinal / CronJob schedule (digits).
+pub fn pod_stem(pod: &str) -> String {
+    let generated = |s: &str, lens: std::ops::RangeInclusive<usize>| {
+        lens.contains(&s.len()) && s.chars().all(|c| GENERATED.contains(c))
+    };
+    let mut parts: Vec<&str> = pod.split('-').collect();
+    if parts.len() > 1 && generated(parts[parts.len() - 1], 5..=5) {
+        parts.pop();
+        if parts.len() > 1 && generated(parts[parts.len() - 1], 6..=10) {
+            parts.pop();
+        }
+    }
+    if parts.len() > 1 && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit()) {
+        parts.pop();
+    }
+    parts.join("-")
+}
+
+/// What identifies a workload across replicas and restarts.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct WorkloadId {
+    /// Kubernetes namespace; null outside Kubernetes.
+    pub namespace: Option<String>,
+    /// Pod-name stem in Kubernetes; the image outside.
+    pub owner: String,
+    pub container: String,
+}
+
+impl WorkloadId {
+    /// The workload of an event's container; None for host processes.
+    pub fn of(event: &Value) -> Option<WorkloadId> {
+        let k8s = &event["k8s"];
+        let c = &event["container"];
+        let id = c["id"].as_str()?;
+        let name = k8s["container"]
+            .as_str()
+            .or(c["name"].as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| id.chars().take(12).collect());
+        match k8s["pod"].as_str() {
+            Some(pod) => Some(WorkloadId {
+                namespace: k8s["namespace"].as_str().map(str::to_string),
+                owner: pod_stem(pod),
+                container: name,
+            }),
+            None => Some(WorkloadId {
+                namespace: None,
+                owner: c["image"].as_str().unwrap_or("unknown-image").to_string(),
+                container: name,
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for WorkloadId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{ns}/{}/{}", self.owner, self.container),
+            None => write!(f, "{}/{}", self.owner, self.container),
+        }
+    }
+}
+
+/// The container's grants, from the posture of its last `container_start`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Granted {
+    /// Effective capabilities (`CAP_*`); null when unknown.
+    pub capabilities: Option<Vec<String>>,
+    pub privileged: Option<bool>,
+    pub runs_as_root: Option<bool>,
+    pub no_new_privs: Option<bool>,
+    pub readonly_rootfs: Option<bool>,
+    pub seccomp: Option<String>,
+    pub host_namespaces: Option<Vec<String>>,
+}
+
+/// How a workload used one capability.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CapabilityUse {
+    /// Unix seconds.
+    pub first_seen: u64,
+    pub last_seen: u64,
+    /// Checks reported (the kernel's first-seen filter passes one per capability, syscall
+    /// and command per window: this counts distinct uses, not every check).
+    pub checks: u64,
+    /// Syscalls that used it, at most 16.
+    pub operations: BTreeSet<String>,
+}
+
+/// What privmon learned about one workload.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Workload {
+    pub id: WorkloadId,
+    pub first_seen: u64,
+    pub last_seen: u64,
+    /// Containers seen (replicas and restarts).
+    pub instances: u64,
+    #[serde(default)]
+    recent_containers: Vec<String>,
+    pub granted: Granted,
+    pub used: BTreeMap<String, CapabilityUse>,
+    /// When a capability was last used for the first time.
+    pub last_new_capability: Option<u64>,
+    /// A process gained privileges at an exec (set-user-id file, euid change).
+    pub privilege_gain_seen: bool,
+    /// Start of the learning period (first seen, or the last reset).
+    pub learning_since: u64,
+    /// The capabilities learned, once the learning period is over.
+    pub baseline: Option<BTreeSet<String>>,
+    /// Capabilities already alerted on as outside the baseline.
+    #[serde(default)]
+    pub alerted: BTreeSet<String>,
+}
+
+impl Workload {
+    fn new(id: WorkloadId, now: u64) -> Workload {
+        Workload {
+            id,
+            first_seen: now,
+            last_seen: now,
+            instances: 0,
+            recent_containers: Vec::new(),
+            granted: Granted::default(),
+            used: BTreeMap::new(),
+            last_new_capability: None,
+            privilege_gain_seen: false,
+            learning_since: now,
+            baseline: None,
+            alerted: BTreeSet::new(),
+        }
+    }
+
+    /// Granted capabilities never used.
+    pub fn unused(&self) -> Option<Vec<String>> {
+        let granted = self.granted.capabilities.as_ref()?;
+        Some(
+            granted
+                .iter()
+                .filter(|c| !self.used.contains_key(*c))
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// Whether the learning period is over.
+    pub fn learned(&self) -> bool {
+        self.baseline.is_some()
+    }
+}
+
+/// A use of a capability outside a workload's learned baseline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutsideBaseline {
+    pub workload: WorkloadId,
+    pub capability: String,
+    pub operation: Option<String>,
+}
+
+/// The on-disk form.
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    version: u32,
+    workloads: Vec<Workload>,
+}
+
+/// Observed use per workload, baselines, and their state file.
+pub struct Advisor {
+    workloads: BTreeMap<WorkloadId, Workload>,
+    /// Learning period, seconds.
+    learning_secs: u64,
+    state_path: Option<PathBuf>,
+    dirty: bool,
+}
+
+impl Advisor {
+    pub fn new(learning_secs: u64, state_path: Option<PathBuf>) -> Advisor {
+        Advisor {
+            workloads: BTreeMap::new(),
+            learning_secs,
+            state_path,
+            dirty: false,
+        }
+    }
+
+    /// Loads the state file, if any. A file that cannot be read as state is moved aside
+    /// (`advisor.json.corrupt-<unix seconds>`) and reported; the advisor starts empty.
+    pub fn load(learning_secs: u64, state_dir: &Path, now: u64) -> (Advisor, Option<String>) {
+        let path = state_dir.join(STATE_FILE);
+        let mut advisor = Advisor::new(learning_secs, Some(path.clone()));
+        let text = match fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (advisor, None),
+            Err(e) => return (advisor, Some(format!("reading {}: {e}", path.display()))),
+        };
+        let parsed = serde_json::from_slice::<StateFile>(&text)
+            .map_err(|e| e.to_string())
+            .and_then(|s| {
+                if s.version == STATE_VERSION {
+                    Ok(s)
+                } else {
+                    Err(format!(
+                        "format version {} (expected {STATE_VERSION})",
+                        s.version
+                    ))
+                }
+            });
+        match parsed {
+            Ok(state) => {
+                for w in state.workloads.into_iter().take(MAX_WORKLOADS) {
+                    advisor.workloads.insert(w.id.clone(), w);
+                }
+                (advisor, None)
+            }
+            Err(why) => {
+                let aside = state_dir.join(format!("{STATE_FILE}.corrupt-{now}"));
+                let moved = fs::rename(&path, &aside)
+                    .map(|()| format!("moved to {}", aside.display()))
+                    .unwrap_or_else(|e| format!("could not be moved aside: {e}"));
+                (
+                    advisor,
+                    Some(format!(
+                        "{} is not a valid state file ({why}); {moved}; starting empty",
+                        path.display()
+                    )),
+                )
+            }
+        }
+    }
+
+    /// Writes the state file if anything changed: to a temporary file, synced, then renamed
+    /// over the old one, so a crash leaves the old state or the new, never half of one.
+    pub fn save(&mut self) -> anyhow::Result<()> {
+        use anyhow::Context as _;
+        let Some(path) = &self.state_path else {
+            return Ok(());
+        };
+        if !self.dirty {
+            return Ok(());
+        }
+        let state = StateFile {
+            version: STATE_VERSION,
+            workloads: self.workloads.values().cloned().collect(),
+        };
+        let text = serde_json::to_vec(&state)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let tmp = path.with_extension("json.tmp");
+        let mut file =
+            fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        file.write_all(&text)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path).with_context(|| format!("renaming onto {}", path.display()))?;
+        self.dirty = false;
+        Ok(())
+    }
+
+    pub fn workloads(&self) -> impl Iterator<Item = &Workload> {
+        self.workloads.values()
+    }
+
+    fn entry(&mut self, id: WorkloadId, now: u64) -> &mut Workload {
+        if !self.workloads.contains_key(&id) && self.workloads.len() >= MAX_WORKLOADS {
+            let oldest = self
+                .workloads
+                .values()
+                .min_by_key(|w| w.last_seen)
+                .map(|w| w.id.clone());
+            if let Some(oldest) = oldest {
+                self.workloads.remove(&oldest);
+            }
+        }
+        let w = self
+            .workloads
+            .entry(id.clone())
+            .or_insert_with(|| Workload::new(id, now));
+        w.last_seen = w.last_seen.max(now);
+        w
+    }
+
+    /// Learns from one event (`now` in unix seconds); returns a use outside a baseline.
+    pub fn observe(&mut self, event: &Value, now: u64) -> Option<OutsideBaseline> {
+        let kind = event["kind"].as_str()?;
+        if !matches!(kind, "container_start" | "capability" | "credentials") {
+            return None;
+        }
+        let id = WorkloadId::of(event)?;
+        self.dirty = true;
+        let learning_secs = self.learning_secs;
+        let w = self.entry(id, now);
+        match kind {
+            "container_start" => {
+                let cid = event["container"]["id"].as_str().unwrap_or_default();
+                if !w.recent_containers.iter().any(|c| c == cid) {
+                    w.instances += 1;
+                    w.recent_containers.push(cid.to_string());
+                    if w.recent_containers.len() > MAX_RECENT_CONTAINERS {
+                        w.recent_containers.remove(0);
+                    }
+                }
+                w.granted = granted(&event["posture"]);
+                None
+            }
+            "credentials" => {
+                w.privilege_gain_seen = true;
+                None
+            }
+            _ => {
+                let cap = &event["capability"];
+                let name = cap["name"].as_str()?;
+                let syscall = event["syscall"]["name"].as_str();
+                if cap["verdict"] != "allowed"
+                    || cap["scope"] != "host"
+                    || is_runtime_setup(event["process"]["comm"].as_str().unwrap_or(""))
+                    || is_probing(name, syscall)
+                {
+                    return None;
+                }
+                if w.baseline.is_none() && now.saturating_sub(w.learning_since) >= learning_secs {
+                    w.baseline = Some(w.used.keys().cloned().collect());
+                }
+                let new = !w.used.contains_key(name);
+                let u = w.used.entry(name.to_string()).or_insert(CapabilityUse {
+                    first_seen: now,
+                    ..CapabilityUse::default()
+                });
+                u.last_seen = now;
+                u.checks += 1;
+                let op = syscall.unwrap_or("(no syscall)").to_string();
+                if u.operations.len() < MAX_OPERATIONS {
+                    u.operations.insert(op);
+                }
+                if new {
+                    w.last_new_capability = Some(now);
+                }
+                let outside = w.baseline.as_ref().is_some_and(|b| !b.contains(name));
+                if outside && w.alerted.insert(name.to_string()) {
+                    return Some(OutsideBaseline {
+                        workload: w.id.clone(),
+                        capability: name.to_string(),
+                        operation: syscall.map(str::to_string),
+                    });
+                }
+                None
+            }
+        }
+    }
+
+    /// Ends learning periods that are over (called periodically, so that the baseline state
+    /// changes without events).
+    pub fn tick(&mut self, now: u64) {
+        for w in self.workloads.values_mut() {
+            if w.baseline.is_none() && now.saturating_sub(w.learning_since) >= self.learning_secs {
+                w.baseline = Some(w.used.keys().cloned().collect());
+                self.dirty = true;
+            }
+        }
+    }
+
+    /// Forgets what the matching workloads used and restarts their learning; returns how
+    /// many were reset.
+    pub fn reset(&mut self, filter: &Filter, now: u64) -> usize {
+        let mut n = 0;
+        for w in self
+            .workloads
+            .values_mut()
+            .filter(|w| filter.matches(&w.id))
+        {
+            w.used.clear();
+            w.baseline = None;
+            w.alerted.clear();
+            w.last_new_capability = None;
+            w.privilege_gain_seen = false;
+            w.learning_since = now;
+            n += 1;
+        }
+        self.dirty |= n > 0;
+        n
+    }
+
+    /// Advice for the matching workloads.
+    pub fn advise(&self, filter: &Filter, now: u64) -> Vec<Advice> {
+        self.workloads
+            .values()
+            .filter(|w| filter.matches(&w.id))
+            .map(|w| Advice::new(w, now))
+            .collect()
+    }
+}
+
+fn granted(posture: &Value) -> Granted {
+    let strings = |v: &Value| {
+        v.as_array().map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+    };
+    Granted {
+        capabilities: strings(&posture["capabilities"]["effective"]),
+        privileged: posture["privileged"].as_bool(),
+        runs_as_root: posture["runs_as_root"].as_bool(),
+        no_new_privs: posture["no_new_privs"].as_bool(),
+        readonly_rootfs: posture["readonly_rootfs"].as_bool(),
+        seccomp: posture["seccomp"].as_str().map(str::to_string),
+        host_namespaces: strings(&posture["host_namespaces"]),
+    }
+}
+
+/// Selects workloads: each given field must match.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Filter {
+    pub namespace: Option<String>,
+    /// A pod name (matched by its stem) or the owner name itself.
+    pub pod: Option<String>,
+    pub container: Option<String>,
+}
+
+impl Filter {
+    pub fn matches(&self, id: &WorkloadId) -> bool {
+        self.namespace
+            .as_ref()
+            .is_none_or(|n| id.namespace.as_deref() == Some(n.as_str()))
+            && self
+                .pod
+                .as_ref()
+                .is_none_or(|p| id.owner == *p || id.owner == pod_stem(p))
+            && self.container.as_ref().is_none_or(|c| id.container == *c)
+    }
+}
+
+/// The recommendation for one workload, with its evidence.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Advice {
+    pub workload: WorkloadId,
+    /// Seconds between first and last sight.
+    pub observed_secs: u64,
+    pub instances: u64,
+    pub last_new_capability: Option<u64>,
+    pub granted: Granted,
+    /// Capabilities to keep, with the operations that used them.
+    pub used: BTreeMap<String, CapabilityUse>,
+    /// Granted but never used.
+    pub unused: Option<Vec<String>>,
+    pub privilege_gain_seen: bool,
+    pub baseline: BaselineState,
+    /// The `securityContext` to apply.
+    pub security_context: Value,
+    /// The same for `docker run` / `podman run`.
+    pub docker_flags: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum BaselineState {
+    Learning { since: u64 },
+    Learned { capabilities: BTreeSet<String> },
+}
+
+fn short(cap: &str) -> &str {
+    cap.strip_prefix("CAP_").unwrap_or(cap)
+}
+
+impl Advice {
+    fn new(w: &Workload, now: u64) -> Advice {
+        let add: Vec<&str> = w.used.keys().map(|c| short(c)).collect();
+        let mut sc = serde_json::json!({
+            "privileged": false,
+            "capabilities": { "drop": ["ALL"], "add": add },
+        });
+        if !w.privilege_gain_seen {
+            sc["allowPrivilegeEscalation"] = false.into();
+        }
+        if w.granted.runs_as_root == Some(false) {
+            sc["runAsNonRoot"] = true.into();
+        }
+        if w.granted.readonly_rootfs == Some(true) {
+            sc["readOnlyRootFilesystem"] = true.into();
+        }
+        if w.granted.seccomp.as_deref() == Some("filter") {
+            // Keep a filter it already runs with; (privileged containers run without).
+            sc["seccompProfile"] = serde_json::json!({ "type": "RuntimeDefault" });
+        }
+        let mut docker = vec!["--cap-drop=ALL".to_string()];
+        docker.extend(add.iter().map(|c| format!("--cap-add={c}")));
+        if !w.privilege_gain_seen {
+            docker.push("--security-opt=no-new-privileges".to_string());
+        }
+        if w.granted.readonly_rootfs == Some(true) {
+            docker.push("--read-only".to_string());
+        }
+        Advice {
+            workload: w.id.clone(),
+            observed_secs: now.max(w.last_seen).saturating_sub(w.first_seen),
+            instances: w.instances,
+            last_new_capability: w.last_new_capability,
+            granted: w.granted.clone(),
+            used: w.used.clone(),
+            unused: w.unused(),
+            privilege_gain_seen: w.privilege_gain_seen,
+            baseline: match &w.baseline {
+                Some(b) => BaselineState::Learned {
+                    capabilities: b.clone(),
+                },
+                None => BaselineState::Learning {
+                    since: w.learning_since,
+                },
+            },
+            security_context: sc,
+            docker_flags: docker,
+        }
+    }
+
+    /// A YAML document: the evidence as comments, then the `securityContext` to put in the
+    /// container's spec.
+    pub fn to_yaml(&self) -> String {
+        let mut out = format!(
+            "# privmon advice for {}\n# apply: set this securityContext on container \"{}\" \
+             of the workload's pod template\n",
+            self.workload, self.workload.container
+        );
+        out.push_str(&format!(
+            "# observed {} over {} instance(s); last new capability: {}\n",
+            duration(self.observed_secs),
+            self.instances,
+            self.last_new_capability.map_or("none".to_string(), rfc3339)
+        ));
+        for (cap, u) in &self.used {
+            let ops: Vec<&str> = u.operations.iter().map(String::as_str).collect();
+            out.push_str(&format!(
+                "# keep {}: used by {} (last {})\n",
+                short(cap),
+                ops.join(", "),
+                rfc3339(u.last_seen)
+            ));
+        }
+        if let Some(unused) = &self.unused
+            && !unused.is_empty()
+        {
+            let names: Vec<&str> = unused.iter().map(|c| short(c)).collect();
+            out.push_str(&format!("# granted, never used: {}\n", names.join(", ")));
+        }
+        if self.granted.privileged == Some(true) {
+            out.push_str("# runs privileged now: nothing it did needed it\n");
+        }
+        if self.privilege_gain_seen {
+            out.push_str(
+                "# a process gained privileges at an exec (set-user-id file): \
+                 allowPrivilegeEscalation is left as it is\n",
+            );
+        }
+        let doc = serde_json::json!({ "securityContext": self.security_context });
+        out.push_str(&serde_yaml_ng::to_string(&doc).unwrap_or_default());
+        out
+    }
+}
+
+fn duration(secs: u64) -> String {
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}
+
+fn rfc3339(unix: u64) -> String {
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix))
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests;

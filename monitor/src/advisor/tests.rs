@@ -1,0 +1,216 @@
+use serde_json::json;
+
+use super::*;
+
+fn start(pod: &str, id: &str, caps: &[&str], privileged: bool) -> Value {
+    json!({
+        "kind": "container_start",
+        "container": { "id": id, "name": "web", "image": "registry.example/web:1" },
+        "k8s": { "namespace": "shop", "pod": pod, "container": "web" },
+        "posture": {
+            "privileged": privileged,
+            "capabilities": { "effective": caps },
+            "runs_as_root": true,
+            "no_new_privs": false,
+            "readonly_rootfs": false,
+            "seccomp": if privileged { "disabled" } else { "filter" },
+        },
+    })
+}
+
+fn check(pod: &str, id: &str, cap: &str, syscall: &str, comm: &str) -> Value {
+    json!({
+        "kind": "capability",
+        "container": { "id": id, "name": "web" },
+        "k8s": { "namespace": "shop", "pod": pod, "container": "web" },
+        "process": { "comm": comm },
+        "capability": { "name": cap, "verdict": "allowed", "scope": "host" },
+        "syscall": { "name": syscall },
+    })
+}
+
+const POD_A: &str = "web-7d9f8b6c5-x2x4z";
+const POD_B: &str = "web-7d9f8b6c5-b8b4k";
+
+#[test]
+fn pod_names_reduce_to_their_owner() {
+    assert_eq!(pod_stem("web-7d9f8b6c5-x2x4z"), "web");
+    assert_eq!(pod_stem("payments-api-5c6b8f9d7-qz2wp"), "payments-api");
+    assert_eq!(pod_stem("node-exporter-x8x2k"), "node-exporter");
+    assert_eq!(pod_stem("db-0"), "db");
+    assert_eq!(pod_stem("backup-28345670-k2k9z"), "backup");
+    assert_eq!(pod_stem("privmon-test-pod"), "privmon-test-pod");
+    assert_eq!(pod_stem("static"), "static");
+}
+
+#[test]
+fn replicas_add_up_and_only_real_use_counts() {
+    let mut a = Advisor::new(3600, None);
+    let all = [
+        "CAP_CHOWN",
+        "CAP_NET_RAW",
+        "CAP_SYS_ADMIN",
+        "CAP_SYS_PTRACE",
+    ];
+    a.observe(&start(POD_A, "a1", &all, false), 100);
+    a.observe(&start(POD_B, "b1", &all, false), 101);
+    a.observe(&check(POD_A, "a1", "CAP_NET_RAW", "socket", "ping"), 110);
+    // Probing checks, the runtime's own set-up, and checks in a user namespace are not use.
+    a.observe(&check(POD_B, "b1", "CAP_SYS_ADMIN", "mmap", "web"), 111);
+    a.observe(&check(POD_B, "b1", "CAP_SYS_PTRACE", "openat", "ps"), 111);
+    a.observe(
+        &check(POD_B, "b1", "CAP_SYS_ADMIN", "mount", "runc:[2:INIT]"),
+        111,
+    );
+    let mut userns = check(POD_B, "b1", "CAP_SYS_ADMIN", "mount", "web");
+    userns["capability"]["scope"] = "user_namespace".into();
+    a.observe(&userns, 112);
+    let mut denied = check(POD_B, "b1", "CAP_CHOWN", "chown", "web");
+    denied["capability"]["verdict"] = "denied".into();
+    a.observe(&denied, 112);
+
+    let advice = a.advise(&Filter::default(), 120);
+    assert_eq!(advice.len(), 1, "{advice:#?}");
+    let adv = &advice[0];
+    assert_eq!(adv.workload.owner, "web");
+    assert_eq!(adv.instances, 2);
+    assert_eq!(adv.observed_secs, 20);
+    assert_eq!(adv.last_new_capability, Some(110));
+    assert_eq!(
+        adv.security_context,
+        json!({
+            "privileged": false,
+            "allowPrivilegeEscalation": false,
+            "capabilities": { "drop": ["ALL"], "add": ["NET_RAW"] },
+            "seccompProfile": { "type": "RuntimeDefault" },
+        })
+    );
+    assert_eq!(
+        adv.unused.as_deref(),
+        Some(&["CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_SYS_PTRACE"].map(String::from)[..])
+    );
+    assert_eq!(
+        adv.docker_flags,
+        [
+            "--cap-drop=ALL",
+            "--cap-add=NET_RAW",
+            "--security-opt=no-new-privileges"
+        ]
+    );
+    let yaml = adv.to_yaml();
+    assert!(yaml.contains("# keep NET_RAW: used by socket"), "{yaml}");
+    let parsed: Value = serde_yaml_ng::from_str(&yaml).unwrap();
+    assert_eq!(parsed["securityContext"], adv.security_context, "{yaml}");
+}
+
+#[test]
+fn a_restart_of_the_daemon_does_not_count_instances_twice() {
+    let mut a = Advisor::new(3600, None);
+    a.observe(&start(POD_A, "a1", &[], false), 1);
+    a.observe(&start(POD_A, "a1", &[], false), 2);
+    assert_eq!(a.advise(&Filter::default(), 2)[0].instances, 1);
+}
+
+#[test]
+fn privilege_gain_keeps_escalation_allowed() {
+    let mut a = Advisor::new(3600, None);
+    a.observe(&start(POD_A, "a1", &[], true), 1);
+    let mut cred = check(POD_A, "a1", "CAP_SETUID", "execve", "sudo");
+    cred["kind"] = "credentials".into();
+    a.observe(&cred, 2);
+    let adv = &a.advise(&Filter::default(), 2)[0];
+    assert!(
+        adv.security_context
+            .get("allowPrivilegeEscalation")
+            .is_none()
+    );
+    assert!(adv.to_yaml().contains("runs privileged now"));
+}
+
+#[test]
+fn use_outside_the_baseline_alerts_once_after_learning() {
+    let mut a = Advisor::new(60, None);
+    a.observe(&start(POD_A, "a1", &[], false), 0);
+    a.observe(&check(POD_A, "a1", "CAP_NET_RAW", "socket", "ping"), 10);
+    // Still learning: a new capability joins what is learned.
+    assert_eq!(
+        a.observe(&check(POD_A, "a1", "CAP_CHOWN", "chown", "web"), 30),
+        None
+    );
+    a.tick(61);
+    assert_eq!(
+        a.observe(&check(POD_A, "a1", "CAP_NET_RAW", "socket", "ping"), 70),
+        None
+    );
+    let out = a.observe(&check(POD_A, "a1", "CAP_SYS_ADMIN", "mount", "sh"), 80);
+    assert_eq!(
+        out.map(|o| (o.capability, o.operation)),
+        Some(("CAP_SYS_ADMIN".to_string(), Some("mount".to_string())))
+    );
+    assert_eq!(
+        a.observe(&check(POD_A, "a1", "CAP_SYS_ADMIN", "mount", "sh"), 81),
+        None
+    );
+
+    // A reset forgets and learns again.
+    let filter = Filter {
+        pod: Some(POD_B.to_string()),
+        ..Filter::default()
+    };
+    assert_eq!(a.reset(&filter, 100), 1);
+    assert!(matches!(
+        a.advise(&filter, 100)[0].baseline,
+        BaselineState::Learning { since: 100 }
+    ));
+    assert_eq!(
+        a.observe(&check(POD_A, "a1", "CAP_SYS_ADMIN", "mount", "sh"), 101),
+        None
+    );
+}
+
+#[test]
+fn state_survives_a_restart_and_a_corrupt_file_is_set_aside() {
+    let dir = std::env::temp_dir().join(format!("privmon-advisor-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    let (mut a, err) = Advisor::load(60, &dir, 0);
+    assert_eq!(err, None);
+    a.observe(&start(POD_A, "a1", &["CAP_NET_RAW"], false), 1);
+    a.observe(&check(POD_A, "a1", "CAP_NET_RAW", "socket", "ping"), 2);
+    a.save().unwrap();
+    let (b, err) = Advisor::load(60, &dir, 3);
+    assert_eq!(err, None);
+    assert_eq!(
+        b.workloads().collect::<Vec<_>>(),
+        a.workloads().collect::<Vec<_>>()
+    );
+
+    fs::write(dir.join(STATE_FILE), b"{\"version\": 1, \"workl").unwrap();
+    let (c, err) = Advisor::load(60, &dir, 4);
+    let err = err.expect("a corrupt file is reported");
+    assert!(err.contains("not a valid state file"), "{err}");
+    assert_eq!(c.workloads().count(), 0);
+    assert!(dir.join(format!("{STATE_FILE}.corrupt-4")).exists());
+    assert!(!dir.join(STATE_FILE).exists());
+
+    fs::write(
+        dir.join(STATE_FILE),
+        b"{\"version\": 99, \"workloads\": []}",
+    )
+    .unwrap();
+    let (_, err) = Advisor::load(60, &dir, 5);
+    assert!(err.unwrap().contains("format version 99"));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_number_of_workloads_is_bounded() {
+    let mut a = Advisor::new(60, None);
+    for i in 0..=MAX_WORKLOADS as u64 {
+        let mut ev = start(&format!("app{i}"), &format!("c{i}"), &[], false);
+        ev["k8s"]["pod"] = format!("app{i}").into();
+        a.observe(&ev, i);
+    }
+    assert_eq!(a.workloads().count(), MAX_WORKLOADS);
+    // The one seen least recently went.
+    assert!(a.workloads().all(|w| w.id.owner != "app0"));
+}
