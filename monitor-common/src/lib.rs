@@ -109,6 +109,15 @@ pub const SCOPE_HOST: u8 = 0;
 pub const SCOPE_USER_NAMESPACE: u8 = 1;
 pub const SCOPE_UNKNOWN: u8 = 2;
 
+/// Whether the kernel audits a check (`cap_capable()`'s `opts`), where the hook sees it.
+/// The tracepoints do not carry `opts`: there it is unknown.
+pub const AUDIT_UNKNOWN: u8 = 0;
+pub const AUDIT_YES: u8 = 1;
+/// `CAP_OPT_NOAUDIT`: `has_capability_noaudit()` and friends, checks that only probe.
+pub const AUDIT_NO: u8 = 2;
+/// `CAP_OPT_NOAUDIT` in `cap_capable()`'s `opts` (include/linux/security.h).
+pub const CAP_OPT_NOAUDIT: u32 = 1 << 1;
+
 /// Indexes into the per-CPU [`names::PROBE_STATS`] array.
 pub mod stat {
     /// Checks seen by the probe (after the own-process and host-cgroup filters).
@@ -280,7 +289,8 @@ pub struct CapabilityRecord {
     pub scope: u8,
     /// [`Hook`] that produced the record.
     pub hook: u8,
-    pub _pad: u8,
+    /// [`AUDIT_UNKNOWN`], [`AUDIT_YES`] or [`AUDIT_NO`].
+    pub audit: u8,
     pub comm: [u8; COMM_LEN],
 }
 

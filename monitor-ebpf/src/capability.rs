@@ -16,9 +16,10 @@ use aya_ebpf::{
     },
 };
 use monitor_common::{
-    COMM_LEN, CapCountKey, CapSeenKey, CapabilityRecord, Hook, KprobeArgs, MAX_CAPS, OP_STRINGS,
-    OperationRecord, ProbeConfig, RecordKind, SCOPE_HOST, SCOPE_UNKNOWN, SCOPE_USER_NAMESPACE,
-    VERDICT_ALLOWED, VERDICT_DENIED, config_flags, drop_slot, op, stat,
+    AUDIT_NO, AUDIT_UNKNOWN, AUDIT_YES, CAP_OPT_NOAUDIT, COMM_LEN, CapCountKey, CapSeenKey,
+    CapabilityRecord, Hook, KprobeArgs, MAX_CAPS, OP_STRINGS, OperationRecord, ProbeConfig,
+    RecordKind, SCOPE_HOST, SCOPE_UNKNOWN, SCOPE_USER_NAMESPACE, VERDICT_ALLOWED, VERDICT_DENIED,
+    config_flags, drop_slot, op, stat,
 };
 
 use crate::{
@@ -35,6 +36,8 @@ struct Check {
     target_ns: u64,
     cap: u32,
     ret: i32,
+    /// `cap_capable()`'s `opts`, where the hook has them.
+    opts: Option<u32>,
 }
 
 /// match-proto: v6.14: include/trace/events/capability.h: TP_PROTO(const struct cred *cred,
@@ -48,6 +51,7 @@ pub fn cap_capable_btf(ctx: BtfTracePointContext) -> i32 {
             target_ns: ctx.arg(1),
             cap: ctx.arg(3),
             ret: ctx.arg(4),
+            opts: None,
         },
     );
     0
@@ -74,6 +78,7 @@ pub fn cap_capable_tp(ctx: TracePointContext) -> u32 {
             target_ns,
             cap: cap as u32,
             ret,
+            opts: None,
         },
     );
     0
@@ -92,6 +97,7 @@ pub fn cap_capable_fexit(ctx: FExitContext) -> i32 {
             target_ns: ctx.arg(1),
             cap: ctx.arg(2),
             ret: ctx.arg(4),
+            opts: Some(ctx.arg(3)),
         },
     );
     0
@@ -136,6 +142,7 @@ pub fn cap_capable_kretprobe(ctx: RetProbeContext) -> u32 {
             target_ns: args.target_ns,
             cap: args.cap,
             ret: ctx.ret::<i64>() as i32,
+            opts: Some(args.opts),
         },
     );
     0
@@ -235,7 +242,11 @@ fn on_check(hook: Hook, check: Check) {
             None => SCOPE_UNKNOWN,
         },
         hook: hook as u8,
-        _pad: 0,
+        audit: match check.opts {
+            None => AUDIT_UNKNOWN,
+            Some(o) if o & CAP_OPT_NOAUDIT != 0 => AUDIT_NO,
+            Some(_) => AUDIT_YES,
+        },
         comm,
     };
     if let Some(spec) = sensitive {

@@ -8,9 +8,10 @@
 //! **Use** is an allowed capability check in the initial user namespace, made by the
 //! workload's own processes (not by the runtime setting the container up: `runc:[N:NAME]`),
 //! that is not a *probing* check. Probing checks are those whose failure changes nothing:
-//! the kernel asks `has_capability_noaudit()` to decide something else. The capability
-//! tracepoints carry no audit flag, so privmon tells them apart by capability and syscall,
-//! the same on every hook (see [`is_probing`]).
+//! the kernel asks `has_capability_noaudit()` to decide something else. The fexit and
+//! kprobe hooks see `cap_capable()`'s `opts` and so the kernel's own `CAP_OPT_NOAUDIT`;
+//! the capability tracepoints carry no opts, so there privmon decides by capability and
+//! syscall (see [`is_probing`]).
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -60,8 +61,12 @@ const PROC_READ_SYSCALLS: &[&str] = &[
 ];
 
 /// Whether a capability check only probes: the workload would work the same without the
-/// capability.
-pub fn is_probing(cap: &str, syscall: Option<&str>) -> bool {
+/// capability. The kernel's own answer (`audit`, from `cap_capable()`'s `opts` on the
+/// fexit and kprobe hooks) decides where there is one; else the capability and syscall.
+pub fn is_probing(audit: Option<bool>, cap: &str, syscall: Option<&str>) -> bool {
+    if let Some(audited) = audit {
+        return !audited;
+    }
     let Some(sc) = syscall else { return false };
     match cap {
         "CAP_SYS_ADMIN" => MEMORY_SYSCALLS.contains(&sc),
@@ -402,7 +407,7 @@ impl Advisor {
                 if cap["verdict"] != "allowed"
                     || cap["scope"] != "host"
                     || is_runtime_setup(event["process"]["comm"].as_str().unwrap_or(""))
-                    || is_probing(name, syscall)
+                    || is_probing(cap["audit"].as_bool(), name, syscall)
                 {
                     return None;
                 }

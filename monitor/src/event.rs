@@ -4,8 +4,8 @@
 use std::{collections::BTreeMap, mem::size_of, time::SystemTime};
 
 use monitor_common::{
-    CapabilityRecord, CgroupRecord, ExecRecord, ExitRecord, OperationRecord, RecordKind,
-    SCOPE_HOST, SCOPE_USER_NAMESPACE, VERDICT_ALLOWED,
+    AUDIT_NO, AUDIT_YES, CapabilityRecord, CgroupRecord, ExecRecord, ExitRecord, OperationRecord,
+    RecordKind, SCOPE_HOST, SCOPE_USER_NAMESPACE, VERDICT_ALLOWED,
 };
 use serde::Serialize;
 
@@ -243,6 +243,9 @@ pub struct CapabilityUse {
     pub verdict: &'static str,
     /// `host` (initial user namespace), `user_namespace` (a child one) or `unknown`.
     pub scope: &'static str,
+    /// Whether the kernel audits the check: false for probing checks
+    /// (`has_capability_noaudit()`); None where the hook cannot tell (the tracepoints).
+    pub audit: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -393,6 +396,11 @@ impl CapabilityEvent {
                     SCOPE_USER_NAMESPACE => "user_namespace",
                     _ => "unknown",
                 },
+                audit: match rec.audit {
+                    AUDIT_YES => Some(true),
+                    AUDIT_NO => Some(false),
+                    _ => None,
+                },
             },
             syscall: (rec.syscall >= 0).then(|| Syscall {
                 name: Arch::host().and_then(|a| a.name(rec.syscall)),
@@ -428,7 +436,7 @@ mod tests {
             verdict: VERDICT_DENIED as u8,
             scope: SCOPE_HOST,
             hook: 0,
-            _pad: 0,
+            audit: 0,
             comm,
         }
     }

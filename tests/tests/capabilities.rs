@@ -262,6 +262,55 @@ fn in_kernel_counts_match_the_calls_made() {
     assert_eq!(after - before, CALLS, "one counted check per setuid(0)");
 }
 
+/// The hook the daemon attached, from its log.
+fn attached_hook(daemon: &Daemon) -> String {
+    let line = daemon
+        .logs()
+        .into_iter()
+        .find(|l| l.contains("capability hook attached"))
+        .expect("the loader logs the hook it chose");
+    let hook = line.split("hook=").nth(1).expect("hook=").trim();
+    hook.trim_matches('"').to_string()
+}
+
+/// `capability.audit`: the kernel's own CAP_OPT_NOAUDIT where the hook sees `opts` (fexit,
+/// kprobe: the kernel matrix), null on the tracepoints (this host).
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn audit_flag_tells_probing_checks_where_the_hook_has_it() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    // An audited check: mount.
+    let (_c, out, mount) = expect_check(
+        &daemon,
+        &["/bin/trigger", "mount"],
+        &["CAP_SYS_ADMIN"],
+        "CAP_SYS_ADMIN",
+        "mount",
+    );
+    assert!(out.contains("mount rc=0"), "{out}");
+    // A probe: reading another user's /proc/<pid>/stat asks for CAP_SYS_PTRACE without
+    // auditing (ptrace_may_access(PTRACE_MODE_NOAUDIT)); the read succeeds either way.
+    let (_c, out, probe) = expect_check(
+        &daemon,
+        &["/bin/trigger", "proc-stat-other"],
+        &["CAP_SETUID", "CAP_SYS_PTRACE"],
+        "CAP_SYS_PTRACE",
+        "read",
+    );
+    assert!(out.contains("proc-stat-other rc=0"), "{out}");
+    match attached_hook(&daemon).as_str() {
+        "fexit" | "kprobe" => {
+            assert_eq!(mount["capability"]["audit"], true, "{mount:#}");
+            assert_eq!(probe["capability"]["audit"], false, "{probe:#}");
+        }
+        _ => {
+            assert!(mount["capability"]["audit"].is_null(), "{mount:#}");
+            assert!(probe["capability"]["audit"].is_null(), "{probe:#}");
+        }
+    }
+}
+
 #[test]
 #[ignore = "needs root: run with cargo xtask test"]
 fn sigterm_detaches_and_exits_zero() {

@@ -26,7 +26,7 @@ static int report(const char *name, int rc) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload\n");
+        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other\n");
         return 2;
     }
     const char *what = argv[1];
@@ -128,6 +128,35 @@ int main(int argc, char **argv) {
         int rc = (int)ptrace(PTRACE_ATTACH, child, NULL, NULL);
         report(what, rc);
         kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        return 0;
+    }
+    if (!strcmp(what, "proc-stat-other")) {
+        /* Read /proc/<pid>/stat of a child that runs as another user: the kernel asks,
+         * without auditing, for CAP_SYS_PTRACE to decide how much to show (a probe). */
+        int ready[2], done[2];
+        if (pipe(ready) != 0 || pipe(done) != 0)
+            return report("pipe", -1);
+        pid_t child = fork();
+        if (child == 0) {
+            if (setuid(1000) != 0)
+                _exit(1);
+            close(done[1]);
+            (void)!write(ready[1], "x", 1);
+            /* Until the parent is done (no CAP_KILL to signal another user). */
+            char c;
+            (void)!read(done[0], &c, 1);
+            _exit(0);
+        }
+        close(done[0]);
+        char c, path[64], buf[1024];
+        if (read(ready[0], &c, 1) != 1)
+            return report("child", -1);
+        snprintf(path, sizeof path, "/proc/%d/stat", child);
+        int fd = open(path, O_RDONLY);
+        int rc = fd < 0 ? fd : (int)read(fd, buf, sizeof buf);
+        report(what, rc < 0 ? rc : 0);
+        close(done[1]);
         waitpid(child, NULL, 0);
         return 0;
     }

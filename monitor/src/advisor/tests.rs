@@ -214,3 +214,23 @@ fn the_number_of_workloads_is_bounded() {
     // The one seen least recently went.
     assert!(a.workloads().all(|w| w.id.owner != "app0"));
 }
+
+#[test]
+fn the_kernels_audit_flag_decides_where_the_hook_has_it() {
+    let mut a = Advisor::new(3600, None);
+    a.observe(&start(POD_A, "a1", &[], false), 1);
+    // fexit/kprobe: an audited CAP_SYS_ADMIN check in mmap is use (the heuristic alone
+    // would call it a probe); a no-audit CAP_NET_ADMIN check in ioctl is not.
+    let mut audited = check(POD_A, "a1", "CAP_SYS_ADMIN", "mmap", "web");
+    audited["capability"]["audit"] = true.into();
+    a.observe(&audited, 2);
+    let mut noaudit = check(POD_A, "a1", "CAP_NET_ADMIN", "ioctl", "web");
+    noaudit["capability"]["audit"] = false.into();
+    a.observe(&noaudit, 3);
+    let used: Vec<String> = a.advise(&Filter::default(), 3)[0]
+        .used
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(used, ["CAP_SYS_ADMIN"]);
+}
