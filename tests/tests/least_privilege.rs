@@ -246,3 +246,90 @@ fn a_daemon_with_only_the_daemonsets_capabilities_works() {
         m.text
     );
 }
+
+/// The systemd unit's settings, as (key, value) lines of its [Service] section.
+fn unit() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(root().join("deploy/systemd/privmon.service")).unwrap();
+    text.lines()
+        .skip_while(|l| l.trim() != "[Service]")
+        .skip(1)
+        .take_while(|l| !l.starts_with('['))
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn the_systemd_unit_grants_what_the_daemonset_grants_and_no_more() {
+    let unit = unit();
+    let get = |k: &str| {
+        unit.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("{k} is not set"))
+    };
+    let mut bounding: Vec<&str> = get("CapabilityBoundingSet").split_whitespace().collect();
+    bounding.sort();
+    let mut want = granted();
+    want.sort();
+    assert_eq!(bounding, want, "the unit and the DaemonSet must agree");
+    assert!(
+        unit.iter()
+            .all(|(k, _)| k != "AmbientCapabilities" && k != "User"),
+        "uid 0 with a cut bounding set, as in the DaemonSet"
+    );
+    assert_eq!(get("NoNewPrivileges"), "yes");
+    assert_eq!(get("ProtectSystem"), "strict");
+    assert_eq!(
+        get("StateDirectory"),
+        "privmon",
+        "the advisor's /var/lib/privmon"
+    );
+    assert!(get("SystemCallFilter").contains("bpf"));
+}
+
+/// `systemd-analyze verify` accepts the unit, and `systemd-analyze security` (offline)
+/// rates its exposure at most 3.0 of 10 ("OK"; what is left is what a monitor needs: uid
+/// 0, CAP_BPF, CAP_SYS_PTRACE, the network for /metrics).
+#[test]
+fn systemd_accepts_the_unit_and_rates_its_exposure_low() {
+    let bin = privmon_tests::privmon_bin();
+    let dir = std::env::temp_dir().join(unique("privmon-unit-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(root().join("deploy/systemd/privmon.service")).unwrap();
+    // verify checks that ExecStart's program exists: point it at the build.
+    let unit = dir.join("privmon.service");
+    std::fs::write(
+        &unit,
+        text.replace("/usr/local/bin/privmon", bin.to_str().unwrap()),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("systemd-analyze")
+            .args(args)
+            .arg(&unit)
+            .output()
+            .expect("running systemd-analyze");
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (ok, text) = run(&["verify"]);
+    assert!(
+        ok && text.trim().is_empty(),
+        "systemd-analyze verify: {text}"
+    );
+    let (ok, text) = run(&["security", "--offline=yes", "--threshold=30"]);
+    assert!(ok, "exposure above 3.0:\n{text}");
+    assert!(
+        text.contains("Overall exposure level for privmon.service"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -42,6 +42,10 @@ const PACKAGES: &[(&str, &str)] = &[
         "independent count of the cap_capable tracepoint in tests",
     ),
     (
+        "systemd",
+        "systemd-analyze verifies and rates the systemd unit in the tests",
+    ),
+    (
         "qemu-system-x86",
         "the kernel matrix boots Debian's 6.1 and 6.12 kernels (cargo xtask vmtest)",
     ),
