@@ -368,6 +368,22 @@ fn alert_rules_and_dashboard_use_real_metric_names() {
         "names not in /metrics: {missing:?}\n{}",
         m.text
     );
+    // And the other way: every family privmon serves is in the reference.
+    let reference = std::fs::read_to_string(root.join("docs/metrics.md")).unwrap();
+    let undocumented: Vec<&String> = families
+        .iter()
+        .filter(|f| f.starts_with("privmon_") && !reference.contains(&format!("`{f}`")))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "families missing from docs/metrics.md: {undocumented:?}"
+    );
+    assert!(
+        families
+            .iter()
+            .any(|f| f == "privmon_workload_baseline_learned"),
+        "the advisor's gauges are served once a container is seen"
+    );
 }
 
 /// `privmon_...` and `process_...` identifiers in a text.
