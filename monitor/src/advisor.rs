@@ -60,6 +60,13 @@ const PROC_READ_SYSCALLS: &[&str] = &[
     "pread64",
 ];
 
+/// Now in unix seconds, the advisor's clock (the pipeline and the API both use it).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// Whether a capability check only probes: the workload would work the same without the
 /// capability. The kernel's own answer (`audit`, from `cap_capable()`'s `opts` on the
 /// fexit and kprobe hooks) decides where there is one; else the capability and syscall.

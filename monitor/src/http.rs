@@ -187,12 +187,6 @@ fn refused(api: &Api, headers: &HeaderMap) -> Option<Response> {
     None
 }
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// `GET /advice?namespace=&pod=&container=`: a JSON array of advice, one per workload.
 async fn advice_handler(
     State(api): State<Arc<Api>>,
@@ -206,7 +200,7 @@ async fn advice_handler(
         .advisor
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .advise(&filter, unix_now());
+        .advise(&filter, advisor::unix_now());
     axum::Json(advice).into_response()
 }
 
@@ -224,7 +218,7 @@ async fn reset_handler(
         .advisor
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .reset(&filter, unix_now());
+        .reset(&filter, advisor::unix_now());
     info!(workloads = n, ?filter, "advisor reset");
     axum::Json(serde_json::json!({ "reset": n })).into_response()
 }

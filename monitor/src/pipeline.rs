@@ -529,7 +529,7 @@ impl Output {
     /// at exit).
     fn poll_advisor(&mut self, exiting: bool) {
         let mut advisor = self.advisor.lock().unwrap_or_else(|e| e.into_inner());
-        advisor.tick(unix_now());
+        advisor.tick(advisor::unix_now());
         if exiting || self.advisor_saved.elapsed() >= ADVISOR_SAVE_INTERVAL {
             self.advisor_saved = Instant::now();
             let saved = advisor.save();
@@ -546,7 +546,7 @@ impl Output {
             .advisor
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .observe(value, unix_now());
+            .observe(value, advisor::unix_now());
         if let Some(o) = outside {
             self.alert(&baseline_alert(value, &o));
         }
@@ -835,7 +835,7 @@ fn load_advisor(config: &Config, metrics: &Metrics) -> Advisor {
     let Some(dir) = &config.state_dir else {
         return Advisor::new(config.baseline_learning_secs, None);
     };
-    let (advisor, problem) = Advisor::load(config.baseline_learning_secs, dir, unix_now());
+    let (advisor, problem) = Advisor::load(config.baseline_learning_secs, dir, advisor::unix_now());
     match problem {
         Some(p) => {
             error!(problem = %p, "advisor state");
@@ -852,12 +852,6 @@ fn load_advisor(config: &Config, metrics: &Metrics) -> Advisor {
 
 /// How often the advisor's state is written (and at exit).
 const ADVISOR_SAVE_INTERVAL: Duration = Duration::from_secs(30);
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
 
 /// The `capability_outside_baseline` alert: built in, not a rule (baselines are learned per
 /// workload, not written).
