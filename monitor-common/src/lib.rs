@@ -317,11 +317,16 @@ pub struct CgroupRecord {
     pub path: [u8; CGROUP_PATH_LEN],
 }
 
-/// Value flags of [`names::SENSITIVE_SYSCALLS`] (keyed by syscall number): the low
-/// [`op::STRING_ARGS_MASK`] bits say which arguments are user-space strings to capture (at
-/// most [`OP_STRINGS`], in argument order).
+/// Value flags of [`names::SENSITIVE_SYSCALLS`], an array indexed by syscall number (an
+/// array: its lookup is inlined, where a hash lookup costs as much as the rest of the
+/// probe): [`op::SENSITIVE`] marks the sensitive ones; the low [`op::STRING_ARGS_MASK`] bits
+/// say which arguments are user-space strings to capture (at most [`OP_STRINGS`], in
+/// argument order).
 pub mod op {
     pub const STRING_ARGS_MASK: u32 = 0x3f;
+    pub const SENSITIVE: u32 = 1 << 31;
+    /// Syscall numbers the table covers (x86_64 and aarch64 numbers are below 512).
+    pub const TABLE_LEN: u32 = 512;
 }
 
 /// String arguments carried by an [`OperationRecord`], and their size.

@@ -200,8 +200,11 @@ fn on_check(hook: Hook, check: Check) {
     // SAFETY: plain helper call.
     let now = unsafe { bpf_ktime_get_boot_ns() };
 
-    // SAFETY (get): a plain value read.
-    let sensitive = unsafe { SENSITIVE_SYS.get(syscall) }.copied();
+    let sensitive = u32::try_from(syscall)
+        .ok()
+        .and_then(|nr| SENSITIVE_SYS.get(nr))
+        .copied()
+        .filter(|v| v & op::SENSITIVE != 0);
     let window = cfg.dedup_window_ns;
     let bypass = sensitive.is_some()
         || (verdict == VERDICT_DENIED && cfg.flags & config_flags::ALWAYS_EMIT_DENIED != 0);

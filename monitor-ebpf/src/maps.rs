@@ -5,7 +5,7 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf},
 };
 use monitor_common::{
-    CapCountKey, CapSeenKey, KprobeArgs, MAX_CAPS, ProbeConfig, config_flags, drop_slot, stat,
+    CapCountKey, CapSeenKey, KprobeArgs, MAX_CAPS, ProbeConfig, config_flags, drop_slot, op, stat,
 };
 
 /// Records for the daemon. Its size is set by the daemon at load time.
@@ -43,10 +43,10 @@ pub static PROBE_STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(stat::C
 #[map]
 pub static HOST_CGROUPS: HashMap<u64, u8> = HashMap::with_max_entries(65536, 0);
 
-/// Syscalls whose capability checks are all reported, with string arguments (value: see
-/// `monitor_common::op`). Filled by the daemon.
+/// Syscalls whose capability checks are all reported, with string arguments, indexed by
+/// syscall number (value: see `monitor_common::op`). Filled by the daemon.
 #[map]
-pub static SENSITIVE_SYS: HashMap<i64, u32> = HashMap::with_max_entries(512, 0);
+pub static SENSITIVE_SYS: Array<u32> = Array::with_max_entries(op::TABLE_LEN, 0);
 
 /// kprobe -> kretprobe hand-over of `cap_capable` arguments, keyed by pid_tgid.
 #[map]

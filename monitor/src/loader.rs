@@ -6,11 +6,11 @@ use std::fmt;
 use anyhow::{Context as _, anyhow, bail, ensure};
 use aya::{
     Btf, Ebpf, EbpfLoader,
-    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap},
+    maps::{Array, MapData, PerCpuArray, PerCpuHashMap},
     programs::{BtfTracePoint, FExit, KProbe, TracePoint},
 };
 use monitor_common::{
-    CapCountKey, Hook, KernelLayout, ProbeConfig, config_flags, drop_slot, names, stat,
+    CapCountKey, Hook, KernelLayout, ProbeConfig, config_flags, drop_slot, names, op, stat,
 };
 use tracing::{info, warn};
 
@@ -301,12 +301,16 @@ fn load_sensitive_syscalls(ebpf: &mut Ebpf) -> anyhow::Result<()> {
         warn!("no syscall table for this architecture: sensitive operations are not reported");
         return Ok(());
     };
-    let mut map: HashMap<&mut MapData, i64, u32> = HashMap::try_from(
+    let mut map: Array<&mut MapData, u32> = Array::try_from(
         ebpf.map_mut(names::SENSITIVE_SYSCALLS)
             .context("SENSITIVE_SYS map missing")?,
     )?;
     for (nr, spec) in operations::kernel_table(arch) {
-        map.insert(nr, spec, 0)
+        let index = u32::try_from(nr)
+            .ok()
+            .filter(|i| *i < op::TABLE_LEN)
+            .with_context(|| format!("syscall number {nr} is beyond the table"))?;
+        map.set(index, spec | op::SENSITIVE, 0)
             .with_context(|| format!("listing syscall {nr} as sensitive"))?;
     }
     Ok(())
