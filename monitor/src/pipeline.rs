@@ -133,6 +133,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     metrics.register_sink("stream", hub.stats.clone());
 
     let mut probes = Probes::load(&config)?;
+    release_freed_memory();
     metrics.attached(probes.take_counters()?, &hook_info(&probes))?;
     metrics.rules_loaded(rules.enabled().count());
     let new_rules: Arc<Mutex<Option<RuleSet>>> = Arc::default();
@@ -827,6 +828,79 @@ impl Output {
         self.hub.publish(&record);
         self.stats.written.fetch_add(1, Relaxed);
         self.metrics.event(&record.kind);
+    }
+}
+
+/// The output stage fed from memory instead of the kernel: decode -> resolve -> rules ->
+/// JSON, as the daemon's output thread runs it, for the throughput benchmark
+/// (`monitor/benches/pipeline.rs`). No sink is attached: each event is serialized once and
+/// published to the live stream (with no client), as the daemon does before the sinks'
+/// own threads write it.
+#[doc(hidden)]
+pub struct Replay {
+    output: Output,
+}
+
+impl Replay {
+    /// An output stage with `config`'s rules and advisor (no kernel, no sinks).
+    pub fn new(config: &Config) -> anyhow::Result<Replay> {
+        let cgroup_root = v2_root()?;
+        let rules = RuleSet::load(config.default_rules, &config.rules_files)
+            .map_err(|e| anyhow::anyhow!("invalid rules: {e}"))?;
+        let metrics = Arc::new(Metrics::new(
+            Arc::new(PipelineStats::default()),
+            config.metrics_pod_labels,
+            Duration::from_secs(config.metrics_grace_secs),
+            Health::new(cgroup_root.clone()),
+        )?);
+        let advisor = Arc::new(Mutex::new(load_advisor(config, &metrics)));
+        let output = Output::new(
+            "bench".into(),
+            cgroup_root,
+            true,
+            None,
+            config.trusted_registries.clone(),
+            metrics,
+            Outlets {
+                rules: Engine::new(rules),
+                advisor,
+                new_rules: Arc::default(),
+                sinks: Vec::new(),
+                hub: Arc::new(Hub::new(config.stream_history, STREAM_LAG)),
+            },
+        );
+        Ok(Replay { output })
+    }
+
+    /// Decodes one raw ring-buffer record and handles it as the output thread does.
+    pub fn feed(&mut self, raw: &[u8]) -> Result<(), DecodeError> {
+        self.output.handle(decode(raw)?);
+        Ok(())
+    }
+
+    /// The output thread's periodic work (every 50 ms in the daemon): container starts,
+    /// pending labels, rule windows, the advisor's clock.
+    pub fn tick(&mut self) {
+        self.output.poll_lifecycle();
+        self.output.label_pending();
+        self.output.poll_rules();
+        self.output.poll_advisor(false);
+    }
+
+    /// Events and alerts serialized so far.
+    pub fn written(&self) -> u64 {
+        self.output.stats.written.load(Relaxed)
+    }
+}
+
+/// Gives the heap's free memory back to the system. Loading parses the kernel's BTF (tens
+/// of MiB of short-lived allocations); glibc would otherwise keep those pages, and they
+/// would count in the daemon's RSS for its whole life.
+fn release_freed_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only releases free heap memory; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
