@@ -1,4 +1,5 @@
-/* Test trigger: makes one kind of privileged call, for the capability tests.
+/* Test trigger: makes one kind of privileged call, for the capability tests (and the
+ * syscall loops and the check storm of privmon-bench).
  * Built statically by the test harness so that it runs in a busybox container.
  * Prints "<name> rc=<rc> errno=<errno>" so that tests can tell what the kernel answered. */
 #define _GNU_SOURCE
@@ -16,7 +17,80 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+static double now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+/* bench getppid|setuid|mount N: N calls in a loop; prints the mean time per call.
+ * getppid makes no capability check (the cost of hooks on syscalls privmon does not
+ * watch), setuid(0) as root makes one CAP_SETUID check, a tmpfs mount and unmount on /mnt
+ * makes CAP_SYS_ADMIN checks and is on privmon's sensitive list (one event per mount). */
+static int bench(const char *op, long n) {
+    long ok = 0;
+    double t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        if (!strcmp(op, "getppid"))
+            ok += syscall(SYS_getppid) >= 0; /* 0 for a pid namespace's init */
+        else if (!strcmp(op, "setuid"))
+            ok += setuid(0) == 0;
+        else if (!strcmp(op, "mount"))
+            ok += mount("none", "/mnt", "tmpfs", MS_NOSUID, NULL) == 0 && umount2("/mnt", 0) == 0;
+        else
+            return 2;
+    }
+    printf("bench %s calls=%ld ok=%ld ns=%.1f\n", op, n, ok, (now_ns() - t0) / n);
+    fflush(stdout);
+    return ok == n ? 0 : 1;
+}
+
+/* storm SECONDS RATE: for SECONDS, fork children that each make a batch of setuid(0)
+ * checks and exit, paced to RATE checks per second; prints how many checks were made. */
+static int storm(double seconds, double rate) {
+    const long batch = 100;
+    long checks = 0, ok = 0, forks = 0;
+    double t0 = now_ns();
+    for (;;) {
+        double elapsed = (now_ns() - t0) / 1e9;
+        if (elapsed >= seconds)
+            break;
+        double ahead = checks / rate - elapsed;
+        if (ahead > 0) {
+            struct timespec d = {(time_t)ahead, (long)((ahead - (time_t)ahead) * 1e9)};
+            nanosleep(&d, NULL);
+            continue;
+        }
+        int fds[2];
+        if (pipe(fds))
+            return 1;
+        pid_t pid = fork();
+        if (pid < 0)
+            return 1;
+        if (pid == 0) {
+            long n = 0;
+            for (long i = 0; i < batch; i++)
+                n += setuid(0) == 0;
+            (void)!write(fds[1], &n, sizeof n);
+            _exit(0);
+        }
+        long n = 0;
+        close(fds[1]);
+        (void)!read(fds[0], &n, sizeof n);
+        close(fds[0]);
+        waitpid(pid, NULL, 0);
+        forks++;
+        checks += batch;
+        ok += n;
+    }
+    printf("storm checks=%ld ok=%ld forks=%ld seconds=%.1f\n", checks, ok, forks,
+           (now_ns() - t0) / 1e9);
+    fflush(stdout);
+    return ok == checks ? 0 : 1;
+}
 
 static int report(const char *name, int rc) {
     printf("%s rc=%d errno=%d\n", name, rc, rc < 0 ? errno : 0);
@@ -26,10 +100,14 @@ static int report(const char *name, int rc) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other\n");
+        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE\n");
         return 2;
     }
     const char *what = argv[1];
+    if (!strcmp(what, "bench") && argc > 3)
+        return bench(argv[2], strtol(argv[3], NULL, 10));
+    if (!strcmp(what, "storm") && argc > 3)
+        return storm(strtod(argv[2], NULL), strtod(argv[3], NULL));
     if (!strcmp(what, "raw-socket"))
         return report(what, socket(AF_INET, SOCK_RAW, IPPROTO_ICMP));
     if (!strcmp(what, "nice"))

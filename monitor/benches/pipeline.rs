@@ -1,0 +1,168 @@
+//! User-space throughput: raw ring-buffer records through decode -> resolve (cgroup,
+//! container, process) -> rules -> JSON, on one thread, as the daemon's output thread runs
+//! them (`privmon::pipeline::Replay`). `cargo xtask bench` runs it and reports events/s.
+//!
+//! The stream is generated: a container cgroup appears, its processes exec, then they make
+//! capability checks (several capabilities, some refused) and, one record in 16, a
+//! sensitive operation (a mount, with its strings). That is the daemon's steady state: the
+//! cgroup and the processes are known, so nothing is read from /proc or cgroupfs.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use monitor_common::{
+    CGROUP_PATH_LEN, CapabilityRecord, CgroupRecord, EXEC_ARGS_LEN, EXEC_FILENAME_LEN, ExecRecord,
+    Hook, OP_STRING_LEN, OP_STRINGS, OperationRecord, RecordKind, SCOPE_HOST, VERDICT_ALLOWED,
+    VERDICT_DENIED,
+};
+use privmon::{config::Config, pipeline::Replay};
+
+/// Records per measured batch.
+const BATCH: usize = 4096;
+const CGROUP_ID: u64 = 0x7e57_0000_0000_0001;
+const PIDS: u32 = 16;
+const FIRST_PID: u32 = 4_000_000;
+
+fn bytes<T: Copy>(rec: &T) -> Vec<u8> {
+    // SAFETY: reading the bytes of a plain-old-data (repr(C), Copy) record.
+    unsafe { std::slice::from_raw_parts((rec as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
+}
+
+fn fill<const N: usize>(text: &[u8]) -> ([u8; N], u32) {
+    let mut out = [0u8; N];
+    out[..text.len()].copy_from_slice(text);
+    (out, text.len() as u32 + 1)
+}
+
+fn comm(name: &str) -> [u8; 16] {
+    fill::<16>(name.as_bytes()).0
+}
+
+/// The records that set the scene: the container's cgroup and its processes.
+fn prologue() -> Vec<Vec<u8>> {
+    let path = format!(
+        "kubepods/besteffort/pod7e570000-0000-4000-8000-000000000001/{}",
+        "ab".repeat(32)
+    );
+    let (path, path_len) = fill::<CGROUP_PATH_LEN>(path.as_bytes());
+    let mut out = vec![bytes(&CgroupRecord {
+        kind: RecordKind::CgroupMkdir as u32,
+        hierarchy: 0,
+        id: CGROUP_ID,
+        boot_ns: 1,
+        level: 4,
+        path_len,
+        path,
+    })];
+    for i in 0..PIDS {
+        let (filename, filename_len) = fill::<EXEC_FILENAME_LEN>(b"/usr/bin/worker");
+        let (args, args_len) = fill::<EXEC_ARGS_LEN>(b"worker\0--serve\0--port=8080");
+        out.push(bytes(&ExecRecord {
+            kind: RecordKind::Exec as u32,
+            pid: FIRST_PID + i,
+            // The first is the container's init; the others are its children.
+            ppid: if i == 0 { 0 } else { FIRST_PID },
+            uid: 0,
+            euid: 0,
+            filename_len,
+            cgroup_id: CGROUP_ID,
+            boot_ns: 2,
+            args_len,
+            args_truncated: 0,
+            comm: comm("worker"),
+            filename,
+            args,
+        }));
+    }
+    out
+}
+
+/// The measured stream: capability checks, and now and then a mount.
+fn stream() -> Vec<Vec<u8>> {
+    // (capability, syscall): setuid, bind, chown, open (DAC override), setpriority.
+    const CHECKS: [(u32, i64); 5] = [(7, 105), (10, 49), (0, 92), (1, 257), (23, 141)];
+    (0..BATCH)
+        .map(|i| {
+            let (cap, syscall) = CHECKS[i % CHECKS.len()];
+            let denied = i % 7 == 0;
+            let check = CapabilityRecord {
+                kind: RecordKind::Capability as u32,
+                cap,
+                boot_ns: 1_000 + i as u64,
+                cgroup_id: CGROUP_ID,
+                pid: FIRST_PID + (i as u32 % PIDS),
+                tid: FIRST_PID + (i as u32 % PIDS),
+                uid: 0,
+                euid: 0,
+                syscall,
+                args: [0; 6],
+                cap_effective: 0xa80425fb,
+                ret: if denied { -1 } else { 0 },
+                verdict: (if denied {
+                    VERDICT_DENIED
+                } else {
+                    VERDICT_ALLOWED
+                }) as u8,
+                scope: SCOPE_HOST,
+                hook: Hook::TpBtf as u8,
+                audit: 0,
+                comm: comm("worker"),
+            };
+            if i % 16 != 15 {
+                return bytes(&check);
+            }
+            let mut strings = [[0u8; OP_STRING_LEN]; OP_STRINGS];
+            let mut string_lens = [0u32; OP_STRINGS];
+            for (slot, s) in [&b"none"[..], b"/mnt", b"tmpfs"].iter().enumerate() {
+                (strings[slot], string_lens[slot]) = fill::<OP_STRING_LEN>(s);
+            }
+            bytes(&OperationRecord {
+                kind: RecordKind::Operation as u32,
+                string_args: 0b111,
+                string_lens,
+                _pad: 0,
+                check: CapabilityRecord {
+                    cap: 21,
+                    syscall: 165,
+                    ..check
+                },
+                strings,
+            })
+        })
+        .collect()
+}
+
+fn pipeline(c: &mut Criterion) {
+    // Benchmarks must not read or write the host's advisor state.
+    let config = Config {
+        state_dir: None,
+        ..Config::default()
+    };
+    let mut replay = Replay::new(&config).expect("building the output stage");
+    for rec in prologue() {
+        replay.feed(&rec).expect("prologue record decodes");
+    }
+    // The container is announced (its metadata given up on: there is no runtime state).
+    replay.tick();
+    let records = stream();
+    let mut group = c.benchmark_group("pipeline");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function("decode_resolve_rules_json", |b| {
+        b.iter(|| {
+            for rec in &records {
+                replay
+                    .feed(black_box(rec))
+                    .expect("generated record decodes");
+            }
+            replay.tick();
+        })
+    });
+    group.finish();
+    assert!(
+        replay.written() >= BATCH as u64,
+        "the stream produced no events"
+    );
+}
+
+criterion_group!(benches, pipeline);
+criterion_main!(benches);

@@ -1,0 +1,885 @@
+//! `privmon-bench`: the measurements behind `cargo xtask bench` (see docs/benchmarks.md).
+//! Needs root: it runs the daemon, bpftrace and runc containers.
+//!
+//! 1. Kernel overhead: getppid, setuid(0) and mount/umount loops in a runc container, with
+//!    no monitor, privmon (defaults), privmon `--watch all --dedup-window-secs 0` and the
+//!    bpftrace peer, interleaved round by round; ratios are taken within a round.
+//! 2. User-space throughput: the criterion benchmark's result (read from its output) and a
+//!    fork-and-check storm from several containers with every check reported.
+//! 3. Memory: RSS idle, with N tracked containers (cgroups with a process each), and under
+//!    the storm.
+//! 4. Start-up: launch to `/readyz` answering 200.
+//! 5. Event size: mean JSON bytes per event and per alert on a mix of triggers.
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, bail, ensure};
+use privmon_tests::{
+    Container, ContainerSpec, Daemon, cgroup_v2_root, http_get, privmon_bin, require_root,
+};
+use serde_json::{Value, json};
+
+const CAP_SETUID: u32 = 7;
+const VERDICT_ALLOWED: u32 = 0;
+const BPFTRACE_PEER: &str =
+    "tracepoint:capability:cap_capable { @[cgroup, args->cap, args->ret] = count(); }";
+/// The floor: an empty program on the same tracepoint (what attaching alone costs).
+const BPFTRACE_EMPTY: &str = "tracepoint:capability:cap_capable { }";
+
+/// How much of everything to do.
+struct Plan {
+    rounds: usize,
+    loops: [(&'static str, u64); 3],
+    storm_secs: u64,
+    /// Checks per second over all storm containers.
+    storm_rate: u64,
+    storm_containers: usize,
+    tracked_containers: usize,
+    startups: usize,
+}
+
+const FULL: Plan = Plan {
+    rounds: 5,
+    loops: [
+        ("getppid", 10_000_000),
+        ("setuid", 500_000),
+        ("mount", 5_000),
+    ],
+    storm_secs: 60,
+    storm_rate: 100_000,
+    storm_containers: 4,
+    tracked_containers: 500,
+    startups: 5,
+};
+
+const SMOKE: Plan = Plan {
+    rounds: 1,
+    loops: [("getppid", 100_000), ("setuid", 20_000), ("mount", 200)],
+    storm_secs: 3,
+    storm_rate: 10_000,
+    storm_containers: 2,
+    tracked_containers: 20,
+    startups: 1,
+};
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("privmon-bench: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn usage() -> ! {
+    eprintln!("usage: privmon-bench [--smoke] [--rounds N] [--criterion DIR] --out DIR");
+    std::process::exit(2);
+}
+
+fn run() -> anyhow::Result<()> {
+    require_root();
+    let mut smoke = false;
+    let mut rounds = None;
+    let mut out_dir = None;
+    let mut criterion = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--smoke" => smoke = true,
+            "--rounds" => rounds = args.next().and_then(|v| v.parse().ok()),
+            "--out" => out_dir = args.next().map(PathBuf::from),
+            "--criterion" => criterion = args.next().map(PathBuf::from),
+            _ => usage(),
+        }
+    }
+    let Some(out_dir) = out_dir else { usage() };
+    let mut plan = if smoke { SMOKE } else { FULL };
+    if let Some(r) = rounds {
+        plan.rounds = r;
+    }
+    fs::create_dir_all(&out_dir)?;
+
+    let machine = machine()?;
+    eprintln!("== kernel overhead ({} rounds)", plan.rounds);
+    let overhead = overhead(&plan)?;
+    eprintln!("== program cost per check");
+    let per_check = program_cost(&plan)?;
+    eprintln!("== start-up");
+    let startup = startup(&plan)?;
+    eprintln!("== event size");
+    let sizes = event_sizes()?;
+    eprintln!("== memory with tracked containers");
+    let memory = memory(&plan)?;
+    eprintln!("== storm");
+    let storm = storm(&plan)?;
+    let pipeline = criterion.as_deref().map(pipeline).transpose()?;
+
+    let result = json!({
+        "machine": machine,
+        "smoke": smoke,
+        "overhead": overhead,
+        "program_ns_per_check": per_check,
+        "pipeline": pipeline,
+        "storm": storm,
+        "memory": memory,
+        "startup": startup,
+        "event_size": sizes,
+    });
+    let table = markdown(&result);
+    fs::write(
+        out_dir.join("benchmarks.json"),
+        serde_json::to_string_pretty(&result)? + "\n",
+    )?;
+    fs::write(out_dir.join("benchmarks.md"), &table)?;
+    println!("{table}");
+    Ok(())
+}
+
+/// What the figures were measured on.
+fn machine() -> anyhow::Result<Value> {
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo")?;
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("unknown")
+        .trim()
+        .to_string();
+    let cpus = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
+    let mem_kib: u64 = fs::read_to_string("/proc/meminfo")?
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")?
+        .trim()
+        .to_string();
+    let bin = privmon_bin();
+    let version = command_output(Command::new(&bin).arg("--version"))?;
+    let date = command_output(Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"]))?;
+    Ok(json!({
+        "cpu": cpu, "cpus": cpus, "memory_gib": mem_kib as f64 / 1048576.0,
+        "kernel": kernel, "privmon": version.trim(), "binary": bin.display().to_string(),
+        "date": date.trim(),
+    }))
+}
+
+fn command_output(cmd: &mut Command) -> anyhow::Result<String> {
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    ensure!(out.status.success(), "{cmd:?}: {}", out.status);
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A monitor running during a measurement.
+enum Monitor {
+    None,
+    Privmon(Daemon),
+    Bpftrace(Child),
+}
+
+impl Monitor {
+    fn start(config: &str) -> anyhow::Result<Monitor> {
+        Ok(match config {
+            "none" => Monitor::None,
+            "privmon" => Monitor::Privmon(Daemon::start(&[])?),
+            "privmon-all" => Monitor::Privmon(Daemon::start(&[
+                "--watch",
+                "all",
+                "--dedup-window-secs",
+                "0",
+            ])?),
+            "bpftrace" | "bpftrace-empty" => {
+                let program = if config == "bpftrace" {
+                    BPFTRACE_PEER
+                } else {
+                    BPFTRACE_EMPTY
+                };
+                let mut child = Command::new("bpftrace")
+                    .args(["-e", program])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .context("starting bpftrace (Debian's bpftrace)")?;
+                let (tx, rx) = mpsc::channel();
+                let stdout = child.stdout.take().expect("stdout is piped");
+                std::thread::spawn(move || {
+                    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                        if tx.send(line).is_err() {
+                            break;
+                        }
+                    }
+                });
+                // "Attaching 1 probe..." comes once the program is loaded and attached.
+                let attached = rx
+                    .recv_timeout(Duration::from_secs(60))
+                    .context("bpftrace printed nothing")?;
+                ensure!(attached.contains("Attaching"), "bpftrace: {attached}");
+                Monitor::Bpftrace(child)
+            }
+            other => bail!("unknown configuration {other}"),
+        })
+    }
+
+    fn stop(self) -> anyhow::Result<()> {
+        match self {
+            Monitor::None => {}
+            Monitor::Privmon(d) => {
+                let status = d.stop()?;
+                ensure!(status.success(), "privmon exited with {status}");
+            }
+            Monitor::Bpftrace(mut child) => {
+                // SAFETY: signalling our own child.
+                unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+                child.wait()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+const CONFIGS: [&str; 5] = [
+    "none",
+    "privmon",
+    "privmon-all",
+    "bpftrace",
+    "bpftrace-empty",
+];
+
+/// Runs `trigger bench OP N` in a fresh container; returns nanoseconds per call.
+fn loop_in_container(op: &str, n: u64) -> anyhow::Result<f64> {
+    let n = n.to_string();
+    let c = Container::create(&ContainerSpec {
+        args: &["/bin/trigger", "bench", op, &n],
+        capabilities: &["CAP_SETUID", "CAP_SYS_ADMIN"],
+        ..Default::default()
+    })?;
+    let out = c.run_to_completion()?;
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("bench "))
+        .with_context(|| format!("no result from the loop: {out}"))?;
+    ensure!(
+        line.contains(&format!("calls={n} ok={n} ")),
+        "calls failed: {line}"
+    );
+    line.split("ns=")
+        .nth(1)
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("unexpected loop output {line:?}"))
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn spread(v: &[f64]) -> (f64, f64) {
+    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (min, max)
+}
+
+/// Loop costs per configuration, interleaved: each round runs every configuration once.
+fn overhead(plan: &Plan) -> anyhow::Result<Value> {
+    // (config, op) -> ns per call, one per round; ratios are to the same round's baseline.
+    let mut ns: BTreeMap<(&str, &str), Vec<f64>> = BTreeMap::new();
+    for round in 1..=plan.rounds {
+        for config in CONFIGS {
+            let monitor = Monitor::start(config)?;
+            for (op, n) in plan.loops {
+                let v = loop_in_container(op, n)?;
+                eprintln!("round {round} {config:12} {op:8} {v:10.1} ns/call");
+                ns.entry((config, op)).or_default().push(v);
+            }
+            monitor.stop()?;
+        }
+    }
+    let mut out = serde_json::Map::new();
+    for (op, n) in plan.loops {
+        let base = &ns[&("none", op)];
+        let mut per_config = serde_json::Map::new();
+        for config in CONFIGS {
+            let v = &ns[&(config, op)];
+            let ratios: Vec<f64> = v.iter().zip(base).map(|(x, b)| x / b).collect();
+            let (lo, hi) = spread(&ratios);
+            per_config.insert(
+                config.into(),
+                json!({
+                    "ns_per_call_median": median(v),
+                    "ns_per_call": v,
+                    "ratio_median": median(&ratios),
+                    "ratio_min": lo,
+                    "ratio_max": hi,
+                }),
+            );
+        }
+        out.insert(op.into(), json!({"calls": n, "configs": per_config}));
+    }
+    Ok(Value::Object(out))
+}
+
+/// Total (run time, runs) of the loaded BPF programs on `cap_capable` (privmon's and
+/// bpftrace's are both named after it).
+fn cap_capable_runs() -> (u128, u64) {
+    aya::programs::loaded_programs()
+        .filter_map(Result::ok)
+        .filter(|p| {
+            p.name_as_str()
+                .is_some_and(|n| n.starts_with("cap_capable"))
+        })
+        .fold((0, 0), |(t, n), p| {
+            (t + p.run_time().as_nanos(), n + p.run_count())
+        })
+}
+
+/// The kernel's own accounting of each monitor's program (`kernel.bpf_stats_enabled`):
+/// nanoseconds per run, on the setuid(0) loop in a container. Separate from the loop
+/// timings because the accounting itself costs a little.
+fn program_cost(plan: &Plan) -> anyhow::Result<Value> {
+    const STATS: &str = "/proc/sys/kernel/bpf_stats_enabled";
+    let before = fs::read_to_string(STATS)?;
+    fs::write(STATS, "1")?;
+    let result = (|| -> anyhow::Result<Value> {
+        let mut out = serde_json::Map::new();
+        for config in ["privmon", "privmon-all", "bpftrace", "bpftrace-empty"] {
+            let monitor = Monitor::start(config)?;
+            let (t0, n0) = cap_capable_runs();
+            loop_in_container("setuid", plan.loops[1].1)?;
+            let (t1, n1) = cap_capable_runs();
+            monitor.stop()?;
+            let runs = n1 - n0;
+            ensure!(runs > 0, "{config}: no program ran on cap_capable");
+            let ns = (t1 - t0) as f64 / runs as f64;
+            eprintln!("{config:14} {ns:6.0} ns per run ({runs} runs)");
+            out.insert(config.into(), json!({"ns_per_run": ns, "runs": runs}));
+        }
+        Ok(Value::Object(out))
+    })();
+    fs::write(STATS, before.trim())?;
+    result
+}
+
+fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .context("no VmRSS")
+}
+
+fn metric_sum(daemon: &Daemon, name: &str, labels: &[(&str, &str)]) -> anyhow::Result<f64> {
+    Ok(daemon.metrics()?.values(name, labels).iter().sum())
+}
+
+/// Launch to `/readyz` 200, with the defaults (stdout off: nothing to read it here).
+fn startup(plan: &Plan) -> anyhow::Result<Value> {
+    let mut ms = Vec::new();
+    for _ in 0..plan.startups {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        let t0 = Instant::now();
+        let mut child = Command::new(privmon_bin())
+            .args([
+                "run",
+                "--no-state",
+                "--stdout",
+                "false",
+                "--listen",
+                &listen,
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let url = format!("http://{listen}/readyz");
+        let ready = loop {
+            if let Ok((200, _)) = http_get(&url) {
+                break t0.elapsed();
+            }
+            if let Some(status) = child.try_wait()? {
+                bail!("privmon exited during start-up: {status}");
+            }
+            ensure!(t0.elapsed() < Duration::from_secs(60), "not ready in 60 s");
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        child.wait()?;
+        ms.push(ready.as_secs_f64() * 1000.0);
+        eprintln!("ready after {:.0} ms", ready.as_secs_f64() * 1000.0);
+    }
+    let (lo, hi) = spread(&ms);
+    Ok(json!({"ms_median": median(&ms), "ms_min": lo, "ms_max": hi, "runs": ms}))
+}
+
+/// Mean JSON line size of events and alerts, on a mix of triggers (allowed and refused).
+fn event_sizes() -> anyhow::Result<Value> {
+    let daemon = Daemon::start(&[])?;
+    let runs: [(&[&str], &[&str]); 8] = [
+        (&["/bin/trigger", "nice"], &["CAP_SYS_NICE"]),
+        (&["/bin/trigger", "nice"], &[]),
+        (&["/bin/trigger", "mount"], &["CAP_SYS_ADMIN"]),
+        (&["/bin/trigger", "mount"], &[]),
+        (&["/bin/trigger", "raw-socket"], &["CAP_NET_RAW"]),
+        (&["/bin/trigger", "sethostname"], &["CAP_SYS_ADMIN"]),
+        (&["/bin/trigger", "chroot"], &["CAP_SYS_CHROOT"]),
+        (&["/bin/trigger", "setuid-loop", "10"], &["CAP_SETUID"]),
+    ];
+    let mut ids = Vec::new();
+    for (args, caps) in runs {
+        let c = Container::create(&ContainerSpec {
+            args,
+            capabilities: caps,
+            ..Default::default()
+        })?;
+        c.run_to_completion()?;
+        ids.push(c.id.clone());
+    }
+    // Every container's stop event is the last thing written about it.
+    for id in &ids {
+        daemon
+            .wait_for_event(|e| e["kind"] == "container_stop" && e["container"]["id"] == *id)
+            .with_context(|| format!("no container_stop for {id}"))?;
+    }
+    let events = daemon.events();
+    daemon.stop()?;
+    // (alert, made by the container runtime's own setup) -> line sizes.
+    let mut sizes: BTreeMap<(bool, bool), Vec<usize>> = BTreeMap::new();
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    // Where the bytes go: serialized size of each top-level field, summed over events.
+    let mut fields: BTreeMap<String, usize> = BTreeMap::new();
+    for e in &events {
+        for (k, v) in e.as_object().into_iter().flatten() {
+            *fields.entry(k.clone()).or_default() += k.len() + 4 + serde_json::to_string(v)?.len();
+        }
+        let alert = e["kind"] == "alert";
+        let runtime = e["process"]["comm"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("runc"));
+        // The line as written: compact JSON plus the newline.
+        sizes
+            .entry((alert, runtime))
+            .or_default()
+            .push(serde_json::to_string(e)?.len() + 1);
+        *kinds
+            .entry(e["kind"].as_str().unwrap_or("?").to_string())
+            .or_default() += 1;
+    }
+    let stats = |alert: bool, runtime: &[bool]| {
+        let v: Vec<usize> = runtime
+            .iter()
+            .flat_map(|r| sizes.get(&(alert, *r)).cloned().unwrap_or_default())
+            .collect();
+        let mean = v.iter().sum::<usize>() as f64 / v.len().max(1) as f64;
+        json!({"count": v.len(), "mean_bytes": mean, "max_bytes": v.iter().max()})
+    };
+    Ok(json!({
+        "events": stats(false, &[false, true]),
+        // Without runc's own container setup (its processes hold every capability).
+        "workload_events": stats(false, &[false]),
+        "alerts": stats(true, &[false, true]),
+        "kinds": kinds,
+        "mean_bytes_by_field": fields
+            .iter()
+            .map(|(k, n)| (k.clone(), json!(*n as f64 / events.len().max(1) as f64)))
+            .collect::<serde_json::Map<_, _>>(),
+    }))
+}
+
+/// Cgroups shaped like Kubernetes containers, each with a sleeping process.
+struct FakeContainers {
+    dirs: Vec<PathBuf>,
+    pods: Vec<PathBuf>,
+    children: Vec<Child>,
+}
+
+impl FakeContainers {
+    fn create(n: usize) -> anyhow::Result<FakeContainers> {
+        let root = cgroup_v2_root();
+        let mut this = FakeContainers {
+            dirs: Vec::new(),
+            pods: Vec::new(),
+            children: Vec::new(),
+        };
+        let run = std::process::id();
+        for i in 0..n {
+            let pod = root.join(format!(
+                "kubepods/besteffort/pod{run:08x}-0000-4000-8000-{i:012x}"
+            ));
+            let dir = pod.join(format!("{run:08x}{i:056x}"));
+            fs::create_dir_all(&dir).with_context(|| format!("mkdir {}", dir.display()))?;
+            this.pods.push(pod);
+            this.dirs.push(dir.clone());
+            let child = Command::new("sleep")
+                .arg("3600")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()?;
+            fs::write(dir.join("cgroup.procs"), child.id().to_string())?;
+            this.children.push(child);
+        }
+        Ok(this)
+    }
+}
+
+impl Drop for FakeContainers {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        // A cgroup can be removed once its processes are gone (reaped above).
+        for d in self.dirs.iter().chain(&self.pods) {
+            for _ in 0..50 {
+                if fs::remove_dir(d).is_ok() || !d.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let root = cgroup_v2_root();
+        let _ = fs::remove_dir(root.join("kubepods/besteffort"));
+        let _ = fs::remove_dir(root.join("kubepods"));
+    }
+}
+
+/// RSS idle, then with `tracked_containers` containers tracked (steady: sampled twice).
+fn memory(plan: &Plan) -> anyhow::Result<Value> {
+    let daemon = Daemon::start(&["--stdout", "false"])?;
+    std::thread::sleep(Duration::from_secs(2));
+    let idle = rss_kib(daemon.pid())?;
+    let tracked_before = metric_sum(&daemon, "privmon_containers_tracked", &[])?;
+    let fake = FakeContainers::create(plan.tracked_containers)?;
+    let want = tracked_before + plan.tracked_containers as f64;
+    let t0 = Instant::now();
+    while metric_sum(&daemon, "privmon_containers_tracked", &[])? < want {
+        ensure!(
+            t0.elapsed() < Duration::from_secs(120),
+            "the daemon did not track the {} containers",
+            plan.tracked_containers
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Announced (start events, metadata given up on) and labelled: let it settle.
+    std::thread::sleep(Duration::from_secs(5));
+    let tracked = rss_kib(daemon.pid())?;
+    std::thread::sleep(Duration::from_secs(5));
+    let tracked_later = rss_kib(daemon.pid())?;
+    let count = metric_sum(&daemon, "privmon_containers_tracked", &[])?;
+    drop(fake);
+    daemon.stop()?;
+    Ok(json!({
+        "idle_kib": idle,
+        "tracked_containers": count,
+        "tracked_kib": tracked,
+        "tracked_kib_5s_later": tracked_later,
+    }))
+}
+
+/// A fork-and-check storm from several containers, every check reported
+/// (`--dedup-window-secs 0`): throughput, loss, memory, exact in-kernel counts.
+fn storm(plan: &Plan) -> anyhow::Result<Value> {
+    let daemon = Daemon::start(&["--dedup-window-secs", "0", "--stdout", "false"])?;
+    let rate = (plan.storm_rate / plan.storm_containers as u64).to_string();
+    let secs = plan.storm_secs.to_string();
+    let containers = (0..plan.storm_containers)
+        .map(|_| {
+            Container::create(&ContainerSpec {
+                args: &["/bin/trigger", "storm", &secs, &rate],
+                capabilities: &["CAP_SETUID"],
+                ..Default::default()
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let before: Vec<u64> = containers
+        .iter()
+        .map(|c| daemon.cap_count(c.cgroup_id, CAP_SETUID, VERDICT_ALLOWED))
+        .collect::<anyhow::Result<_>>()?;
+    let records = |d: &Daemon| metric_sum(d, "privmon_ring_buffer_records_total", &[]);
+    let written = |d: &Daemon| metric_sum(d, "privmon_events_total", &[]);
+    let lost = |d: &Daemon| -> anyhow::Result<BTreeMap<String, f64>> {
+        let m = d.metrics()?;
+        Ok([
+            "ring_buffer",
+            "decode",
+            "queue",
+            "encode",
+            "sink_stdout",
+            "sink_stream",
+        ]
+        .iter()
+        .map(|s| {
+            (
+                s.to_string(),
+                m.values("privmon_events_lost_total", &[("stage", s)])
+                    .iter()
+                    .sum(),
+            )
+        })
+        .collect())
+    };
+    let (records0, written0, lost0) = (records(&daemon)?, written(&daemon)?, lost(&daemon)?);
+    let rss0 = rss_kib(daemon.pid())?;
+    let t0 = Instant::now();
+    for c in &containers {
+        c.start()?;
+    }
+    let mut rss_max = rss0;
+    let mut rss_samples = Vec::new();
+    while t0.elapsed() < Duration::from_secs(plan.storm_secs) {
+        std::thread::sleep(Duration::from_secs(1));
+        let r = rss_kib(daemon.pid())?;
+        rss_max = rss_max.max(r);
+        rss_samples.push(r);
+    }
+    let mut checks = Vec::new();
+    for c in &containers {
+        let out = c.wait_stopped()?;
+        let n: u64 = out
+            .split("checks=")
+            .nth(1)
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .with_context(|| format!("storm output: {out}"))?;
+        checks.push(n);
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    // Let the pipeline drain what the kernel wrote.
+    let mut last = -1.0;
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let w = written(&daemon)?;
+        if w == last {
+            break;
+        }
+        last = w;
+    }
+    let drained = t0.elapsed().as_secs_f64();
+    let mut exact = true;
+    let mut counted = Vec::new();
+    for ((c, b), made) in containers.iter().zip(&before).zip(&checks) {
+        let n = daemon.cap_count(c.cgroup_id, CAP_SETUID, VERDICT_ALLOWED)? - b;
+        exact &= n == *made;
+        counted.push(n);
+    }
+    let (records1, written1, lost1) = (records(&daemon)?, written(&daemon)?, lost(&daemon)?);
+    let alive = daemon
+        .get("/healthz")
+        .map(|(s, _)| s == 200)
+        .unwrap_or(false);
+    let rss_end = rss_kib(daemon.pid())?;
+    daemon.stop()?;
+    let made: u64 = checks.iter().sum();
+    let lost: BTreeMap<&String, f64> = lost1.iter().map(|(k, v)| (k, v - lost0[k])).collect();
+    Ok(json!({
+        "containers": plan.storm_containers,
+        "seconds": plan.storm_secs,
+        "target_checks_per_s": plan.storm_rate,
+        "checks_made": made,
+        "checks_per_s": made as f64 / elapsed,
+        "kernel_counts": counted,
+        "trigger_counts": checks,
+        "kernel_counts_exact": exact,
+        "records_read": records1 - records0,
+        "events_written": written1 - written0,
+        "events_per_s": (written1 - written0) / drained,
+        "lost": lost,
+        "healthy_after": alive,
+        "rss_kib_before": rss0,
+        "rss_kib_max": rss_max,
+        "rss_kib_end": rss_end,
+        "rss_kib_samples": rss_samples,
+    }))
+}
+
+/// Events per second on one thread, from the criterion benchmark's estimates.
+fn pipeline(dir: &Path) -> anyhow::Result<Value> {
+    let bench = dir.join("pipeline/decode_resolve_rules_json/new");
+    let read = |f: &str| -> anyhow::Result<Value> {
+        let p = bench.join(f);
+        Ok(serde_json::from_slice(
+            &fs::read(&p).with_context(|| format!("reading {}", p.display()))?,
+        )?)
+    };
+    let estimates = read("estimates.json")?;
+    let meta = read("benchmark.json")?;
+    let per_iter = meta["throughput"]["Elements"]
+        .as_f64()
+        .context("no throughput in benchmark.json")?;
+    let ns = |k: &str| estimates[k]["point_estimate"].as_f64().unwrap_or(f64::NAN);
+    let lo = estimates["median"]["confidence_interval"]["lower_bound"]
+        .as_f64()
+        .unwrap_or(f64::NAN);
+    let hi = estimates["median"]["confidence_interval"]["upper_bound"]
+        .as_f64()
+        .unwrap_or(f64::NAN);
+    Ok(json!({
+        "records_per_iteration": per_iter,
+        "ns_per_event_median": ns("median") / per_iter,
+        "events_per_s_median": per_iter / ns("median") * 1e9,
+        "events_per_s_ci95": [per_iter / hi * 1e9, per_iter / lo * 1e9],
+    }))
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "**not met**" }
+}
+
+/// The table of docs/benchmarks.md.
+fn markdown(r: &Value) -> String {
+    let m = &r["machine"];
+    let mut s = String::new();
+    s += &format!(
+        "Measured {} on {} ({} CPUs, {:.0} GiB), Linux {}, {}{}.\n\n",
+        m["date"].as_str().unwrap_or(""),
+        m["cpu"].as_str().unwrap_or(""),
+        m["cpus"],
+        f(&m["memory_gib"]),
+        m["kernel"].as_str().unwrap_or(""),
+        m["privmon"].as_str().unwrap_or(""),
+        if r["smoke"] == true {
+            " (SMOKE RUN: too short to mean anything)"
+        } else {
+            ""
+        }
+    );
+    s += "### Kernel overhead (loop in a runc container; ratio to no monitor, same round)\n\n";
+    s += "| loop | no monitor ns/call | privmon (defaults) | privmon `--watch all --dedup-window-secs 0` | bpftrace peer | empty program (floor) |\n";
+    s += "|---|---|---|---|---|---|\n";
+    for op in ["getppid", "setuid", "mount"] {
+        let o = &r["overhead"][op]["configs"];
+        let cell = |c: &str| {
+            let c = &o[c];
+            format!(
+                "{:.3} ({:.3}–{:.3})",
+                f(&c["ratio_median"]),
+                f(&c["ratio_min"]),
+                f(&c["ratio_max"])
+            )
+        };
+        s += &format!(
+            "| {op} ×{} | {:.1} | {} | {} | {} | {} |\n",
+            r["overhead"][op]["calls"],
+            f(&o["none"]["ns_per_call_median"]),
+            cell("privmon"),
+            cell("privmon-all"),
+            cell("bpftrace"),
+            cell("bpftrace-empty")
+        );
+    }
+    let pc = &r["program_ns_per_check"];
+    s += &format!(
+        "| ns per run of the program on `cap_capable` (kernel accounting, setuid loop) | | {:.0} | {:.0} | {:.0} | {:.0} |\n",
+        f(&pc["privmon"]["ns_per_run"]),
+        f(&pc["privmon-all"]["ns_per_run"]),
+        f(&pc["bpftrace"]["ns_per_run"]),
+        f(&pc["bpftrace-empty"]["ns_per_run"])
+    );
+    s += "\nRatios: median over rounds (min–max).\n\n### Targets\n\n| measure | target | measured | |\n|---|---|---|---|\n";
+    let ratio = |op: &str| f(&r["overhead"][op]["configs"]["privmon"]["ratio_median"]);
+    let mut row = |name: &str, target: &str, measured: String, ok: bool| {
+        s += &format!("| {name} | {target} | {measured} | {} |\n", verdict(ok));
+    };
+    row(
+        "`getppid` loop ratio, default config",
+        "<= 1.01",
+        format!("{:.3}", ratio("getppid")),
+        ratio("getppid") <= 1.01,
+    );
+    row(
+        "`setuid(0)` loop ratio, default config",
+        "<= 1.05",
+        format!(
+            "{:.3} (bpftrace peer {:.3})",
+            ratio("setuid"),
+            f(&r["overhead"]["setuid"]["configs"]["bpftrace"]["ratio_median"])
+        ),
+        ratio("setuid") <= 1.05,
+    );
+    let p = f(&r["pipeline"]["events_per_s_median"]);
+    row(
+        "user-space pipeline, one core",
+        ">= 1,000,000 events/s",
+        if p.is_nan() {
+            "not run".into()
+        } else {
+            format!("{p:.0} events/s")
+        },
+        p >= 1e6,
+    );
+    let st = &r["storm"];
+    let ring_lost = f(&st["lost"]["ring_buffer"]);
+    let queue_lost = f(&st["lost"]["queue"]);
+    row(
+        "ring-buffer loss under the storm",
+        "0 at 100,000 events/s for 60 s",
+        format!(
+            "{ring_lost:.0} lost in the ring buffer at {:.0} checks/s for {} s; but the \
+             user-space queue dropped {queue_lost:.0} ({:.0}%, counted): {:.0} events/s written",
+            f(&st["checks_per_s"]),
+            st["seconds"],
+            100.0 * queue_lost / f(&st["records_read"]).max(1.0),
+            f(&st["events_per_s"]),
+        ),
+        ring_lost == 0.0 && f(&st["checks_per_s"]) >= 100_000.0 * 0.95,
+    );
+    let mem = &r["memory"];
+    let tracked_mib = f(&mem["tracked_kib_5s_later"]) / 1024.0;
+    row(
+        "RSS with containers tracked",
+        "<= 32 MiB with 500",
+        format!(
+            "{tracked_mib:.1} MiB with {} (idle {:.1} MiB, storm max {:.1} MiB)",
+            mem["tracked_containers"],
+            f(&mem["idle_kib"]) / 1024.0,
+            f(&st["rss_kib_max"]) / 1024.0
+        ),
+        tracked_mib <= 32.0 && f(&mem["tracked_containers"]) >= 500.0,
+    );
+    let su = f(&r["startup"]["ms_median"]);
+    row(
+        "start-up to ready",
+        "<= 1 s",
+        format!("{su:.0} ms (median)"),
+        su <= 1000.0,
+    );
+    let ev = f(&r["event_size"]["events"]["mean_bytes"]);
+    row(
+        "mean event size",
+        "<= 1 KiB",
+        format!(
+            "{ev:.0} B per event ({:.0} B without runc's setup events), {:.0} B per alert",
+            f(&r["event_size"]["workload_events"]["mean_bytes"]),
+            f(&r["event_size"]["alerts"]["mean_bytes"])
+        ),
+        ev <= 1024.0,
+    );
+    s += &format!(
+        "\nStorm: in-kernel counts exact: {}; daemon healthy after: {}.\n",
+        st["kernel_counts_exact"], st["healthy_after"]
+    );
+    s
+}
