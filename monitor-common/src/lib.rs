@@ -21,6 +21,9 @@ pub mod names {
     pub const HOST_CGROUPS: &str = "HOST_CGROUPS";
     pub const SENSITIVE_SYSCALLS: &str = "SENSITIVE_SYS";
     pub const CONFIG: &str = "CONFIG";
+    /// Bumped by the daemon after each change of [`HOST_CGROUPS`]: the probes' per-CPU
+    /// filter cache is valid for one generation.
+    pub const FILTER_GEN: &str = "FILTER_GEN";
 }
 
 /// Kind of a ring-buffer record: the first `u32` of every record. Ids are fixed forever.

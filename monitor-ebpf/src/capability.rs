@@ -25,7 +25,7 @@ use monitor_common::{
 use crate::{
     maps::{
         CAP_COUNTS, CAP_COUNTS_OVF, CAP_SEEN, CONFIG, EVENTS, KPROBE_ARGS, RINGBUF_DROPS,
-        SENSITIVE_SYS, bump, stat_inc, watched,
+        SENSITIVE_SYS, bump, remember_seen, seen_cached, stat_inc, watched,
     },
     task::{SyscallRegs, read_at},
 };
@@ -215,14 +215,21 @@ fn on_check(hook: Hook, check: Check) {
         syscall,
         comm,
     };
-    // SAFETY (get): a racing update can only make the filter emit one record too many.
-    if window != 0
-        && !bypass
-        && let Some(last) = unsafe { CAP_SEEN.get(seen_key) }
-        && now.wrapping_sub(*last) < window
-    {
-        stat_inc(stat::DEDUPLICATED);
-        return;
+    if window != 0 && !bypass {
+        if let Some(last) = seen_cached(&seen_key)
+            && now.wrapping_sub(last) < window
+        {
+            stat_inc(stat::DEDUPLICATED);
+            return;
+        }
+        // SAFETY (get): a racing update can only make the filter emit one record too many.
+        if let Some(last) = unsafe { CAP_SEEN.get(seen_key) }.copied()
+            && now.wrapping_sub(last) < window
+        {
+            remember_seen(&seen_key, last);
+            stat_inc(stat::DEDUPLICATED);
+            return;
+        }
     }
 
     let record = CapabilityRecord {
@@ -266,6 +273,7 @@ fn on_check(hook: Hook, check: Check) {
     if window != 0 && !bypass {
         // A full LRU evicts the oldest tuple; the worst case is a repeated record.
         let _ = CAP_SEEN.insert(seen_key, now, 0);
+        remember_seen(&seen_key, now);
     }
 }
 

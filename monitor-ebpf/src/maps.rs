@@ -52,13 +52,116 @@ pub static SENSITIVE_SYS: Array<u32> = Array::with_max_entries(op::TABLE_LEN, 0)
 #[map]
 pub static KPROBE_ARGS: HashMap<u64, KprobeArgs> = HashMap::with_max_entries(16384, 0);
 
+/// Generation of `HOST_CGROUPS`, bumped by the daemon after every change of it.
+#[map]
+pub static FILTER_GEN: Array<u64> = Array::with_max_entries(1, 0);
+
+/// The last filter verdict on this CPU: checks come in runs from one cgroup, and an array
+/// lookup is inlined by the verifier where a hash lookup costs ~150 ns.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct FilterCache {
+    cgroup_id: u64,
+    generation: u64,
+    watched: u64,
+}
+
+#[map]
+static FILTER_CACHE: PerCpuArray<FilterCache> = PerCpuArray::with_max_entries(1, 0);
+
 /// Whether events of `cgroup_id` are wanted: always under `watch: all`, else unless the
 /// daemon listed the cgroup as the host's.
 #[inline(always)]
 pub fn watched(cfg: &ProbeConfig, cgroup_id: u64) -> bool {
+    if cfg.flags & config_flags::CONTAINERS_ONLY == 0 {
+        return true;
+    }
+    // Read before the lookup: the daemon bumps it after changing HOST_CGROUPS, so a verdict
+    // cached from a lookup that raced with a change carries the old generation.
+    let generation = FILTER_GEN.get(0).copied().unwrap_or(0);
+    let cache = FILTER_CACHE.get_ptr_mut(0);
+    if let Some(c) = cache {
+        // SAFETY: per-CPU slot; tracing programs do not nest on one CPU.
+        let c = unsafe { &*c };
+        if c.cgroup_id == cgroup_id && c.generation == generation {
+            return c.watched != 0;
+        }
+    }
     // SAFETY (get): the value is only tested for presence.
-    cfg.flags & config_flags::CONTAINERS_ONLY == 0
-        || unsafe { HOST_CGROUPS.get(cgroup_id) }.is_none()
+    let watched = unsafe { HOST_CGROUPS.get(cgroup_id) }.is_none();
+    if let Some(c) = cache {
+        // SAFETY: as above.
+        unsafe {
+            *c = FilterCache {
+                cgroup_id,
+                generation,
+                watched: watched as u64,
+            }
+        };
+    }
+    watched
+}
+
+/// Slots of the per-CPU first-seen cache (a power of two).
+const SEEN_SLOTS: u32 = 256;
+
+/// A tuple the first-seen filter let through, and when: a per-CPU, direct-mapped cache in
+/// front of `CAP_SEEN`. A hit within the window is a repeat for sure (the tuple was emitted
+/// or found in `CAP_SEEN` at that time); a miss asks `CAP_SEEN`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct SeenSlot {
+    key: CapSeenKey,
+    last: u64,
+}
+
+#[map]
+static SEEN_CACHE: PerCpuArray<SeenSlot> = PerCpuArray::with_max_entries(SEEN_SLOTS, 0);
+
+#[inline(always)]
+fn comm_words(k: &CapSeenKey) -> (u64, u64) {
+    let c = &k.comm;
+    (
+        u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]),
+        u64::from_ne_bytes([c[8], c[9], c[10], c[11], c[12], c[13], c[14], c[15]]),
+    )
+}
+
+#[inline(always)]
+fn seen_slot(k: &CapSeenKey) -> u32 {
+    let (c0, c1) = comm_words(k);
+    let mut h = k.cgroup_id
+        ^ ((k.cap as u64) << 32 | k.verdict as u64)
+        ^ (k.syscall as u64).rotate_left(17)
+        ^ c0.rotate_left(29)
+        ^ c1.rotate_left(43);
+    h = h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (h >> 56) as u32 & (SEEN_SLOTS - 1)
+}
+
+#[inline(always)]
+fn same_key(a: &CapSeenKey, b: &CapSeenKey) -> bool {
+    a.cgroup_id == b.cgroup_id
+        && a.cap == b.cap
+        && a.verdict == b.verdict
+        && a.syscall == b.syscall
+        && comm_words(a) == comm_words(b)
+}
+
+/// When this CPU last let `key` through, if it is in the cache.
+#[inline(always)]
+pub fn seen_cached(key: &CapSeenKey) -> Option<u64> {
+    let slot = SEEN_CACHE.get(seen_slot(key))?;
+    same_key(&slot.key, key).then_some(slot.last)
+}
+
+/// Remembers on this CPU that `key` was let through (or found in `CAP_SEEN`) at `last`.
+#[inline(always)]
+pub fn remember_seen(key: &CapSeenKey, last: u64) {
+    if let Some(p) = SEEN_CACHE.get_ptr_mut(seen_slot(key)) {
+        // SAFETY: per-CPU slot; tracing programs do not nest on one CPU.
+        unsafe { *p = SeenSlot { key: *key, last } };
+    }
 }
 
 /// Adds one to a per-CPU counter.

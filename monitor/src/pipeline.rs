@@ -15,7 +15,7 @@ use std::{
 };
 
 use anyhow::Context as _;
-use aya::maps::{HashMap, MapData, RingBuf};
+use aya::maps::{Array, HashMap, MapData, RingBuf};
 use monitor_common::{CapabilityRecord, names};
 use serde::Serialize;
 use tokio::{
@@ -150,12 +150,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let (tx, rx) = sync_channel::<Record>(config.event_queue_capacity);
     let host_cgroups = match config.watch {
-        Watch::Containers => Some(HashMap::try_from(
-            probes
-                .ebpf
-                .take_map(names::HOST_CGROUPS)
-                .context("HOST_CGROUPS map missing")?,
-        )?),
+        Watch::Containers => Some(HostFilter::new(&mut probes)?),
         Watch::All => None,
     };
     let mut output = Output::new(
@@ -408,6 +403,54 @@ struct Outlets {
     hub: Arc<Hub>,
 }
 
+/// The kernel's list of host cgroups (whose checks are dropped in the kernel under
+/// `watch: containers`), and its generation: the probes cache their last verdict per CPU
+/// for one generation, so every change is followed by a bump.
+struct HostFilter {
+    cgroups: HashMap<MapData, u64, u8>,
+    generation: Array<MapData, u64>,
+    current: u64,
+}
+
+impl HostFilter {
+    fn new(probes: &mut Probes) -> anyhow::Result<HostFilter> {
+        let mut take = |name: &str| {
+            probes
+                .ebpf
+                .take_map(name)
+                .with_context(|| format!("{name} map missing"))
+        };
+        Ok(HostFilter {
+            cgroups: HashMap::try_from(take(names::HOST_CGROUPS)?)?,
+            generation: Array::try_from(take(names::FILTER_GEN)?)?,
+            current: 0,
+        })
+    }
+
+    /// Lists a host cgroup; false if the kernel map refused it (full).
+    fn insert(&mut self, id: u64) -> bool {
+        let ok = self.cgroups.insert(id, 1, 0).is_ok();
+        self.bump();
+        ok
+    }
+
+    fn remove(&mut self, id: u64) {
+        // Absent for containers' cgroups; nothing to remove then.
+        if self.cgroups.remove(&id).is_ok() {
+            self.bump();
+        }
+    }
+
+    fn bump(&mut self) {
+        self.current = self.current.wrapping_add(1);
+        // An array slot that exists: this cannot fail but for a kernel error, after which
+        // a cached verdict may live until the CPU sees another cgroup.
+        if let Err(e) = self.generation.set(0, self.current, 0) {
+            warn!(error = %e, "bumping the host filter's generation failed");
+        }
+    }
+}
+
 /// The output thread's state: enrichment caches, container lifecycle, rules, and the
 /// sinks it offers events to (never waiting for them).
 struct Output {
@@ -418,7 +461,7 @@ struct Output {
     lifecycle: Lifecycle,
     processes: ProcessTable,
     /// The kernel's list of host cgroups (`watch: containers`).
-    host_cgroups: Option<HashMap<MapData, u64, u8>>,
+    host_cgroups: Option<HostFilter>,
     stats: Arc<PipelineStats>,
     metrics: Arc<Metrics>,
     /// Containers announced with `container_start`, by id.
@@ -439,7 +482,7 @@ impl Output {
         node: String,
         cgroup_root: PathBuf,
         tracepoints: bool,
-        host_cgroups: Option<HashMap<MapData, u64, u8>>,
+        host_cgroups: Option<HostFilter>,
         trusted_registries: Vec<String>,
         metrics: Arc<Metrics>,
         outlets: Outlets,
@@ -490,8 +533,8 @@ impl Output {
     fn classify(&mut self, id: u64, path: &str, boot_ns: u64) {
         if cgroup_path::parse(path).is_some() {
             self.lifecycle.on_mkdir(id, path, boot_ns);
-        } else if let Some(map) = &mut self.host_cgroups
-            && map.insert(id, 1, 0).is_err()
+        } else if let Some(filter) = &mut self.host_cgroups
+            && !filter.insert(id)
         {
             self.stats.host_cgroups_unfiltered.fetch_add(1, Relaxed);
         }
@@ -612,9 +655,8 @@ impl Output {
                     self.container_event(&ev);
                 }
                 self.cgroups.remove(id);
-                if let Some(map) = &mut self.host_cgroups {
-                    // Absent for containers' cgroups; nothing to remove then.
-                    let _ = map.remove(&id);
+                if let Some(filter) = &mut self.host_cgroups {
+                    filter.remove(id);
                 }
             }
         }

@@ -467,13 +467,27 @@ fn parse_labels(s: &str) -> std::collections::BTreeMap<String, String> {
 /// Runs a host process with a unique name that makes one capability check (CAP_SYS_NICE);
 /// returns its name (`comm`).
 pub fn host_check() -> anyhow::Result<String> {
+    host_check_in(None)
+}
+
+/// [`host_check`] in a cgroup of the v2 hierarchy (a directory under [`cgroup_v2_root`]).
+pub fn host_check_in(cgroup: Option<&Path>) -> anyhow::Result<String> {
     let dir = std::env::temp_dir().join(unique("privmon-mark-"));
     fs::create_dir_all(&dir)?;
     // comm is the executable's name (15 bytes at most): unique, so never deduplicated.
     let name: String = format!("mk{}", unique("")).chars().take(15).collect();
     let link = dir.join(&name);
     symlink(trigger_binary(), &link)?;
-    let out = Command::new(&link).arg("nice").output()?;
+    let out = match cgroup {
+        None => Command::new(&link).arg("nice").output()?,
+        // The shell moves itself into the cgroup, then becomes the marker.
+        Some(cg) => Command::new("sh")
+            .arg("-c")
+            .arg(r#"echo $$ > "$1/cgroup.procs" && exec "$0" nice"#)
+            .arg(&link)
+            .arg(cg)
+            .output()?,
+    };
     fs::remove_dir_all(&dir)?;
     ensure!(out.status.success(), "marker process failed: {out:?}");
     Ok(name)
