@@ -99,6 +99,9 @@ enum Task {
         /// Only this kernel of the matrix (6.1 or 6.12).
         #[arg(long)]
         kernel: Option<String>,
+        /// Only boot and probe (does every program load and verify?); no test suite.
+        #[arg(long)]
+        probe_only: bool,
     },
     /// Every measurement of docs/benchmarks.md in one run (about 15 minutes): syscall-loop
     /// overhead in a container (no monitor, privmon, privmon watching everything, the
@@ -176,7 +179,7 @@ fn main() -> anyhow::Result<()> {
             bench(None, true)?;
             if !no_vm {
                 step("kernel matrix (QEMU)");
-                vmtest::vmtest(None)?;
+                vmtest::vmtest(None, false)?;
             }
             Ok(())
         }
@@ -184,10 +187,10 @@ fn main() -> anyhow::Result<()> {
             setup()?;
             fuzz(seconds)
         }
-        Task::Vmtest { kernel } => {
+        Task::Vmtest { kernel, probe_only } => {
             setup()?;
             ensure_root("the kernel matrix (its tests run as root in the VMs)")?;
-            vmtest::vmtest(kernel.as_deref())
+            vmtest::vmtest(kernel.as_deref(), probe_only)
         }
         Task::Lint => {
             setup()?;

@@ -67,6 +67,7 @@ const SUITES: &[(&str, &[(&str, &str)])] = &[
 ];
 
 /// One boot of the matrix.
+#[derive(Clone, Copy)]
 struct Boot {
     kernel: &'static str,
     bpf_lsm: bool,
@@ -115,7 +116,9 @@ const CRASH_RETRIES: u32 = 2;
 /// How long one boot may take before it is killed and counted as failed.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(900);
 
-pub fn vmtest(only: Option<&str>) -> anyhow::Result<()> {
+/// `probe_only`: boot every kernel of the matrix but run no suite (a minute, to see whether
+/// the probes load and verify).
+pub fn vmtest(only: Option<&str>, probe_only: bool) -> anyhow::Result<()> {
     let dir = target_dir()?.join("vmtest");
     fs::create_dir_all(&dir)?;
     let kernels: Vec<(&KernelSpec, PathBuf)> = KERNELS
@@ -137,6 +140,11 @@ pub fn vmtest(only: Option<&str>) -> anyhow::Result<()> {
 
     let mut results = Vec::new();
     for boot in BOOTS {
+        let boot = &if probe_only {
+            Boot { plan: &[], ..*boot }
+        } else {
+            *boot
+        };
         let Some((_, kernel)) = kernels.iter().find(|(k, _)| k.name == boot.kernel) else {
             continue;
         };
@@ -168,7 +176,7 @@ pub fn vmtest(only: Option<&str>) -> anyhow::Result<()> {
                 r
             });
         }
-        results.push((label, boot, started.elapsed(), outcome));
+        results.push((label, *boot, started.elapsed(), outcome));
     }
 
     let report = report(&results);
@@ -692,7 +700,7 @@ fn boot_vm(
 
 /// The Markdown report: per boot, the capability hook each choice attached, the other
 /// families, and the test outcomes.
-fn report(results: &[(String, &Boot, Duration, anyhow::Result<BootResult>)]) -> String {
+fn report(results: &[(String, Boot, Duration, anyhow::Result<BootResult>)]) -> String {
     let mut s = String::from(
         "| boot | kernel | capability hook (auto) | hooks that attach | other families | tests | time |\n\
          |---|---|---|---|---|---|---|\n",
