@@ -72,10 +72,12 @@ impl SyscallRegs {
         read_at::<arch::Nr>(self.regs, arch::NR).map_or(-1, |n| n as i64)
     }
 
-    /// The six argument registers (zero where unreadable).
+    /// Argument register `i` (0..6; zero where unreadable).
     #[inline(always)]
-    pub fn args(&self) -> [u64; 6] {
-        let arg = |i: usize| read_at::<u64>(self.regs, arch::ARGS[i]).unwrap_or(0);
-        [arg(0), arg(1), arg(2), arg(3), arg(4), arg(5)]
+    pub fn arg(&self, i: usize) -> u64 {
+        arch::ARGS
+            .get(i)
+            .and_then(|off| read_at::<u64>(self.regs, *off))
+            .unwrap_or(0)
     }
 }
