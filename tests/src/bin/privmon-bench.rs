@@ -255,7 +255,8 @@ const CONFIGS: [&str; 5] = [
     "bpftrace-empty",
 ];
 
-/// Runs `trigger bench OP N` in a fresh container; returns nanoseconds per call.
+/// Runs `trigger bench OP N` in a fresh container; returns nanoseconds per call (of the
+/// fastest of its five repetitions).
 fn loop_in_container(op: &str, n: u64) -> anyhow::Result<f64> {
     let n = n.to_string();
     let c = Container::create(&ContainerSpec {
@@ -272,9 +273,9 @@ fn loop_in_container(op: &str, n: u64) -> anyhow::Result<f64> {
         line.contains(&format!("calls={n} ok={n} ")),
         "calls failed: {line}"
     );
-    line.split("ns=")
+    line.split(" ns=")
         .nth(1)
-        .and_then(|v| v.trim().parse().ok())
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .with_context(|| format!("unexpected loop output {line:?}"))
 }
 
@@ -751,7 +752,36 @@ fn verdict(ok: bool) -> &'static str {
 /// The table of docs/benchmarks.md.
 fn markdown(r: &Value) -> String {
     let m = &r["machine"];
-    let mut s = String::new();
+    let mut s = String::from(
+        "# Benchmarks\n\n\
+         Written by `cargo xtask bench` (privmon-bench, tests/src/bin/privmon-bench.rs, and the \
+         criterion benchmark monitor/benches/pipeline.rs); the raw figures are in \
+         [benchmarks.json](benchmarks.json). Analysis: the README's Cost section.\n\n\
+         - Loops run in a runc container (a Kubernetes-shaped cgroup, so privmon watches \
+         them) as `trigger bench OP N` (five repetitions of N/5 calls; the fastest counts, \
+         the least disturbed by the rest of this shared 2-CPU VM); each round runs every \
+         configuration once, in order, and a ratio is taken to the same round's run without \
+         a monitor.\n\
+         - `privmon` is `privmon run` with its defaults (release build). `--watch all \
+         --dedup-window-secs 0` reports every check of every process: the heaviest setting \
+         (privmon has no syscall-tracepoint fallbacks yet; this is the closest to \
+         \"everything on\").\n\
+         - The peer is the bpftrace one-liner `tracepoint:capability:cap_capable \
+         { @[cgroup, args->cap, args->ret] = count(); }`; the floor is an empty bpftrace \
+         program on the same tracepoint: what enabling the tracepoint costs by itself.\n\
+         - ns per run: the kernel's own accounting of each program (`kernel.bpf_stats_enabled`) \
+         over the setuid loop, in a separate pass (the accounting costs a little).\n\
+         - Storm: containers fork children that each make 100 setuid(0) checks, paced to the \
+         target rate, with `--dedup-window-secs 0 --stdout false` (every check is a record); \
+         loss is read from `privmon_events_lost_total{stage}`, exactness from the in-kernel \
+         counters against the checks the trigger counted.\n\
+         - Memory: VmRSS idle (after 2 s), with N Kubernetes-shaped cgroups each holding a \
+         `sleep` (tracked as containers; their metadata is not found), sampled twice 5 s \
+         apart, and every second of the storm.\n\
+         - Start-up: from spawning `privmon run` to `/readyz` answering 200.\n\
+         - Event size: a default daemon, eight triggers (allowed and refused) in containers, \
+         every line it wrote.\n\n",
+    );
     s += &format!(
         "Measured {} on {} ({} CPUs, {:.0} GiB), Linux {}, {}{}.\n\n",
         m["date"].as_str().unwrap_or(""),
