@@ -179,7 +179,8 @@ pub struct KernelLayout {
     pub mm_arg_start: u32,
     pub mm_arg_end: u32,
     pub bprm_filename: u32,
-    pub _reserved: [u32; 3],
+    pub cred_suid: u32,
+    pub _reserved: [u32; 2],
 }
 
 impl KernelLayout {
@@ -208,7 +209,8 @@ impl KernelLayout {
         mm_arg_start: Self::MISSING,
         mm_arg_end: Self::MISSING,
         bprm_filename: Self::MISSING,
-        _reserved: [0; 3],
+        cred_suid: Self::MISSING,
+        _reserved: [0; 2],
     };
 }
 
@@ -328,6 +330,18 @@ pub struct CgroupRecord {
 pub mod op {
     pub const STRING_ARGS_MASK: u32 = 0x3f;
     pub const SENSITIVE: u32 = 1 << 31;
+    /// A user-id syscall: sensitive only when it asks to change an id (a `setuid(0)` by
+    /// root changes nothing and stays a plain, deduplicated capability check). The shape of
+    /// its arguments is at [`ID_SHAPE_SHIFT`].
+    pub const CREDENTIALS: u32 = 1 << 30;
+    pub const ID_SHAPE_SHIFT: u32 = 8;
+    pub const ID_SHAPE_MASK: u32 = 3;
+    /// `setuid(uid)`: real, effective and saved uid.
+    pub const ID_SETUID: u32 = 1;
+    /// `setreuid(ruid, euid)`, -1 keeps one.
+    pub const ID_SETREUID: u32 = 2;
+    /// `setresuid(ruid, euid, suid)`, -1 keeps one.
+    pub const ID_SETRESUID: u32 = 3;
     /// Syscall numbers the table covers (x86_64 and aarch64 numbers are below 512).
     pub const TABLE_LEN: u32 = 512;
 }

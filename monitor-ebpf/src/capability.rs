@@ -204,7 +204,13 @@ fn on_check(hook: Hook, check: Check) {
         .ok()
         .and_then(|nr| SENSITIVE_SYS.get(nr))
         .copied()
-        .filter(|v| v & op::SENSITIVE != 0);
+        .filter(|v| v & op::SENSITIVE != 0)
+        .filter(|v| {
+            v & op::CREDENTIALS == 0
+                || regs
+                    .as_ref()
+                    .is_none_or(|r| changes_ids(*v, &check, layout, [r.arg(0), r.arg(1), r.arg(2)]))
+        });
     let window = cfg.dedup_window_ns;
     let bypass = sensitive.is_some()
         || (verdict == VERDICT_DENIED && cfg.flags & config_flags::ALWAYS_EMIT_DENIED != 0);
@@ -262,6 +268,28 @@ fn on_check(hook: Hook, check: Check) {
         // A full LRU evicts the oldest tuple; the worst case is a repeated record.
         let _ = CAP_SEEN.insert(seen_key, now, 0);
         remember_seen(&seen_key, now);
+    }
+}
+
+/// Whether a user-id syscall asks to change one of the caller's ids (its arguments against
+/// the checked credentials; -1 keeps an id). Unknown ids count as a change; so does a
+/// check whose registers are unknown (the caller's `is_none_or`).
+#[inline(always)]
+fn changes_ids(spec: u32, check: &Check, layout: &KernelLayout, args: [u64; 3]) -> bool {
+    let id = |offset: u32| read_at::<u32>(check.cred, offset).unwrap_or(u32::MAX - 1);
+    let (uid, euid) = (id(layout.cred_uid), id(layout.cred_euid));
+    let arg = |i: usize| args[i] as u32;
+    let sets = |v: u32, current: u32| v != u32::MAX && v != current;
+    match (spec >> op::ID_SHAPE_SHIFT) & op::ID_SHAPE_MASK {
+        op::ID_SETUID => {
+            let u = arg(0);
+            u != uid || u != euid || u != id(layout.cred_suid)
+        }
+        op::ID_SETREUID => sets(arg(0), uid) || sets(arg(1), euid),
+        op::ID_SETRESUID => {
+            sets(arg(0), uid) || sets(arg(1), euid) || sets(arg(2), id(layout.cred_suid))
+        }
+        _ => true,
     }
 }
 

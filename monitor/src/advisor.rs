@@ -404,7 +404,11 @@ impl Advisor {
                 None
             }
             "credentials" => {
-                w.privilege_gain_seen = true;
+                // An exec that raised the ids (a set-user-id file) is what no_new_privs
+                // would forbid; a set*id() call is not.
+                if event["cause"] == "exec" {
+                    w.privilege_gain_seen = true;
+                }
                 None
             }
             _ => {

@@ -334,9 +334,13 @@ pub struct CredentialsEvent {
     pub header: Header,
     pub credentials: CredentialsChange,
     /// `exec`: the exec of a set-user-id file (or of any file by a process whose effective
-    /// uid differed from the one before).
+    /// uid differed from the one before); `setuid`, `setreuid`, `setresuid`: the call, at
+    /// its capability check (`new` holds the ids it asked for).
     pub cause: &'static str,
-    pub exec: ExecDetail,
+    /// The file executed (cause `exec`), else null.
+    pub exec: Option<ExecDetail>,
+    /// The check that decided the call (set*id causes), else null.
+    pub capability: Option<CapabilityUse>,
 }
 
 /// A `container_start` or `container_stop` event.

@@ -307,7 +307,41 @@ pub fn kernel_table(arch: Arch) -> Vec<(i64, u32)> {
             }
             Some((nr, mask & op::STRING_ARGS_MASK))
         })
+        .chain(ID_CHANGES.iter().filter_map(|(name, shape)| {
+            Some((
+                arch.number(name)?,
+                op::CREDENTIALS | shape << op::ID_SHAPE_SHIFT,
+            ))
+        }))
         .collect()
+}
+
+/// User-id syscalls, with the shape of their arguments: reported as `credentials` events
+/// when they ask to change an id (the probes compare the arguments with the caller's ids;
+/// a `setuid(0)` by root stays a plain capability check).
+pub const ID_CHANGES: &[(&str, u32)] = &[
+    ("setuid", op::ID_SETUID),
+    ("setreuid", op::ID_SETREUID),
+    ("setresuid", op::ID_SETRESUID),
+];
+
+/// The ids a user-id syscall asks for, from its arguments and the caller's ids: (syscall
+/// name, new uid, new euid); -1 keeps an id. `None` for other syscalls.
+pub fn requested_ids(
+    name: &str,
+    args: &[u64; 6],
+    uid: Option<u32>,
+    euid: Option<u32>,
+) -> Option<(&'static str, Option<u32>, Option<u32>)> {
+    let (name, shape) = ID_CHANGES.iter().find(|(n, _)| *n == name)?;
+    let keep = |v: u64, current: Option<u32>| match v as u32 {
+        u32::MAX => current,
+        v => Some(v),
+    };
+    Some(match *shape {
+        op::ID_SETUID => (*name, Some(args[0] as u32), Some(args[0] as u32)),
+        _ => (*name, keep(args[0], uid), keep(args[1], euid)),
+    })
 }
 
 /// The entry for a syscall name.
@@ -450,6 +484,43 @@ mod tests {
             assert!(Arch::X86_64.number(s.name).is_some(), "{}", s.name);
             assert!(s.args.len() <= 6, "{}", s.name);
         }
+    }
+
+    #[test]
+    fn user_id_syscalls_are_listed_with_their_shape() {
+        let table: BTreeMap<i64, u32> = kernel_table(Arch::X86_64).into_iter().collect();
+        let shape = |v: u32| (v >> op::ID_SHAPE_SHIFT) & op::ID_SHAPE_MASK;
+        assert_eq!(table[&105] & op::CREDENTIALS, op::CREDENTIALS, "setuid");
+        assert_eq!(shape(table[&105]), op::ID_SETUID);
+        assert_eq!(shape(table[&113]), op::ID_SETREUID, "setreuid");
+        assert_eq!(shape(table[&117]), op::ID_SETRESUID, "setresuid");
+        assert_eq!(table[&165] & op::CREDENTIALS, 0, "mount is not one");
+        let arm: BTreeMap<i64, u32> = kernel_table(Arch::Aarch64).into_iter().collect();
+        assert_eq!(shape(arm[&146]), op::ID_SETUID);
+    }
+
+    #[test]
+    fn requested_ids_keep_what_minus_one_keeps() {
+        let args = |a: u64, b: u64| [a, b, u64::from(u32::MAX), 0, 0, 0];
+        assert_eq!(
+            requested_ids("setuid", &args(1000, 0), Some(0), Some(0)),
+            Some(("setuid", Some(1000), Some(1000)))
+        );
+        assert_eq!(
+            requested_ids(
+                "setresuid",
+                &args(u64::from(u32::MAX), 0),
+                Some(1000),
+                Some(1000)
+            ),
+            Some(("setresuid", Some(1000), Some(0)))
+        );
+        // A 32-bit -1 in a 64-bit register (the C library passes uid_t).
+        assert_eq!(
+            requested_ids("setreuid", &args(0xffff_ffff, 5), Some(7), Some(7)),
+            Some(("setreuid", Some(7), Some(5)))
+        );
+        assert_eq!(requested_ids("mount", &args(0, 0), None, None), None);
     }
 
     #[test]

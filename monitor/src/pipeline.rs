@@ -606,7 +606,9 @@ impl Output {
                 let (cap, strings) = *op;
                 let ev = self.capability_event(&cap);
                 self.emit(&ev);
-                if let Some(op) = operation_event(ev, &strings) {
+                if let Some(change) = id_change_event(&ev) {
+                    self.emit(&change);
+                } else if let Some(op) = operation_event(ev, &strings) {
                     self.emit(&op);
                 }
             }
@@ -699,9 +701,10 @@ impl Output {
                 new: ids(change.new),
             },
             cause: "exec",
-            exec: ExecDetail {
+            exec: Some(ExecDetail {
                 filename: e.filename.clone(),
-            },
+            }),
+            capability: None,
         }
     }
 
@@ -1004,6 +1007,29 @@ fn baseline_alert(event: &Value, o: &OutsideBaseline) -> Alert {
 }
 
 /// The `syscall`/`namespace` event of a check made by a sensitive syscall.
+/// The `credentials` event of a user-id syscall that asked to change an id (the probes
+/// report those in full): the caller's ids before, the ids it asked for, and the check.
+fn id_change_event(ev: &CapabilityEvent) -> Option<CredentialsEvent> {
+    let sc = ev.syscall.as_ref()?;
+    let p = &ev.header.process;
+    let (cause, uid, euid) = operations::requested_ids(sc.name?, &sc.args, p.uid, p.euid)?;
+    let mut header = ev.header.clone();
+    header.kind = "credentials";
+    Some(CredentialsEvent {
+        credentials: CredentialsChange {
+            old: Some(Ids {
+                uid: p.uid,
+                euid: p.euid,
+            }),
+            new: Ids { uid, euid },
+        },
+        header,
+        cause,
+        exec: None,
+        capability: Some(ev.capability.clone()),
+    })
+}
+
 fn operation_event(
     ev: CapabilityEvent,
     strings: &BTreeMap<usize, Option<String>>,

@@ -347,3 +347,113 @@ fn vm_only_kexec_load_is_reported() {
         })
         .expect("the kexec_or_reboot alert");
 }
+
+/// The `credentials` events of the trigger's user-id call in a container with `caps`,
+/// waiting (bounded) for one; returns the container, its output and the events.
+fn id_change(daemon: &Daemon, args: &[&str], caps: &[&str]) -> (Container, String, Vec<Value>) {
+    let c = Container::create(&ContainerSpec {
+        args,
+        capabilities: caps,
+        ..Default::default()
+    })
+    .unwrap();
+    let out = c.run_to_completion().unwrap();
+    let matches = |e: &Value| {
+        e["kind"] == "credentials"
+            && e["cgroup"]["id"] == c.cgroup_id
+            && e["process"]["comm"] == "trigger"
+    };
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while daemon_count(daemon, &matches) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no credentials event for {args:?}; output {out:?}; events: {:#?}",
+            daemon.events()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let events = daemon.events().into_iter().filter(|e| matches(e)).collect();
+    (c, out, events)
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn setuid_that_changes_the_uid_is_a_credentials_event() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let (c, out, events) = id_change(
+        &daemon,
+        &["/bin/trigger", "setuid-to", "1000"],
+        &["CAP_SETUID"],
+    );
+    assert!(out.contains("setuid-to rc=0"), "{out}");
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let ev = &events[0];
+    assert_eq!(ev["cause"], "setuid", "{ev:#}");
+    assert_eq!(ev["credentials"]["old"]["uid"], 0, "{ev:#}");
+    assert_eq!(ev["credentials"]["old"]["euid"], 0, "{ev:#}");
+    assert_eq!(ev["credentials"]["new"]["uid"], 1000, "{ev:#}");
+    assert_eq!(ev["credentials"]["new"]["euid"], 1000, "{ev:#}");
+    assert_eq!(ev["capability"]["name"], "CAP_SETUID", "{ev:#}");
+    assert_eq!(ev["capability"]["verdict"], "allowed", "{ev:#}");
+    assert_eq!(ev["exec"], Value::Null, "{ev:#}");
+    assert_eq!(ev["container"]["id"], c.id.as_str(), "{ev:#}");
+    assert_eq!(ev["k8s"]["pod"], TEST_POD, "{ev:#}");
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn refused_setuid_is_a_credentials_event_with_the_denied_check() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    // Root without CAP_SETUID asks for uid 1000: the check refuses, the call fails.
+    let (_c, out, events) = id_change(&daemon, &["/bin/trigger", "setuid-to", "1000"], &[]);
+    assert!(out.contains("setuid-to rc=-1 errno=1"), "{out}");
+    let ev = &events[0];
+    assert_eq!(ev["cause"], "setuid", "{ev:#}");
+    assert_eq!(ev["credentials"]["new"]["uid"], 1000, "{ev:#}");
+    assert_eq!(ev["capability"]["verdict"], "denied", "{ev:#}");
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn setresuid_keeps_what_minus_one_keeps_and_no_change_is_no_event() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    // setuid(0) by root changes nothing: a plain capability check, no credentials event.
+    let same = Container::create(&ContainerSpec {
+        args: &["/bin/trigger", "setuid-loop", "5"],
+        capabilities: &["CAP_SETUID"],
+        ..Default::default()
+    })
+    .unwrap();
+    let out = same.run_to_completion().unwrap();
+    assert!(out.contains("calls=5 ok=5"), "{out}");
+    // Then an euid change; once its event is out, one from the first container would be.
+    let (_c, out, events) = id_change(
+        &daemon,
+        &["/bin/trigger", "setresuid", "-1", "1000", "-1"],
+        &["CAP_SETUID"],
+    );
+    assert!(out.contains("setresuid rc=0"), "{out}");
+    let ev = &events[0];
+    assert_eq!(ev["cause"], "setresuid", "{ev:#}");
+    assert_eq!(ev["credentials"]["new"]["uid"], 0, "{ev:#}");
+    assert_eq!(ev["credentials"]["new"]["euid"], 1000, "{ev:#}");
+    let unchanged: Vec<Value> = daemon
+        .events()
+        .into_iter()
+        .filter(|e| e["kind"] == "credentials" && e["cgroup"]["id"] == same.cgroup_id)
+        .collect();
+    assert!(
+        unchanged.is_empty(),
+        "setuid(0) by root reported as a change: {unchanged:#?}"
+    );
+    assert!(
+        daemon.events().iter().any(|e| e["kind"] == "capability"
+            && e["cgroup"]["id"] == same.cgroup_id
+            && e["process"]["comm"] == "trigger"
+            && e["capability"]["name"] == "CAP_SETUID"),
+        "the unchanged setuid(0) is still a capability event"
+    );
+}

@@ -117,6 +117,16 @@ fn privilege_gain_keeps_escalation_allowed() {
     a.observe(&start(POD_A, "a1", &[], true), 1);
     let mut cred = check(POD_A, "a1", "CAP_SETUID", "execve", "sudo");
     cred["kind"] = "credentials".into();
+    // A set*id() call is no privilege gain at exec: it leaves the advice as it is.
+    cred["cause"] = "setuid".into();
+    a.observe(&cred, 2);
+    assert!(
+        a.advise(&Filter::default(), 2)[0]
+            .security_context
+            .get("allowPrivilegeEscalation")
+            .is_some()
+    );
+    cred["cause"] = "exec".into();
     a.observe(&cred, 2);
     let adv = &a.advise(&Filter::default(), 2)[0];
     assert!(
