@@ -139,6 +139,86 @@ fn the_kustomization_and_the_service_monitor_fit_together() {
     privmon::rules::RuleSet::from_sources(&sources).unwrap();
 }
 
+/// deploy/Containerfile: its build stage runs the commands `cargo xtask` runs in CI (setup,
+/// then the release build that `cargo xtask test`'s benchmark smoke run makes), and its
+/// image holds the daemon alone on a shell-less base, started as the DaemonSet expects.
+/// (No image builder runs here: no registry to pull the bases from.)
+#[test]
+fn the_containerfile_builds_what_ci_builds_and_ships_only_the_daemon() {
+    let text = std::fs::read_to_string(root().join("deploy/Containerfile")).unwrap();
+    // Instructions, with continuation lines joined and comments dropped.
+    let joined = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("\\\n", " ");
+    let stages: Vec<Vec<&str>> = joined
+        .split("\nFROM ")
+        .map(|stage| {
+            stage
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+        })
+        // What precedes the first FROM (blank lines once comments are gone).
+        .filter(|stage| !stage.is_empty())
+        .collect();
+    assert_eq!(stages.len(), 2, "a build stage and the image: {stages:#?}");
+    let cargo_runs: Vec<&str> = stages[0]
+        .iter()
+        .filter_map(|l| l.strip_prefix("RUN "))
+        .filter(|r| r.starts_with("cargo"))
+        .collect();
+    // The release build command, as xtask spells it (its RELEASE_BUILD constant).
+    let xtask = std::fs::read_to_string(root().join("xtask/src/main.rs")).unwrap();
+    let release: Vec<String> = xtask
+        .lines()
+        .find_map(|l| l.strip_prefix("const RELEASE_BUILD: [&str; 5] = ["))
+        .expect("xtask defines RELEASE_BUILD")
+        .trim_end_matches("];")
+        .split(", ")
+        .map(|w| w.trim_matches('"').to_string())
+        .collect();
+    assert_eq!(
+        cargo_runs,
+        ["cargo xtask setup --build-only", release.join(" ").as_str()],
+        "the build stage must run what CI runs"
+    );
+    assert!(
+        xtask.contains("build_only: bool"),
+        "cargo xtask setup has --build-only"
+    );
+    let image = &stages[1];
+    assert!(
+        image[0].starts_with("gcr.io/distroless/"),
+        "a base without shell or package manager: {}",
+        image[0]
+    );
+    assert_eq!(
+        image
+            .iter()
+            .filter(|l| l.starts_with("COPY") || l.starts_with("ADD"))
+            .collect::<Vec<_>>(),
+        [&"COPY --from=build /src/target/release/privmon /usr/bin/privmon"],
+        "the image holds the daemon and nothing else"
+    );
+    assert!(image.contains(&r#"ENTRYPOINT ["/usr/bin/privmon"]"#));
+    let ds = daemonset();
+    let args = &ds["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert_eq!(
+        args[0].as_str(),
+        Some("run"),
+        "the DaemonSet runs the daemon"
+    );
+    let port = &ds["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"];
+    assert!(
+        image.contains(&format!("EXPOSE {}", port.as_u64().unwrap()).as_str()),
+        "the image exposes the DaemonSet's port"
+    );
+}
+
 /// The base manifests are valid Kubernetes objects (strict: no unknown fields), checked
 /// offline by `kubernetes-validate` (PyPI; `cargo xtask setup` installs it). The
 /// ServiceMonitor and PrometheusRule are CRDs it has no schema for.

@@ -21,6 +21,10 @@ const KUBERNETES_VALIDATE_VERSION: &str = "1.37.0";
 const FUZZ_SECONDS: u64 = 60;
 const LLVM_MAJOR: &str = "22";
 
+/// Debian packages only the build needs (`setup --build-only`, the image's build stage);
+/// the first entries of [`PACKAGES`].
+const BUILD_PACKAGES: usize = 5;
+
 /// Debian packages the build and the tests need.
 const PACKAGES: &[(&str, &str)] = &[
     (
@@ -65,8 +69,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Task {
     /// Install what the build and tests need (idempotent): Debian packages, rust-src for
-    /// nightly, bpf-linker built against LLVM 22.
-    Setup,
+    /// nightly, bpf-linker built against LLVM 22, cargo-fuzz, kubernetes-validate.
+    Setup {
+        /// Only what building needs (deploy/Containerfile's build stage).
+        #[arg(long)]
+        build_only: bool,
+    },
     /// Set up if needed, build, and run the daemon in the foreground with default settings.
     /// Arguments after `--` go to `privmon run`.
     Run {
@@ -121,7 +129,7 @@ enum Task {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Task::Setup => setup(),
+        Task::Setup { build_only } => setup_for(build_only),
         Task::Run { args } => {
             setup()?;
             ensure_root("privmon run")?;
@@ -204,21 +212,22 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// See [`Task::Bench`]. The full run builds release binaries, runs the criterion pipeline
-/// benchmark and writes docs/benchmarks.{json,md}; the smoke run uses the debug build,
-/// runs the criterion benchmark once as a test, and writes to target/bench.
+/// The daemon's release build: the command deploy/Containerfile's build stage runs (a test
+/// compares them).
+const RELEASE_BUILD: [&str; 5] = ["cargo", "build", "--release", "--package", "monitor"];
+
+/// See [`Task::Bench`]. Both runs use the release build; the full run runs the criterion
+/// pipeline benchmark and writes docs/benchmarks.{json,md}; the smoke run runs the criterion
+/// benchmark once as a test, and writes to target/bench.
 fn bench(rounds: Option<usize>, smoke: bool) -> anyhow::Result<()> {
     let target = target_dir()?;
-    let (profile, out) = if smoke {
-        ("debug", target.join("bench"))
+    let out = if smoke {
+        target.join("bench")
     } else {
-        ("release", workspace_root().join("docs"))
+        workspace_root().join("docs")
     };
-    let mut build = vec!["build", "--package", "monitor"];
-    if !smoke {
-        build.push("--release");
-    }
-    cargo(&build)?;
+    // The release build, as deploy/Containerfile's build stage runs it: CI builds it here.
+    cargo(&RELEASE_BUILD[1..])?;
     cargo(&[
         "build",
         "--package",
@@ -235,7 +244,7 @@ fn bench(rounds: Option<usize>, smoke: bool) -> anyhow::Result<()> {
     }
     step("system benchmark (privmon-bench)");
     let mut cmd = Command::new(target.join("debug/privmon-bench"));
-    cmd.env("PRIVMON_BIN", target.join(profile).join("privmon"))
+    cmd.env("PRIVMON_BIN", target.join("release/privmon"))
         .arg("--out")
         .arg(&out);
     if smoke {
@@ -321,7 +330,17 @@ fn lint() -> anyhow::Result<()> {
 
 /// Installs what is missing, and nothing else.
 fn setup() -> anyhow::Result<()> {
-    let missing: Vec<&str> = PACKAGES
+    setup_for(false)
+}
+
+/// See [`Task::Setup`].
+fn setup_for(build_only: bool) -> anyhow::Result<()> {
+    let packages = if build_only {
+        &PACKAGES[..BUILD_PACKAGES]
+    } else {
+        PACKAGES
+    };
+    let missing: Vec<&str> = packages
         .iter()
         .map(|(p, _)| *p)
         .filter(|p| !package_installed(p))
@@ -383,6 +402,9 @@ fn setup() -> anyhow::Result<()> {
         }
     }
 
+    if build_only {
+        return Ok(());
+    }
     if !Command::new("python3")
         .args(["-m", "kubernetes_validate", "--version"])
         .output()
