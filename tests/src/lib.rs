@@ -592,6 +592,8 @@ pub struct ContainerSpec<'a> {
     pub uid: Option<u32>,
     /// Also install the trigger as /bin/suid-trigger, set-user-id root.
     pub setuid_trigger: bool,
+    /// Also make `capabilities` inheritable and ambient: a non-root `uid` then holds them.
+    pub ambient: bool,
 }
 
 /// A runc container with a busybox root filesystem and a Kubernetes-style cgroup path,
@@ -645,6 +647,11 @@ impl Container {
             fs::set_permissions(&suid, fs::Permissions::from_mode(0o4755))?;
         }
         let caps: Vec<String> = spec.capabilities.iter().map(|c| c.to_string()).collect();
+        let ambient: Vec<String> = if spec.ambient {
+            caps.clone()
+        } else {
+            Vec::new()
+        };
         let mut config = serde_json::json!({
             "ociVersion": "1.0.2",
             "process": {
@@ -654,7 +661,8 @@ impl Container {
                 "env": ["PATH=/bin"],
                 "cwd": "/",
                 "capabilities": {
-                    "bounding": caps, "effective": caps, "permitted": caps
+                    "bounding": caps, "effective": caps, "permitted": caps,
+                    "inheritable": ambient, "ambient": ambient
                 },
                 "noNewPrivileges": spec.no_new_privs
             },

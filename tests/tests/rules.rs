@@ -439,6 +439,45 @@ fn root_through_a_setuid_binary_is_an_alert() {
     );
 }
 
+/// A non-root process holding CAP_SETUID (ambient) asks for uid 0 and gets it: a
+/// `credentials` event for the call, and the `root_through_setuid_call` alert.
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn root_through_a_setuid_call_is_an_alert() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let pod = unique("rules-setuid-");
+    let (c, out) = run(ContainerSpec {
+        args: &["/bin/trigger", "setuid-to", "0"],
+        capabilities: &["CAP_SETUID"],
+        ambient: true,
+        uid: Some(1000),
+        pod: Some(&pod),
+        ..Default::default()
+    });
+    assert!(out.contains("setuid-to rc=0"), "{out}");
+    let ev = daemon
+        .wait_for_event(|e| {
+            e["kind"] == "credentials"
+                && e["cgroup"]["id"] == c.cgroup_id
+                && e["cause"] == "setuid"
+                // runc's own switch to uid 1000 is one too.
+                && e["process"]["comm"] == "trigger"
+        })
+        .unwrap_or_else(|| panic!("no credentials event: {:#?}", daemon.events()));
+    assert_eq!(ev["credentials"]["old"]["euid"], 1000, "{ev:#}");
+    assert_eq!(ev["credentials"]["new"]["euid"], 0, "{ev:#}");
+    assert_eq!(ev["capability"]["verdict"], "allowed", "{ev:#}");
+    let a = expect_alert(&daemon, &pod, "root_through_setuid_call");
+    assert!(
+        a["summary"]
+            .as_str()
+            .unwrap()
+            .contains("uid 1000 became root through setuid() (/bin/trigger)"),
+        "{a:#}"
+    );
+}
+
 /// A host-pid container joins a namespace of a host process (the test itself):
 /// `setns_into_host_namespace`. (Not pid 1: this VM's init refuses /proc/1/ns to others.)
 #[test]
