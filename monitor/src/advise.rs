@@ -4,7 +4,7 @@
 use anyhow::Context as _;
 use serde_json::Value;
 
-use crate::tail::{agent, encode, ok_body};
+use crate::client::DaemonArgs;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -18,17 +18,8 @@ pub enum Format {
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct AdviseArgs {
-    /// Daemon address (its `listen`).
-    #[arg(long, value_name = "ADDR:PORT", default_value = crate::config::DEFAULT_LISTEN)]
-    pub address: String,
-    /// Bearer token, when the daemon requires one.
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "PRIVMON_API_TOKEN",
-        hide_env_values = true
-    )]
-    pub token: Option<String>,
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
     /// Kubernetes namespace.
     #[arg(long, short)]
     pub namespace: Option<String>,
@@ -48,32 +39,22 @@ pub struct AdviseArgs {
 
 impl AdviseArgs {
     fn url(&self, path: &str) -> String {
-        let q: Vec<String> = [
-            ("namespace", &self.namespace),
-            ("pod", &self.pod),
-            ("container", &self.container),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode(v))))
-        .collect();
-        format!("http://{}{path}?{}", self.address, q.join("&"))
+        self.daemon.url(
+            path,
+            &[
+                ("namespace", self.namespace.as_deref()),
+                ("pod", self.pod.as_deref()),
+                ("container", self.container.as_deref()),
+            ],
+        )
     }
 }
 
 pub fn run(args: &AdviseArgs) -> anyhow::Result<()> {
-    let bearer = args.token.as_ref().map(|t| format!("Bearer {t}"));
     let body = if args.reset {
-        let mut req = agent().post(args.url("/advice/reset"));
-        if let Some(b) = &bearer {
-            req = req.header("Authorization", b);
-        }
-        ok_body(req.send_empty(), &args.address)?
+        args.daemon.post(&args.url("/advice/reset"))?
     } else {
-        let mut req = agent().get(args.url("/advice"));
-        if let Some(b) = &bearer {
-            req = req.header("Authorization", b);
-        }
-        ok_body(req.call(), &args.address)?
+        args.daemon.get(&args.url("/advice"))?
     };
     let answer: Value =
         serde_json::from_reader(body.into_reader()).context("reading privmon's answer")?;

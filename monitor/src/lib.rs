@@ -8,6 +8,7 @@ pub mod advisor;
 pub mod btf;
 pub mod capabilities;
 pub mod cgroup;
+pub mod client;
 pub mod config;
 pub mod containers;
 pub mod event;

@@ -6,22 +6,13 @@ use std::io::{BufRead, BufReader, IsTerminal, Write};
 use anyhow::Context as _;
 use serde_json::Value;
 
-use crate::rules::workload;
+use crate::{client::DaemonArgs, rules::workload};
 
 /// Filters, sent to the daemon (the stream is filtered there).
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct TailArgs {
-    /// Daemon address (its `listen`).
-    #[arg(long, value_name = "ADDR:PORT", default_value = crate::config::DEFAULT_LISTEN)]
-    pub address: String,
-    /// Bearer token, when the daemon requires one.
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "PRIVMON_API_TOKEN",
-        hide_env_values = true
-    )]
-    pub token: Option<String>,
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
     /// Kubernetes namespace.
     #[arg(long, short)]
     pub namespace: Option<String>,
@@ -31,8 +22,8 @@ pub struct TailArgs {
     /// Container name (Kubernetes, else the runtime's).
     #[arg(long, short)]
     pub container: Option<String>,
-    /// Event kinds, comma-separated (capability, syscall, namespace, container_start,
-    /// container_stop, alert).
+    /// Event kinds, comma-separated (capability, syscall, namespace, credentials,
+    /// container_start, container_stop, alert).
     #[arg(long, short)]
     pub kind: Option<String>,
     /// Alerts of this severity or above only (critical, high, medium, low, info).
@@ -49,69 +40,27 @@ pub struct TailArgs {
     pub json: bool,
 }
 
-/// Percent-encodes a query-string value (RFC 3986 unreserved characters stay as they are).
-pub fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 impl TailArgs {
     pub fn url(&self) -> String {
-        let mut q = vec![format!("history={}", self.history)];
-        for (k, v) in [
-            ("namespace", &self.namespace),
-            ("pod", &self.pod),
-            ("container", &self.container),
-            ("kind", &self.kind),
-            ("severity", &self.severity),
-            ("rule", &self.rule),
-        ] {
-            if let Some(v) = v {
-                q.push(format!("{k}={}", encode(v)));
-            }
-        }
-        format!("http://{}/events?{}", self.address, q.join("&"))
+        let history = self.history.to_string();
+        self.daemon.url(
+            "/events",
+            &[
+                ("history", Some(history.as_str())),
+                ("namespace", self.namespace.as_deref()),
+                ("pod", self.pod.as_deref()),
+                ("container", self.container.as_deref()),
+                ("kind", self.kind.as_deref()),
+                ("severity", self.severity.as_deref()),
+                ("rule", self.rule.as_deref()),
+            ],
+        )
     }
 }
 
 /// Follows the stream until the daemon closes it.
-/// An HTTP client for the daemon's API: statuses are answers, not errors.
-pub(crate) fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-/// The body of a 200 answer; anything else is an error with the daemon's reason.
-pub(crate) fn ok_body(
-    resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    address: &str,
-) -> anyhow::Result<ureq::Body> {
-    let resp = resp.with_context(|| format!("connecting to privmon at {address}"))?;
-    let status = resp.status().as_u16();
-    let mut body = resp.into_body();
-    if status != 200 {
-        let text = body.read_to_string().unwrap_or_default();
-        anyhow::bail!("privmon answered {status}: {}", text.trim());
-    }
-    Ok(body)
-}
-
 pub fn run(args: &TailArgs) -> anyhow::Result<()> {
-    let url = args.url();
-    let mut req = agent().get(&url);
-    if let Some(t) = &args.token {
-        req = req.header("Authorization", format!("Bearer {t}"));
-    }
-    let body = ok_body(req.call(), &args.address)?;
+    let body = args.daemon.get(&args.url())?;
     let reader = BufReader::new(body.into_reader());
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut out = std::io::stdout().lock();
@@ -263,7 +212,10 @@ mod tests {
     #[test]
     fn the_url_carries_the_filters() {
         let a = TailArgs {
-            address: "127.0.0.1:9798".into(),
+            daemon: DaemonArgs {
+                address: "127.0.0.1:9798".into(),
+                token: None,
+            },
             namespace: Some("pay ments".into()),
             severity: Some("high".into()),
             history: 5,

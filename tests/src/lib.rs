@@ -1018,7 +1018,7 @@ impl Prometheus {
         let url = format!(
             "http://{}/api/v1/query?query={}",
             self.address,
-            privmon::tail::encode(expr)
+            privmon::client::encode(expr)
         );
         let (status, body) = http_get(&url)?;
         ensure!(status == 200, "query {expr} answered {status}: {body}");
