@@ -180,7 +180,10 @@ pub struct KernelLayout {
     pub mm_arg_end: u32,
     pub bprm_filename: u32,
     pub cred_suid: u32,
-    pub _reserved: [u32; 2],
+    pub cred_gid: u32,
+    pub cred_egid: u32,
+    pub cred_sgid: u32,
+    pub _reserved: [u32; 3],
 }
 
 impl KernelLayout {
@@ -210,7 +213,10 @@ impl KernelLayout {
         mm_arg_end: Self::MISSING,
         bprm_filename: Self::MISSING,
         cred_suid: Self::MISSING,
-        _reserved: [0; 2],
+        cred_gid: Self::MISSING,
+        cred_egid: Self::MISSING,
+        cred_sgid: Self::MISSING,
+        _reserved: [0; 3],
     };
 }
 
@@ -281,6 +287,8 @@ pub struct CapabilityRecord {
     pub tid: u32,
     pub uid: u32,
     pub euid: u32,
+    pub gid: u32,
+    pub egid: u32,
     /// Syscall number behind the check (`orig_ax`), -1 when the check is not in a syscall.
     pub syscall: i64,
     pub args: [u64; 6],
@@ -342,6 +350,9 @@ pub mod op {
     pub const ID_SETREUID: u32 = 2;
     /// `setresuid(ruid, euid, suid)`, -1 keeps one.
     pub const ID_SETRESUID: u32 = 3;
+    /// The group-id twin of a shape (`setgid`, `setregid`, `setresgid`): compared with the
+    /// caller's gid, egid and saved gid.
+    pub const ID_GID: u32 = 1 << 10;
     /// Syscall numbers the table covers (x86_64 and aarch64 numbers are below 512).
     pub const TABLE_LEN: u32 = 512;
 }
@@ -425,11 +436,11 @@ mod user {
 // Layout guards: a change that introduces padding breaks the contract between both sides.
 const _: () = assert!(core::mem::size_of::<CapCountKey>() == 16);
 const _: () = assert!(core::mem::size_of::<CapSeenKey>() == 40);
-const _: () = assert!(core::mem::size_of::<KernelLayout>() == 96);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 112);
-const _: () = assert!(core::mem::size_of::<CapabilityRecord>() == 128);
+const _: () = assert!(core::mem::size_of::<KernelLayout>() == 112);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 128);
+const _: () = assert!(core::mem::size_of::<CapabilityRecord>() == 136);
 const _: () = assert!(core::mem::size_of::<CgroupRecord>() == 32 + CGROUP_PATH_LEN);
 const _: () = assert!(core::mem::size_of::<ExecRecord>() == 64 + EXEC_FILENAME_LEN + EXEC_ARGS_LEN);
 const _: () = assert!(core::mem::size_of::<ExitRecord>() == 16);
 const _: () =
-    assert!(core::mem::size_of::<OperationRecord>() == 24 + 128 + OP_STRINGS * OP_STRING_LEN);
+    assert!(core::mem::size_of::<OperationRecord>() == 24 + 136 + OP_STRINGS * OP_STRING_LEN);

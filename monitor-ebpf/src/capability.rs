@@ -277,18 +277,21 @@ fn on_check(hook: Hook, check: Check) {
 #[inline(always)]
 fn changes_ids(spec: u32, check: &Check, layout: &KernelLayout, args: [u64; 3]) -> bool {
     let id = |offset: u32| read_at::<u32>(check.cred, offset).unwrap_or(u32::MAX - 1);
-    let (uid, euid) = (id(layout.cred_uid), id(layout.cred_euid));
+    // The caller's real, effective and saved ids: user ones, or group ones.
+    let (real, effective, saved) = if spec & op::ID_GID != 0 {
+        (layout.cred_gid, layout.cred_egid, layout.cred_sgid)
+    } else {
+        (layout.cred_uid, layout.cred_euid, layout.cred_suid)
+    };
     let arg = |i: usize| args[i] as u32;
-    let sets = |v: u32, current: u32| v != u32::MAX && v != current;
+    let sets = |v: u32, offset: u32| v != u32::MAX && v != id(offset);
     match (spec >> op::ID_SHAPE_SHIFT) & op::ID_SHAPE_MASK {
         op::ID_SETUID => {
-            let u = arg(0);
-            u != uid || u != euid || u != id(layout.cred_suid)
+            let v = arg(0);
+            v != id(real) || v != id(effective) || v != id(saved)
         }
-        op::ID_SETREUID => sets(arg(0), uid) || sets(arg(1), euid),
-        op::ID_SETRESUID => {
-            sets(arg(0), uid) || sets(arg(1), euid) || sets(arg(2), id(layout.cred_suid))
-        }
+        op::ID_SETREUID => sets(arg(0), real) || sets(arg(1), effective),
+        op::ID_SETRESUID => sets(arg(0), real) || sets(arg(1), effective) || sets(arg(2), saved),
         _ => true,
     }
 }
@@ -324,6 +327,8 @@ unsafe fn fill(r: *mut CapabilityRecord, e: &Emit) {
         (*r).tid = e.pid_tgid as u32;
         (*r).uid = read_at(check.cred, layout.cred_uid).unwrap_or(u32::MAX);
         (*r).euid = read_at(check.cred, layout.cred_euid).unwrap_or(u32::MAX);
+        (*r).gid = read_at(check.cred, layout.cred_gid).unwrap_or(u32::MAX);
+        (*r).egid = read_at(check.cred, layout.cred_egid).unwrap_or(u32::MAX);
         (*r).syscall = e.syscall;
         for i in 0..6 {
             (*r).args[i] = e.regs.map_or(0, |regs| regs.arg(i));

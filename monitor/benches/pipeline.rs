@@ -94,6 +94,8 @@ fn stream() -> Vec<Vec<u8>> {
                 tid: FIRST_PID + (i as u32 % PIDS),
                 uid: 0,
                 euid: 0,
+                gid: 0,
+                egid: 0,
                 syscall,
                 args: [0; 6],
                 cap_effective: 0xa80425fb,

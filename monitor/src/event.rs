@@ -312,6 +312,9 @@ pub struct OperationEvent {
 pub struct Ids {
     pub uid: Option<u32>,
     pub euid: Option<u32>,
+    /// Group ids: known for set*id calls, null for exec.
+    pub gid: Option<u32>,
+    pub egid: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -433,6 +436,8 @@ mod tests {
             tid: 11,
             uid: 0,
             euid: 0,
+            gid: 0,
+            egid: 0,
             syscall: 272,
             args: [0x20000, 0, 0, 0, 0, 0],
             cap_effective: (1 << 21) | (1 << 7),

@@ -191,8 +191,8 @@ impl Probes {
         ];
         // Sensitive operations are seen at their capability checks; operations that make
         // none have no hook yet. Credential changes: at exec (set-user-id files) through the
-        // exec probe (the family named here); setuid()/setreuid()/setresuid() at their
-        // capability check; set*gid()/setgroups()/capset() are not covered yet.
+        // exec probe (the family named here); set[re[s]]uid() at their
+        // capability check, and their gid twins; setgroups()/capset() are not covered yet.
         let mut groups: Vec<&str> = operations::SENSITIVE.iter().map(|s| s.group).collect();
         groups.sort_unstable();
         groups.dedup();
@@ -350,6 +350,9 @@ fn kernel_layout(btf: &KernelBtf) -> KernelLayout {
         mm_arg_end: off("mm_struct", "arg_end"),
         bprm_filename: off("linux_binprm", "filename"),
         cred_suid: off("cred", "suid"),
+        cred_gid: off("cred", "gid"),
+        cred_egid: off("cred", "egid"),
+        cred_sgid: off("cred", "sgid"),
         ..KernelLayout::EMPTY
     };
     if !missing.is_empty() {

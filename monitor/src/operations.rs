@@ -307,10 +307,12 @@ pub fn kernel_table(arch: Arch) -> Vec<(i64, u32)> {
             }
             Some((nr, mask & op::STRING_ARGS_MASK))
         })
-        .chain(ID_CHANGES.iter().filter_map(|(name, shape)| {
+        .chain(ID_CHANGES.iter().filter_map(|(name, spec)| {
             Some((
                 arch.number(name)?,
-                op::CREDENTIALS | shape << op::ID_SHAPE_SHIFT,
+                op::CREDENTIALS
+                    | (spec & op::ID_SHAPE_MASK) << op::ID_SHAPE_SHIFT
+                    | (spec & op::ID_GID),
             ))
         }))
         .collect()
@@ -323,25 +325,52 @@ pub const ID_CHANGES: &[(&str, u32)] = &[
     ("setuid", op::ID_SETUID),
     ("setreuid", op::ID_SETREUID),
     ("setresuid", op::ID_SETRESUID),
+    ("setgid", op::ID_SETUID | op::ID_GID),
+    ("setregid", op::ID_SETREUID | op::ID_GID),
+    ("setresgid", op::ID_SETRESUID | op::ID_GID),
 ];
 
-/// The ids a user-id syscall asks for, from its arguments and the caller's ids: (syscall
-/// name, new uid, new euid); -1 keeps an id. `None` for other syscalls.
-pub fn requested_ids(
-    name: &str,
-    args: &[u64; 6],
-    uid: Option<u32>,
-    euid: Option<u32>,
-) -> Option<(&'static str, Option<u32>, Option<u32>)> {
-    let (name, shape) = ID_CHANGES.iter().find(|(n, _)| *n == name)?;
+/// A caller's ids (null where unknown).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IdSet {
+    pub uid: Option<u32>,
+    pub euid: Option<u32>,
+    pub gid: Option<u32>,
+    pub egid: Option<u32>,
+}
+
+/// The ids a user- or group-id syscall asks for, from its arguments and the caller's ids
+/// `old`: (syscall name, the ids after); -1 keeps an id. `None` for other syscalls.
+pub fn requested_ids(name: &str, args: &[u64; 6], old: IdSet) -> Option<(&'static str, IdSet)> {
+    let (name, spec) = ID_CHANGES.iter().find(|(n, _)| *n == name)?;
+    let group = spec & op::ID_GID != 0;
     let keep = |v: u64, current: Option<u32>| match v as u32 {
         u32::MAX => current,
         v => Some(v),
     };
-    Some(match *shape {
-        op::ID_SETUID => (*name, Some(args[0] as u32), Some(args[0] as u32)),
-        _ => (*name, keep(args[0], uid), keep(args[1], euid)),
-    })
+    let (real, effective) = if group {
+        (old.gid, old.egid)
+    } else {
+        (old.uid, old.euid)
+    };
+    let (real, effective) = match spec & op::ID_SHAPE_MASK {
+        op::ID_SETUID => (Some(args[0] as u32), Some(args[0] as u32)),
+        _ => (keep(args[0], real), keep(args[1], effective)),
+    };
+    let new = if group {
+        IdSet {
+            gid: real,
+            egid: effective,
+            ..old
+        }
+    } else {
+        IdSet {
+            uid: real,
+            euid: effective,
+            ..old
+        }
+    };
+    Some((*name, new))
 }
 
 /// The entry for a syscall name.
@@ -494,6 +523,9 @@ mod tests {
         assert_eq!(shape(table[&105]), op::ID_SETUID);
         assert_eq!(shape(table[&113]), op::ID_SETREUID, "setreuid");
         assert_eq!(shape(table[&117]), op::ID_SETRESUID, "setresuid");
+        assert_eq!(table[&106] & op::ID_GID, op::ID_GID, "setgid");
+        assert_eq!(table[&105] & op::ID_GID, 0, "setuid");
+        assert_eq!(shape(table[&119]), op::ID_SETRESUID, "setresgid");
         assert_eq!(table[&165] & op::CREDENTIALS, 0, "mount is not one");
         let arm: BTreeMap<i64, u32> = kernel_table(Arch::Aarch64).into_iter().collect();
         assert_eq!(shape(arm[&146]), op::ID_SETUID);
@@ -502,25 +534,36 @@ mod tests {
     #[test]
     fn requested_ids_keep_what_minus_one_keeps() {
         let args = |a: u64, b: u64| [a, b, u64::from(u32::MAX), 0, 0, 0];
+        let ids = |uid, euid, gid, egid| IdSet {
+            uid: Some(uid),
+            euid: Some(euid),
+            gid: Some(gid),
+            egid: Some(egid),
+        };
+        let minus_one = u64::from(u32::MAX);
         assert_eq!(
-            requested_ids("setuid", &args(1000, 0), Some(0), Some(0)),
-            Some(("setuid", Some(1000), Some(1000)))
+            requested_ids("setuid", &args(1000, 0), ids(0, 0, 0, 0)),
+            Some(("setuid", ids(1000, 1000, 0, 0)))
         );
         assert_eq!(
-            requested_ids(
-                "setresuid",
-                &args(u64::from(u32::MAX), 0),
-                Some(1000),
-                Some(1000)
-            ),
-            Some(("setresuid", Some(1000), Some(0)))
+            requested_ids("setresuid", &args(minus_one, 0), ids(1000, 1000, 5, 5)),
+            Some(("setresuid", ids(1000, 0, 5, 5)))
         );
         // A 32-bit -1 in a 64-bit register (the C library passes uid_t).
         assert_eq!(
-            requested_ids("setreuid", &args(0xffff_ffff, 5), Some(7), Some(7)),
-            Some(("setreuid", Some(7), Some(5)))
+            requested_ids("setreuid", &args(0xffff_ffff, 5), ids(7, 7, 7, 7)),
+            Some(("setreuid", ids(7, 5, 7, 7)))
         );
-        assert_eq!(requested_ids("mount", &args(0, 0), None, None), None);
+        // Group ids change the gids and keep the uids.
+        assert_eq!(
+            requested_ids("setgid", &args(50, 0), ids(0, 0, 0, 0)),
+            Some(("setgid", ids(0, 0, 50, 50)))
+        );
+        assert_eq!(
+            requested_ids("setregid", &args(minus_one, 60), ids(1, 1, 2, 2)),
+            Some(("setregid", ids(1, 1, 2, 60)))
+        );
+        assert_eq!(requested_ids("mount", &args(0, 0), IdSet::default()), None);
     }
 
     #[test]

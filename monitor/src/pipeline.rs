@@ -606,7 +606,7 @@ impl Output {
                 let (cap, strings) = *op;
                 let ev = self.capability_event(&cap);
                 self.emit(&ev);
-                if let Some(change) = id_change_event(&ev) {
+                if let Some(change) = id_change_event(&ev, &cap) {
                     self.emit(&change);
                 } else if let Some(op) = operation_event(ev, &strings) {
                     self.emit(&op);
@@ -693,7 +693,12 @@ impl Output {
             },
         };
         self.attribute(&mut header, e.boot_ns);
-        let ids = |(uid, euid): (Option<u32>, Option<u32>)| Ids { uid, euid };
+        let ids = |(uid, euid): (Option<u32>, Option<u32>)| Ids {
+            uid,
+            euid,
+            gid: None,
+            egid: None,
+        };
         CredentialsEvent {
             header,
             credentials: CredentialsChange {
@@ -1007,21 +1012,31 @@ fn baseline_alert(event: &Value, o: &OutsideBaseline) -> Alert {
 }
 
 /// The `syscall`/`namespace` event of a check made by a sensitive syscall.
-/// The `credentials` event of a user-id syscall that asked to change an id (the probes
-/// report those in full): the caller's ids before, the ids it asked for, and the check.
-fn id_change_event(ev: &CapabilityEvent) -> Option<CredentialsEvent> {
+/// The `credentials` event of a user- or group-id syscall that asked to change an id (the
+/// probes report those in full): the caller's ids before, the ids it asked for, and the
+/// check.
+fn id_change_event(ev: &CapabilityEvent, rec: &CapabilityRecord) -> Option<CredentialsEvent> {
     let sc = ev.syscall.as_ref()?;
-    let p = &ev.header.process;
-    let (cause, uid, euid) = operations::requested_ids(sc.name?, &sc.args, p.uid, p.euid)?;
+    let known = |v: u32| (v != u32::MAX).then_some(v);
+    let old = operations::IdSet {
+        uid: known(rec.uid),
+        euid: known(rec.euid),
+        gid: known(rec.gid),
+        egid: known(rec.egid),
+    };
+    let (cause, new) = operations::requested_ids(sc.name?, &sc.args, old)?;
+    let ids = |i: operations::IdSet| Ids {
+        uid: i.uid,
+        euid: i.euid,
+        gid: i.gid,
+        egid: i.egid,
+    };
     let mut header = ev.header.clone();
     header.kind = "credentials";
     Some(CredentialsEvent {
         credentials: CredentialsChange {
-            old: Some(Ids {
-                uid: p.uid,
-                euid: p.euid,
-            }),
-            new: Ids { uid, euid },
+            old: Some(ids(old)),
+            new: ids(new),
         },
         header,
         cause,

@@ -457,3 +457,33 @@ fn setresuid_keeps_what_minus_one_keeps_and_no_change_is_no_event() {
         "the unchanged setuid(0) is still a capability event"
     );
 }
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn setgid_is_a_credentials_event_permitted_or_refused() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let (_c, out, events) = id_change(
+        &daemon,
+        &["/bin/trigger", "setgid-to", "50"],
+        &["CAP_SETGID"],
+    );
+    assert!(out.contains("setgid-to rc=0"), "{out}");
+    let ev = &events[0];
+    assert_eq!(ev["cause"], "setgid", "{ev:#}");
+    assert_eq!(ev["credentials"]["old"]["gid"], 0, "{ev:#}");
+    assert_eq!(ev["credentials"]["new"]["gid"], 50, "{ev:#}");
+    assert_eq!(ev["credentials"]["new"]["egid"], 50, "{ev:#}");
+    assert_eq!(ev["credentials"]["new"]["uid"], 0, "uids kept: {ev:#}");
+    assert_eq!(ev["capability"]["name"], "CAP_SETGID", "{ev:#}");
+    assert_eq!(ev["capability"]["verdict"], "allowed", "{ev:#}");
+    // Without CAP_SETGID the check refuses and the call fails.
+    let (_c, out, events) = id_change(&daemon, &["/bin/trigger", "setgid-to", "50"], &[]);
+    assert!(out.contains("setgid-to rc=-1 errno=1"), "{out}");
+    assert_eq!(
+        events[0]["capability"]["verdict"], "denied",
+        "{:#}",
+        events[0]
+    );
+    assert_eq!(events[0]["cause"], "setgid", "{:#}", events[0]);
+}

@@ -109,7 +109,7 @@ static int report(const char *name, int rc) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setresuid R E S\n");
+        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S\n");
         return 2;
     }
     const char *what = argv[1];
@@ -184,6 +184,8 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(what, "setuid-to") && argc > 2)
         return report(what, setuid((uid_t)strtol(argv[2], NULL, 10)));
+    if (!strcmp(what, "setgid-to") && argc > 2)
+        return report(what, setgid((gid_t)strtol(argv[2], NULL, 10)));
     if (!strcmp(what, "setresuid") && argc > 4)
         return report(what, setresuid((uid_t)strtol(argv[2], NULL, 10),
                                       (uid_t)strtol(argv[3], NULL, 10),
