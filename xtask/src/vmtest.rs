@@ -113,6 +113,17 @@ const TEST_MODULE: &str = "kernel/lib/crc-itu-t.ko";
 /// Boots run again after a guest kernel crash (a TCG fault, not privmon's).
 const CRASH_RETRIES: u32 = 2;
 
+/// A guest CPU reported stuck this long (the kernel's soft-lockup watchdog) counts as a
+/// guest kernel fault: the boot is stopped and run again like a crashed one.
+const LOCKUP_GIVE_UP_SECS: u64 = 120;
+
+/// Seconds in a "watchdog: BUG: soft lockup - CPU#1 stuck for 249s!" line.
+fn lockup_secs(line: &str) -> Option<u64> {
+    let rest = line.split("soft lockup").nth(1)?;
+    let n = rest.split("stuck for ").nth(1)?.split('s').next()?;
+    n.trim().parse().ok()
+}
+
 /// How long one boot may take before it is killed and counted as failed.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(900);
 
@@ -159,8 +170,9 @@ pub fn vmtest(only: Option<&str>, probe_only: bool) -> anyhow::Result<()> {
         let mut outcome = boot_vm(kernel, &initramfs, boot, &log);
         // Multi-threaded TCG now and then crashes a guest kernel in its own code patching
         // (an int3 Oops while static keys or probes are patched: 2 of ~34 boots so far,
-        // once in early boot, once while a probe attached): such a boot runs again, at
-        // most twice, and the report says so.
+        // once in early boot, once while a probe attached), and once locked up both guest
+        // CPUs (soft lockups in runc, at the first test): such a boot runs again, at most
+        // twice, and the report says so.
         for retry in 1..=CRASH_RETRIES {
             if !outcome.as_ref().is_ok_and(|r| r.kernel_crashed) {
                 break;
@@ -644,6 +656,16 @@ fn boot_vm(
         if line.contains("Kernel panic") || line.contains("Oops:") {
             result.kernel_crashed = true;
         }
+        if let Some(secs) = lockup_secs(&line)
+            && secs >= LOCKUP_GIVE_UP_SECS
+        {
+            // Seen once under multi-threaded TCG: both vCPUs stuck in the guest kernel,
+            // which then never recovers; waiting for the boot timeout only loses time.
+            result.kernel_crashed = true;
+            let _ = child.kill();
+            eprintln!("    guest CPUs locked up for {secs} s; stopping the VM");
+            break;
+        }
         let Some(marker) = line.find("@@vmtest ").map(|i| &line[i + 9..]) else {
             section.push(line);
             continue;
@@ -782,4 +804,20 @@ fn report(results: &[(String, Boot, Duration, anyhow::Result<BootResult>)]) -> S
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lockup_secs;
+
+    #[test]
+    fn soft_lockup_lines_give_their_seconds() {
+        assert_eq!(
+            lockup_secs(
+                "[  289.576875] watchdog: BUG: soft lockup - CPU#1 stuck for 249s! [exe:145]"
+            ),
+            Some(249)
+        );
+        assert_eq!(lockup_secs("test result: ok. 10 passed"), None);
+    }
 }
