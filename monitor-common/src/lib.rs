@@ -24,6 +24,9 @@ pub mod names {
     /// Bumped by the daemon after each change of [`HOST_CGROUPS`]: the probes' per-CPU
     /// filter cache is valid for one generation.
     pub const FILTER_GEN: &str = "FILTER_GEN";
+    /// Hashes ([`super::name_hash`]) of the file names whose opens for writing the files
+    /// fallback reports.
+    pub const WATCHED_FILES: &str = "WATCHED_FILES";
 }
 
 /// Kind of a ring-buffer record: the first `u32` of every record. Ids are fixed forever.
@@ -37,6 +40,9 @@ pub enum RecordKind {
     Exit = 5,
     /// A capability check made by a sensitive syscall: the check plus string arguments.
     Operation = 6,
+    /// A sensitive syscall seen returning by a fallback syscall tracepoint (an
+    /// [`OperationRecord`] whose check is [`NO_CHECK`] and whose `result` is set).
+    SyscallExit = 7,
 }
 
 impl RecordKind {
@@ -48,6 +54,7 @@ impl RecordKind {
             4 => Some(Self::Exec),
             5 => Some(Self::Exit),
             6 => Some(Self::Operation),
+            7 => Some(Self::SyscallExit),
             _ => None,
         }
     }
@@ -60,7 +67,9 @@ pub mod drop_slot {
     pub const EXEC: u32 = 6;
     pub const EXIT: u32 = 7;
     pub const OPERATION: u32 = 8;
-    pub const COUNT: u32 = 9;
+    /// The fallback syscall tracepoints.
+    pub const SYSCALL_EXIT: u32 = 9;
+    pub const COUNT: u32 = 10;
 }
 
 /// Bytes of a cgroup path carried in a [`CgroupRecord`] (longer paths are truncated and
@@ -137,7 +146,9 @@ pub mod stat {
     pub const COUNTS_OVERFLOWED: u32 = 5;
     /// kretprobe hits without a matching kprobe entry.
     pub const KPROBE_MISSED_ENTRY: u32 = 6;
-    pub const COUNT: u32 = 7;
+    /// Sensitive syscalls seen returning by the fallback tracepoints (after the filters).
+    pub const SYSCALL_EXITS: u32 = 7;
+    pub const COUNT: u32 = 8;
 }
 
 /// Flags in [`ProbeConfig::flags`].
@@ -355,7 +366,63 @@ pub mod op {
     pub const ID_GID: u32 = 1 << 10;
     /// Syscall numbers the table covers (x86_64 and aarch64 numbers are below 512).
     pub const TABLE_LEN: u32 = 512;
+
+    /// The syscall's group has its fallback on: the `syscalls:sys_exit_*` program reports
+    /// it, subject to the filter at [`FALLBACK_SHIFT`].
+    pub const FALLBACK: u32 = 1 << 29;
+    /// Read the `u64` a pointer argument points to (`clone3`'s `clone_args.flags`,
+    /// `openat2`'s `open_how.flags`) into [`super::OperationRecord::deref`]; which argument
+    /// is at [`DEREF_ARG_SHIFT`].
+    pub const DEREF: u32 = 1 << 28;
+    pub const DEREF_ARG_SHIFT: u32 = 24;
+    pub const ARG_MASK: u32 = 7;
+    /// Which fallback records are kept (bits 12..16), see the `FB_*` values.
+    pub const FALLBACK_SHIFT: u32 = 12;
+    pub const FALLBACK_MASK: u32 = 0xf;
+    /// Every call.
+    pub const FB_ALWAYS: u32 = 0;
+    /// `CLONE_NEWUSER` in the flags (argument 0, or the dereferenced `clone_args`), in the
+    /// caller only (a new child returns 0 from the same syscall).
+    pub const FB_NEW_USER_NS: u32 = 1;
+    /// An open for writing (flags in the argument at [`FB_FLAGS_ARG_SHIFT`], or the
+    /// dereferenced `open_how`) of a path whose last component is one of
+    /// [`super::names::WATCHED_FILES`]; the path is the first string argument.
+    pub const FB_OPEN_WATCHED: u32 = 2;
+    pub const FB_FLAGS_ARG_SHIFT: u32 = 16;
+    /// The flags are read through [`DEREF`].
+    pub const FB_FLAGS_DEREF: u32 = 1 << 19;
+    /// `clone`/`clone3`: the new child returns 0 from the syscall too, and is skipped.
+    pub const FB_CHILD_RETURNS_ZERO: u32 = 1 << 20;
+    /// `CLONE_NEWUSER`.
+    pub const CLONE_NEWUSER: u64 = 0x1000_0000;
+    /// `clone`, `clone3`, `unshare`: sensitive at a check only when the flags (argument 0, or
+    /// the dereferenced `clone_args`) ask for a new namespace. A plain fork makes checks too
+    /// (the memory accounting's CAP_SYS_ADMIN probe), and is no namespace change.
+    pub const NEW_NS: u32 = 1 << 27;
+    /// With [`NEW_NS`]: `CLONE_NEWTIME` (0x80) counts; in `clone()`'s flags that bit is part
+    /// of the exit signal.
+    pub const NEW_NS_TIME: u32 = 1 << 21;
+    /// `CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET`.
+    pub const CLONE_NEW_MASK: u64 = 0x7e02_0000;
+    pub const CLONE_NEWTIME: u64 = 0x80;
 }
+
+/// FNV-1a over the bytes of a file name: how the fallback matches the last component of a
+/// path against [`names::WATCHED_FILES`] without string compares in the kernel.
+pub const fn name_hash(name: &[u8]) -> u32 {
+    let mut h = FNV_OFFSET;
+    let mut i = 0;
+    while i < name.len() {
+        h = (h ^ name[i] as u32).wrapping_mul(FNV_PRIME);
+        i += 1;
+    }
+    h
+}
+pub const FNV_OFFSET: u32 = 0x811c_9dc5;
+pub const FNV_PRIME: u32 = 0x0100_0193;
+
+/// The record's check when there was none (a [`RecordKind::SyscallExit`] record).
+pub const NO_CHECK: u32 = u32::MAX;
 
 /// String arguments carried by an [`OperationRecord`], and their size.
 pub const OP_STRINGS: usize = 3;
@@ -373,7 +440,11 @@ pub struct OperationRecord {
     /// Bytes of each string used, including the NUL; 0 if unreadable.
     pub string_lens: [u32; OP_STRINGS],
     pub _pad: u32,
-    /// The check itself.
+    /// [`RecordKind::SyscallExit`]: the syscall's return value.
+    pub result: i64,
+    /// The `u64` at the pointer argument named by [`op::DEREF`], else 0.
+    pub deref: u64,
+    /// The check itself ([`NO_CHECK`] for [`RecordKind::SyscallExit`]).
     pub check: CapabilityRecord,
     pub strings: [[u8; OP_STRING_LEN]; OP_STRINGS],
 }
@@ -443,4 +514,4 @@ const _: () = assert!(core::mem::size_of::<CgroupRecord>() == 32 + CGROUP_PATH_L
 const _: () = assert!(core::mem::size_of::<ExecRecord>() == 64 + EXEC_FILENAME_LEN + EXEC_ARGS_LEN);
 const _: () = assert!(core::mem::size_of::<ExitRecord>() == 16);
 const _: () =
-    assert!(core::mem::size_of::<OperationRecord>() == 24 + 136 + OP_STRINGS * OP_STRING_LEN);
+    assert!(core::mem::size_of::<OperationRecord>() == 40 + 136 + OP_STRINGS * OP_STRING_LEN);

@@ -8,7 +8,8 @@ use aya_ebpf::{
     bindings::BPF_NOEXIST,
     helpers::{
         bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
-        bpf_get_current_task, bpf_ktime_get_boot_ns, bpf_probe_read_user_str_bytes,
+        bpf_get_current_task, bpf_ktime_get_boot_ns, bpf_probe_read_user,
+        bpf_probe_read_user_str_bytes,
     },
     macros::{btf_tracepoint, fexit, kprobe, kretprobe, tracepoint},
     programs::{
@@ -31,13 +32,13 @@ use crate::{
 };
 
 /// One capability check, whatever hook saw it.
-struct Check {
-    cred: u64,
-    target_ns: u64,
-    cap: u32,
-    ret: i32,
+pub(crate) struct Check {
+    pub cred: u64,
+    pub target_ns: u64,
+    pub cap: u32,
+    pub ret: i32,
     /// `cap_capable()`'s `opts`, where the hook has them.
-    opts: Option<u32>,
+    pub opts: Option<u32>,
 }
 
 /// match-proto: v6.14: include/trace/events/capability.h: TP_PROTO(const struct cred *cred,
@@ -149,7 +150,7 @@ pub fn cap_capable_kretprobe(ctx: RetProbeContext) -> u32 {
 }
 
 #[inline(always)]
-fn config() -> Option<&'static ProbeConfig> {
+pub(crate) fn config() -> Option<&'static ProbeConfig> {
     CONFIG.get(0)
 }
 
@@ -210,7 +211,8 @@ fn on_check(hook: Hook, check: Check) {
                 || regs
                     .as_ref()
                     .is_none_or(|r| changes_ids(*v, &check, layout, [r.arg(0), r.arg(1), r.arg(2)]))
-        });
+        })
+        .filter(|v| v & op::NEW_NS == 0 || regs.as_ref().is_none_or(|r| new_namespaces(*v, r)));
     let window = cfg.dedup_window_ns;
     let bypass = sensitive.is_some()
         || (verdict == VERDICT_DENIED && cfg.flags & config_flags::ALWAYS_EMIT_DENIED != 0);
@@ -253,7 +255,7 @@ fn on_check(hook: Hook, check: Check) {
         layout,
     };
     if let Some(spec) = sensitive {
-        emit_operation(&what, spec & op::STRING_ARGS_MASK);
+        emit_operation(&what, spec, None);
         return;
     }
     let Some(mut entry) = EVENTS.reserve::<CapabilityRecord>(0) else {
@@ -296,18 +298,36 @@ fn changes_ids(spec: u32, check: &Check, layout: &KernelLayout, args: [u64; 3]) 
     }
 }
 
+/// Whether a `clone`/`clone3`/`unshare` asks for a new namespace (see [`op::NEW_NS`]).
+#[inline(always)]
+fn new_namespaces(spec: u32, regs: &SyscallRegs) -> bool {
+    let flags = if spec & op::DEREF != 0 {
+        let arg = ((spec >> op::DEREF_ARG_SHIFT) & op::ARG_MASK) as usize;
+        // SAFETY: a user-space read; a fault is an error, not a crash.
+        unsafe { bpf_probe_read_user(regs.arg(arg) as *const u64) }.unwrap_or(u64::MAX)
+    } else {
+        regs.arg(0)
+    };
+    let mask = if spec & op::NEW_NS_TIME != 0 {
+        op::CLONE_NEW_MASK | op::CLONE_NEWTIME
+    } else {
+        op::CLONE_NEW_MASK
+    };
+    flags & mask != 0
+}
+
 /// What a record is made of.
-struct Emit<'a> {
-    hook: Hook,
-    check: &'a Check,
-    cgroup_id: u64,
-    pid_tgid: u64,
-    syscall: i64,
-    regs: Option<&'a SyscallRegs>,
-    now: u64,
-    verdict: u32,
-    comm: &'a [u8; COMM_LEN],
-    layout: &'a KernelLayout,
+pub(crate) struct Emit<'a> {
+    pub hook: Hook,
+    pub check: &'a Check,
+    pub cgroup_id: u64,
+    pub pid_tgid: u64,
+    pub syscall: i64,
+    pub regs: Option<&'a SyscallRegs>,
+    pub now: u64,
+    pub verdict: u32,
+    pub comm: &'a [u8; COMM_LEN],
+    pub layout: &'a KernelLayout,
 }
 
 /// Writes every field of a [`CapabilityRecord`] at `r`.
@@ -351,22 +371,41 @@ unsafe fn fill(r: *mut CapabilityRecord, e: &Emit) {
     }
 }
 
-/// Emits a check made by a sensitive syscall, with the string arguments in `string_args`.
+/// Emits a check made by a sensitive syscall (`exit: None`), or a sensitive syscall seen
+/// returning `exit` by a fallback tracepoint, with the string arguments `spec` names.
+/// A fallback record that its filter (`spec`'s `FB_*` shape) rejects is discarded.
 #[inline(always)]
-fn emit_operation(what: &Emit, string_args: u32) {
+pub(crate) fn emit_operation(what: &Emit, spec: u32, exit: Option<i64>) {
+    let string_args = spec & op::STRING_ARGS_MASK;
     let Some(mut entry) = EVENTS.reserve::<OperationRecord>(0) else {
-        bump(&RINGBUF_DROPS, drop_slot::OPERATION);
+        let slot = if exit.is_some() {
+            drop_slot::SYSCALL_EXIT
+        } else {
+            drop_slot::OPERATION
+        };
+        bump(&RINGBUF_DROPS, slot);
         return;
     };
     let rec = entry.as_mut_ptr();
     // SAFETY: `rec` points to reserved ring-buffer memory of the right size; every field is
     // written before submit.
     unsafe {
-        (*rec).kind = RecordKind::Operation as u32;
+        (*rec).kind = match exit {
+            Some(_) => RecordKind::SyscallExit as u32,
+            None => RecordKind::Operation as u32,
+        };
         fill(&raw mut (*rec).check, what);
         (*rec).string_args = 0;
         (*rec).string_lens = [0; OP_STRINGS];
         (*rec)._pad = 0;
+        (*rec).result = exit.unwrap_or(0);
+        (*rec).deref = 0;
+        if spec & op::DEREF != 0 {
+            let arg = ((spec >> op::DEREF_ARG_SHIFT) & op::ARG_MASK) as usize;
+            if let Some(&ptr) = (*rec).check.args.get(arg) {
+                (*rec).deref = bpf_probe_read_user(ptr as *const u64).unwrap_or(0);
+            }
+        }
         let mut slot = 0usize;
         for i in 0..6 {
             if string_args & (1 << i) == 0 {
@@ -386,9 +425,17 @@ fn emit_operation(what: &Emit, string_args: u32) {
             };
             slot += 1;
         }
+        if exit.is_some() && !crate::fallback::keep(spec, &*rec) {
+            entry.discard(0);
+            return;
+        }
     }
     entry.submit(0);
-    stat_inc(stat::EMITTED);
+    stat_inc(if exit.is_some() {
+        stat::SYSCALL_EXITS
+    } else {
+        stat::EMITTED
+    });
 }
 
 /// Adds one to the exact counter of (cgroup, cap, verdict).

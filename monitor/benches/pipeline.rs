@@ -123,6 +123,8 @@ fn stream() -> Vec<Vec<u8>> {
                 string_args: 0b111,
                 string_lens,
                 _pad: 0,
+                result: 0,
+                deref: 0,
                 check: CapabilityRecord {
                     cap: 21,
                     syscall: 165,

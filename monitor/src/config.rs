@@ -8,7 +8,7 @@ use std::{
 
 use serde::Deserialize;
 
-pub use crate::{rules::Severity, sinks::webhook::Format as WebhookFormat};
+pub use crate::{operations::Coverage, rules::Severity, sinks::webhook::Format as WebhookFormat};
 
 /// Which capability-check hook to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
@@ -112,6 +112,78 @@ pub struct Config {
     /// Seconds a workload is watched before its capability baseline is fixed; later uses of
     /// other capabilities raise `capability_outside_baseline`.
     pub baseline_learning_secs: u64,
+    /// How each sensitive-operation group is covered: `auto` (capability checks and other
+    /// zero-tax sources; what they miss is reported), `on` (plus syscall tracepoints, which
+    /// slow every syscall of the node) or `off`.
+    pub operations: OperationGroups,
+}
+
+/// Coverage of each sensitive-operation group (docs/events.md lists what each holds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OperationGroups {
+    pub mounts: Coverage,
+    pub namespaces: Coverage,
+    pub kernel: Coverage,
+    pub processes: Coverage,
+    pub files: Coverage,
+    pub misc: Coverage,
+}
+
+impl OperationGroups {
+    /// The mode of `group` (`auto` for a name that is no group).
+    pub fn mode(&self, group: &str) -> Coverage {
+        match group {
+            "mounts" => self.mounts,
+            "namespaces" => self.namespaces,
+            "kernel" => self.kernel,
+            "processes" => self.processes,
+            "files" => self.files,
+            "misc" => self.misc,
+            _ => Coverage::Auto,
+        }
+    }
+
+    fn set(&mut self, group: &str, mode: Coverage) -> bool {
+        let slot = match group {
+            "mounts" => &mut self.mounts,
+            "namespaces" => &mut self.namespaces,
+            "kernel" => &mut self.kernel,
+            "processes" => &mut self.processes,
+            "files" => &mut self.files,
+            "misc" => &mut self.misc,
+            _ => return false,
+        };
+        *slot = mode;
+        true
+    }
+
+    /// Applies `GROUP=MODE` (GROUP may be `all`).
+    pub fn apply(&mut self, setting: &str) -> Result<(), String> {
+        let (group, mode) = setting
+            .split_once('=')
+            .ok_or_else(|| format!("`{setting}` is not GROUP=MODE"))?;
+        let mode = match mode.trim() {
+            "auto" => Coverage::Auto,
+            "on" => Coverage::On,
+            "off" => Coverage::Off,
+            other => return Err(format!("unknown mode `{other}` (auto, on, off)")),
+        };
+        let group = group.trim();
+        if group == "all" {
+            for g in crate::operations::GROUPS {
+                self.set(g, mode);
+            }
+            return Ok(());
+        }
+        if !self.set(group, mode) {
+            return Err(format!(
+                "unknown group `{group}` (all, {})",
+                crate::operations::GROUPS.join(", ")
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The event kinds sinks can select.
@@ -166,6 +238,7 @@ impl Default for Config {
             api_token_file: None,
             state_dir: Some(PathBuf::from(DEFAULT_STATE_DIR)),
             baseline_learning_secs: 86_400,
+            operations: OperationGroups::default(),
         }
     }
 }
@@ -289,6 +362,10 @@ pub struct ConfigFlags {
     /// Seconds of learning before a workload's capability baseline is fixed [default: 86400].
     #[arg(long, value_name = "SECS")]
     pub baseline_learning_secs: Option<u64>,
+    /// Coverage of sensitive-operation groups, GROUP=MODE (mounts, namespaces, kernel,
+    /// processes, files, misc or all; auto, on or off), repeatable: `--operations all=on`.
+    #[arg(long, value_name = "GROUP=MODE", value_delimiter = ',')]
+    pub operations: Vec<String>,
 }
 
 /// A configuration that cannot be used, with where and why.
@@ -446,6 +523,16 @@ impl Config {
         if !flags.trusted_registries.is_empty() {
             self.trusted_registries = flags.trusted_registries.clone();
         }
+        for setting in &flags.operations {
+            self.operations
+                .apply(setting)
+                .map_err(|message| ConfigError {
+                    source_name: "command line".to_string(),
+                    line: None,
+                    key: Some("--operations".to_string()),
+                    message,
+                })?;
+        }
         self.validate().map_err(|(key, message)| ConfigError {
             source_name: "command line".to_string(),
             line: None,
@@ -591,6 +678,49 @@ mod tests {
         assert_eq!(c.listen.to_string(), "0.0.0.0:9999");
         assert!(!c.metrics_pod_labels);
         assert_eq!(c.metrics_grace_secs, 10);
+    }
+
+    #[test]
+    fn operation_groups_parse_from_yaml_and_flags() {
+        let c = Config::from_yaml(
+            "c.yaml",
+            "operations:\n  files: on\n  mounts: off\n  namespaces: auto\n",
+        )
+        .unwrap();
+        assert_eq!(c.operations.mode("files"), Coverage::On);
+        assert_eq!(c.operations.mode("mounts"), Coverage::Off);
+        assert_eq!(c.operations.mode("kernel"), Coverage::Auto);
+        let err = Config::from_yaml("c.yaml", "operations:\n  file: on\n").unwrap_err();
+        assert_eq!(err.line, Some(2), "{err}");
+        assert!(err.to_string().contains("unknown field `file`"), "{err}");
+        let err = Config::from_yaml("c.yaml", "operations:\n  files: yes\n").unwrap_err();
+        assert!(err.to_string().contains("unknown variant"), "{err}");
+
+        let flags = |v: &[&str]| ConfigFlags {
+            operations: v.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        let c = Config::default()
+            .with_flags(&flags(&["all=on", "mounts=off"]))
+            .unwrap();
+        assert_eq!(c.operations.mode("misc"), Coverage::On);
+        assert_eq!(c.operations.mode("mounts"), Coverage::Off);
+        let err = Config::default()
+            .with_flags(&flags(&["fils=on"]))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "command line: key `--operations`: unknown group `fils` (all, mounts, \
+             namespaces, kernel, processes, files, misc)"
+        );
+        let err = Config::default()
+            .with_flags(&flags(&["files=maybe"]))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("unknown mode `maybe` (auto, on, off)"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -28,9 +28,9 @@ pub enum DecodeError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
     Capability(CapabilityRecord),
-    /// A capability check made by a sensitive syscall, with the string arguments the
-    /// kernel read (by argument index; `None` if unreadable).
-    Operation(Box<(CapabilityRecord, BTreeMap<usize, Option<String>>)>),
+    /// A sensitive syscall: at one of its capability checks, or seen returning by a
+    /// fallback tracepoint.
+    Operation(Box<Operation>),
     /// A successful execve.
     Exec(Box<Exec>),
     /// A process (thread group) ended.
@@ -47,6 +47,20 @@ pub enum Record {
         /// Path relative to the hierarchy root; `None` if unreadable or truncated.
         path: Option<String>,
     },
+}
+
+/// A decoded [`OperationRecord`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    /// The check (for a fallback record: the caller's credentials, no check).
+    pub check: CapabilityRecord,
+    /// String arguments the kernel read, by argument index (`None` if unreadable).
+    pub strings: BTreeMap<usize, Option<String>>,
+    /// The `u64` a pointer argument points to (`clone3`'s flags), else 0.
+    pub deref: u64,
+    /// `Some(return value)` when a fallback tracepoint saw the syscall return; `None` at a
+    /// capability check, before it returns.
+    pub exit: Option<i64>,
 }
 
 /// A decoded [`ExecRecord`].
@@ -115,7 +129,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         .ok_or(DecodeError::Truncated { len: bytes.len() })?;
     match RecordKind::from_u32(kind) {
         Some(RecordKind::Capability) => read_record(bytes).map(Record::Capability),
-        Some(RecordKind::Operation) => {
+        Some(k @ (RecordKind::Operation | RecordKind::SyscallExit)) => {
             let rec: OperationRecord = read_record(bytes)?;
             let mut strings = BTreeMap::new();
             let mut slot = 0;
@@ -129,7 +143,12 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
                 strings.insert(i, text);
                 slot += 1;
             }
-            Ok(Record::Operation(Box::new((rec.check, strings))))
+            Ok(Record::Operation(Box::new(Operation {
+                check: rec.check,
+                strings,
+                deref: rec.deref,
+                exit: (k == RecordKind::SyscallExit).then_some(rec.result),
+            })))
         }
         Some(RecordKind::Exec) => {
             let rec: ExecRecord = read_record(bytes)?;
@@ -287,7 +306,8 @@ pub struct SyscallDetail {
     pub number: i64,
     /// Decoded arguments by name.
     pub args: BTreeMap<&'static str, serde_json::Value>,
-    /// The syscall's return value; null: it is seen at its capability check, before it returns.
+    /// The syscall's return value where a fallback tracepoint saw it return; null when it
+    /// is seen at its capability check, before it returns.
     pub result: Option<i64>,
 }
 
@@ -300,8 +320,11 @@ pub struct OperationEvent {
     /// `mounts`, `namespaces`, `kernel`, `processes`, `files`, `misc`.
     pub group: &'static str,
     pub syscall: SyscallDetail,
-    /// The capability check the operation made (its verdict says whether it was allowed).
-    pub capability: CapabilityUse,
+    /// The capability check the operation made (its verdict says whether it was allowed);
+    /// null when a fallback tracepoint saw an operation that made none.
+    pub capability: Option<CapabilityUse>,
+    /// What saw it: `capability_check` or `syscall_tracepoint` (a group's fallback).
+    pub source: &'static str,
     /// For `namespace` events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<crate::operations::NamespaceChange>,
@@ -465,6 +488,49 @@ mod tests {
     fn decodes_a_capability_record() {
         let rec = record();
         assert_eq!(decode(&bytes(&rec)), Ok(Record::Capability(rec)));
+    }
+
+    #[test]
+    fn decodes_fallback_and_check_operation_records() {
+        let mut strings = [[0u8; monitor_common::OP_STRING_LEN]; monitor_common::OP_STRINGS];
+        strings[0][..28].copy_from_slice(b"/proc/sys/kernel/core_patter");
+        let op = OperationRecord {
+            kind: RecordKind::SyscallExit as u32,
+            string_args: 0b10,
+            string_lens: [29, 0, 0],
+            _pad: 0,
+            result: -13,
+            deref: 7,
+            check: record(),
+            strings,
+        };
+        // SAFETY: reading the bytes of a plain-old-data struct.
+        let raw = unsafe {
+            std::slice::from_raw_parts(
+                (&op as *const OperationRecord).cast::<u8>(),
+                size_of::<OperationRecord>(),
+            )
+        }
+        .to_vec();
+        let Ok(Record::Operation(got)) = decode(&raw) else {
+            panic!("not an operation")
+        };
+        assert_eq!(got.exit, Some(-13));
+        assert_eq!(got.deref, 7);
+        assert_eq!(
+            got.strings.get(&1),
+            Some(&Some("/proc/sys/kernel/core_patter".to_string()))
+        );
+        let mut raw = raw;
+        raw[..4].copy_from_slice(&(RecordKind::Operation as u32).to_ne_bytes());
+        let Ok(Record::Operation(got)) = decode(&raw) else {
+            panic!("not an operation")
+        };
+        assert_eq!(got.exit, None, "a check's record has no result");
+        assert_eq!(
+            decode(&raw[..raw.len() - 1]),
+            Err(DecodeError::Truncated { len: raw.len() - 1 })
+        );
     }
 
     #[test]

@@ -6,17 +6,18 @@ use std::fmt;
 use anyhow::{Context as _, anyhow, bail, ensure};
 use aya::{
     Btf, Ebpf, EbpfLoader,
-    maps::{Array, MapData, PerCpuArray, PerCpuHashMap},
+    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap},
     programs::{BtfTracePoint, FExit, KProbe, TracePoint},
 };
 use monitor_common::{
-    CapCountKey, Hook, KernelLayout, ProbeConfig, config_flags, drop_slot, names, op, stat,
+    CapCountKey, Hook, KernelLayout, ProbeConfig, config_flags, drop_slot, name_hash, names, op,
+    stat,
 };
 use tracing::{info, warn};
 
 use crate::{
     btf::KernelBtf,
-    config::{Config, HookChoice, Watch},
+    config::{Config, Coverage, HookChoice, OperationGroups, Watch},
     operations,
     syscalls::Arch,
     tracefs,
@@ -46,6 +47,33 @@ pub struct Probes {
     pub processes: bool,
     /// Probe families that failed to attach, with the error (verifier log included).
     pub failures: Vec<(&'static str, String)>,
+    /// How each sensitive-operation group is covered.
+    pub coverage: Vec<GroupCoverage>,
+}
+
+/// How one sensitive-operation group is covered on this kernel with this configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupCoverage {
+    pub group: &'static str,
+    pub mode: Coverage,
+    /// Syscalls whose fallback tracepoint is attached.
+    pub hooked: Vec<&'static str>,
+    /// Fallback tracepoints that could not be attached, with the error.
+    pub failed: Vec<(&'static str, String)>,
+    /// Syscalls of the group whose use can go unseen: the gap's (`auto`), those whose
+    /// fallback failed (`on`), all of them (`off`).
+    pub uncovered: Vec<&'static str>,
+}
+
+impl GroupCoverage {
+    /// How the group is attached, for `privmon_hook_info` and `privmon probe`.
+    pub fn attach(&self) -> &'static str {
+        match (self.mode, self.hooked.is_empty()) {
+            (Coverage::Off, _) => "off",
+            (Coverage::On, false) => "capability_check+syscall_tracepoint",
+            _ => "capability_check",
+        }
+    }
 }
 
 /// Totals of the per-CPU probe statistics.
@@ -58,6 +86,8 @@ pub struct ProbeStats {
     pub read_errors: u64,
     pub counts_overflowed: u64,
     pub kprobe_missed_entry: u64,
+    /// Sensitive syscalls reported by the fallback tracepoints.
+    pub syscall_exits: u64,
     /// Failed ring-buffer reservations, per program (index `Hook as usize`, then
     /// `drop_slot`).
     pub ringbuf_drops: [u64; drop_slot::COUNT as usize],
@@ -68,14 +98,15 @@ impl fmt::Display for ProbeStats {
         write!(
             f,
             "checks={} emitted={} deduplicated={} overridden_creds={} ringbuf_drops={} \
-             read_errors={} counts_overflowed={}",
+             read_errors={} counts_overflowed={} syscall_exits={}",
             self.checks,
             self.emitted,
             self.deduplicated,
             self.overridden_creds,
             self.ringbuf_drops.iter().sum::<u64>(),
             self.read_errors,
-            self.counts_overflowed
+            self.counts_overflowed,
+            self.syscall_exits
         )
     }
 }
@@ -115,7 +146,7 @@ impl Probes {
             layout,
         };
         write_probe_config(&mut ebpf, &probe_config)?;
-        load_sensitive_syscalls(&mut ebpf)?;
+        load_sensitive_syscalls(&mut ebpf, &config.operations)?;
 
         let order: &[Hook] = match config.hook {
             HookChoice::Auto => &Hook::ALL,
@@ -155,6 +186,7 @@ impl Probes {
                             false
                         }
                     };
+                    let coverage = attach_fallbacks(&mut ebpf, &config.operations);
                     return Ok(Probes {
                         ebpf,
                         hook,
@@ -162,6 +194,7 @@ impl Probes {
                         lifecycle,
                         processes,
                         failures,
+                        coverage,
                     });
                 }
                 Err(e) => skipped.push((hook, format!("{e:#}"))),
@@ -189,15 +222,13 @@ impl Probes {
                 if self.lifecycle { "tracepoint" } else { "none" }.to_string(),
             ),
         ];
-        // Sensitive operations are seen at their capability checks; operations that make
-        // none have no hook yet. Credential changes: at exec (set-user-id files) through the
-        // exec probe (the family named here); set[re[s]]uid() at their
-        // capability check, and their gid twins; setgroups()/capset() are not covered yet.
-        let mut groups: Vec<&str> = operations::SENSITIVE.iter().map(|s| s.group).collect();
-        groups.sort_unstable();
-        groups.dedup();
-        for g in groups {
-            hooks.push((format!("operations/{g}"), "capability_check".to_string()));
+        // Sensitive operations are seen at their capability checks, plus the fallback
+        // syscall tracepoints of the groups turned on. Credential changes: at exec
+        // (set-user-id files) through the exec probe (the family named here); set[re[s]]uid()
+        // at their capability check, and their gid twins; setgroups()/capset() are not
+        // covered yet.
+        for c in &self.coverage {
+            hooks.push((format!("operations/{}", c.group), c.attach().to_string()));
         }
         hooks.push(("operations/credentials".to_string(), process.to_string()));
         hooks
@@ -257,6 +288,7 @@ impl KernelCounters {
             read_errors: sum(stat::READ_ERRORS)?,
             counts_overflowed: sum(stat::COUNTS_OVERFLOWED)?,
             kprobe_missed_entry: sum(stat::KPROBE_MISSED_ENTRY)?,
+            syscall_exits: sum(stat::SYSCALL_EXITS)?,
             ringbuf_drops,
         })
     }
@@ -296,8 +328,18 @@ impl KernelCounters {
     }
 }
 
-/// Tells the probes which syscalls are sensitive operations (reported in full, with strings).
-fn load_sensitive_syscalls(ebpf: &mut Ebpf) -> anyhow::Result<()> {
+/// Tells the probes which syscalls are sensitive operations (reported in full, with
+/// strings), which ones the fallbacks report, and the file names the files fallback watches.
+fn load_sensitive_syscalls(ebpf: &mut Ebpf, groups: &OperationGroups) -> anyhow::Result<()> {
+    let mut watched: HashMap<&mut MapData, u32, u8> = HashMap::try_from(
+        ebpf.map_mut(names::WATCHED_FILES)
+            .context("WATCHED_FILES map missing")?,
+    )?;
+    for name in operations::WATCHED_FILES {
+        watched
+            .insert(name_hash(name.as_bytes()), 1, 0)
+            .with_context(|| format!("watching file name {name}"))?;
+    }
     let Some(arch) = Arch::host() else {
         warn!("no syscall table for this architecture: sensitive operations are not reported");
         return Ok(());
@@ -306,15 +348,135 @@ fn load_sensitive_syscalls(ebpf: &mut Ebpf) -> anyhow::Result<()> {
         ebpf.map_mut(names::SENSITIVE_SYSCALLS)
             .context("SENSITIVE_SYS map missing")?,
     )?;
-    for (nr, spec) in operations::kernel_table(arch) {
+    for (nr, spec) in operations::kernel_table_for(arch, |g| groups.mode(g)) {
         let index = u32::try_from(nr)
             .ok()
             .filter(|i| *i < op::TABLE_LEN)
             .with_context(|| format!("syscall number {nr} is beyond the table"))?;
-        map.set(index, spec | op::SENSITIVE, 0)
+        map.set(index, spec, 0)
             .with_context(|| format!("listing syscall {nr} as sensitive"))?;
     }
     Ok(())
+}
+
+/// Program behind every fallback tracepoint.
+const PROG_SYSCALL_EXIT: &str = "syscall_exit";
+
+/// Attaches `syscalls:sys_exit_<name>` for each syscall of the groups turned `on`, and
+/// says, per group, what is covered and what can go unseen (at start, in the log).
+fn attach_fallbacks(ebpf: &mut Ebpf, groups: &OperationGroups) -> Vec<GroupCoverage> {
+    let wanted = Arch::host()
+        .map(|arch| operations::fallback_syscalls(arch, |g| groups.mode(g)))
+        .unwrap_or_default();
+    let mut hooked: Vec<(&str, &'static str)> = Vec::new();
+    let mut failed: Vec<(&str, &'static str, String)> = Vec::new();
+    if !wanted.is_empty() {
+        match load_fallback_program(ebpf) {
+            Ok(prog) => {
+                for &(group, name) in &wanted {
+                    let event = format!("sys_exit_{name}");
+                    match prog.attach("syscalls", &event) {
+                        Ok(_) => hooked.push((group, name)),
+                        Err(e) => failed.push((
+                            group,
+                            name,
+                            format!("attaching tracepoint/syscalls/{event}: {e}"),
+                        )),
+                    }
+                }
+            }
+            Err(e) => {
+                for &(group, name) in &wanted {
+                    failed.push((group, name, format!("{e:#}")));
+                }
+            }
+        }
+    }
+    let arch = Arch::host();
+    let exists = |name: &&'static str| arch.is_some_and(|a| a.number(name).is_some());
+    operations::GROUPS
+        .iter()
+        .map(|&group| {
+            let mode = groups.mode(group);
+            let gap: Vec<&'static str> = operations::gap(group)
+                .map(|g| g.syscalls.iter().map(|(n, _)| *n).filter(exists).collect())
+                .unwrap_or_default();
+            let c = GroupCoverage {
+                group,
+                mode,
+                hooked: hooked
+                    .iter()
+                    .filter(|(g, _)| *g == group)
+                    .map(|(_, n)| *n)
+                    .collect(),
+                failed: failed
+                    .iter()
+                    .filter(|(g, _, _)| *g == group)
+                    .map(|(_, n, e)| (*n, e.clone()))
+                    .collect(),
+                uncovered: match mode {
+                    Coverage::Auto => gap,
+                    Coverage::On => failed
+                        .iter()
+                        .filter(|(g, _, _)| *g == group)
+                        .map(|(_, n, _)| *n)
+                        .collect(),
+                    Coverage::Off => {
+                        let mut all: Vec<&'static str> = operations::SENSITIVE
+                            .iter()
+                            .chain(operations::FALLBACK_ONLY)
+                            .filter(|s| s.group == group && exists(&s.name))
+                            .map(|s| s.name)
+                            .collect();
+                        all.dedup();
+                        all
+                    }
+                },
+            };
+            report_coverage(&c);
+            c
+        })
+        .collect()
+}
+
+fn load_fallback_program(ebpf: &mut Ebpf) -> anyhow::Result<&mut TracePoint> {
+    let prog: &mut TracePoint = program(ebpf, PROG_SYSCALL_EXIT)?.try_into()?;
+    prog.load()
+        .context("loading the fallback syscall program")?;
+    Ok(prog)
+}
+
+fn report_coverage(c: &GroupCoverage) {
+    let unseen = operations::gap(c.group).map_or("", |g| g.unseen);
+    match c.mode {
+        Coverage::Off => info!(
+            group = c.group,
+            "operations group off: its operations are reported as plain capability checks"
+        ),
+        Coverage::Auto if !c.uncovered.is_empty() => warn!(
+            group = c.group,
+            unseen,
+            syscalls = %c.uncovered.join(","),
+            "operations group partly covered: these make no capability check and no \
+             zero-tax hook sees them on this kernel; `operations: {{{}: on}}` adds syscall \
+             tracepoints for them, which slow every syscall on the node (docs/benchmarks.md)",
+            c.group
+        ),
+        Coverage::Auto => info!(
+            group = c.group,
+            "operations group covered by capability checks"
+        ),
+        Coverage::On => {
+            for (name, error) in &c.failed {
+                warn!(group = c.group, syscall = name, %error, "fallback tracepoint not attached");
+            }
+            info!(
+                group = c.group,
+                syscalls = %c.hooked.join(","),
+                "operations group covered by capability checks and syscall tracepoints"
+            );
+        }
+    }
 }
 
 fn write_probe_config(ebpf: &mut Ebpf, config: &ProbeConfig) -> anyhow::Result<()> {
@@ -521,6 +683,7 @@ struct ProbeOutcome {
     skipped: Vec<(Hook, String)>,
     families: Vec<(String, String)>,
     failures: Vec<(&'static str, String)>,
+    coverage: Vec<GroupCoverage>,
 }
 
 impl ProbeReport {
@@ -540,6 +703,7 @@ impl ProbeReport {
                     families: p.families(),
                     skipped: p.skipped,
                     failures: p.failures,
+                    coverage: p.coverage,
                 })
                 .map_err(|e| format!("{e:#}")),
         }
@@ -571,6 +735,28 @@ impl ProbeReport {
                     .iter()
                     .map(|(f, e)| serde_json::json!({ "family": f, "error": e }))
                     .collect();
+                doc["operations"] = o
+                    .coverage
+                    .iter()
+                    .map(|c| {
+                        let failed: serde_json::Map<String, serde_json::Value> = c
+                            .failed
+                            .iter()
+                            .map(|(n, e)| (n.to_string(), e.as_str().into()))
+                            .collect();
+                        (
+                            c.group.to_string(),
+                            serde_json::json!({
+                                "mode": c.mode.name(),
+                                "attach": c.attach(),
+                                "fallback_hooked": c.hooked,
+                                "fallback_failed": failed,
+                                "uncovered": c.uncovered,
+                            }),
+                        )
+                    })
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
             }
             Err(e) => doc["error"] = e.as_str().into(),
         }
@@ -599,6 +785,23 @@ impl fmt::Display for ProbeReport {
         }
         for (family, error) in &o.failures {
             writeln!(f, "failed      {family}: {error}")?;
+        }
+        for c in &o.coverage {
+            if !c.hooked.is_empty() {
+                writeln!(f, "fallback    {}: {}", c.group, c.hooked.join(", "))?;
+            }
+            for (name, error) in &c.failed {
+                writeln!(f, "failed      fallback {}/{name}: {error}", c.group)?;
+            }
+            if !c.uncovered.is_empty() {
+                writeln!(
+                    f,
+                    "uncovered   {} ({}): {}",
+                    c.group,
+                    c.mode.name(),
+                    c.uncovered.join(", ")
+                )?;
+            }
         }
         Ok(())
     }

@@ -53,6 +53,10 @@ enum Command {
         /// One JSON document instead of text.
         #[arg(long)]
         json: bool,
+        /// Coverage of sensitive-operation groups, GROUP=MODE as for `run` (`all=on`
+        /// attaches every fallback syscall tracepoint).
+        #[arg(long, value_name = "GROUP=MODE", value_delimiter = ',')]
+        operations: Vec<String>,
     },
     /// Least-privilege advice from a running daemon: per workload, the capabilities it
     /// used and a `securityContext` that keeps only those.
@@ -106,7 +110,11 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Rules { command } => rules_command(command),
-        Command::Probe { hook, json } => probe_command(hook, json),
+        Command::Probe {
+            hook,
+            json,
+            operations,
+        } => probe_command(hook, json, &operations),
         Command::Advise { args } => match privmon::advise::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -154,11 +162,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn probe_command(hook: privmon::config::HookChoice, json: bool) -> ExitCode {
-    let config = Config {
+fn probe_command(hook: privmon::config::HookChoice, json: bool, operations: &[String]) -> ExitCode {
+    let mut config = Config {
         hook,
         ..Config::default()
     };
+    for setting in operations {
+        if let Err(e) = config.operations.apply(setting) {
+            eprintln!("privmon: --operations: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let report = privmon::loader::ProbeReport::new(privmon::loader::Probes::load(&config));
     if json {
         println!("{}", report.to_json());

@@ -75,6 +75,8 @@ const WHERE: [&str; 3] = ["namespace", "pod", "container"];
 pub struct HookInfo {
     /// (hook, attach method); `none` where nothing is attached.
     pub hooks: Vec<(String, String)>,
+    /// (sensitive-operation group, syscalls whose use can go unseen).
+    pub uncovered: Vec<(String, usize)>,
 }
 
 /// Liveness and readiness of the daemon's parts, for `/healthz` and `/readyz`.
@@ -294,6 +296,21 @@ impl Metrics {
                 .set(1);
         }
         self.registry.register(Box::new(info))?;
+        let uncovered = IntGaugeVec::new(
+            Opts::new(
+                "privmon_operations_uncovered",
+                "Syscalls of each sensitive-operation group whose use can go unseen with this \
+                 configuration on this kernel (no capability check and no hook); 0 is full \
+                 coverage.",
+            ),
+            &["group"],
+        )?;
+        for (group, n) in &hooks.uncovered {
+            uncovered
+                .with_label_values(&[group.as_str()])
+                .set(*n as i64);
+        }
+        self.registry.register(Box::new(uncovered))?;
         self.health.set_probes_attached(true);
         Ok(())
     }

@@ -293,24 +293,205 @@ pub const SENSITIVE: &[Sensitive] = &[
     },
 ];
 
-/// The kernel map's contents for `arch`: syscall number -> which arguments are strings.
+/// Syscalls reported only by a group's fallback: they are not sensitive at their
+/// capability checks (an `openat` that needs CAP_DAC_OVERRIDE is an ordinary check), only
+/// when their filter picks them (an open for writing of a watched file).
+pub const FALLBACK_ONLY: &[Sensitive] = &[
+    Sensitive {
+        name: "open",
+        group: "files",
+        args: &[Str("path"), Int("flags"), Int("mode")],
+    },
+    Sensitive {
+        name: "openat",
+        group: "files",
+        args: &[Int("dfd"), Str("path"), Int("flags"), Int("mode")],
+    },
+    Sensitive {
+        name: "openat2",
+        group: "files",
+        args: &[Int("dfd"), Str("path"), Ptr("how"), Int("size")],
+    },
+];
+
+/// The operation groups, in the order they are reported.
+pub const GROUPS: &[&str] = &[
+    "mounts",
+    "namespaces",
+    "kernel",
+    "processes",
+    "files",
+    "misc",
+];
+
+/// What a group's operations can do without any capability check (so no zero-tax source
+/// sees them on kernels without BPF LSM), and the syscalls its fallback hooks at
+/// `syscalls:sys_exit_<name>`, each with its in-kernel filter (`op::FB_*` bits).
+pub struct Gap {
+    pub group: &'static str,
+    pub unseen: &'static str,
+    pub syscalls: &'static [(&'static str, u32)],
+}
+
+const NEW_USER_NS: u32 = op::FB_NEW_USER_NS << op::FALLBACK_SHIFT;
+const OPEN_WATCHED: u32 = op::FB_OPEN_WATCHED << op::FALLBACK_SHIFT;
+const fn flags_arg(i: u32) -> u32 {
+    i << op::FB_FLAGS_ARG_SHIFT
+}
+
+pub const GAPS: &[Gap] = &[
+    Gap {
+        group: "namespaces",
+        unseen: "user namespaces created alone (unshare, clone or clone3 with CLONE_NEWUSER                  and no other new namespace)",
+        syscalls: &[
+            ("unshare", NEW_USER_NS),
+            ("clone", NEW_USER_NS | op::FB_CHILD_RETURNS_ZERO),
+            ("clone3", NEW_USER_NS | op::FB_CHILD_RETURNS_ZERO),
+        ],
+    },
+    Gap {
+        group: "kernel",
+        unseen: "bpf, perf_event_open and syslog where sysctls let them run unprivileged",
+        syscalls: &[("bpf", 0), ("perf_event_open", 0), ("syslog", 0)],
+    },
+    Gap {
+        group: "processes",
+        unseen: "ptrace and process_vm_readv/writev of processes of the same user with no                  more capabilities",
+        syscalls: &[
+            ("ptrace", 0),
+            ("process_vm_readv", 0),
+            ("process_vm_writev", 0),
+        ],
+    },
+    Gap {
+        group: "files",
+        unseen: "root's writes to core_pattern, sysrq-trigger, uevent_helper, modprobe and                  notify_on_release (plain file permissions, no capability check)",
+        syscalls: &[
+            ("open", OPEN_WATCHED | flags_arg(1)),
+            ("openat", OPEN_WATCHED | flags_arg(2)),
+            ("openat2", OPEN_WATCHED | op::FB_FLAGS_DEREF),
+        ],
+    },
+    Gap {
+        group: "misc",
+        unseen: "keyctl, add_key, request_key and userfaultfd, which need no capability",
+        syscalls: &[
+            ("keyctl", 0),
+            ("add_key", 0),
+            ("request_key", 0),
+            ("userfaultfd", 0),
+        ],
+    },
+];
+
+/// File names whose opens for writing the `files` fallback reports: the kernel runs what
+/// they hold as root on the host (core_pattern, uevent_helper, modprobe, a cgroup v1
+/// release_agent) or acts on the whole host at once (sysrq-trigger).
+pub const WATCHED_FILES: &[&str] = &[
+    "core_pattern",
+    "sysrq-trigger",
+    "uevent_helper",
+    "modprobe",
+    "release_agent",
+    "notify_on_release",
+];
+
+/// A pointer argument whose first `u64` the kernel reads (`clone3`'s flags, `openat2`'s).
+fn deref_arg(name: &str) -> Option<u32> {
+    match name {
+        "clone3" => Some(0),
+        "openat2" => Some(2),
+        _ => None,
+    }
+}
+
+/// How one group is covered: `auto` (zero-tax sources only), `on` (plus the fallback
+/// syscall tracepoints) or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Coverage {
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+impl Coverage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Coverage::Auto => "auto",
+            Coverage::On => "on",
+            Coverage::Off => "off",
+        }
+    }
+}
+
+/// The gap of `group`, if it has one.
+pub fn gap(group: &str) -> Option<&'static Gap> {
+    GAPS.iter().find(|g| g.group == group)
+}
+
+/// Bits of the string arguments of `s` (at most [`OP_STRINGS`]).
+fn string_mask(s: &Sensitive) -> u32 {
+    let mut mask = 0u32;
+    for (i, a) in s.args.iter().enumerate() {
+        if matches!(a, Str(_)) && mask.count_ones() < OP_STRINGS as u32 {
+            mask |= 1 << i;
+        }
+    }
+    mask & op::STRING_ARGS_MASK
+}
+
+/// The kernel map's contents for `arch` with every group on `auto`.
 pub fn kernel_table(arch: Arch) -> Vec<(i64, u32)> {
-    SENSITIVE
+    kernel_table_for(arch, |_| Coverage::Auto)
+}
+
+/// The kernel map's contents for `arch`: syscall number -> how it is reported
+/// (`op::SENSITIVE` at its checks, `op::FALLBACK` with a filter, which arguments are strings,
+/// which pointer to follow). A group `off` is left out; a group `on` has its fallback bits.
+pub fn kernel_table_for(arch: Arch, mode: impl Fn(&str) -> Coverage) -> Vec<(i64, u32)> {
+    let fallback_bits = |s: &Sensitive| -> u32 {
+        if mode(s.group) != Coverage::On {
+            return 0;
+        }
+        gap(s.group)
+            .and_then(|g| g.syscalls.iter().find(|(n, _)| *n == s.name))
+            .map_or(0, |(_, filter)| op::FALLBACK | filter)
+    };
+    let deref_bits =
+        |s: &Sensitive| deref_arg(s.name).map_or(0, |a| op::DEREF | a << op::DEREF_ARG_SHIFT);
+    let namespace_bits = |s: &Sensitive| match s.name {
+        "clone" => op::NEW_NS,
+        "clone3" | "unshare" => op::NEW_NS | op::NEW_NS_TIME,
+        _ => 0,
+    };
+    let at_checks = SENSITIVE
         .iter()
+        .filter(|s| mode(s.group) != Coverage::Off)
         .filter_map(|s| {
             let nr = arch.number(s.name)?;
-            let mut mask = 0u32;
-            for (i, a) in s.args.iter().enumerate() {
-                if matches!(a, Str(_)) && mask.count_ones() < OP_STRINGS as u32 {
-                    mask |= 1 << i;
-                }
-            }
-            Some((nr, mask & op::STRING_ARGS_MASK))
-        })
+            Some((
+                nr,
+                op::SENSITIVE
+                    | string_mask(s)
+                    | deref_bits(s)
+                    | namespace_bits(s)
+                    | fallback_bits(s),
+            ))
+        });
+    let fallback_only = FALLBACK_ONLY.iter().filter_map(|s| {
+        let bits = fallback_bits(s);
+        (bits != 0).then_some(())?;
+        Some((arch.number(s.name)?, bits | string_mask(s) | deref_bits(s)))
+    });
+    at_checks
+        .chain(fallback_only)
         .chain(ID_CHANGES.iter().filter_map(|(name, spec)| {
             Some((
                 arch.number(name)?,
-                op::CREDENTIALS
+                op::SENSITIVE
+                    | op::CREDENTIALS
                     | (spec & op::ID_SHAPE_MASK) << op::ID_SHAPE_SHIFT
                     | (spec & op::ID_GID),
             ))
@@ -375,7 +556,77 @@ pub fn requested_ids(name: &str, args: &[u64; 6], old: IdSet) -> Option<(&'stati
 
 /// The entry for a syscall name.
 pub fn lookup(name: &str) -> Option<&'static Sensitive> {
-    SENSITIVE.iter().find(|s| s.name == name)
+    SENSITIVE
+        .iter()
+        .chain(FALLBACK_ONLY)
+        .find(|s| s.name == name)
+}
+
+/// The syscalls whose `sys_exit` tracepoints the fallbacks need, on `arch`, per group `on`.
+pub fn fallback_syscalls(
+    arch: Arch,
+    mode: impl Fn(&str) -> Coverage,
+) -> Vec<(&'static str, &'static str)> {
+    GAPS.iter()
+        .filter(|g| mode(g.group) == Coverage::On)
+        .flat_map(|g| g.syscalls.iter().map(move |(name, _)| (g.group, *name)))
+        .filter(|(_, name)| arch.number(name).is_some())
+        .collect()
+}
+
+/// Pairs a fallback's record of a syscall's return with the capability check the same
+/// syscall made before: that check was reported already (with its verdict), so the return
+/// is not reported again. Records of one thread arrive in order, so the check of a
+/// syscall is the thread's last one when its return arrives.
+#[derive(Debug, Default)]
+pub struct ExitMerge {
+    /// Syscall numbers both reported at their checks and hooked by a fallback.
+    hooked: std::collections::HashSet<i64>,
+    /// By thread: the last checked syscall with a fallback, and its arguments.
+    pending: std::collections::HashMap<u32, (i64, [u64; 6])>,
+    /// Checks whose return never came (a thread killed in the syscall, a lost record).
+    pub forgotten: u64,
+}
+
+impl ExitMerge {
+    /// Threads in the middle of a checked syscall kept at most: beyond, all are forgotten.
+    const MAX_PENDING: usize = 16_384;
+
+    /// For the kernel table `table` (`kernel_table_for`).
+    pub fn new(table: &[(i64, u32)]) -> ExitMerge {
+        ExitMerge {
+            hooked: table
+                .iter()
+                .filter(|(_, v)| v & op::FALLBACK != 0 && v & op::SENSITIVE != 0)
+                .map(|(nr, _)| *nr)
+                .collect(),
+            ..ExitMerge::default()
+        }
+    }
+
+    /// A capability check of syscall `nr` by thread `tid`, reported.
+    pub fn checked(&mut self, tid: u32, nr: i64, args: [u64; 6]) {
+        if !self.hooked.contains(&nr) {
+            return;
+        }
+        if self.pending.len() >= Self::MAX_PENDING {
+            self.forgotten += self.pending.len() as u64;
+            self.pending.clear();
+        }
+        self.pending.insert(tid, (nr, args));
+    }
+
+    /// Syscall `nr` of thread `tid` returned: true if its check was reported already.
+    pub fn returned(&mut self, tid: u32, nr: i64, args: [u64; 6]) -> bool {
+        match self.pending.remove(&tid) {
+            Some(p) if p == (nr, args) => true,
+            Some(_) => {
+                self.forgotten += 1;
+                false
+            }
+            None => false,
+        }
+    }
 }
 
 /// Namespace types in `CLONE_NEW*` flags, in a fixed order.
@@ -485,8 +736,9 @@ pub fn decode_args(
     out
 }
 
-/// The namespace change a `namespaces`-group syscall makes.
-pub fn namespace_change(s: &Sensitive, regs: &[u64; 6]) -> Option<NamespaceChange> {
+/// The namespace change a `namespaces`-group syscall makes; `deref` is the first `u64` of
+/// `clone3`'s `clone_args` (its flags), as the kernel read it.
+pub fn namespace_change(s: &Sensitive, regs: &[u64; 6], deref: u64) -> Option<NamespaceChange> {
     (s.group == "namespaces").then(|| NamespaceChange {
         operation: match s.name {
             "clone3" => "clone",
@@ -494,6 +746,7 @@ pub fn namespace_change(s: &Sensitive, regs: &[u64; 6]) -> Option<NamespaceChang
         },
         types: match s.name {
             "unshare" | "clone" => Some(namespace_types(regs[0])),
+            "clone3" if deref != 0 => Some(namespace_types(deref)),
             // setns(fd, 0) joins whatever namespace the fd is: the types are resolved from
             // the fd by the caller when it can.
             "setns" => Some(namespace_types(regs[1])).filter(|t| !t.is_empty()),
@@ -569,13 +822,114 @@ mod tests {
     #[test]
     fn kernel_table_marks_string_arguments() {
         let table: BTreeMap<i64, u32> = kernel_table(Arch::X86_64).into_iter().collect();
-        assert_eq!(table[&165], 0b111, "mount: source, target, fstype");
-        assert_eq!(table[&272], 0, "unshare has no strings");
-        assert_eq!(table[&155], 0b11, "pivot_root");
+        let strings = |v: u32| v & op::STRING_ARGS_MASK;
+        assert_eq!(strings(table[&165]), 0b111, "mount: source, target, fstype");
+        assert_eq!(strings(table[&272]), 0, "unshare has no strings");
+        assert_eq!(strings(table[&155]), 0b11, "pivot_root");
+        assert_eq!(table[&165] & op::SENSITIVE, op::SENSITIVE);
         // aarch64 has no mount(2) number of the same value, and no iopl at all.
         let arm: BTreeMap<i64, u32> = kernel_table(Arch::Aarch64).into_iter().collect();
-        assert_eq!(arm[&40], 0b111);
+        assert_eq!(arm[&40] & op::STRING_ARGS_MASK, 0b111);
         assert!(Arch::Aarch64.number("iopl").is_none());
+    }
+
+    #[test]
+    fn group_modes_shape_the_kernel_table() {
+        let auto: BTreeMap<i64, u32> = kernel_table(Arch::X86_64).into_iter().collect();
+        assert!(
+            auto.values().all(|v| v & op::FALLBACK == 0),
+            "auto: no fallback"
+        );
+        assert!(!auto.contains_key(&257), "openat is no operation on auto");
+        assert_eq!(auto[&435] & op::DEREF, op::DEREF, "clone3's flags are read");
+        assert_eq!(
+            auto[&56] & (op::NEW_NS | op::NEW_NS_TIME),
+            op::NEW_NS,
+            "clone"
+        );
+        assert_eq!(auto[&435] & op::NEW_NS_TIME, op::NEW_NS_TIME, "clone3");
+        assert_eq!(auto[&165] & op::NEW_NS, 0, "mount");
+        let mode = |g: &str| match g {
+            "files" | "namespaces" => Coverage::On,
+            "mounts" => Coverage::Off,
+            _ => Coverage::Auto,
+        };
+        let table: BTreeMap<i64, u32> = kernel_table_for(Arch::X86_64, mode).into_iter().collect();
+        assert!(!table.contains_key(&165), "mounts off: mount is not listed");
+        let openat = table[&257];
+        assert_eq!(openat & (op::FALLBACK | op::SENSITIVE), op::FALLBACK);
+        assert_eq!(
+            (openat >> op::FALLBACK_SHIFT) & op::FALLBACK_MASK,
+            op::FB_OPEN_WATCHED
+        );
+        assert_eq!((openat >> op::FB_FLAGS_ARG_SHIFT) & op::ARG_MASK, 2);
+        assert_eq!(openat & op::STRING_ARGS_MASK, 0b10, "openat's path");
+        let openat2 = table[&437];
+        assert_eq!(openat2 & op::FB_FLAGS_DEREF, op::FB_FLAGS_DEREF);
+        assert_eq!((openat2 >> op::DEREF_ARG_SHIFT) & op::ARG_MASK, 2);
+        let clone = table[&56];
+        assert_eq!(
+            clone & op::SENSITIVE,
+            op::SENSITIVE,
+            "still reported at its checks"
+        );
+        assert_eq!(clone & op::FB_CHILD_RETURNS_ZERO, op::FB_CHILD_RETURNS_ZERO);
+        assert_eq!(
+            table[&272] & op::FB_CHILD_RETURNS_ZERO,
+            0,
+            "unshare returns 0 on success"
+        );
+        assert_eq!(table[&101] & op::FALLBACK, 0, "processes stay auto");
+        let hooked = fallback_syscalls(Arch::X86_64, mode);
+        assert!(hooked.contains(&("files", "openat")));
+        assert!(hooked.contains(&("namespaces", "clone3")));
+        assert!(!hooked.iter().any(|(g, _)| *g == "processes"));
+        // aarch64 has no open(2): the fallback hooks what exists.
+        assert!(!fallback_syscalls(Arch::Aarch64, mode).contains(&("files", "open")));
+    }
+
+    #[test]
+    fn a_checked_syscall_is_reported_once() {
+        let mode = |g: &str| {
+            if g == "namespaces" {
+                Coverage::On
+            } else {
+                Coverage::Auto
+            }
+        };
+        let mut m = ExitMerge::new(&kernel_table_for(Arch::X86_64, mode));
+        let args = [0x1002_0000, 0, 0, 0, 0, 0];
+        // unshare(NEWUSER|NEWNS): the mount namespace's check, then the return.
+        m.checked(7, 272, args);
+        assert!(m.returned(7, 272, args));
+        // The same call again with no check: its return is the only record.
+        assert!(!m.returned(7, 272, args));
+        // Another thread's return does not consume this thread's check.
+        m.checked(7, 272, args);
+        assert!(!m.returned(8, 272, args));
+        assert!(m.returned(7, 272, args));
+        // Syscalls without a fallback are not remembered.
+        m.checked(9, 165, args);
+        assert!(!m.returned(9, 165, args));
+        assert_eq!(m.forgotten, 0);
+    }
+
+    #[test]
+    fn every_gap_is_a_group_and_its_syscalls_are_known() {
+        for g in GAPS {
+            assert!(GROUPS.contains(&g.group), "{}", g.group);
+            for (name, _) in g.syscalls {
+                assert!(lookup(name).is_some_and(|s| s.group == g.group), "{name}");
+                assert!(Arch::X86_64.number(name).is_some(), "{name}");
+            }
+        }
+        for s in SENSITIVE.iter().chain(FALLBACK_ONLY) {
+            assert!(GROUPS.contains(&s.group), "{}", s.name);
+        }
+        assert!(
+            gap("mounts").is_none(),
+            "every mount operation makes a check"
+        );
     }
 
     #[test]
@@ -584,15 +938,24 @@ mod tests {
         assert_eq!(namespace_types(0x5000_0000), ["user", "net"]);
         assert!(namespace_types(0x11).is_empty());
         let unshare = lookup("unshare").unwrap();
-        let change = namespace_change(unshare, &[0x0002_0000, 0, 0, 0, 0, 0]).unwrap();
+        let change = namespace_change(unshare, &[0x0002_0000, 0, 0, 0, 0, 0], 0).unwrap();
         assert_eq!(change.operation, "unshare");
         assert_eq!(change.types, Some(vec!["mnt"]));
         let setns = lookup("setns").unwrap();
         assert_eq!(
-            namespace_change(setns, &[3, 0, 0, 0, 0, 0]).unwrap().types,
+            namespace_change(setns, &[3, 0, 0, 0, 0, 0], 0)
+                .unwrap()
+                .types,
             None
         );
-        assert_eq!(namespace_change(lookup("mount").unwrap(), &[0; 6]), None);
+        assert_eq!(namespace_change(lookup("mount").unwrap(), &[0; 6], 0), None);
+        let clone3 = lookup("clone3").unwrap();
+        assert_eq!(
+            namespace_change(clone3, &[0x7ff0, 88, 0, 0, 0, 0], 0x1000_0000)
+                .unwrap()
+                .types,
+            Some(vec!["user"])
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! `try_send`, and every record that cannot be handed over is counted.
 
 use std::{
-    collections::{BTreeMap, HashMap as StdHashMap, HashSet},
+    collections::{HashMap as StdHashMap, HashSet},
     path::PathBuf,
     sync::{
         Arc, Mutex,
@@ -31,13 +31,13 @@ use crate::{
     containers::{Containers, cgroup_path, lifecycle::Lifecycle},
     event::{
         CapabilityEvent, Clock, ContainerEvent, CredentialsChange, CredentialsEvent, DecodeError,
-        Exec, ExecDetail, Header, Ids, OperationEvent, Process, Record, SyscallDetail, boottime_ns,
-        decode,
+        Exec, ExecDetail, Header, Ids, Operation, OperationEvent, Process, Record, SyscallDetail,
+        boottime_ns, decode,
     },
     http,
     loader::Probes,
     metrics::{Health, HookInfo, Metrics, SeriesLabels},
-    operations,
+    operations::{self, ExitMerge},
     processes::{CredentialChange, ProcessTable},
     rules::{Alert, Engine, RuleSet, Severity, Technique},
     sinks::{self, Filter, Queued, stream::Hub},
@@ -76,6 +76,8 @@ pub struct PipelineStats {
     /// Host cgroups the kernel filter could not be told about (its map was full): their
     /// processes are watched like containers'.
     pub host_cgroups_unfiltered: AtomicU64,
+    /// Fallback records of syscalls already reported at their capability check.
+    pub fallback_merged: AtomicU64,
 }
 
 impl std::fmt::Display for PipelineStats {
@@ -83,7 +85,8 @@ impl std::fmt::Display for PipelineStats {
         write!(
             f,
             "records={} written={} queue_drops={} truncated={} unknown_kind={} output_errors={} \
-             containers_tracked={} container_metadata_missing={} host_cgroups_unfiltered={}",
+             containers_tracked={} container_metadata_missing={} host_cgroups_unfiltered={} \
+             fallback_merged={}",
             self.records.load(Relaxed),
             self.written.load(Relaxed),
             self.queue_drops.load(Relaxed),
@@ -93,6 +96,7 @@ impl std::fmt::Display for PipelineStats {
             self.containers_tracked.load(Relaxed),
             self.container_metadata_missing.load(Relaxed),
             self.host_cgroups_unfiltered.load(Relaxed),
+            self.fallback_merged.load(Relaxed),
         )
     }
 }
@@ -168,6 +172,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             hub: hub.clone(),
         },
     );
+    output.merge = exit_merge(&config);
     // Containers already running are announced before anything else.
     output.discover();
     let writer = std::thread::Builder::new()
@@ -389,6 +394,11 @@ fn log_stats(hook: &str, metrics: &Metrics, stats: &PipelineStats) {
 fn hook_info(probes: &Probes) -> HookInfo {
     HookInfo {
         hooks: probes.families(),
+        uncovered: probes
+            .coverage
+            .iter()
+            .map(|c| (c.group.to_string(), c.uncovered.len()))
+            .collect(),
     }
 }
 
@@ -475,6 +485,8 @@ struct Output {
     hub: Arc<Hub>,
     advisor: Arc<Mutex<Advisor>>,
     advisor_saved: Instant,
+    /// Fallback records matched with the checks already reported.
+    merge: ExitMerge,
 }
 
 impl Output {
@@ -516,6 +528,7 @@ impl Output {
             hub,
             advisor,
             advisor_saved: Instant::now(),
+            merge: ExitMerge::default(),
         }
     }
 
@@ -603,13 +616,27 @@ impl Output {
                 self.emit(&ev);
             }
             Record::Operation(op) => {
-                let (cap, strings) = *op;
-                let ev = self.capability_event(&cap);
-                self.emit(&ev);
-                if let Some(change) = id_change_event(&ev, &cap) {
-                    self.emit(&change);
-                } else if let Some(op) = operation_event(ev, &strings) {
-                    self.emit(&op);
+                let c = &op.check;
+                match op.exit {
+                    None => {
+                        self.merge.checked(c.tid, c.syscall, c.args);
+                        let ev = self.capability_event(c);
+                        self.emit(&ev);
+                        if let Some(change) = id_change_event(&ev, c) {
+                            self.emit(&change);
+                        } else if let Some(ev) = operation_event(ev, &op) {
+                            self.emit(&ev);
+                        }
+                    }
+                    Some(_) if self.merge.returned(c.tid, c.syscall, c.args) => {
+                        self.stats.fallback_merged.fetch_add(1, Relaxed);
+                    }
+                    Some(_) => {
+                        let ev = self.capability_event(c);
+                        if let Some(ev) = operation_event(ev, &op) {
+                            self.emit(&ev);
+                        }
+                    }
                 }
             }
             Record::Exec(exec) => {
@@ -919,6 +946,8 @@ impl Replay {
                 hub: Arc::new(Hub::new(config.stream_history, STREAM_LAG)),
             },
         );
+        let mut output = output;
+        output.merge = exit_merge(config);
         Ok(Replay { output })
     }
 
@@ -1045,13 +1074,12 @@ fn id_change_event(ev: &CapabilityEvent, rec: &CapabilityRecord) -> Option<Crede
     })
 }
 
-fn operation_event(
-    ev: CapabilityEvent,
-    strings: &BTreeMap<usize, Option<String>>,
-) -> Option<OperationEvent> {
+/// The `syscall` or `namespace` event of an operation record (`ev` is its check's event;
+/// for a fallback record, the capability in it is no check and is left out).
+fn operation_event(ev: CapabilityEvent, op: &Operation) -> Option<OperationEvent> {
     let sc = ev.syscall?;
     let sensitive = operations::lookup(sc.name?)?;
-    let mut namespace = operations::namespace_change(sensitive, &sc.args);
+    let mut namespace = operations::namespace_change(sensitive, &sc.args, op.deref);
     if let Some(ns) = namespace.as_mut()
         && ns.operation == "setns"
     {
@@ -1069,7 +1097,15 @@ fn operation_event(
             });
         }
     }
-    let mut args = operations::decode_args(sensitive, &sc.args, strings);
+    // A clone or unshare that creates no namespace (a fork whose memory accounting made a
+    // check) is no namespace change: the kernel side passes none, this is the safety net.
+    if namespace
+        .as_ref()
+        .is_some_and(|ns| ns.operation != "setns" && ns.types.as_ref().is_some_and(Vec::is_empty))
+    {
+        return None;
+    }
+    let mut args = operations::decode_args(sensitive, &sc.args, &op.strings);
     if operations::FD_PATH_SYSCALLS.contains(&sensitive.name) {
         // Named now, while the writer most likely still has it open; null if it is gone.
         let path = operations::fd_target(
@@ -1078,6 +1114,20 @@ fn operation_event(
             sc.args[0],
         );
         args.insert("path", path.map_or(serde_json::Value::Null, Into::into));
+    }
+    if let Some(fd) = op.exit.filter(|r| *r >= 0)
+        && sensitive.group == "files"
+        && operations::FALLBACK_ONLY
+            .iter()
+            .any(|s| s.name == sensitive.name)
+    {
+        // The file an open made, named while the opener most likely still has it.
+        let file = operations::fd_target(
+            std::path::Path::new("/proc"),
+            ev.header.process.pid,
+            fd as u64,
+        );
+        args.insert("file", file.map_or(serde_json::Value::Null, Into::into));
     }
     let mut header = ev.header;
     header.kind = if namespace.is_some() {
@@ -1092,11 +1142,24 @@ fn operation_event(
             name: sensitive.name,
             number: sc.number,
             args,
-            result: None,
+            result: op.exit,
         },
-        capability: ev.capability,
+        capability: op.exit.is_none().then_some(ev.capability),
+        source: if op.exit.is_some() {
+            "syscall_tracepoint"
+        } else {
+            "capability_check"
+        },
         namespace,
     })
+}
+
+/// The fallback/check pairing for the kernel table `config` loads.
+fn exit_merge(config: &Config) -> ExitMerge {
+    let table = crate::syscalls::Arch::host()
+        .map(|arch| operations::kernel_table_for(arch, |g| config.operations.mode(g)))
+        .unwrap_or_default();
+    ExitMerge::new(&table)
 }
 
 fn hostname() -> String {

@@ -487,3 +487,255 @@ fn setgid_is_a_credentials_event_permitted_or_refused() {
     );
     assert_eq!(events[0]["cause"], "setgid", "{:#}", events[0]);
 }
+
+/// Operations that make no capability check are seen only by their group's fallback
+/// syscall tracepoints. On `auto` (the default) the daemon says which groups can miss
+/// what; with a group `on` its operations are events with the syscall's result.
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn groups_report_their_coverage_and_fallbacks_see_operations_without_checks() {
+    require_root();
+    let uncovered = |d: &Daemon, group: &str| {
+        d.metrics()
+            .unwrap()
+            .value("privmon_operations_uncovered", &[("group", group)])
+    };
+    let attach = |d: &Daemon, group: &str| {
+        let hook = format!("operations/{group}");
+        let m = d.metrics().unwrap();
+        [
+            "capability_check",
+            "capability_check+syscall_tracepoint",
+            "off",
+        ]
+        .into_iter()
+        .find(|a| m.value("privmon_hook_info", &[("hook", &hook), ("attach", a)]) == Some(1.0))
+    };
+    {
+        let daemon = Daemon::start(&[]).unwrap();
+        assert_eq!(uncovered(&daemon, "mounts"), Some(0.0));
+        assert_eq!(
+            uncovered(&daemon, "namespaces"),
+            Some(3.0),
+            "unshare, clone, clone3"
+        );
+        assert_eq!(
+            uncovered(&daemon, "files"),
+            Some(3.0),
+            "open, openat, openat2"
+        );
+        assert_eq!(attach(&daemon, "files"), Some("capability_check"));
+        assert!(
+            daemon
+                .logs()
+                .iter()
+                .any(|l| l.contains("operations group partly covered") && l.contains("namespaces")),
+            "the start-up log names the gaps"
+        );
+    }
+
+    let daemon = Daemon::start(&[
+        "--operations",
+        "namespaces=on,processes=on,files=on",
+        "--operations",
+        "mounts=off",
+    ])
+    .unwrap();
+    for group in ["namespaces", "processes", "files"] {
+        assert_eq!(uncovered(&daemon, group), Some(0.0), "{group}");
+        assert_eq!(
+            attach(&daemon, group),
+            Some("capability_check+syscall_tracepoint"),
+            "{group}"
+        );
+    }
+    assert_eq!(attach(&daemon, "mounts"), Some("off"));
+    assert_eq!(
+        uncovered(&daemon, "mounts"),
+        Some(8.0),
+        "every mount syscall"
+    );
+    assert_eq!(uncovered(&daemon, "kernel"), Some(3.0), "kernel stays auto");
+
+    // A user namespace alone: unshare(CLONE_NEWUSER) makes no check.
+    let (_c, out, evs) = operations(
+        &daemon,
+        &["/bin/trigger", "userns-only"],
+        &[],
+        "namespace",
+        "unshare",
+        1,
+    );
+    assert!(out.contains("userns-only rc=0"), "{out}");
+    let ev = &evs[0];
+    assert_eq!(ev["source"], "syscall_tracepoint", "{ev:#}");
+    assert_eq!(ev["capability"], Value::Null, "{ev:#}");
+    assert_eq!(ev["syscall"]["result"], 0, "{ev:#}");
+    assert_eq!(
+        ev["namespace"]["types"],
+        serde_json::json!(["user"]),
+        "{ev:#}"
+    );
+    assert_eq!(ev["k8s"]["pod"], TEST_POD, "{ev:#}");
+
+    // clone3: the flags are read from its clone_args in the kernel; the child's own return
+    // from clone3 (0) is not a second event. Copying the memory of the new process makes the
+    // memory accounting's CAP_SYS_ADMIN probe: when that check is seen, the event is the
+    // check's.
+    let (_c, out, evs) = operations(
+        &daemon,
+        &["/bin/trigger", "clone3-userns"],
+        &[],
+        "namespace",
+        "clone3",
+        1,
+    );
+    assert!(out.contains("clone3-userns rc=0"), "{out}");
+    let ev = &evs[0];
+    assert_eq!(ev["namespace"]["operation"], "clone", "{ev:#}");
+    assert_eq!(
+        ev["namespace"]["types"],
+        serde_json::json!(["user"]),
+        "{ev:#}"
+    );
+    if ev["source"] == "syscall_tracepoint" {
+        assert!(
+            ev["syscall"]["result"].as_i64().unwrap() > 0,
+            "the child's pid: {ev:#}"
+        );
+    } else {
+        assert_eq!(ev["capability"]["name"], "CAP_SYS_ADMIN", "{ev:#}");
+    }
+
+    // unshare(NEWUSER|NEWNS) makes a check (CAP_SYS_ADMIN over the new mount namespace):
+    // reported once, from the check, although the fallback saw it return too.
+    let (checked, out, evs) = operations(
+        &daemon,
+        &["/bin/trigger", "userns"],
+        &[],
+        "namespace",
+        "unshare",
+        1,
+    );
+    assert!(out.contains("userns rc=0"), "{out}");
+    assert_eq!(evs[0]["source"], "capability_check", "{:#}", evs[0]);
+    assert_eq!(
+        evs[0]["capability"]["scope"], "user_namespace",
+        "{:#}",
+        evs[0]
+    );
+
+    // ptrace of a same-user child with the same capabilities: no check either.
+    let (_c, out, evs) = operations(
+        &daemon,
+        &["/bin/trigger", "ptrace-child"],
+        &[],
+        "syscall",
+        "ptrace",
+        1,
+    );
+    assert!(out.contains("ptrace-child rc=0"), "{out}");
+    let ev = &evs[0];
+    assert_eq!(ev["group"], "processes", "{ev:#}");
+    assert_eq!(
+        ev["syscall"]["args"]["request"],
+        libc::PTRACE_ATTACH,
+        "{ev:#}"
+    );
+    assert_eq!(ev["syscall"]["result"], 0, "{ev:#}");
+    let alert = daemon
+        .wait_for_event(|e| {
+            e["kind"] == "alert"
+                && e["rule"] == "ptrace_other_process"
+                && e["event"]["process"]["pid"] == ev["process"]["pid"]
+        })
+        .expect("ptrace_other_process alert");
+    assert!(
+        alert["summary"]
+            .as_str()
+            .unwrap()
+            .ends_with("(/bin/trigger as root, succeeded)"),
+        "{alert:#}"
+    );
+
+    // Root opens the host's core_pattern for writing: no capability needed.
+    let (_c, out, evs) = operations(
+        &daemon,
+        &["/bin/trigger", "core-pattern"],
+        &[],
+        "syscall",
+        "openat",
+        1,
+    );
+    let ev = &evs[0];
+    let fd = ev["syscall"]["result"].as_i64().unwrap();
+    assert!(fd >= 3, "{ev:#}");
+    assert!(out.contains(&format!("core-pattern rc={fd} ")), "{out}");
+    assert_eq!(ev["group"], "files", "{ev:#}");
+    assert_eq!(
+        ev["syscall"]["args"]["path"], "/proc/sys/kernel/core_pattern",
+        "{ev:#}"
+    );
+    assert_eq!(
+        ev["syscall"]["args"]["file"], "/proc/sys/kernel/core_pattern",
+        "{ev:#}"
+    );
+    assert_eq!(ev["syscall"]["args"]["flags"], libc::O_WRONLY, "{ev:#}");
+    let alert = daemon
+        .wait_for_event(|e| {
+            e["kind"] == "alert"
+                && e["rule"] == "host_kernel_file_write"
+                && e["event"]["process"]["pid"] == ev["process"]["pid"]
+        })
+        .expect("host_kernel_file_write alert");
+    assert_eq!(alert["severity"], "critical", "{alert:#}");
+
+    // Refused: a non-root user may not open it (EACCES), and that is reported too.
+    let spec = ContainerSpec {
+        args: &["/bin/trigger", "core-pattern"],
+        uid: Some(1000),
+        ..Default::default()
+    };
+    let (_c, out, evs) = operations_in(&daemon, &spec, "syscall", "openat", 1);
+    assert!(
+        out.contains(&format!("core-pattern rc=-1 errno={}", libc::EACCES)),
+        "{out}"
+    );
+    assert_eq!(evs[0]["syscall"]["result"], -libc::EACCES, "{:#}", evs[0]);
+    assert_eq!(
+        evs[0]["syscall"]["args"]["file"],
+        Value::Null,
+        "{:#}",
+        evs[0]
+    );
+
+    // mounts off: a mount is a plain capability check, no syscall event.
+    let c = Container::create(&ContainerSpec {
+        args: &["/bin/trigger", "mount"],
+        capabilities: &["CAP_SYS_ADMIN"],
+        ..Default::default()
+    })
+    .unwrap();
+    let out = c.run_to_completion().unwrap();
+    assert!(out.contains("mount rc=0"), "{out}");
+    daemon
+        .wait_for_event(|e| {
+            e["kind"] == "capability"
+                && e["cgroup"]["id"] == c.cgroup_id
+                && e["syscall"]["name"] == "mount"
+        })
+        .expect("the mount's capability check");
+
+    // Everything above has been handled by now: no second event for the checked unshare,
+    // no mount event.
+    let all = daemon.events();
+    let from = |cg: u64, kind: &str| {
+        all.iter()
+            .filter(|e| {
+                e["cgroup"]["id"] == cg && e["kind"] == kind && e["process"]["comm"] == "trigger"
+            })
+            .count()
+    };
+    assert_eq!(from(checked.cgroup_id, "namespace"), 1, "{all:#?}");
+    assert_eq!(from(c.cgroup_id, "syscall"), 0, "{all:#?}");
+}

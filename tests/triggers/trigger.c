@@ -109,7 +109,7 @@ static int report(const char *name, int rc) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S\n");
+        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S|userns-only|clone3-userns|ptrace-child|core-pattern\n");
         return 2;
     }
     const char *what = argv[1];
@@ -257,6 +257,49 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(what, "userns"))
         return report(what, unshare(CLONE_NEWUSER | CLONE_NEWNS));
+    if (!strcmp(what, "userns-only"))
+        /* A user namespace alone: no capability check (unprivileged user namespaces). */
+        return report(what, unshare(CLONE_NEWUSER));
+    if (!strcmp(what, "clone3-userns")) {
+        /* clone3 with CLONE_NEWUSER: the flags are in memory, not in a register. */
+        struct { unsigned long long flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+                 stack_size, tls; } args;
+        memset(&args, 0, sizeof args);
+        args.flags = CLONE_NEWUSER;
+        args.exit_signal = SIGCHLD;
+        long pid = syscall(SYS_clone3, &args, sizeof args);
+        if (pid == 0)
+            _exit(0);
+        if (pid > 0)
+            waitpid((pid_t)pid, NULL, 0);
+        return report(what, pid < 0 ? -1 : 0);
+    }
+    if (!strcmp(what, "ptrace-child")) {
+        /* Attach to a child of the same user with the same capabilities: no capability
+         * check at all (and no Yama on these kernels). */
+        pid_t child = fork();
+        if (child == 0) {
+            pause();
+            _exit(0);
+        }
+        usleep(100000);
+        int rc = (int)ptrace(PTRACE_ATTACH, child, NULL, NULL);
+        report(what, rc);
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        return 0;
+    }
+    if (!strcmp(what, "core-pattern")) {
+        /* Open the host's core_pattern for writing (root needs no capability for it) and
+         * close it unwritten: the open is what gives the escape away. */
+        int fd = open("/proc/sys/kernel/core_pattern", O_WRONLY);
+        report(what, fd);
+        if (fd >= 0) {
+            sleep(1); /* the daemon names the file from /proc/<pid>/fd meanwhile */
+            close(fd);
+        }
+        return 0;
+    }
     if (!strcmp(what, "reboot-bad-magic"))
         /* The CAP_SYS_BOOT check comes before the magic numbers, which are wrong: EINVAL
          * at best, nothing is rebooted. */

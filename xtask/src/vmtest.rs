@@ -400,7 +400,7 @@ hostname vmtest
 echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd
 echo "@@vmtest kernel $(uname -r) lsm=$(cat /sys/kernel/security/lsm)"
 for hook in HOOKS_PROBED; do
-    echo "@@vmtest probe $hook $(/vmtest/privmon probe --json --hook $hook 2>/dev/null)"
+    echo "@@vmtest probe $hook $(/vmtest/privmon probe --json --hook $hook --operations all=on 2>/dev/null)"
 done
 export PRIVMON_BIN=/vmtest/privmon PRIVMON_TRIGGER=/vmtest/trigger RUST_BACKTRACE=1
 export PRIVMON_TEST_MODULE=$(ls /vmtest/modules/$(uname -r)/* | head -n 1)
@@ -754,6 +754,19 @@ fn report(results: &[(String, Boot, Duration, anyhow::Result<BootResult>)]) -> S
                     .join(", ")
             })
             .unwrap_or_default();
+        // Every group's fallback syscall tracepoints, forced on in the probe.
+        let (hooked, failed) = probe("auto")
+            .and_then(|v| v["operations"].as_object())
+            .map(|groups| {
+                groups.values().fold((0, 0), |(h, f), g| {
+                    (
+                        h + g["fallback_hooked"].as_array().map_or(0, Vec::len),
+                        f + g["fallback_failed"].as_object().map_or(0, |m| m.len()),
+                    )
+                })
+            })
+            .unwrap_or((0, 0));
+        let families = format!("{families}, syscall fallbacks: {hooked} attached, {failed} failed");
         let tests: Vec<String> = r
             .tests
             .iter()
@@ -797,6 +810,11 @@ fn report(results: &[(String, Boot, Duration, anyhow::Result<BootResult>)]) -> S
             );
             if let Some(e) = doc["error"].as_str() {
                 notes.push(format!("error: {e}"));
+            }
+            for (group, g) in doc["operations"].as_object().into_iter().flatten() {
+                for (name, e) in g["fallback_failed"].as_object().into_iter().flatten() {
+                    notes.push(format!("fallback {group}/{name} failed: {e}"));
+                }
             }
             if !notes.is_empty() {
                 let _ = writeln!(s, "- {label}, --hook {hook}: {}", notes.join("; "));

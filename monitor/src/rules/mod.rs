@@ -156,7 +156,8 @@ impl TryFrom<String> for Technique {
 }
 
 /// A summary with `{field.path}` placeholders, and `{workload}` (pod ns/name (container c),
-/// container name, or host process), `{user}` (root, uid N) and `{process}` (exe or comm).
+/// container name, or host process), `{user}` (root, uid N), `{process}` (exe or comm) and
+/// `{outcome}` (the capability verdict, else what the syscall returned).
 #[derive(Deserialize, Clone, Debug)]
 #[serde(try_from = "String")]
 pub struct Template(Vec<Piece>);
@@ -168,6 +169,7 @@ enum Piece {
     Workload,
     User,
     Process,
+    Outcome,
 }
 
 impl TryFrom<String> for Template {
@@ -187,6 +189,7 @@ impl TryFrom<String> for Template {
                 "workload" => Piece::Workload,
                 "user" => Piece::User,
                 "process" => Piece::Process,
+                "outcome" => Piece::Outcome,
                 f => Piece::Field(Path::parse(f).map_err(|e| format!("summary: {e}"))?),
             });
             rest = &rest[open + close + 1..];
@@ -228,6 +231,19 @@ pub fn workload(event: &Value) -> String {
     }
 }
 
+/// `allowed`/`denied` from the capability check, else `succeeded`/`failed (errno N)` from
+/// the syscall's result (a fallback tracepoint's event has no check), else `?`.
+fn outcome(event: &Value) -> String {
+    if let Some(v) = event["capability"]["verdict"].as_str() {
+        return v.to_string();
+    }
+    match event["syscall"]["result"].as_i64() {
+        Some(r) if r < 0 => format!("failed, errno {}", -r),
+        Some(_) => "succeeded".to_string(),
+        None => "?".to_string(),
+    }
+}
+
 impl Template {
     pub fn render(&self, event: &Value) -> String {
         let mut out = String::new();
@@ -241,6 +257,7 @@ impl Template {
                     Some(n) => out.push_str(&format!("uid {n}")),
                     None => out.push_str("an unknown user"),
                 },
+                Piece::Outcome => out.push_str(&outcome(event)),
                 Piece::Process => {
                     let p = &event["process"];
                     let name = p["exe"].as_str().or(p["comm"].as_str()).unwrap_or("?");
