@@ -194,7 +194,11 @@ pub struct KernelLayout {
     pub cred_gid: u32,
     pub cred_egid: u32,
     pub cred_sgid: u32,
-    pub _reserved: [u32; 3],
+    /// `linux_binprm.file`, `file.f_path.dentry`, `dentry.d_name.name`: the name of the
+    /// file an exec runs (`memfd:...` for a memfd).
+    pub bprm_file: u32,
+    pub file_dentry: u32,
+    pub dentry_name: u32,
 }
 
 impl KernelLayout {
@@ -227,7 +231,9 @@ impl KernelLayout {
         cred_gid: Self::MISSING,
         cred_egid: Self::MISSING,
         cred_sgid: Self::MISSING,
-        _reserved: [0; 3],
+        bprm_file: Self::MISSING,
+        file_dentry: Self::MISSING,
+        dentry_name: Self::MISSING,
     };
 }
 
@@ -455,6 +461,14 @@ pub const EXEC_FILENAME_LEN: usize = 256;
 /// the length with `EXEC_ARGS_LEN - 1` for the verifier).
 pub const EXEC_ARGS_LEN: usize = 512;
 
+/// Flags of an [`ExecRecord`].
+pub mod exec_flags {
+    /// The argument list was longer than `args`.
+    pub const ARGS_TRUNCATED: u32 = 1 << 0;
+    /// The executed file is a memfd (`memfd_create`): a program that never was on disk.
+    pub const MEMFD: u32 = 1 << 1;
+}
+
 /// A successful execve (`sched_process_exec`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -471,8 +485,8 @@ pub struct ExecRecord {
     pub boot_ns: u64,
     /// Bytes of `args` used (NUL-separated arguments); may stop mid-argument.
     pub args_len: u32,
-    /// Whether the argument list was longer than `args`.
-    pub args_truncated: u32,
+    /// [`exec_flags`].
+    pub flags: u32,
     pub comm: [u8; COMM_LEN],
     pub filename: [u8; EXEC_FILENAME_LEN],
     pub args: [u8; EXEC_ARGS_LEN],

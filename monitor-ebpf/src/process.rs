@@ -10,7 +10,9 @@ use aya_ebpf::{
     macros::btf_tracepoint,
     programs::BtfTracePointContext,
 };
-use monitor_common::{COMM_LEN, EXEC_ARGS_LEN, ExecRecord, ExitRecord, RecordKind, drop_slot};
+use monitor_common::{
+    COMM_LEN, EXEC_ARGS_LEN, ExecRecord, ExitRecord, RecordKind, drop_slot, exec_flags,
+};
 
 use crate::{
     maps::{CONFIG, EVENTS, RINGBUF_DROPS, bump, watched},
@@ -57,6 +59,11 @@ fn on_exec(bprm: u64) {
     let arg_start: u64 = read_at(mm, l.mm_arg_start).unwrap_or(0);
     let arg_end: u64 = read_at(mm, l.mm_arg_end).unwrap_or(0);
     let full = arg_end.saturating_sub(arg_start);
+    // The executed file's name: a memfd's reads `memfd:<name>`.
+    let file: u64 = read_at(bprm, l.bprm_file).unwrap_or(0);
+    let dentry: u64 = read_at(file, l.file_dentry).unwrap_or(0);
+    let file_name: u64 = read_at(dentry, l.dentry_name).unwrap_or(0);
+    let memfd = read_at::<[u8; 6]>(file_name, 0).is_some_and(|n| &n == b"memfd:");
     // SAFETY: `rec` points to reserved ring-buffer memory of the right size; every field is
     // written before submit.
     unsafe {
@@ -83,7 +90,11 @@ fn on_exec(bprm: u64) {
             full
         };
         let len = (len & (EXEC_ARGS_LEN as u64 - 1)) as u32;
-        (*rec).args_truncated = (full > len as u64) as u32;
+        (*rec).flags = if full > len as u64 {
+            exec_flags::ARGS_TRUNCATED
+        } else {
+            0
+        } | if memfd { exec_flags::MEMFD } else { 0 };
         (*rec).args_len = 0;
         if len > 0
             && bpf_probe_read_user((*rec).args.as_mut_ptr().cast(), len, arg_start as *const _) == 0

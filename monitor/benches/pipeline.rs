@@ -68,7 +68,7 @@ fn prologue() -> Vec<Vec<u8>> {
             cgroup_id: CGROUP_ID,
             boot_ns: 2,
             args_len,
-            args_truncated: 0,
+            flags: 0,
             comm: comm("worker"),
             filename,
             args,

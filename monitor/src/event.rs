@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, mem::size_of, time::SystemTime};
 
 use monitor_common::{
     AUDIT_NO, AUDIT_YES, CapabilityRecord, CgroupRecord, ExecRecord, ExitRecord, OperationRecord,
-    RecordKind, SCOPE_HOST, SCOPE_USER_NAMESPACE, VERDICT_ALLOWED,
+    RecordKind, SCOPE_HOST, SCOPE_USER_NAMESPACE, VERDICT_ALLOWED, exec_flags,
 };
 use serde::Serialize;
 
@@ -77,6 +77,8 @@ pub struct Exec {
     pub filename: Option<String>,
     pub args: Vec<String>,
     pub args_truncated: bool,
+    /// The program ran from a memfd: it never was a file on disk.
+    pub memfd: bool,
 }
 
 /// Text up to the first NUL of a fixed buffer.
@@ -106,7 +108,9 @@ impl Exec {
             filename: (filename_len > 1 && filename_len <= rec.filename.len())
                 .then(|| c_string(&rec.filename[..filename_len])),
             args,
-            args_truncated: rec.args_truncated != 0 || args_len == rec.args.len(),
+            args_truncated: rec.flags & exec_flags::ARGS_TRUNCATED != 0
+                || args_len == rec.args.len(),
+            memfd: rec.flags & exec_flags::MEMFD != 0,
         }
     }
 }
@@ -323,7 +327,8 @@ pub struct OperationEvent {
     /// The capability check the operation made (its verdict says whether it was allowed);
     /// null when a fallback tracepoint saw an operation that made none.
     pub capability: Option<CapabilityUse>,
-    /// What saw it: `capability_check` or `syscall_tracepoint` (a group's fallback).
+    /// What saw it: `capability_check`, `syscall_tracepoint` (a group's fallback) or
+    /// `exec_tracepoint` (an exec from a memfd).
     pub source: &'static str,
     /// For `namespace` events.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -490,6 +490,14 @@ fn write_probe_config(ebpf: &mut Ebpf, config: &ProbeConfig) -> anyhow::Result<(
 /// Field offsets the probes read, from the kernel's BTF. A field that is not found is
 /// reported as unknown by the probes rather than read at a wrong offset.
 fn kernel_layout(btf: &KernelBtf) -> KernelLayout {
+    // The offset of a nested member, unknown if either part is.
+    let sum = |a: u32, b: u32| {
+        if a == KernelLayout::MISSING || b == KernelLayout::MISSING {
+            KernelLayout::MISSING
+        } else {
+            a + b
+        }
+    };
     let mut missing = Vec::new();
     let mut off = |ty: &str, member: &str| {
         btf.member_offset(ty, member).unwrap_or_else(|| {
@@ -515,6 +523,9 @@ fn kernel_layout(btf: &KernelBtf) -> KernelLayout {
         cred_gid: off("cred", "gid"),
         cred_egid: off("cred", "egid"),
         cred_sgid: off("cred", "sgid"),
+        bprm_file: off("linux_binprm", "file"),
+        file_dentry: sum(off("file", "f_path"), off("path", "dentry")),
+        dentry_name: sum(off("dentry", "d_name"), off("qstr", "name")),
         ..KernelLayout::EMPTY
     };
     if !missing.is_empty() {

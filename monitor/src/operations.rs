@@ -685,6 +685,45 @@ pub fn fd_target(proc_root: &std::path::Path, pid: u32, fd: u64) -> Option<Strin
     link.to_str().map(str::to_string)
 }
 
+/// The host pid of process `pid` as process `caller` numbers it (its pid namespace's).
+pub fn host_pid(proc_root: &std::path::Path, caller: u32, pid: u32) -> Option<u32> {
+    let ns = |p: &str| std::fs::read_link(proc_root.join(p).join("ns/pid")).ok();
+    let caller_ns = ns(&caller.to_string())?;
+    if ns("1").as_ref() == Some(&caller_ns) {
+        return Some(pid);
+    }
+    // A pid namespace of its own (a container's): the process whose innermost pid is `pid`.
+    std::fs::read_dir(proc_root)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .find(|p| {
+            ns(&p.to_string()).as_ref() == Some(&caller_ns)
+                && std::fs::read_to_string(proc_root.join(p.to_string()).join("status"))
+                    .ok()
+                    .and_then(|s| {
+                        s.lines()
+                            .find_map(|l| l.strip_prefix("NSpid:"))?
+                            .split_whitespace()
+                            .last()?
+                            .parse::<u32>()
+                            .ok()
+                    })
+                    == Some(pid)
+        })
+}
+
+/// The cgroup v2 path of a process (`/proc/<pid>/cgroup`'s `0::` line).
+pub fn cgroup_of(proc_root: &std::path::Path, pid: u32) -> Option<String> {
+    let text = std::fs::read_to_string(proc_root.join(pid.to_string()).join("cgroup")).ok()?;
+    Some(
+        text.lines()
+            .find_map(|l| l.strip_prefix("0::"))?
+            .trim()
+            .to_string(),
+    )
+}
+
 /// Syscalls whose first argument is a file descriptor reported with its path.
 pub const FD_PATH_SYSCALLS: &[&str] = &["write", "pwrite64", "writev", "finit_module"];
 
@@ -912,6 +951,17 @@ mod tests {
         m.checked(9, 165, args);
         assert!(!m.returned(9, 165, args));
         assert_eq!(m.forgotten, 0);
+    }
+
+    #[test]
+    fn a_pid_in_the_callers_namespace_is_found_on_the_host() {
+        let me = std::process::id();
+        let proc_root = std::path::Path::new("/proc");
+        // In the host's pid namespace (these tests do not run in a container of their own
+        // pid namespace, or pid 1 is theirs too): the pid is the host's.
+        assert_eq!(host_pid(proc_root, me, me), Some(me));
+        assert!(cgroup_of(proc_root, me).is_some_and(|p| p.starts_with('/')));
+        assert_eq!(host_pid(proc_root, u32::MAX, 1), None, "no such caller");
     }
 
     #[test]

@@ -27,7 +27,7 @@ use tracing::{error, info, warn};
 use crate::{
     advisor::{self, Advisor, OutsideBaseline},
     cgroup::{CgroupResolver, v2_root},
-    config::{Config, Watch},
+    config::{Config, Coverage, Watch},
     containers::{Containers, cgroup_path, lifecycle::Lifecycle},
     event::{
         CapabilityEvent, Clock, ContainerEvent, CredentialsChange, CredentialsEvent, DecodeError,
@@ -173,6 +173,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         },
     );
     output.merge = exit_merge(&config);
+    output.report_fileless = config.operations.misc != Coverage::Off;
     // Containers already running are announced before anything else.
     output.discover();
     let writer = std::thread::Builder::new()
@@ -487,6 +488,8 @@ struct Output {
     advisor_saved: Instant,
     /// Fallback records matched with the checks already reported.
     merge: ExitMerge,
+    /// Execs from a memfd are `syscall` events (the `misc` group is not `off`).
+    report_fileless: bool,
 }
 
 impl Output {
@@ -529,6 +532,7 @@ impl Output {
             advisor,
             advisor_saved: Instant::now(),
             merge: ExitMerge::default(),
+            report_fileless: true,
         }
     }
 
@@ -624,7 +628,8 @@ impl Output {
                         self.emit(&ev);
                         if let Some(change) = id_change_event(&ev, c) {
                             self.emit(&change);
-                        } else if let Some(ev) = operation_event(ev, &op) {
+                        } else if let Some(mut ev) = operation_event(ev, &op) {
+                            self.name_target(&mut ev);
                             self.emit(&ev);
                         }
                     }
@@ -633,7 +638,8 @@ impl Output {
                     }
                     Some(_) => {
                         let ev = self.capability_event(c);
-                        if let Some(ev) = operation_event(ev, &op) {
+                        if let Some(mut ev) = operation_event(ev, &op) {
+                            self.name_target(&mut ev);
                             self.emit(&ev);
                         }
                     }
@@ -642,6 +648,10 @@ impl Output {
             Record::Exec(exec) => {
                 if let Some(change) = self.processes.exec(&exec) {
                     let ev = self.credentials_event(&exec, change);
+                    self.emit(&ev);
+                }
+                if exec.memfd && self.report_fileless {
+                    let ev = self.fileless_event(&exec);
                     self.emit(&ev);
                 }
             }
@@ -692,34 +702,72 @@ impl Output {
         self.update_gauges();
     }
 
+    /// For `ptrace` and `process_vm_*`: `args.target_cgroup` and `args.target_container`,
+    /// the target's cgroup and container (null: a host process, or gone), found while it
+    /// most likely still runs. Its pid is in the caller's pid namespace.
+    fn name_target(&mut self, ev: &mut OperationEvent) {
+        if ev.group != "processes" {
+            return;
+        }
+        let Some(pid) = ev.syscall.args.get("pid").and_then(Value::as_i64) else {
+            return;
+        };
+        let proc_root = std::path::Path::new("/proc");
+        let cgroup = u32::try_from(pid)
+            .ok()
+            .filter(|p| *p > 0)
+            .and_then(|p| operations::host_pid(proc_root, ev.header.process.pid, p))
+            .and_then(|p| operations::cgroup_of(proc_root, p));
+        let container = cgroup
+            .as_deref()
+            .and_then(|path| self.containers.for_cgroup(path, boottime_ns()))
+            .map(|a| Value::String(a.container.id.clone()));
+        let args = &mut ev.syscall.args;
+        args.insert("target_cgroup", cgroup.map_or(Value::Null, Value::String));
+        args.insert("target_container", container.unwrap_or(Value::Null));
+    }
+
+    /// The `syscall` event of an exec whose program is a memfd (fileless execution).
+    fn fileless_event(&mut self, e: &Exec) -> OperationEvent {
+        // The registers no longer tell at this point (the kernel has set up the new
+        // program); an exec by file descriptor (`fexecve`, `execveat(fd, "", ...,
+        // AT_EMPTY_PATH)`) is the one whose file the kernel names /dev/fd/N.
+        let name = if e
+            .filename
+            .as_deref()
+            .is_some_and(|f| f.starts_with("/dev/fd/"))
+        {
+            "execveat"
+        } else {
+            "execve"
+        };
+        let number = crate::syscalls::Arch::host()
+            .and_then(|a| a.number(name))
+            .unwrap_or(-1);
+        let mut args = std::collections::BTreeMap::new();
+        args.insert(
+            "filename",
+            e.filename.clone().map_or(Value::Null, Value::String),
+        );
+        args.insert("memfd", Value::Bool(true));
+        OperationEvent {
+            header: self.exec_header(e, "syscall"),
+            group: "misc",
+            syscall: SyscallDetail {
+                name,
+                number,
+                args,
+                result: Some(0),
+            },
+            capability: None,
+            source: "exec_tracepoint",
+            namespace: None,
+        }
+    }
+
     /// The `credentials` event of an exec that changed the user ids.
     fn credentials_event(&mut self, e: &Exec, change: CredentialChange) -> CredentialsEvent {
-        let mut process = Process {
-            pid: e.pid,
-            tid: e.pid,
-            ppid: Some(e.ppid),
-            comm: e.comm.clone(),
-            exe: e.filename.clone(),
-            uid: e.uid,
-            euid: e.euid,
-            args: Some(e.args.clone()),
-            cap_effective: Vec::new(),
-            ancestors: Vec::new(),
-        };
-        self.processes.enrich(&mut process);
-        let mut header = Header {
-            time: self.clock.rfc3339(e.boot_ns),
-            kind: "credentials",
-            node: self.node.clone(),
-            process,
-            container: None,
-            k8s: None,
-            cgroup: crate::event::Cgroup {
-                id: e.cgroup_id,
-                path: None,
-            },
-        };
-        self.attribute(&mut header, e.boot_ns);
+        let header = self.exec_header(e, "credentials");
         let ids = |(uid, euid): (Option<u32>, Option<u32>)| Ids {
             uid,
             euid,
@@ -738,6 +786,37 @@ impl Output {
             }),
             capability: None,
         }
+    }
+
+    /// The header of an event an exec makes, attributed.
+    fn exec_header(&mut self, e: &Exec, kind: &'static str) -> Header {
+        let mut process = Process {
+            pid: e.pid,
+            tid: e.pid,
+            ppid: Some(e.ppid),
+            comm: e.comm.clone(),
+            exe: e.filename.clone(),
+            uid: e.uid,
+            euid: e.euid,
+            args: Some(e.args.clone()),
+            cap_effective: Vec::new(),
+            ancestors: Vec::new(),
+        };
+        self.processes.enrich(&mut process);
+        let mut header = Header {
+            time: self.clock.rfc3339(e.boot_ns),
+            kind,
+            node: self.node.clone(),
+            process,
+            container: None,
+            k8s: None,
+            cgroup: crate::event::Cgroup {
+                id: e.cgroup_id,
+                path: None,
+            },
+        };
+        self.attribute(&mut header, e.boot_ns);
+        header
     }
 
     /// Fills an event's cgroup path and container from its cgroup id.
@@ -948,6 +1027,7 @@ impl Replay {
         );
         let mut output = output;
         output.merge = exit_merge(config);
+        output.report_fileless = config.operations.misc != Coverage::Off;
         Ok(Replay { output })
     }
 

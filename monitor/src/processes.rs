@@ -124,6 +124,7 @@ mod tests {
             filename: Some(format!("/bin/{comm}")),
             args: vec![format!("/bin/{comm}"), "-x".to_string()],
             args_truncated: false,
+            memfd: false,
         }
     }
 

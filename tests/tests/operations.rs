@@ -643,6 +643,20 @@ fn groups_report_their_coverage_and_fallbacks_see_operations_without_checks() {
         "{ev:#}"
     );
     assert_eq!(ev["syscall"]["result"], 0, "{ev:#}");
+    // The target (pid 2 in the container's pid namespace) is in the same container.
+    let target = ev["syscall"]["args"]["pid"].as_i64().unwrap();
+    assert!(
+        target > 1,
+        "the child, in the container's pid namespace: {ev:#}"
+    );
+    assert_eq!(
+        ev["syscall"]["args"]["target_container"], ev["container"]["id"],
+        "{ev:#}"
+    );
+    assert_eq!(
+        ev["syscall"]["args"]["target_cgroup"], ev["cgroup"]["path"],
+        "{ev:#}"
+    );
     let alert = daemon
         .wait_for_event(|e| {
             e["kind"] == "alert"
@@ -738,4 +752,51 @@ fn groups_report_their_coverage_and_fallbacks_see_operations_without_checks() {
     };
     assert_eq!(from(checked.cgroup_id, "namespace"), 1, "{all:#?}");
     assert_eq!(from(c.cgroup_id, "syscall"), 0, "{all:#?}");
+}
+
+/// A program run from a memfd (fileless execution) is seen at its exec, with no hook on any
+/// syscall: a `misc` event and the `fileless_execution` alert.
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn a_program_run_from_a_memfd_is_reported_at_its_exec() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let c = Container::create(&ContainerSpec {
+        args: &["/bin/trigger", "memfd-exec"],
+        ..Default::default()
+    })
+    .unwrap();
+    let out = c.run_to_completion().unwrap();
+    assert!(out.contains("ids uid=0 euid=0"), "the copy ran: {out}");
+    let ev = daemon
+        .wait_for_event(|e| {
+            e["kind"] == "syscall"
+                && e["cgroup"]["id"] == c.cgroup_id
+                && e["syscall"]["args"]["memfd"] == true
+                && e["process"]["args"] == serde_json::json!(["trigger", "ids"])
+        })
+        .unwrap_or_else(|| panic!("no memfd exec event: {:#?}", daemon.events()));
+    assert_eq!(ev["group"], "misc", "{ev:#}");
+    assert_eq!(ev["source"], "exec_tracepoint", "{ev:#}");
+    // An exec by file descriptor takes the file's name: the memfd's.
+    assert_eq!(ev["process"]["comm"], "memfd:payload", "{ev:#}");
+    assert_eq!(ev["capability"], Value::Null, "{ev:#}");
+    assert_eq!(ev["syscall"]["result"], 0, "{ev:#}");
+    // glibc's fexecve is execveat(fd, "", AT_EMPTY_PATH): the kernel names it /dev/fd/N.
+    assert_eq!(ev["syscall"]["name"], "execveat", "{ev:#}");
+    assert!(
+        ev["syscall"]["args"]["filename"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("/dev/fd/")),
+        "{ev:#}"
+    );
+    assert_eq!(ev["container"]["id"], c.id.as_str(), "{ev:#}");
+    let alert = daemon
+        .wait_for_event(|e| {
+            e["kind"] == "alert"
+                && e["rule"] == "fileless_execution"
+                && e["event"]["process"]["pid"] == ev["process"]["pid"]
+        })
+        .expect("fileless_execution alert");
+    assert_eq!(alert["severity"], "high", "{alert:#}");
 }

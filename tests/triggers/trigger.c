@@ -109,7 +109,7 @@ static int report(const char *name, int rc) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S|userns-only|clone3-userns|ptrace-child|core-pattern\n");
+        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S|userns-only|clone3-userns|ptrace-child|core-pattern|memfd-exec\n");
         return 2;
     }
     const char *what = argv[1];
@@ -276,7 +276,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(what, "ptrace-child")) {
         /* Attach to a child of the same user with the same capabilities: no capability
-         * check at all (and no Yama on these kernels). */
+         * check at all (Yama, where present, lets a parent trace its child). */
         pid_t child = fork();
         if (child == 0) {
             pause();
@@ -285,9 +285,27 @@ int main(int argc, char **argv) {
         usleep(100000);
         int rc = (int)ptrace(PTRACE_ATTACH, child, NULL, NULL);
         report(what, rc);
+        sleep(1); /* the daemon finds the target's container meanwhile */
         kill(child, SIGKILL);
         waitpid(child, NULL, 0);
         return 0;
+    }
+    if (!strcmp(what, "memfd-exec")) {
+        /* Copy this program into a memfd and run it from there (fileless execution): the
+         * copy prints its ids and exits. */
+        int in = open("/proc/self/exe", O_RDONLY);
+        int mfd = (int)syscall(SYS_memfd_create, "payload", 0);
+        if (in < 0 || mfd < 0)
+            return report(what, -1);
+        char buf[65536];
+        ssize_t n;
+        while ((n = read(in, buf, sizeof buf)) > 0)
+            if (write(mfd, buf, (size_t)n) != n)
+                return report(what, -1);
+        char *args[] = {"trigger", "ids", NULL};
+        char *env[] = {"PATH=/bin", NULL};
+        fexecve(mfd, args, env);
+        return report(what, -1);
     }
     if (!strcmp(what, "core-pattern")) {
         /* Open the host's core_pattern for writing (root needs no capability for it) and
