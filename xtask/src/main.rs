@@ -88,7 +88,7 @@ enum Task {
         /// Skip rustfmt and clippy.
         #[arg(long)]
         no_lint: bool,
-        /// Skip the kernel matrix (QEMU, about 6 minutes).
+        /// Skip the kernel matrix (QEMU, about 10 minutes).
         #[arg(long)]
         no_vm: bool,
     },
