@@ -17,6 +17,17 @@ const MAX_CACHED: usize = 65_536;
 /// Least time between two rescans of the hierarchy (misses in between stay unresolved).
 const RESCAN_INTERVAL: Duration = Duration::from_millis(250);
 
+/// The cgroup v2 path of process `pid` (the `0::` line of `/proc/<pid>/cgroup`).
+pub fn proc_cgroup(proc_root: &Path, pid: u32) -> Option<String> {
+    let text = std::fs::read_to_string(proc_root.join(pid.to_string()).join("cgroup")).ok()?;
+    Some(
+        text.lines()
+            .find_map(|l| l.strip_prefix("0::"))?
+            .trim()
+            .to_string(),
+    )
+}
+
 /// Where the cgroup v2 hierarchy is mounted.
 pub fn v2_root() -> anyhow::Result<PathBuf> {
     for candidate in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
@@ -101,11 +112,10 @@ impl CgroupResolver {
     }
 
     fn lookup_proc(&self, id: u64, pid: u32) -> Option<String> {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-        let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?.trim();
+        let rel = proc_cgroup(Path::new("/proc"), pid)?;
         let dir = self.root.join(rel.trim_start_matches('/'));
         let ino = std::fs::metadata(dir).ok()?.ino();
-        (ino == id).then(|| rel.to_string())
+        (ino == id).then_some(rel)
     }
 
     /// Every cgroup of the hierarchy, parents before children (a fresh scan).

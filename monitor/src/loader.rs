@@ -421,16 +421,12 @@ fn attach_fallbacks(ebpf: &mut Ebpf, groups: &OperationGroups) -> Vec<GroupCover
                         .filter(|(g, _, _)| *g == group)
                         .map(|(_, n, _)| *n)
                         .collect(),
-                    Coverage::Off => {
-                        let mut all: Vec<&'static str> = operations::SENSITIVE
-                            .iter()
-                            .chain(operations::FALLBACK_ONLY)
-                            .filter(|s| s.group == group && exists(&s.name))
-                            .map(|s| s.name)
-                            .collect();
-                        all.dedup();
-                        all
-                    }
+                    Coverage::Off => operations::SENSITIVE
+                        .iter()
+                        .chain(operations::FALLBACK_ONLY)
+                        .filter(|s| s.group == group && exists(&s.name))
+                        .map(|s| s.name)
+                        .collect(),
                 },
             };
             report_coverage(&c);

@@ -713,17 +713,6 @@ pub fn host_pid(proc_root: &std::path::Path, caller: u32, pid: u32) -> Option<u3
         })
 }
 
-/// The cgroup v2 path of a process (`/proc/<pid>/cgroup`'s `0::` line).
-pub fn cgroup_of(proc_root: &std::path::Path, pid: u32) -> Option<String> {
-    let text = std::fs::read_to_string(proc_root.join(pid.to_string()).join("cgroup")).ok()?;
-    Some(
-        text.lines()
-            .find_map(|l| l.strip_prefix("0::"))?
-            .trim()
-            .to_string(),
-    )
-}
-
 /// Syscalls whose first argument is a file descriptor reported with its path.
 pub const FD_PATH_SYSCALLS: &[&str] = &["write", "pwrite64", "writev", "finit_module"];
 
@@ -960,7 +949,7 @@ mod tests {
         // In the host's pid namespace (these tests do not run in a container of their own
         // pid namespace, or pid 1 is theirs too): the pid is the host's.
         assert_eq!(host_pid(proc_root, me, me), Some(me));
-        assert!(cgroup_of(proc_root, me).is_some_and(|p| p.starts_with('/')));
+        assert!(crate::cgroup::proc_cgroup(proc_root, me).is_some_and(|p| p.starts_with('/')));
         assert_eq!(host_pid(proc_root, u32::MAX, 1), None, "no such caller");
     }
 

@@ -717,7 +717,7 @@ impl Output {
             .ok()
             .filter(|p| *p > 0)
             .and_then(|p| operations::host_pid(proc_root, ev.header.process.pid, p))
-            .and_then(|p| operations::cgroup_of(proc_root, p));
+            .and_then(|p| crate::cgroup::proc_cgroup(proc_root, p));
         let container = cgroup
             .as_deref()
             .and_then(|path| self.containers.for_cgroup(path, boottime_ns()))
