@@ -199,6 +199,15 @@ pub struct KernelLayout {
     pub bprm_file: u32,
     pub file_dentry: u32,
     pub dentry_name: u32,
+    /// `cred.cap_permitted`, `cred.cap_inheritable` (`kernel_cap_t`: 64 bits, two `u32`s
+    /// before 6.3).
+    pub cred_cap_permitted: u32,
+    pub cred_cap_inheritable: u32,
+    /// `cred.group_info`, `group_info.ngroups`, `group_info.gid` (the array).
+    pub cred_group_info: u32,
+    pub group_info_ngroups: u32,
+    pub group_info_gid: u32,
+    pub _reserved: u32,
 }
 
 impl KernelLayout {
@@ -234,6 +243,12 @@ impl KernelLayout {
         bprm_file: Self::MISSING,
         file_dentry: Self::MISSING,
         dentry_name: Self::MISSING,
+        cred_cap_permitted: Self::MISSING,
+        cred_cap_inheritable: Self::MISSING,
+        cred_group_info: Self::MISSING,
+        group_info_ngroups: Self::MISSING,
+        group_info_gid: Self::MISSING,
+        _reserved: Self::MISSING,
     };
 }
 
@@ -370,6 +385,23 @@ pub mod op {
     /// The group-id twin of a shape (`setgid`, `setregid`, `setresgid`): compared with the
     /// caller's gid, egid and saved gid.
     pub const ID_GID: u32 = 1 << 10;
+    /// Raw bytes behind the pointer argument at [`DEREF_ARG_SHIFT`] go into the first
+    /// string slot (`string_lens[0]` bytes; `string_args` stays 0); the shape is here.
+    pub const RAW_SHIFT: u32 = 6;
+    pub const RAW_MASK: u32 = 3;
+    /// `capset(header, data)`: the two `__user_cap_data_struct`s (24 bytes: effective,
+    /// permitted, inheritable, low then high words), then the caller's permitted and
+    /// inheritable sets before the call (8 bytes each, read from the checked credentials).
+    pub const RAW_CAPSET: u32 = 1;
+    /// `setgroups(size, list)`: `4 * min(size, RAW_MAX_GROUPS)` bytes of gids; the second
+    /// slot holds the caller's groups before the call (at most as many; `string_lens[1]`
+    /// is their byte count with [`RAW_READ`] set, 0 if unreadable).
+    pub const RAW_GROUPS: u32 = 2;
+    pub const RAW_MAX_GROUPS: u64 = 32;
+    /// In `string_lens[1]` of a [`RAW_GROUPS`] record: the groups before were read.
+    pub const RAW_READ: u32 = 1 << 31;
+    /// Bytes of the capset data in a [`RAW_CAPSET`] slot; the old sets follow.
+    pub const RAW_CAPSET_DATA: usize = 24;
     /// Syscall numbers the table covers (x86_64 and aarch64 numbers are below 512).
     pub const TABLE_LEN: u32 = 512;
 
@@ -487,6 +519,12 @@ pub struct ExecRecord {
     pub args_len: u32,
     /// [`exec_flags`].
     pub flags: u32,
+    /// The credentials after the exec: set-group-id files change `egid`, file capabilities
+    /// (and root's exec) the capability sets.
+    pub gid: u32,
+    pub egid: u32,
+    pub cap_permitted: u64,
+    pub cap_effective: u64,
     pub comm: [u8; COMM_LEN],
     pub filename: [u8; EXEC_FILENAME_LEN],
     pub args: [u8; EXEC_ARGS_LEN],
@@ -521,11 +559,11 @@ mod user {
 // Layout guards: a change that introduces padding breaks the contract between both sides.
 const _: () = assert!(core::mem::size_of::<CapCountKey>() == 16);
 const _: () = assert!(core::mem::size_of::<CapSeenKey>() == 40);
-const _: () = assert!(core::mem::size_of::<KernelLayout>() == 112);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 128);
+const _: () = assert!(core::mem::size_of::<KernelLayout>() == 136);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 152);
 const _: () = assert!(core::mem::size_of::<CapabilityRecord>() == 136);
 const _: () = assert!(core::mem::size_of::<CgroupRecord>() == 32 + CGROUP_PATH_LEN);
-const _: () = assert!(core::mem::size_of::<ExecRecord>() == 64 + EXEC_FILENAME_LEN + EXEC_ARGS_LEN);
+const _: () = assert!(core::mem::size_of::<ExecRecord>() == 88 + EXEC_FILENAME_LEN + EXEC_ARGS_LEN);
 const _: () = assert!(core::mem::size_of::<ExitRecord>() == 16);
 const _: () =
     assert!(core::mem::size_of::<OperationRecord>() == 40 + 136 + OP_STRINGS * OP_STRING_LEN);

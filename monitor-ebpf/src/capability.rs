@@ -10,6 +10,9 @@ use aya_ebpf::{
         bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
         bpf_get_current_task, bpf_ktime_get_boot_ns, bpf_probe_read_user,
         bpf_probe_read_user_str_bytes,
+        generated::{
+            bpf_probe_read_kernel as raw_read_kernel, bpf_probe_read_user as raw_read_user,
+        },
     },
     macros::{btf_tracepoint, fexit, kprobe, kretprobe, tracepoint},
     programs::{
@@ -18,9 +21,9 @@ use aya_ebpf::{
 };
 use monitor_common::{
     AUDIT_NO, AUDIT_UNKNOWN, AUDIT_YES, CAP_OPT_NOAUDIT, COMM_LEN, CapCountKey, CapSeenKey,
-    CapabilityRecord, Hook, KernelLayout, KprobeArgs, MAX_CAPS, OP_STRINGS, OperationRecord,
-    ProbeConfig, RecordKind, SCOPE_HOST, SCOPE_UNKNOWN, SCOPE_USER_NAMESPACE, VERDICT_ALLOWED,
-    VERDICT_DENIED, config_flags, drop_slot, op, stat,
+    CapabilityRecord, Hook, KernelLayout, KprobeArgs, MAX_CAPS, OP_STRING_LEN, OP_STRINGS,
+    OperationRecord, ProbeConfig, RecordKind, SCOPE_HOST, SCOPE_UNKNOWN, SCOPE_USER_NAMESPACE,
+    VERDICT_ALLOWED, VERDICT_DENIED, config_flags, drop_slot, op, stat,
 };
 
 use crate::{
@@ -406,6 +409,10 @@ pub(crate) fn emit_operation(what: &Emit, spec: u32, exit: Option<i64>) {
                 (*rec).deref = bpf_probe_read_user(ptr as *const u64).unwrap_or(0);
             }
         }
+        let raw = (spec >> op::RAW_SHIFT) & op::RAW_MASK;
+        if raw != 0 {
+            read_raw(&mut *rec, raw, spec, what);
+        }
         let mut slot = 0usize;
         for i in 0..6 {
             if string_args & (1 << i) == 0 {
@@ -436,6 +443,68 @@ pub(crate) fn emit_operation(what: &Emit, spec: u32, exit: Option<i64>) {
     } else {
         stat::EMITTED
     });
+}
+
+/// Fills the first string slot with the raw bytes an [`op::RAW_SHIFT`] shape names.
+#[inline(always)]
+fn read_raw(rec: &mut OperationRecord, raw: u32, spec: u32, what: &Emit) {
+    let arg = ((spec >> op::DEREF_ARG_SHIFT) & op::ARG_MASK) as usize;
+    let Some(&ptr) = rec.check.args.get(arg) else {
+        return;
+    };
+    let (Some(dst), Some(len)) = (rec.strings.get_mut(0), rec.string_lens.get_mut(0)) else {
+        return;
+    };
+    if raw == op::RAW_CAPSET {
+        let data = op::RAW_CAPSET_DATA;
+        // SAFETY: user-space reads; a fault is an error, not a crash.
+        let read = unsafe { bpf_probe_read_user(ptr as *const [u8; op::RAW_CAPSET_DATA]) };
+        if let Ok(bytes) = read {
+            dst[..data].copy_from_slice(&bytes);
+            let cred = what.check.cred;
+            let permitted: u64 = read_at(cred, what.layout.cred_cap_permitted).unwrap_or(0);
+            let inheritable: u64 = read_at(cred, what.layout.cred_cap_inheritable).unwrap_or(0);
+            dst[data..data + 8].copy_from_slice(&permitted.to_ne_bytes());
+            dst[data + 8..data + 16].copy_from_slice(&inheritable.to_ne_bytes());
+            *len = (data + 16) as u32;
+        }
+    } else if raw == op::RAW_GROUPS {
+        let n = gid_bytes(rec.check.args[0].min(op::RAW_MAX_GROUPS) as u32);
+        // SAFETY: a user-space read into the slot (n <= its size); a fault is an error.
+        if n > 0 && unsafe { raw_read_user(dst.as_mut_ptr().cast(), n, ptr as *const _) } == 0 {
+            *len = n;
+        }
+        // The caller's groups before, in the second slot: a call that sets the same groups
+        // (the container runtime's, at every start) is no change.
+        let layout = what.layout;
+        let info: u64 = read_at(what.check.cred, layout.cred_group_info).unwrap_or(0);
+        let count: i32 = read_at(info, layout.group_info_ngroups).unwrap_or(-1);
+        let (Some(old), Some(old_len)) = (rec.strings.get_mut(1), rec.string_lens.get_mut(1))
+        else {
+            return;
+        };
+        if count < 0 || layout.group_info_gid == KernelLayout::MISSING {
+            return;
+        }
+        let m = gid_bytes(count as u32);
+        let src = info + layout.group_info_gid as u64;
+        // SAFETY: a kernel read into the slot (m <= its size); a fault is an error.
+        if m == 0 || unsafe { raw_read_kernel(old.as_mut_ptr().cast(), m, src as *const _) } == 0 {
+            *old_len = m | op::RAW_READ;
+        }
+    }
+}
+
+/// The bytes of `count` gids, at most [`op::RAW_MAX_GROUPS`], provably within a string slot
+/// for the verifier.
+#[inline(always)]
+fn gid_bytes(count: u32) -> u32 {
+    let n = (count.min(op::RAW_MAX_GROUPS as u32) * 4) & 0xff;
+    if n > OP_STRING_LEN as u32 {
+        OP_STRING_LEN as u32
+    } else {
+        n
+    }
 }
 
 /// Adds one to the exact counter of (cgroup, cap, verdict).

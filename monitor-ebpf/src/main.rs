@@ -6,6 +6,7 @@
 #![no_main]
 
 mod capability;
+mod credentials;
 mod fallback;
 mod lifecycle;
 mod maps;

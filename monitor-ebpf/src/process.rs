@@ -72,6 +72,10 @@ fn on_exec(bprm: u64) {
         (*rec).ppid = read_at(parent, l.task_tgid).unwrap_or(0);
         (*rec).uid = read_at(cred, l.cred_uid).unwrap_or(u32::MAX);
         (*rec).euid = read_at(cred, l.cred_euid).unwrap_or(u32::MAX);
+        (*rec).gid = read_at(cred, l.cred_gid).unwrap_or(u32::MAX);
+        (*rec).egid = read_at(cred, l.cred_egid).unwrap_or(u32::MAX);
+        (*rec).cap_permitted = read_at(cred, l.cred_cap_permitted).unwrap_or(0);
+        (*rec).cap_effective = read_at(cred, l.cred_cap_effective).unwrap_or(0);
         (*rec).cgroup_id = cgroup_id;
         (*rec).boot_ns = bpf_ktime_get_boot_ns();
         (*rec).comm = bpf_get_current_comm().unwrap_or([0u8; COMM_LEN]);

@@ -82,6 +82,23 @@ pub fn is_probing(audit: Option<bool>, cap: &str, syscall: Option<&str>) -> bool
     }
 }
 
+/// Whether an exec's `credentials` change raised privileges: an effective id other than
+/// the real one, or permitted capabilities the process did not have before (all of them
+/// when "before" is unknown).
+fn gained_at_exec(c: &Value) -> bool {
+    let (old, new) = (&c["old"], &c["new"]);
+    let had = |cap: &Value| {
+        old["capabilities"]["permitted"]
+            .as_array()
+            .is_some_and(|o| o.contains(cap))
+    };
+    new["euid"] != new["uid"]
+        || new["egid"] != new["gid"]
+        || new["capabilities"]["permitted"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|cap| !had(cap)))
+}
+
 /// Processes of the container runtime setting the container up (runc's init stages).
 fn is_runtime_setup(comm: &str) -> bool {
     comm.strip_prefix("runc:[")
@@ -404,9 +421,10 @@ impl Advisor {
                 None
             }
             "credentials" => {
-                // An exec that raised the ids (a set-user-id file) is what no_new_privs
-                // would forbid; a set*id() call is not.
-                if event["cause"] == "exec" {
+                // An exec that raised the privileges (a set-user-id or set-group-id file,
+                // file capabilities) is what no_new_privs would forbid; a set*id() call, or
+                // an exec that only dropped them, is not.
+                if event["cause"] == "exec" && gained_at_exec(&event["credentials"]) {
                     w.privilege_gain_seen = true;
                 }
                 None

@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, mem::size_of, time::SystemTime};
 
 use monitor_common::{
     AUDIT_NO, AUDIT_YES, CapabilityRecord, CgroupRecord, ExecRecord, ExitRecord, OperationRecord,
-    RecordKind, SCOPE_HOST, SCOPE_USER_NAMESPACE, VERDICT_ALLOWED, exec_flags,
+    RecordKind, SCOPE_HOST, SCOPE_USER_NAMESPACE, VERDICT_ALLOWED, exec_flags, op,
 };
 use serde::Serialize;
 
@@ -58,6 +58,11 @@ pub struct Operation {
     pub strings: BTreeMap<usize, Option<String>>,
     /// The `u64` a pointer argument points to (`clone3`'s flags), else 0.
     pub deref: u64,
+    /// Raw bytes the kernel read (`op::RAW_*`: capset's data, setgroups' list); empty if
+    /// none or unreadable.
+    pub raw: Vec<u8>,
+    /// The raw bytes of the state before (setgroups' groups), if read.
+    pub raw_before: Option<Vec<u8>>,
     /// `Some(return value)` when a fallback tracepoint saw the syscall return; `None` at a
     /// capability check, before it returns.
     pub exit: Option<i64>,
@@ -70,6 +75,11 @@ pub struct Exec {
     pub ppid: u32,
     pub uid: Option<u32>,
     pub euid: Option<u32>,
+    pub gid: Option<u32>,
+    pub egid: Option<u32>,
+    /// Capability sets after the exec (bit masks).
+    pub cap_permitted: u64,
+    pub cap_effective: u64,
     pub cgroup_id: u64,
     pub boot_ns: u64,
     pub comm: String,
@@ -102,6 +112,10 @@ impl Exec {
             ppid: rec.ppid,
             uid: known(rec.uid),
             euid: known(rec.euid),
+            gid: known(rec.gid),
+            egid: known(rec.egid),
+            cap_permitted: rec.cap_permitted,
+            cap_effective: rec.cap_effective,
             cgroup_id: rec.cgroup_id,
             boot_ns: rec.boot_ns,
             comm: c_string(&rec.comm),
@@ -147,10 +161,23 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
                 strings.insert(i, text);
                 slot += 1;
             }
+            let raw_len = rec.string_lens[0] as usize;
+            let raw = if rec.string_args == 0 && raw_len <= rec.strings[0].len() {
+                rec.strings[0][..raw_len].to_vec()
+            } else {
+                Vec::new()
+            };
+            let before_len = (rec.string_lens[1] & !op::RAW_READ) as usize;
+            let raw_before = (rec.string_args == 0
+                && rec.string_lens[1] & op::RAW_READ != 0
+                && before_len <= rec.strings[1].len())
+            .then(|| rec.strings[1][..before_len].to_vec());
             Ok(Record::Operation(Box::new(Operation {
                 check: rec.check,
                 strings,
                 deref: rec.deref,
+                raw,
+                raw_before,
                 exit: (k == RecordKind::SyscallExit).then_some(rec.result),
             })))
         }
@@ -336,13 +363,60 @@ pub struct OperationEvent {
 }
 
 /// User ids of a process.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Ids {
     pub uid: Option<u32>,
     pub euid: Option<u32>,
-    /// Group ids: known for set*id calls, null for exec.
     pub gid: Option<u32>,
     pub egid: Option<u32>,
+    /// `setfsuid`/`setfsgid`: the filesystem id asked for (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fsuid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fsgid: Option<u32>,
+    /// `setgroups`: the supplementary groups asked for (at most the first 32).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<u32>>,
+    /// Capability sets: `capset` (before, and asked for) and `exec` (absent where unknown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<CapabilitySets>,
+}
+
+impl Ids {
+    /// Just the user and group ids.
+    pub fn of(uid: Option<u32>, euid: Option<u32>, gid: Option<u32>, egid: Option<u32>) -> Ids {
+        Ids {
+            uid,
+            euid,
+            gid,
+            egid,
+            fsuid: None,
+            fsgid: None,
+            groups: None,
+            capabilities: None,
+        }
+    }
+}
+
+/// Capability sets by name.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CapabilitySets {
+    pub effective: Vec<String>,
+    pub permitted: Vec<String>,
+    /// Absent where not read (exec).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inheritable: Option<Vec<String>>,
+}
+
+impl CapabilitySets {
+    pub fn from_masks(effective: u64, permitted: u64, inheritable: Option<u64>) -> CapabilitySets {
+        let names = |m: u64| Capability::from_mask(m).map(Capability::name).collect();
+        CapabilitySets {
+            effective: names(effective),
+            permitted: names(permitted),
+            inheritable: inheritable.map(names),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -372,6 +446,9 @@ pub struct CredentialsEvent {
     pub exec: Option<ExecDetail>,
     /// The check that decided the call (set*id causes), else null.
     pub capability: Option<CapabilityUse>,
+    /// The call's return value where it was seen returning (`capset` through
+    /// `fexit/security_capset`); null at a check and for `exec`.
+    pub result: Option<i64>,
 }
 
 /// A `container_start` or `container_stop` event.

@@ -32,6 +32,7 @@ const PROG_TRACEPOINT: &str = "cap_capable_tp";
 const PROG_FEXIT: &str = "cap_capable_fexit";
 const PROG_KPROBE: &str = "cap_capable_kprobe";
 const PROG_KRETPROBE: &str = "cap_capable_kretprobe";
+const PROG_CAPSET: &str = "security_capset_fexit";
 const KERNEL_FUNCTION: &str = "cap_capable";
 
 /// Loaded and attached probes. Dropping this detaches everything.
@@ -49,6 +50,9 @@ pub struct Probes {
     pub failures: Vec<(&'static str, String)>,
     /// How each sensitive-operation group is covered.
     pub coverage: Vec<GroupCoverage>,
+    /// Whether `capset()` is seen by `fexit/security_capset` (else at its CAP_SETPCAP
+    /// check, which only the `cap_capable` tracepoints see on every kernel).
+    pub capset_fexit: bool,
 }
 
 /// How one sensitive-operation group is covered on this kernel with this configuration.
@@ -187,6 +191,18 @@ impl Probes {
                         }
                     };
                     let coverage = attach_fallbacks(&mut ebpf, &config.operations);
+                    let capset_fexit = match attach_capset(&mut ebpf, &btf, &kernel_btf) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            let detail = format!("{e:#}");
+                            if matches!(hook, Hook::Fexit | Hook::Kprobe) {
+                                warn!(error = %detail, "fexit/security_capset not attached: capset() is reported only where the capability hook sees its check");
+                            } else {
+                                info!(reason = %detail, "fexit/security_capset not attached: capset() is reported at its capability check");
+                            }
+                            false
+                        }
+                    };
                     return Ok(Probes {
                         ebpf,
                         hook,
@@ -195,6 +211,7 @@ impl Probes {
                         processes,
                         failures,
                         coverage,
+                        capset_fexit,
                     });
                 }
                 Err(e) => skipped.push((hook, format!("{e:#}"))),
@@ -224,13 +241,22 @@ impl Probes {
         ];
         // Sensitive operations are seen at their capability checks, plus the fallback
         // syscall tracepoints of the groups turned on. Credential changes: at exec
-        // (set-user-id files) through the exec probe (the family named here); set[re[s]]uid()
-        // at their capability check, and their gid twins; setgroups()/capset() are not
-        // covered yet.
+        // (set-user-id files) through the exec probe (the family named here); set*id(),
+        // setfs*id() and setgroups() at their capability check; capset() through
+        // fexit/security_capset where it attaches, else at its check.
         for c in &self.coverage {
             hooks.push((format!("operations/{}", c.group), c.attach().to_string()));
         }
         hooks.push(("operations/credentials".to_string(), process.to_string()));
+        hooks.push((
+            "operations/capset".to_string(),
+            if self.capset_fexit {
+                "fexit"
+            } else {
+                "capability_check"
+            }
+            .to_string(),
+        ));
         hooks
     }
 
@@ -522,6 +548,11 @@ fn kernel_layout(btf: &KernelBtf) -> KernelLayout {
         bprm_file: off("linux_binprm", "file"),
         file_dentry: sum(off("file", "f_path"), off("path", "dentry")),
         dentry_name: sum(off("dentry", "d_name"), off("qstr", "name")),
+        cred_cap_permitted: off("cred", "cap_permitted"),
+        cred_cap_inheritable: off("cred", "cap_inheritable"),
+        cred_group_info: off("cred", "group_info"),
+        group_info_ngroups: off("group_info", "ngroups"),
+        group_info_gid: off("group_info", "gid"),
         ..KernelLayout::EMPTY
     };
     if !missing.is_empty() {
@@ -631,6 +662,41 @@ fn attach_fexit(ebpf: &mut Ebpf, btf: &Btf, kernel_btf: &KernelBtf) -> anyhow::R
     if let Err(e) = prog.attach() {
         let _ = prog.unload();
         return Err(anyhow!(e).context("attaching fexit/cap_capable"));
+    }
+    Ok(())
+}
+
+/// See monitor-ebpf/src/credentials.rs. Once attached, capset() is no longer reported at its
+/// check (it would be twice where the capability hook sees that check too).
+fn attach_capset(ebpf: &mut Ebpf, btf: &Btf, kernel_btf: &KernelBtf) -> anyhow::Result<()> {
+    const FUNCTION: &str = "security_capset";
+    // The program reads the return value from the sixth slot: refuse any other prototype.
+    let params = kernel_btf
+        .function_params(FUNCTION)
+        .ok_or_else(|| anyhow!("kernel BTF does not describe {FUNCTION}()"))?;
+    ensure!(
+        params.len() == 5,
+        "{FUNCTION}() has parameters ({}) where 5 were expected",
+        params.join(", ")
+    );
+    let prog: &mut FExit = program(ebpf, PROG_CAPSET)?.try_into()?;
+    prog.load(FUNCTION, btf)
+        .context("loading fexit/security_capset")?;
+    if let Err(e) = prog.attach() {
+        let _ = prog.unload();
+        return Err(anyhow!(e).context("attaching fexit/security_capset"));
+    }
+    if let Some(arch) = Arch::host()
+        && let Some(nr) = arch.number("capset")
+    {
+        let mut map: Array<&mut MapData, u32> = Array::try_from(
+            ebpf.map_mut(names::SENSITIVE_SYSCALLS)
+                .context("SENSITIVE_SYS map missing")?,
+        )?;
+        let index = nr as u32;
+        let spec = map.get(&index, 0).unwrap_or(0);
+        map.set(index, spec & !op::SENSITIVE, 0)
+            .context("leaving capset's check to the capability events")?;
     }
     Ok(())
 }

@@ -11,7 +11,10 @@ use monitor_common::{OP_STRINGS, op};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::syscalls::Arch;
+use crate::{
+    event::{CapabilitySets, Ids},
+    syscalls::Arch,
+};
 
 /// How an argument register is reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -487,6 +490,11 @@ pub fn kernel_table_for(arch: Arch, mode: impl Fn(&str) -> Coverage) -> Vec<(i64
     });
     at_checks
         .chain(fallback_only)
+        .chain(
+            OTHER_CREDENTIALS
+                .iter()
+                .filter_map(|(name, spec)| Some((arch.number(name)?, op::SENSITIVE | spec))),
+        )
         .chain(ID_CHANGES.iter().filter_map(|(name, spec)| {
             Some((
                 arch.number(name)?,
@@ -510,6 +518,93 @@ pub const ID_CHANGES: &[(&str, u32)] = &[
     ("setregid", op::ID_SETREUID | op::ID_GID),
     ("setresgid", op::ID_SETRESUID | op::ID_GID),
 ];
+
+/// The other credential syscalls, reported at their checks as `credentials` events: the
+/// kernel makes the check only when the call asks for something the caller does not hold
+/// (`setfsuid`/`setfsgid` to an id that is none of the caller's, `setgroups` always,
+/// `capset` always: its CAP_SETPCAP check decides only whether the inheritable set may grow
+/// beyond the permitted one). `setgroups` and `capset` have their data read at the check.
+pub const OTHER_CREDENTIALS: &[(&str, u32)] = &[
+    ("setfsuid", 0),
+    ("setfsgid", 0),
+    (
+        "setgroups",
+        op::RAW_GROUPS << op::RAW_SHIFT | 1 << op::DEREF_ARG_SHIFT,
+    ),
+    (
+        "capset",
+        op::RAW_CAPSET << op::RAW_SHIFT | 1 << op::DEREF_ARG_SHIFT,
+    ),
+];
+
+/// The change an [`OTHER_CREDENTIALS`] call asks for: (cause, before, after), from its
+/// arguments, the raw bytes the kernel read (`raw`; `raw_before`: setgroups' groups
+/// before) and the caller's ids and effective set `cap_effective`. `None` for other
+/// syscalls, and for a `capset` or `setgroups` that changes nothing.
+pub fn other_credentials(
+    name: &str,
+    args: &[u64; 6],
+    raw: &[u8],
+    raw_before: Option<&[u8]>,
+    old: IdSet,
+    cap_effective: u64,
+) -> Option<(&'static str, Ids, Ids)> {
+    let (name, _) = OTHER_CREDENTIALS.iter().find(|(n, _)| *n == name)?;
+    let mut before = Ids::of(old.uid, old.euid, old.gid, old.egid);
+    let mut after = before.clone();
+    let words = |raw: &[u8]| -> Vec<u32> {
+        raw.chunks_exact(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    };
+    let word = |i: usize| words(raw).get(i).copied();
+    match *name {
+        "setfsuid" => after.fsuid = Some(args[0] as u32),
+        "setfsgid" => after.fsgid = Some(args[0] as u32),
+        "setgroups" => {
+            let asked = words(raw);
+            before.groups = raw_before.map(words);
+            let sorted = |mut v: Vec<u32>| {
+                v.sort_unstable();
+                v
+            };
+            // At most 32 groups are read on each side: longer lists always count as a change.
+            if (args[0] as usize) == asked.len()
+                && before.groups.clone().map(sorted) == Some(sorted(asked.clone()))
+            {
+                return None;
+            }
+            after.groups = Some(asked);
+        }
+        _ => {
+            // capset: effective, permitted, inheritable low words, then the high words;
+            // then the caller's permitted and inheritable before (8 bytes each).
+            let set = |i: usize| Some(u64::from(word(i)?) | u64::from(word(i + 3)?) << 32);
+            let old_set = |at: usize| {
+                raw.get(at..at + 8)
+                    .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+            };
+            let data = op::RAW_CAPSET_DATA;
+            let (old_p, old_i) = (old_set(data), old_set(data + 8));
+            let new = (set(0), set(1), set(2));
+            if let (Some(e), Some(p), Some(i)) = new
+                && Some(p) == old_p
+                && Some(i) == old_i
+                && e == cap_effective
+            {
+                return None;
+            }
+            // Unreadable data: neither side is known.
+            before.capabilities =
+                old_p.map(|p| CapabilitySets::from_masks(cap_effective, p, old_i));
+            if let (Some(e), Some(p), Some(i)) = new {
+                after.capabilities = Some(CapabilitySets::from_masks(e, p, Some(i)));
+            }
+            return Some((name, before, after));
+        }
+    }
+    Some((name, before, after))
+}
 
 /// A caller's ids (null where unknown).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -994,6 +1089,87 @@ mod tests {
                 .unwrap()
                 .types,
             Some(vec!["user"])
+        );
+    }
+
+    #[test]
+    fn capset_and_setgroups_decode_what_the_kernel_read() {
+        let root = IdSet {
+            uid: Some(0),
+            euid: Some(0),
+            gid: Some(0),
+            egid: Some(0),
+        };
+        let (raw_net, chown) = (1u32 << 13, 1u32 << 0);
+        // New sets (effective, permitted, inheritable; low words then high words), then
+        // the permitted and inheritable sets before.
+        let capset = |e: u32, p: u32, i: u32, old_p: u64| -> Vec<u8> {
+            [e, p, i, 0, 0, 0]
+                .iter()
+                .flat_map(|w| w.to_le_bytes())
+                .chain(old_p.to_le_bytes())
+                .chain(0u64.to_le_bytes())
+                .collect()
+        };
+        let both = u64::from(raw_net | chown);
+        let raw = capset(chown, chown, 0, both);
+        let (cause, old, new) =
+            other_credentials("capset", &[0; 6], &raw, None, root, both).unwrap();
+        assert_eq!(cause, "capset");
+        let old = old.capabilities.unwrap();
+        assert_eq!(old.permitted, ["CAP_CHOWN", "CAP_NET_RAW"]);
+        assert_eq!(old.inheritable, Some(vec![]));
+        let new = new.capabilities.unwrap();
+        assert_eq!(
+            (new.effective, new.permitted),
+            (vec!["CAP_CHOWN".to_string()], vec!["CAP_CHOWN".to_string()])
+        );
+        // The same sets again: no change, no event.
+        let same = capset(raw_net | chown, raw_net | chown, 0, both);
+        assert_eq!(
+            other_credentials("capset", &[0; 6], &same, None, root, both),
+            None
+        );
+        // Unreadable data: reported, with neither side's sets.
+        let (_, old, new) = other_credentials("capset", &[0; 6], &[], None, root, both).unwrap();
+        assert_eq!((old.capabilities, new.capabilities), (None, None));
+        // setgroups: whole gids only; setfsuid: the id asked for, the rest unchanged.
+        let groups = [5u32, 7]
+            .iter()
+            .flat_map(|g| g.to_le_bytes())
+            .chain([1, 2])
+            .collect::<Vec<u8>>();
+        let (_, _, new) =
+            other_credentials("setgroups", &[2, 0, 0, 0, 0, 0], &groups, None, root, 0).unwrap();
+        assert_eq!(new.groups, Some(vec![5, 7]));
+        // The same groups as before (in any order) are no change; unread ones count as one.
+        let before: Vec<u8> = [7u32, 5].iter().flat_map(|g| g.to_le_bytes()).collect();
+        let args = [2, 0, 0, 0, 0, 0];
+        assert_eq!(
+            other_credentials("setgroups", &args, &groups[..8], Some(&before), root, 0),
+            None
+        );
+        let (_, old, _) = other_credentials(
+            "setgroups",
+            &args,
+            &groups[..8],
+            Some(&before[..4]),
+            root,
+            0,
+        )
+        .unwrap();
+        assert_eq!(old.groups, Some(vec![7]));
+        assert_eq!(
+            other_credentials("setgroups", &[0; 6], &[], Some(&[]), root, 0),
+            None,
+            "setgroups(0, NULL) with no groups"
+        );
+        let (_, _, new) =
+            other_credentials("setfsuid", &[1234, 0, 0, 0, 0, 0], &[], None, root, 0).unwrap();
+        assert_eq!((new.fsuid, new.uid, new.fsgid), (Some(1234), Some(0), None));
+        assert_eq!(
+            other_credentials("setuid", &[0; 6], &[], None, root, 0),
+            None
         );
     }
 

@@ -30,15 +30,15 @@ use crate::{
     config::{Config, Coverage, Watch},
     containers::{Containers, cgroup_path, lifecycle::Lifecycle},
     event::{
-        CapabilityEvent, Clock, ContainerEvent, CredentialsChange, CredentialsEvent, DecodeError,
-        Exec, ExecDetail, Header, Ids, Operation, OperationEvent, Process, Record, SyscallDetail,
-        boottime_ns, decode,
+        CapabilityEvent, CapabilitySets, Clock, ContainerEvent, CredentialsChange,
+        CredentialsEvent, DecodeError, Exec, ExecDetail, Header, Ids, Operation, OperationEvent,
+        Process, Record, SyscallDetail, boottime_ns, decode,
     },
     http,
     loader::Probes,
     metrics::{Health, HookInfo, Metrics, SeriesLabels},
     operations::{self, ExitMerge},
-    processes::{CredentialChange, ProcessTable},
+    processes::{CredentialChange, Creds, ProcessTable},
     rules::{Alert, Engine, RuleSet, Severity, Technique},
     sinks::{self, Filter, Queued, stream::Hub},
 };
@@ -626,7 +626,7 @@ impl Output {
                         self.merge.checked(c.tid, c.syscall, c.args);
                         let ev = self.capability_event(c);
                         self.emit(&ev);
-                        if let Some(change) = id_change_event(&ev, c) {
+                        if let Some(change) = id_change_event(&ev, &op) {
                             self.emit(&change);
                         } else if let Some(mut ev) = operation_event(ev, &op) {
                             self.name_target(&mut ev);
@@ -638,7 +638,10 @@ impl Output {
                     }
                     Some(_) => {
                         let ev = self.capability_event(c);
-                        if let Some(mut ev) = operation_event(ev, &op) {
+                        if let Some(change) = id_change_event(&ev, &op) {
+                            // capset() seen by fexit/security_capset.
+                            self.emit(&change);
+                        } else if let Some(mut ev) = operation_event(ev, &op) {
                             self.name_target(&mut ev);
                             self.emit(&ev);
                         }
@@ -768,11 +771,13 @@ impl Output {
     /// The `credentials` event of an exec that changed the user ids.
     fn credentials_event(&mut self, e: &Exec, change: CredentialChange) -> CredentialsEvent {
         let header = self.exec_header(e, "credentials");
-        let ids = |(uid, euid): (Option<u32>, Option<u32>)| Ids {
-            uid,
-            euid,
-            gid: None,
-            egid: None,
+        let ids = |c: Creds| Ids {
+            capabilities: Some(CapabilitySets::from_masks(
+                c.cap_effective,
+                c.cap_permitted,
+                None,
+            )),
+            ..Ids::of(c.uid, c.euid, c.gid, c.egid)
         };
         CredentialsEvent {
             header,
@@ -785,6 +790,7 @@ impl Output {
                 filename: e.filename.clone(),
             }),
             capability: None,
+            result: None,
         }
     }
 
@@ -1124,7 +1130,8 @@ fn baseline_alert(event: &Value, o: &OutsideBaseline) -> Alert {
 /// The `credentials` event of a user- or group-id syscall that asked to change an id (the
 /// probes report those in full): the caller's ids before, the ids it asked for, and the
 /// check.
-fn id_change_event(ev: &CapabilityEvent, rec: &CapabilityRecord) -> Option<CredentialsEvent> {
+fn id_change_event(ev: &CapabilityEvent, op: &Operation) -> Option<CredentialsEvent> {
+    let rec = &op.check;
     let sc = ev.syscall.as_ref()?;
     let known = |v: u32| (v != u32::MAX).then_some(v);
     let old = operations::IdSet {
@@ -1133,24 +1140,31 @@ fn id_change_event(ev: &CapabilityEvent, rec: &CapabilityRecord) -> Option<Crede
         gid: known(rec.gid),
         egid: known(rec.egid),
     };
-    let (cause, new) = operations::requested_ids(sc.name?, &sc.args, old)?;
-    let ids = |i: operations::IdSet| Ids {
-        uid: i.uid,
-        euid: i.euid,
-        gid: i.gid,
-        egid: i.egid,
+    let ids = |i: operations::IdSet| Ids::of(i.uid, i.euid, i.gid, i.egid);
+    let (cause, before, after) = match operations::requested_ids(sc.name?, &sc.args, old) {
+        Some((cause, new)) => (cause, ids(old), ids(new)),
+        None => operations::other_credentials(
+            sc.name?,
+            &sc.args,
+            &op.raw,
+            op.raw_before.as_deref(),
+            old,
+            rec.cap_effective,
+        )?,
     };
     let mut header = ev.header.clone();
     header.kind = "credentials";
     Some(CredentialsEvent {
         credentials: CredentialsChange {
-            old: Some(ids(old)),
-            new: ids(new),
+            old: Some(before),
+            new: after,
         },
         header,
         cause,
         exec: None,
-        capability: Some(ev.capability.clone()),
+        // A call seen at its return made no check of its own.
+        capability: op.exit.is_none().then(|| ev.capability.clone()),
+        result: op.exit,
     })
 }
 

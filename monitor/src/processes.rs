@@ -19,17 +19,40 @@ struct Entry {
     comm: String,
     exe: Option<String>,
     args: Vec<String>,
-    uid: Option<u32>,
-    euid: Option<u32>,
+    creds: Creds,
 }
 
-/// User ids before and after an exec that changed them.
+/// A process's credentials as an exec left them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Creds {
+    pub uid: Option<u32>,
+    pub euid: Option<u32>,
+    pub gid: Option<u32>,
+    pub egid: Option<u32>,
+    pub cap_permitted: u64,
+    pub cap_effective: u64,
+}
+
+impl Creds {
+    pub fn of(e: &Exec) -> Creds {
+        Creds {
+            uid: e.uid,
+            euid: e.euid,
+            gid: e.gid,
+            egid: e.egid,
+            cap_permitted: e.cap_permitted,
+            cap_effective: e.cap_effective,
+        }
+    }
+}
+
+/// Credentials before and after an exec that changed them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CredentialChange {
-    /// (uid, euid) before: the process's own from its previous exec, else its parent's
-    /// (a forked child has its parent's); `None` when neither is known.
-    pub old: Option<(Option<u32>, Option<u32>)>,
-    pub new: (Option<u32>, Option<u32>),
+    /// Before: the process's own from its previous exec, else its parent's (a forked child
+    /// has its parent's); `None` when neither is known.
+    pub old: Option<Creds>,
+    pub new: Creds,
 }
 
 /// Live processes by pid, from exec and exit records (which arrive in order with the
@@ -40,19 +63,25 @@ pub struct ProcessTable {
 }
 
 impl ProcessTable {
-    /// Records an exec; returns how it changed the user ids, if it did: the effective uid
-    /// differs from the one before, or from the real uid (a set-user-id file).
+    /// Records an exec; returns how it changed the credentials, if it raised them or
+    /// changed an effective id: the effective uid or gid differs from the one before, or
+    /// from the real one (a set-user-id or set-group-id file), or the permitted capability
+    /// set gained capabilities (a file with capabilities, or root's exec after it dropped
+    /// some). Capabilities lost at exec (a non-root user's) are no event.
     pub fn exec(&mut self, e: &Exec) -> Option<CredentialChange> {
         let before = self
             .procs
             .get(&e.pid)
             .or_else(|| self.procs.get(&e.ppid))
-            .map(|p| (p.uid, p.euid));
-        let new = (e.uid, e.euid);
-        let changed = match before {
-            Some((_, old_euid)) => old_euid.is_some() && e.euid.is_some() && old_euid != e.euid,
-            None => false,
-        } || (e.uid.is_some() && e.euid.is_some() && e.uid != e.euid);
+            .map(|p| p.creds);
+        let new = Creds::of(e);
+        let differs = |a: Option<u32>, b: Option<u32>| a.is_some() && b.is_some() && a != b;
+        let changed = before.is_some_and(|old| {
+            differs(old.euid, new.euid)
+                || differs(old.egid, new.egid)
+                || new.cap_permitted & !old.cap_permitted != 0
+        }) || differs(new.uid, new.euid)
+            || differs(new.gid, new.egid);
         if self.procs.len() >= MAX_PROCESSES {
             self.procs.clear();
         }
@@ -63,8 +92,7 @@ impl ProcessTable {
                 comm: e.comm.clone(),
                 exe: e.filename.clone(),
                 args: e.args.clone(),
-                uid: e.uid,
-                euid: e.euid,
+                creds: new,
             },
         );
         changed.then_some(CredentialChange { old: before, new })
@@ -118,6 +146,10 @@ mod tests {
             ppid,
             uid: Some(0),
             euid: Some(0),
+            gid: Some(0),
+            egid: Some(0),
+            cap_permitted: ROOT_CAPS,
+            cap_effective: ROOT_CAPS,
             cgroup_id: 1,
             boot_ns: 0,
             comm: comm.to_string(),
@@ -128,35 +160,68 @@ mod tests {
         }
     }
 
+    /// The capability sets of root in a container with the default runc set (14 caps).
+    const ROOT_CAPS: u64 = 0xa804_25fb;
+    const NET_RAW: u64 = 1 << 13;
+
+    fn user(mut e: Exec, uid: u32, euid: u32) -> Exec {
+        (e.uid, e.euid, e.gid, e.egid) = (Some(uid), Some(euid), Some(uid), Some(uid));
+        if euid != 0 {
+            (e.cap_permitted, e.cap_effective) = (0, 0);
+        }
+        e
+    }
+
     #[test]
     fn an_exec_that_changes_the_effective_uid_is_a_credential_change() {
         let mut t = ProcessTable::default();
         assert_eq!(t.exec(&exec(A, 0, "sh")), None);
-        let mut user = exec(B, A, "sh");
-        (user.uid, user.euid) = (Some(1000), Some(1000));
         // uid 0 -> 1000 through exec would be a change, but the parent is A (root) and B
         // was forked from it: the ids before are A's.
-        assert_eq!(
-            t.exec(&user),
-            Some(CredentialChange {
-                old: Some((Some(0), Some(0))),
-                new: (Some(1000), Some(1000))
-            })
-        );
+        let change = t.exec(&user(exec(B, A, "sh"), 1000, 1000)).unwrap();
+        assert_eq!(change.old.map(|c| c.euid), Some(Some(0)));
+        assert_eq!(change.new.euid, Some(1000));
         // B runs a set-user-id-root file.
-        let mut suid = exec(B, A, "passwd");
-        (suid.uid, suid.euid) = (Some(1000), Some(0));
+        let change = t.exec(&user(exec(B, A, "passwd"), 1000, 0)).unwrap();
         assert_eq!(
-            t.exec(&suid),
-            Some(CredentialChange {
-                old: Some((Some(1000), Some(1000))),
-                new: (Some(1000), Some(0))
-            })
+            change.old.map(|c| (c.uid, c.euid)),
+            Some((Some(1000), Some(1000)))
         );
+        assert_eq!((change.new.uid, change.new.euid), (Some(1000), Some(0)));
         // An unknown process running a setuid file is still seen (ids before unknown).
-        let mut stranger = exec(C + 100, C + 99, "su");
-        (stranger.uid, stranger.euid) = (Some(1000), Some(0));
+        let stranger = user(exec(C + 100, C + 99, "su"), 1000, 0);
         assert_eq!(t.exec(&stranger).map(|c| c.old), Some(None));
+    }
+
+    #[test]
+    fn set_group_id_files_and_file_capabilities_are_credential_changes() {
+        let mut t = ProcessTable::default();
+        t.exec(&user(exec(A, 0, "sh"), 1000, 1000));
+        // A set-group-id file: egid 42, gid still 1000.
+        let mut sgid = user(exec(B, A, "wall"), 1000, 1000);
+        sgid.egid = Some(42);
+        let change = t.exec(&sgid).unwrap();
+        assert_eq!(change.old.and_then(|c| c.egid), Some(1000));
+        assert_eq!((change.new.gid, change.new.egid), (Some(1000), Some(42)));
+        // A file with cap_net_raw+ep run by uid 1000 (ids unchanged).
+        let mut ping = user(exec(C, A, "ping"), 1000, 1000);
+        (ping.cap_permitted, ping.cap_effective) = (NET_RAW, NET_RAW);
+        let change = t.exec(&ping).unwrap();
+        assert_eq!(change.old.map(|c| c.cap_permitted), Some(0));
+        assert_eq!(change.new.cap_effective, NET_RAW);
+        // Losing capabilities at exec is no event; nor is root running root's programs.
+        assert_eq!(t.exec(&user(exec(C, A, "sh"), 1000, 1000)), None);
+        t.exec(&exec(C + 1, 0, "sh"));
+        assert_eq!(t.exec(&exec(C + 2, C + 1, "ls")), None);
+        // Root that dropped capabilities (its table entry says so) regains them at exec.
+        let mut dropped = exec(C + 3, 0, "sh");
+        dropped.cap_permitted = ROOT_CAPS & !NET_RAW;
+        t.exec(&dropped);
+        let change = t.exec(&exec(C + 4, C + 3, "ping")).unwrap();
+        assert_eq!(
+            change.new.cap_permitted & !change.old.unwrap().cap_permitted,
+            NET_RAW
+        );
     }
 
     fn process(pid: u32, comm: &str) -> Process {

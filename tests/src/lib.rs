@@ -592,8 +592,54 @@ pub struct ContainerSpec<'a> {
     pub uid: Option<u32>,
     /// Also install the trigger as /bin/suid-trigger, set-user-id root.
     pub setuid_trigger: bool,
+    /// Also install the trigger as /bin/sgid-trigger, set-group-id to group 42.
+    pub setgid_trigger: bool,
+    /// Also install the trigger as /bin/fcap-trigger with file capabilities: these
+    /// capability numbers permitted and effective (`setcap cap_...+ep`).
+    pub file_caps: &'a [u32],
     /// Also make `capabilities` inheritable and ambient: a non-root `uid` then holds them.
     pub ambient: bool,
+}
+
+/// The group of /bin/sgid-trigger ([`ContainerSpec::setgid_trigger`]).
+pub const SETGID_GROUP: u32 = 42;
+
+/// Writes `security.capability` (VFS_CAP_REVISION_2, effective bit set): what
+/// `setcap cap_...+ep` does, without needing libcap's tools.
+pub fn set_file_capabilities(path: &Path, caps: &[u32]) -> anyhow::Result<()> {
+    const VFS_CAP_REVISION_2: u32 = 0x0200_0000;
+    const VFS_CAP_FLAGS_EFFECTIVE: u32 = 1;
+    let mut permitted = [0u32; 2];
+    for c in caps {
+        permitted[(*c / 32) as usize] |= 1 << (c % 32);
+    }
+    // magic_etc, then (permitted, inheritable) for the low and the high 32 bits.
+    let words = [
+        VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE,
+        permitted[0],
+        0,
+        permitted[1],
+        0,
+    ];
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
+    // SAFETY: valid NUL-terminated strings and a buffer of the given length.
+    let rc = unsafe {
+        libc::setxattr(
+            c_path.as_ptr(),
+            c"security.capability".as_ptr(),
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            0,
+        )
+    };
+    anyhow::ensure!(
+        rc == 0,
+        "setting security.capability on {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+    Ok(())
 }
 
 /// A runc container with a busybox root filesystem and a Kubernetes-style cgroup path,
@@ -645,6 +691,19 @@ impl Container {
             let suid = rootfs.join("bin/suid-trigger");
             fs::copy(trigger_binary(), &suid)?;
             fs::set_permissions(&suid, fs::Permissions::from_mode(0o4755))?;
+        }
+        if spec.setgid_trigger {
+            use std::os::unix::fs::PermissionsExt;
+            let sgid = rootfs.join("bin/sgid-trigger");
+            fs::copy(trigger_binary(), &sgid)?;
+            std::os::unix::fs::chown(&sgid, Some(0), Some(SETGID_GROUP))?;
+            // After the chown: a chown clears the set-group-id bit.
+            fs::set_permissions(&sgid, fs::Permissions::from_mode(0o2755))?;
+        }
+        if !spec.file_caps.is_empty() {
+            let fcap = rootfs.join("bin/fcap-trigger");
+            fs::copy(trigger_binary(), &fcap)?;
+            set_file_capabilities(&fcap, spec.file_caps)?;
         }
         let caps: Vec<String> = spec.capabilities.iter().map(|c| c.to_string()).collect();
         let ambient: Vec<String> = if spec.ambient {

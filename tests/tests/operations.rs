@@ -351,17 +351,26 @@ fn vm_only_kexec_load_is_reported() {
 /// The `credentials` events of the trigger's user-id call in a container with `caps`,
 /// waiting (bounded) for one; returns the container, its output and the events.
 fn id_change(daemon: &Daemon, args: &[&str], caps: &[&str]) -> (Container, String, Vec<Value>) {
-    let c = Container::create(&ContainerSpec {
+    let spec = ContainerSpec {
         args,
         capabilities: caps,
         ..Default::default()
-    })
-    .unwrap();
+    };
+    id_change_in(daemon, &spec)
+}
+
+/// [`id_change`] in a container made from `spec`; events of the trigger under any of its
+/// names (`trigger`, `sgid-trigger`, `fcap-trigger`).
+fn id_change_in(daemon: &Daemon, spec: &ContainerSpec) -> (Container, String, Vec<Value>) {
+    let args = spec.args;
+    let c = Container::create(spec).unwrap();
     let out = c.run_to_completion().unwrap();
     let matches = |e: &Value| {
         e["kind"] == "credentials"
             && e["cgroup"]["id"] == c.cgroup_id
-            && e["process"]["comm"] == "trigger"
+            && e["process"]["comm"]
+                .as_str()
+                .is_some_and(|c| c.ends_with("trigger"))
     };
     let deadline = std::time::Instant::now() + PATIENCE;
     while daemon_count(daemon, &matches) == 0 {
@@ -443,7 +452,12 @@ fn setresuid_keeps_what_minus_one_keeps_and_no_change_is_no_event() {
     let unchanged: Vec<Value> = daemon
         .events()
         .into_iter()
-        .filter(|e| e["kind"] == "credentials" && e["cgroup"]["id"] == same.cgroup_id)
+        // runc's init sets the container's capabilities (a capset event of its own).
+        .filter(|e| {
+            e["kind"] == "credentials"
+                && e["cgroup"]["id"] == same.cgroup_id
+                && e["process"]["comm"] == "trigger"
+        })
         .collect();
     assert!(
         unchanged.is_empty(),
@@ -486,6 +500,200 @@ fn setgid_is_a_credentials_event_permitted_or_refused() {
         events[0]
     );
     assert_eq!(events[0]["cause"], "setgid", "{:#}", events[0]);
+}
+
+/// The rest of the identity row: setgroups, setfsuid and capset at their checks (allowed
+/// and refused), and execs of set-group-id files and of files with file capabilities.
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn groups_fsuid_capset_and_privileged_execs_are_credentials_events() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("a list of capabilities: {v}"))
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // setgroups: CAP_SETGID decides; the groups asked for are reported.
+    let (c, out, events) = id_change(
+        &daemon,
+        &["/bin/trigger", "setgroups", "5", "7"],
+        &["CAP_SETGID"],
+    );
+    assert!(out.contains("setgroups rc=0"), "{out}");
+    let ev = &events[0];
+    assert_eq!(ev["cause"], "setgroups", "{ev:#}");
+    assert_eq!(
+        ev["credentials"]["new"]["groups"],
+        serde_json::json!([5, 7]),
+        "{ev:#}"
+    );
+    assert_eq!(
+        ev["credentials"]["old"]["groups"],
+        serde_json::json!([]),
+        "{ev:#}"
+    );
+    // runc's init sets the groups the process already has (none): no change, no event.
+    let setgroups = daemon
+        .events()
+        .into_iter()
+        .filter(|e| e["cgroup"]["id"] == c.cgroup_id && e["cause"] == "setgroups")
+        .count();
+    assert_eq!(setgroups, 1, "only the trigger's setgroups is a change");
+    assert_eq!(ev["capability"]["name"], "CAP_SETGID", "{ev:#}");
+    assert_eq!(ev["capability"]["verdict"], "allowed", "{ev:#}");
+    let (_c, out, events) = id_change(&daemon, &["/bin/trigger", "setgroups", "5"], &[]);
+    assert!(out.contains("setgroups rc=-1 errno=1"), "{out}");
+    assert_eq!(events[0]["cause"], "setgroups", "{:#}", events[0]);
+    assert_eq!(
+        events[0]["capability"]["verdict"], "denied",
+        "{:#}",
+        events[0]
+    );
+
+    // setfsuid to an id the caller does not hold: CAP_SETUID decides.
+    let (_c, out, events) = id_change(
+        &daemon,
+        &["/bin/trigger", "setfsuid", "1234"],
+        &["CAP_SETUID"],
+    );
+    assert!(out.contains("setfsuid before=0 now=1234"), "{out}");
+    let ev = &events[0];
+    assert_eq!(ev["cause"], "setfsuid", "{ev:#}");
+    assert_eq!(ev["credentials"]["new"]["fsuid"], 1234, "{ev:#}");
+    assert_eq!(ev["credentials"]["new"]["uid"], 0, "{ev:#}");
+    assert_eq!(ev["capability"]["verdict"], "allowed", "{ev:#}");
+    let (_c, out, events) = id_change(&daemon, &["/bin/trigger", "setfsuid", "1234"], &[]);
+    assert!(out.contains("setfsuid before=0 now=0"), "refused: {out}");
+    assert_eq!(
+        events[0]["capability"]["verdict"], "denied",
+        "{:#}",
+        events[0]
+    );
+
+    // capset dropping CAP_NET_RAW (13): the sets before and after. Seen either at the
+    // CAP_SETPCAP check the kernel makes on every call (`capability`, no `result`: the
+    // container lacks CAP_SETPCAP, yet the call succeeds, as the check only decides
+    // whether the inheritable set may grow), or, where fexit/security_capset attaches, at
+    // its return (`result`, no check).
+    let (_c, out, events) = id_change(
+        &daemon,
+        &["/bin/trigger", "capset-drop", "13"],
+        &["CAP_NET_RAW", "CAP_CHOWN"],
+    );
+    assert!(out.contains("capset-drop rc=0"), "{out}");
+    let at_return = daemon.metrics().unwrap().value(
+        "privmon_hook_info",
+        &[("hook", "operations/capset"), ("attach", "fexit")],
+    ) == Some(1.0);
+    let ev = &events[0];
+    assert_eq!(ev["cause"], "capset", "{ev:#}");
+    if at_return {
+        assert_eq!(ev["result"], 0, "{ev:#}");
+        assert_eq!(ev["capability"], Value::Null, "{ev:#}");
+    } else {
+        assert_eq!(ev["capability"]["name"], "CAP_SETPCAP", "{ev:#}");
+        assert_eq!(ev["capability"]["verdict"], "denied", "{ev:#}");
+        assert_eq!(ev["result"], Value::Null, "{ev:#}");
+    }
+    let (old, new) = (
+        &ev["credentials"]["old"]["capabilities"],
+        &ev["credentials"]["new"]["capabilities"],
+    );
+    assert_eq!(
+        names(&old["permitted"]),
+        ["CAP_CHOWN", "CAP_NET_RAW"],
+        "{ev:#}"
+    );
+    assert_eq!(
+        names(&old["effective"]),
+        ["CAP_CHOWN", "CAP_NET_RAW"],
+        "{ev:#}"
+    );
+    assert_eq!(names(&new["permitted"]), ["CAP_CHOWN"], "{ev:#}");
+    assert_eq!(names(&new["effective"]), ["CAP_CHOWN"], "{ev:#}");
+    assert_eq!(names(&new["inheritable"]), Vec::<String>::new(), "{ev:#}");
+    // Refused: CAP_NET_RAW into the inheritable set, neither permitted nor allowed by
+    // CAP_SETPCAP.
+    let (_c, out, events) = id_change(
+        &daemon,
+        &["/bin/trigger", "capset-inherit", "13"],
+        &["CAP_CHOWN"],
+    );
+    assert!(out.contains("capset-inherit rc=-1 errno=1"), "{out}");
+    let ev = &events[0];
+    assert_eq!(ev["cause"], "capset", "{ev:#}");
+    assert_eq!(
+        names(&ev["credentials"]["new"]["capabilities"]["inheritable"]),
+        ["CAP_NET_RAW"],
+        "{ev:#}"
+    );
+    if at_return {
+        assert_eq!(ev["result"], -1, "{ev:#}");
+    } else {
+        assert_eq!(ev["capability"]["verdict"], "denied", "{ev:#}");
+    }
+
+    // uid 1000 runs a set-group-id file (group 42) from a shell.
+    let (_c, out, events) = id_change_in(
+        &daemon,
+        &ContainerSpec {
+            args: &["/bin/sh", "-c", "/bin/sgid-trigger ids"],
+            uid: Some(1000),
+            setgid_trigger: true,
+            ..Default::default()
+        },
+    );
+    assert!(
+        out.contains("ids uid=1000 euid=1000 gid=1000 egid=42"),
+        "{out}"
+    );
+    let ev = &events[0];
+    assert_eq!(ev["cause"], "exec", "{ev:#}");
+    assert_eq!(ev["credentials"]["new"]["gid"], 1000, "{ev:#}");
+    assert_eq!(ev["credentials"]["new"]["egid"], 42, "{ev:#}");
+    assert_eq!(ev["exec"]["filename"], "/bin/sgid-trigger", "{ev:#}");
+
+    // uid 1000 runs a file with cap_net_raw,cap_sys_ptrace+ep (13, 19): it gains them.
+    let (c, out, events) = id_change_in(
+        &daemon,
+        &ContainerSpec {
+            args: &["/bin/sh", "-c", "/bin/fcap-trigger ids"],
+            uid: Some(1000),
+            capabilities: &["CAP_NET_RAW", "CAP_SYS_PTRACE"],
+            file_caps: &[13, 19],
+            ..Default::default()
+        },
+    );
+    assert!(out.contains("ids uid=1000 euid=1000"), "{out}");
+    let ev = &events[0];
+    assert_eq!(ev["cause"], "exec", "{ev:#}");
+    assert_eq!(ev["exec"]["filename"], "/bin/fcap-trigger", "{ev:#}");
+    let (old, new) = (
+        &ev["credentials"]["old"]["capabilities"],
+        &ev["credentials"]["new"]["capabilities"],
+    );
+    assert_eq!(names(&old["permitted"]), Vec::<String>::new(), "{ev:#}");
+    assert_eq!(
+        names(&new["permitted"]),
+        ["CAP_NET_RAW", "CAP_SYS_PTRACE"],
+        "{ev:#}"
+    );
+    assert_eq!(
+        names(&new["effective"]),
+        ["CAP_NET_RAW", "CAP_SYS_PTRACE"],
+        "{ev:#}"
+    );
+    daemon
+        .wait_for_event(|e| {
+            e["kind"] == "alert"
+                && e["rule"] == "capabilities_through_file_capabilities"
+                && e["event"]["cgroup"]["id"] == c.cgroup_id
+        })
+        .expect("the capabilities_through_file_capabilities alert");
 }
 
 /// Operations that make no capability check are seen only by their group's fallback

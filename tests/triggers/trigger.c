@@ -109,7 +109,7 @@ static int report(const char *name, int rc) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S|userns-only|clone3-userns|ptrace-child|core-pattern|memfd-exec\n");
+        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S|userns-only|clone3-userns|ptrace-child|core-pattern|memfd-exec|setgroups G...|setfsuid UID|capset-drop CAP|capset-inherit CAP\n");
         return 2;
     }
     const char *what = argv[1];
@@ -191,9 +191,47 @@ int main(int argc, char **argv) {
                                       (uid_t)strtol(argv[3], NULL, 10),
                                       (uid_t)strtol(argv[4], NULL, 10)));
     if (!strcmp(what, "ids")) {
-        printf("ids uid=%d euid=%d\n", (int)getuid(), (int)geteuid());
+        printf("ids uid=%d euid=%d gid=%d egid=%d\n", (int)getuid(), (int)geteuid(),
+               (int)getgid(), (int)getegid());
         fflush(stdout);
         return 0;
+    }
+    if (!strcmp(what, "setgroups")) {
+        gid_t groups[32];
+        int n = 0;
+        for (int i = 2; i < argc && n < 32; i++)
+            groups[n++] = (gid_t)strtol(argv[i], NULL, 10);
+        return report(what, (int)syscall(SYS_setgroups, n, groups));
+    }
+    if (!strcmp(what, "setfsuid") && argc > 2) {
+        /* setfsuid answers with the previous fsuid, never an error: ask again to see. */
+        int before = (int)syscall(SYS_setfsuid, (uid_t)strtol(argv[2], NULL, 10));
+        int now = (int)syscall(SYS_setfsuid, -1);
+        printf("setfsuid before=%d now=%d\n", before, now);
+        fflush(stdout);
+        return 0;
+    }
+    if (!strcmp(what, "capset-drop") && argc > 2) {
+        /* Drops one capability from the effective and permitted sets (version 3 data). */
+        struct { unsigned int version; int pid; } hdr = {0x20080522, 0};
+        struct { unsigned int effective, permitted, inheritable; } data[2];
+        if (syscall(SYS_capget, &hdr, data) != 0)
+            return report("capget", -1);
+        int cap = (int)strtol(argv[2], NULL, 10);
+        data[cap / 32].effective &= ~(1u << (cap % 32));
+        data[cap / 32].permitted &= ~(1u << (cap % 32));
+        return report(what, (int)syscall(SYS_capset, &hdr, data));
+    }
+    if (!strcmp(what, "capset-inherit") && argc > 2) {
+        /* Adds one capability to the inheritable set: refused (EPERM) unless it is in the
+         * permitted set or the caller has CAP_SETPCAP. */
+        struct { unsigned int version; int pid; } hdr = {0x20080522, 0};
+        struct { unsigned int effective, permitted, inheritable; } data[2];
+        if (syscall(SYS_capget, &hdr, data) != 0)
+            return report("capget", -1);
+        int cap = (int)strtol(argv[2], NULL, 10);
+        data[cap / 32].inheritable |= 1u << (cap % 32);
+        return report(what, (int)syscall(SYS_capset, &hdr, data));
     }
     if (!strcmp(what, "open-by-handle")) {
         /* A well-formed but bogus handle: the kernel checks CAP_DAC_READ_SEARCH first. */

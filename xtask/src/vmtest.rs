@@ -143,7 +143,9 @@ pub fn vmtest(only: Option<&str>, probe_only: bool) -> anyhow::Result<()> {
     );
 
     step("building privmon and the test binaries");
-    cargo(&["build", "--package", "monitor"])?;
+    // The workspace's build, as `cargo xtask test` made it (a build of one package alone
+    // unifies features differently and rebuilds).
+    cargo(&["build"])?;
     let tests = test_binaries()?;
     let initramfs = dir.join("initramfs.cpio");
     let roots: Vec<&Path> = kernels.iter().map(|(_, r)| r.as_path()).collect();
@@ -787,11 +789,16 @@ fn report(results: &[(String, Boot, Duration, anyhow::Result<BootResult>)]) -> S
         let families = probe("auto")
             .and_then(|v| v["families"].as_object())
             .map(|f| {
-                ["process", "cgroup", "operations/credentials"]
-                    .iter()
-                    .map(|k| format!("{k}: {}", f.get(*k).and_then(Value::as_str).unwrap_or("?")))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                [
+                    "process",
+                    "cgroup",
+                    "operations/credentials",
+                    "operations/capset",
+                ]
+                .iter()
+                .map(|k| format!("{k}: {}", f.get(*k).and_then(Value::as_str).unwrap_or("?")))
+                .collect::<Vec<_>>()
+                .join(", ")
             })
             .unwrap_or_default();
         // Every group's fallback syscall tracepoints, forced on in the probe.

@@ -126,7 +126,19 @@ fn privilege_gain_keeps_escalation_allowed() {
             .get("allowPrivilegeEscalation")
             .is_some()
     );
+    // An exec that only dropped privileges (su-like) leaves it too.
     cred["cause"] = "exec".into();
+    cred["credentials"] = json!({"old": {"uid": 0, "euid": 0, "gid": 0, "egid": 0},
+                                 "new": {"uid": 1000, "euid": 1000, "gid": 1000, "egid": 1000}});
+    a.observe(&cred, 2);
+    assert!(
+        a.advise(&Filter::default(), 2)[0]
+            .security_context
+            .get("allowPrivilegeEscalation")
+            .is_some()
+    );
+    // A set-user-id file: effective uid 0, real uid 1000.
+    cred["credentials"]["new"]["euid"] = 0.into();
     a.observe(&cred, 2);
     let adv = &a.advise(&Filter::default(), 2)[0];
     assert!(
@@ -243,4 +255,32 @@ fn the_kernels_audit_flag_decides_where_the_hook_has_it() {
         .cloned()
         .collect();
     assert_eq!(used, ["CAP_SYS_ADMIN"]);
+}
+
+#[test]
+fn only_execs_that_raise_privileges_keep_privilege_escalation_allowed() {
+    let change = |old: Value, new: Value| json!({"old": old, "new": new});
+    let ids = |uid: u32, euid: u32, permitted: &[&str]| {
+        json!({"uid": uid, "euid": euid, "gid": uid, "egid": uid,
+               "capabilities": {"effective": permitted, "permitted": permitted}})
+    };
+    // A set-user-id-root file run by uid 1000.
+    assert!(gained_at_exec(&change(
+        ids(1000, 1000, &[]),
+        ids(1000, 0, &["CAP_CHOWN"])
+    )));
+    // A file with capabilities: permitted grew, ids unchanged.
+    assert!(gained_at_exec(&change(
+        ids(1000, 1000, &[]),
+        ids(1000, 1000, &["CAP_NET_RAW"])
+    )));
+    // A set-group-id file.
+    let mut sgid = ids(1000, 1000, &[]);
+    sgid["egid"] = 42.into();
+    assert!(gained_at_exec(&change(Value::Null, sgid)));
+    // Root's child dropping to uid 1000 at exec (su-like): a loss, not a gain.
+    assert!(!gained_at_exec(&change(
+        ids(0, 0, &["CAP_CHOWN"]),
+        ids(1000, 1000, &[])
+    )));
 }
