@@ -43,6 +43,9 @@ pub enum RecordKind {
     /// A sensitive syscall seen returning by a fallback syscall tracepoint (an
     /// [`OperationRecord`] whose check is [`NO_CHECK`] and whose `result` is set).
     SyscallExit = 7,
+    /// A sensitive syscall seen at an LSM hook by an fentry program (an [`OperationRecord`]
+    /// whose check is [`NO_CHECK`], before any result).
+    LsmHook = 8,
 }
 
 impl RecordKind {
@@ -55,6 +58,7 @@ impl RecordKind {
             5 => Some(Self::Exit),
             6 => Some(Self::Operation),
             7 => Some(Self::SyscallExit),
+            8 => Some(Self::LsmHook),
             _ => None,
         }
     }
@@ -431,6 +435,9 @@ pub mod op {
     pub const FB_FLAGS_DEREF: u32 = 1 << 19;
     /// `clone`/`clone3`: the new child returns 0 from the syscall too, and is skipped.
     pub const FB_CHILD_RETURNS_ZERO: u32 = 1 << 20;
+    /// The syscall's group has an LSM-hook source attached (`auto`): the fentry programs on
+    /// the LSM hooks report it (see the daemon's `operations::LSM_SOURCES`).
+    pub const LSM: u32 = 1 << 22;
     /// `CLONE_NEWUSER`.
     pub const CLONE_NEWUSER: u64 = 0x1000_0000;
     /// `clone`, `clone3`, `unshare`: sensitive at a check only when the flags (argument 0, or

@@ -258,7 +258,7 @@ fn on_check(hook: Hook, check: Check) {
         layout,
     };
     if let Some(spec) = sensitive {
-        emit_operation(&what, spec, None);
+        emit_operation(&what, spec, Seen::Check);
         return;
     }
     let Some(mut entry) = EVENTS.reserve::<CapabilityRecord>(0) else {
@@ -374,12 +374,26 @@ unsafe fn fill(r: *mut CapabilityRecord, e: &Emit) {
     }
 }
 
-/// Emits a check made by a sensitive syscall (`exit: None`), or a sensitive syscall seen
-/// returning `exit` by a fallback tracepoint, with the string arguments `spec` names.
+/// Where a sensitive syscall was seen.
+#[derive(Clone, Copy)]
+pub(crate) enum Seen {
+    /// At a capability check it made.
+    Check,
+    /// Returning this value (a fallback tracepoint, `fexit/security_capset`).
+    Exit(i64),
+    /// At an LSM hook, before any result (an fentry program).
+    Lsm,
+}
+
+/// Emits a sensitive syscall seen as `seen` says, with the string arguments `spec` names.
 /// A fallback record that its filter (`spec`'s `FB_*` shape) rejects is discarded.
 #[inline(always)]
-pub(crate) fn emit_operation(what: &Emit, spec: u32, exit: Option<i64>) {
+pub(crate) fn emit_operation(what: &Emit, spec: u32, seen: Seen) {
     let string_args = spec & op::STRING_ARGS_MASK;
+    let exit = match seen {
+        Seen::Exit(ret) => Some(ret),
+        _ => None,
+    };
     let Some(mut entry) = EVENTS.reserve::<OperationRecord>(0) else {
         let slot = if exit.is_some() {
             drop_slot::SYSCALL_EXIT
@@ -393,9 +407,10 @@ pub(crate) fn emit_operation(what: &Emit, spec: u32, exit: Option<i64>) {
     // SAFETY: `rec` points to reserved ring-buffer memory of the right size; every field is
     // written before submit.
     unsafe {
-        (*rec).kind = match exit {
-            Some(_) => RecordKind::SyscallExit as u32,
-            None => RecordKind::Operation as u32,
+        (*rec).kind = match seen {
+            Seen::Exit(_) => RecordKind::SyscallExit as u32,
+            Seen::Check => RecordKind::Operation as u32,
+            Seen::Lsm => RecordKind::LsmHook as u32,
         };
         fill(&raw mut (*rec).check, what);
         (*rec).string_args = 0;

@@ -1,23 +1,30 @@
-//! `capset()` where the capability-check hook cannot see it: the kernel makes its
-//! CAP_SETPCAP check by a direct call to `cap_capable()` (`cap_inh_is_capped`), which the
-//! fexit and kprobe hooks miss where the compiler inlined or cloned it (Debian's 6.1 and
-//! 6.12). `fexit/security_capset` sees every call with its outcome and costs nothing on
-//! other syscalls; where it attaches, the daemon stops reporting capset at its check.
+//! LSM hooks, through BPF trampolines (fentry/fexit): zero tax on other syscalls, and they
+//! load wherever the kernel has trampolines (not where fexit/fentry are refused, as on
+//! Firecracker's 6.18 here: there the daemon falls back as described below).
+//!
+//! - `capset()`: the kernel makes its CAP_SETPCAP check by a direct call to `cap_capable()`
+//!   (`cap_inh_is_capped`), which the fexit and kprobe capability hooks miss where the
+//!   compiler inlined or cloned it (Debian's 6.1 and 6.12). `fexit/security_capset` sees
+//!   every call with its outcome; where it attaches, the daemon stops reporting capset at
+//!   its check.
+//! - Operations that make no capability check (a group's gap, see the daemon's
+//!   `operations::LSM_SOURCES`): fentry on the LSM hook they pass, for the syscalls the
+//!   daemon marks [`op::LSM`] once the group's programs attached (`auto`).
 
 use aya_ebpf::{
     helpers::{
         bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
         bpf_get_current_task, bpf_ktime_get_boot_ns,
     },
-    macros::fexit,
-    programs::FExitContext,
+    macros::{fentry, fexit},
+    programs::{FEntryContext, FExitContext},
 };
-use monitor_common::{COMM_LEN, Hook, NO_CHECK, VERDICT_ALLOWED};
+use monitor_common::{COMM_LEN, Hook, NO_CHECK, VERDICT_ALLOWED, op};
 
 use crate::{
-    capability::{Check, Emit, config, emit_operation},
+    capability::{Check, Emit, Seen, config, emit_operation},
     maps::{SENSITIVE_SYS, watched},
-    task::SyscallRegs,
+    task::{SyscallRegs, read_at},
 };
 
 /// match-proto: v2.6.29: include/linux/security.h: int security_capset(struct cred *new,
@@ -29,12 +36,33 @@ use crate::{
 pub fn security_capset_fexit(ctx: FExitContext) -> i32 {
     let old: u64 = ctx.arg(1);
     let ret: i64 = ctx.arg::<i64>(5) as i32 as i64;
-    on_capset(old, ret);
+    // The caller's credentials before the call: the record's old sets.
+    emit_unchecked(Some(old), Seen::Exit(ret), 0);
     0
 }
 
+/// match-proto: v2.6.27: include/linux/security.h: int security_ptrace_access_check(
+/// struct task_struct *child, unsigned int mode). Also reached from /proc reads of other
+/// processes: only ptrace and process_vm_readv/writev (marked [`op::LSM`]) are reported.
+#[fentry(function = "security_ptrace_access_check")]
+pub fn lsm_ptrace_access_check(_ctx: FEntryContext) -> i32 {
+    emit_unchecked(None, Seen::Lsm, op::LSM);
+    0
+}
+
+/// match-proto: v2.6.27: include/linux/security.h: int security_ptrace_traceme(
+/// struct task_struct *parent)
+#[fentry(function = "security_ptrace_traceme")]
+pub fn lsm_ptrace_traceme(_ctx: FEntryContext) -> i32 {
+    emit_unchecked(None, Seen::Lsm, op::LSM);
+    0
+}
+
+/// Emits the current syscall, which made no capability check of its own, as `seen`, if its
+/// entry in the sensitive table has the bits `required`. `cred`: the credentials to
+/// report (default: the task's).
 #[inline(always)]
-fn on_capset(old: u64, ret: i64) {
+fn emit_unchecked(cred: Option<u64>, seen: Seen, required: u32) {
     let Some(cfg) = config() else { return };
     let pid_tgid = bpf_get_current_pid_tgid();
     if (pid_tgid >> 32) as u32 == cfg.self_tgid {
@@ -50,15 +78,17 @@ fn on_capset(old: u64, ret: i64) {
     let task = unsafe { bpf_get_current_task() };
     let regs = SyscallRegs::current(task, layout);
     let syscall = regs.as_ref().map_or(-1, SyscallRegs::nr);
-    // capset's entry: which bytes to read (its data, the old sets from `old`).
+    // The syscall's entry: what to read (strings, capset's data), whether it is wanted.
     let spec = u32::try_from(syscall)
         .ok()
         .and_then(|nr| SENSITIVE_SYS.get(nr))
         .copied()
         .unwrap_or(0);
-    // The caller's credentials before the call; no capability check of its own.
+    if spec & required != required {
+        return;
+    }
     let check = Check {
-        cred: old,
+        cred: cred.unwrap_or_else(|| read_at(task, layout.task_cred).unwrap_or(0)),
         target_ns: 0,
         cap: NO_CHECK,
         ret: 0,
@@ -78,5 +108,5 @@ fn on_capset(old: u64, ret: i64) {
         comm: &comm,
         layout,
     };
-    emit_operation(&what, spec, Some(ret));
+    emit_operation(&what, spec, seen);
 }

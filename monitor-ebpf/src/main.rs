@@ -6,9 +6,9 @@
 #![no_main]
 
 mod capability;
-mod credentials;
 mod fallback;
 mod lifecycle;
+mod lsm;
 mod maps;
 mod process;
 mod task;

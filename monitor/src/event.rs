@@ -66,6 +66,8 @@ pub struct Operation {
     /// `Some(return value)` when a fallback tracepoint saw the syscall return; `None` at a
     /// capability check, before it returns.
     pub exit: Option<i64>,
+    /// Seen at an LSM hook (fentry), with no check and before any result.
+    pub lsm: bool,
 }
 
 /// A decoded [`ExecRecord`].
@@ -147,7 +149,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         .ok_or(DecodeError::Truncated { len: bytes.len() })?;
     match RecordKind::from_u32(kind) {
         Some(RecordKind::Capability) => read_record(bytes).map(Record::Capability),
-        Some(k @ (RecordKind::Operation | RecordKind::SyscallExit)) => {
+        Some(k @ (RecordKind::Operation | RecordKind::SyscallExit | RecordKind::LsmHook)) => {
             let rec: OperationRecord = read_record(bytes)?;
             let mut strings = BTreeMap::new();
             let mut slot = 0;
@@ -179,6 +181,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
                 raw,
                 raw_before,
                 exit: (k == RecordKind::SyscallExit).then_some(rec.result),
+                lsm: k == RecordKind::LsmHook,
             })))
         }
         Some(RecordKind::Exec) => {

@@ -7,7 +7,7 @@ use anyhow::{Context as _, anyhow, bail, ensure};
 use aya::{
     Btf, Ebpf, EbpfLoader,
     maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap},
-    programs::{BtfTracePoint, FExit, KProbe, TracePoint},
+    programs::{BtfTracePoint, FEntry, FExit, KProbe, TracePoint},
 };
 use monitor_common::{
     CapCountKey, Hook, KernelLayout, ProbeConfig, config_flags, drop_slot, name_hash, names, op,
@@ -64,8 +64,10 @@ pub struct GroupCoverage {
     pub hooked: Vec<&'static str>,
     /// Fallback tracepoints that could not be attached, with the error.
     pub failed: Vec<(&'static str, String)>,
-    /// Syscalls of the group whose use can go unseen: the gap's (`auto`), those whose
-    /// fallback failed (`on`), all of them (`off`).
+    /// Gap syscalls an LSM-hook source reports (`auto`, where its programs attached).
+    pub lsm: Vec<&'static str>,
+    /// Syscalls of the group whose use can go unseen: the gap's not covered by an LSM-hook
+    /// source (`auto`), those whose fallback failed (`on`), all of them (`off`).
     pub uncovered: Vec<&'static str>,
 }
 
@@ -75,6 +77,7 @@ impl GroupCoverage {
         match (self.mode, self.hooked.is_empty()) {
             (Coverage::Off, _) => "off",
             (Coverage::On, false) => "capability_check+syscall_tracepoint",
+            (Coverage::Auto, _) if !self.lsm.is_empty() => "capability_check+lsm_hook",
             _ => "capability_check",
         }
     }
@@ -190,7 +193,7 @@ impl Probes {
                             false
                         }
                     };
-                    let coverage = attach_fallbacks(&mut ebpf, &config.operations);
+                    let coverage = attach_fallbacks(&mut ebpf, &btf, &config.operations);
                     let capset_fexit = match attach_capset(&mut ebpf, &btf, &kernel_btf) {
                         Ok(()) => true,
                         Err(e) => {
@@ -390,7 +393,22 @@ const PROG_SYSCALL_EXIT: &str = "syscall_exit";
 
 /// Attaches `syscalls:sys_exit_<name>` for each syscall of the groups turned `on`, and
 /// says, per group, what is covered and what can go unseen (at start, in the log).
-fn attach_fallbacks(ebpf: &mut Ebpf, groups: &OperationGroups) -> Vec<GroupCoverage> {
+fn attach_fallbacks(ebpf: &mut Ebpf, btf: &Btf, groups: &OperationGroups) -> Vec<GroupCoverage> {
+    // Zero-tax sources first, for the groups on `auto`.
+    let mut lsm: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
+    for source in operations::LSM_SOURCES
+        .iter()
+        .filter(|s| groups.mode(s.group) == Coverage::Auto)
+    {
+        match attach_lsm_source(ebpf, btf, source) {
+            Ok(covered) => lsm.push((source.group, covered)),
+            Err(e) => info!(
+                group = source.group,
+                reason = %format!("{e:#}"),
+                "LSM-hook source not attached (kernel without BPF trampolines?)"
+            ),
+        }
+    }
     let wanted = Arch::host()
         .map(|arch| operations::fallback_syscalls(arch, |g| groups.mode(g)))
         .unwrap_or_default();
@@ -427,6 +445,11 @@ fn attach_fallbacks(ebpf: &mut Ebpf, groups: &OperationGroups) -> Vec<GroupCover
             let gap: Vec<&'static str> = operations::gap(group)
                 .map(|g| g.syscalls.iter().map(|(n, _)| *n).filter(exists).collect())
                 .unwrap_or_default();
+            let lsm_covered: Vec<&'static str> = lsm
+                .iter()
+                .filter(|(g, _)| *g == group)
+                .flat_map(|(_, names)| names.iter().copied())
+                .collect();
             let c = GroupCoverage {
                 group,
                 mode,
@@ -440,8 +463,12 @@ fn attach_fallbacks(ebpf: &mut Ebpf, groups: &OperationGroups) -> Vec<GroupCover
                     .filter(|(g, _, _)| *g == group)
                     .map(|(_, n, e)| (*n, e.clone()))
                     .collect(),
+                lsm: lsm_covered.clone(),
                 uncovered: match mode {
-                    Coverage::Auto => gap,
+                    Coverage::Auto => gap
+                        .into_iter()
+                        .filter(|n| !lsm_covered.contains(n))
+                        .collect(),
                     Coverage::On => failed
                         .iter()
                         .filter(|(g, _, _)| *g == group)
@@ -686,19 +713,71 @@ fn attach_capset(ebpf: &mut Ebpf, btf: &Btf, kernel_btf: &KernelBtf) -> anyhow::
         let _ = prog.unload();
         return Err(anyhow!(e).context("attaching fexit/security_capset"));
     }
-    if let Some(arch) = Arch::host()
-        && let Some(nr) = arch.number("capset")
-    {
-        let mut map: Array<&mut MapData, u32> = Array::try_from(
-            ebpf.map_mut(names::SENSITIVE_SYSCALLS)
-                .context("SENSITIVE_SYS map missing")?,
-        )?;
-        let index = nr as u32;
+    update_table(ebpf, &["capset"], |spec| spec & !op::SENSITIVE)
+        .context("leaving capset's check to the capability events")
+}
+
+/// Rewrites the sensitive-table entries of the syscalls `names` (those this architecture
+/// has) with `f`.
+fn update_table(ebpf: &mut Ebpf, names: &[&str], f: impl Fn(u32) -> u32) -> anyhow::Result<()> {
+    let Some(arch) = Arch::host() else {
+        return Ok(());
+    };
+    let mut map: Array<&mut MapData, u32> = Array::try_from(
+        ebpf.map_mut(names::SENSITIVE_SYSCALLS)
+            .context("SENSITIVE_SYS map missing")?,
+    )?;
+    for nr in names.iter().filter_map(|n| arch.number(n)) {
+        let index = u32::try_from(nr).context("syscall number")?;
         let spec = map.get(&index, 0).unwrap_or(0);
-        map.set(index, spec & !op::SENSITIVE, 0)
-            .context("leaving capset's check to the capability events")?;
+        map.set(index, f(spec), 0)
+            .with_context(|| format!("updating syscall {nr}'s entry"))?;
     }
     Ok(())
+}
+
+/// Loads and attaches an LSM-hook source's fentry programs; then marks the syscalls it
+/// covers [`op::LSM`]. All or nothing: a program that fails unloads the others.
+fn attach_lsm_source(
+    ebpf: &mut Ebpf,
+    btf: &Btf,
+    source: &operations::LsmSource,
+) -> anyhow::Result<Vec<&'static str>> {
+    let mut attach = |prog_name: &str, function: &str| -> anyhow::Result<()> {
+        let prog: &mut FEntry = program(ebpf, prog_name)?.try_into()?;
+        prog.load(function, btf)
+            .with_context(|| format!("loading fentry/{function}"))?;
+        if let Err(e) = prog.attach() {
+            let _ = prog.unload();
+            return Err(anyhow!(e).context(format!("attaching fentry/{function}")));
+        }
+        Ok(())
+    };
+    let mut result = Ok(());
+    for (prog_name, function) in source.programs {
+        result = attach(prog_name, function);
+        if result.is_err() {
+            break;
+        }
+    }
+    if let Err(e) = result {
+        for (prog_name, _) in source.programs {
+            let prog: Option<&mut FEntry> = program(ebpf, prog_name)
+                .ok()
+                .and_then(|p| p.try_into().ok());
+            // Unloading one that never loaded only fails.
+            let _ = prog.map(FEntry::unload);
+        }
+        return Err(e);
+    }
+    update_table(ebpf, source.covers, |spec| spec | op::LSM)?;
+    let arch = Arch::host();
+    Ok(source
+        .covers
+        .iter()
+        .copied()
+        .filter(|n| arch.is_some_and(|a| a.number(n).is_some()))
+        .collect())
 }
 
 fn attach_kprobes(ebpf: &mut Ebpf) -> anyhow::Result<()> {

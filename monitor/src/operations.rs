@@ -345,7 +345,7 @@ const fn flags_arg(i: u32) -> u32 {
 pub const GAPS: &[Gap] = &[
     Gap {
         group: "namespaces",
-        unseen: "user namespaces created alone (unshare, clone or clone3 with CLONE_NEWUSER                  and no other new namespace)",
+        unseen: "user namespaces created alone (unshare, clone or clone3 with CLONE_NEWUSER and no other new namespace)",
         syscalls: &[
             ("unshare", NEW_USER_NS),
             ("clone", NEW_USER_NS | op::FB_CHILD_RETURNS_ZERO),
@@ -359,7 +359,7 @@ pub const GAPS: &[Gap] = &[
     },
     Gap {
         group: "processes",
-        unseen: "ptrace and process_vm_readv/writev of processes of the same user with no                  more capabilities",
+        unseen: "ptrace and process_vm_readv/writev of processes of the same user with no more capabilities",
         syscalls: &[
             ("ptrace", 0),
             ("process_vm_readv", 0),
@@ -368,7 +368,7 @@ pub const GAPS: &[Gap] = &[
     },
     Gap {
         group: "files",
-        unseen: "root's writes to core_pattern, sysrq-trigger, uevent_helper, modprobe and                  notify_on_release (plain file permissions, no capability check)",
+        unseen: "root's writes to core_pattern, sysrq-trigger, uevent_helper, modprobe and notify_on_release (plain file permissions, no capability check)",
         syscalls: &[
             ("open", OPEN_WATCHED | flags_arg(1)),
             ("openat", OPEN_WATCHED | flags_arg(2)),
@@ -386,6 +386,33 @@ pub const GAPS: &[Gap] = &[
         ],
     },
 ];
+
+/// A zero-tax source for part of a group's gap: fentry programs on the LSM hooks those
+/// operations pass (monitor-ebpf/src/lsm.rs), which run only when the kernel makes that
+/// security decision. `auto` uses it where all its programs attach (kernels with BPF
+/// trampolines); `on` uses the group's fallback tracepoints instead.
+pub struct LsmSource {
+    pub group: &'static str,
+    /// (program, kernel function).
+    pub programs: &'static [(&'static str, &'static str)],
+    /// The gap syscalls it covers.
+    pub covers: &'static [&'static str],
+}
+
+/// The hooks run after any capability check of the same call (`__ptrace_may_access` ends
+/// with the LSM hook), so [`ExitMerge`] pairs a checked call with its hook record. Not
+/// here, because the LSM hook comes before the call's capability checks and would report
+/// it twice: `security_bpf` (bpf's CAP_BPF checks follow it), `security_perf_event_open`
+/// (so do perf_event_open's perfmon_capable() checks) and `security_create_user_ns`
+/// (a user namespace made with other namespaces is checked in the new one after it).
+pub const LSM_SOURCES: &[LsmSource] = &[LsmSource {
+    group: "processes",
+    programs: &[
+        ("lsm_ptrace_access_check", "security_ptrace_access_check"),
+        ("lsm_ptrace_traceme", "security_ptrace_traceme"),
+    ],
+    covers: &["ptrace", "process_vm_readv", "process_vm_writev"],
+}];
 
 /// File names whose opens for writing the `files` fallback reports: the kernel runs what
 /// they hold as root on the host (core_pattern, uevent_helper, modprobe, a cgroup v1
@@ -709,6 +736,11 @@ impl ExitMerge {
             self.pending.clear();
         }
         self.pending.insert(tid, (nr, args));
+    }
+
+    /// Also pairs syscall `nr` (one with an LSM-hook source, seen after its checks).
+    pub fn track(&mut self, nr: i64) {
+        self.hooked.insert(nr);
     }
 
     /// Syscall `nr` of thread `tid` returned: true if its check was reported already.

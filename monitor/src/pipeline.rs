@@ -173,6 +173,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         },
     );
     output.merge = exit_merge(&config);
+    // Syscalls an LSM-hook source reports are paired with their checks like the fallbacks'.
+    if let Some(arch) = crate::syscalls::Arch::host() {
+        for c in &probes.coverage {
+            for nr in c.lsm.iter().filter_map(|name| arch.number(name)) {
+                output.merge.track(nr);
+            }
+        }
+    }
     output.report_fileless = config.operations.misc != Coverage::Off;
     // Containers already running are announced before anything else.
     output.discover();
@@ -622,6 +630,17 @@ impl Output {
             Record::Operation(op) => {
                 let c = &op.check;
                 match op.exit {
+                    // Seen at an LSM hook after a check of the same call: reported already.
+                    None if op.lsm && self.merge.returned(c.tid, c.syscall, c.args) => {
+                        self.stats.fallback_merged.fetch_add(1, Relaxed);
+                    }
+                    None if op.lsm => {
+                        let ev = self.capability_event(c);
+                        if let Some(mut ev) = operation_event(ev, &op) {
+                            self.name_target(&mut ev);
+                            self.emit(&ev);
+                        }
+                    }
                     None => {
                         self.merge.checked(c.tid, c.syscall, c.args);
                         let ev = self.capability_event(c);
@@ -1238,8 +1257,10 @@ fn operation_event(ev: CapabilityEvent, op: &Operation) -> Option<OperationEvent
             args,
             result: op.exit,
         },
-        capability: op.exit.is_none().then_some(ev.capability),
-        source: if op.exit.is_some() {
+        capability: (op.exit.is_none() && !op.lsm).then_some(ev.capability),
+        source: if op.lsm {
+            "lsm_hook"
+        } else if op.exit.is_some() {
             "syscall_tracepoint"
         } else {
             "capability_check"

@@ -445,6 +445,9 @@ for hook in HOOKS_PROBED; do
 done
 export PRIVMON_BIN=/vmtest/privmon PRIVMON_TRIGGER=/vmtest/trigger RUST_BACKTRACE=1
 export PRIVMON_TEST_MODULE=$(ls /vmtest/modules/$(uname -r)/* | head -n 1)
+# Every kernel of the matrix has BPF trampolines: tests that follow the daemon's choice
+# between fentry/fexit sources and their fallbacks must see the trampoline sources here.
+export PRIVMON_EXPECT_TRAMPOLINES=1
 for run in $(tr ' ' '\n' < /proc/cmdline | sed -n 's/^vmtest.plan=//p' | tr , ' '); do
     suite=${run%@*} hook=${run#*@}
     echo "@@vmtest begin $suite $hook"
@@ -794,6 +797,7 @@ fn report(results: &[(String, Boot, Duration, anyhow::Result<BootResult>)]) -> S
                     "cgroup",
                     "operations/credentials",
                     "operations/capset",
+                    "operations/processes",
                 ]
                 .iter()
                 .map(|k| format!("{k}: {}", f.get(*k).and_then(Value::as_str).unwrap_or("?")))
