@@ -401,6 +401,12 @@ impl Ids {
     }
 }
 
+impl From<crate::operations::IdSet> for Ids {
+    fn from(i: crate::operations::IdSet) -> Ids {
+        Ids::of(i.uid, i.euid, i.gid, i.egid)
+    }
+}
+
 /// Capability sets by name.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct CapabilitySets {

@@ -674,45 +674,42 @@ fn attach_lifecycle(ebpf: &mut Ebpf, config: &mut ProbeConfig) -> anyhow::Result
 }
 
 fn attach_fexit(ebpf: &mut Ebpf, btf: &Btf, kernel_btf: &KernelBtf) -> anyhow::Result<()> {
-    // The program reads the return value from the fifth slot: refuse any other prototype.
-    let params = kernel_btf
-        .function_params(KERNEL_FUNCTION)
-        .ok_or_else(|| anyhow!("kernel BTF does not describe {KERNEL_FUNCTION}()"))?;
+    attach_fexit_to(ebpf, btf, kernel_btf, PROG_FEXIT, KERNEL_FUNCTION, 4)
+}
+
+/// Loads program `prog_name` as fexit on `function` and attaches it. The program reads the
+/// return value from the slot after the arguments: any prototype but one of `params`
+/// parameters is refused.
+fn attach_fexit_to(
+    ebpf: &mut Ebpf,
+    btf: &Btf,
+    kernel_btf: &KernelBtf,
+    prog_name: &str,
+    function: &str,
+    params: usize,
+) -> anyhow::Result<()> {
+    let found = kernel_btf
+        .function_params(function)
+        .ok_or_else(|| anyhow!("kernel BTF does not describe {function}()"))?;
     ensure!(
-        params.len() == 4,
-        "{KERNEL_FUNCTION}() has parameters ({}) where 4 were expected",
-        params.join(", ")
+        found.len() == params,
+        "{function}() has parameters ({}) where {params} were expected",
+        found.join(", ")
     );
-    let prog: &mut FExit = program(ebpf, PROG_FEXIT)?.try_into()?;
-    prog.load(KERNEL_FUNCTION, btf)
-        .context("loading fexit/cap_capable")?;
+    let prog: &mut FExit = program(ebpf, prog_name)?.try_into()?;
+    prog.load(function, btf)
+        .with_context(|| format!("loading fexit/{function}"))?;
     if let Err(e) = prog.attach() {
         let _ = prog.unload();
-        return Err(anyhow!(e).context("attaching fexit/cap_capable"));
+        return Err(anyhow!(e).context(format!("attaching fexit/{function}")));
     }
     Ok(())
 }
 
-/// See monitor-ebpf/src/credentials.rs. Once attached, capset() is no longer reported at its
+/// See monitor-ebpf/src/lsm.rs. Once attached, capset() is no longer reported at its
 /// check (it would be twice where the capability hook sees that check too).
 fn attach_capset(ebpf: &mut Ebpf, btf: &Btf, kernel_btf: &KernelBtf) -> anyhow::Result<()> {
-    const FUNCTION: &str = "security_capset";
-    // The program reads the return value from the sixth slot: refuse any other prototype.
-    let params = kernel_btf
-        .function_params(FUNCTION)
-        .ok_or_else(|| anyhow!("kernel BTF does not describe {FUNCTION}()"))?;
-    ensure!(
-        params.len() == 5,
-        "{FUNCTION}() has parameters ({}) where 5 were expected",
-        params.join(", ")
-    );
-    let prog: &mut FExit = program(ebpf, PROG_CAPSET)?.try_into()?;
-    prog.load(FUNCTION, btf)
-        .context("loading fexit/security_capset")?;
-    if let Err(e) = prog.attach() {
-        let _ = prog.unload();
-        return Err(anyhow!(e).context("attaching fexit/security_capset"));
-    }
+    attach_fexit_to(ebpf, btf, kernel_btf, PROG_CAPSET, "security_capset", 5)?;
     update_table(ebpf, &["capset"], |spec| spec & !op::SENSITIVE)
         .context("leaving capset's check to the capability events")
 }

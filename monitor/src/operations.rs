@@ -577,19 +577,20 @@ pub fn other_credentials(
     cap_effective: u64,
 ) -> Option<(&'static str, Ids, Ids)> {
     let (name, _) = OTHER_CREDENTIALS.iter().find(|(n, _)| *n == name)?;
-    let mut before = Ids::of(old.uid, old.euid, old.gid, old.egid);
+    let mut before = Ids::from(old);
     let mut after = before.clone();
     let words = |raw: &[u8]| -> Vec<u32> {
         raw.chunks_exact(4)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect()
     };
-    let word = |i: usize| words(raw).get(i).copied();
+    let data = words(raw);
+    let word = |i: usize| data.get(i).copied();
     match *name {
         "setfsuid" => after.fsuid = Some(args[0] as u32),
         "setfsgid" => after.fsgid = Some(args[0] as u32),
         "setgroups" => {
-            let asked = words(raw);
+            let asked = data;
             before.groups = raw_before.map(words);
             let sorted = |mut v: Vec<u32>| {
                 v.sort_unstable();

@@ -621,6 +621,17 @@ impl Output {
         }
     }
 
+    /// The `credentials` event of a credential syscall, else the `syscall`/`namespace`
+    /// event of a sensitive one (`ev`: the record's check, or its stand-in).
+    fn report_operation(&mut self, ev: CapabilityEvent, op: &Operation) {
+        if let Some(change) = id_change_event(&ev, op) {
+            self.emit(&change);
+        } else if let Some(mut ev) = operation_event(ev, op) {
+            self.name_target(&mut ev);
+            self.emit(&ev);
+        }
+    }
+
     fn handle(&mut self, rec: Record) {
         match rec {
             Record::Capability(cap) => {
@@ -629,42 +640,19 @@ impl Output {
             }
             Record::Operation(op) => {
                 let c = &op.check;
-                match op.exit {
-                    // Seen at an LSM hook after a check of the same call: reported already.
-                    None if op.lsm && self.merge.returned(c.tid, c.syscall, c.args) => {
-                        self.stats.fallback_merged.fetch_add(1, Relaxed);
-                    }
-                    None if op.lsm => {
-                        let ev = self.capability_event(c);
-                        if let Some(mut ev) = operation_event(ev, &op) {
-                            self.name_target(&mut ev);
-                            self.emit(&ev);
-                        }
-                    }
-                    None => {
-                        self.merge.checked(c.tid, c.syscall, c.args);
-                        let ev = self.capability_event(c);
-                        self.emit(&ev);
-                        if let Some(change) = id_change_event(&ev, &op) {
-                            self.emit(&change);
-                        } else if let Some(mut ev) = operation_event(ev, &op) {
-                            self.name_target(&mut ev);
-                            self.emit(&ev);
-                        }
-                    }
-                    Some(_) if self.merge.returned(c.tid, c.syscall, c.args) => {
-                        self.stats.fallback_merged.fetch_add(1, Relaxed);
-                    }
-                    Some(_) => {
-                        let ev = self.capability_event(c);
-                        if let Some(change) = id_change_event(&ev, &op) {
-                            // capset() seen by fexit/security_capset.
-                            self.emit(&change);
-                        } else if let Some(mut ev) = operation_event(ev, &op) {
-                            self.name_target(&mut ev);
-                            self.emit(&ev);
-                        }
-                    }
+                // At a check; else seen returning (a fallback, fexit/security_capset) or
+                // at an LSM hook, with no check of its own.
+                if op.exit.is_none() && !op.lsm {
+                    self.merge.checked(c.tid, c.syscall, c.args);
+                    let ev = self.capability_event(c);
+                    self.emit(&ev);
+                    self.report_operation(ev, &op);
+                } else if self.merge.returned(c.tid, c.syscall, c.args) {
+                    // The same call's check was reported already.
+                    self.stats.fallback_merged.fetch_add(1, Relaxed);
+                } else {
+                    let ev = self.capability_event(c);
+                    self.report_operation(ev, &op);
                 }
             }
             Record::Exec(exec) => {
@@ -1159,9 +1147,8 @@ fn id_change_event(ev: &CapabilityEvent, op: &Operation) -> Option<CredentialsEv
         gid: known(rec.gid),
         egid: known(rec.egid),
     };
-    let ids = |i: operations::IdSet| Ids::of(i.uid, i.euid, i.gid, i.egid);
     let (cause, before, after) = match operations::requested_ids(sc.name?, &sc.args, old) {
-        Some((cause, new)) => (cause, ids(old), ids(new)),
+        Some((cause, new)) => (cause, Ids::from(old), Ids::from(new)),
         None => operations::other_credentials(
             sc.name?,
             &sc.args,

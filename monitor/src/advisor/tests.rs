@@ -113,6 +113,13 @@ fn a_restart_of_the_daemon_does_not_count_instances_twice() {
 
 #[test]
 fn privilege_gain_keeps_escalation_allowed() {
+    // The advice sets allowPrivilegeEscalation (to false) only without a privilege gain.
+    let escalation_forbidden = |a: &Advisor| {
+        a.advise(&Filter::default(), 2)[0]
+            .security_context
+            .get("allowPrivilegeEscalation")
+            .is_some()
+    };
     let mut a = Advisor::new(3600, None);
     a.observe(&start(POD_A, "a1", &[], true), 1);
     let mut cred = check(POD_A, "a1", "CAP_SETUID", "execve", "sudo");
@@ -120,23 +127,13 @@ fn privilege_gain_keeps_escalation_allowed() {
     // A set*id() call is no privilege gain at exec: it leaves the advice as it is.
     cred["cause"] = "setuid".into();
     a.observe(&cred, 2);
-    assert!(
-        a.advise(&Filter::default(), 2)[0]
-            .security_context
-            .get("allowPrivilegeEscalation")
-            .is_some()
-    );
+    assert!(escalation_forbidden(&a));
     // An exec that only dropped privileges (su-like) leaves it too.
     cred["cause"] = "exec".into();
     cred["credentials"] = json!({"old": {"uid": 0, "euid": 0, "gid": 0, "egid": 0},
                                  "new": {"uid": 1000, "euid": 1000, "gid": 1000, "egid": 1000}});
     a.observe(&cred, 2);
-    assert!(
-        a.advise(&Filter::default(), 2)[0]
-            .security_context
-            .get("allowPrivilegeEscalation")
-            .is_some()
-    );
+    assert!(escalation_forbidden(&a));
     // A set-user-id file: effective uid 0, real uid 1000.
     cred["credentials"]["new"]["euid"] = 0.into();
     a.observe(&cred, 2);
