@@ -1,8 +1,13 @@
 //! A small reader of kernel BTF (`/sys/kernel/btf/vmlinux`): just enough to find struct member
 //! offsets and function parameters, which the probes need because Rust eBPF programs get no
 //! CO-RE relocations.
+//!
+//! The daemon parses the whole kernel BTF (~150k types) at every start, so the parse keeps
+//! no per-type allocations: members live in one flat table and names stay offsets into the
+//! string section until a lookup compares them. Only structs are indexed by name (a few
+//! dozen lookups); the few functions looked up are found by a scan.
 
-use std::{collections::HashMap, path::Path};
+use std::{collections::HashMap, ops::Range, path::Path};
 
 use anyhow::{Context as _, bail, ensure};
 
@@ -24,17 +29,32 @@ const KIND_ENUM64: u32 = 19;
 #[derive(Debug, Clone)]
 struct Type {
     kind: u32,
+    /// Offset of its name in the string section.
+    name: u32,
     /// FUNC: its FUNC_PROTO.
     type_id: u32,
-    /// STRUCT/UNION: (name, type id, bit offset). FUNC_PROTO: (name, type id, 0).
-    members: Vec<(String, u32, u32)>,
+    /// STRUCT/UNION and FUNC_PROTO: its entries in [`KernelBtf::members`].
+    members: Range<u32>,
+}
+
+/// A struct/union member or a function parameter.
+#[derive(Debug, Clone, Copy)]
+struct Member {
+    /// Offset of its name in the string section.
+    name: u32,
+    type_id: u32,
+    /// STRUCT/UNION: bit offset; FUNC_PROTO: 0.
+    bits: u32,
 }
 
 /// Parsed kernel BTF.
 pub struct KernelBtf {
     /// Index 0 is the implicit `void`.
     types: Vec<Type>,
-    by_name: HashMap<(u32, String), u32>,
+    members: Vec<Member>,
+    strings: Vec<u8>,
+    /// Structs by name -> type id (the first of that name).
+    structs: HashMap<String, u32>,
 }
 
 fn u16_at(b: &[u8], off: usize) -> anyhow::Result<u16> {
@@ -45,6 +65,14 @@ fn u16_at(b: &[u8], off: usize) -> anyhow::Result<u16> {
 fn u32_at(b: &[u8], off: usize) -> anyhow::Result<u32> {
     let s = b.get(off..off + 4).context("BTF truncated")?;
     Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+/// The NUL-terminated name at `off` of a string section (empty if out of bounds).
+fn name_in(strings: &[u8], off: u32) -> &[u8] {
+    strings
+        .get(off as usize..)
+        .and_then(|s| s.split(|c| *c == 0).next())
+        .unwrap_or_default()
 }
 
 impl KernelBtf {
@@ -76,24 +104,19 @@ impl KernelBtf {
         let str_len = u32_at(b, 20)? as usize;
         let types_start = hdr_len + type_off;
         let types_end = types_start + type_len;
-        let strs = b
+        let strings = b
             .get(hdr_len + str_off..hdr_len + str_off + str_len)
             .context("BTF string section out of bounds")?;
         ensure!(types_end <= b.len(), "BTF type section out of bounds");
-        let name_at = |off: u32| -> String {
-            let off = off as usize;
-            strs.get(off..)
-                .and_then(|s| s.split(|c| *c == 0).next())
-                .map(|s| String::from_utf8_lossy(s).into_owned())
-                .unwrap_or_default()
-        };
 
         let mut types = vec![Type {
             kind: 0,
+            name: 0,
             type_id: 0,
-            members: Vec::new(),
+            members: 0..0,
         }];
-        let mut by_name = HashMap::new();
+        let mut members = Vec::new();
+        let mut structs = HashMap::new();
         let mut off = types_start;
         while off < types_end {
             let name_off = u32_at(b, off)?;
@@ -103,7 +126,7 @@ impl KernelBtf {
             let kind = (info >> 24) & 0x1f;
             let kind_flag = info >> 31 == 1;
             off += 12;
-            let mut members = Vec::new();
+            let first = members.len() as u32;
             let extra = match kind {
                 KIND_INT | KIND_VAR | KIND_DECL_TAG => 4,
                 KIND_ARRAY => 12,
@@ -111,9 +134,12 @@ impl KernelBtf {
                     for i in 0..vlen {
                         let m = off + i * 12;
                         let raw = u32_at(b, m + 8)?;
-                        // With kind_flag the low 24 bits are the bit offset.
-                        let bit_off = if kind_flag { raw & 0x00ff_ffff } else { raw };
-                        members.push((name_at(u32_at(b, m)?), u32_at(b, m + 4)?, bit_off));
+                        members.push(Member {
+                            name: u32_at(b, m)?,
+                            type_id: u32_at(b, m + 4)?,
+                            // With kind_flag the low 24 bits are the bit offset.
+                            bits: if kind_flag { raw & 0x00ff_ffff } else { raw },
+                        });
                     }
                     vlen * 12
                 }
@@ -121,7 +147,11 @@ impl KernelBtf {
                 KIND_FUNC_PROTO => {
                     for i in 0..vlen {
                         let m = off + i * 8;
-                        members.push((name_at(u32_at(b, m)?), u32_at(b, m + 4)?, 0));
+                        members.push(Member {
+                            name: u32_at(b, m)?,
+                            type_id: u32_at(b, m + 4)?,
+                            bits: 0,
+                        });
                     }
                     vlen * 8
                 }
@@ -130,47 +160,58 @@ impl KernelBtf {
                 _ => 0,
             };
             off += extra;
-            let name = name_at(name_off);
             let id = types.len() as u32;
-            if !name.is_empty() {
-                by_name.entry((kind, name)).or_insert(id);
+            if kind == KIND_STRUCT && name_off != 0 {
+                let name = String::from_utf8_lossy(name_in(strings, name_off)).into_owned();
+                structs.entry(name).or_insert(id);
             }
             types.push(Type {
                 kind,
+                name: name_off,
                 type_id: size_or_type,
-                members,
+                members: first..members.len() as u32,
             });
         }
-        Ok(Self { types, by_name })
+        Ok(Self {
+            types,
+            members,
+            strings: strings.to_vec(),
+            structs,
+        })
     }
 
-    fn named(&self, kind: u32, name: &str) -> Option<&Type> {
-        let id = *self.by_name.get(&(kind, name.to_string()))?;
-        self.types.get(id as usize)
+    fn members_of(&self, ty: &Type) -> &[Member] {
+        self.members
+            .get(ty.members.start as usize..ty.members.end as usize)
+            .unwrap_or_default()
+    }
+
+    fn name(&self, member: &Member) -> &[u8] {
+        name_in(&self.strings, member.name)
     }
 
     /// Byte offset of `member` in `struct name`, looking into anonymous struct/union members.
     pub fn member_offset(&self, name: &str, member: &str) -> Option<u32> {
-        let ty = self.named(KIND_STRUCT, name)?;
-        self.find_member(ty, member, 0, 0).map(|bits| bits / 8)
+        let ty = self.types.get(*self.structs.get(name)? as usize)?;
+        self.find_member(ty, member.as_bytes(), 0, 0)
+            .map(|bits| bits / 8)
     }
 
-    fn find_member(&self, ty: &Type, member: &str, base_bits: u32, depth: u32) -> Option<u32> {
+    fn find_member(&self, ty: &Type, member: &[u8], base_bits: u32, depth: u32) -> Option<u32> {
         if depth > 8 {
             return None;
         }
-        for (name, _, bits) in &ty.members {
-            if name == member {
-                return Some(base_bits + bits);
-            }
+        let members = self.members_of(ty);
+        if let Some(m) = members.iter().find(|m| self.name(m) == member) {
+            return Some(base_bits + m.bits);
         }
-        for (name, type_id, bits) in &ty.members {
-            if !name.is_empty() {
-                continue;
-            }
-            let inner = self.types.get(*type_id as usize)?;
+        for m in members
+            .iter()
+            .filter(|m| m.name == 0 || self.name(m).is_empty())
+        {
+            let inner = self.types.get(m.type_id as usize)?;
             if matches!(inner.kind, KIND_STRUCT | KIND_UNION)
-                && let Some(found) = self.find_member(inner, member, base_bits + bits, depth + 1)
+                && let Some(found) = self.find_member(inner, member, base_bits + m.bits, depth + 1)
             {
                 return Some(found);
             }
@@ -180,9 +221,17 @@ impl KernelBtf {
 
     /// Parameter names of function `name`, if the kernel's BTF describes it.
     pub fn function_params(&self, name: &str) -> Option<Vec<String>> {
-        let func = self.named(KIND_FUNC, name)?;
+        let func = self
+            .types
+            .iter()
+            .find(|t| t.kind == KIND_FUNC && name_in(&self.strings, t.name) == name.as_bytes())?;
         let proto = self.types.get(func.type_id as usize)?;
-        (proto.kind == KIND_FUNC_PROTO).then(|| proto.members.iter().map(|m| m.0.clone()).collect())
+        (proto.kind == KIND_FUNC_PROTO).then(|| {
+            self.members_of(proto)
+                .iter()
+                .map(|m| String::from_utf8_lossy(self.name(m)).into_owned())
+                .collect()
+        })
     }
 }
 
