@@ -455,11 +455,14 @@ for run in $(tr ' ' '\n' < /proc/cmdline | sed -n 's/^vmtest.plan=//p' | tr , ' 
 "#,
     )
     .replace("HOOKS_PROBED", &PROBED_HOOKS.join(" "));
+    // Each test's time goes into the boot's log (libtest's --report-time, unstable: hence
+    // RUSTC_BOOTSTRAP).
     for (suite, skips) in SUITES {
         let skip: String = skips.iter().map(|(t, _)| format!(" --skip {t}")).collect();
         let _ = writeln!(
             s,
-            "    {suite}) PRIVMON_TEST_HOOK=$hook /vmtest/{suite} --ignored --test-threads=1{skip} ;;"
+            "    {suite}) PRIVMON_TEST_HOOK=$hook RUSTC_BOOTSTRAP=1 /vmtest/{suite} --ignored \
+             --test-threads=1 -Zunstable-options --report-time{skip} ;;"
         );
     }
     s.push_str(
