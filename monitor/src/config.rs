@@ -116,6 +116,14 @@ pub struct Config {
     /// zero-tax sources; what they miss is reported), `on` (plus syscall tracepoints, which
     /// slow every syscall of the node) or `off`.
     pub operations: OperationGroups,
+    /// Ask the container runtime's CRI socket (containerd, CRI-O) for what the OCI state
+    /// lacks: pod labels, image digests.
+    pub cri: bool,
+    /// The CRI socket; null: the first of /run/containerd/containerd.sock,
+    /// /run/crio/crio.sock, /run/k3s/containerd/containerd.sock that exists.
+    pub cri_socket: Option<PathBuf>,
+    /// Timeout of one CRI call, in milliseconds.
+    pub cri_timeout_ms: u64,
 }
 
 /// Coverage of each sensitive-operation group (docs/events.md lists what each holds).
@@ -239,6 +247,9 @@ impl Default for Config {
             state_dir: Some(PathBuf::from(DEFAULT_STATE_DIR)),
             baseline_learning_secs: 86_400,
             operations: OperationGroups::default(),
+            cri: true,
+            cri_socket: None,
+            cri_timeout_ms: 1000,
         }
     }
 }
@@ -366,6 +377,17 @@ pub struct ConfigFlags {
     /// processes, files, misc or all; auto, on or off), repeatable: `--operations all=on`.
     #[arg(long, value_name = "GROUP=MODE", value_delimiter = ',')]
     pub operations: Vec<String>,
+    /// Ask the container runtime's CRI socket for pod labels and image digests
+    /// [default: true].
+    #[arg(long, value_name = "BOOL")]
+    pub cri: Option<bool>,
+    /// The CRI socket [default: the first of /run/containerd/containerd.sock,
+    /// /run/crio/crio.sock, /run/k3s/containerd/containerd.sock that exists].
+    #[arg(long, value_name = "PATH")]
+    pub cri_socket: Option<PathBuf>,
+    /// Timeout of one CRI call [default: 1000].
+    #[arg(long, value_name = "MS")]
+    pub cri_timeout_ms: Option<u64>,
 }
 
 /// A configuration that cannot be used, with where and why.
@@ -503,7 +525,9 @@ impl Config {
             webhook_attempts,
             webhook_backoff_ms,
             stream_history,
-            baseline_learning_secs
+            baseline_learning_secs,
+            cri,
+            cri_timeout_ms
         );
         if let Some(dir) = &flags.state_dir {
             self.state_dir = Some(dir.clone());
@@ -518,7 +542,8 @@ impl Config {
             webhook_url,
             webhook_min_severity,
             api_token,
-            api_token_file
+            api_token_file,
+            cri_socket
         );
         if !flags.trusted_registries.is_empty() {
             self.trusted_registries = flags.trusted_registries.clone();
@@ -599,6 +624,9 @@ impl Config {
         }
         if self.metrics_grace_secs > 86_400 {
             return Err(("metrics_grace_secs", "must be at most one day".to_string()));
+        }
+        if !(1..=60_000).contains(&self.cri_timeout_ms) {
+            return Err(("cri_timeout_ms", "must be between 1 and 60000".to_string()));
         }
         if self.node_name.as_ref().is_some_and(|n| n.trim().is_empty()) {
             return Err(("node_name", "must not be empty".to_string()));

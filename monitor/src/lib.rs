@@ -11,6 +11,7 @@ pub mod cgroup;
 pub mod client;
 pub mod config;
 pub mod containers;
+pub mod cri;
 pub mod event;
 pub mod http;
 pub mod loader;

@@ -28,6 +28,7 @@ use crate::{
     advisor::Advisor,
     capabilities::Capability,
     containers::{Container, Kubernetes, posture::Posture},
+    cri::CriStats,
     loader::{KernelCounters, ProbeStats},
     pipeline::PipelineStats,
     sinks::SinkStats,
@@ -193,6 +194,8 @@ pub struct Metrics {
     advisor: Mutex<Option<Arc<Mutex<Advisor>>>>,
     advisor_state_ok: AtomicBool,
     advisor_state_errors: AtomicU64,
+    /// CRI lookups, when a CRI socket is in use.
+    cri: Mutex<Option<Arc<CriStats>>>,
 }
 
 /// Families that are part of the contract even before their first sample: rendered with
@@ -260,6 +263,7 @@ impl Metrics {
             rules_enabled: AtomicU64::new(0),
             rules_reload_failures: AtomicU64::new(0),
             rules_last_reload_ok: AtomicBool::new(true),
+            cri: Mutex::new(None),
             sinks: Mutex::new(Vec::new()),
             advisor: Mutex::new(None),
             advisor_state_ok: AtomicBool::new(true),
@@ -270,6 +274,11 @@ impl Metrics {
     /// The advisor whose workloads the per-workload gauges show.
     pub fn set_advisor(&self, advisor: Arc<Mutex<Advisor>>) {
         *lock(&self.advisor) = Some(advisor);
+    }
+
+    /// Exports the CRI lookup counts (`privmon_cri_lookups_total`).
+    pub fn set_cri(&self, stats: Arc<CriStats>) {
+        *lock(&self.cri) = Some(stats);
     }
 
     /// Outcome of loading or saving the advisor's state file.
@@ -582,6 +591,22 @@ impl Metrics {
             "0 when the last rule reload was refused (the daemon runs the previous set).",
             i64::from(self.rules_last_reload_ok.load(Relaxed)),
         )?);
+        if let Some(cri) = lock(&self.cri).as_ref() {
+            let lookups = IntCounterVec::new(
+                Opts::new(
+                    "privmon_cri_lookups_total",
+                    "Container lookups through the container runtime's CRI socket, by result: \
+                     found, unknown (not a CRI container), timeout, error, queue_full (not \
+                     asked: lookups were behind). Without an answer a container keeps the \
+                     metadata of its OCI state.",
+                ),
+                &["result"],
+            )?;
+            for (result, n) in cri.by_result() {
+                lookups.with_label_values(&[result]).inc_by(n);
+            }
+            out.extend(lookups.collect());
+        }
         out.extend(self.posture_families()?);
         out.extend(self.advisor_families()?);
         Ok(out)
@@ -778,17 +803,20 @@ mod tests {
                 runtime: Some("runc"),
                 name: name.map(str::to_string),
                 image: None,
+                image_id: None,
             },
             k8s: k8s.then(|| Kubernetes {
                 namespace: Some("payments".into()),
                 pod: Some("api-7d9".into()),
                 pod_uid: None,
                 container: Some("api".into()),
+                labels: Default::default(),
             }),
             resolved: true,
             runtime: None,
             init_pid: None,
             bundle: None,
+            cri_pending: false,
         }
     }
 

@@ -5,7 +5,7 @@
 
 use std::{
     collections::{HashMap as StdHashMap, HashSet},
-    path::PathBuf,
+    path::{Path, PathBuf},
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering::Relaxed},
@@ -29,6 +29,7 @@ use crate::{
     cgroup::{CgroupResolver, v2_root},
     config::{Config, Coverage, Watch},
     containers::{Containers, cgroup_path, lifecycle::Lifecycle},
+    cri::{Cri, CriStats},
     event::{
         CapabilityEvent, CapabilitySets, Clock, ContainerEvent, CredentialsChange,
         CredentialsEvent, DecodeError, Exec, ExecDetail, Header, Ids, Operation, OperationEvent,
@@ -99,6 +100,30 @@ impl std::fmt::Display for PipelineStats {
             self.fallback_merged.load(Relaxed),
         )
     }
+}
+
+/// The CRI lookups, if enabled and a socket is configured or found.
+fn start_cri(config: &Config, metrics: &Metrics) -> anyhow::Result<Option<Cri>> {
+    if !config.cri {
+        return Ok(None);
+    }
+    let Some(socket) = Cri::find_socket(config.cri_socket.as_deref(), Path::new("/")) else {
+        info!(
+            tried = ?crate::cri::WELL_KNOWN_SOCKETS,
+            "CRI: no container runtime socket; container metadata comes from the OCI state"
+        );
+        return Ok(None);
+    };
+    if !socket.exists() {
+        warn!(
+            socket = %socket.display(),
+            "CRI: the configured socket is not there (yet); lookups fail until it is"
+        );
+    }
+    let stats = Arc::new(CriStats::default());
+    metrics.set_cri(stats.clone());
+    let timeout = Duration::from_millis(config.cri_timeout_ms);
+    Cri::start(socket, timeout, stats).map(Some)
 }
 
 /// Runs the daemon until SIGINT or SIGTERM, then detaches everything.
@@ -182,6 +207,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     output.report_fileless = config.operations.misc != Coverage::Off;
+    if let Some(cri) = start_cri(&config, &metrics)? {
+        output.containers.set_cri(cri);
+    }
     // Containers already running are announced before anything else.
     output.discover();
     let writer = std::thread::Builder::new()

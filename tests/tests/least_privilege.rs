@@ -256,6 +256,126 @@ fn the_base_manifests_validate_against_the_kubernetes_schemas() {
     }
 }
 
+/// `kubectl kustomize DIR` (kustomize v5, built into kubectl), or `None` where kubectl is
+/// not installed.
+fn kustomize(dir: &str) -> Option<Vec<Value>> {
+    let out = match std::process::Command::new("kubectl")
+        .arg("kustomize")
+        .arg(root().join(dir))
+        .output()
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        other => other.expect("running kubectl kustomize"),
+    };
+    assert!(
+        out.status.success(),
+        "kubectl kustomize {dir}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    use serde::Deserialize as _;
+    Some(
+        serde_yaml_ng::Deserializer::from_str(&text)
+            .map(|d| Value::deserialize(d).unwrap())
+            .collect(),
+    )
+}
+
+fn kinds(docs: &[Value]) -> Vec<&str> {
+    let mut k: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    k.sort_unstable();
+    k
+}
+
+/// The base and the Prometheus Operator overlay build with kustomize (`kubectl apply -k`
+/// runs the same), every object lands in the `privmon` namespace, and the rendered base
+/// validates against the Kubernetes schemas. kubectl is not a Debian package: this
+/// machine image has it (Google Cloud CLI's `kubectl`, kustomize v5.5); without it the
+/// test says so and passes on what the test above checks file by file.
+#[test]
+fn kustomize_builds_the_base_and_the_overlay_and_the_result_validates() {
+    let Some(base) = kustomize("deploy/kubernetes/base") else {
+        eprintln!("skipped: no kubectl (with kustomize) on this machine");
+        return;
+    };
+    assert_eq!(
+        kinds(&base),
+        [
+            "ConfigMap",
+            "DaemonSet",
+            "Namespace",
+            "Service",
+            "ServiceAccount"
+        ]
+    );
+    for d in base.iter().filter(|d| d["kind"] != "Namespace") {
+        assert_eq!(d["metadata"]["namespace"], "privmon", "{d:?}");
+    }
+    let overlay = kustomize("deploy/kubernetes/prometheus-operator").unwrap();
+    assert_eq!(
+        kinds(&overlay),
+        [
+            "ConfigMap",
+            "DaemonSet",
+            "Namespace",
+            "PrometheusRule",
+            "Service",
+            "ServiceAccount",
+            "ServiceMonitor"
+        ]
+    );
+    for d in overlay.iter().filter(|d| d["kind"] != "Namespace") {
+        assert_eq!(d["metadata"]["namespace"], "privmon", "{d:?}");
+    }
+    // The ServiceMonitor selects the Service the base renders, on its port's name.
+    let service = overlay.iter().find(|d| d["kind"] == "Service").unwrap();
+    let monitor = overlay
+        .iter()
+        .find(|d| d["kind"] == "ServiceMonitor")
+        .unwrap();
+    for (k, v) in monitor["spec"]["selector"]["matchLabels"]
+        .as_mapping()
+        .unwrap()
+    {
+        assert_eq!(&service["metadata"]["labels"][k], v, "label {k:?}");
+    }
+    let port = &monitor["spec"]["endpoints"][0]["port"];
+    assert!(
+        service["spec"]["ports"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|p| &p["name"] == port),
+        "no Service port named {port:?}"
+    );
+
+    let dir = std::env::temp_dir().join(unique("privmon-kustomize-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut files = Vec::new();
+    for (i, d) in base.iter().enumerate() {
+        let f = dir.join(format!("{i}-{}.yaml", d["kind"].as_str().unwrap()));
+        std::fs::write(&f, serde_yaml_ng::to_string(d).unwrap()).unwrap();
+        files.push(f);
+    }
+    let out = std::process::Command::new("python3")
+        .args(["-m", "kubernetes_validate", "--strict"])
+        .args(&files)
+        .output()
+        .expect("running kubernetes-validate (PyPI; `cargo xtask setup` installs it)");
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.contains(" passed ")).count(),
+        files.len(),
+        "{text}"
+    );
+}
+
 /// Runs the daemon with its bounding set cut to the DaemonSet's capabilities (so, as
 /// root, exactly those are effective) and expects it to report a container in full.
 #[test]

@@ -40,6 +40,10 @@ const PACKAGES: &[(&str, &str)] = &[
     ("libc6-dev", "static libc for the test trigger program"),
     ("g++", "libFuzzer (cargo fuzz) is C++"),
     ("runc", "real containers in the integration tests"),
+    (
+        "containerd",
+        "a real containerd (its CRI plugin, ctr) for the CRI enrichment test",
+    ),
     ("busybox-static", "root filesystem of the test containers"),
     (
         "bpftrace",
@@ -173,6 +177,8 @@ fn main() -> anyhow::Result<()> {
                     "least_privilege",
                     "--test",
                     "advisor",
+                    "--test",
+                    "cri",
                 ])
                 // `vm_only_*` tests need loadable modules and kexec: `vmtest` runs them.
                 .args(["--", "--ignored", "--skip", "vm_only_"])

@@ -1,7 +1,8 @@
 //! Container start and stop: containers appear with their cgroup (`cgroup_mkdir`) or are
 //! found running at start-up, and end with it (`cgroup_rmdir`). A `container_start` waits
 //! until the runtime has written the container's files (runc writes its state after the
-//! cgroup exists), at most [`START_PATIENCE`], then goes out with what is known.
+//! cgroup exists) and, with a CRI socket, for the runtime's answer, at most
+//! [`START_PATIENCE`], then goes out with what is known.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -163,7 +164,8 @@ fn try_start(
     force: bool,
 ) -> Option<ContainerEvent> {
     let attribution = containers.for_cgroup(&t.path, boottime_ns())?;
-    let ready = attribution.resolved && attribution.init_pid.is_some();
+    // Announced with the CRI's answer when there is one to wait for (within the patience).
+    let ready = attribution.resolved && attribution.init_pid.is_some() && !attribution.cri_pending;
     if !ready && !force {
         return None;
     }

@@ -26,6 +26,9 @@ pub struct Metadata {
     pub init_pid: Option<u32>,
     /// The OCI bundle directory.
     pub bundle: Option<PathBuf>,
+    /// Made through the CRI (containerd's or CRI-O's Kubernetes annotations): the one kind
+    /// of container the CRI socket is asked about.
+    pub cri_annotated: bool,
 }
 
 /// The parts of runc's `state.json` privmon reads.
@@ -188,6 +191,7 @@ pub fn lookup(root: &Path, id: &str) -> Option<Metadata> {
 fn apply_annotations(meta: &mut Metadata, a: &BTreeMap<String, String>) {
     let get = |k: &str| a.get(k).filter(|v| !v.is_empty()).cloned();
     if a.keys().any(|k| k.starts_with("io.kubernetes.cri.")) {
+        meta.cri_annotated = true;
         meta.pod_name = get("io.kubernetes.cri.sandbox-name");
         meta.pod_namespace = get("io.kubernetes.cri.sandbox-namespace");
         meta.pod_uid = get("io.kubernetes.cri.sandbox-uid");
@@ -197,6 +201,7 @@ fn apply_annotations(meta: &mut Metadata, a: &BTreeMap<String, String>) {
             meta.runtime = Some(Runtime::Containerd);
         }
     } else if a.keys().any(|k| k.starts_with("io.kubernetes.cri-o.")) {
+        meta.cri_annotated = true;
         meta.pod_name = get("io.kubernetes.pod.name");
         meta.pod_namespace = get("io.kubernetes.pod.namespace");
         meta.pod_uid = get("io.kubernetes.pod.uid");

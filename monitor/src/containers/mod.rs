@@ -5,12 +5,19 @@ pub mod lifecycle;
 pub mod metadata;
 pub mod posture;
 
-use std::{collections::HashMap, path::PathBuf, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::PathBuf,
+    sync::Arc,
+};
 
 use serde::Serialize;
 
 use self::cgroup_path::Runtime;
-use crate::event::boottime_ns;
+use crate::{
+    cri::{Cri, Lookup},
+    event::boottime_ns,
+};
 
 /// The `container` field of an event: null for host processes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -20,6 +27,9 @@ pub struct Container {
     pub runtime: Option<&'static str>,
     pub name: Option<String>,
     pub image: Option<String>,
+    /// Kubernetes' `imageID`, from the CRI: `name@sha256:…` where the runtime knows a
+    /// repository digest, else the image id (`sha256:…`).
+    pub image_id: Option<String>,
 }
 
 /// The `k8s` field of an event: null outside Kubernetes.
@@ -29,6 +39,9 @@ pub struct Kubernetes {
     pub pod: Option<String>,
     pub pod_uid: Option<String>,
     pub container: Option<String>,
+    /// The pod's labels, from the CRI (absent when unknown).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Everything known about one container.
@@ -44,6 +57,8 @@ pub struct Attribution {
     pub init_pid: Option<u32>,
     /// OCI bundle directory (as seen under the daemon's host root).
     pub bundle: Option<PathBuf>,
+    /// The CRI has been asked about the container and has not answered yet.
+    pub cri_pending: bool,
 }
 
 /// Most containers remembered; beyond it the cache starts over.
@@ -53,6 +68,27 @@ struct Entry {
     attribution: Arc<Attribution>,
     /// Boot-clock time of the last look at the runtime's files.
     looked_at: u64,
+    /// What the CRI had said when the attribution was made.
+    cri: CriState,
+}
+
+/// The CRI's answer an attribution was made with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CriState {
+    /// No CRI (or an answer that will not change: found, or not a CRI container).
+    Settled,
+    Pending,
+    Failed,
+}
+
+impl CriState {
+    fn of(lookup: &Lookup) -> CriState {
+        match lookup {
+            Lookup::Pending => CriState::Pending,
+            Lookup::Failed => CriState::Failed,
+            Lookup::Found(_) | Lookup::Unknown => CriState::Settled,
+        }
+    }
 }
 
 /// Cached container attribution by cgroup path.
@@ -61,6 +97,8 @@ pub struct Containers {
     cache: HashMap<String, Entry>,
     /// Containers whose metadata could not be found (counted once per container).
     pub metadata_missing: u64,
+    /// Pod labels and image digests from the container runtime, when its socket is there.
+    cri: Option<Cri>,
 }
 
 impl Containers {
@@ -75,7 +113,13 @@ impl Containers {
             root,
             cache: HashMap::new(),
             metadata_missing: 0,
+            cri: None,
         }
+    }
+
+    /// Adds what the container runtime's CRI says to every container's attribution.
+    pub fn set_cri(&mut self, cri: Cri) {
+        self.cri = Some(cri);
     }
 
     /// The container a cgroup path belongs to; `None` for host cgroups. `event_time` is the
@@ -86,7 +130,15 @@ impl Containers {
         if let Some(e) = self.cache.get(&parsed.id)
             && (e.attribution.resolved || event_time < e.looked_at)
         {
-            return Some(e.attribution.clone());
+            // Made again only when the CRI's answer changed (it came in, or failed).
+            let unchanged = e.cri == CriState::Settled
+                || self
+                    .cri
+                    .as_mut()
+                    .is_none_or(|c| CriState::of(&c.answer(&parsed.id)) == e.cri);
+            if unchanged {
+                return Some(e.attribution.clone());
+            }
         }
         let first_look = !self.cache.contains_key(&parsed.id);
         let looked_at = boottime_ns();
@@ -95,8 +147,38 @@ impl Containers {
             self.metadata_missing += 1;
             tracing::debug!(id = %parsed.id, path = cgroup_path, "container metadata not found");
         }
+        // The CRI knows only what was made through it: a container whose runtime files
+        // say otherwise (plain runc, Docker, Podman) is not asked about.
+        let lookup = match self.cri.as_mut() {
+            Some(c) if meta.as_ref().is_none_or(|m| m.cri_annotated) => c.answer(&parsed.id),
+            _ => Lookup::Unknown,
+        };
+        let cri = match &lookup {
+            Lookup::Found(info) => Some(info.clone()),
+            _ => None,
+        };
+        // Resolved: the runtime's files were found (the CRI's answer alone does not say
+        // where the bundle and the init process are: the files are looked up again).
         let resolved = meta.is_some();
-        let meta = meta.unwrap_or_default();
+        let mut meta = meta.unwrap_or_default();
+        // The OCI state's annotations come first; the CRI fills what they lack.
+        let mut labels = BTreeMap::new();
+        let mut image_id = None;
+        if let Some(info) = &cri {
+            let fill = |m: &mut Option<String>, c: &Option<String>| {
+                if m.is_none() {
+                    m.clone_from(c);
+                }
+            };
+            fill(&mut meta.pod_name, &info.pod_name);
+            fill(&mut meta.pod_namespace, &info.pod_namespace);
+            fill(&mut meta.pod_uid, &info.pod_uid);
+            fill(&mut meta.k8s_container, &info.container_name);
+            fill(&mut meta.name, &info.container_name);
+            fill(&mut meta.image, &info.image);
+            labels.clone_from(&info.pod_labels);
+            image_id.clone_from(&info.image_id);
+        }
         let runtime: Option<Runtime> = meta.runtime.or(parsed.runtime);
         let pod_uid = meta.pod_uid.clone().or(parsed.pod_uid);
         let k8s = (pod_uid.is_some() || meta.pod_name.is_some()).then(|| Kubernetes {
@@ -104,6 +186,7 @@ impl Containers {
             pod: meta.pod_name.clone(),
             pod_uid,
             container: meta.k8s_container.clone(),
+            labels,
         });
         let attribution = Arc::new(Attribution {
             container: Container {
@@ -111,12 +194,14 @@ impl Containers {
                 runtime: runtime.map(Runtime::name),
                 name: meta.name.clone(),
                 image: meta.image.clone(),
+                image_id,
             },
             k8s,
             resolved,
             runtime,
             init_pid: meta.init_pid,
             bundle: meta.bundle.clone(),
+            cri_pending: lookup == Lookup::Pending,
         });
         if self.cache.len() >= MAX_CACHED {
             self.cache.clear();
@@ -126,6 +211,7 @@ impl Containers {
             Entry {
                 attribution: attribution.clone(),
                 looked_at,
+                cri: CriState::of(&lookup),
             },
         );
         Some(attribution)

@@ -1,0 +1,590 @@
+//! Pod and container metadata from the Kubernetes Container Runtime Interface (CRI,
+//! `runtime.v1`) of containerd or CRI-O: what the runtime's files on the host do not say,
+//! namely the pod's labels and the image's digest (Kubernetes' `imageID`), and the pod of a
+//! container whose OCI bundle carries no Kubernetes annotations.
+//!
+//! The pipeline never waits on the runtime. [`Cri::answer`] reads a table that a task on
+//! the daemon's tokio runtime fills, one container at a time, every call bounded by a
+//! timeout; the output thread announces a container once its answer is in (or its start
+//! patience ran out) and reports it with the OCI state's metadata meanwhile. A runtime
+//! that does not answer costs one timeout per container, is asked again after
+//! [`RETRY_AFTER`], and is counted in `privmon_cri_lookups_total{result}`.
+//!
+//! The messages below are the subset of `k8s.io/cri-api/pkg/apis/runtime/v1/api.proto`
+//! that privmon reads, with that file's field numbers; fields left out are skipped when
+//! decoding, as protobuf allows. Hand-written rather than generated: no protoc at build
+//! time, and a few dozen lines instead of the whole API.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::{Path, PathBuf},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering::Relaxed},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::Context as _;
+use hyper_util::rt::TokioIo;
+use tokio::{net::UnixStream, sync::mpsc};
+use tonic::{
+    Code, Status,
+    codegen::http::uri::PathAndQuery,
+    transport::{Channel, Endpoint, Uri},
+};
+use tracing::{info, warn};
+
+/// CRI sockets tried, in order, when the configuration names none.
+pub const WELL_KNOWN_SOCKETS: &[&str] = &[
+    "/run/containerd/containerd.sock",
+    "/run/crio/crio.sock",
+    "/run/k3s/containerd/containerd.sock",
+];
+
+/// A container whose lookup failed (no answer, socket down) is asked about again after this.
+pub const RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// Lookups waiting for the CRI task; beyond it a lookup is dropped (counted) and retried.
+const QUEUE: usize = 1024;
+
+/// Answers remembered; beyond it the table starts over (answers are asked for again).
+const MAX_ANSWERS: usize = 16_384;
+
+/// A container the runtime does not know yet is asked about again this many times, this
+/// far apart: the privmon sees a pod sandbox's cgroup before RunPodSandbox has registered
+/// it (and a container's before a slow runtime has).
+const NOT_FOUND_RETRIES: u32 = 8;
+const NOT_FOUND_RETRY_AFTER: Duration = Duration::from_millis(250);
+
+/// The subset of the CRI `runtime.v1` messages privmon uses (field numbers from api.proto).
+pub mod api {
+    use std::collections::HashMap;
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct VersionRequest {
+        #[prost(string, tag = "1")]
+        pub version: String,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct VersionResponse {
+        #[prost(string, tag = "1")]
+        pub version: String,
+        #[prost(string, tag = "2")]
+        pub runtime_name: String,
+        #[prost(string, tag = "3")]
+        pub runtime_version: String,
+        #[prost(string, tag = "4")]
+        pub runtime_api_version: String,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ContainerFilter {
+        #[prost(string, tag = "1")]
+        pub id: String,
+        #[prost(string, tag = "3")]
+        pub pod_sandbox_id: String,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ListContainersRequest {
+        #[prost(message, optional, tag = "1")]
+        pub filter: Option<ContainerFilter>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ListContainersResponse {
+        #[prost(message, repeated, tag = "1")]
+        pub containers: Vec<Container>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ContainerMetadata {
+        #[prost(string, tag = "1")]
+        pub name: String,
+        #[prost(uint32, tag = "2")]
+        pub attempt: u32,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ImageSpec {
+        #[prost(string, tag = "1")]
+        pub image: String,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Container {
+        #[prost(string, tag = "1")]
+        pub id: String,
+        #[prost(string, tag = "2")]
+        pub pod_sandbox_id: String,
+        #[prost(message, optional, tag = "3")]
+        pub metadata: Option<ContainerMetadata>,
+        #[prost(message, optional, tag = "4")]
+        pub image: Option<ImageSpec>,
+        #[prost(string, tag = "5")]
+        pub image_ref: String,
+        #[prost(map = "string, string", tag = "8")]
+        pub labels: HashMap<String, String>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ContainerStatusRequest {
+        #[prost(string, tag = "1")]
+        pub container_id: String,
+        #[prost(bool, tag = "2")]
+        pub verbose: bool,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ContainerStatusResponse {
+        #[prost(message, optional, tag = "1")]
+        pub status: Option<ContainerStatus>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ContainerStatus {
+        #[prost(string, tag = "1")]
+        pub id: String,
+        #[prost(message, optional, tag = "2")]
+        pub metadata: Option<ContainerMetadata>,
+        #[prost(message, optional, tag = "8")]
+        pub image: Option<ImageSpec>,
+        /// The image as Kubernetes reports it in `imageID`: a repository digest
+        /// (`name@sha256:…`) when the runtime has one, else the image id.
+        #[prost(string, tag = "9")]
+        pub image_ref: String,
+        #[prost(map = "string, string", tag = "12")]
+        pub labels: HashMap<String, String>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct PodSandboxStatusRequest {
+        #[prost(string, tag = "1")]
+        pub pod_sandbox_id: String,
+        #[prost(bool, tag = "2")]
+        pub verbose: bool,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct PodSandboxStatusResponse {
+        #[prost(message, optional, tag = "1")]
+        pub status: Option<PodSandboxStatus>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct PodSandboxMetadata {
+        #[prost(string, tag = "1")]
+        pub name: String,
+        #[prost(string, tag = "2")]
+        pub uid: String,
+        #[prost(string, tag = "3")]
+        pub namespace: String,
+        #[prost(uint32, tag = "4")]
+        pub attempt: u32,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct PodSandboxStatus {
+        #[prost(string, tag = "1")]
+        pub id: String,
+        #[prost(message, optional, tag = "2")]
+        pub metadata: Option<PodSandboxMetadata>,
+        #[prost(map = "string, string", tag = "7")]
+        pub labels: HashMap<String, String>,
+    }
+}
+
+/// `/runtime.v1.RuntimeService/<method>`.
+pub fn runtime_method(method: &str) -> String {
+    format!("/runtime.v1.RuntimeService/{method}")
+}
+
+/// A CRI client over a Unix socket; every call is bounded by the timeout.
+#[derive(Clone)]
+pub struct Client {
+    grpc: tonic::client::Grpc<Channel>,
+    timeout: Duration,
+}
+
+impl Client {
+    /// A client for `socket`. Connects lazily (and again after the runtime restarts): a
+    /// socket that is not there yet fails the calls, not this. Call it within a tokio
+    /// runtime (the channel's worker is spawned on it).
+    pub fn new(socket: &Path, timeout: Duration) -> anyhow::Result<Client> {
+        let socket = socket.to_path_buf();
+        // The URI is required and unused: the connector below dials the socket. The
+        // timeout is [`Client::call`]'s, around connecting and the call alike.
+        let channel =
+            Endpoint::try_from("http://cri.invalid")?.connect_with_connector_lazy(
+                tower::service_fn(move |_: Uri| {
+                    let socket = socket.clone();
+                    async move {
+                        Ok::<_, std::io::Error>(TokioIo::new(UnixStream::connect(socket).await?))
+                    }
+                }),
+            );
+        Ok(Client {
+            grpc: tonic::client::Grpc::new(channel),
+            timeout,
+        })
+    }
+
+    /// One unary call: `path` is the method's full name (see [`runtime_method`]).
+    pub async fn call<Req, Resp>(&mut self, path: &str, request: Req) -> Result<Resp, Status>
+    where
+        Req: prost::Message + Send + Sync + 'static,
+        Resp: prost::Message + Default + Send + Sync + 'static,
+    {
+        let path = PathAndQuery::try_from(path)
+            .map_err(|e| Status::invalid_argument(format!("method path {path}: {e}")))?;
+        let timeout = self.timeout;
+        let grpc = &mut self.grpc;
+        let call = async {
+            grpc.ready()
+                .await
+                .map_err(|e| Status::unavailable(format!("connecting: {e}")))?;
+            grpc.unary(
+                tonic::Request::new(request),
+                path,
+                tonic_prost::ProstCodec::default(),
+            )
+            .await
+            .map(tonic::Response::into_inner)
+        };
+        match tokio::time::timeout(timeout, call).await {
+            Ok(result) => result,
+            Err(_) => Err(Status::deadline_exceeded(format!(
+                "no answer within {} ms",
+                timeout.as_millis()
+            ))),
+        }
+    }
+
+    pub async fn version(&mut self) -> Result<api::VersionResponse, Status> {
+        let request = api::VersionRequest {
+            version: "v1".into(),
+        };
+        self.call(&runtime_method("Version"), request).await
+    }
+
+    /// What the runtime says about container (or pod sandbox) `id`; `None` if it does not
+    /// know it (a container not made through the CRI, e.g. plain runc or Docker).
+    pub async fn describe(&mut self, id: &str) -> Result<Option<CriInfo>, Status> {
+        let listed: api::ListContainersResponse = self
+            .call(
+                &runtime_method("ListContainers"),
+                api::ListContainersRequest {
+                    filter: Some(api::ContainerFilter {
+                        id: id.to_string(),
+                        ..Default::default()
+                    }),
+                },
+            )
+            .await?;
+        let (sandbox_id, mut info) = match listed.containers.into_iter().find(|c| c.id == id) {
+            Some(c) => {
+                let status: api::ContainerStatusResponse = self
+                    .call(
+                        &runtime_method("ContainerStatus"),
+                        api::ContainerStatusRequest {
+                            container_id: id.to_string(),
+                            verbose: false,
+                        },
+                    )
+                    .await?;
+                let status = status.status.unwrap_or_default();
+                let info = CriInfo {
+                    container_name: status
+                        .metadata
+                        .or(c.metadata)
+                        .map(|m| m.name)
+                        .filter(|n| !n.is_empty()),
+                    image: status
+                        .image
+                        .or(c.image)
+                        .map(|i| i.image)
+                        .filter(|i| !i.is_empty()),
+                    image_id: Some(status.image_ref)
+                        .filter(|r| !r.is_empty())
+                        .or(Some(c.image_ref).filter(|r| !r.is_empty())),
+                    ..CriInfo::default()
+                };
+                (c.pod_sandbox_id, info)
+            }
+            // Not a container: a pod sandbox (its pause container) has the pod's id.
+            None => (id.to_string(), CriInfo::default()),
+        };
+        let sandbox = self
+            .call::<_, api::PodSandboxStatusResponse>(
+                &runtime_method("PodSandboxStatus"),
+                api::PodSandboxStatusRequest {
+                    pod_sandbox_id: sandbox_id,
+                    verbose: false,
+                },
+            )
+            .await;
+        let sandbox = match sandbox {
+            Ok(s) => s.status.unwrap_or_default(),
+            Err(s) if s.code() == Code::NotFound && info == CriInfo::default() => {
+                return Ok(None);
+            }
+            Err(s) if s.code() == Code::NotFound => api::PodSandboxStatus::default(),
+            Err(s) => return Err(s),
+        };
+        if let Some(m) = sandbox.metadata {
+            let some = |s: String| Some(s).filter(|s| !s.is_empty());
+            info.pod_name = some(m.name);
+            info.pod_namespace = some(m.namespace);
+            info.pod_uid = some(m.uid);
+        }
+        // The kubelet's own labels repeat the pod's name, namespace and uid.
+        info.pod_labels = sandbox
+            .labels
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("io.kubernetes."))
+            .collect();
+        Ok(Some(info))
+    }
+}
+
+/// What the CRI says about a container (or a pod sandbox).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CriInfo {
+    pub pod_name: Option<String>,
+    pub pod_namespace: Option<String>,
+    pub pod_uid: Option<String>,
+    /// The pod's labels, without the kubelet's `io.kubernetes.*` ones.
+    pub pod_labels: BTreeMap<String, String>,
+    /// The Kubernetes container name; `None` for a pod sandbox.
+    pub container_name: Option<String>,
+    pub image: Option<String>,
+    /// Kubernetes' `imageID`: `name@sha256:…` where the runtime knows a repository
+    /// digest, else the image id (`sha256:…`).
+    pub image_id: Option<String>,
+}
+
+/// The answer for one container.
+#[derive(Clone, Debug)]
+pub enum Answer {
+    Found(Arc<CriInfo>),
+    /// The runtime does not know the id (not a CRI container).
+    Unknown,
+    /// No answer (timeout, socket down, error), at this time.
+    Failed(Instant),
+}
+
+/// Lookup counts, for `privmon_cri_lookups_total{result}`.
+#[derive(Debug, Default)]
+pub struct CriStats {
+    pub found: AtomicU64,
+    pub unknown: AtomicU64,
+    pub timeout: AtomicU64,
+    pub error: AtomicU64,
+    /// Lookups not queued because the CRI task was behind.
+    pub queue_full: AtomicU64,
+}
+
+impl CriStats {
+    pub fn by_result(&self) -> [(&'static str, u64); 5] {
+        [
+            ("found", self.found.load(Relaxed)),
+            ("unknown", self.unknown.load(Relaxed)),
+            ("timeout", self.timeout.load(Relaxed)),
+            ("error", self.error.load(Relaxed)),
+            ("queue_full", self.queue_full.load(Relaxed)),
+        ]
+    }
+}
+
+/// What [`Cri::answer`] knows about a container.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// Asked, no answer yet.
+    Pending,
+    Found(Arc<CriInfo>),
+    /// Not a CRI container.
+    Unknown,
+    /// The runtime did not answer; asked again after [`RETRY_AFTER`].
+    Failed,
+}
+
+/// The output thread's handle on the CRI task.
+pub struct Cri {
+    requests: mpsc::Sender<String>,
+    answers: Arc<Mutex<HashMap<String, Answer>>>,
+    /// Ids asked for and not answered yet.
+    asked: std::collections::HashSet<String>,
+    stats: Arc<CriStats>,
+    pub socket: PathBuf,
+}
+
+impl Cri {
+    /// The socket to use: `configured`, else the first well-known one that exists under
+    /// `root` (where the host's filesystem is seen).
+    pub fn find_socket(configured: Option<&Path>, root: &Path) -> Option<PathBuf> {
+        if let Some(p) = configured {
+            return Some(p.to_path_buf());
+        }
+        WELL_KNOWN_SOCKETS
+            .iter()
+            .map(|s| root.join(s.trim_start_matches('/')))
+            .find(|p| p.exists())
+    }
+
+    /// Starts the lookup task on the current tokio runtime. It logs the runtime's name and
+    /// version, or why it does not answer (the daemon goes on without it).
+    pub fn start(socket: PathBuf, timeout: Duration, stats: Arc<CriStats>) -> anyhow::Result<Cri> {
+        let client = Client::new(&socket, timeout)
+            .with_context(|| format!("CRI client for {}", socket.display()))?;
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let answers: Arc<Mutex<HashMap<String, Answer>>> = Arc::default();
+        tokio::spawn(serve(
+            client,
+            socket.clone(),
+            (tx.clone(), rx),
+            answers.clone(),
+            stats.clone(),
+        ));
+        Ok(Cri {
+            requests: tx,
+            answers,
+            asked: Default::default(),
+            stats,
+            socket,
+        })
+    }
+
+    /// The answer for container `id`, asking the runtime if it has not been asked (or its
+    /// last lookup failed more than [`RETRY_AFTER`] ago). Never waits.
+    pub fn answer(&mut self, id: &str) -> Lookup {
+        let known = lock(&self.answers).get(id).cloned();
+        match known {
+            Some(Answer::Found(info)) => {
+                self.asked.remove(id);
+                return Lookup::Found(info);
+            }
+            Some(Answer::Unknown) => {
+                self.asked.remove(id);
+                return Lookup::Unknown;
+            }
+            Some(Answer::Failed(at)) if at.elapsed() < RETRY_AFTER => {
+                self.asked.remove(id);
+                return Lookup::Failed;
+            }
+            Some(Answer::Failed(_)) | None if self.asked.contains(id) => return Lookup::Pending,
+            Some(Answer::Failed(_)) | None => {}
+        }
+        match self.requests.try_send(id.to_string()) {
+            Ok(()) => {
+                if self.asked.len() >= MAX_ANSWERS {
+                    self.asked.clear();
+                }
+                self.asked.insert(id.to_string());
+                Lookup::Pending
+            }
+            Err(_) => {
+                // Behind (or gone): the container keeps the OCI state's metadata for now.
+                self.stats.queue_full.fetch_add(1, Relaxed);
+                lock(&self.answers).insert(id.to_string(), Answer::Failed(Instant::now()));
+                Lookup::Failed
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Asks the runtime's name and version and logs them; at the first try, also why not.
+async fn announce(client: &mut Client, socket: &Path, first: bool) -> bool {
+    match client.version().await {
+        Ok(v) => {
+            info!(
+                socket = %socket.display(),
+                runtime = %v.runtime_name,
+                version = %v.runtime_version,
+                api = %v.runtime_api_version,
+                "CRI: pod labels and image digests come from the container runtime"
+            );
+            true
+        }
+        Err(e) => {
+            if first {
+                warn!(
+                    socket = %socket.display(),
+                    error = %e.message(),
+                    "CRI: the container runtime does not answer; containers keep the metadata \
+                     of their OCI state (asked again per container)"
+                );
+            }
+            false
+        }
+    }
+}
+
+/// The CRI task: answers lookups one at a time.
+async fn serve(
+    mut client: Client,
+    socket: PathBuf,
+    (again, mut requests): (mpsc::Sender<String>, mpsc::Receiver<String>),
+    answers: Arc<Mutex<HashMap<String, Answer>>>,
+    stats: Arc<CriStats>,
+) {
+    // Not-found answers so far, per container still being asked about.
+    let mut not_found: HashMap<String, u32> = HashMap::new();
+    // The runtime is named in the log once it answers (it may start after privmon).
+    let mut announced = announce(&mut client, &socket, true).await;
+    // Logged when the runtime stops or starts answering, not for every container.
+    let mut failing = false;
+    while let Some(id) = requests.recv().await {
+        if !announced {
+            announced = announce(&mut client, &socket, false).await;
+        }
+        let answer = match client.describe(&id).await {
+            Ok(Some(info)) => {
+                stats.found.fetch_add(1, Relaxed);
+                Answer::Found(Arc::new(info))
+            }
+            Ok(None) => {
+                let tries = not_found.entry(id.clone()).or_default();
+                *tries += 1;
+                if *tries <= NOT_FOUND_RETRIES {
+                    // No answer yet: the lookup stays pending and comes back later.
+                    let again = again.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(NOT_FOUND_RETRY_AFTER).await;
+                        let _ = again.send(id).await;
+                    });
+                    continue;
+                }
+                stats.unknown.fetch_add(1, Relaxed);
+                Answer::Unknown
+            }
+            Err(e) => {
+                if e.code() == Code::DeadlineExceeded {
+                    stats.timeout.fetch_add(1, Relaxed);
+                } else {
+                    stats.error.fetch_add(1, Relaxed);
+                }
+                if !failing {
+                    warn!(id = %id, error = %e.message(), code = ?e.code(), "CRI lookup failed");
+                }
+                failing = true;
+                Answer::Failed(Instant::now())
+            }
+        };
+        if failing && !matches!(answer, Answer::Failed(_)) {
+            info!("CRI lookups answer again");
+            failing = false;
+        }
+        not_found.remove(&id);
+        let mut answers = lock(&answers);
+        if answers.len() >= MAX_ANSWERS {
+            answers.clear();
+        }
+        answers.insert(id, answer);
+    }
+}
