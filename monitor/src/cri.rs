@@ -285,7 +285,7 @@ impl Client {
             .await?;
         let (sandbox_id, mut info) = match listed.containers.into_iter().find(|c| c.id == id) {
             Some(c) => {
-                let status: api::ContainerStatusResponse = self
+                let status: api::ContainerStatusResponse = match self
                     .call(
                         &runtime_method("ContainerStatus"),
                         api::ContainerStatusRequest {
@@ -293,7 +293,12 @@ impl Client {
                             verbose: false,
                         },
                     )
-                    .await?;
+                    .await
+                {
+                    // Removed between the two calls.
+                    Err(s) if s.code() == Code::NotFound => return Ok(None),
+                    other => other?,
+                };
                 let status = status.status.unwrap_or_default();
                 let info = CriInfo {
                     container_name: status
@@ -340,11 +345,13 @@ impl Client {
             info.pod_uid = some(m.uid);
         }
         // The kubelet's own labels repeat the pod's name, namespace and uid.
-        info.pod_labels = sandbox
-            .labels
-            .into_iter()
-            .filter(|(k, _)| !k.starts_with("io.kubernetes."))
-            .collect();
+        info.pod_labels = Arc::new(
+            sandbox
+                .labels
+                .into_iter()
+                .filter(|(k, _)| !k.starts_with("io.kubernetes."))
+                .collect(),
+        );
         Ok(Some(info))
     }
 }
@@ -355,8 +362,9 @@ pub struct CriInfo {
     pub pod_name: Option<String>,
     pub pod_namespace: Option<String>,
     pub pod_uid: Option<String>,
-    /// The pod's labels, without the kubelet's `io.kubernetes.*` ones.
-    pub pod_labels: BTreeMap<String, String>,
+    /// The pod's labels, without the kubelet's `io.kubernetes.*` ones (shared: every event
+    /// of the pod carries them).
+    pub pod_labels: Arc<BTreeMap<String, String>>,
     /// The Kubernetes container name; `None` for a pod sandbox.
     pub container_name: Option<String>,
     pub image: Option<String>,
@@ -369,7 +377,8 @@ pub struct CriInfo {
 #[derive(Clone, Debug)]
 pub enum Answer {
     Found(Arc<CriInfo>),
-    /// The runtime does not know the id (not a CRI container).
+    /// The runtime does not know the id (not made through its CRI, or gone), or does not
+    /// serve the CRI at all.
     Unknown,
     /// No answer (timeout, socket down, error), at this time.
     Failed(Instant),
@@ -382,19 +391,32 @@ pub struct CriStats {
     pub unknown: AtomicU64,
     pub timeout: AtomicU64,
     pub error: AtomicU64,
+    /// Not asked: the socket's runtime does not serve `runtime.v1`.
+    pub unsupported: AtomicU64,
     /// Lookups not queued because the CRI task was behind.
     pub queue_full: AtomicU64,
 }
 
 impl CriStats {
-    pub fn by_result(&self) -> [(&'static str, u64); 5] {
+    pub fn by_result(&self) -> [(&'static str, u64); 6] {
         [
             ("found", self.found.load(Relaxed)),
             ("unknown", self.unknown.load(Relaxed)),
             ("timeout", self.timeout.load(Relaxed)),
             ("error", self.error.load(Relaxed)),
+            ("unsupported", self.unsupported.load(Relaxed)),
             ("queue_full", self.queue_full.load(Relaxed)),
         ]
+    }
+
+    /// Counts a failed call by its kind.
+    fn failed(&self, status: &Status) {
+        let counter = if status.code() == Code::DeadlineExceeded {
+            &self.timeout
+        } else {
+            &self.error
+        };
+        counter.fetch_add(1, Relaxed);
     }
 }
 
@@ -404,7 +426,7 @@ pub enum Lookup {
     /// Asked, no answer yet.
     Pending,
     Found(Arc<CriInfo>),
-    /// Not a CRI container.
+    /// Not a CRI container (or no CRI).
     Unknown,
     /// The runtime did not answer; asked again after [`RETRY_AFTER`].
     Failed,
@@ -414,8 +436,9 @@ pub enum Lookup {
 pub struct Cri {
     requests: mpsc::Sender<String>,
     answers: Arc<Mutex<HashMap<String, Answer>>>,
-    /// Ids asked for and not answered yet.
-    asked: std::collections::HashSet<String>,
+    /// Ids asked for and not answered yet, with when they were asked. One pending longer
+    /// than [`RETRY_AFTER`] (its answer lost to the table's reset) is asked again.
+    asked: HashMap<String, Instant>,
     stats: Arc<CriStats>,
     pub socket: PathBuf,
 }
@@ -439,21 +462,25 @@ impl Cri {
         let client = Client::new(&socket, timeout)
             .with_context(|| format!("CRI client for {}", socket.display()))?;
         let (tx, rx) = mpsc::channel(QUEUE);
-        let answers: Arc<Mutex<HashMap<String, Answer>>> = Arc::default();
+        let cri = Cri::with_channel(socket, tx.clone(), stats);
         tokio::spawn(serve(
             client,
-            socket.clone(),
-            (tx.clone(), rx),
-            answers.clone(),
-            stats.clone(),
+            cri.socket.clone(),
+            (tx, rx),
+            cri.answers.clone(),
+            cri.stats.clone(),
         ));
-        Ok(Cri {
-            requests: tx,
-            answers,
-            asked: Default::default(),
+        Ok(cri)
+    }
+
+    fn with_channel(socket: PathBuf, requests: mpsc::Sender<String>, stats: Arc<CriStats>) -> Cri {
+        Cri {
+            requests,
+            answers: Arc::default(),
+            asked: HashMap::new(),
             stats,
             socket,
-        })
+        }
     }
 
     /// The answer for container `id`, asking the runtime if it has not been asked (or its
@@ -473,24 +500,38 @@ impl Cri {
                 self.asked.remove(id);
                 return Lookup::Failed;
             }
-            Some(Answer::Failed(_)) | None if self.asked.contains(id) => return Lookup::Pending,
+            // An old failure stands until the new answer replaces it.
             Some(Answer::Failed(_)) | None => {}
+        }
+        if self
+            .asked
+            .get(id)
+            .is_some_and(|at| at.elapsed() < RETRY_AFTER)
+        {
+            return Lookup::Pending;
         }
         match self.requests.try_send(id.to_string()) {
             Ok(()) => {
                 if self.asked.len() >= MAX_ANSWERS {
                     self.asked.clear();
                 }
-                self.asked.insert(id.to_string());
+                self.asked.insert(id.to_string(), Instant::now());
                 Lookup::Pending
             }
             Err(_) => {
                 // Behind (or gone): the container keeps the OCI state's metadata for now.
                 self.stats.queue_full.fetch_add(1, Relaxed);
+                self.asked.remove(id);
                 lock(&self.answers).insert(id.to_string(), Answer::Failed(Instant::now()));
                 Lookup::Failed
             }
         }
+    }
+
+    /// Drops what is known about a container that is gone.
+    pub fn forget(&mut self, id: &str) {
+        self.asked.remove(id);
+        lock(&self.answers).remove(id);
     }
 }
 
@@ -498,8 +539,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Asks the runtime's name and version and logs them; at the first try, also why not.
-async fn announce(client: &mut Client, socket: &Path, first: bool) -> bool {
+/// Whether the runtime serves the CRI, as far as its `Version` answer says.
+enum Served {
+    Yes,
+    /// No `runtime.v1` (a containerd with its CRI plugin off, as Docker's, or older than
+    /// 1.6): no lookups at all.
+    No,
+    /// No answer (yet).
+    Unknown,
+}
+
+/// Asks the runtime's name and version and logs them; `quiet`: say nothing when it does
+/// not answer.
+async fn announce(client: &mut Client, socket: &Path, quiet: bool) -> Served {
     match client.version().await {
         Ok(v) => {
             info!(
@@ -509,10 +561,21 @@ async fn announce(client: &mut Client, socket: &Path, first: bool) -> bool {
                 api = %v.runtime_api_version,
                 "CRI: pod labels and image digests come from the container runtime"
             );
-            true
+            Served::Yes
+        }
+        Err(e) if e.code() == Code::Unimplemented => {
+            warn!(
+                socket = %socket.display(),
+                error = %e.message(),
+                "CRI: the runtime on this socket does not serve the CRI (runtime.v1: its CRI \
+                 plugin is off, as in Docker's containerd, or it predates containerd 1.6); \
+                 containers keep the metadata of their OCI state (set cri_socket to the \
+                 runtime the kubelet uses)"
+            );
+            Served::No
         }
         Err(e) => {
-            if first {
+            if !quiet {
                 warn!(
                     socket = %socket.display(),
                     error = %e.message(),
@@ -520,7 +583,7 @@ async fn announce(client: &mut Client, socket: &Path, first: bool) -> bool {
                      of their OCI state (asked again per container)"
                 );
             }
-            false
+            Served::Unknown
         }
     }
 }
@@ -533,15 +596,23 @@ async fn serve(
     answers: Arc<Mutex<HashMap<String, Answer>>>,
     stats: Arc<CriStats>,
 ) {
+    let mut served = announce(&mut client, &socket, false).await;
     // Not-found answers so far, per container still being asked about.
     let mut not_found: HashMap<String, u32> = HashMap::new();
-    // The runtime is named in the log once it answers (it may start after privmon).
-    let mut announced = announce(&mut client, &socket, true).await;
     // Logged when the runtime stops or starts answering, not for every container.
     let mut failing = false;
+    let record = |id: String, answer: Answer| {
+        let mut answers = lock(&answers);
+        if answers.len() >= MAX_ANSWERS {
+            answers.clear();
+        }
+        answers.insert(id, answer);
+    };
     while let Some(id) = requests.recv().await {
-        if !announced {
-            announced = announce(&mut client, &socket, false).await;
+        if matches!(served, Served::No) {
+            stats.unsupported.fetch_add(1, Relaxed);
+            record(id, Answer::Unknown);
+            continue;
         }
         let answer = match client.describe(&id).await {
             Ok(Some(info)) => {
@@ -563,28 +634,111 @@ async fn serve(
                 stats.unknown.fetch_add(1, Relaxed);
                 Answer::Unknown
             }
+            Err(e) if e.code() == Code::Unimplemented => {
+                warn!(
+                    socket = %socket.display(),
+                    error = %e.message(),
+                    "CRI: the runtime on this socket does not serve the CRI calls privmon \
+                     makes; no more lookups"
+                );
+                served = Served::No;
+                stats.unsupported.fetch_add(1, Relaxed);
+                Answer::Unknown
+            }
             Err(e) => {
-                if e.code() == Code::DeadlineExceeded {
-                    stats.timeout.fetch_add(1, Relaxed);
-                } else {
-                    stats.error.fetch_add(1, Relaxed);
-                }
+                stats.failed(&e);
                 if !failing {
                     warn!(id = %id, error = %e.message(), code = ?e.code(), "CRI lookup failed");
                 }
                 failing = true;
-                Answer::Failed(Instant::now())
+                // What waits behind fails at once rather than one timeout each; all of it
+                // is asked again after RETRY_AFTER.
+                let now = Instant::now();
+                while let Ok(queued) = requests.try_recv() {
+                    stats.failed(&e);
+                    not_found.remove(&queued);
+                    record(queued, Answer::Failed(now));
+                }
+                Answer::Failed(now)
             }
         };
-        if failing && !matches!(answer, Answer::Failed(_)) {
-            info!("CRI lookups answer again");
-            failing = false;
+        if !matches!(answer, Answer::Failed(_)) {
+            if failing {
+                info!("CRI lookups answer again");
+                failing = false;
+            }
+            if matches!(served, Served::Unknown) {
+                served = announce(&mut client, &socket, true).await;
+            }
         }
         not_found.remove(&id);
-        let mut answers = lock(&answers);
-        if answers.len() >= MAX_ANSWERS {
-            answers.clear();
-        }
-        answers.insert(id, answer);
+        record(id, answer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cri(capacity: usize) -> (Cri, mpsc::Receiver<String>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (
+            Cri::with_channel(PathBuf::from("/nonexistent"), tx, Arc::default()),
+            rx,
+        )
+    }
+
+    fn queued(rx: &mut mpsc::Receiver<String>) -> Vec<String> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    #[test]
+    fn a_container_is_asked_about_once_and_its_answer_read_without_waiting() {
+        let (mut c, mut rx) = cri(8);
+        assert_eq!(c.answer("a"), Lookup::Pending);
+        assert_eq!(c.answer("a"), Lookup::Pending);
+        assert_eq!(queued(&mut rx), ["a"]);
+        let info = Arc::new(CriInfo {
+            pod_name: Some("p".into()),
+            ..CriInfo::default()
+        });
+        lock(&c.answers).insert("a".into(), Answer::Found(info.clone()));
+        assert_eq!(c.answer("a"), Lookup::Found(info));
+        lock(&c.answers).insert("b".into(), Answer::Unknown);
+        assert_eq!(c.answer("b"), Lookup::Unknown);
+        assert!(queued(&mut rx).is_empty());
+        assert!(c.asked.is_empty());
+    }
+
+    #[test]
+    fn failures_and_lost_answers_are_asked_about_again_after_the_retry_time() {
+        let (mut c, mut rx) = cri(8);
+        lock(&c.answers).insert("f".into(), Answer::Failed(Instant::now()));
+        assert_eq!(c.answer("f"), Lookup::Failed);
+        assert!(queued(&mut rx).is_empty());
+        let long_ago = Instant::now()
+            .checked_sub(RETRY_AFTER + Duration::from_secs(1))
+            .unwrap();
+        lock(&c.answers).insert("f".into(), Answer::Failed(long_ago));
+        assert_eq!(c.answer("f"), Lookup::Pending);
+        assert_eq!(c.answer("f"), Lookup::Pending);
+        assert_eq!(queued(&mut rx), ["f"]);
+        // Asked, but the answer never came (the table was reset): asked again.
+        c.asked.insert("l".into(), long_ago);
+        assert_eq!(c.answer("l"), Lookup::Pending);
+        assert_eq!(queued(&mut rx), ["l"]);
+    }
+
+    #[test]
+    fn a_full_queue_is_a_counted_failure_and_forget_drops_everything() {
+        let (mut c, mut rx) = cri(1);
+        assert_eq!(c.answer("a"), Lookup::Pending);
+        assert_eq!(c.answer("b"), Lookup::Failed);
+        assert_eq!(c.stats.queue_full.load(Relaxed), 1);
+        assert_eq!(c.answer("b"), Lookup::Failed);
+        assert_eq!(queued(&mut rx), ["a"]);
+        c.forget("a");
+        c.forget("b");
+        assert!(c.asked.is_empty() && lock(&c.answers).is_empty());
     }
 }

@@ -152,7 +152,13 @@ impl Lines {
     }
 
     fn snapshot(&self) -> Vec<String> {
-        self.lines.lock().unwrap().0.clone()
+        self.since(0)
+    }
+
+    /// The lines from the `start`th on.
+    fn since(&self, start: usize) -> Vec<String> {
+        let guard = self.lines.lock().unwrap();
+        guard.0.get(start..).unwrap_or_default().to_vec()
     }
 }
 
@@ -170,6 +176,9 @@ pub struct Daemon {
     child: Child,
     stdout: Arc<Lines>,
     stderr: Arc<Lines>,
+    /// Events already parsed and checked against the schema, in order: [`Daemon::events`]
+    /// checks each line once (a flood test asks for tens of thousands, many times).
+    checked: Mutex<Vec<Value>>,
     /// Where its HTTP endpoints listen.
     pub address: String,
 }
@@ -229,6 +238,7 @@ impl Daemon {
             child,
             stdout,
             stderr,
+            checked: Mutex::default(),
             address: String::new(),
         };
         if daemon
@@ -285,11 +295,10 @@ impl Daemon {
     /// Every event written so far, parsed and checked against the event schema (a line
     /// that is not a valid event fails the test).
     pub fn events(&self) -> Vec<Value> {
-        self.stdout
-            .snapshot()
-            .iter()
-            .map(|l| checked_event(l))
-            .collect()
+        let mut checked = self.checked.lock().unwrap();
+        let new = self.stdout.since(checked.len());
+        checked.extend(new.iter().map(|l| checked_event(l)));
+        checked.clone()
     }
 
     /// Waits for an event matching `pred`; every line read on the way is checked against

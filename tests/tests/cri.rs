@@ -324,6 +324,20 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 
 impl Drop for Containerd {
     fn drop(&mut self) {
+        // Tasks the CRI could not remove (a failed test) are killed and deleted first:
+        // their shims would outlive containerd and keep the rootfs mounts busy.
+        if let Ok(tasks) = self.ctr(&["tasks", "ls", "--quiet"]) {
+            for id in tasks.split_whitespace() {
+                let _ = self.ctr(&["tasks", "kill", "--signal", "SIGKILL", id]);
+            }
+            for id in tasks.split_whitespace() {
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while self.ctr(&["tasks", "delete", id]).is_err() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                let _ = self.ctr(&["containers", "delete", id]);
+            }
+        }
         // SAFETY: kill has no memory-safety preconditions.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -399,13 +413,17 @@ impl Drop for Pod {
         let id = self.sandbox.clone();
         let _ = self.call::<_, Empty>("StopPodSandbox", ById { id: id.clone() });
         let _ = self.call::<_, Empty>("RemovePodSandbox", ById { id });
-        let pod = format!("/sys/fs/cgroup/kubepods/besteffort/pod{}", self.pod_uid);
-        for d in [
-            pod.as_str(),
-            "/sys/fs/cgroup/kubepods/besteffort",
-            "/sys/fs/cgroup/kubepods",
-        ] {
-            let _ = fs::remove_dir(d);
+        // runc removes the containers' cgroups; the pod-level parents are the test's (v2
+        // hierarchy, and every v1 controller on hybrid hosts).
+        let pod = format!("kubepods/besteffort/pod{}", self.pod_uid);
+        let mut roots = vec![PathBuf::from("/sys/fs/cgroup")];
+        if let Ok(entries) = fs::read_dir("/sys/fs/cgroup") {
+            roots.extend(entries.flatten().map(|e| e.path()));
+        }
+        for root in roots {
+            for rel in [pod.as_str(), "kubepods/besteffort", "kubepods"] {
+                let _ = fs::remove_dir(root.join(rel));
+            }
         }
     }
 }
@@ -533,12 +551,20 @@ fn labels(ev: &Value) -> &Value {
 fn cri_adds_pod_labels_and_image_digest_and_its_absence_leaves_the_oci_metadata() {
     require_root();
     let dir = std::env::temp_dir().join(unique("privmon-cri-"));
-    fs::create_dir_all(dir.join("logs")).unwrap();
-    let (archive, manifest) = build_image(&dir).unwrap();
-    let containerd = Containerd::start(&dir.join("containerd")).unwrap();
+    let containerd = fs::create_dir_all(dir.join("logs"))
+        .map_err(anyhow::Error::from)
+        .and_then(|()| Containerd::start(&dir.join("containerd")));
+    let containerd = match containerd {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&dir);
+            panic!("{e:#}");
+        }
+    };
 
     let mut pod = None;
     let result = (|| -> anyhow::Result<()> {
+        let (archive, manifest) = build_image(&dir)?;
         let deadline = Instant::now() + Duration::from_secs(30);
         while containerd.ctr(&["version"]).is_err() {
             ensure!(

@@ -333,10 +333,11 @@ fn kustomize_builds_the_base_and_the_overlay_and_the_result_validates() {
         .iter()
         .find(|d| d["kind"] == "ServiceMonitor")
         .unwrap();
-    for (k, v) in monitor["spec"]["selector"]["matchLabels"]
+    let selector = monitor["spec"]["selector"]["matchLabels"]
         .as_mapping()
-        .unwrap()
-    {
+        .unwrap();
+    assert!(!selector.is_empty(), "the ServiceMonitor selects nothing");
+    for (k, v) in selector {
         assert_eq!(&service["metadata"]["labels"][k], v, "label {k:?}");
     }
     let port = &monitor["spec"]["endpoints"][0]["port"];

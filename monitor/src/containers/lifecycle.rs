@@ -112,6 +112,7 @@ impl Lifecycle {
         let Some(mut t) = self.tracked.remove(&cgroup_id) else {
             return Vec::new();
         };
+
         let mut out = Vec::new();
         if t.started.is_none()
             && let Some(ev) = try_start(
@@ -141,6 +142,7 @@ impl Lifecycle {
                 posture: s.posture,
             });
         }
+        containers.forget(&t.container_id);
         out
     }
 

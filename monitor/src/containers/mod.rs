@@ -39,9 +39,13 @@ pub struct Kubernetes {
     pub pod: Option<String>,
     pub pod_uid: Option<String>,
     pub container: Option<String>,
-    /// The pod's labels, from the CRI (absent when unknown).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
+    /// The pod's labels, from the CRI (absent when unknown; shared by the pod's events).
+    #[serde(skip_serializing_if = "no_labels")]
+    pub labels: Arc<BTreeMap<String, String>>,
+}
+
+fn no_labels(labels: &Arc<BTreeMap<String, String>>) -> bool {
+    labels.is_empty()
 }
 
 /// Everything known about one container.
@@ -117,6 +121,14 @@ impl Containers {
         }
     }
 
+    /// Drops the CRI's answer about a container that is gone (its cgroup was removed); its
+    /// attribution stays cached for records still queued.
+    pub fn forget(&mut self, id: &str) {
+        if let Some(cri) = self.cri.as_mut() {
+            cri.forget(id);
+        }
+    }
+
     /// Adds what the container runtime's CRI says to every container's attribution.
     pub fn set_cri(&mut self, cri: Cri) {
         self.cri = Some(cri);
@@ -162,7 +174,7 @@ impl Containers {
         let resolved = meta.is_some();
         let mut meta = meta.unwrap_or_default();
         // The OCI state's annotations come first; the CRI fills what they lack.
-        let mut labels = BTreeMap::new();
+        let mut labels: Arc<BTreeMap<String, String>> = Arc::default();
         let mut image_id = None;
         if let Some(info) = &cri {
             let fill = |m: &mut Option<String>, c: &Option<String>| {
