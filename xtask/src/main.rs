@@ -152,8 +152,8 @@ fn main() -> anyhow::Result<()> {
             cargo(&["build"])?;
             step("unit tests");
             cargo(&["test"])?;
-            fuzz(FUZZ_SECONDS)?;
             ensure_root("the integration tests (real eBPF and runc containers)")?;
+            let fuzzing = BackgroundFuzz::start(FUZZ_SECONDS)?;
             step("root integration tests");
             let bin = target_dir()?.join("debug/privmon");
             let status = Command::new("cargo")
@@ -189,6 +189,7 @@ fn main() -> anyhow::Result<()> {
                 .status()
                 .context("running cargo test")?;
             ensure!(status.success(), "integration tests failed");
+            fuzzing.finish()?;
             step("benchmark smoke run (no assertions on speed)");
             bench(None, true)?;
             if !no_vm {
@@ -454,24 +455,84 @@ fn package_installed(name: &str) -> bool {
 /// seeds in fuzz/corpus/ are only read.
 fn fuzz(seconds: u64) -> anyhow::Result<()> {
     step(&format!("fuzzing the rule parser for {seconds} s"));
+    run(&mut fuzz_command(seconds)?)
+}
+
+/// `cargo fuzz run` of the rule parser for `seconds`, building the target first.
+fn fuzz_command(seconds: u64) -> anyhow::Result<Command> {
     let root = workspace_root();
     let work = root.join("fuzz/target/work-corpus");
     std::fs::create_dir_all(&work)?;
-    run(Command::new("cargo")
-        .args([
-            "+nightly",
-            "fuzz",
-            "run",
-            "--fuzz-dir",
-            "fuzz",
-            "rules_parser",
-        ])
-        .arg(&work)
-        .arg(root.join("fuzz/corpus/rules_parser"))
-        .arg("--")
-        .arg(format!("-max_total_time={seconds}"))
-        .arg("-rss_limit_mb=2048")
-        .current_dir(&root))
+    let mut cmd = Command::new("cargo");
+    cmd.args([
+        "+nightly",
+        "fuzz",
+        "run",
+        "--fuzz-dir",
+        "fuzz",
+        "rules_parser",
+    ])
+    .arg(&work)
+    .arg(root.join("fuzz/corpus/rules_parser"))
+    .arg("--")
+    .arg(format!("-max_total_time={seconds}"))
+    .arg("-rss_limit_mb=2048")
+    .current_dir(&root);
+    Ok(cmd)
+}
+
+/// The fuzzing run of `cargo xtask test`, beside the root integration tests: its build
+/// and its run are CPU work, the tests mostly wait on containers and the kernel, so
+/// together they take about as long as the tests alone. Its output goes to a file, shown
+/// when it ends. Killed if dropped before [`BackgroundFuzz::finish`].
+struct BackgroundFuzz {
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl BackgroundFuzz {
+    fn start(seconds: u64) -> anyhow::Result<BackgroundFuzz> {
+        step(&format!(
+            "fuzzing the rule parser for {seconds} s, beside the integration tests"
+        ));
+        let log = target_dir()?.join("fuzz.log");
+        let out = std::fs::File::create(&log)?;
+        let child = fuzz_command(seconds)?
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .context("starting cargo fuzz")?;
+        Ok(BackgroundFuzz { child, log })
+    }
+
+    fn finish(mut self) -> anyhow::Result<()> {
+        let status = self.child.wait().context("waiting for cargo fuzz")?;
+        step("fuzzing (ran beside the integration tests): its output");
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        // libFuzzer's progress lines are many; the end says how it went.
+        let lines: Vec<&str> = text.lines().collect();
+        for line in &lines[lines
+            .len()
+            .saturating_sub(if status.success() { 15 } else { 200 })..]
+        {
+            eprintln!("{line}");
+        }
+        ensure!(
+            status.success(),
+            "fuzzing failed: {status} (log: {})",
+            self.log.display()
+        );
+        Ok(())
+    }
+}
+
+impl Drop for BackgroundFuzz {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 fn cargo_fuzz_ok() -> bool {

@@ -151,32 +151,43 @@ pub fn vmtest(only: Option<&str>, probe_only: bool) -> anyhow::Result<()> {
     let roots: Vec<&Path> = kernels.iter().map(|(_, r)| r.as_path()).collect();
     build_initramfs(&initramfs, &dir, &tests, &roots)?;
 
-    // One thread per kernel, each booting its VMs one after the other: the two kernels'
-    // VMs run side by side, one host CPU each (single-threaded TCG). Multi-threaded TCG
+    // One worker per kernel, taking boots from one queue, the boots that run suites first
+    // and the short probe-only ones last, so that those fill in beside the longest boot:
+    // two VMs run side by side, one host CPU each (single-threaded TCG). Multi-threaded TCG
     // used both CPUs for one VM, but its guests crashed in their own code patching (int3
     // Oops while static keys or probes were patched, a QEMU 7.2 cross-modifying-code fault)
     // in about one boot of 15, and the guests' tests rarely keep two CPUs busy: measured on
     // 6.1, single-threaded took 1.3x as long per VM, so two side by side finish in about
     // two thirds of the time of one after the other.
+    let mut queue: Vec<(&Path, Boot)> = BOOTS
+        .iter()
+        .filter_map(|boot| {
+            let (_, kernel) = kernels.iter().find(|(k, _)| k.name == boot.kernel)?;
+            let boot = if probe_only {
+                Boot { plan: &[], ..*boot }
+            } else {
+                *boot
+            };
+            Some((kernel.as_path(), boot))
+        })
+        .collect();
+    // Longest first (stable: the matrix's order among equals); popped from the end.
+    queue.sort_by_key(|(_, b)| std::cmp::Reverse(b.plan.len()));
+    queue.reverse();
+    let queue = std::sync::Mutex::new(queue);
     let mut results = std::thread::scope(|scope| {
-        let workers: Vec<_> = kernels
-            .iter()
-            .map(|(spec, kernel)| {
-                let initramfs = &initramfs;
-                let dir = &dir;
+        let workers: Vec<_> = (0..kernels.len())
+            .map(|_| {
+                let (queue, initramfs, dir) = (&queue, &initramfs, &dir);
                 scope.spawn(move || {
-                    BOOTS
-                        .iter()
-                        .filter(|b| b.kernel == spec.name)
-                        .map(|boot| {
-                            let boot = if probe_only {
-                                Boot { plan: &[], ..*boot }
-                            } else {
-                                *boot
-                            };
-                            run_boot(kernel, initramfs, dir, boot)
-                        })
-                        .collect::<Vec<_>>()
+                    let mut done = Vec::new();
+                    loop {
+                        let next = queue.lock().expect("boot queue").pop();
+                        let Some((kernel, boot)) = next else {
+                            break done;
+                        };
+                        done.push(run_boot(kernel, initramfs, dir, boot));
+                    }
                 })
             })
             .collect();
