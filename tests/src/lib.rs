@@ -900,17 +900,23 @@ impl Drop for Container {
             .stderr(Stdio::null())
             .status();
         let _ = fs::remove_dir_all(&self.bundle);
-        // runc removes the container's cgroup; the pod-level parents are ours to remove,
-        // in the v2 hierarchy and in every v1 controller (hybrid layout).
-        let pod = format!("kubepods/besteffort/pod{}", self.pod_uid);
-        let mut roots = vec![PathBuf::from("/sys/fs/cgroup")];
-        if let Ok(entries) = fs::read_dir("/sys/fs/cgroup") {
-            roots.extend(entries.flatten().map(|e| e.path()));
-        }
-        for root in roots {
-            for rel in [pod.as_str(), "kubepods/besteffort", "kubepods"] {
-                let _ = fs::remove_dir(root.join(rel));
-            }
+        // runc removes the container's cgroup; the pod-level parents are ours.
+        remove_pod_cgroups(&self.pod_uid);
+    }
+}
+
+/// Removes a test pod's cgroup directories (`kubepods/besteffort/pod<uid>` and, when
+/// empty, its parents), in the v2 hierarchy and in every v1 controller (hybrid layout).
+/// The runtime removes the containers' own cgroups, not these.
+pub fn remove_pod_cgroups(pod_uid: &str) {
+    let pod = format!("kubepods/besteffort/pod{pod_uid}");
+    let mut roots = vec![PathBuf::from("/sys/fs/cgroup")];
+    if let Ok(entries) = fs::read_dir("/sys/fs/cgroup") {
+        roots.extend(entries.flatten().map(|e| e.path()));
+    }
+    for root in roots {
+        for rel in [pod.as_str(), "kubepods/besteffort", "kubepods"] {
+            let _ = fs::remove_dir(root.join(rel));
         }
     }
 }

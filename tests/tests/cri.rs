@@ -28,7 +28,7 @@ use privmon::cri::{
     api::{ContainerMetadata, ImageSpec, PodSandboxMetadata},
     runtime_method,
 };
-use privmon_tests::{Daemon, require_root, trigger_binary, unique};
+use privmon_tests::{Daemon, remove_pod_cgroups, require_root, trigger_binary, unique};
 use serde_json::{Value, json};
 
 const IMAGE: &str = "privmon.test/trigger:1";
@@ -413,18 +413,7 @@ impl Drop for Pod {
         let id = self.sandbox.clone();
         let _ = self.call::<_, Empty>("StopPodSandbox", ById { id: id.clone() });
         let _ = self.call::<_, Empty>("RemovePodSandbox", ById { id });
-        // runc removes the containers' cgroups; the pod-level parents are the test's (v2
-        // hierarchy, and every v1 controller on hybrid hosts).
-        let pod = format!("kubepods/besteffort/pod{}", self.pod_uid);
-        let mut roots = vec![PathBuf::from("/sys/fs/cgroup")];
-        if let Ok(entries) = fs::read_dir("/sys/fs/cgroup") {
-            roots.extend(entries.flatten().map(|e| e.path()));
-        }
-        for root in roots {
-            for rel in [pod.as_str(), "kubepods/besteffort", "kubepods"] {
-                let _ = fs::remove_dir(root.join(rel));
-            }
-        }
+        remove_pod_cgroups(&self.pod_uid);
     }
 }
 

@@ -219,6 +219,21 @@ fn the_containerfile_builds_what_ci_builds_and_ships_only_the_daemon() {
     );
 }
 
+/// `kubernetes-validate --strict` on `files`: whether it passed, and its output.
+fn kubernetes_validate(files: &[PathBuf]) -> (bool, String) {
+    let out = std::process::Command::new("python3")
+        .args(["-m", "kubernetes_validate", "--strict"])
+        .args(files)
+        .output()
+        .expect("running kubernetes-validate (PyPI; `cargo xtask setup` installs it)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 /// The base manifests are valid Kubernetes objects (strict: no unknown fields), checked
 /// offline by `kubernetes-validate` (PyPI; `cargo xtask setup` installs it). The
 /// ServiceMonitor and PrometheusRule are CRDs it has no schema for.
@@ -235,17 +250,8 @@ fn the_base_manifests_validate_against_the_kubernetes_schemas() {
                 .join(r.as_str().unwrap())
         })
         .collect();
-    let out = std::process::Command::new("python3")
-        .args(["-m", "kubernetes_validate", "--strict"])
-        .args(&files)
-        .output()
-        .expect("running kubernetes-validate (PyPI; `cargo xtask setup` installs it)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{text}");
+    let (ok, text) = kubernetes_validate(&files);
+    assert!(ok, "{text}");
     for f in &files {
         assert!(
             text.lines()
@@ -358,18 +364,9 @@ fn kustomize_builds_the_base_and_the_overlay_and_the_result_validates() {
         std::fs::write(&f, serde_yaml_ng::to_string(d).unwrap()).unwrap();
         files.push(f);
     }
-    let out = std::process::Command::new("python3")
-        .args(["-m", "kubernetes_validate", "--strict"])
-        .args(&files)
-        .output()
-        .expect("running kubernetes-validate (PyPI; `cargo xtask setup` installs it)");
+    let (ok, text) = kubernetes_validate(&files);
     let _ = std::fs::remove_dir_all(&dir);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{text}");
+    assert!(ok, "{text}");
     assert_eq!(
         text.lines().filter(|l| l.contains(" passed ")).count(),
         files.len(),
