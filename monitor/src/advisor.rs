@@ -20,6 +20,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use crate::event::access::{Fields, Key, paths};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -146,26 +147,44 @@ pub struct WorkloadId {
     pub container: String,
 }
 
+paths!(fn paths_of -> Paths {
+    kind = "kind",
+    k8s_pod = "k8s.pod",
+    k8s_namespace = "k8s.namespace",
+    k8s_container = "k8s.container",
+    container_id = "container.id",
+    container_name = "container.name",
+    container_image = "container.image",
+    posture = "posture",
+    cause = "cause",
+    credentials = "credentials",
+    capability_name = "capability.name",
+    capability_verdict = "capability.verdict",
+    capability_scope = "capability.scope",
+    capability_audit = "capability.audit",
+    syscall_name = "syscall.name",
+    process_comm = "process.comm",
+});
+
 impl WorkloadId {
     /// The workload of an event's container; None for host processes.
-    pub fn of(event: &Value) -> Option<WorkloadId> {
-        let k8s = &event["k8s"];
-        let c = &event["container"];
-        let id = c["id"].as_str()?;
-        let name = k8s["container"]
-            .as_str()
-            .or(c["name"].as_str())
+    pub fn of(event: &(impl Fields + ?Sized)) -> Option<WorkloadId> {
+        let p = paths_of();
+        let s = |path: &[Key]| event.field(path).as_str();
+        let id = s(&p.container_id)?;
+        let name = s(&p.k8s_container)
+            .or(s(&p.container_name))
             .map(str::to_string)
             .unwrap_or_else(|| id.chars().take(12).collect());
-        match k8s["pod"].as_str() {
+        match s(&p.k8s_pod) {
             Some(pod) => Some(WorkloadId {
-                namespace: k8s["namespace"].as_str().map(str::to_string),
+                namespace: s(&p.k8s_namespace).map(str::to_string),
                 owner: pod_stem(pod),
                 container: name,
             }),
             None => Some(WorkloadId {
                 namespace: None,
-                owner: c["image"].as_str().unwrap_or("unknown-image").to_string(),
+                owner: s(&p.container_image).unwrap_or("unknown-image").to_string(),
                 container: name,
             }),
         }
@@ -398,8 +417,10 @@ impl Advisor {
     }
 
     /// Learns from one event (`now` in unix seconds); returns a use outside a baseline.
-    pub fn observe(&mut self, event: &Value, now: u64) -> Option<OutsideBaseline> {
-        let kind = event["kind"].as_str()?;
+    pub fn observe(&mut self, event: &(impl Fields + ?Sized), now: u64) -> Option<OutsideBaseline> {
+        let p = paths_of();
+        let s = |path: &[Key]| event.field(path).as_str();
+        let kind = s(&p.kind)?;
         if !matches!(kind, "container_start" | "capability" | "credentials") {
             return None;
         }
@@ -409,7 +430,7 @@ impl Advisor {
         let w = self.entry(id, now);
         match kind {
             "container_start" => {
-                let cid = event["container"]["id"].as_str().unwrap_or_default();
+                let cid = s(&p.container_id).unwrap_or_default();
                 if !w.recent_containers.iter().any(|c| c == cid) {
                     w.instances += 1;
                     w.recent_containers.push(cid.to_string());
@@ -417,26 +438,27 @@ impl Advisor {
                         w.recent_containers.remove(0);
                     }
                 }
-                w.granted = granted(&event["posture"]);
+                w.granted = granted(&event.field(&p.posture).to_json().unwrap_or_default());
                 None
             }
             "credentials" => {
                 // An exec that raised the privileges (a set-user-id or set-group-id file,
                 // file capabilities) is what no_new_privs would forbid; a set*id() call, or
                 // an exec that only dropped them, is not.
-                if event["cause"] == "exec" && gained_at_exec(&event["credentials"]) {
+                if s(&p.cause) == Some("exec")
+                    && gained_at_exec(&event.field(&p.credentials).to_json().unwrap_or_default())
+                {
                     w.privilege_gain_seen = true;
                 }
                 None
             }
             _ => {
-                let cap = &event["capability"];
-                let name = cap["name"].as_str()?;
-                let syscall = event["syscall"]["name"].as_str();
-                if cap["verdict"] != "allowed"
-                    || cap["scope"] != "host"
-                    || is_runtime_setup(event["process"]["comm"].as_str().unwrap_or(""))
-                    || is_probing(cap["audit"].as_bool(), name, syscall)
+                let name = s(&p.capability_name)?;
+                let syscall = s(&p.syscall_name);
+                if s(&p.capability_verdict) != Some("allowed")
+                    || s(&p.capability_scope) != Some("host")
+                    || is_runtime_setup(s(&p.process_comm).unwrap_or(""))
+                    || is_probing(event.field(&p.capability_audit).as_bool(), name, syscall)
                 {
                     return None;
                 }

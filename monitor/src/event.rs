@@ -1,5 +1,14 @@
 //! Decoding kernel records into typed events, and the JSON event contract
 //! (docs/events.md).
+//!
+//! The contract's blocks declare their fields in byte order of their names, and the events
+//! that carry a header write their keys in that order too: the JSON has sorted keys, as it
+//! had when v1 serialized every event through `serde_json::Value` (a `BTreeMap`), and
+//! `tests::serialized_directly_as_through_json_values` holds every kind to it.
+
+pub mod access;
+#[cfg(test)]
+pub mod samples;
 
 use std::{collections::BTreeMap, mem::size_of, time::SystemTime};
 
@@ -7,8 +16,9 @@ use monitor_common::{
     AUDIT_NO, AUDIT_YES, CapabilityRecord, CgroupRecord, ExecRecord, ExitRecord, OperationRecord,
     RecordKind, SCOPE_HOST, SCOPE_USER_NAMESPACE, VERDICT_ALLOWED, exec_flags, op,
 };
-use serde::Serialize;
+use serde::{Serialize, ser::SerializeMap};
 
+use self::access::{Event, Fields, Key, Name, Val, block};
 use crate::{
     capabilities::Capability,
     containers::{Container, Kubernetes, posture::Posture},
@@ -259,27 +269,46 @@ impl Default for Clock {
 /// The process that made the check.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Process {
-    pub pid: u32,
-    pub tid: u32,
-    pub ppid: Option<u32>,
-    pub comm: String,
-    pub exe: Option<String>,
-    pub uid: Option<u32>,
-    pub euid: Option<u32>,
+    /// Parent, grandparent, ... (at most [`crate::processes::MAX_ANCESTORS`]).
+    pub ancestors: Vec<Ancestor>,
     pub args: Option<Vec<String>>,
     /// Effective capability set of the credentials that were checked.
     pub cap_effective: Vec<String>,
-    /// Parent, grandparent, ... (at most [`crate::processes::MAX_ANCESTORS`]).
-    pub ancestors: Vec<Ancestor>,
+    pub comm: String,
+    pub euid: Option<u32>,
+    pub exe: Option<String>,
+    pub pid: u32,
+    pub ppid: Option<u32>,
+    pub tid: u32,
+    pub uid: Option<u32>,
 }
+
+block!(Process {
+    Ancestors: ancestors,
+    Args: args,
+    CapEffective: cap_effective,
+    Comm: comm,
+    Euid: euid,
+    Exe: exe,
+    Pid: pid,
+    Ppid: ppid,
+    Tid: tid,
+    Uid: uid,
+});
 
 /// One ancestor of a process.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Ancestor {
-    pub pid: u32,
     pub comm: String,
     pub exe: Option<String>,
+    pub pid: u32,
 }
+
+block!(Ancestor {
+    Comm: comm,
+    Exe: exe,
+    Pid: pid,
+});
 
 /// The cgroup of the process (cgroup v2 id and path relative to the v2 root).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -288,28 +317,45 @@ pub struct Cgroup {
     pub path: Option<String>,
 }
 
+block!(Cgroup { Id: id, Path: path });
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct CapabilityUse {
-    pub name: String,
-    pub number: u32,
-    /// `allowed` or `denied`.
-    pub verdict: &'static str,
-    /// `host` (initial user namespace), `user_namespace` (a child one) or `unknown`.
-    pub scope: &'static str,
     /// Whether the kernel audits the check: false for probing checks
     /// (`has_capability_noaudit()`); None where the hook cannot tell (the tracepoints).
     pub audit: Option<bool>,
+    pub name: String,
+    pub number: u32,
+    /// `host` (initial user namespace), `user_namespace` (a child one) or `unknown`.
+    pub scope: &'static str,
+    /// `allowed` or `denied`.
+    pub verdict: &'static str,
 }
+
+block!(CapabilityUse {
+    Audit: audit,
+    Name: name,
+    Number: number,
+    Scope: scope,
+    Verdict: verdict,
+});
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Syscall {
+    pub args: [u64; 6],
     pub name: Option<&'static str>,
     pub number: i64,
-    pub args: [u64; 6],
 }
 
-/// What every event made by a process carries: when, what kind, where and who.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+block!(Syscall {
+    Args: args,
+    Name: name,
+    Number: number,
+});
+
+/// What every event made by a process carries: when, what kind, where and who. The
+/// events that carry it write its keys among their own, in sorted order.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     pub time: String,
     pub kind: &'static str,
@@ -323,33 +369,92 @@ pub struct Header {
     pub cgroup: Cgroup,
 }
 
+impl Header {
+    fn field(&self, name: Name, rest: &[Key]) -> Val<'_> {
+        match name {
+            Name::Cgroup => self.cgroup.field(rest),
+            Name::Container => self.container.field(rest),
+            Name::K8s => self.k8s.field(rest),
+            Name::Kind => self.kind.field(rest),
+            Name::Node => self.node.field(rest),
+            Name::Process => self.process.field(rest),
+            Name::Time => self.time.field(rest),
+            _ => Val::Missing,
+        }
+    }
+}
+
 /// A `capability` event: one line of the JSON output.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CapabilityEvent {
-    #[serde(flatten)]
     pub header: Header,
     pub capability: CapabilityUse,
     /// The syscall behind the check; null for checks outside a syscall (kernel threads).
     pub syscall: Option<Syscall>,
 }
 
+impl Serialize for CapabilityEvent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let h = &self.header;
+        let mut m = s.serialize_map(Some(9))?;
+        m.serialize_entry("capability", &self.capability)?;
+        m.serialize_entry("cgroup", &h.cgroup)?;
+        m.serialize_entry("container", &h.container)?;
+        m.serialize_entry("k8s", &h.k8s)?;
+        m.serialize_entry("kind", h.kind)?;
+        m.serialize_entry("node", &h.node)?;
+        m.serialize_entry("process", &h.process)?;
+        m.serialize_entry("syscall", &self.syscall)?;
+        m.serialize_entry("time", &h.time)?;
+        m.end()
+    }
+}
+
+impl Fields for CapabilityEvent {
+    fn field(&self, path: &[Key]) -> Val<'_> {
+        match path {
+            [] => Val::Object {
+                empty: false,
+                block: self,
+            },
+            [k, rest @ ..] => match k.name {
+                Name::Capability => self.capability.field(rest),
+                Name::Syscall => self.syscall.field(rest),
+                n => self.header.field(n, rest),
+            },
+        }
+    }
+}
+
+impl Event for CapabilityEvent {
+    fn kind(&self) -> &str {
+        self.header.kind
+    }
+}
+
 /// The `syscall` block of a `syscall` or `namespace` event.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct SyscallDetail {
-    pub name: &'static str,
-    pub number: i64,
     /// Decoded arguments by name.
     pub args: BTreeMap<&'static str, serde_json::Value>,
+    pub name: &'static str,
+    pub number: i64,
     /// The syscall's return value where a fallback tracepoint saw it return; null when it
     /// is seen at its capability check, before it returns.
     pub result: Option<i64>,
 }
 
+block!(SyscallDetail {
+    Args: args,
+    Name: name,
+    Number: number,
+    Result: result,
+});
+
 /// A `syscall` (sensitive operation) or `namespace` event.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperationEvent {
     /// Its `kind` is `syscall` or `namespace`.
-    #[serde(flatten)]
     pub header: Header,
     /// `mounts`, `namespaces`, `kernel`, `processes`, `files`, `misc`.
     pub group: &'static str,
@@ -360,30 +465,90 @@ pub struct OperationEvent {
     /// What saw it: `capability_check`, `syscall_tracepoint` (a group's fallback) or
     /// `exec_tracepoint` (an exec from a memfd).
     pub source: &'static str,
-    /// For `namespace` events.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// For `namespace` events (left out of the JSON of the others).
     pub namespace: Option<crate::operations::NamespaceChange>,
+}
+
+impl Serialize for OperationEvent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let h = &self.header;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("capability", &self.capability)?;
+        m.serialize_entry("cgroup", &h.cgroup)?;
+        m.serialize_entry("container", &h.container)?;
+        m.serialize_entry("group", self.group)?;
+        m.serialize_entry("k8s", &h.k8s)?;
+        m.serialize_entry("kind", h.kind)?;
+        if let Some(ns) = &self.namespace {
+            m.serialize_entry("namespace", ns)?;
+        }
+        m.serialize_entry("node", &h.node)?;
+        m.serialize_entry("process", &h.process)?;
+        m.serialize_entry("source", self.source)?;
+        m.serialize_entry("syscall", &self.syscall)?;
+        m.serialize_entry("time", &h.time)?;
+        m.end()
+    }
+}
+
+impl Fields for OperationEvent {
+    fn field(&self, path: &[Key]) -> Val<'_> {
+        match path {
+            [] => Val::Object {
+                empty: false,
+                block: self,
+            },
+            [k, rest @ ..] => match k.name {
+                Name::Capability => self.capability.field(rest),
+                Name::Group => self.group.field(rest),
+                Name::Namespace => match &self.namespace {
+                    Some(ns) => ns.field(rest),
+                    None => Val::Missing,
+                },
+                Name::Source => self.source.field(rest),
+                Name::Syscall => self.syscall.field(rest),
+                n => self.header.field(n, rest),
+            },
+        }
+    }
+}
+
+impl Event for OperationEvent {
+    fn kind(&self) -> &str {
+        self.header.kind
+    }
 }
 
 /// User ids of a process.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Ids {
-    pub uid: Option<u32>,
-    pub euid: Option<u32>,
-    pub gid: Option<u32>,
-    pub egid: Option<u32>,
-    /// `setfsuid`/`setfsgid`: the filesystem id asked for (absent otherwise).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fsuid: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fsgid: Option<u32>,
-    /// `setgroups`: the supplementary groups asked for (at most the first 32).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub groups: Option<Vec<u32>>,
     /// Capability sets: `capset` (before, and asked for) and `exec` (absent where unknown).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<CapabilitySets>,
+    pub egid: Option<u32>,
+    pub euid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fsgid: Option<u32>,
+    /// `setfsuid`/`setfsgid`: the filesystem id asked for (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fsuid: Option<u32>,
+    pub gid: Option<u32>,
+    /// `setgroups`: the supplementary groups asked for (at most the first 32).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<u32>>,
+    pub uid: Option<u32>,
 }
+
+block!(Ids {
+    Capabilities?_: capabilities,
+    Egid: egid,
+    Euid: euid,
+    Fsgid?_: fsgid,
+    Fsuid?_: fsuid,
+    Gid: gid,
+    Groups?_: groups,
+    Uid: uid,
+});
 
 impl Ids {
     /// Just the user and group ids.
@@ -411,11 +576,17 @@ impl From<crate::operations::IdSet> for Ids {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct CapabilitySets {
     pub effective: Vec<String>,
-    pub permitted: Vec<String>,
     /// Absent where not read (exec).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inheritable: Option<Vec<String>>,
+    pub permitted: Vec<String>,
 }
+
+block!(CapabilitySets {
+    Effective: effective,
+    Inheritable?_: inheritable,
+    Permitted: permitted,
+});
 
 impl CapabilitySets {
     pub fn from_masks(effective: u64, permitted: u64, inheritable: Option<u64>) -> CapabilitySets {
@@ -430,10 +601,12 @@ impl CapabilitySets {
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct CredentialsChange {
+    pub new: Ids,
     /// Before the change; null when privmon did not know the process (nor its parent).
     pub old: Option<Ids>,
-    pub new: Ids,
 }
+
+block!(CredentialsChange { New: new, Old: old });
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ExecDetail {
@@ -441,10 +614,11 @@ pub struct ExecDetail {
     pub filename: Option<String>,
 }
 
+block!(ExecDetail { Filename: filename });
+
 /// A `credentials` event: a process's user ids changed.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CredentialsEvent {
-    #[serde(flatten)]
     pub header: Header,
     pub credentials: CredentialsChange,
     /// `exec`: the exec of a set-user-id file (or of any file by a process whose effective
@@ -460,18 +634,80 @@ pub struct CredentialsEvent {
     pub result: Option<i64>,
 }
 
+impl Serialize for CredentialsEvent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let h = &self.header;
+        let mut m = s.serialize_map(Some(12))?;
+        m.serialize_entry("capability", &self.capability)?;
+        m.serialize_entry("cause", self.cause)?;
+        m.serialize_entry("cgroup", &h.cgroup)?;
+        m.serialize_entry("container", &h.container)?;
+        m.serialize_entry("credentials", &self.credentials)?;
+        m.serialize_entry("exec", &self.exec)?;
+        m.serialize_entry("k8s", &h.k8s)?;
+        m.serialize_entry("kind", h.kind)?;
+        m.serialize_entry("node", &h.node)?;
+        m.serialize_entry("process", &h.process)?;
+        m.serialize_entry("result", &self.result)?;
+        m.serialize_entry("time", &h.time)?;
+        m.end()
+    }
+}
+
+impl Fields for CredentialsEvent {
+    fn field(&self, path: &[Key]) -> Val<'_> {
+        match path {
+            [] => Val::Object {
+                empty: false,
+                block: self,
+            },
+            [k, rest @ ..] => match k.name {
+                Name::Capability => self.capability.field(rest),
+                Name::Cause => self.cause.field(rest),
+                Name::Credentials => self.credentials.field(rest),
+                Name::Exec => self.exec.field(rest),
+                Name::Result => self.result.field(rest),
+                n => self.header.field(n, rest),
+            },
+        }
+    }
+}
+
+impl Event for CredentialsEvent {
+    fn kind(&self) -> &str {
+        self.header.kind
+    }
+}
+
 /// A `container_start` or `container_stop` event.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ContainerEvent {
-    pub time: String,
-    pub kind: &'static str,
-    pub node: String,
-    /// The container's init process at start (null if it is gone, and at stop).
-    pub process: Option<Process>,
+    pub cgroup: Cgroup,
     pub container: Option<Container>,
     pub k8s: Option<Kubernetes>,
-    pub cgroup: Cgroup,
+    pub kind: &'static str,
+    pub node: String,
     pub posture: Posture,
+    /// The container's init process at start (null if it is gone, and at stop).
+    pub process: Option<Process>,
+    pub time: String,
+}
+
+block!(ContainerEvent {
+    Cgroup: cgroup,
+    Container: container,
+    K8s: k8s,
+    Kind: kind,
+    Node: node,
+    Posture: posture,
+    Process: process,
+    Time: time,
+});
+
+impl Event for ContainerEvent {
+    fn kind(&self) -> &str {
+        self.kind
+    }
 }
 
 impl CapabilityEvent {
@@ -528,6 +764,46 @@ impl CapabilityEvent {
                 number: rec.syscall,
                 args: rec.args,
             }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod golden {
+    //! The JSON users see, byte for byte: `monitor/tests/golden/events/<sample>.json` were
+    //! written by v1 (cf4d1ef), whose every event went through a `serde_json::Value`.
+    //! `PRIVMON_BLESS_GOLDEN=1 cargo test -p monitor --lib golden` rewrites them, for a
+    //! change of the contract that is meant.
+
+    use std::path::PathBuf;
+
+    use super::samples::samples;
+
+    fn dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/events")
+    }
+
+    #[test]
+    fn every_kind_is_written_as_the_golden_file_says() {
+        let bless = std::env::var_os("PRIVMON_BLESS_GOLDEN").is_some();
+        for (name, sample) in samples() {
+            let path = dir().join(format!("{name}.json"));
+            let line = sample.line();
+            if bless {
+                std::fs::create_dir_all(dir()).unwrap();
+                std::fs::write(&path, format!("{line}\n")).unwrap();
+            }
+            let golden = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(line, golden.trim_end_matches('\n'), "{name}");
+        }
+    }
+
+    #[test]
+    fn serialized_directly_as_through_json_values() {
+        for (name, sample) in samples() {
+            let via_value = serde_json::to_string(&sample.value()).unwrap();
+            assert_eq!(sample.line(), via_value, "{name}");
         }
     }
 }

@@ -781,23 +781,35 @@ pub fn namespace_types(flags: u64) -> Vec<&'static str> {
 pub struct NamespaceChange {
     /// `unshare`, `setns` or `clone`.
     pub operation: &'static str,
-    /// Namespace types created or joined; null where the registers do not tell (clone3).
-    pub types: Option<Vec<&'static str>>,
     /// `setns`: the namespace joined, from the process's file descriptor while it is open.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<NamespaceTarget>,
+    /// Namespace types created or joined; null where the registers do not tell (clone3).
+    pub types: Option<Vec<&'static str>>,
 }
+
+crate::event::access::block!(NamespaceChange {
+    Operation: operation,
+    Target?_: target,
+    Types: types,
+});
 
 /// The namespace a `setns` joins.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct NamespaceTarget {
-    /// `mnt`, `net`, `uts`, ... as in `/proc/<pid>/ns`.
-    #[serde(rename = "type")]
-    pub kind: String,
     pub inode: u64,
     /// `host` when it is one of the host's namespaces (pid 1's), else `container`.
     pub owner: &'static str,
+    /// `mnt`, `net`, `uts`, ... as in `/proc/<pid>/ns`.
+    #[serde(rename = "type")]
+    pub kind: String,
 }
+
+crate::event::access::block!(NamespaceTarget {
+    Inode: inode,
+    Owner: owner,
+    Type: kind,
+});
 
 /// Resolves the namespace behind `fd` of process `pid` (`/proc/<pid>/fd/<fd>` reads as
 /// `uts:[4026531838]`).

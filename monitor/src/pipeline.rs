@@ -33,7 +33,7 @@ use crate::{
     event::{
         CapabilityEvent, CapabilitySets, Clock, ContainerEvent, CredentialsChange,
         CredentialsEvent, DecodeError, Exec, ExecDetail, Header, Ids, Operation, OperationEvent,
-        Process, Record, SyscallDetail, boottime_ns, decode,
+        Process, Record, SyscallDetail, access::Event, boottime_ns, decode,
     },
     http,
     loader::Probes,
@@ -638,14 +638,20 @@ impl Output {
     }
 
     /// Lets the advisor learn from an event; a use outside a baseline is an alert.
-    fn advise(&mut self, value: &Value) {
+    fn advise<T: Event + Serialize>(&mut self, ev: &T) {
         let outside = self
             .advisor
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .observe(value, advisor::unix_now());
+            .observe(ev, advisor::unix_now());
         if let Some(o) = outside {
-            self.alert(&baseline_alert(value, &o));
+            // Rare: the alert quotes the event's JSON.
+            match serde_json::to_value(ev) {
+                Ok(value) => self.alert(&baseline_alert(&value, &o)),
+                Err(_) => {
+                    self.stats.output_errors.fetch_add(1, Relaxed);
+                }
+            }
         }
     }
 
@@ -965,20 +971,24 @@ impl Output {
             .store(self.lifecycle.len() as u64, Relaxed);
     }
 
-    /// Writes an event, then the alerts it raises.
-    fn emit<T: Serialize>(&mut self, ev: &T) {
-        let value = match serde_json::to_value(ev) {
-            Ok(v) => v,
+    /// Writes an event, then the alerts it raises. The event stays typed: it is serialized
+    /// once, into the line every sink and the stream share, and the rules and the advisor
+    /// read its fields.
+    fn emit<T: Event + Serialize>(&mut self, ev: &T) {
+        let json = match serde_json::to_string(ev) {
+            Ok(j) => j,
             Err(_) => {
                 self.stats.output_errors.fetch_add(1, Relaxed);
                 return;
             }
         };
-        self.write(&value);
-        for alert in self.rules.evaluate(&value, Instant::now()) {
-            self.alert(&alert);
+        let record = Arc::new(sinks::Record::of(ev, json));
+        self.publish(&record);
+        let alerts = self.rules.evaluate(ev, &record.json, Instant::now());
+        for alert in &alerts {
+            self.alert(alert);
         }
-        self.advise(&value);
+        self.advise(ev);
     }
 
     fn alert(&mut self, alert: &Alert) {
@@ -1012,17 +1022,21 @@ impl Output {
         }
     }
 
-    /// Hands an event to every sink and to the live stream; never waits for them.
+    /// Hands an alert to every sink and to the live stream.
     fn write(&mut self, value: &Value) {
         let Some(record) = sinks::Record::new(value) else {
             self.stats.output_errors.fetch_add(1, Relaxed);
             return;
         };
-        let record = Arc::new(record);
+        self.publish(&Arc::new(record));
+    }
+
+    /// Hands a serialized event to every sink and to the live stream; never waits for them.
+    fn publish(&mut self, record: &Arc<sinks::Record>) {
         for sink in &self.sinks {
-            sink.offer(&record);
+            sink.offer(record);
         }
-        self.hub.publish(&record);
+        self.hub.publish(record);
         self.stats.written.fetch_add(1, Relaxed);
         self.metrics.event(&record.kind);
     }

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::fields;
+use crate::event::access::{Fields, Key, Val};
 
 /// A condition as written (references to macros and lists not yet resolved).
 #[derive(Debug, Clone, Deserialize)]
@@ -31,13 +32,19 @@ pub enum Condition {
     Leaf { field: Path, op: Op },
 }
 
-/// A dotted field path, split.
+/// A dotted field path, compiled to typed steps.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Path(pub Vec<String>);
+pub struct Path(pub Vec<Key>);
 
 impl fmt::Display for Path {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.join("."))
+        for (i, k) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(".")?;
+            }
+            f.write_str(&k.text)?;
+        }
+        Ok(())
     }
 }
 
@@ -49,16 +56,24 @@ impl Path {
                  `kind`, `process.exe`, `syscall.args.target`, `k8s.namespace`)"
             ));
         }
-        Ok(Path(s.split('.').map(str::to_string).collect()))
+        Ok(Path(Key::path(s)))
     }
 
-    /// The value at this path; `None` when a step is missing (null is a value).
+    /// The value at this path in a typed event.
+    pub fn find<'a>(&self, event: &'a (impl Fields + ?Sized)) -> Val<'a> {
+        event.field(&self.0)
+    }
+
+    /// The value at this path in an event's JSON; `None` when a step is missing (null is a
+    /// value). The engine of v1 read events this way; the differential tests keep it as the
+    /// reference.
+    #[cfg(test)]
     pub fn get<'a>(&self, event: &'a Value) -> Option<&'a Value> {
         let mut v = event;
         for step in &self.0 {
             v = match v {
-                Value::Object(m) => m.get(step)?,
-                Value::Array(a) => a.get(step.parse::<usize>().ok()?)?,
+                Value::Object(m) => m.get(&*step.text)?,
+                Value::Array(a) => a.get(step.text.parse::<usize>().ok()?)?,
                 _ => return None,
             };
         }
@@ -311,6 +326,129 @@ impl Condition {
     }
 }
 
+/// Loose equality of a field with a value from a rule: YAML `0` matches JSON `0`, `"0"`
+/// matches `"0"`; numbers compare as numbers; anything else as JSON.
+pub fn same_val(v: Val<'_>, x: &Value) -> bool {
+    match (v, x) {
+        (Val::Json(v), x) => {
+            if let (Value::Number(a), Value::Number(b)) = (v, x) {
+                a.as_f64() == b.as_f64()
+            } else {
+                v == x
+            }
+        }
+        (Val::U64(_) | Val::I64(_), Value::Number(b)) => v.as_f64() == b.as_f64(),
+        (Val::Str(a), Value::String(b)) => a == b,
+        (Val::Bool(a), Value::Bool(b)) => a == *b,
+        (Val::Null, Value::Null) => true,
+        (Val::List(_) | Val::Object { .. }, Value::Array(_) | Value::Object(_)) => {
+            v.to_json().as_ref() == Some(x)
+        }
+        _ => false,
+    }
+}
+
+/// A field as text, for globs and regexes: strings, numbers and booleans.
+fn text_of<'a>(v: Val<'a>) -> Option<std::borrow::Cow<'a, str>> {
+    match v {
+        Val::Str(s) => Some(s.into()),
+        Val::U64(n) => Some(n.to_string().into()),
+        Val::I64(n) => Some(n.to_string().into()),
+        Val::Bool(b) => Some(b.to_string().into()),
+        Val::Json(Value::String(s)) => Some(s.as_str().into()),
+        Val::Json(Value::Number(n)) => Some(n.to_string().into()),
+        Val::Json(Value::Bool(b)) => Some(b.to_string().into()),
+        _ => None,
+    }
+}
+
+fn is_empty(v: Val<'_>) -> bool {
+    match v {
+        Val::Missing | Val::Null => true,
+        Val::Str(s) => s.is_empty(),
+        Val::List(l) => l.is_empty(),
+        Val::Object { empty, .. } => empty,
+        Val::Json(Value::Null) => true,
+        Val::Json(Value::String(s)) => s.is_empty(),
+        Val::Json(Value::Array(a)) => a.is_empty(),
+        Val::Json(Value::Object(o)) => o.is_empty(),
+        Val::Bool(_) | Val::U64(_) | Val::I64(_) | Val::Json(_) => false,
+    }
+}
+
+impl Compiled {
+    /// Whether a typed event matches: no allocation but for globs and regexes on numbers,
+    /// and comparisons of whole objects.
+    pub fn matches(&self, event: &(impl Fields + ?Sized)) -> bool {
+        match self {
+            Compiled::All(c) => c.iter().all(|c| c.matches(event)),
+            Compiled::Any(c) => c.iter().any(|c| c.matches(event)),
+            Compiled::Not(c) => !c.matches(event),
+            Compiled::Leaf { field, op } => {
+                let v = field.find(event);
+                let present = !matches!(v, Val::Missing);
+                match op {
+                    CompiledOp::Exists(want) => v.is_null_or_missing() != *want,
+                    CompiledOp::Empty(want) => is_empty(v) == *want,
+                    CompiledOp::Ne(x) => !(present && same_val(v, x)),
+                    CompiledOp::NotIn(set) => !(present && set.iter().any(|x| same_val(v, x))),
+                    _ if !present => false,
+                    CompiledOp::Eq(x) => same_val(v, x),
+                    CompiledOp::In(set) => set.iter().any(|x| same_val(v, x)),
+                    CompiledOp::AnyIn(set) => v
+                        .items()
+                        .is_some_and(|mut it| it.any(|e| set.iter().any(|x| same_val(e, x)))),
+                    CompiledOp::Contains(x) => match (v.as_str(), x) {
+                        (Some(s), Value::String(sub)) => s.contains(sub.as_str()),
+                        _ => v.items().is_some_and(|mut it| it.any(|e| same_val(e, x))),
+                    },
+                    CompiledOp::Glob(g) => text_of(v).is_some_and(|s| g.1.is_match(&*s)),
+                    CompiledOp::Regex(re) => text_of(v).is_some_and(|s| re.0.is_match(&s)),
+                    CompiledOp::Cmp(ord, or_equal, n) => {
+                        v.as_f64().and_then(|x| x.partial_cmp(n)).is_some_and(|o| {
+                            o == *ord || (*or_equal && o == std::cmp::Ordering::Equal)
+                        })
+                    }
+                }
+            }
+        }
+    }
+
+    /// The event kinds this condition can match, if it tests `kind` with `eq` or `in` on
+    /// every path to a match (`None`: any kind). The engine skips the rule for other kinds.
+    pub fn kinds(&self) -> Option<Vec<String>> {
+        match self {
+            Compiled::Leaf { field, op } if field.0.len() == 1 && &*field.0[0].text == "kind" => {
+                let strings = |set: &[Value]| -> Option<Vec<String>> {
+                    set.iter().map(|v| v.as_str().map(str::to_string)).collect()
+                };
+                match op {
+                    CompiledOp::Eq(v) => strings(std::slice::from_ref(v)),
+                    CompiledOp::In(set) => strings(set),
+                    _ => None,
+                }
+            }
+            // Every member must match: the tightest member's kinds.
+            Compiled::All(c) => c
+                .iter()
+                .filter_map(Compiled::kinds)
+                .reduce(|a, b| a.into_iter().filter(|k| b.contains(k)).collect()),
+            // One member suffices: the union, if every member is bounded.
+            Compiled::Any(c) => {
+                let mut out = Vec::new();
+                for k in c.iter().map(Compiled::kinds) {
+                    out.extend(k?);
+                }
+                out.sort();
+                out.dedup();
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
 /// Loose equality: YAML `0` matches JSON `0`, `"0"` matches `"0"`; numbers compare as
 /// numbers.
 fn same(a: &Value, b: &Value) -> bool {
@@ -320,6 +458,7 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
+#[cfg(test)]
 fn as_text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
     match v {
         Value::String(s) => Some(s.as_str().into()),
@@ -329,12 +468,14 @@ fn as_text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
     }
 }
 
+#[cfg(test)]
 impl Compiled {
-    pub fn matches(&self, event: &Value) -> bool {
+    /// v1's evaluation, on the event's JSON: the reference of the differential tests.
+    pub fn matches_json(&self, event: &Value) -> bool {
         match self {
-            Compiled::All(c) => c.iter().all(|c| c.matches(event)),
-            Compiled::Any(c) => c.iter().any(|c| c.matches(event)),
-            Compiled::Not(c) => !c.matches(event),
+            Compiled::All(c) => c.iter().all(|c| c.matches_json(event)),
+            Compiled::Any(c) => c.iter().any(|c| c.matches_json(event)),
+            Compiled::Not(c) => !c.matches_json(event),
             Compiled::Leaf { field, op } => {
                 let v = field.get(event);
                 match op {

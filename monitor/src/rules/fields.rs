@@ -66,6 +66,39 @@ fn is_object_type(n: &Value) -> bool {
     }
 }
 
+/// Every field path the schema lists (array items as index 0 and 1), for the tests that
+/// read each of them from typed events and from their JSON.
+#[cfg(test)]
+pub fn all_paths() -> Vec<String> {
+    fn walk(n: &Value, prefix: &str, out: &mut Vec<String>) {
+        if let Some(props) = n["properties"].as_object() {
+            for (k, v) in props {
+                let p = format!("{prefix}{k}");
+                out.push(p.clone());
+                walk(v, &format!("{p}."), out);
+            }
+        }
+        if n["items"].is_object() {
+            for i in ["0", "1"] {
+                out.push(format!("{prefix}{i}"));
+                walk(&n["items"], &format!("{prefix}{i}."), out);
+            }
+        }
+        for key in ["oneOf", "anyOf"] {
+            for b in n[key].as_array().into_iter().flatten() {
+                walk(b, prefix, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for r in roots() {
+        walk(r, "", &mut out);
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::known;

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use self::condition::{Compiled, Condition, Path, Resolver};
+use crate::event::access::{Event, Fields, Key, Val};
 
 /// The rules built into the binary.
 pub const DEFAULT_RULES: &str = include_str!("default.yaml");
@@ -201,28 +202,55 @@ impl TryFrom<String> for Template {
     }
 }
 
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "?".to_string(),
-        Value::Array(a) => a.iter().map(text).collect::<Vec<_>>().join(","),
-        v => v.to_string(),
-    }
+/// A field as a summary shows it (`None` when missing): strings bare, null as `?`, lists
+/// joined with commas, anything else as JSON.
+fn text(v: Val<'_>) -> Option<String> {
+    Some(match v {
+        Val::Missing => return None,
+        Val::Null | Val::Json(Value::Null) => "?".to_string(),
+        Val::Str(s) => s.to_string(),
+        Val::Json(Value::String(s)) => s.clone(),
+        Val::Bool(b) => b.to_string(),
+        Val::U64(n) => n.to_string(),
+        Val::I64(n) => n.to_string(),
+        Val::List(_) | Val::Json(Value::Array(_)) => v
+            .items()
+            .into_iter()
+            .flatten()
+            .map(|e| text(e).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join(","),
+        Val::Object { .. } | Val::Json(_) => v.to_json().unwrap_or_default().to_string(),
+    })
 }
 
+crate::event::access::paths!(fn paths_of -> Paths {
+    k8s_pod = "k8s.pod",
+    k8s_namespace = "k8s.namespace",
+    k8s_container = "k8s.container",
+    container_name = "container.name",
+    container_id = "container.id",
+    container_image = "container.image",
+    capability_verdict = "capability.verdict",
+    syscall_result = "syscall.result",
+    process_euid = "process.euid",
+    process_exe = "process.exe",
+    process_comm = "process.comm",
+});
+
 /// "pod payments/api-7d9 (container api)", "container web (3f1c9a2b7d10)", "host process".
-pub fn workload(event: &Value) -> String {
-    let k8s = &event["k8s"];
-    let c = &event["container"];
-    if let Some(pod) = k8s["pod"].as_str() {
-        let ns = k8s["namespace"].as_str().unwrap_or("?");
-        match k8s["container"].as_str().or(c["name"].as_str()) {
+pub fn workload(event: &(impl Fields + ?Sized)) -> String {
+    let p = paths_of();
+    let s = |path: &[Key]| event.field(path).as_str();
+    if let Some(pod) = s(&p.k8s_pod) {
+        let ns = s(&p.k8s_namespace).unwrap_or("?");
+        match s(&p.k8s_container).or(s(&p.container_name)) {
             Some(name) => format!("pod {ns}/{pod} (container {name})"),
             None => format!("pod {ns}/{pod}"),
         }
-    } else if let Some(id) = c["id"].as_str() {
+    } else if let Some(id) = s(&p.container_id) {
         let short: String = id.chars().take(12).collect();
-        match c["name"].as_str() {
+        match s(&p.container_name) {
             Some(name) => format!("container {name} ({short})"),
             None => format!("container {short}"),
         }
@@ -231,13 +259,24 @@ pub fn workload(event: &Value) -> String {
     }
 }
 
+/// The process as a summary names it: its executable, else its command name, else `?`.
+pub fn process_name(event: &(impl Fields + ?Sized)) -> &str {
+    let p = paths_of();
+    event
+        .field(&p.process_exe)
+        .as_str()
+        .or(event.field(&p.process_comm).as_str())
+        .unwrap_or("?")
+}
+
 /// `allowed`/`denied` from the capability check, else `succeeded`/`failed (errno N)` from
 /// the syscall's result (a fallback tracepoint's event has no check), else `?`.
-fn outcome(event: &Value) -> String {
-    if let Some(v) = event["capability"]["verdict"].as_str() {
+fn outcome(event: &(impl Fields + ?Sized)) -> String {
+    let p = paths_of();
+    if let Some(v) = event.field(&p.capability_verdict).as_str() {
         return v.to_string();
     }
-    match event["syscall"]["result"].as_i64() {
+    match event.field(&p.syscall_result).as_i64() {
         Some(r) if r < 0 => format!("failed, errno {}", -r),
         Some(_) => "succeeded".to_string(),
         None => "?".to_string(),
@@ -245,24 +284,20 @@ fn outcome(event: &Value) -> String {
 }
 
 impl Template {
-    pub fn render(&self, event: &Value) -> String {
+    pub fn render(&self, event: &(impl Fields + ?Sized)) -> String {
         let mut out = String::new();
         for p in &self.0 {
             match p {
                 Piece::Text(t) => out.push_str(t),
-                Piece::Field(f) => out.push_str(&f.get(event).map(text).unwrap_or("?".into())),
+                Piece::Field(f) => out.push_str(&text(f.find(event)).unwrap_or("?".into())),
                 Piece::Workload => out.push_str(&workload(event)),
-                Piece::User => match event["process"]["euid"].as_u64() {
+                Piece::User => match event.field(&paths_of().process_euid).as_u64() {
                     Some(0) => out.push_str("root"),
                     Some(n) => out.push_str(&format!("uid {n}")),
                     None => out.push_str("an unknown user"),
                 },
                 Piece::Outcome => out.push_str(&outcome(event)),
-                Piece::Process => {
-                    let p = &event["process"];
-                    let name = p["exe"].as_str().or(p["comm"].as_str()).unwrap_or("?");
-                    out.push_str(name);
-                }
+                Piece::Process => out.push_str(process_name(event)),
             }
         }
         out
@@ -326,16 +361,16 @@ impl TryFrom<ExceptionSpec> for Exception {
 }
 
 impl Exception {
-    fn spares(&self, event: &Value) -> bool {
+    fn spares(&self, event: &(impl Fields + ?Sized)) -> bool {
+        let p = paths_of();
+        let s = |path: &[Key]| event.field(path).as_str();
         self.0.iter().all(|(key, globs)| {
             let v = match key {
-                ExceptionKey::Namespace => event["k8s"]["namespace"].as_str(),
-                ExceptionKey::Pod => event["k8s"]["pod"].as_str(),
-                ExceptionKey::Image => event["container"]["image"].as_str(),
-                ExceptionKey::Container => event["k8s"]["container"]
-                    .as_str()
-                    .or(event["container"]["name"].as_str()),
-                ExceptionKey::Exe => event["process"]["exe"].as_str(),
+                ExceptionKey::Namespace => s(&p.k8s_namespace),
+                ExceptionKey::Pod => s(&p.k8s_pod),
+                ExceptionKey::Image => s(&p.container_image),
+                ExceptionKey::Container => s(&p.k8s_container).or(s(&p.container_name)),
+                ExceptionKey::Exe => s(&p.process_exe),
             };
             v.is_some_and(|v| globs.iter().any(|g| g.is_match(v)))
         })
@@ -650,7 +685,8 @@ pub struct Alert {
 struct Window {
     opened: Instant,
     repeats: u64,
-    last: Value,
+    /// The JSON of the last repeat: the alert that closes the window quotes it.
+    last: Option<Box<str>>,
     rule: usize,
 }
 
@@ -660,7 +696,7 @@ impl Window {
         Window {
             opened: now,
             repeats: 0,
-            last: Value::Null,
+            last: None,
             rule,
         }
     }
@@ -670,19 +706,71 @@ impl Window {
 /// raise alerts of their own (counted in `dedup_overflow`).
 const MAX_WINDOWS: usize = 16_384;
 
+/// Which rules can match an event of each kind, in rule order: a rule whose condition
+/// bounds `kind` (`eq`/`in`) is listed under those kinds only, so the cost of an event
+/// does not grow with the rules written for other kinds.
+#[derive(Default)]
+struct KindIndex {
+    by_kind: HashMap<String, Vec<usize>>,
+    /// Rules for any kind: those of a kind the index does not list.
+    any_kind: Vec<usize>,
+}
+
+impl KindIndex {
+    fn new(rules: &RuleSet) -> KindIndex {
+        let bounds: Vec<(usize, Option<Vec<String>>)> = rules
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.enabled)
+            .map(|(i, r)| (i, r.condition.kinds()))
+            .collect();
+        let mut index = KindIndex::default();
+        for (_, kinds) in &bounds {
+            for k in kinds.iter().flatten() {
+                index.by_kind.entry(k.clone()).or_default();
+            }
+        }
+        for (i, kinds) in bounds {
+            match kinds {
+                None => {
+                    index.any_kind.push(i);
+                    index.by_kind.values_mut().for_each(|v| v.push(i));
+                }
+                Some(kinds) => {
+                    for k in kinds {
+                        index.by_kind.get_mut(&k).expect("listed above").push(i);
+                    }
+                }
+            }
+        }
+        index
+    }
+
+    fn rules(&self, kind: &str) -> &[usize] {
+        self.by_kind.get(kind).unwrap_or(&self.any_kind)
+    }
+}
+
 /// Evaluates events against a rule set, with per-rule dedup windows.
 pub struct Engine {
     rules: RuleSet,
+    index: KindIndex,
     windows: HashMap<(usize, String), Window>,
     pub dedup_overflow: u64,
+    /// Alerts whose event's JSON could not be read back (cannot happen for JSON privmon
+    /// wrote itself; counted rather than lost silently).
+    pub unreadable: u64,
 }
 
 impl Engine {
     pub fn new(rules: RuleSet) -> Engine {
         Engine {
+            index: KindIndex::new(&rules),
             rules,
             windows: HashMap::new(),
             dedup_overflow: 0,
+            unreadable: 0,
         }
     }
 
@@ -693,44 +781,53 @@ impl Engine {
     /// Swaps in a new rule set; open windows are closed first (their repeats reported).
     pub fn replace(&mut self, rules: RuleSet, now: Instant) -> Vec<Alert> {
         let out = self.close_all(now);
+        self.index = KindIndex::new(&rules);
         self.rules = rules;
         out
     }
 
-    /// The alerts `event` raises now.
-    pub fn evaluate(&mut self, event: &Value, now: Instant) -> Vec<Alert> {
-        if event["kind"] == "alert" {
+    /// The alerts `event` (whose JSON line is `json`) raises now.
+    pub fn evaluate(
+        &mut self,
+        event: &(impl Event + ?Sized),
+        json: &str,
+        now: Instant,
+    ) -> Vec<Alert> {
+        let kind = event.kind();
+        if kind == "alert" {
             return Vec::new();
         }
         let mut out = Vec::new();
-        for (i, rule) in self.rules.rules.iter().enumerate() {
-            if !rule.enabled
-                || !rule.condition.matches(event)
-                || rule.exceptions.iter().any(|e| e.spares(event))
-            {
+        for &i in self.index.rules(kind) {
+            let rule = &self.rules.rules[i];
+            if !rule.condition.matches(event) || rule.exceptions.iter().any(|e| e.spares(event)) {
                 continue;
             }
             if rule.window.is_zero() {
-                out.push(alert(rule, event, 1));
+                out.extend(alert(rule, json, 1, &mut self.unreadable));
                 continue;
             }
-            let mut key = event["container"]["id"].as_str().unwrap_or("").to_string();
+            let mut key = event
+                .field(&paths_of().container_id)
+                .as_str()
+                .unwrap_or("")
+                .to_string();
             for p in &rule.by {
                 key.push('\u{1f}');
-                key.push_str(&p.get(event).map(text).unwrap_or_default());
+                key.push_str(&text(p.find(event)).unwrap_or_default());
             }
             match self.windows.get_mut(&(i, key.clone())) {
                 Some(w) if now.duration_since(w.opened) < rule.window => {
                     w.repeats += 1;
-                    w.last = event.clone();
+                    w.last = Some(json.into());
                 }
                 Some(w) => {
                     // The window ended without a flush: report it, open a new one.
-                    if w.repeats > 0 {
-                        out.push(alert(rule, &w.last, w.repeats));
+                    if let (true, Some(last)) = (w.repeats > 0, &w.last) {
+                        out.extend(alert(rule, last, w.repeats, &mut self.unreadable));
                     }
                     *w = Window::open(now, i);
-                    out.push(alert(rule, event, 1));
+                    out.extend(alert(rule, json, 1, &mut self.unreadable));
                 }
                 None => {
                     if self.windows.len() < MAX_WINDOWS {
@@ -738,24 +835,31 @@ impl Engine {
                     } else {
                         self.dedup_overflow += 1;
                     }
-                    out.push(alert(rule, event, 1));
+                    out.extend(alert(rule, json, 1, &mut self.unreadable));
                 }
             }
         }
         out
     }
 
+    /// [`Engine::evaluate`] of an event given as JSON.
+    #[cfg(test)]
+    pub fn evaluate_json(&mut self, event: &Value, now: Instant) -> Vec<Alert> {
+        self.evaluate(event, &event.to_string(), now)
+    }
+
     /// Closes the windows that have ended: one alert with the count of their repeats.
     pub fn flush(&mut self, now: Instant) -> Vec<Alert> {
         let rules = &self.rules.rules;
+        let unreadable = &mut self.unreadable;
         let mut out = Vec::new();
         self.windows.retain(|_, w| {
             let rule = &rules[w.rule];
             if now.duration_since(w.opened) < rule.window {
                 return true;
             }
-            if w.repeats > 0 {
-                out.push(alert(rule, &w.last, w.repeats));
+            if let (true, Some(last)) = (w.repeats > 0, &w.last) {
+                out.extend(alert(rule, last, w.repeats, unreadable));
             }
             false
         });
@@ -764,15 +868,30 @@ impl Engine {
 
     fn close_all(&mut self, _now: Instant) -> Vec<Alert> {
         let rules = &self.rules.rules;
-        self.windows
-            .drain()
-            .filter(|(_, w)| w.repeats > 0)
-            .map(|(_, w)| alert(&rules[w.rule], &w.last, w.repeats))
-            .collect()
+        let unreadable = &mut self.unreadable;
+        let mut out = Vec::new();
+        for (_, w) in self.windows.drain() {
+            if let (true, Some(last)) = (w.repeats > 0, &w.last) {
+                out.extend(alert(&rules[w.rule], last, w.repeats, unreadable));
+            }
+        }
+        out
     }
 }
 
-fn alert(rule: &Rule, event: &Value, count: u64) -> Alert {
+/// The alert of `rule` quoting the event whose JSON line is `json` (read back: alerts are
+/// few, events many, so the events stay typed and the alerts pay for the JSON).
+fn alert(rule: &Rule, json: &str, count: u64, unreadable: &mut u64) -> Option<Alert> {
+    match serde_json::from_str::<Value>(json) {
+        Ok(event) => Some(alert_of(rule, &event, count)),
+        Err(_) => {
+            *unreadable += 1;
+            None
+        }
+    }
+}
+
+fn alert_of(rule: &Rule, event: &Value, count: u64) -> Alert {
     Alert {
         time: event["time"].clone(),
         kind: "alert",

@@ -46,7 +46,7 @@ fn the_default_rules_load() {
 #[test]
 fn a_mount_in_a_container_raises_one_alert_with_a_sentence() {
     let mut engine = Engine::new(set(&[(DEFAULT_SOURCE, DEFAULT_RULES)]).unwrap());
-    let alerts = engine.evaluate(&mount_event("allowed"), Instant::now());
+    let alerts = engine.evaluate_json(&mount_event("allowed"), Instant::now());
     let ids: Vec<&str> = alerts.iter().map(|a| a.rule.as_str()).collect();
     assert_eq!(ids, ["mount_in_container"]);
     assert_eq!(
@@ -58,7 +58,7 @@ fn a_mount_in_a_container_raises_one_alert_with_a_sentence() {
     // A refused mount is not a mount (the capability event raises its own alert).
     assert!(
         engine
-            .evaluate(&mount_event("denied"), Instant::now())
+            .evaluate_json(&mount_event("denied"), Instant::now())
             .is_empty()
     );
 }
@@ -70,7 +70,7 @@ fn repeats_within_the_window_become_one_alert_with_a_count() {
     let ev = mount_event("allowed");
     let mut alerts = Vec::new();
     for i in 0..10_000u64 {
-        alerts.extend(engine.evaluate(&ev, t0 + Duration::from_micros(i)));
+        alerts.extend(engine.evaluate_json(&ev, t0 + Duration::from_micros(i)));
     }
     assert_eq!(alerts.len(), 1);
     assert!(engine.flush(t0 + Duration::from_secs(30)).is_empty());
@@ -82,7 +82,9 @@ fn repeats_within_the_window_become_one_alert_with_a_count() {
     let mut other = ev.clone();
     other["syscall"]["args"]["target"] = json!("/mnt2");
     assert_eq!(
-        engine.evaluate(&other, t0 + Duration::from_secs(62)).len(),
+        engine
+            .evaluate_json(&other, t0 + Duration::from_secs(62))
+            .len(),
         1
     );
 }
@@ -96,12 +98,12 @@ fn exceptions_spare_matching_workloads() {
     let mut engine = Engine::new(rules);
     assert!(
         engine
-            .evaluate(&mount_event("allowed"), Instant::now())
+            .evaluate_json(&mount_event("allowed"), Instant::now())
             .is_empty()
     );
     let mut elsewhere = mount_event("allowed");
     elsewhere["k8s"]["namespace"] = json!("web");
-    assert_eq!(engine.evaluate(&elsewhere, Instant::now()).len(), 1);
+    assert_eq!(engine.evaluate_json(&elsewhere, Instant::now()).len(), 1);
 }
 
 #[test]
@@ -121,7 +123,7 @@ fn a_file_can_disable_override_and_add_rules() {
     );
     let mut engine = Engine::new(rules);
     let ids: Vec<String> = engine
-        .evaluate(&mount_event("allowed"), Instant::now())
+        .evaluate_json(&mount_event("allowed"), Instant::now())
         .into_iter()
         .map(|a| a.rule)
         .collect();
@@ -202,7 +204,7 @@ fn operators() {
             "rules:\n  - id: t\n    description: d\n    severity: low\n    summary: s\n    condition: {cond}\n"
         );
         let mut e = Engine::new(set(&[("t.yaml", &text)]).unwrap());
-        !e.evaluate(&ev, Instant::now()).is_empty()
+        !e.evaluate_json(&ev, Instant::now()).is_empty()
     };
     assert!(check("{field: process.pid, eq: 5}"));
     assert!(check("{field: process.pid, gt: 4}"));
@@ -235,4 +237,255 @@ fn summaries_name_the_workload() {
     assert_eq!(workload(&ev), "container web (abababababab)");
     ev["container"] = Value::Null;
     assert_eq!(workload(&ev), "host process");
+}
+
+mod differential {
+    //! The typed engine against v1's, which read every event as JSON: the same answers on a
+    //! corpus of every event kind (fields filled, empty, null and absent), every schema
+    //! path, every operator, exceptions and dedup windows.
+
+    use super::*;
+    use crate::event::{
+        access::Event,
+        samples::{Sample, samples},
+    };
+
+    fn typed(s: &Sample) -> &dyn Event {
+        match s {
+            Sample::Capability(e) => e,
+            Sample::Operation(e) => e,
+            Sample::Credentials(e) => e,
+            Sample::Container(e) => e,
+        }
+    }
+
+    /// Every schema path, and paths into arguments, labels, indexes, and past the leaves.
+    fn paths() -> Vec<String> {
+        let mut p = super::super::fields::all_paths();
+        for extra in [
+            "syscall.args.0",
+            "syscall.args.5",
+            "syscall.args.6",
+            "syscall.args.target",
+            "syscall.args.data",
+            "syscall.args.target.x",
+            "k8s.labels.app",
+            "k8s.labels.nope",
+            "process.args.3",
+            "process.args.9",
+            "process.pid.x",
+            "process.ancestors.1.exe",
+            "process.ancestors.2.pid",
+            "process.cap_effective.1",
+            "namespace.types.0",
+            "credentials.new.groups.1",
+            "posture.host_namespaces.1",
+            "kind.x",
+        ] {
+            p.push(extra.to_string());
+        }
+        p
+    }
+
+    #[test]
+    fn every_path_reads_what_the_json_holds() {
+        for (name, s) in samples() {
+            let value = s.value();
+            for p in paths() {
+                // Past the schema too: the accessors must agree on any path.
+                let path = Path(crate::event::access::Key::path(&p));
+                let want = path.get(&value).cloned();
+                let got = path.find(typed(&s)).to_json();
+                assert_eq!(got, want, "{name}: {p}");
+            }
+        }
+    }
+
+    /// Operands for the operators: of every JSON type, and values the samples hold.
+    fn operands() -> Vec<Value> {
+        vec![
+            json!(null),
+            json!(0),
+            json!(21),
+            json!(4242),
+            json!(21.0),
+            json!(-13),
+            json!(true),
+            json!(false),
+            json!(""),
+            json!("allowed"),
+            json!("denied"),
+            json!("CAP_SYS_ADMIN"),
+            json!("mount"),
+            json!("syscall"),
+            json!("payments"),
+            json!("api"),
+            json!("/host/mnt"),
+            json!("mnt"),
+            json!(["mnt"]),
+            json!([0, 10]),
+            json!({"id": 9, "path": null}),
+        ]
+    }
+
+    fn leaves(path: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for v in operands() {
+            let null = v.is_null();
+            let v = v.to_string();
+            // `eq: null` reads as no operator at all.
+            for op in ["eq", "ne", "contains"].into_iter().filter(|_| !null) {
+                out.push(format!("{{field: {path}, {op}: {v}}}"));
+            }
+            out.push(format!("{{field: {path}, in: [{v}, 1]}}"));
+            out.push(format!("{{field: {path}, not_in: [{v}]}}"));
+            out.push(format!("{{field: {path}, any_in: [{v}, \"CAP_CHOWN\"]}}"));
+        }
+        for op in [
+            "gt: 20",
+            "ge: 21",
+            "lt: 0",
+            "le: 4242",
+            "exists: true",
+            "exists: false",
+        ] {
+            out.push(format!("{{field: {path}, {op}}}"));
+        }
+        for op in [
+            "empty: true",
+            "empty: false",
+            "glob: \"*a*\"",
+            "regex: \"^[0-9]+$\"",
+        ] {
+            out.push(format!("{{field: {path}, {op}}}"));
+        }
+        out
+    }
+
+    #[test]
+    fn every_operator_on_every_path_agrees_with_the_json_engine() {
+        let corpus = samples();
+        let values: Vec<Value> = corpus.iter().map(|(_, s)| s.value()).collect();
+        let mut compared = 0;
+        for p in paths() {
+            let conditions = leaves(&p).join(", ");
+            // One rule per leaf, so that a disagreement names its condition.
+            let text = format!("macros:\n  m:\n    any: [{conditions}]\n");
+            if !super::super::fields::known(&p) {
+                continue;
+            }
+            let file: RuleFile = serde_yaml_ng::from_str(&text).unwrap();
+            let Condition::Any(leaves) = &file.macros["m"] else {
+                panic!("any")
+            };
+            let no_names = NoNames;
+            for leaf in leaves {
+                let c = leaf.compile(&no_names, 0).unwrap();
+                for ((name, s), v) in corpus.iter().zip(&values) {
+                    assert_eq!(c.matches(typed(s)), c.matches_json(v), "{name}: {leaf:?}");
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 50_000, "{compared}");
+    }
+
+    struct NoNames;
+
+    impl condition::Resolver for NoNames {
+        fn list(&self, name: &str) -> Result<Vec<Value>, String> {
+            Err(format!("no list {name}"))
+        }
+
+        fn macro_condition(&self, name: &str, _: usize) -> Result<Compiled, String> {
+            Err(format!("no macro {name}"))
+        }
+    }
+
+    /// Rules beside the defaults that test lists, exceptions and dedup windows.
+    const EXTRA: &str = r#"
+lists:
+  admin_caps: [CAP_SYS_ADMIN, CAP_SYS_PTRACE]
+rules:
+  - id: any_admin_check
+    description: every CAP_SYS_ADMIN check, counted per verdict
+    severity: low
+    mitre: [T1611]
+    condition:
+      all:
+        - {field: capability.name, in: admin_caps}
+        - not: {field: process.comm, glob: "runc:*"}
+    summary: "{workload} {capability.name} {outcome} by {process} as {user} ({process.ancestors.0.exe})"
+    dedup: {window_secs: 60, by: [capability.verdict, process.ancestors]}
+  - id: labelled_pods
+    description: events of labelled pods, outside one image
+    severity: info
+    mitre: [T1610]
+    condition: {field: k8s.labels.app, exists: true}
+    summary: "{kind} in {k8s.labels} {syscall.args} {posture.host_namespaces}"
+    exceptions:
+      - {image: ["*/other:*"], exe: ["/bin/*"]}
+    dedup: {window_secs: 0}
+  - id: mounts_not_in_payments
+    description: mounts anywhere but payments
+    severity: medium
+    mitre: [T1611]
+    condition:
+      any:
+        - {field: kind, eq: syscall}
+        - {field: kind, in: [namespace, credentials]}
+    summary: "{syscall.name} {credentials.new.uid} {namespace.types}"
+    exceptions:
+      - {namespace: [payments], pod: ["api-*"]}
+"#;
+
+    #[test]
+    fn the_engine_raises_the_same_alerts_from_typed_events_as_from_json() {
+        let rules = with_defaults(EXTRA).unwrap();
+        let mut from_typed = Engine::new(rules.clone());
+        let mut from_json = Engine::new(rules);
+        let t0 = Instant::now();
+        let mut alerts = 0;
+        // Repeats open, fill and close dedup windows.
+        for round in 0..3u64 {
+            let now = t0 + Duration::from_secs(round * 40);
+            for (name, s) in samples() {
+                let a = from_typed.evaluate(typed(&s), &s.line(), now);
+                let b = from_json.evaluate_json(&s.value(), now);
+                let a: Vec<Value> = a.iter().map(|a| serde_json::to_value(a).unwrap()).collect();
+                let b: Vec<Value> = b.iter().map(|a| serde_json::to_value(a).unwrap()).collect();
+                assert_eq!(a, b, "{name}, round {round}");
+                alerts += a.len();
+            }
+            let now = now + Duration::from_secs(30);
+            let a = from_typed.flush(now);
+            let b = from_json.flush(now);
+            assert_eq!(a.len(), b.len());
+            alerts += a.len();
+        }
+        assert!(alerts > 20, "{alerts}");
+        assert_eq!(from_typed.unreadable, 0);
+    }
+
+    #[test]
+    fn rules_run_only_on_the_kinds_they_can_match() {
+        let rules = with_defaults(EXTRA).unwrap();
+        let engine = Engine::new(rules);
+        let on = |kind: &str| -> Vec<&str> {
+            engine
+                .index
+                .rules(kind)
+                .iter()
+                .map(|&i| engine.rules.rules[i].id.as_str())
+                .collect()
+        };
+        assert!(on("syscall").contains(&"mounts_not_in_payments"));
+        assert!(on("credentials").contains(&"mounts_not_in_payments"));
+        assert!(!on("capability").contains(&"mounts_not_in_payments"));
+        assert!(!on("container_start").contains(&"mount_in_container"));
+        // Conditions that do not bound the kind run on every kind.
+        for kind in ["capability", "syscall", "container_start", "unheard_of"] {
+            assert!(on(kind).contains(&"labelled_pods"), "{kind}");
+        }
+    }
 }

@@ -20,7 +20,10 @@ use std::{
 
 use serde_json::Value;
 
-use crate::rules::Severity;
+use crate::{
+    event::access::{Event, Key},
+    rules::Severity,
+};
 
 /// One serialised event and what sinks filter on.
 #[derive(Debug)]
@@ -37,7 +40,30 @@ pub struct Record {
     pub json: String,
 }
 
+crate::event::access::paths!(fn paths_of -> Paths {
+    k8s_namespace = "k8s.namespace",
+    k8s_pod = "k8s.pod",
+    k8s_container = "k8s.container",
+    container_name = "container.name",
+});
+
 impl Record {
+    /// A typed event and its JSON line (events have no severity and no rule).
+    pub fn of(event: &(impl Event + ?Sized), json: String) -> Record {
+        let p = paths_of();
+        let s = |path: &[Key]| event.field(path).as_str().map(str::to_string);
+        Record {
+            kind: event.kind().to_string(),
+            severity: None,
+            rule: None,
+            namespace: s(&p.k8s_namespace),
+            pod: s(&p.k8s_pod),
+            container: s(&p.k8s_container).or_else(|| s(&p.container_name)),
+            json,
+        }
+    }
+
+    /// An alert's JSON, and what sinks filter it on.
     pub fn new(value: &Value) -> Option<Record> {
         let s = |v: &Value| v.as_str().map(str::to_string);
         Some(Record {
