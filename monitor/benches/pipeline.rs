@@ -5,7 +5,9 @@
 //! The stream is generated: a container cgroup appears, its processes exec, then they make
 //! capability checks (several capabilities, some refused) and, one record in 16, a
 //! sensitive operation (a mount, with its strings). That is the daemon's steady state: the
-//! cgroup and the processes are known, so nothing is read from /proc or cgroupfs.
+//! cgroup and the processes are known, so nothing is read from /proc or cgroupfs, and the
+//! container is resolved from a runc state (with its pod's CRI annotations) laid out in a
+//! scratch directory, as a production container is from the runtime's files.
 
 use std::hint::black_box;
 
@@ -140,13 +142,46 @@ fn stream() -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// A runc state for the container, under a scratch root; removed when dropped.
+struct HostRoot(std::path::PathBuf);
+
+impl HostRoot {
+    fn new() -> HostRoot {
+        let root = std::env::temp_dir().join(format!("privmon-bench-{}", std::process::id()));
+        let state = root.join("run/runc").join("ab".repeat(32));
+        std::fs::create_dir_all(&state).expect("scratch runc state directory");
+        let annotations = [
+            "io.kubernetes.cri.container-type=container",
+            "io.kubernetes.cri.sandbox-name=api-7d9f8c6b5-x2x4z",
+            "io.kubernetes.cri.sandbox-namespace=payments",
+            "io.kubernetes.cri.sandbox-uid=7e570000-0000-4000-8000-000000000001",
+            "io.kubernetes.cri.container-name=api",
+            "io.kubernetes.cri.image-name=registry.example/payments/api:1.4.2",
+        ];
+        let json = format!(
+            r#"{{"init_process_pid": {FIRST_PID}, "config": {{"labels": {labels:?}}}}}"#,
+            labels = annotations
+        );
+        std::fs::write(state.join("state.json"), json).expect("writing the runc state");
+        HostRoot(root)
+    }
+}
+
+impl Drop for HostRoot {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn pipeline(c: &mut Criterion) {
     // Benchmarks must not read or write the host's advisor state.
     let config = Config {
         state_dir: None,
         ..Config::default()
     };
+    let root = HostRoot::new();
     let mut replay = Replay::new(&config).expect("building the output stage");
+    replay.host_root(root.0.clone());
     for rec in prologue() {
         replay.feed(&rec).expect("prologue record decodes");
     }
@@ -166,6 +201,11 @@ fn pipeline(c: &mut Criterion) {
         })
     });
     group.finish();
+    assert_eq!(
+        replay.settled_cgroups(),
+        1,
+        "the container was not resolved from its runc state"
+    );
     assert!(
         replay.written() >= BATCH as u64,
         "the stream produced no events"

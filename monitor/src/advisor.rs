@@ -14,7 +14,7 @@
 //! syscall (see [`is_probing`]).
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::{BTreeMap, BTreeSet, HashMap},
     fs,
     io::Write as _,
     path::{Path, PathBuf},
@@ -166,28 +166,86 @@ paths!(fn paths_of -> Paths {
     process_comm = "process.comm",
 });
 
+/// What a workload's identity is made of, as an event names it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Names<'a> {
+    id: &'a str,
+    k8s_container: Option<&'a str>,
+    name: Option<&'a str>,
+    pod: Option<&'a str>,
+    namespace: Option<&'a str>,
+    image: Option<&'a str>,
+}
+
+impl<'a> Names<'a> {
+    fn of(event: &'a (impl Fields + ?Sized)) -> Option<Names<'a>> {
+        let p = paths_of();
+        let s = |path: &[Key]| event.field(path).as_str();
+        Some(Names {
+            id: s(&p.container_id)?,
+            k8s_container: s(&p.k8s_container),
+            name: s(&p.container_name),
+            pod: s(&p.k8s_pod),
+            namespace: s(&p.k8s_namespace),
+            image: s(&p.container_image),
+        })
+    }
+
+    fn workload(&self) -> WorkloadId {
+        let name = self
+            .k8s_container
+            .or(self.name)
+            .map(str::to_string)
+            .unwrap_or_else(|| self.id.chars().take(12).collect());
+        match self.pod {
+            Some(pod) => WorkloadId {
+                namespace: self.namespace.map(str::to_string),
+                owner: pod_stem(pod),
+                container: name,
+            },
+            None => WorkloadId {
+                namespace: None,
+                owner: self.image.unwrap_or("unknown-image").to_string(),
+                container: name,
+            },
+        }
+    }
+}
+
+/// [`Names`] but the id, owned: what a cached workload id was made from.
+#[derive(Clone, PartialEq, Eq)]
+struct OwnedNames([Option<String>; 5]);
+
+impl OwnedNames {
+    fn of(n: &Names<'_>) -> OwnedNames {
+        let o = |s: Option<&str>| s.map(str::to_string);
+        OwnedNames([
+            o(n.k8s_container),
+            o(n.name),
+            o(n.pod),
+            o(n.namespace),
+            o(n.image),
+        ])
+    }
+
+    fn names(&self, n: &Names<'_>) -> bool {
+        let [a, b, c, d, e] = &self.0;
+        let eq = |x: &Option<String>, y: Option<&str>| x.as_deref() == y;
+        eq(a, n.k8s_container)
+            && eq(b, n.name)
+            && eq(c, n.pod)
+            && eq(d, n.namespace)
+            && eq(e, n.image)
+    }
+}
+
+/// Most containers whose workload id is kept.
+const IDS_KEPT: usize = 4096;
+
 impl WorkloadId {
     /// The workload of an event's container; None for host processes.
     pub fn of(event: &(impl Fields + ?Sized)) -> Option<WorkloadId> {
-        let p = paths_of();
-        let s = |path: &[Key]| event.field(path).as_str();
-        let id = s(&p.container_id)?;
-        let name = s(&p.k8s_container)
-            .or(s(&p.container_name))
-            .map(str::to_string)
-            .unwrap_or_else(|| id.chars().take(12).collect());
-        match s(&p.k8s_pod) {
-            Some(pod) => Some(WorkloadId {
-                namespace: s(&p.k8s_namespace).map(str::to_string),
-                owner: pod_stem(pod),
-                container: name,
-            }),
-            None => Some(WorkloadId {
-                namespace: None,
-                owner: s(&p.container_image).unwrap_or("unknown-image").to_string(),
-                container: name,
-            }),
-        }
+        Names::of(event).map(|n| n.workload())
     }
 }
 
@@ -305,6 +363,9 @@ struct StateFile {
 /// Observed use per workload, baselines, and their state file.
 pub struct Advisor {
     workloads: BTreeMap<WorkloadId, Workload>,
+    /// The workload id of each container, with the names it was made from (an event
+    /// naming the container otherwise makes it again): not made per event.
+    ids: HashMap<String, (OwnedNames, std::sync::Arc<WorkloadId>)>,
     /// Learning period, seconds.
     learning_secs: u64,
     state_path: Option<PathBuf>,
@@ -315,6 +376,7 @@ impl Advisor {
     pub fn new(learning_secs: u64, state_path: Option<PathBuf>) -> Advisor {
         Advisor {
             workloads: BTreeMap::new(),
+            ids: HashMap::new(),
             learning_secs,
             state_path,
             dirty: false,
@@ -397,8 +459,23 @@ impl Advisor {
         self.workloads.values()
     }
 
-    fn entry(&mut self, id: WorkloadId, now: u64) -> &mut Workload {
-        if !self.workloads.contains_key(&id) && self.workloads.len() >= MAX_WORKLOADS {
+    fn workload_of(&mut self, names: &Names<'_>) -> std::sync::Arc<WorkloadId> {
+        if let Some((owned, id)) = self.ids.get(names.id)
+            && owned.names(names)
+        {
+            return id.clone();
+        }
+        let id = std::sync::Arc::new(names.workload());
+        if self.ids.len() >= IDS_KEPT {
+            self.ids.clear();
+        }
+        self.ids
+            .insert(names.id.to_string(), (OwnedNames::of(names), id.clone()));
+        id
+    }
+
+    fn entry(&mut self, id: &WorkloadId, now: u64) -> &mut Workload {
+        if !self.workloads.contains_key(id) && self.workloads.len() >= MAX_WORKLOADS {
             let oldest = self
                 .workloads
                 .values()
@@ -408,10 +485,12 @@ impl Advisor {
                 self.workloads.remove(&oldest);
             }
         }
-        let w = self
-            .workloads
-            .entry(id.clone())
-            .or_insert_with(|| Workload::new(id, now));
+        // Looked up before it is inserted: most events are of workloads already known.
+        if !self.workloads.contains_key(id) {
+            self.workloads
+                .insert(id.clone(), Workload::new(id.clone(), now));
+        }
+        let w = self.workloads.get_mut(id).expect("inserted above");
         w.last_seen = w.last_seen.max(now);
         w
     }
@@ -424,10 +503,10 @@ impl Advisor {
         if !matches!(kind, "container_start" | "capability" | "credentials") {
             return None;
         }
-        let id = WorkloadId::of(event)?;
+        let id = self.workload_of(&Names::of(event)?);
         self.dirty = true;
         let learning_secs = self.learning_secs;
-        let w = self.entry(id, now);
+        let w = self.entry(&id, now);
         match kind {
             "container_start" => {
                 let cid = s(&p.container_id).unwrap_or_default();
@@ -466,15 +545,21 @@ impl Advisor {
                     w.baseline = Some(w.used.keys().cloned().collect());
                 }
                 let new = !w.used.contains_key(name);
-                let u = w.used.entry(name.to_string()).or_insert(CapabilityUse {
-                    first_seen: now,
-                    ..CapabilityUse::default()
-                });
+                if new {
+                    w.used.insert(
+                        name.to_string(),
+                        CapabilityUse {
+                            first_seen: now,
+                            ..CapabilityUse::default()
+                        },
+                    );
+                }
+                let u = w.used.get_mut(name).expect("inserted above");
                 u.last_seen = now;
                 u.checks += 1;
-                let op = syscall.unwrap_or("(no syscall)").to_string();
-                if u.operations.len() < MAX_OPERATIONS {
-                    u.operations.insert(op);
+                let op = syscall.unwrap_or("(no syscall)");
+                if u.operations.len() < MAX_OPERATIONS && !u.operations.contains(op) {
+                    u.operations.insert(op.to_string());
                 }
                 if new {
                     w.last_new_capability = Some(now);

@@ -65,6 +65,24 @@ impl Capability {
         }
     }
 
+    /// The name as [`Capability::name`] gives it, for the 64 bits of a capability mask
+    /// (the names of unknown bits are made once).
+    pub fn static_name(self) -> &'static str {
+        static BEYOND: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+        match NAMES.get(self.0 as usize) {
+            Some(n) => n,
+            None => BEYOND
+                .get_or_init(|| {
+                    (NAMES.len()..64)
+                        .map(|n| &*Box::leak(format!("CAP_{n}").into_boxed_str()))
+                        .collect()
+                })
+                .get(self.0 as usize - NAMES.len())
+                .copied()
+                .unwrap_or("CAP_UNKNOWN"),
+        }
+    }
+
     /// Parses `CAP_SYS_ADMIN`, `cap_sys_admin` or `sys_admin`.
     pub fn from_name(name: &str) -> Result<Capability, UnknownCapability> {
         let upper = name.trim().to_ascii_uppercase();
@@ -85,6 +103,70 @@ impl Capability {
         (0..64u32)
             .filter(move |bit| mask & (1u64 << bit) != 0)
             .map(Capability)
+    }
+}
+
+/// A capability set as a bit mask, written as the list of its names (`process.cap_effective`):
+/// nothing is allocated per event.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CapSet(pub u64);
+
+impl CapSet {
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        Capability::from_mask(self.0).map(Capability::static_name)
+    }
+}
+
+/// Most masks whose JSON is kept (a host has few distinct capability sets).
+const MASKS_KEPT: usize = 256;
+
+impl serde::Serialize for CapSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use std::{cell::RefCell, collections::HashMap};
+
+        use serde_json::value::RawValue;
+
+        // The list of a mask is written once per thread, then copied as bytes.
+        thread_local! {
+            static JSON: RefCell<HashMap<u64, Box<RawValue>>> = RefCell::default();
+        }
+        JSON.with_borrow_mut(|cache| {
+            if !cache.contains_key(&self.0) {
+                if cache.len() >= MASKS_KEPT {
+                    cache.clear();
+                }
+                let names: Vec<&str> = self.names().collect();
+                let json = serde_json::to_string(&names)
+                    .ok()
+                    .and_then(|j| RawValue::from_string(j).ok());
+                match json {
+                    Some(j) => {
+                        cache.insert(self.0, j);
+                    }
+                    None => return s.collect_seq(self.names()),
+                }
+            }
+            cache[&self.0].serialize(s)
+        })
+    }
+}
+
+impl crate::event::access::List for CapSet {
+    fn len(&self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    fn item(&self, i: usize, rest: &[crate::event::access::Key]) -> crate::event::access::Val<'_> {
+        match (self.names().nth(i), rest) {
+            (Some(name), []) => crate::event::access::Val::Str(name),
+            _ => crate::event::access::Val::Missing,
+        }
+    }
+}
+
+impl crate::event::access::Fields for CapSet {
+    fn field(&self, path: &[crate::event::access::Key]) -> crate::event::access::Val<'_> {
+        crate::event::access::list(self, path)
     }
 }
 

@@ -9,8 +9,9 @@
 pub mod access;
 #[cfg(test)]
 pub mod samples;
+pub mod shared;
 
-use std::{collections::BTreeMap, mem::size_of, time::SystemTime};
+use std::{collections::BTreeMap, mem::size_of, sync::Arc, time::SystemTime};
 
 use monitor_common::{
     AUDIT_NO, AUDIT_YES, CapabilityRecord, CgroupRecord, ExecRecord, ExitRecord, OperationRecord,
@@ -19,8 +20,9 @@ use monitor_common::{
 use serde::{Serialize, ser::SerializeMap};
 
 use self::access::{Event, Fields, Key, Name, Val, block};
+pub use self::shared::Shared;
 use crate::{
-    capabilities::Capability,
+    capabilities::{CapSet, Capability},
     containers::{Container, Kubernetes, posture::Posture},
     syscalls::Arch,
 };
@@ -269,18 +271,29 @@ impl Default for Clock {
 /// The process that made the check.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Process {
-    /// Parent, grandparent, ... (at most [`crate::processes::MAX_ANCESTORS`]).
-    pub ancestors: Vec<Ancestor>,
-    pub args: Option<Vec<String>>,
+    /// Parent, grandparent, ... (at most [`crate::processes::MAX_ANCESTORS`]); shared by
+    /// the process's events while its ancestry stays the same.
+    pub ancestors: Shared<Vec<Ancestor>>,
+    /// Shared by the process's events.
+    pub args: Option<Shared<Vec<String>>>,
     /// Effective capability set of the credentials that were checked.
-    pub cap_effective: Vec<String>,
+    pub cap_effective: CapSet,
     pub comm: String,
     pub euid: Option<u32>,
-    pub exe: Option<String>,
+    pub exe: Option<Arc<str>>,
     pub pid: u32,
     pub ppid: Option<u32>,
     pub tid: u32,
     pub uid: Option<u32>,
+}
+
+impl Process {
+    /// The ancestry of a process whose parent is unknown (shared: no allocation).
+    pub fn no_ancestors() -> Shared<Vec<Ancestor>> {
+        static NONE: std::sync::LazyLock<Shared<Vec<Ancestor>>> =
+            std::sync::LazyLock::new(|| Shared::new(Vec::new()));
+        NONE.clone()
+    }
 }
 
 block!(Process {
@@ -300,7 +313,7 @@ block!(Process {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Ancestor {
     pub comm: String,
-    pub exe: Option<String>,
+    pub exe: Option<Arc<str>>,
     pub pid: u32,
 }
 
@@ -314,7 +327,8 @@ block!(Ancestor {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Cgroup {
     pub id: u64,
-    pub path: Option<String>,
+    /// Shared by the cgroup's events.
+    pub path: Option<Shared<Arc<str>>>,
 }
 
 block!(Cgroup { Id: id, Path: path });
@@ -359,13 +373,13 @@ block!(Syscall {
 pub struct Header {
     pub time: String,
     pub kind: &'static str,
-    pub node: String,
+    pub node: Arc<str>,
     pub process: Process,
     /// null for host processes (and for a process whose cgroup vanished before it could be
-    /// resolved).
-    pub container: Option<Container>,
+    /// resolved). Shared by the container's events.
+    pub container: Option<Shared<Container>>,
     /// null outside Kubernetes.
-    pub k8s: Option<Kubernetes>,
+    pub k8s: Option<Shared<Kubernetes>>,
     pub cgroup: Cgroup,
 }
 
@@ -712,13 +726,13 @@ impl Event for ContainerEvent {
 
 impl CapabilityEvent {
     /// The event for a record, before process and cgroup enrichment.
-    pub fn from_record(rec: &CapabilityRecord, clock: &Clock, node: &str) -> CapabilityEvent {
+    pub fn from_record(rec: &CapabilityRecord, clock: &Clock, node: &Arc<str>) -> CapabilityEvent {
         let known = |v: u32| (v != u32::MAX).then_some(v);
         CapabilityEvent {
             header: Header {
                 time: clock.rfc3339(rec.boot_ns),
                 kind: "capability",
-                node: node.to_string(),
+                node: node.clone(),
                 process: Process {
                     pid: rec.pid,
                     tid: rec.tid,
@@ -728,10 +742,8 @@ impl CapabilityEvent {
                     uid: known(rec.uid),
                     euid: known(rec.euid),
                     args: None,
-                    cap_effective: Capability::from_mask(rec.cap_effective)
-                        .map(Capability::name)
-                        .collect(),
-                    ancestors: Vec::new(),
+                    cap_effective: CapSet(rec.cap_effective),
+                    ancestors: Process::no_ancestors(),
                 },
                 container: None,
                 k8s: None,
@@ -926,7 +938,7 @@ mod tests {
             &Clock {
                 boot_epoch_ns: 1_700_000_000_000_000_000,
             },
-            "node-1",
+            &"node-1".into(),
         );
         let v = serde_json::to_value(&ev).unwrap();
         assert_eq!(v["kind"], "capability");
@@ -956,7 +968,7 @@ mod tests {
         let mut rec = record();
         rec.syscall = -1;
         rec.uid = u32::MAX;
-        let ev = CapabilityEvent::from_record(&rec, &Clock::new(), "n");
+        let ev = CapabilityEvent::from_record(&rec, &Clock::new(), &"n".into());
         assert_eq!(ev.syscall, None);
         assert_eq!(ev.header.process.uid, None);
     }

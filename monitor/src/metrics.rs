@@ -817,6 +817,7 @@ mod tests {
             init_pid: None,
             bundle: None,
             cri_pending: false,
+            settled: true,
         }
     }
 

@@ -26,6 +26,7 @@ use tracing::{error, info, warn};
 
 use crate::{
     advisor::{self, Advisor, OutsideBaseline},
+    capabilities::CapSet,
     cgroup::{CgroupResolver, v2_root},
     config::{Config, Coverage, Watch},
     containers::{Containers, cgroup_path, lifecycle::Lifecycle},
@@ -33,7 +34,7 @@ use crate::{
     event::{
         CapabilityEvent, CapabilitySets, Clock, ContainerEvent, CredentialsChange,
         CredentialsEvent, DecodeError, Exec, ExecDetail, Header, Ids, Operation, OperationEvent,
-        Process, Record, SyscallDetail, access::Event, boottime_ns, decode,
+        Process, Record, Shared, SyscallDetail, access::Event, boottime_ns, decode,
     },
     http,
     loader::Probes,
@@ -439,6 +440,30 @@ fn hook_info(probes: &Probes) -> HookInfo {
     }
 }
 
+/// Most cgroups whose attribution the output thread keeps; beyond it, it starts over.
+const MAX_ATTRIBUTED: usize = 16_384;
+
+/// The attribution of one cgroup's events, with the blocks they share.
+#[derive(Clone)]
+struct Attributed {
+    path: Shared<Arc<str>>,
+    /// What the container resolver said (compared by identity: it makes a new one when
+    /// what it knows changes).
+    from: Option<Arc<crate::containers::Attribution>>,
+    container: Option<Shared<crate::containers::Container>>,
+    k8s: Option<Shared<crate::containers::Kubernetes>>,
+    /// Final: reused without asking the resolver again.
+    settled: bool,
+}
+
+impl Attributed {
+    fn fill(&self, h: &mut Header) {
+        h.cgroup.path = Some(self.path.clone());
+        h.container.clone_from(&self.container);
+        h.k8s.clone_from(&self.k8s);
+    }
+}
+
 /// What the output thread hands events to: the rules, then the sinks and the stream, and
 /// the least-privilege advisor.
 struct Outlets {
@@ -501,7 +526,11 @@ impl HostFilter {
 /// The output thread's state: enrichment caches, container lifecycle, rules, and the
 /// sinks it offers events to (never waiting for them).
 struct Output {
-    node: String,
+    node: Arc<str>,
+    /// Who each cgroup's events belong to, and its blocks made once (see `attribute`).
+    attributed: StdHashMap<u64, Attributed>,
+    /// Capacity for the next event's JSON.
+    line_hint: usize,
     clock: Clock,
     cgroups: CgroupResolver,
     containers: Containers,
@@ -550,7 +579,9 @@ impl Output {
             cgroups.tracepoints_keep_current();
         }
         Output {
-            node,
+            node: node.into(),
+            attributed: StdHashMap::new(),
+            line_hint: 2048,
             clock: Clock::new(),
             cgroups,
             containers: Containers::new(PathBuf::from("/")),
@@ -738,6 +769,7 @@ impl Output {
                     self.container_event(&ev);
                 }
                 self.cgroups.remove(id);
+                self.attributed.remove(&id);
                 if let Some(filter) = &mut self.host_cgroups {
                     filter.remove(id);
                 }
@@ -842,12 +874,12 @@ impl Output {
             tid: e.pid,
             ppid: Some(e.ppid),
             comm: e.comm.clone(),
-            exe: e.filename.clone(),
+            exe: e.filename.as_deref().map(Arc::from),
             uid: e.uid,
             euid: e.euid,
-            args: Some(e.args.clone()),
-            cap_effective: Vec::new(),
-            ancestors: Vec::new(),
+            args: Some(Shared::new(e.args.clone())),
+            cap_effective: CapSet(0),
+            ancestors: Process::no_ancestors(),
         };
         self.processes.enrich(&mut process);
         let mut header = Header {
@@ -866,18 +898,46 @@ impl Output {
         header
     }
 
-    /// Fills an event's cgroup path and container from its cgroup id.
+    /// Fills an event's cgroup path and container from its cgroup id. Once a cgroup's
+    /// attribution is final (a host cgroup, or a container whose runtime files were found
+    /// and whose CRI answer is in), its blocks are reused as they are: one lookup per event.
     fn attribute(&mut self, h: &mut Header, boot_ns: u64) {
-        h.cgroup.path = self.cgroups.path(h.cgroup.id, h.process.pid);
-        if let Some(a) = h
-            .cgroup
-            .path
-            .as_deref()
-            .and_then(|p| self.containers.for_cgroup(p, boot_ns))
-        {
-            h.container = Some(a.container.clone());
-            h.k8s = a.k8s.clone();
+        let id = h.cgroup.id;
+        if let Some(a) = self.attributed.get(&id).filter(|a| a.settled) {
+            a.fill(h);
+            return;
         }
+        let Some(path) = self.cgroups.path(id, h.process.pid) else {
+            h.cgroup.path = None;
+            return;
+        };
+        let attribution = self.containers.for_cgroup(&path, boot_ns);
+        let same = self
+            .attributed
+            .get(&id)
+            .filter(|a| match (&a.from, &attribution) {
+                (Some(x), Some(y)) => Arc::ptr_eq(x, y),
+                (None, None) => true,
+                _ => false,
+            })
+            .cloned();
+        let entry = same.unwrap_or_else(|| Attributed {
+            path: Shared::new(path.into()),
+            container: attribution
+                .as_ref()
+                .map(|a| Shared::new(a.container.clone())),
+            k8s: attribution
+                .as_ref()
+                .and_then(|a| a.k8s.clone())
+                .map(Shared::new),
+            settled: attribution.as_ref().is_none_or(|a| a.settled),
+            from: attribution,
+        });
+        entry.fill(h);
+        if self.attributed.len() >= MAX_ATTRIBUTED {
+            self.attributed.clear();
+        }
+        self.attributed.insert(id, entry);
     }
 
     /// A capability event with its process, cgroup and container filled in.
@@ -975,13 +1035,15 @@ impl Output {
     /// once, into the line every sink and the stream share, and the rules and the advisor
     /// read its fields.
     fn emit<T: Event + Serialize>(&mut self, ev: &T) {
-        let json = match serde_json::to_string(ev) {
-            Ok(j) => j,
-            Err(_) => {
-                self.stats.output_errors.fetch_add(1, Relaxed);
-                return;
-            }
-        };
+        // Sized like the last line, so that writing it does not grow the buffer.
+        let mut buf = Vec::with_capacity(self.line_hint);
+        if serde_json::to_writer(&mut buf, ev).is_err() {
+            self.stats.output_errors.fetch_add(1, Relaxed);
+            return;
+        }
+        self.line_hint = buf.len().next_power_of_two().max(1024);
+        // SAFETY: serde_json writes UTF-8 only (as its own `to_string` assumes).
+        let json = unsafe { String::from_utf8_unchecked(buf) };
         let record = Arc::new(sinks::Record::of(ev, json));
         self.publish(&record);
         let alerts = self.rules.evaluate(ev, &record.json, Instant::now());
@@ -1086,6 +1148,12 @@ impl Replay {
         Ok(Replay { output })
     }
 
+    /// Reads the container runtimes' files under `root` instead of `/` (the benchmark lays
+    /// out a runc state there, so that its container is resolved as in production).
+    pub fn host_root(&mut self, root: PathBuf) {
+        self.output.containers = Containers::new(root);
+    }
+
     /// Decodes one raw ring-buffer record and handles it as the output thread does.
     pub fn feed(&mut self, raw: &[u8]) -> Result<(), DecodeError> {
         self.output.handle(decode(raw)?);
@@ -1099,6 +1167,15 @@ impl Replay {
         self.output.label_pending();
         self.output.poll_rules();
         self.output.poll_advisor(false);
+    }
+
+    /// Cgroups whose attribution is final (reused without asking the resolver again).
+    pub fn settled_cgroups(&self) -> usize {
+        self.output
+            .attributed
+            .values()
+            .filter(|a| a.settled)
+            .count()
     }
 
     /// Events and alerts serialized so far.

@@ -1,11 +1,12 @@
 //! The process table: what exec records said about each live process (file, arguments,
 //! parent), so that an event carries them even when the process is gone by the time the
-//! event is written, plus a short ancestry chain.
+//! event is written, plus a short ancestry chain. A process's arguments and ancestry are
+//! made (and serialized) once, and shared by its events.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use crate::{
-    event::{Ancestor, Exec, Process},
+    event::{Ancestor, Exec, Process, Shared},
     procfs,
 };
 
@@ -17,9 +18,12 @@ const MAX_PROCESSES: usize = 65_536;
 struct Entry {
     ppid: u32,
     comm: String,
-    exe: Option<String>,
-    args: Vec<String>,
-    creds: Creds,
+    exe: Option<Arc<str>>,
+    args: Option<Shared<Vec<String>>>,
+    /// As its exec left them; `None` for a process known from /proc only.
+    creds: Option<Creds>,
+    /// Its ancestry, made at the table's generation it names.
+    ancestry: Option<(u64, Shared<Vec<Ancestor>>)>,
 }
 
 /// A process's credentials as an exec left them.
@@ -60,6 +64,8 @@ pub struct CredentialChange {
 #[derive(Default)]
 pub struct ProcessTable {
     procs: HashMap<u32, Entry>,
+    /// Changes with every process that comes or goes: an ancestry made before is made again.
+    generation: u64,
 }
 
 impl ProcessTable {
@@ -72,8 +78,8 @@ impl ProcessTable {
         let before = self
             .procs
             .get(&e.pid)
-            .or_else(|| self.procs.get(&e.ppid))
-            .map(|p| p.creds);
+            .and_then(|p| p.creds)
+            .or_else(|| self.procs.get(&e.ppid).and_then(|p| p.creds));
         let new = Creds::of(e);
         let differs = |a: Option<u32>, b: Option<u32>| a.is_some() && b.is_some() && a != b;
         let changed = before.is_some_and(|old| {
@@ -82,38 +88,89 @@ impl ProcessTable {
                 || new.cap_permitted & !old.cap_permitted != 0
         }) || differs(new.uid, new.euid)
             || differs(new.gid, new.egid);
-        if self.procs.len() >= MAX_PROCESSES {
-            self.procs.clear();
-        }
-        self.procs.insert(
+        self.insert(
             e.pid,
             Entry {
                 ppid: e.ppid,
                 comm: e.comm.clone(),
-                exe: e.filename.clone(),
-                args: e.args.clone(),
-                creds: new,
+                exe: e.filename.as_deref().map(Arc::from),
+                args: (!e.args.is_empty()).then(|| Shared::new(e.args.clone())),
+                creds: Some(new),
+                ancestry: None,
             },
         );
         changed.then_some(CredentialChange { old: before, new })
     }
 
+    fn insert(&mut self, pid: u32, entry: Entry) {
+        if self.procs.len() >= MAX_PROCESSES {
+            self.procs.clear();
+        }
+        self.procs.insert(pid, entry);
+        self.generation += 1;
+    }
+
     pub fn exit(&mut self, pid: u32) {
-        self.procs.remove(&pid);
+        if self.procs.remove(&pid).is_some() {
+            self.generation += 1;
+        }
     }
 
     /// Fills `ppid`, `exe`, `args` and `ancestors`: from the table when it knows the process
-    /// under the same name, else from /proc.
-    pub fn enrich(&self, p: &mut Process) {
-        match self.procs.get(&p.pid).filter(|e| e.comm == p.comm) {
+    /// under the same name, else from /proc (a process the table has not seen is read once
+    /// and remembered until it exits).
+    pub fn enrich(&mut self, p: &mut Process) {
+        let known = match self.procs.get(&p.pid) {
+            Some(e) => e.comm == p.comm,
+            None => {
+                procfs::enrich(p);
+                // Still there: its details stay the same until it execs or exits.
+                if let Some(ppid) = p.ppid {
+                    self.insert(
+                        p.pid,
+                        Entry {
+                            ppid,
+                            comm: p.comm.clone(),
+                            exe: p.exe.clone(),
+                            args: p.args.clone(),
+                            creds: None,
+                            ancestry: None,
+                        },
+                    );
+                }
+                p.ppid.is_some()
+            }
+        };
+        if !known {
+            // A name the table does not know for this pid (a thread that renamed itself):
+            // /proc says, every time.
+            procfs::enrich(p);
+            p.ancestors = Shared::new(self.ancestors(p.ppid));
+            return;
+        }
+        let generation = self.generation;
+        let fresh = match self.procs.get(&p.pid) {
             Some(e) => {
                 p.ppid = Some(e.ppid);
-                p.exe = e.exe.clone();
-                p.args = (!e.args.is_empty()).then(|| e.args.clone());
+                p.exe.clone_from(&e.exe);
+                p.args.clone_from(&e.args);
+                e.ancestry
+                    .as_ref()
+                    .filter(|(g, _)| *g == generation)
+                    .map(|(_, a)| a.clone())
             }
-            None => procfs::enrich(p),
-        }
-        p.ancestors = self.ancestors(p.ppid);
+            None => None,
+        };
+        p.ancestors = match fresh {
+            Some(a) => a,
+            None => {
+                let a = Shared::new(self.ancestors(p.ppid));
+                if let Some(e) = self.procs.get_mut(&p.pid) {
+                    e.ancestry = Some((generation, a.clone()));
+                }
+                a
+            }
+        };
     }
 
     fn ancestors(&self, mut next: Option<u32>) -> Vec<Ancestor> {
@@ -125,7 +182,7 @@ impl ProcessTable {
             let (comm, ppid, exe) = match self.procs.get(&pid) {
                 Some(e) => (e.comm.clone(), e.ppid, e.exe.clone()),
                 None => match procfs::brief(pid) {
-                    Some(b) => b,
+                    Some((comm, ppid, exe)) => (comm, ppid, exe.map(Arc::from)),
                     None => break,
                 },
             };
@@ -234,8 +291,8 @@ mod tests {
             uid: None,
             euid: None,
             args: None,
-            cap_effective: vec![],
-            ancestors: vec![],
+            cap_effective: Default::default(),
+            ancestors: Process::no_ancestors(),
         }
     }
 
@@ -255,8 +312,8 @@ mod tests {
         assert_eq!(p.ppid, Some(B));
         assert_eq!(p.exe.as_deref(), Some("/bin/trigger"));
         assert_eq!(
-            p.args,
-            Some(vec!["/bin/trigger".to_string(), "-x".to_string()])
+            p.args.as_deref(),
+            Some(&vec!["/bin/trigger".to_string(), "-x".to_string()])
         );
         let chain: Vec<_> = p
             .ancestors

@@ -1,7 +1,12 @@
 //! Process details that the kernel record does not carry, read from /proc while the process
 //! lives. A process that has exited leaves them null.
 
-use crate::{capabilities::Capability, event::Process};
+use std::sync::Arc;
+
+use crate::{
+    capabilities::CapSet,
+    event::{Process, Shared},
+};
 
 /// The fields of `/proc/<pid>/status` privmon reads.
 struct Status {
@@ -51,11 +56,8 @@ pub fn process(pid: u32) -> Option<Process> {
         uid: st.uids.first().copied(),
         euid: st.uids.get(1).copied(),
         args: None,
-        cap_effective: st
-            .cap_effective
-            .map(|m| Capability::from_mask(m).map(Capability::name).collect())
-            .unwrap_or_default(),
-        ancestors: Vec::new(),
+        cap_effective: CapSet(st.cap_effective.unwrap_or_default()),
+        ancestors: Process::no_ancestors(),
     };
     enrich(&mut p);
     Some(p)
@@ -70,7 +72,7 @@ pub fn brief(pid: u32) -> Option<(String, u32, Option<String>)> {
 /// Fills `ppid`, `exe` and `args` from `/proc/<pid>`.
 pub fn enrich(p: &mut Process) {
     p.ppid = status(p.pid).and_then(|st| st.ppid);
-    p.exe = exe(p.pid);
+    p.exe = exe(p.pid).map(Arc::from);
     if let Ok(raw) = std::fs::read(format!("/proc/{}/cmdline", p.pid)) {
         let args: Vec<String> = raw
             .split(|b| *b == 0)
@@ -78,7 +80,7 @@ pub fn enrich(p: &mut Process) {
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
         if !args.is_empty() {
-            p.args = Some(args);
+            p.args = Some(Shared::new(args));
         }
     }
 }
@@ -98,8 +100,8 @@ mod tests {
             uid: None,
             euid: None,
             args: None,
-            cap_effective: vec![],
-            ancestors: vec![],
+            cap_effective: CapSet(0),
+            ancestors: Process::no_ancestors(),
         };
         enrich(&mut p);
         let whole = process(std::process::id()).unwrap();
@@ -110,7 +112,7 @@ mod tests {
         // SAFETY: getppid has no preconditions.
         assert_eq!(p.ppid, Some(unsafe { libc::getppid() } as u32));
         assert_eq!(
-            p.exe,
+            p.exe.as_deref().map(str::to_string),
             std::env::current_exe()
                 .ok()
                 .map(|e| e.to_string_lossy().into_owned())

@@ -11,7 +11,7 @@ use super::{
     posture::{self, Posture},
 };
 use crate::{
-    event::{Cgroup, ContainerEvent, Process, boottime_ns},
+    event::{Cgroup, ContainerEvent, Process, Shared, boottime_ns},
     procfs,
 };
 
@@ -137,7 +137,7 @@ impl Lifecycle {
                 k8s: s.attribution.k8s.clone(),
                 cgroup: Cgroup {
                     id: cgroup_id,
-                    path: Some(t.path),
+                    path: Some(Shared::new(t.path.into())),
                 },
                 posture: s.posture,
             });
@@ -200,7 +200,7 @@ fn try_start(
         k8s: attribution.k8s.clone(),
         cgroup: Cgroup {
             id: cgroup_id,
-            path: Some(t.path.clone()),
+            path: Some(Shared::new(t.path.as_str().into())),
         },
         posture: started.posture,
     })

@@ -92,6 +92,9 @@ pub struct Attribution {
     pub bundle: Option<PathBuf>,
     /// The CRI has been asked about the container and has not answered yet.
     pub cri_pending: bool,
+    /// Final: the runtime's files were found and the CRI's answer will not change, so
+    /// `for_cgroup` gives this same attribution until the container is forgotten.
+    pub settled: bool,
 }
 
 /// Most containers remembered; beyond it the cache starts over.
@@ -243,6 +246,7 @@ impl Containers {
             init_pid: meta.init_pid,
             bundle: meta.bundle.clone(),
             cri_pending: lookup == Lookup::Pending,
+            settled: resolved && CriState::of(&lookup) == CriState::Settled,
         });
         if self.cache.len() >= MAX_CACHED {
             self.cache.clear();

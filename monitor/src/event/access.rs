@@ -366,7 +366,8 @@ impl List for [u64; 6] {
     }
 }
 
-fn list<'a, L: List>(l: &'a L, path: &[Key]) -> Val<'a> {
+/// A list's answer to a path: itself, or an element and the path below it.
+pub fn list<'a, L: List>(l: &'a L, path: &[Key]) -> Val<'a> {
     match path {
         [] => Val::List(l),
         [k, rest @ ..] => match k.index {

@@ -1,8 +1,8 @@
 //! Events of every kind, filled and sparse, for the golden files (the JSON users see,
 //! byte for byte) and the differential tests of the typed rule engine against the JSON one.
 //!
-//! Struct literals only, so that the same file builds against any version of the contract's
-//! types that has the same fields (the golden files were written by v1's emit path).
+//! Struct literals only (the golden files were written by v1's emit path from this file as
+//! it was then, with `Vec`s where blocks are shared now).
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -55,12 +55,9 @@ fn process(full: bool) -> Process {
         exe: full.then(|| "/bin/busybox".into()),
         uid: Some(0),
         euid: full.then_some(0),
-        args: full.then(|| vec!["mount".into(), "-t".into(), "tmpfs".into(), "x".into()]),
-        cap_effective: if full {
-            vec!["CAP_CHOWN".into(), "CAP_SYS_ADMIN".into()]
-        } else {
-            Vec::new()
-        },
+        args: full.then(|| vec!["mount".into(), "-t".into(), "tmpfs".into(), "x".into()].into()),
+        // CAP_CHOWN and CAP_SYS_ADMIN.
+        cap_effective: crate::capabilities::CapSet(if full { 1 | 1 << 21 } else { 0 }),
         ancestors: if full {
             vec![
                 Ancestor {
@@ -74,8 +71,9 @@ fn process(full: bool) -> Process {
                     exe: None,
                 },
             ]
+            .into()
         } else {
-            Vec::new()
+            Vec::new().into()
         },
     }
 }
@@ -112,8 +110,8 @@ fn header(kind: &'static str, in_pod: bool, full: bool) -> Header {
         kind,
         node: "node-1".into(),
         process: process(full),
-        container: in_pod.then(|| container(full)),
-        k8s: in_pod.then(|| k8s(full)),
+        container: in_pod.then(|| container(full).into()),
+        k8s: in_pod.then(|| k8s(full).into()),
         cgroup: Cgroup {
             id: 5123,
             path: in_pod.then(|| "/kubepods/besteffort/pod7e57/3f1c".into()),
