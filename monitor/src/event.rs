@@ -226,10 +226,13 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
 }
 
 /// Converts `bpf_ktime_get_boot_ns()` stamps to wall-clock time.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Clock {
     /// Wall-clock nanoseconds since the epoch at boot.
     boot_epoch_ns: i128,
+    /// The last second written, and its text up to the fraction (`2026-12-03T19:00:00.`):
+    /// events come many to a second.
+    second: std::cell::Cell<(u64, [u8; 20])>,
 }
 
 /// Now, on the clock of `bpf_ktime_get_boot_ns()` (CLOCK_BOOTTIME).
@@ -251,14 +254,37 @@ impl Clock {
             .unwrap_or(0);
         Clock {
             boot_epoch_ns: now - boottime_ns() as i128,
+            second: std::cell::Cell::new((u64::MAX, [0; 20])),
         }
     }
 
-    /// RFC 3339 UTC time of a boot-clock stamp.
+    /// RFC 3339 UTC time of a boot-clock stamp, to the nanosecond
+    /// (`2026-12-03T19:00:00.123456789Z`, as `humantime::format_rfc3339_nanos` writes it).
     pub fn rfc3339(&self, boot_ns: u64) -> String {
-        let ns = (self.boot_epoch_ns + boot_ns as i128).max(0) as u128;
-        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(ns as u64);
-        humantime::format_rfc3339_nanos(t).to_string()
+        let ns = (self.boot_epoch_ns + boot_ns as i128).max(0) as u64;
+        let (secs, nanos) = (ns / 1_000_000_000, ns % 1_000_000_000);
+        let (cached, mut prefix) = self.second.get();
+        if cached != secs {
+            let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+            let whole = humantime::format_rfc3339_seconds(t).to_string();
+            match whole.as_bytes().get(..19) {
+                Some(date) if whole.len() == 20 => {
+                    prefix[..19].copy_from_slice(date);
+                    prefix[19] = b'.';
+                    self.second.set((secs, prefix));
+                }
+                // Beyond year 9999: no shortcut.
+                _ => {
+                    let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(ns);
+                    return humantime::format_rfc3339_nanos(t).to_string();
+                }
+            }
+        }
+        let mut out = String::with_capacity(30);
+        out.push_str(std::str::from_utf8(&prefix).unwrap_or_default());
+        // Writing to a String cannot fail.
+        let _ = std::fmt::Write::write_fmt(&mut out, format_args!("{nanos:09}Z"));
+        out
     }
 }
 
@@ -338,7 +364,7 @@ pub struct CapabilityUse {
     /// Whether the kernel audits the check: false for probing checks
     /// (`has_capability_noaudit()`); None where the hook cannot tell (the tracepoints).
     pub audit: Option<bool>,
-    pub name: String,
+    pub name: std::borrow::Cow<'static, str>,
     pub number: u32,
     /// `host` (initial user namespace), `user_namespace` (a child one) or `unknown`.
     pub scope: &'static str,
@@ -753,7 +779,11 @@ impl CapabilityEvent {
                 },
             },
             capability: CapabilityUse {
-                name: Capability(rec.cap).name(),
+                name: match rec.cap {
+                    // Within a mask's 64 bits: the name without an allocation.
+                    0..64 => Capability(rec.cap).static_name().into(),
+                    _ => Capability(rec.cap).name().into(),
+                },
                 number: rec.cap,
                 verdict: if u32::from(rec.verdict) == VERDICT_ALLOWED {
                     "allowed"
@@ -913,6 +943,22 @@ mod tests {
     }
 
     #[test]
+    fn times_are_written_as_humantime_writes_them() {
+        let clock = Clock::new();
+        let mut stamp = 1u64;
+        for i in 0..5000u64 {
+            // Steps from nanoseconds to days, so that seconds repeat and change.
+            stamp = stamp.wrapping_add(i * i * 7_919 + 1) % (400 * 86_400 * 1_000_000_000);
+            let ns = (clock.boot_epoch_ns + stamp as i128).max(0) as u64;
+            let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(ns);
+            assert_eq!(
+                clock.rfc3339(stamp),
+                humantime::format_rfc3339_nanos(t).to_string()
+            );
+        }
+    }
+
+    #[test]
     fn truncated_records_are_errors() {
         let b = bytes(&record());
         for len in [0, 3, 4, 64, b.len() - 1] {
@@ -937,6 +983,7 @@ mod tests {
             &record(),
             &Clock {
                 boot_epoch_ns: 1_700_000_000_000_000_000,
+                ..Clock::new()
             },
             &"node-1".into(),
         );

@@ -20,6 +20,7 @@ pub mod operations;
 pub mod pipeline;
 pub mod processes;
 pub mod procfs;
+pub mod queue;
 pub mod rules;
 pub mod sinks;
 pub mod syscalls;

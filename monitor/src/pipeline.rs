@@ -9,7 +9,7 @@ use std::{
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering::Relaxed},
-        mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel},
+        mpsc::RecvTimeoutError,
     },
     time::{Duration, Instant},
 };
@@ -41,6 +41,7 @@ use crate::{
     metrics::{Health, HookInfo, Metrics, SeriesLabels},
     operations::{self, ExitMerge},
     processes::{CredentialChange, Creds, ProcessTable},
+    queue,
     rules::{Alert, Engine, RuleSet, Severity, Technique},
     sinks::{self, Filter, Queued, stream::Hub},
 };
@@ -178,7 +179,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .map_err(std::io::Error::from)
         .context("polling the ring buffer")?;
 
-    let (tx, rx) = sync_channel::<Record>(config.event_queue_capacity);
+    let (tx, rx) = queue::bounded::<Record>(config.event_queue_capacity);
+    let mut tx = queue::Batcher::new(tx, BATCH);
     let host_cgroups = match config.watch {
         Watch::Containers => Some(HostFilter::new(&mut probes)?),
         Watch::All => None,
@@ -236,12 +238,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         "privmon ready"
     );
 
+    let mut backlogged = false;
     loop {
         tokio::select! {
-            guard = ring.readable_mut() => {
+            guard = ring.readable_mut(), if !backlogged => {
                 let mut guard = guard.context("waiting on the ring buffer")?;
-                drain(guard.get_inner_mut(), &tx, &stats);
+                backlogged = drain(guard.get_inner_mut(), &mut tx, &stats, Full::Wait);
                 guard.clear_ready();
+            }
+            // The output thread is behind: what the ring buffer holds stays there (the
+            // kernel wakes no reader that has not caught up) until it has room.
+            _ = tokio::time::sleep(BACKLOG_RETRY), if backlogged => {
+                backlogged = drain(ring.get_mut(), &mut tx, &stats, Full::Wait);
             }
             _ = sigterm.recv() => { info!("SIGTERM: shutting down"); break; }
             _ = sigint.recv() => { info!("SIGINT: shutting down"); break; }
@@ -249,7 +257,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 log_stats(probes.hook.name(), &metrics, &stats);
             }
             _ = beat.tick() => {
-                drain(ring.get_mut(), &tx, &stats);
+                backlogged = drain(ring.get_mut(), &mut tx, &stats, Full::Wait);
                 metrics.health.reader_alive();
             }
             _ = sighup.recv() => {
@@ -275,7 +283,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let final_probe_stats = metrics.probe_stats();
     metrics.detach();
     drop(probes);
-    drain(ring.get_mut(), &tx, &stats);
+    // What is left is handed over as the output thread makes room, for a while; then
+    // dropped and counted.
+    let give_up = Instant::now() + EXIT_DRAIN;
+    while drain(ring.get_mut(), &mut tx, &stats, Full::Wait) && Instant::now() < give_up {
+        std::thread::sleep(BACKLOG_RETRY);
+    }
+    drain(ring.get_mut(), &mut tx, &stats, Full::Drop);
     drop(tx);
     if writer.join().is_err() {
         error!("output thread panicked");
@@ -299,16 +313,44 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn drain(ring: &mut RingBuf<MapData>, tx: &SyncSender<Record>, stats: &PipelineStats) {
-    while let Some(item) = ring.next() {
+/// Records handed to the output thread at once.
+const BATCH: usize = 256;
+
+/// How soon the reader looks again when the output thread had no room.
+const BACKLOG_RETRY: Duration = Duration::from_millis(1);
+
+/// How long the output thread may take, at exit, to make room for what the ring holds.
+const EXIT_DRAIN: Duration = Duration::from_secs(5);
+
+/// What the reader does when the output thread's queue is full.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Full {
+    /// Stop reading: the records wait in the ring buffer (the kernel counts what does not
+    /// fit there).
+    Wait,
+    /// Read on, and drop (counted) what does not fit.
+    Drop,
+}
+
+/// Reads what the ring buffer holds and hands it to the output thread, in batches. Returns
+/// whether it stopped with records left because the queue was full (`Full::Wait`).
+fn drain(
+    ring: &mut RingBuf<MapData>,
+    tx: &mut queue::Batcher<Record>,
+    stats: &PipelineStats,
+    full: Full,
+) -> bool {
+    let mut refused = 0;
+    let mut backlogged = false;
+    loop {
+        if full == Full::Wait && tx.room() == 0 {
+            backlogged = true;
+            break;
+        }
+        let Some(item) = ring.next() else { break };
         stats.records.fetch_add(1, Relaxed);
         match decode(&item) {
-            Ok(rec) => match tx.try_send(rec) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                    stats.queue_drops.fetch_add(1, Relaxed);
-                }
-            },
+            Ok(rec) => refused += tx.push(rec),
             Err(DecodeError::Truncated { .. }) => {
                 stats.truncated.fetch_add(1, Relaxed);
             }
@@ -317,6 +359,9 @@ fn drain(ring: &mut RingBuf<MapData>, tx: &SyncSender<Record>, stats: &PipelineS
             }
         }
     }
+    refused += tx.flush();
+    stats.queue_drops.fetch_add(refused as u64, Relaxed);
+    backlogged
 }
 
 /// Starts the configured sinks; returns them and the threads to join at exit (the
@@ -624,15 +669,15 @@ impl Output {
         }
     }
 
-    fn run(mut self, rx: Receiver<Record>) {
+    fn run(mut self, rx: queue::Receiver<Record>) {
         let mut last_poll = Instant::now();
         loop {
             match rx.recv_timeout(POLL_INTERVAL) {
-                Ok(rec) => {
-                    self.handle(rec);
-                    // Write everything queued, then flush once.
-                    while let Ok(rec) = rx.try_recv() {
-                        self.handle(rec);
+                Ok(batch) => {
+                    batch.into_iter().for_each(|rec| self.handle(rec));
+                    // Write everything queued, then hand it to the sinks at once.
+                    while let Ok(batch) = rx.try_recv() {
+                        batch.into_iter().for_each(|rec| self.handle(rec));
                         if last_poll.elapsed() >= POLL_INTERVAL {
                             break;
                         }
@@ -648,9 +693,18 @@ impl Output {
                 self.poll_advisor(false);
                 last_poll = Instant::now();
             }
+            self.flush_sinks();
             self.metrics.health.output_alive();
         }
         self.poll_advisor(true);
+        self.flush_sinks();
+    }
+
+    /// Hands each sink what was gathered for it.
+    fn flush_sinks(&mut self) {
+        for sink in &mut self.sinks {
+            sink.flush();
+        }
     }
 
     /// Ends learning periods that are over, and saves the advisor's state now and then (and
@@ -1095,7 +1149,7 @@ impl Output {
 
     /// Hands a serialized event to every sink and to the live stream; never waits for them.
     fn publish(&mut self, record: &Arc<sinks::Record>) {
-        for sink in &self.sinks {
+        for sink in &mut self.sinks {
             sink.offer(record);
         }
         self.hub.publish(record);

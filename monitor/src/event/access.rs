@@ -317,6 +317,12 @@ scalars! {
     str => |s| Val::Str(s),
 }
 
+impl Fields for std::borrow::Cow<'_, str> {
+    fn field(&self, path: &[Key]) -> Val<'_> {
+        scalar(Val::Str(self), path)
+    }
+}
+
 impl<T: Fields + ?Sized> Fields for &T {
     fn field(&self, path: &[Key]) -> Val<'_> {
         (**self).field(path)

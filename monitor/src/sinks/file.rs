@@ -6,17 +6,21 @@ use std::{
     fs::{File, OpenOptions},
     io::{BufWriter, Write},
     path::{Path, PathBuf},
-    sync::{Arc, atomic::Ordering::Relaxed, mpsc::Receiver},
+    sync::{Arc, atomic::Ordering::Relaxed},
     time::{Duration, Instant},
 };
 
 use tracing::warn;
 
 use super::{Record, SinkStats};
+use crate::queue;
 
 /// A file that cannot be written is retried this often (meanwhile its lines are lost and
 /// counted).
 const REOPEN_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Bytes gathered before a write.
+const WRITE_BUFFER: usize = 256 << 10;
 
 pub struct Rotating {
     path: PathBuf,
@@ -54,7 +58,8 @@ impl Rotating {
             .append(true)
             .open(&self.path)?;
         self.size = f.metadata()?.len();
-        self.out = Some(BufWriter::new(f));
+        // Large writes: a burst of events is a few syscalls, not one per 8 KiB.
+        self.out = Some(BufWriter::with_capacity(WRITE_BUFFER, f));
         Ok(())
     }
 
@@ -117,7 +122,7 @@ impl Rotating {
     }
 }
 
-pub fn worker(mut file: Rotating, rx: Receiver<Arc<Record>>, stats: Arc<SinkStats>) {
+pub fn worker(mut file: Rotating, rx: queue::Receiver<Arc<Record>>, stats: Arc<SinkStats>) {
     let mut warned = false;
     let mut write = |file: &mut Rotating, r: &Record| match file.write_line(r.json.as_bytes()) {
         Ok(()) => {
@@ -133,10 +138,10 @@ pub fn worker(mut file: Rotating, rx: Receiver<Arc<Record>>, stats: Arc<SinkStat
             }
         }
     };
-    while let Ok(first) = rx.recv() {
-        write(&mut file, &first);
-        while let Ok(r) = rx.try_recv() {
-            write(&mut file, &r);
+    while let Ok(batch) = rx.recv() {
+        batch.iter().for_each(|r| write(&mut file, r));
+        while let Ok(batch) = rx.try_recv() {
+            batch.iter().for_each(|r| write(&mut file, r));
         }
         let _ = file.flush();
     }

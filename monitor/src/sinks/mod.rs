@@ -14,7 +14,6 @@ use std::{
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering::Relaxed},
-        mpsc::{Receiver, SyncSender, TrySendError, sync_channel},
     },
 };
 
@@ -22,6 +21,7 @@ use serde_json::Value;
 
 use crate::{
     event::access::{Event, Key},
+    queue,
     rules::Severity,
 };
 
@@ -106,11 +106,14 @@ pub struct SinkStats {
     pub lost: AtomicU64,
 }
 
+/// Events handed to a sink's thread at once (or at the end of each burst).
+const BATCH: usize = 256;
+
 /// A sink with a queue and a thread.
 pub struct Queued {
     pub name: &'static str,
     filter: Filter,
-    tx: SyncSender<Arc<Record>>,
+    tx: queue::Batcher<Arc<Record>>,
     pub stats: Arc<SinkStats>,
 }
 
@@ -120,9 +123,10 @@ impl Queued {
         name: &'static str,
         filter: Filter,
         capacity: usize,
-        work: impl FnOnce(Receiver<Arc<Record>>, Arc<SinkStats>) + Send + 'static,
+        work: impl FnOnce(queue::Receiver<Arc<Record>>, Arc<SinkStats>) + Send + 'static,
     ) -> std::io::Result<(Queued, std::thread::JoinHandle<()>)> {
-        let (tx, rx) = sync_channel(capacity);
+        let (tx, rx) = queue::bounded(capacity);
+        let tx = queue::Batcher::new(tx, BATCH);
         let stats = Arc::new(SinkStats::default());
         let s = stats.clone();
         let handle = std::thread::Builder::new()
@@ -139,22 +143,37 @@ impl Queued {
         ))
     }
 
-    /// Queues the record if the sink wants it; a full queue drops it (counted).
-    pub fn offer(&self, r: &Arc<Record>) {
+    /// Gathers the record if the sink wants it; a full queue drops it (counted).
+    pub fn offer(&mut self, r: &Arc<Record>) {
         if !self.filter.admits(r) {
             return;
         }
-        match self.tx.try_send(r.clone()) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.stats.lost.fetch_add(1, Relaxed);
-            }
+        let refused = self.tx.push(r.clone());
+        self.lost(refused);
+    }
+
+    /// Hands the sink's thread what was gathered.
+    pub fn flush(&mut self) {
+        let refused = self.tx.flush();
+        self.lost(refused);
+    }
+
+    fn lost(&self, n: usize) {
+        if n > 0 {
+            self.stats.lost.fetch_add(n as u64, Relaxed);
         }
     }
 }
 
+impl Drop for Queued {
+    /// What was gathered still goes to the sink: the daemon drops its sinks to stop them.
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
 /// JSON lines on stdout, flushed after each burst.
-pub fn stdout_worker(rx: Receiver<Arc<Record>>, stats: Arc<SinkStats>) {
+pub fn stdout_worker(rx: queue::Receiver<Arc<Record>>, stats: Arc<SinkStats>) {
     let mut out = std::io::BufWriter::new(std::io::stdout());
     let write = |out: &mut std::io::BufWriter<std::io::Stdout>, r: &Record| {
         if out.write_all(r.json.as_bytes()).is_ok() && out.write_all(b"\n").is_ok() {
@@ -163,10 +182,10 @@ pub fn stdout_worker(rx: Receiver<Arc<Record>>, stats: Arc<SinkStats>) {
             stats.lost.fetch_add(1, Relaxed);
         }
     };
-    while let Ok(first) = rx.recv() {
-        write(&mut out, &first);
-        while let Ok(r) = rx.try_recv() {
-            write(&mut out, &r);
+    while let Ok(batch) = rx.recv() {
+        batch.iter().for_each(|r| write(&mut out, r));
+        while let Ok(batch) = rx.try_recv() {
+            batch.iter().for_each(|r| write(&mut out, r));
         }
         // A failed flush loses what the buffer held; the write errors that follow count.
         let _ = out.flush();
@@ -207,18 +226,25 @@ mod tests {
     #[test]
     fn a_full_queue_drops_and_counts() {
         let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
-        let (q, handle) = Queued::spawn("test", Filter::default(), 2, move |rx, stats| {
+        let (mut q, handle) = Queued::spawn("test", Filter::default(), 2, move |rx, stats| {
             // Blocked until the test opens the gate: a dead sink.
             let _ = gate_rx.recv();
-            while let Ok(_r) = rx.recv() {
+            for _r in rx.iter() {
                 stats.delivered.fetch_add(1, Relaxed);
             }
         })
         .unwrap();
         let r = Arc::new(record("capability", None));
-        for _ in 0..10 {
+        // Two bursts: the first fills the queue, the second finds it full.
+        for _ in 0..5 {
             q.offer(&r);
         }
+        q.flush();
+        assert_eq!(q.stats.lost.load(Relaxed), 3);
+        for _ in 0..5 {
+            q.offer(&r);
+        }
+        q.flush();
         assert_eq!(q.stats.lost.load(Relaxed), 8);
         gate_tx.send(()).unwrap();
         let stats = q.stats.clone();

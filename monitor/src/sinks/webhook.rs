@@ -4,7 +4,7 @@
 //! first success after failures says so in the log.
 
 use std::{
-    sync::{Arc, atomic::Ordering::Relaxed, mpsc::Receiver},
+    sync::{Arc, atomic::Ordering::Relaxed},
     time::Duration,
 };
 
@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use tracing::{info, warn};
 
 use super::{Record, SinkStats};
+use crate::queue;
 
 /// The body of each POST.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
@@ -37,14 +38,14 @@ pub struct Settings {
     pub backoff: Duration,
 }
 
-pub fn worker(settings: Settings, rx: Receiver<Arc<Record>>, stats: Arc<SinkStats>) {
+pub fn worker(settings: Settings, rx: queue::Receiver<Arc<Record>>, stats: Arc<SinkStats>) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(settings.timeout))
         .http_status_as_error(false)
         .build()
         .into();
     let mut failing = false;
-    while let Ok(r) = rx.recv() {
+    for r in rx.iter() {
         let body = match settings.format {
             Format::Privmon => r.json.clone(),
             Format::Falcosidekick => match serde_json::from_str::<Value>(&r.json) {

@@ -4,8 +4,10 @@
 //! 1. Kernel overhead: getppid, setuid(0) and mount/umount loops in a runc container, with
 //!    no monitor, privmon (defaults), privmon with every fallback on (`--operations all=on`)
 //!    and the bpftrace peer, interleaved round by round; ratios are taken within a round.
-//! 2. User-space throughput: the criterion benchmark's result (read from its output) and a
-//!    fork-and-check storm from several containers with every check reported.
+//! 2. User-space throughput: the criterion benchmark's result (read from its output), a
+//!    burst of setuid(0) checks from one container as fast as it makes them, and a
+//!    fork-and-check storm from several containers, every check reported into a file sink
+//!    (what reaches the file counts, end to end).
 //! 3. Memory: RSS idle, with N tracked containers (cgroups with a process each), and under
 //!    the storm.
 //! 4. Start-up: launch to `/readyz` answering 200.
@@ -42,6 +44,8 @@ struct Plan {
     /// Checks per second over all storm containers.
     storm_rate: u64,
     storm_containers: usize,
+    /// Checks of the burst.
+    burst_checks: u64,
     tracked_containers: usize,
     startups: usize,
 }
@@ -56,6 +60,7 @@ const FULL: Plan = Plan {
     storm_secs: 60,
     storm_rate: 100_000,
     storm_containers: 4,
+    burst_checks: 300_000,
     tracked_containers: 500,
     startups: 5,
 };
@@ -66,6 +71,7 @@ const SMOKE: Plan = Plan {
     storm_secs: 3,
     storm_rate: 10_000,
     storm_containers: 2,
+    burst_checks: 5_000,
     tracked_containers: 20,
     startups: 1,
 };
@@ -78,7 +84,12 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: privmon-bench [--smoke] [--rounds N] [--criterion DIR] --out DIR");
+    eprintln!(
+        "usage: privmon-bench [--smoke] [--rounds N] [--criterion DIR] [--only PART,...] --out DIR\n\
+         parts: overhead, cost, startup, size, memory, burst, storm (--only prints the JSON of\n\
+         those parts and writes nothing; PRIVMON_BENCH_DAEMON_ARGS adds daemon flags to the\n\
+         burst and the storm)"
+    );
     std::process::exit(2);
 }
 
@@ -88,6 +99,7 @@ fn run() -> anyhow::Result<()> {
     let mut rounds = None;
     let mut out_dir = None;
     let mut criterion = None;
+    let mut only: Option<Vec<String>> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -95,6 +107,11 @@ fn run() -> anyhow::Result<()> {
             "--rounds" => rounds = args.next().and_then(|v| v.parse().ok()),
             "--out" => out_dir = args.next().map(PathBuf::from),
             "--criterion" => criterion = args.next().map(PathBuf::from),
+            "--only" => {
+                only = args
+                    .next()
+                    .map(|v| v.split(',').map(str::to_string).collect())
+            }
             _ => usage(),
         }
     }
@@ -102,6 +119,24 @@ fn run() -> anyhow::Result<()> {
     let mut plan = if smoke { SMOKE } else { FULL };
     if let Some(r) = rounds {
         plan.rounds = r;
+    }
+    if let Some(parts) = only {
+        let mut out = serde_json::Map::new();
+        for part in parts {
+            let v = match part.as_str() {
+                "overhead" => overhead(&plan)?,
+                "cost" => program_cost(&plan)?,
+                "startup" => startup(&plan)?,
+                "size" => event_sizes()?,
+                "memory" => memory(&plan)?,
+                "burst" => burst(&plan)?,
+                "storm" => storm(&plan)?,
+                _ => usage(),
+            };
+            out.insert(part, v);
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
     }
     fs::create_dir_all(&out_dir)?;
 
@@ -116,6 +151,8 @@ fn run() -> anyhow::Result<()> {
     let sizes = event_sizes()?;
     eprintln!("== memory with tracked containers");
     let memory = memory(&plan)?;
+    eprintln!("== burst");
+    let burst = burst(&plan)?;
     eprintln!("== storm");
     let storm = storm(&plan)?;
     let pipeline = criterion.as_deref().map(pipeline).transpose()?;
@@ -126,6 +163,7 @@ fn run() -> anyhow::Result<()> {
         "overhead": overhead,
         "program_ns_per_check": per_check,
         "pipeline": pipeline,
+        "burst": burst,
         "storm": storm,
         "memory": memory,
         "startup": startup,
@@ -606,10 +644,157 @@ fn memory(plan: &Plan) -> anyhow::Result<Value> {
     }))
 }
 
+/// Lost events by stage, from `privmon_events_lost_total{stage}`.
+fn lost_by_stage(d: &Daemon) -> anyhow::Result<BTreeMap<String, f64>> {
+    let m = d.metrics()?;
+    let mut out = BTreeMap::new();
+    for stage in [
+        "ring_buffer",
+        "decode",
+        "queue",
+        "encode",
+        "sink_stdout",
+        "sink_file",
+        "sink_stream",
+    ] {
+        let v: f64 = m
+            .values("privmon_events_lost_total", &[("stage", stage)])
+            .iter()
+            .sum();
+        out.insert(stage.to_string(), v);
+    }
+    Ok(out)
+}
+
+/// Waits until the daemon has written everything the kernel passed (its count of written
+/// events stays still for a second).
+fn drain(d: &Daemon) -> anyhow::Result<()> {
+    let mut last = -1.0;
+    loop {
+        std::thread::sleep(Duration::from_millis(1000));
+        let w = metric_sum(d, "privmon_events_total", &[])?;
+        if w == last {
+            return Ok(());
+        }
+        last = w;
+    }
+}
+
+/// A daemon writing every check (`--dedup-window-secs 0`) into a file sink under a fresh
+/// directory (default rotation), stdout off.
+struct FileSinkDaemon {
+    daemon: Daemon,
+    dir: PathBuf,
+}
+
+impl FileSinkDaemon {
+    fn start(name: &str) -> anyhow::Result<FileSinkDaemon> {
+        let dir = std::env::temp_dir().join(privmon_tests::unique(name));
+        fs::create_dir_all(&dir)?;
+        let file = dir.join("events.jsonl");
+        let mut args = vec![
+            "--dedup-window-secs",
+            "0",
+            "--stdout",
+            "false",
+            "--file-path",
+            file.to_str().context("temp dir is not UTF-8")?,
+        ];
+        // Settings to try beside the defaults (the measured runs use none).
+        let extra = std::env::var("PRIVMON_BENCH_DAEMON_ARGS").unwrap_or_default();
+        args.extend(extra.split_whitespace());
+        let daemon = Daemon::start(&args)?;
+        Ok(FileSinkDaemon { daemon, dir })
+    }
+
+    /// Lines in the file and its rotated generations (those rotation has not deleted), and
+    /// those of the capability checks of `cap` made in `cgroups`.
+    fn lines(&self, cgroups: &[u64], cap: u32) -> anyhow::Result<(u64, u64)> {
+        let (mut all, mut matching) = (0, 0);
+        for entry in fs::read_dir(&self.dir)? {
+            let f = BufReader::new(fs::File::open(entry?.path())?);
+            for line in f.lines() {
+                let line = line?;
+                all += 1;
+                let Ok(v) = serde_json::from_str::<Value>(&line) else {
+                    continue;
+                };
+                matching += u64::from(
+                    v["kind"] == "capability"
+                        && v["capability"]["number"] == cap
+                        && v["cgroup"]["id"]
+                            .as_u64()
+                            .is_some_and(|c| cgroups.contains(&c)),
+                );
+            }
+        }
+        Ok((all, matching))
+    }
+}
+
+impl Drop for FileSinkDaemon {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A burst: one container makes `burst_checks` setuid(0) checks as fast as it can, every
+/// check reported into a file sink (default ring buffer and queues): how many reach the
+/// file, and where the others were lost.
+fn burst(plan: &Plan) -> anyhow::Result<Value> {
+    let sink = FileSinkDaemon::start("privmon-burst")?;
+    let daemon = &sink.daemon;
+    let n = plan.burst_checks.to_string();
+    let c = Container::create(&ContainerSpec {
+        args: &["/bin/trigger", "setuid-loop", &n],
+        capabilities: &["CAP_SETUID"],
+        ..Default::default()
+    })?;
+    let before = daemon.cap_count(c.cgroup_id, CAP_SETUID, VERDICT_ALLOWED)?;
+    let (written0, lost0) = (
+        metric_sum(daemon, "privmon_events_total", &[])?,
+        lost_by_stage(daemon)?,
+    );
+    let t0 = Instant::now();
+    c.start()?;
+    // The trigger's own line says when it is done: asking runc (a process each time)
+    // would take CPU from the daemon while it keeps up.
+    while !c.output().contains("calls=") && t0.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let made_in = t0.elapsed().as_secs_f64();
+    let out = c.wait_stopped()?;
+    let calls: u64 = out
+        .split("calls=")
+        .nth(1)
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .with_context(|| format!("setuid-loop output: {out}"))?;
+    drain(daemon)?;
+    let counted = daemon.cap_count(c.cgroup_id, CAP_SETUID, VERDICT_ALLOWED)? - before;
+    let written = metric_sum(daemon, "privmon_events_total", &[])? - written0;
+    let lost1 = lost_by_stage(daemon)?;
+    let lost: BTreeMap<&String, f64> = lost1.iter().map(|(k, v)| (k, v - lost0[k])).collect();
+    let file_delivered = metric_sum(daemon, "privmon_sink_events_total", &[("sink", "file")])?;
+    let (lines, checks_in_file) = sink.lines(&[c.cgroup_id], CAP_SETUID)?;
+    drop(sink);
+    Ok(json!({
+        "checks_made": calls,
+        "checks_per_s": calls as f64 / made_in,
+        "kernel_count": counted,
+        "events_written": written,
+        "file_delivered": file_delivered,
+        "lines_in_file": lines,
+        "checks_in_file": checks_in_file,
+        "lost": lost,
+    }))
+}
+
 /// A fork-and-check storm from several containers, every check reported
-/// (`--dedup-window-secs 0`): throughput, loss, memory, exact in-kernel counts.
+/// (`--dedup-window-secs 0`) into a file sink: throughput, loss, memory, exact in-kernel
+/// counts, and what reached the file.
 fn storm(plan: &Plan) -> anyhow::Result<Value> {
-    let daemon = Daemon::start(&["--dedup-window-secs", "0", "--stdout", "false"])?;
+    let sink = FileSinkDaemon::start("privmon-storm")?;
+    let daemon = &sink.daemon;
     let rate = (plan.storm_rate / plan.storm_containers as u64).to_string();
     let secs = plan.storm_secs.to_string();
     let containers = (0..plan.storm_containers)
@@ -627,28 +812,7 @@ fn storm(plan: &Plan) -> anyhow::Result<Value> {
         .collect::<anyhow::Result<_>>()?;
     let records = |d: &Daemon| metric_sum(d, "privmon_ring_buffer_records_total", &[]);
     let written = |d: &Daemon| metric_sum(d, "privmon_events_total", &[]);
-    let lost = |d: &Daemon| -> anyhow::Result<BTreeMap<String, f64>> {
-        let m = d.metrics()?;
-        Ok([
-            "ring_buffer",
-            "decode",
-            "queue",
-            "encode",
-            "sink_stdout",
-            "sink_stream",
-        ]
-        .iter()
-        .map(|s| {
-            (
-                s.to_string(),
-                m.values("privmon_events_lost_total", &[("stage", s)])
-                    .iter()
-                    .sum(),
-            )
-        })
-        .collect())
-    };
-    let (records0, written0, lost0) = (records(&daemon)?, written(&daemon)?, lost(&daemon)?);
+    let (records0, written0, lost0) = (records(daemon)?, written(daemon)?, lost_by_stage(daemon)?);
     let rss0 = rss_kib(daemon.pid())?;
     let t0 = Instant::now();
     for c in &containers {
@@ -674,15 +838,7 @@ fn storm(plan: &Plan) -> anyhow::Result<Value> {
     }
     let elapsed = t0.elapsed().as_secs_f64();
     // Let the pipeline drain what the kernel wrote.
-    let mut last = -1.0;
-    loop {
-        std::thread::sleep(Duration::from_millis(500));
-        let w = written(&daemon)?;
-        if w == last {
-            break;
-        }
-        last = w;
-    }
+    drain(daemon)?;
     let drained = t0.elapsed().as_secs_f64();
     let mut exact = true;
     let mut counted = Vec::new();
@@ -691,13 +847,16 @@ fn storm(plan: &Plan) -> anyhow::Result<Value> {
         exact &= n == *made;
         counted.push(n);
     }
-    let (records1, written1, lost1) = (records(&daemon)?, written(&daemon)?, lost(&daemon)?);
+    let (records1, written1, lost1) = (records(daemon)?, written(daemon)?, lost_by_stage(daemon)?);
     let alive = daemon
         .get("/healthz")
         .map(|(s, _)| s == 200)
         .unwrap_or(false);
     let rss_end = rss_kib(daemon.pid())?;
-    daemon.stop()?;
+    // Rotation (100 MiB, 5 kept) deletes most of a storm's lines: the file sink's count
+    // of lines written is the measure.
+    let file_delivered = metric_sum(daemon, "privmon_sink_events_total", &[("sink", "file")])?;
+    drop(sink);
     let made: u64 = checks.iter().sum();
     let lost: BTreeMap<&String, f64> = lost1.iter().map(|(k, v)| (k, v - lost0[k])).collect();
     Ok(json!({
@@ -712,6 +871,7 @@ fn storm(plan: &Plan) -> anyhow::Result<Value> {
         "records_read": records1 - records0,
         "events_written": written1 - written0,
         "events_per_s": (written1 - written0) / drained,
+        "file_delivered": file_delivered,
         "lost": lost,
         "healthy_after": alive,
         "rss_kib_before": rss0,
