@@ -3,7 +3,11 @@
 //! event is written, plus a short ancestry chain. A process's arguments and ancestry are
 //! made (and serialized) once, and shared by its events.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use crate::{
     event::{Ancestor, Exec, Process, Shared},
@@ -16,7 +20,9 @@ pub const MAX_ANCESTORS: usize = 4;
 const MAX_PROCESSES: usize = 65_536;
 
 struct Entry {
-    ppid: u32,
+    /// `None` for a process /proc no longer had when the table first saw it (its events
+    /// came after it exited): nothing more is known, and it is no one's ancestor.
+    ppid: Option<u32>,
     comm: String,
     exe: Option<Arc<str>>,
     args: Option<Shared<Vec<String>>>,
@@ -64,9 +70,21 @@ pub struct CredentialChange {
 #[derive(Default)]
 pub struct ProcessTable {
     procs: HashMap<u32, Entry>,
-    /// Changes with every process that comes or goes: an ancestry made before is made again.
+    /// Changes when a process the table knows execs or exits: an ancestry made before is
+    /// made again.
     generation: u64,
+    /// Ancestors the table does not know (host processes, whose execs and exits the kernel
+    /// does not report), as /proc described them lately.
+    briefs: HashMap<u32, (Instant, Option<Brief>)>,
 }
+
+/// Name, parent and executable of a process, from /proc.
+type Brief = (String, u32, Option<Arc<str>>);
+
+/// How long /proc's description of an ancestor the table does not know is reused.
+const BRIEF_TTL: Duration = Duration::from_secs(1);
+/// Most such descriptions kept.
+const MAX_BRIEFS: usize = 4096;
 
 impl ProcessTable {
     /// Records an exec; returns how it changed the credentials, if it raised them or
@@ -91,7 +109,7 @@ impl ProcessTable {
         self.insert(
             e.pid,
             Entry {
-                ppid: e.ppid,
+                ppid: Some(e.ppid),
                 comm: e.comm.clone(),
                 exe: e.filename.as_deref().map(Arc::from),
                 args: (!e.args.is_empty()).then(|| Shared::new(e.args.clone())),
@@ -106,8 +124,10 @@ impl ProcessTable {
         if self.procs.len() >= MAX_PROCESSES {
             self.procs.clear();
         }
-        self.procs.insert(pid, entry);
-        self.generation += 1;
+        // A pid new to the table was described by /proc in any ancestry made before.
+        if self.procs.insert(pid, entry).is_some() {
+            self.generation += 1;
+        }
     }
 
     pub fn exit(&mut self, pid: u32) {
@@ -124,21 +144,20 @@ impl ProcessTable {
             Some(e) => e.comm == p.comm,
             None => {
                 procfs::enrich(p);
-                // Still there: its details stay the same until it execs or exits.
-                if let Some(ppid) = p.ppid {
-                    self.insert(
-                        p.pid,
-                        Entry {
-                            ppid,
-                            comm: p.comm.clone(),
-                            exe: p.exe.clone(),
-                            args: p.args.clone(),
-                            creds: None,
-                            ancestry: None,
-                        },
-                    );
-                }
-                p.ppid.is_some()
+                // Its details stay the same until it execs or exits (records that come
+                // after this one); a process already gone stays unknown until then.
+                self.insert(
+                    p.pid,
+                    Entry {
+                        ppid: p.ppid,
+                        comm: p.comm.clone(),
+                        exe: p.exe.clone(),
+                        args: p.args.clone(),
+                        creds: None,
+                        ancestry: None,
+                    },
+                );
+                true
             }
         };
         if !known {
@@ -151,7 +170,7 @@ impl ProcessTable {
         let generation = self.generation;
         let fresh = match self.procs.get(&p.pid) {
             Some(e) => {
-                p.ppid = Some(e.ppid);
+                p.ppid = e.ppid;
                 p.exe.clone_from(&e.exe);
                 p.args.clone_from(&e.args);
                 e.ancestry
@@ -173,16 +192,23 @@ impl ProcessTable {
         };
     }
 
-    fn ancestors(&self, mut next: Option<u32>) -> Vec<Ancestor> {
+    fn ancestors(&mut self, mut next: Option<u32>) -> Vec<Ancestor> {
         let mut out = Vec::new();
         while let Some(pid) = next.filter(|pid| *pid > 0) {
             if out.len() >= MAX_ANCESTORS {
                 break;
             }
             let (comm, ppid, exe) = match self.procs.get(&pid) {
-                Some(e) => (e.comm.clone(), e.ppid, e.exe.clone()),
-                None => match procfs::brief(pid) {
-                    Some((comm, ppid, exe)) => (comm, ppid, exe.map(Arc::from)),
+                Some(Entry {
+                    ppid: Some(ppid),
+                    comm,
+                    exe,
+                    ..
+                }) => (comm.clone(), *ppid, exe.clone()),
+                // Gone before the table knew it.
+                Some(_) => break,
+                None => match self.brief(pid) {
+                    Some(b) => b,
                     None => break,
                 },
             };
@@ -190,6 +216,22 @@ impl ProcessTable {
             next = (pid != 1).then_some(ppid);
         }
         out
+    }
+
+    /// /proc's description of a process the table does not know, read at most once a
+    /// [`BRIEF_TTL`].
+    fn brief(&mut self, pid: u32) -> Option<Brief> {
+        if let Some((at, b)) = self.briefs.get(&pid)
+            && at.elapsed() < BRIEF_TTL
+        {
+            return b.clone();
+        }
+        let b = procfs::brief(pid).map(|(comm, ppid, exe)| (comm, ppid, exe.map(Arc::from)));
+        if self.briefs.len() >= MAX_BRIEFS {
+            self.briefs.clear();
+        }
+        self.briefs.insert(pid, (Instant::now(), b.clone()));
+        b
     }
 }
 

@@ -414,6 +414,31 @@ impl Compiled {
         }
     }
 
+    /// A field this condition needs to be one of some strings (an `eq` or an `in` of
+    /// strings, alone or beside the rest of an `all`; `kind` aside): the engine looks such
+    /// rules up by the field's value instead of trying each.
+    pub fn guard(&self) -> Option<(&Path, Vec<String>)> {
+        match self {
+            Compiled::Leaf { field, op }
+                if !(field.0.len() == 1 && &*field.0[0].text == "kind") =>
+            {
+                let strings = |set: &[Value]| -> Option<Vec<String>> {
+                    let v: Option<Vec<String>> =
+                        set.iter().map(|v| v.as_str().map(str::to_string)).collect();
+                    v.filter(|v| !v.is_empty())
+                };
+                match op {
+                    CompiledOp::Eq(v) => strings(std::slice::from_ref(v)),
+                    CompiledOp::In(set) => strings(set),
+                    _ => None,
+                }
+                .map(|v| (field, v))
+            }
+            Compiled::All(c) => c.iter().find_map(Compiled::guard),
+            _ => None,
+        }
+    }
+
     /// The event kinds this condition can match, if it tests `kind` with `eq` or `in` on
     /// every path to a match (`None`: any kind). The engine skips the rule for other kinds.
     pub fn kinds(&self) -> Option<Vec<String>> {

@@ -706,14 +706,79 @@ impl Window {
 /// raise alerts of their own (counted in `dedup_overflow`).
 const MAX_WINDOWS: usize = 16_384;
 
-/// Which rules can match an event of each kind, in rule order: a rule whose condition
-/// bounds `kind` (`eq`/`in`) is listed under those kinds only, so the cost of an event
-/// does not grow with the rules written for other kinds.
+/// Which rules can match an event of each kind: a rule whose condition bounds `kind`
+/// (`eq`/`in`) is listed under those kinds only, and a rule that tests a field for a string
+/// (`eq`, or `in` a list of strings, beside the rest of an `all`) is looked up by that
+/// field's value. The cost of an event does not grow with the rules that cannot match it.
 #[derive(Default)]
 struct KindIndex {
-    by_kind: HashMap<String, Vec<usize>>,
+    by_kind: HashMap<String, Candidates>,
     /// Rules for any kind: those of a kind the index does not list.
-    any_kind: Vec<usize>,
+    any_kind: Candidates,
+}
+
+/// The rules one kind's events are tried against.
+#[derive(Default)]
+struct Candidates {
+    /// Tried on every event, in rule order.
+    unguarded: Vec<usize>,
+    /// By field: the rules whose condition needs that field to be one of the strings.
+    guards: Vec<(Path, HashMap<String, Vec<usize>>)>,
+}
+
+impl Candidates {
+    fn new(ids: &[usize], rules: &[Rule]) -> Candidates {
+        let mut c = Candidates::default();
+        for &i in ids {
+            match rules[i].condition.guard() {
+                None => c.unguarded.push(i),
+                Some((path, values)) => {
+                    let at = match c.guards.iter().position(|(p, _)| p == path) {
+                        Some(at) => at,
+                        None => {
+                            c.guards.push((path.clone(), HashMap::new()));
+                            c.guards.len() - 1
+                        }
+                    };
+                    for v in values {
+                        let ids = c.guards[at].1.entry(v).or_default();
+                        if ids.last() != Some(&i) {
+                            ids.push(i);
+                        }
+                    }
+                }
+            }
+        }
+        c
+    }
+
+    /// The rules to try on `event`, in rule order, into `out` (cleared first).
+    fn select(&self, event: &(impl Fields + ?Sized), out: &mut Vec<usize>) {
+        out.clear();
+        out.extend_from_slice(&self.unguarded);
+        let before = out.len();
+        for (path, by_value) in &self.guards {
+            if let Some(ids) = path.find(event).as_str().and_then(|v| by_value.get(v)) {
+                out.extend_from_slice(ids);
+            }
+        }
+        if out.len() > before {
+            out.sort_unstable();
+            out.dedup();
+        }
+    }
+
+    /// Every rule listed, in rule order.
+    #[cfg(test)]
+    fn all(&self) -> Vec<usize> {
+        let mut out = self.unguarded.clone();
+        for (_, by_value) in &self.guards {
+            out.extend(by_value.values().flatten());
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
 }
 
 impl KindIndex {
@@ -725,29 +790,36 @@ impl KindIndex {
             .filter(|(_, r)| r.enabled)
             .map(|(i, r)| (i, r.condition.kinds()))
             .collect();
-        let mut index = KindIndex::default();
+        let mut ids: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut any_kind = Vec::new();
         for (_, kinds) in &bounds {
             for k in kinds.iter().flatten() {
-                index.by_kind.entry(k.clone()).or_default();
+                ids.entry(k.clone()).or_default();
             }
         }
         for (i, kinds) in bounds {
             match kinds {
                 None => {
-                    index.any_kind.push(i);
-                    index.by_kind.values_mut().for_each(|v| v.push(i));
+                    any_kind.push(i);
+                    ids.values_mut().for_each(|v| v.push(i));
                 }
                 Some(kinds) => {
                     for k in kinds {
-                        index.by_kind.get_mut(&k).expect("listed above").push(i);
+                        ids.get_mut(&k).expect("listed above").push(i);
                     }
                 }
             }
         }
-        index
+        KindIndex {
+            by_kind: ids
+                .into_iter()
+                .map(|(k, ids)| (k, Candidates::new(&ids, &rules.rules)))
+                .collect(),
+            any_kind: Candidates::new(&any_kind, &rules.rules),
+        }
     }
 
-    fn rules(&self, kind: &str) -> &[usize] {
+    fn rules(&self, kind: &str) -> &Candidates {
         self.by_kind.get(kind).unwrap_or(&self.any_kind)
     }
 }
@@ -761,6 +833,8 @@ pub struct Engine {
     /// Alerts whose event's JSON could not be read back (cannot happen for JSON privmon
     /// wrote itself; counted rather than lost silently).
     pub unreadable: u64,
+    /// The rules tried on the current event (kept to reuse its allocation).
+    scratch: Vec<usize>,
 }
 
 impl Engine {
@@ -771,6 +845,7 @@ impl Engine {
             windows: HashMap::new(),
             dedup_overflow: 0,
             unreadable: 0,
+            scratch: Vec::new(),
         }
     }
 
@@ -798,7 +873,9 @@ impl Engine {
             return Vec::new();
         }
         let mut out = Vec::new();
-        for &i in self.index.rules(kind) {
+        let mut ids = std::mem::take(&mut self.scratch);
+        self.index.rules(kind).select(event, &mut ids);
+        for &i in &ids {
             let rule = &self.rules.rules[i];
             if !rule.condition.matches(event) || rule.exceptions.iter().any(|e| e.spares(event)) {
                 continue;
@@ -839,6 +916,7 @@ impl Engine {
                 }
             }
         }
+        self.scratch = ids;
         out
     }
 
