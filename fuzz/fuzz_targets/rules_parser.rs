@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
             Ok(set) => {
                 let mut engine = Engine::new(set);
                 let now = Instant::now();
-                for alert in engine.evaluate(&event, &event.to_string(), now) {
+                for alert in engine.evaluate(&event, Some(&event.to_string()), now) {
                     assert!(!alert.rule.is_empty());
                 }
                 let _ = engine.flush(now);

@@ -20,7 +20,7 @@ use monitor_common::{
 };
 
 use crate::{
-    capability::{Check, Emit, Seen, config, emit_operation},
+    emit::{Check, Emit, Seen, config, emit_operation},
     maps::{SENSITIVE_SYS, WATCHED_FILES, watched},
     task::{SyscallRegs, read_at},
 };
@@ -100,7 +100,7 @@ fn on_exit(nr: i32, ret: i64) {
         comm: &comm,
         layout,
     };
-    emit_operation(&what, spec, Seen::Exit(ret));
+    emit_operation(&what, spec, Seen::Exit(ret), keep);
 }
 
 /// The part of the filter that needs only the registers (and, for `clone3`, its flags).

@@ -22,7 +22,7 @@ use aya_ebpf::{
 use monitor_common::{COMM_LEN, Hook, NO_CHECK, VERDICT_ALLOWED, op};
 
 use crate::{
-    capability::{Check, Emit, Seen, config, emit_operation},
+    emit::{Check, Emit, Seen, config, emit_operation},
     maps::{SENSITIVE_SYS, watched},
     task::{SyscallRegs, read_at},
 };
@@ -108,5 +108,6 @@ fn emit_unchecked(cred: Option<u64>, seen: Seen, required: u32) {
         comm: &comm,
         layout,
     };
-    emit_operation(&what, spec, seen);
+    // fexit/security_capset is seen returning: the fallbacks' filter applies as to theirs.
+    emit_operation(&what, spec, seen, crate::fallback::keep);
 }

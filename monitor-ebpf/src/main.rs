@@ -6,6 +6,7 @@
 #![no_main]
 
 mod capability;
+mod emit;
 mod fallback;
 mod lifecycle;
 mod lsm;

@@ -1,6 +1,8 @@
 //! User-space throughput: raw ring-buffer records through decode -> resolve (cgroup,
 //! container, process) -> rules -> JSON, on one thread, as the daemon's output thread runs
-//! them (`privmon::pipeline::Replay`). `cargo xtask bench` runs it and reports events/s.
+//! them (`privmon::pipeline::Replay`). `cargo xtask bench` runs it and reports events/s:
+//! `decode_resolve_rules` (no JSON), `decode_resolve_rules_json` (and MB/s of JSON), and
+//! `decode_resolve_rules_json_500_rules` (500 more rules, most matching nothing).
 //!
 //! The stream is generated: a container cgroup appears, its processes exec, then they make
 //! capability checks (several capabilities, some refused) and, one record in 16, a
@@ -173,26 +175,62 @@ impl Drop for HostRoot {
     }
 }
 
-fn pipeline(c: &mut Criterion) {
-    // Benchmarks must not read or write the host's advisor state.
-    let config = Config {
-        state_dir: None,
-        ..Config::default()
-    };
-    let root = HostRoot::new();
-    let mut replay = Replay::new(&config).expect("building the output stage");
+/// 500 rules beside the defaults, most matching nothing in the stream: each tests a field
+/// for strings (the executable, the command, the capability, the syscall, the namespace,
+/// the image), on one kind or any; one in ten tests only a glob.
+fn many_rules() -> String {
+    let fields = [
+        "process.exe",
+        "process.comm",
+        "capability.name",
+        "syscall.name",
+        "k8s.namespace",
+        "container.image",
+    ];
+    let kinds = ["capability", "syscall", "namespace", "credentials"];
+    let mut out = String::from("rules:\n");
+    for i in 0..500 {
+        let (field, kind) = (fields[i % fields.len()], kinds[i % kinds.len()]);
+        let test = if i % 3 == 0 {
+            format!("{{field: {field}, in: [\"/opt/tool-{i}\", \"other-{i}\"]}}")
+        } else {
+            format!("{{field: {field}, eq: \"/opt/tool-{i}\"}}")
+        };
+        let condition = match i % 10 {
+            9 => format!(
+                "all: [{{field: kind, eq: {kind}}}, {{field: process.exe, glob: \"/opt/x{i}/*\"}}]"
+            ),
+            8 => format!("all: [{test}]"),
+            _ => {
+                format!("all: [{{field: kind, eq: {kind}}}, {test}, {{field: process.pid, gt: 0}}]")
+            }
+        };
+        out += &format!(
+            "  - id: generated_{i}\n    description: generated\n    severity: low\n    \
+             mitre: [T1611]\n    summary: generated {i}\n    condition:\n      {condition}\n"
+        );
+    }
+    out
+}
+
+/// A replay of the stream's prologue, ready for the measured records.
+fn replay(config: &Config, root: &HostRoot) -> Replay {
+    let mut replay = Replay::new(config).expect("building the output stage");
     replay.host_root(root.0.clone());
     for rec in prologue() {
         replay.feed(&rec).expect("prologue record decodes");
     }
-    // The container is announced (its metadata given up on: there is no runtime state).
+    // The container is announced.
     replay.tick();
-    let records = stream();
+    replay
+}
+
+fn measure(c: &mut Criterion, name: &str, replay: &mut Replay, records: &[Vec<u8>]) {
     let mut group = c.benchmark_group("pipeline");
     group.throughput(Throughput::Elements(BATCH as u64));
-    group.bench_function("decode_resolve_rules_json", |b| {
+    group.bench_function(name, |b| {
         b.iter(|| {
-            for rec in &records {
+            for rec in records {
                 replay
                     .feed(black_box(rec))
                     .expect("generated record decodes");
@@ -201,15 +239,53 @@ fn pipeline(c: &mut Criterion) {
         })
     });
     group.finish();
+    assert!(
+        replay.written() >= BATCH as u64,
+        "the stream produced no events"
+    );
     assert_eq!(
         replay.settled_cgroups(),
         1,
         "the container was not resolved from its runc state"
     );
-    assert!(
-        replay.written() >= BATCH as u64,
-        "the stream produced no events"
+}
+
+fn pipeline(c: &mut Criterion) {
+    // Benchmarks must not read or write the host's advisor state.
+    let config = Config {
+        state_dir: None,
+        ..Config::default()
+    };
+    let root = HostRoot::new();
+    let records = stream();
+
+    // 1. Decode, resolve, rules and the advisor; no JSON.
+    let mut r = replay(&config, &root);
+    r.without_serialization();
+    measure(c, "decode_resolve_rules", &mut r, &records);
+
+    // 2. The same, and each event's JSON line (shared by the sinks and the stream).
+    let mut r = replay(&config, &root);
+    let (events0, bytes0) = (r.written(), r.bytes());
+    measure(c, "decode_resolve_rules_json", &mut r, &records);
+    let mean = (r.bytes() - bytes0) as f64 / (r.written() - events0).max(1) as f64;
+    // Beside criterion's own output: privmon-bench reports MB/s from it.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion/pipeline");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(
+        dir.join("line_bytes.json"),
+        format!("{{\"mean_line_bytes\": {mean:.1}}}\n"),
     );
+
+    // 3. As 2, with 500 more rules loaded.
+    let rules = root.0.join("many.yaml");
+    std::fs::write(&rules, many_rules()).expect("writing the generated rules");
+    let many = Config {
+        rules_files: vec![rules],
+        ..config.clone()
+    };
+    let mut r = replay(&many, &root);
+    measure(c, "decode_resolve_rules_json_500_rules", &mut r, &records);
 }
 
 criterion_group!(benches, pipeline);

@@ -151,25 +151,6 @@ impl serde::Serialize for CapSet {
     }
 }
 
-impl crate::event::access::List for CapSet {
-    fn len(&self) -> usize {
-        self.0.count_ones() as usize
-    }
-
-    fn item(&self, i: usize, rest: &[crate::event::access::Key]) -> crate::event::access::Val<'_> {
-        match (self.names().nth(i), rest) {
-            (Some(name), []) => crate::event::access::Val::Str(name),
-            _ => crate::event::access::Val::Missing,
-        }
-    }
-}
-
-impl crate::event::access::Fields for CapSet {
-    fn field(&self, path: &[crate::event::access::Key]) -> crate::event::access::Val<'_> {
-        crate::event::access::list(self, path)
-    }
-}
-
 impl fmt::Display for Capability {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.name())

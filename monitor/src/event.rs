@@ -7,6 +7,7 @@
 //! `tests::serialized_directly_as_through_json_values` holds every kind to it.
 
 pub mod access;
+pub mod container;
 #[cfg(test)]
 pub mod samples;
 pub mod shared;
@@ -20,10 +21,12 @@ use monitor_common::{
 use serde::{Serialize, ser::SerializeMap};
 
 use self::access::{Event, Fields, Key, Name, Val, block};
-pub use self::shared::Shared;
+pub use self::{
+    container::{Container, Kubernetes, Posture, PostureCapabilities},
+    shared::Shared,
+};
 use crate::{
     capabilities::{CapSet, Capability},
-    containers::{Container, Kubernetes, posture::Posture},
     syscalls::Arch,
 };
 
@@ -506,7 +509,7 @@ pub struct OperationEvent {
     /// `exec_tracepoint` (an exec from a memfd).
     pub source: &'static str,
     /// For `namespace` events (left out of the JSON of the others).
-    pub namespace: Option<crate::operations::NamespaceChange>,
+    pub namespace: Option<NamespaceChange>,
 }
 
 impl Serialize for OperationEvent {
@@ -559,6 +562,41 @@ impl Event for OperationEvent {
     }
 }
 
+/// The `namespace` block of a `namespace` event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NamespaceChange {
+    /// `unshare`, `setns` or `clone`.
+    pub operation: &'static str,
+    /// `setns`: the namespace joined, from the process's file descriptor while it is open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<NamespaceTarget>,
+    /// Namespace types created or joined; null where the registers do not tell (clone3).
+    pub types: Option<Vec<&'static str>>,
+}
+
+block!(NamespaceChange {
+    Operation: operation,
+    Target?_: target,
+    Types: types,
+});
+
+/// The namespace a `setns` joins.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NamespaceTarget {
+    pub inode: u64,
+    /// `host` when it is one of the host's namespaces (pid 1's), else `container`.
+    pub owner: &'static str,
+    /// `mnt`, `net`, `uts`, ... as in `/proc/<pid>/ns`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+block!(NamespaceTarget {
+    Inode: inode,
+    Owner: owner,
+    Type: kind,
+});
+
 /// User ids of a process.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Ids {
@@ -603,12 +641,6 @@ impl Ids {
             groups: None,
             capabilities: None,
         }
-    }
-}
-
-impl From<crate::operations::IdSet> for Ids {
-    fn from(i: crate::operations::IdSet) -> Ids {
-        Ids::of(i.uid, i.euid, i.gid, i.egid)
     }
 }
 

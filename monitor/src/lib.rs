@@ -23,6 +23,7 @@ pub mod procfs;
 pub mod queue;
 pub mod rules;
 pub mod sinks;
+pub mod stats;
 pub mod syscalls;
 pub mod tail;
 pub mod tracefs;

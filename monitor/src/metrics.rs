@@ -30,8 +30,8 @@ use crate::{
     containers::{Container, Kubernetes, posture::Posture},
     cri::CriStats,
     loader::{KernelCounters, ProbeStats},
-    pipeline::PipelineStats,
     sinks::SinkStats,
+    stats::PipelineStats,
 };
 
 /// The labels that say where a series comes from. Empty values: the host (or, for capability

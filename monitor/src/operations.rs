@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 
 use monitor_common::{OP_STRINGS, op};
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::{
@@ -643,6 +642,12 @@ pub struct IdSet {
     pub egid: Option<u32>,
 }
 
+impl From<IdSet> for Ids {
+    fn from(i: IdSet) -> Ids {
+        Ids::of(i.uid, i.euid, i.gid, i.egid)
+    }
+}
+
 /// The ids a user- or group-id syscall asks for, from its arguments and the caller's ids
 /// `old`: (syscall name, the ids after); -1 keeps an id. `None` for other syscalls.
 pub fn requested_ids(name: &str, args: &[u64; 6], old: IdSet) -> Option<(&'static str, IdSet)> {
@@ -776,40 +781,7 @@ pub fn namespace_types(flags: u64) -> Vec<&'static str> {
         .collect()
 }
 
-/// The `namespace` block of a `namespace` event.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct NamespaceChange {
-    /// `unshare`, `setns` or `clone`.
-    pub operation: &'static str,
-    /// `setns`: the namespace joined, from the process's file descriptor while it is open.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub target: Option<NamespaceTarget>,
-    /// Namespace types created or joined; null where the registers do not tell (clone3).
-    pub types: Option<Vec<&'static str>>,
-}
-
-crate::event::access::block!(NamespaceChange {
-    Operation: operation,
-    Target?_: target,
-    Types: types,
-});
-
-/// The namespace a `setns` joins.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct NamespaceTarget {
-    pub inode: u64,
-    /// `host` when it is one of the host's namespaces (pid 1's), else `container`.
-    pub owner: &'static str,
-    /// `mnt`, `net`, `uts`, ... as in `/proc/<pid>/ns`.
-    #[serde(rename = "type")]
-    pub kind: String,
-}
-
-crate::event::access::block!(NamespaceTarget {
-    Inode: inode,
-    Owner: owner,
-    Type: kind,
-});
+pub use crate::event::{NamespaceChange, NamespaceTarget};
 
 /// Resolves the namespace behind `fd` of process `pid` (`/proc/<pid>/fd/<fd>` reads as
 /// `uts:[4026531838]`).

@@ -6,11 +6,7 @@
 use std::{
     collections::{HashMap as StdHashMap, HashSet},
     path::{Path, PathBuf},
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicU64, Ordering::Relaxed},
-        mpsc::RecvTimeoutError,
-    },
+    sync::{Arc, Mutex, atomic::Ordering::Relaxed, mpsc::RecvTimeoutError},
     time::{Duration, Instant},
 };
 
@@ -63,46 +59,7 @@ const EXPIRE_INTERVAL: Duration = Duration::from_secs(10);
 /// before it was resolved) is counted with the host's empty labels.
 const UNRESOLVED_PATIENCE: Duration = Duration::from_secs(10);
 
-/// Counts of the user-space pipeline; every lost or malformed record lands in one of them.
-#[derive(Debug, Default)]
-pub struct PipelineStats {
-    pub records: AtomicU64,
-    pub truncated: AtomicU64,
-    pub unknown_kind: AtomicU64,
-    pub queue_drops: AtomicU64,
-    pub written: AtomicU64,
-    pub output_errors: AtomicU64,
-    /// Containers whose runtime metadata could not be found.
-    pub container_metadata_missing: AtomicU64,
-    /// Containers being tracked (running or starting).
-    pub containers_tracked: AtomicU64,
-    /// Host cgroups the kernel filter could not be told about (its map was full): their
-    /// processes are watched like containers'.
-    pub host_cgroups_unfiltered: AtomicU64,
-    /// Fallback records of syscalls already reported at their capability check.
-    pub fallback_merged: AtomicU64,
-}
-
-impl std::fmt::Display for PipelineStats {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "records={} written={} queue_drops={} truncated={} unknown_kind={} output_errors={} \
-             containers_tracked={} container_metadata_missing={} host_cgroups_unfiltered={} \
-             fallback_merged={}",
-            self.records.load(Relaxed),
-            self.written.load(Relaxed),
-            self.queue_drops.load(Relaxed),
-            self.truncated.load(Relaxed),
-            self.unknown_kind.load(Relaxed),
-            self.output_errors.load(Relaxed),
-            self.containers_tracked.load(Relaxed),
-            self.container_metadata_missing.load(Relaxed),
-            self.host_cgroups_unfiltered.load(Relaxed),
-            self.fallback_merged.load(Relaxed),
-        )
-    }
-}
+pub use crate::stats::PipelineStats;
 
 /// The CRI lookups, if enabled and a socket is configured or found.
 fn start_cri(config: &Config, metrics: &Metrics) -> anyhow::Result<Option<Cri>> {
@@ -576,6 +533,10 @@ struct Output {
     attributed: StdHashMap<u64, Attributed>,
     /// Capacity for the next event's JSON.
     line_hint: usize,
+    /// Events are serialized (off only in the benchmark that measures what comes before).
+    serialize: bool,
+    /// Bytes of JSON written, newlines included.
+    bytes: u64,
     clock: Clock,
     cgroups: CgroupResolver,
     containers: Containers,
@@ -627,6 +588,8 @@ impl Output {
             node: node.into(),
             attributed: StdHashMap::new(),
             line_hint: 2048,
+            serialize: true,
+            bytes: 0,
             clock: Clock::new(),
             cgroups,
             containers: Containers::new(PathBuf::from("/")),
@@ -1089,6 +1052,16 @@ impl Output {
     /// once, into the line every sink and the stream share, and the rules and the advisor
     /// read its fields.
     fn emit<T: Event + Serialize>(&mut self, ev: &T) {
+        if !self.serialize {
+            // The benchmark's view of the stages before serialization.
+            let alerts = self.rules.evaluate(ev, None, Instant::now());
+            self.stats.written.fetch_add(1, Relaxed);
+            for alert in &alerts {
+                self.alert(alert);
+            }
+            self.advise(ev);
+            return;
+        }
         // Sized like the last line, so that writing it does not grow the buffer.
         let mut buf = Vec::with_capacity(self.line_hint);
         if serde_json::to_writer(&mut buf, ev).is_err() {
@@ -1100,7 +1073,8 @@ impl Output {
         let json = unsafe { String::from_utf8_unchecked(buf) };
         let record = Arc::new(sinks::Record::of(ev, json));
         self.publish(&record);
-        let alerts = self.rules.evaluate(ev, &record.json, Instant::now());
+        self.bytes += record.json.len() as u64 + 1;
+        let alerts = self.rules.evaluate(ev, Some(&record.json), Instant::now());
         for alert in &alerts {
             self.alert(alert);
         }
@@ -1221,6 +1195,17 @@ impl Replay {
         self.output.label_pending();
         self.output.poll_rules();
         self.output.poll_advisor(false);
+    }
+
+    /// Leaves events unserialized (rules and the advisor still run): the benchmark of the
+    /// stages before serialization. Alerts are serialized as usual.
+    pub fn without_serialization(&mut self) {
+        self.output.serialize = false;
+    }
+
+    /// Bytes of JSON written so far (events, newlines included).
+    pub fn bytes(&self) -> u64 {
+        self.output.bytes
     }
 
     /// Cgroups whose attribution is final (reused without asking the resolver again).

@@ -10,6 +10,7 @@ use std::{
 use anyhow::{Context as _, bail, ensure};
 use clap::{Parser, Subcommand};
 
+mod cycles;
 mod vmtest;
 
 /// bpf-linker must link against the LLVM of the nightly rustc that builds the eBPF crate.
@@ -96,8 +97,11 @@ enum Task {
         #[arg(long)]
         no_vm: bool,
     },
-    /// rustfmt check and clippy (-D warnings) on the user-space crates and the eBPF crate.
+    /// rustfmt check, clippy (-D warnings) on the user-space crates and the eBPF crate, and
+    /// the import-cycle check (`cycles`).
     Lint,
+    /// No import cycle between the top-level modules of the daemon and of the eBPF crate.
+    Cycles,
     /// Fuzz the rule parser (cargo-fuzz, nightly) for a bounded time; `test` runs it too.
     Fuzz {
         /// Seconds of fuzzing.
@@ -211,6 +215,7 @@ fn main() -> anyhow::Result<()> {
             setup()?;
             lint()
         }
+        Task::Cycles => check_cycles(),
         Task::Bench { rounds, smoke } => {
             setup()?;
             ensure_root("the benchmark (it runs the daemon, bpftrace and containers)")?;
@@ -319,7 +324,14 @@ fn ensure_root(what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn check_cycles() -> anyhow::Result<()> {
+    let root = workspace_root();
+    cycles::check(&[&root.join("monitor/src"), &root.join("monitor-ebpf/src")])
+}
+
 fn lint() -> anyhow::Result<()> {
+    step("import cycles");
+    check_cycles()?;
     step("rustfmt");
     cargo(&["fmt", "--all", "--check"])?;
     step("clippy (user space)");

@@ -11,71 +11,12 @@ use std::{
     sync::Arc,
 };
 
-use serde::Serialize;
-
 use self::cgroup_path::Runtime;
+pub use crate::event::{Container, Kubernetes};
 use crate::{
     cri::{Cri, Lookup},
     event::boottime_ns,
 };
-
-/// The `container` field of an event: null for host processes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Container {
-    /// Full container id.
-    pub id: String,
-    pub image: Option<String>,
-    /// Kubernetes' `imageID`, from the CRI: `name@sha256:…` where the runtime knows a
-    /// repository digest, else the image id (`sha256:…`).
-    pub image_id: Option<String>,
-    pub name: Option<String>,
-    pub runtime: Option<&'static str>,
-}
-
-crate::event::access::block!(Container {
-    Id: id,
-    Image: image,
-    ImageId: image_id,
-    Name: name,
-    Runtime: runtime,
-});
-
-/// The `k8s` field of an event: null outside Kubernetes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Kubernetes {
-    pub container: Option<String>,
-    /// The pod's labels, from the CRI (absent when unknown; shared by the pod's events).
-    #[serde(skip_serializing_if = "no_labels")]
-    pub labels: Arc<BTreeMap<String, String>>,
-    pub namespace: Option<String>,
-    pub pod: Option<String>,
-    pub pod_uid: Option<String>,
-}
-
-impl crate::event::access::Fields for Kubernetes {
-    fn field(&self, path: &[crate::event::access::Key]) -> crate::event::access::Val<'_> {
-        use crate::event::access::{Name, Val};
-        match path {
-            [] => Val::Object {
-                empty: false,
-                block: self,
-            },
-            [k, rest @ ..] => match k.name {
-                Name::Container => self.container.field(rest),
-                Name::Labels if no_labels(&self.labels) => Val::Missing,
-                Name::Labels => self.labels.field(rest),
-                Name::Namespace => self.namespace.field(rest),
-                Name::Pod => self.pod.field(rest),
-                Name::PodUid => self.pod_uid.field(rest),
-                _ => Val::Missing,
-            },
-        }
-    }
-}
-
-fn no_labels(labels: &Arc<BTreeMap<String, String>>) -> bool {
-    labels.is_empty()
-}
 
 /// Everything known about one container.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,57 +3,12 @@
 
 use std::{collections::BTreeSet, path::Path};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::cgroup_path::Runtime;
 use crate::capabilities::Capability;
 
-/// The `posture` block of `container_start` / `container_stop` events. `None` (null) where
-/// the source to judge from was not found.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Posture {
-    pub capabilities: PostureCapabilities,
-    /// Namespaces shared with the host: `pid`, `net`, `ipc`, `uts`, `user`, `cgroup`, `mnt`.
-    pub host_namespaces: Option<Vec<&'static str>>,
-    /// Whether the image comes from a trusted source; null until a trust policy is configured.
-    pub image_trusted: Option<bool>,
-    pub no_new_privs: Option<bool>,
-    /// All capabilities the host allows, and no seccomp filter.
-    pub privileged: Option<bool>,
-    pub readonly_rootfs: Option<bool>,
-    /// The process runs as uid 0 (in the container's view).
-    pub runs_as_root: Option<bool>,
-    /// `disabled` (unconfined), `filter`.
-    pub seccomp: Option<&'static str>,
-    /// Host paths on the sensitive list that are bind-mounted into the container.
-    pub sensitive_mounts: Option<Vec<String>>,
-}
-
-crate::event::access::block!(Posture {
-    Capabilities: capabilities,
-    HostNamespaces: host_namespaces,
-    ImageTrusted: image_trusted,
-    NoNewPrivs: no_new_privs,
-    Privileged: privileged,
-    ReadonlyRootfs: readonly_rootfs,
-    RunsAsRoot: runs_as_root,
-    Seccomp: seccomp,
-    SensitiveMounts: sensitive_mounts,
-});
-
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct PostureCapabilities {
-    /// Effective capabilities beyond the runtime's default set.
-    pub added_over_default: Option<Vec<String>>,
-    pub bounding: Option<Vec<String>>,
-    pub effective: Option<Vec<String>>,
-}
-
-crate::event::access::block!(PostureCapabilities {
-    AddedOverDefault: added_over_default,
-    Bounding: bounding,
-    Effective: effective,
-});
+pub use crate::event::{Posture, PostureCapabilities};
 
 /// Host paths whose bind mount into a container hands it the node (exact paths, or
 /// directories whose subtree counts too).

@@ -361,6 +361,26 @@ impl<T: Fields + Serialize> List for Vec<T> {
     }
 }
 
+/// A capability set, as the list of its names.
+impl List for crate::capabilities::CapSet {
+    fn len(&self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    fn item(&self, i: usize, rest: &[Key]) -> Val<'_> {
+        match (self.names().nth(i), rest) {
+            (Some(name), []) => Val::Str(name),
+            _ => Val::Missing,
+        }
+    }
+}
+
+impl Fields for crate::capabilities::CapSet {
+    fn field(&self, path: &[Key]) -> Val<'_> {
+        list(self, path)
+    }
+}
+
 /// A syscall's six raw arguments.
 impl List for [u64; 6] {
     fn len(&self) -> usize {

@@ -9,10 +9,6 @@ use std::{collections::BTreeMap, sync::Arc};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::{
-    containers::posture::PostureCapabilities,
-    operations::{NamespaceChange, NamespaceTarget},
-};
 
 /// One sample event, typed.
 pub enum Sample {
@@ -43,6 +39,39 @@ impl Sample {
             Sample::Container(e) => serde_json::to_value(e),
         }
         .expect("events serialize")
+    }
+}
+
+impl Serialize for Sample {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Sample::Capability(e) => e.serialize(s),
+            Sample::Operation(e) => e.serialize(s),
+            Sample::Credentials(e) => e.serialize(s),
+            Sample::Container(e) => e.serialize(s),
+        }
+    }
+}
+
+impl Fields for Sample {
+    fn field(&self, path: &[Key]) -> Val<'_> {
+        match self {
+            Sample::Capability(e) => e.field(path),
+            Sample::Operation(e) => e.field(path),
+            Sample::Credentials(e) => e.field(path),
+            Sample::Container(e) => e.field(path),
+        }
+    }
+}
+
+impl Event for Sample {
+    fn kind(&self) -> &str {
+        match self {
+            Sample::Capability(e) => e.kind(),
+            Sample::Operation(e) => e.kind(),
+            Sample::Credentials(e) => e.kind(),
+            Sample::Container(e) => e.kind(),
+        }
     }
 }
 

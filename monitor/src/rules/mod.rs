@@ -861,13 +861,18 @@ impl Engine {
         out
     }
 
-    /// The alerts `event` (whose JSON line is `json`) raises now.
-    pub fn evaluate(
+    /// The alerts `event` raises now. `json` is its JSON line if it was written already;
+    /// else it is serialized if an alert quotes it.
+    pub fn evaluate<E: Event + Serialize + ?Sized>(
         &mut self,
-        event: &(impl Event + ?Sized),
-        json: &str,
+        event: &E,
+        json: Option<&str>,
         now: Instant,
     ) -> Vec<Alert> {
+        let mut line = Line {
+            json: json.map(std::borrow::Cow::Borrowed),
+            event,
+        };
         let kind = event.kind();
         if kind == "alert" {
             return Vec::new();
@@ -881,7 +886,7 @@ impl Engine {
                 continue;
             }
             if rule.window.is_zero() {
-                out.extend(alert(rule, json, 1, &mut self.unreadable));
+                out.extend(alert(rule, line.get(), 1, &mut self.unreadable));
                 continue;
             }
             let mut key = event
@@ -896,7 +901,7 @@ impl Engine {
             match self.windows.get_mut(&(i, key.clone())) {
                 Some(w) if now.duration_since(w.opened) < rule.window => {
                     w.repeats += 1;
-                    w.last = Some(json.into());
+                    w.last = Some(line.get().into());
                 }
                 Some(w) => {
                     // The window ended without a flush: report it, open a new one.
@@ -904,7 +909,7 @@ impl Engine {
                         out.extend(alert(rule, last, w.repeats, &mut self.unreadable));
                     }
                     *w = Window::open(now, i);
-                    out.extend(alert(rule, json, 1, &mut self.unreadable));
+                    out.extend(alert(rule, line.get(), 1, &mut self.unreadable));
                 }
                 None => {
                     if self.windows.len() < MAX_WINDOWS {
@@ -912,7 +917,7 @@ impl Engine {
                     } else {
                         self.dedup_overflow += 1;
                     }
-                    out.extend(alert(rule, json, 1, &mut self.unreadable));
+                    out.extend(alert(rule, line.get(), 1, &mut self.unreadable));
                 }
             }
         }
@@ -923,7 +928,7 @@ impl Engine {
     /// [`Engine::evaluate`] of an event given as JSON.
     #[cfg(test)]
     pub fn evaluate_json(&mut self, event: &Value, now: Instant) -> Vec<Alert> {
-        self.evaluate(event, &event.to_string(), now)
+        self.evaluate(event, Some(&event.to_string()), now)
     }
 
     /// Closes the windows that have ended: one alert with the count of their repeats.
@@ -954,6 +959,20 @@ impl Engine {
             }
         }
         out
+    }
+}
+
+/// An event's JSON line: the one written, or made when first needed.
+struct Line<'a, E: ?Sized> {
+    json: Option<std::borrow::Cow<'a, str>>,
+    event: &'a E,
+}
+
+impl<E: Serialize + ?Sized> Line<'_, E> {
+    fn get(&mut self) -> &str {
+        // An event that cannot be serialized quotes as "" (its alert is counted unreadable).
+        self.json
+            .get_or_insert_with(|| serde_json::to_string(self.event).unwrap_or_default().into())
     }
 }
 

@@ -450,7 +450,7 @@ rules:
         for round in 0..3u64 {
             let now = t0 + Duration::from_secs(round * 40);
             for (name, s) in samples() {
-                let a = from_typed.evaluate(typed(&s), &s.line(), now);
+                let a = from_typed.evaluate(&s, Some(&s.line()), now);
                 let b = from_json.evaluate_json(&s.value(), now);
                 let a: Vec<Value> = a.iter().map(|a| serde_json::to_value(a).unwrap()).collect();
                 let b: Vec<Value> = b.iter().map(|a| serde_json::to_value(a).unwrap()).collect();

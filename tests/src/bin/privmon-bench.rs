@@ -666,17 +666,20 @@ fn lost_by_stage(d: &Daemon) -> anyhow::Result<BTreeMap<String, f64>> {
     Ok(out)
 }
 
-/// Waits until the daemon has written everything the kernel passed (its count of written
-/// events stays still for a second).
+/// Waits until the daemon has written everything the kernel passed (its counts of events
+/// made and of events its sinks delivered stay still for a second).
 fn drain(d: &Daemon) -> anyhow::Result<()> {
-    let mut last = -1.0;
+    let mut last = (-1.0, -1.0);
     loop {
         std::thread::sleep(Duration::from_millis(1000));
-        let w = metric_sum(d, "privmon_events_total", &[])?;
-        if w == last {
+        let now = (
+            metric_sum(d, "privmon_events_total", &[])?,
+            metric_sum(d, "privmon_sink_events_total", &[])?,
+        );
+        if now == last {
             return Ok(());
         }
-        last = w;
+        last = now;
     }
 }
 

@@ -1,0 +1,243 @@
+//! Writing records into the ring buffer: what a hook saw ([`Check`], [`Emit`]) becomes a
+//! [`CapabilityRecord`] or an [`OperationRecord`], the one place records are filled. Every
+//! probe family calls this; it calls none of them.
+
+use aya_ebpf::helpers::{
+    bpf_probe_read_user, bpf_probe_read_user_str_bytes,
+    generated::{bpf_probe_read_kernel as raw_read_kernel, bpf_probe_read_user as raw_read_user},
+};
+use monitor_common::{
+    AUDIT_NO, AUDIT_UNKNOWN, AUDIT_YES, CAP_OPT_NOAUDIT, COMM_LEN, CapabilityRecord, Hook,
+    KernelLayout, OP_STRING_LEN, OP_STRINGS, OperationRecord, ProbeConfig, RecordKind, SCOPE_HOST,
+    SCOPE_UNKNOWN, SCOPE_USER_NAMESPACE, drop_slot, op, stat,
+};
+
+use crate::{
+    maps::{CONFIG, EVENTS, RINGBUF_DROPS, bump, stat_inc},
+    task::{SyscallRegs, read_at},
+};
+
+/// One capability check, whatever hook saw it.
+pub(crate) struct Check {
+    pub cred: u64,
+    pub target_ns: u64,
+    pub cap: u32,
+    pub ret: i32,
+    /// `cap_capable()`'s `opts`, where the hook has them.
+    pub opts: Option<u32>,
+}
+
+#[inline(always)]
+pub(crate) fn config() -> Option<&'static ProbeConfig> {
+    CONFIG.get(0)
+}
+
+/// What a record is made of.
+pub(crate) struct Emit<'a> {
+    pub hook: Hook,
+    pub check: &'a Check,
+    pub cgroup_id: u64,
+    pub pid_tgid: u64,
+    pub syscall: i64,
+    pub regs: Option<&'a SyscallRegs>,
+    pub now: u64,
+    pub verdict: u32,
+    pub comm: &'a [u8; COMM_LEN],
+    pub layout: &'a KernelLayout,
+}
+
+/// Writes every field of a [`CapabilityRecord`] at `r`.
+///
+/// # Safety
+/// `r` points to writable memory of a `CapabilityRecord`'s size.
+#[inline(always)]
+pub(crate) unsafe fn fill(r: *mut CapabilityRecord, e: &Emit) {
+    let (check, layout) = (e.check, e.layout);
+    // SAFETY: the caller's promise; each field is written once, through the pointer.
+    unsafe {
+        (*r).kind = RecordKind::Capability as u32;
+        (*r).cap = check.cap;
+        (*r).boot_ns = e.now;
+        (*r).cgroup_id = e.cgroup_id;
+        (*r).pid = (e.pid_tgid >> 32) as u32;
+        (*r).tid = e.pid_tgid as u32;
+        (*r).uid = read_at(check.cred, layout.cred_uid).unwrap_or(u32::MAX);
+        (*r).euid = read_at(check.cred, layout.cred_euid).unwrap_or(u32::MAX);
+        (*r).gid = read_at(check.cred, layout.cred_gid).unwrap_or(u32::MAX);
+        (*r).egid = read_at(check.cred, layout.cred_egid).unwrap_or(u32::MAX);
+        (*r).syscall = e.syscall;
+        for i in 0..6 {
+            (*r).args[i] = e.regs.map_or(0, |regs| regs.arg(i));
+        }
+        (*r).cap_effective = read_at(check.cred, layout.cred_cap_effective).unwrap_or(0);
+        (*r).ret = check.ret;
+        (*r).verdict = e.verdict as u8;
+        (*r).scope = match read_at::<i32>(check.target_ns, layout.user_ns_level) {
+            Some(0) => SCOPE_HOST,
+            Some(_) => SCOPE_USER_NAMESPACE,
+            None => SCOPE_UNKNOWN,
+        };
+        (*r).hook = e.hook as u8;
+        (*r).audit = match check.opts {
+            None => AUDIT_UNKNOWN,
+            Some(o) if o & CAP_OPT_NOAUDIT != 0 => AUDIT_NO,
+            Some(_) => AUDIT_YES,
+        };
+        (*r).comm = *e.comm;
+    }
+}
+
+/// Where a sensitive syscall was seen.
+#[derive(Clone, Copy)]
+pub(crate) enum Seen {
+    /// At a capability check it made.
+    Check,
+    /// Returning this value (a fallback tracepoint, `fexit/security_capset`).
+    Exit(i64),
+    /// At an LSM hook, before any result (an fentry program).
+    Lsm,
+}
+
+/// Emits a sensitive syscall seen as `seen` says, with the string arguments `spec` names.
+/// A record seen returning that `keep` rejects (a fallback's filter, by `spec`'s `FB_*`
+/// shape) is discarded. `keep` is a closure, not a function pointer: inlined, it is a direct
+/// call (BPF has no indirect ones).
+#[inline(always)]
+pub(crate) fn emit_operation(
+    what: &Emit,
+    spec: u32,
+    seen: Seen,
+    keep: impl Fn(u32, &OperationRecord) -> bool,
+) {
+    let string_args = spec & op::STRING_ARGS_MASK;
+    let exit = match seen {
+        Seen::Exit(ret) => Some(ret),
+        _ => None,
+    };
+    let Some(mut entry) = EVENTS.reserve::<OperationRecord>(0) else {
+        let slot = if exit.is_some() {
+            drop_slot::SYSCALL_EXIT
+        } else {
+            drop_slot::OPERATION
+        };
+        bump(&RINGBUF_DROPS, slot);
+        return;
+    };
+    let rec = entry.as_mut_ptr();
+    // SAFETY: `rec` points to reserved ring-buffer memory of the right size; every field is
+    // written before submit.
+    unsafe {
+        (*rec).kind = match seen {
+            Seen::Exit(_) => RecordKind::SyscallExit as u32,
+            Seen::Check => RecordKind::Operation as u32,
+            Seen::Lsm => RecordKind::LsmHook as u32,
+        };
+        fill(&raw mut (*rec).check, what);
+        (*rec).string_args = 0;
+        (*rec).string_lens = [0; OP_STRINGS];
+        (*rec)._pad = 0;
+        (*rec).result = exit.unwrap_or(0);
+        (*rec).deref = 0;
+        if spec & op::DEREF != 0 {
+            let arg = ((spec >> op::DEREF_ARG_SHIFT) & op::ARG_MASK) as usize;
+            if let Some(&ptr) = (*rec).check.args.get(arg) {
+                (*rec).deref = bpf_probe_read_user(ptr as *const u64).unwrap_or(0);
+            }
+        }
+        let raw = (spec >> op::RAW_SHIFT) & op::RAW_MASK;
+        if raw != 0 {
+            read_raw(&mut *rec, raw, spec, what);
+        }
+        let mut slot = 0usize;
+        for i in 0..6 {
+            if string_args & (1 << i) == 0 {
+                continue;
+            }
+            let (Some(dst), Some(len)) = (
+                (*rec).strings.get_mut(slot),
+                (*rec).string_lens.get_mut(slot),
+            ) else {
+                break;
+            };
+            (*rec).string_args |= 1 << i;
+            let src = (*rec).check.args[i] as *const u8;
+            *len = match bpf_probe_read_user_str_bytes(src, dst) {
+                Ok(s) => s.len() as u32 + 1,
+                Err(_) => 0,
+            };
+            slot += 1;
+        }
+        if exit.is_some() && !keep(spec, &*rec) {
+            entry.discard(0);
+            return;
+        }
+    }
+    entry.submit(0);
+    stat_inc(if exit.is_some() {
+        stat::SYSCALL_EXITS
+    } else {
+        stat::EMITTED
+    });
+}
+
+/// Fills the first string slot with the raw bytes an [`op::RAW_SHIFT`] shape names.
+#[inline(always)]
+fn read_raw(rec: &mut OperationRecord, raw: u32, spec: u32, what: &Emit) {
+    let arg = ((spec >> op::DEREF_ARG_SHIFT) & op::ARG_MASK) as usize;
+    let Some(&ptr) = rec.check.args.get(arg) else {
+        return;
+    };
+    let (Some(dst), Some(len)) = (rec.strings.get_mut(0), rec.string_lens.get_mut(0)) else {
+        return;
+    };
+    if raw == op::RAW_CAPSET {
+        let data = op::RAW_CAPSET_DATA;
+        // SAFETY: user-space reads; a fault is an error, not a crash.
+        let read = unsafe { bpf_probe_read_user(ptr as *const [u8; op::RAW_CAPSET_DATA]) };
+        if let Ok(bytes) = read {
+            dst[..data].copy_from_slice(&bytes);
+            let cred = what.check.cred;
+            let permitted: u64 = read_at(cred, what.layout.cred_cap_permitted).unwrap_or(0);
+            let inheritable: u64 = read_at(cred, what.layout.cred_cap_inheritable).unwrap_or(0);
+            dst[data..data + 8].copy_from_slice(&permitted.to_ne_bytes());
+            dst[data + 8..data + 16].copy_from_slice(&inheritable.to_ne_bytes());
+            *len = (data + 16) as u32;
+        }
+    } else if raw == op::RAW_GROUPS {
+        let n = gid_bytes(rec.check.args[0].min(op::RAW_MAX_GROUPS) as u32);
+        // SAFETY: a user-space read into the slot (n <= its size); a fault is an error.
+        if n > 0 && unsafe { raw_read_user(dst.as_mut_ptr().cast(), n, ptr as *const _) } == 0 {
+            *len = n;
+        }
+        // The caller's groups before, in the second slot: a call that sets the same groups
+        // (the container runtime's, at every start) is no change.
+        let layout = what.layout;
+        let info: u64 = read_at(what.check.cred, layout.cred_group_info).unwrap_or(0);
+        let count: i32 = read_at(info, layout.group_info_ngroups).unwrap_or(-1);
+        let (Some(old), Some(old_len)) = (rec.strings.get_mut(1), rec.string_lens.get_mut(1))
+        else {
+            return;
+        };
+        if count < 0 || layout.group_info_gid == KernelLayout::MISSING {
+            return;
+        }
+        let m = gid_bytes(count as u32);
+        let src = info + layout.group_info_gid as u64;
+        // SAFETY: a kernel read into the slot (m <= its size); a fault is an error.
+        if m == 0 || unsafe { raw_read_kernel(old.as_mut_ptr().cast(), m, src as *const _) } == 0 {
+            *old_len = m | op::RAW_READ;
+        }
+    }
+}
+
+/// The bytes of `count` gids, at most [`op::RAW_MAX_GROUPS`], provably within a string slot
+/// for the verifier.
+#[inline(always)]
+fn gid_bytes(count: u32) -> u32 {
+    let n = (count.min(op::RAW_MAX_GROUPS as u32) * 4) & 0xff;
+    if n > OP_STRING_LEN as u32 {
+        OP_STRING_LEN as u32
+    } else {
+        n
+    }
+}

@@ -1,0 +1,45 @@
+//! Counts of the user-space pipeline (read by the metrics and the statistics log line):
+//! below both the pipeline that counts and the metrics that export.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Counts of the user-space pipeline; every lost or malformed record lands in one of them.
+#[derive(Debug, Default)]
+pub struct PipelineStats {
+    pub records: AtomicU64,
+    pub truncated: AtomicU64,
+    pub unknown_kind: AtomicU64,
+    pub queue_drops: AtomicU64,
+    pub written: AtomicU64,
+    pub output_errors: AtomicU64,
+    /// Containers whose runtime metadata could not be found.
+    pub container_metadata_missing: AtomicU64,
+    /// Containers being tracked (running or starting).
+    pub containers_tracked: AtomicU64,
+    /// Host cgroups the kernel filter could not be told about (its map was full): their
+    /// processes are watched like containers'.
+    pub host_cgroups_unfiltered: AtomicU64,
+    /// Fallback records of syscalls already reported at their capability check.
+    pub fallback_merged: AtomicU64,
+}
+
+impl std::fmt::Display for PipelineStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "records={} written={} queue_drops={} truncated={} unknown_kind={} output_errors={} \
+             containers_tracked={} container_metadata_missing={} host_cgroups_unfiltered={} \
+             fallback_merged={}",
+            self.records.load(Relaxed),
+            self.written.load(Relaxed),
+            self.queue_drops.load(Relaxed),
+            self.truncated.load(Relaxed),
+            self.unknown_kind.load(Relaxed),
+            self.output_errors.load(Relaxed),
+            self.containers_tracked.load(Relaxed),
+            self.container_metadata_missing.load(Relaxed),
+            self.host_cgroups_unfiltered.load(Relaxed),
+            self.fallback_merged.load(Relaxed),
+        )
+    }
+}
