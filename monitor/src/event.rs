@@ -473,6 +473,14 @@ impl Event for CapabilityEvent {
     fn kind(&self) -> &str {
         self.header.kind
     }
+
+    fn static_kind(&self) -> Option<&'static str> {
+        Some(self.header.kind)
+    }
+
+    fn blocks(&self) -> Option<(Option<&Shared<Kubernetes>>, Option<&Shared<Container>>)> {
+        Some((self.header.k8s.as_ref(), self.header.container.as_ref()))
+    }
 }
 
 /// The `syscall` block of a `syscall` or `namespace` event.
@@ -559,6 +567,14 @@ impl Fields for OperationEvent {
 impl Event for OperationEvent {
     fn kind(&self) -> &str {
         self.header.kind
+    }
+
+    fn static_kind(&self) -> Option<&'static str> {
+        Some(self.header.kind)
+    }
+
+    fn blocks(&self) -> Option<(Option<&Shared<Kubernetes>>, Option<&Shared<Container>>)> {
+        Some((self.header.k8s.as_ref(), self.header.container.as_ref()))
     }
 }
 
@@ -749,6 +765,14 @@ impl Event for CredentialsEvent {
     fn kind(&self) -> &str {
         self.header.kind
     }
+
+    fn static_kind(&self) -> Option<&'static str> {
+        Some(self.header.kind)
+    }
+
+    fn blocks(&self) -> Option<(Option<&Shared<Kubernetes>>, Option<&Shared<Container>>)> {
+        Some((self.header.k8s.as_ref(), self.header.container.as_ref()))
+    }
 }
 
 /// A `container_start` or `container_stop` event.
@@ -779,6 +803,10 @@ block!(ContainerEvent {
 impl Event for ContainerEvent {
     fn kind(&self) -> &str {
         self.kind
+    }
+
+    fn static_kind(&self) -> Option<&'static str> {
+        Some(self.kind)
     }
 }
 

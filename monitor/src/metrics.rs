@@ -338,6 +338,11 @@ impl Metrics {
         self.events.with_label_values(&[kind]).inc();
     }
 
+    /// The counter of events of `kind`, to keep (no label lookup per event).
+    pub fn event_counter(&self, kind: &str) -> prometheus::IntCounter {
+        self.events.with_label_values(&[kind])
+    }
+
     /// One alert raised.
     pub fn alert(&self, rule: &str, severity: &str, namespace: &str) {
         self.alerts

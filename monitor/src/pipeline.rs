@@ -456,6 +456,8 @@ struct Attributed {
     k8s: Option<Shared<crate::containers::Kubernetes>>,
     /// Final: reused without asking the resolver again.
     settled: bool,
+    /// The metrics have the cgroup's labels.
+    labelled: bool,
 }
 
 impl Attributed {
@@ -537,6 +539,8 @@ struct Output {
     serialize: bool,
     /// Bytes of JSON written, newlines included.
     bytes: u64,
+    /// `privmon_events_total` by kind.
+    event_counters: StdHashMap<&'static str, prometheus::IntCounter>,
     clock: Clock,
     cgroups: CgroupResolver,
     containers: Containers,
@@ -590,6 +594,7 @@ impl Output {
             line_hint: 2048,
             serialize: true,
             bytes: 0,
+            event_counters: StdHashMap::new(),
             clock: Clock::new(),
             cgroups,
             containers: Containers::new(PathBuf::from("/")),
@@ -949,6 +954,7 @@ impl Output {
                 .map(Shared::new),
             settled: attribution.as_ref().is_none_or(|a| a.settled),
             from: attribution,
+            labelled: false,
         });
         entry.fill(h);
         if self.attributed.len() >= MAX_ATTRIBUTED {
@@ -972,8 +978,16 @@ impl Output {
     /// host's, or a container's whose metadata is resolved (or given up on at its start).
     /// `last_chance`: the cgroup is going away; label it with what is known.
     fn label_cgroup(&mut self, id: u64, pid: u32, last_chance: bool) {
+        // Once labelled, a live cgroup stays labelled (its series go after it is removed,
+        // with its attribution): no lock per event.
+        if self.attributed.get(&id).is_some_and(|a| a.labelled) {
+            return;
+        }
         if self.metrics.knows_cgroup(id) {
             self.unlabelled.remove(&id);
+            if let Some(a) = self.attributed.get_mut(&id) {
+                a.labelled = true;
+            }
             return;
         }
         let labels = match self.cgroups.path(id, pid) {
@@ -1128,7 +1142,16 @@ impl Output {
         }
         self.hub.publish(record);
         self.stats.written.fetch_add(1, Relaxed);
-        self.metrics.event(&record.kind);
+        match &record.kind {
+            std::borrow::Cow::Borrowed(kind) => {
+                let metrics = &self.metrics;
+                self.event_counters
+                    .entry(kind)
+                    .or_insert_with(|| metrics.event_counter(kind))
+                    .inc();
+            }
+            std::borrow::Cow::Owned(kind) => self.metrics.event(kind),
+        }
     }
 }
 

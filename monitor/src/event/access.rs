@@ -503,6 +503,23 @@ pub(crate) use paths;
 /// A whole event: its kind, and the paths below it.
 pub trait Event: Fields {
     fn kind(&self) -> &str;
+
+    /// The kind, where it is a constant (typed events).
+    fn static_kind(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The pod and container blocks it shares with the container's other events, where it
+    /// has them.
+    #[allow(clippy::type_complexity)]
+    fn blocks(
+        &self,
+    ) -> Option<(
+        Option<&super::Shared<super::Kubernetes>>,
+        Option<&super::Shared<super::Container>>,
+    )> {
+        None
+    }
 }
 
 impl Event for Value {

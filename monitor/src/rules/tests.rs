@@ -355,6 +355,9 @@ mod differential {
             "empty: true",
             "empty: false",
             "glob: \"*a*\"",
+            "glob: \"/bin/*\"",
+            "glob: \"CAP_S*\"",
+            "glob: \"mount\"",
             "regex: \"^[0-9]+$\"",
         ] {
             out.push(format!("{{field: {path}, {op}}}"));

@@ -19,8 +19,13 @@ use std::{
 
 use serde_json::Value;
 
+use std::borrow::Cow;
+
 use crate::{
-    event::access::{Event, Key},
+    event::{
+        Container, Kubernetes, Shared,
+        access::{Event, Key},
+    },
     queue,
     rules::Severity,
 };
@@ -28,16 +33,28 @@ use crate::{
 /// One serialised event and what sinks filter on.
 #[derive(Debug)]
 pub struct Record {
-    pub kind: String,
+    pub kind: Cow<'static, str>,
     /// Alerts only.
     pub severity: Option<Severity>,
     pub rule: Option<String>,
-    pub namespace: Option<String>,
-    pub pod: Option<String>,
-    /// Kubernetes container name, else the runtime's container name.
-    pub container: Option<String>,
+    who: Who,
     /// The JSON line, without its newline.
     pub json: String,
+}
+
+/// Whose event it is, for the stream's filters.
+#[derive(Debug)]
+enum Who {
+    /// The event's own blocks, shared (no copy per event).
+    Shared {
+        k8s: Option<Shared<Kubernetes>>,
+        container: Option<Shared<Container>>,
+    },
+    Named {
+        namespace: Option<String>,
+        pod: Option<String>,
+        container: Option<String>,
+    },
 }
 
 crate::event::access::paths!(fn paths_of -> Paths {
@@ -50,31 +67,92 @@ crate::event::access::paths!(fn paths_of -> Paths {
 impl Record {
     /// A typed event and its JSON line (events have no severity and no rule).
     pub fn of(event: &(impl Event + ?Sized), json: String) -> Record {
-        let p = paths_of();
-        let s = |path: &[Key]| event.field(path).as_str().map(str::to_string);
+        let who = match event.blocks() {
+            Some((k8s, container)) => Who::Shared {
+                k8s: k8s.cloned(),
+                container: container.cloned(),
+            },
+            None => {
+                let p = paths_of();
+                let s = |path: &[Key]| event.field(path).as_str().map(str::to_string);
+                Who::Named {
+                    namespace: s(&p.k8s_namespace),
+                    pod: s(&p.k8s_pod),
+                    container: s(&p.k8s_container).or_else(|| s(&p.container_name)),
+                }
+            }
+        };
         Record {
-            kind: event.kind().to_string(),
+            kind: event
+                .static_kind()
+                .map_or_else(|| event.kind().to_string().into(), Cow::Borrowed),
             severity: None,
             rule: None,
-            namespace: s(&p.k8s_namespace),
-            pod: s(&p.k8s_pod),
-            container: s(&p.k8s_container).or_else(|| s(&p.container_name)),
+            who,
             json,
+        }
+    }
+
+    /// A record with these filter keys (alerts, tests).
+    pub fn named(
+        kind: &str,
+        severity: Option<Severity>,
+        rule: Option<String>,
+        [namespace, pod, container]: [Option<String>; 3],
+        json: String,
+    ) -> Record {
+        Record {
+            kind: kind.to_string().into(),
+            severity,
+            rule,
+            who: Who::Named {
+                namespace,
+                pod,
+                container,
+            },
+            json,
+        }
+    }
+
+    pub fn namespace(&self) -> Option<&str> {
+        match &self.who {
+            Who::Shared { k8s, .. } => k8s.as_ref()?.namespace.as_deref(),
+            Who::Named { namespace, .. } => namespace.as_deref(),
+        }
+    }
+
+    pub fn pod(&self) -> Option<&str> {
+        match &self.who {
+            Who::Shared { k8s, .. } => k8s.as_ref()?.pod.as_deref(),
+            Who::Named { pod, .. } => pod.as_deref(),
+        }
+    }
+
+    /// The Kubernetes container name, else the runtime's container name.
+    pub fn container(&self) -> Option<&str> {
+        match &self.who {
+            Who::Shared { k8s, container } => k8s
+                .as_ref()
+                .and_then(|k| k.container.as_deref())
+                .or_else(|| container.as_ref()?.name.as_deref()),
+            Who::Named { container, .. } => container.as_deref(),
         }
     }
 
     /// An alert's JSON, and what sinks filter it on.
     pub fn new(value: &Value) -> Option<Record> {
         let s = |v: &Value| v.as_str().map(str::to_string);
-        Some(Record {
-            kind: value["kind"].as_str()?.to_string(),
-            severity: value["severity"].as_str().and_then(|s| s.parse().ok()),
-            rule: s(&value["rule"]),
-            namespace: s(&value["k8s"]["namespace"]),
-            pod: s(&value["k8s"]["pod"]),
-            container: s(&value["k8s"]["container"]).or_else(|| s(&value["container"]["name"])),
-            json: serde_json::to_string(value).ok()?,
-        })
+        Some(Record::named(
+            value["kind"].as_str()?,
+            value["severity"].as_str().and_then(|s| s.parse().ok()),
+            s(&value["rule"]),
+            [
+                s(&value["k8s"]["namespace"]),
+                s(&value["k8s"]["pod"]),
+                s(&value["k8s"]["container"]).or_else(|| s(&value["container"]["name"])),
+            ],
+            serde_json::to_string(value).ok()?,
+        ))
     }
 }
 
@@ -89,7 +167,7 @@ pub struct Filter {
 
 impl Filter {
     pub fn admits(&self, r: &Record) -> bool {
-        (self.kinds.is_empty() || self.kinds.contains(&r.kind))
+        (self.kinds.is_empty() || self.kinds.iter().any(|k| *k == r.kind))
             && match (self.min_severity, r.severity) {
                 (Some(min), Some(s)) => s >= min,
                 _ => true,
@@ -198,15 +276,7 @@ mod tests {
     use super::*;
 
     fn record(kind: &str, severity: Option<Severity>) -> Record {
-        Record {
-            kind: kind.to_string(),
-            severity,
-            rule: None,
-            namespace: None,
-            pod: None,
-            container: None,
-            json: "{}".into(),
-        }
+        Record::named(kind, severity, None, Default::default(), "{}".into())
     }
 
     #[test]

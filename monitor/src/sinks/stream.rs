@@ -73,14 +73,14 @@ impl Query {
 
 impl Selector {
     pub fn admits(&self, r: &Record) -> bool {
-        let eq = |want: &Option<String>, have: &Option<String>| {
-            want.as_ref().is_none_or(|w| have.as_ref() == Some(w))
+        let eq = |want: &Option<String>, have: Option<&str>| {
+            want.as_deref().is_none_or(|w| have == Some(w))
         };
-        eq(&self.namespace, &r.namespace)
-            && eq(&self.pod, &r.pod)
-            && eq(&self.container, &r.container)
-            && eq(&self.rule, &r.rule)
-            && (self.kinds.is_empty() || self.kinds.contains(&r.kind))
+        eq(&self.namespace, r.namespace())
+            && eq(&self.pod, r.pod())
+            && eq(&self.container, r.container())
+            && eq(&self.rule, r.rule.as_deref())
+            && (self.kinds.is_empty() || self.kinds.iter().any(|k| *k == r.kind))
             && self
                 .severity
                 .is_none_or(|min| r.severity.is_some_and(|s| s >= min))
@@ -156,15 +156,13 @@ mod tests {
     use super::*;
 
     fn rec(kind: &str, ns: &str, sev: Option<Severity>) -> Arc<Record> {
-        Arc::new(Record {
-            kind: kind.into(),
-            severity: sev,
-            rule: None,
-            namespace: Some(ns.into()),
-            pod: None,
-            container: None,
-            json: format!("{{\"kind\":\"{kind}\"}}"),
-        })
+        Arc::new(Record::named(
+            kind,
+            sev,
+            None,
+            [Some(ns.into()), None, None],
+            format!("{{\"kind\":\"{kind}\"}}"),
+        ))
     }
 
     #[test]

@@ -884,9 +884,30 @@ fn storm(plan: &Plan) -> anyhow::Result<Value> {
     }))
 }
 
-/// Events per second on one thread, from the criterion benchmark's estimates.
+/// Events per second on one thread, from the criterion benchmarks' estimates: without JSON,
+/// with it (and its MB/s), with 500 more rules.
 fn pipeline(dir: &Path) -> anyhow::Result<Value> {
-    let bench = dir.join("pipeline/decode_resolve_rules_json/new");
+    let mut out = serde_json::Map::new();
+    for name in [
+        "decode_resolve_rules",
+        "decode_resolve_rules_json",
+        "decode_resolve_rules_json_500_rules",
+    ] {
+        out.insert(name.to_string(), criterion_estimate(dir, name)?);
+    }
+    let line: Value = serde_json::from_slice(
+        &fs::read(dir.join("pipeline/line_bytes.json")).context("reading line_bytes.json")?,
+    )?;
+    let bytes = f(&line["mean_line_bytes"]);
+    let json_rate = f(&out["decode_resolve_rules_json"]["events_per_s_median"]);
+    out.insert("mean_line_bytes".into(), json!(bytes));
+    out.insert("json_mb_per_s".into(), json!(json_rate * bytes / 1e6));
+    Ok(Value::Object(out))
+}
+
+/// One criterion benchmark's median, in events per second.
+fn criterion_estimate(dir: &Path, name: &str) -> anyhow::Result<Value> {
+    let bench = dir.join("pipeline").join(name).join("new");
     let read = |f: &str| -> anyhow::Result<Value> {
         let p = bench.join(f);
         Ok(serde_json::from_slice(
@@ -942,10 +963,17 @@ fn markdown(r: &Value) -> String {
          program on the same tracepoint: what enabling the tracepoint costs by itself.\n\
          - ns per run: the kernel's own accounting of each program (`kernel.bpf_stats_enabled`) \
          over the setuid loop, in a separate pass (the accounting costs a little).\n\
+         - Pipeline: the criterion benchmarks of monitor/benches/pipeline.rs (one thread, \
+         a resolved container's checks and mounts): without JSON, with it, and with 500 \
+         generated rules beside the defaults.\n\
+         - Burst: one container makes setuid(0) checks as fast as it can, with \
+         `--dedup-window-secs 0 --stdout false --file-path F` and otherwise the defaults; \
+         the file's lines are counted.\n\
          - Storm: containers fork children that each make 100 setuid(0) checks, paced to the \
-         target rate, with `--dedup-window-secs 0 --stdout false` (every check is a record); \
-         loss is read from `privmon_events_lost_total{stage}`, exactness from the in-kernel \
-         counters against the checks the trigger counted.\n\
+         target rate, with `--dedup-window-secs 0 --stdout false --file-path F` (every check \
+         is a record; rotation keeps the last 600 MB, so the file sink's delivered count is \
+         the measure); loss is read from `privmon_events_lost_total{stage}`, exactness from \
+         the in-kernel counters against the checks the trigger counted.\n\
          - Memory: VmRSS idle (after 2 s), with N Kubernetes-shaped cgroups each holding a \
          `sleep` (tracked as containers; their metadata is not found), sampled twice 5 s \
          apart, and every second of the storm.\n\
@@ -1020,32 +1048,78 @@ fn markdown(r: &Value) -> String {
         ),
         ratio("setuid") <= 1.05,
     );
-    let p = f(&r["pipeline"]["events_per_s_median"]);
-    row(
-        "user-space pipeline, one core",
-        ">= 1,000,000 events/s",
-        if p.is_nan() {
-            "not run".into()
+    let pl = &r["pipeline"];
+    let rate = |name: &str| f(&pl[name]["events_per_s_median"]);
+    let shown = |v: f64, unit: &str| {
+        if v.is_nan() {
+            "not run".to_string()
         } else {
-            format!("{p:.0} events/s")
-        },
-        p >= 1e6,
+            format!("{v:.0} {unit}")
+        }
+    };
+    row(
+        "decode -> resolve (warm) -> default rules, one core, no serialization",
+        ">= 1,000,000 records/s",
+        shown(rate("decode_resolve_rules"), "records/s"),
+        rate("decode_resolve_rules") >= 1e6,
+    );
+    row(
+        "the same plus JSON into the shared buffer, one core",
+        ">= 500,000 events/s",
+        format!(
+            "{} ({:.0} MB/s of JSON, {:.0} B a line)",
+            shown(rate("decode_resolve_rules_json"), "events/s"),
+            f(&pl["json_mb_per_s"]),
+            f(&pl["mean_line_bytes"])
+        ),
+        rate("decode_resolve_rules_json") >= 5e5,
+    );
+    let ratio500 = rate("decode_resolve_rules_json_500_rules") / rate("decode_resolve_rules_json");
+    row(
+        "500 rules loaded, most not matching, against the default set",
+        ">= 0.8x the default set's throughput",
+        format!(
+            "{ratio500:.2}x ({})",
+            shown(rate("decode_resolve_rules_json_500_rules"), "events/s")
+        ),
+        ratio500 >= 0.8,
+    );
+    let b = &r["burst"];
+    let lost_total = |v: &Value| -> f64 {
+        v.as_object()
+            .map(|m| m.values().map(f).sum())
+            .unwrap_or(f64::NAN)
+    };
+    let burst_lost = lost_total(&b["lost"]);
+    row(
+        "burst of checks as fast as one container makes them, dedup off, file sink, default config",
+        "100% written, 0 lost",
+        format!(
+            "{:.0} of {} checks in the file ({:.1}%), {burst_lost:.0} lost, at {:.0} checks/s",
+            f(&b["checks_in_file"]),
+            b["checks_made"],
+            100.0 * f(&b["checks_in_file"]) / f(&b["checks_made"]).max(1.0),
+            f(&b["checks_per_s"])
+        ),
+        b["checks_in_file"] == b["checks_made"] && burst_lost == 0.0,
     );
     let st = &r["storm"];
-    let ring_lost = f(&st["lost"]["ring_buffer"]);
-    let queue_lost = f(&st["lost"]["queue"]);
+    let storm_lost = lost_total(&st["lost"]);
     row(
-        "ring-buffer loss under the storm",
-        "0 at 100,000 events/s for 60 s",
+        "storm, dedup off, file sink",
+        "0 lost anywhere, every event written, at 100,000 checks/s for 60 s",
         format!(
-            "{ring_lost:.0} lost in the ring buffer at {:.0} checks/s for {} s; but the \
-             user-space queue dropped {queue_lost:.0} ({:.0}%, counted): {:.0} events/s written",
+            "{storm_lost:.0} lost; {:.0} events made, {:.0} delivered to the file; {:.0} \
+             checks/s for {} s, {:.0} events/s written",
+            f(&st["events_written"]),
+            f(&st["file_delivered"]),
             f(&st["checks_per_s"]),
             st["seconds"],
-            100.0 * queue_lost / f(&st["records_read"]).max(1.0),
             f(&st["events_per_s"]),
         ),
-        ring_lost == 0.0 && f(&st["checks_per_s"]) >= 100_000.0 * 0.95,
+        storm_lost == 0.0
+            && f(&st["file_delivered"]) >= f(&st["events_written"])
+            && f(&st["checks_per_s"]) >= 100_000.0 * 0.95,
     );
     let mem = &r["memory"];
     let tracked_mib = f(&mem["tracked_kib_5s_later"]) / 1024.0;
