@@ -1,5 +1,5 @@
-//! Decoding kernel records into typed events, and the JSON event contract
-//! (docs/events.md).
+//! The JSON event contract (docs/events.md) as types: every kind of event, built from the
+//! decoded kernel records of `record.rs`.
 //!
 //! The contract's blocks declare their fields in byte order of their names, and the events
 //! that carry a header write their keys in that order too: the JSON has sorted keys, as it
@@ -12,11 +12,10 @@ pub mod container;
 pub mod samples;
 pub mod shared;
 
-use std::{collections::BTreeMap, mem::size_of, sync::Arc, time::SystemTime};
+use std::{collections::BTreeMap, sync::Arc, time::SystemTime};
 
 use monitor_common::{
-    AUDIT_NO, AUDIT_YES, CapabilityRecord, CgroupRecord, ExecRecord, ExitRecord, OperationRecord,
-    RecordKind, SCOPE_HOST, SCOPE_USER_NAMESPACE, VERDICT_ALLOWED, exec_flags, op,
+    AUDIT_NO, AUDIT_YES, CapabilityRecord, SCOPE_HOST, SCOPE_USER_NAMESPACE, VERDICT_ALLOWED,
 };
 use serde::{Serialize, ser::SerializeMap};
 
@@ -25,208 +24,11 @@ pub use self::{
     container::{Container, Kubernetes, Posture, PostureCapabilities},
     shared::Shared,
 };
+pub use crate::record::{DecodeError, Exec, Operation, Record, c_string, decode};
 use crate::{
     capabilities::{CapSet, Capability},
     syscalls::Arch,
 };
-
-/// A ring-buffer record that could not be decoded (counted and skipped).
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
-    #[error("record of {len} bytes is shorter than its header or body")]
-    Truncated { len: usize },
-    #[error("unknown record kind {kind}")]
-    UnknownKind { kind: u32 },
-}
-
-/// A decoded kernel record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Record {
-    Capability(CapabilityRecord),
-    /// A sensitive syscall: at one of its capability checks, or seen returning by a
-    /// fallback tracepoint.
-    Operation(Box<Operation>),
-    /// A successful execve.
-    Exec(Box<Exec>),
-    /// A process (thread group) ended.
-    Exit {
-        pid: u32,
-        boot_ns: u64,
-    },
-    /// A cgroup created (`mkdir: true`) or removed.
-    Cgroup {
-        mkdir: bool,
-        hierarchy: i32,
-        id: u64,
-        boot_ns: u64,
-        /// Path relative to the hierarchy root; `None` if unreadable or truncated.
-        path: Option<String>,
-    },
-}
-
-/// A decoded [`OperationRecord`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Operation {
-    /// The check (for a fallback record: the caller's credentials, no check).
-    pub check: CapabilityRecord,
-    /// String arguments the kernel read, by argument index (`None` if unreadable).
-    pub strings: BTreeMap<usize, Option<String>>,
-    /// The `u64` a pointer argument points to (`clone3`'s flags), else 0.
-    pub deref: u64,
-    /// Raw bytes the kernel read (`op::RAW_*`: capset's data, setgroups' list); empty if
-    /// none or unreadable.
-    pub raw: Vec<u8>,
-    /// The raw bytes of the state before (setgroups' groups), if read.
-    pub raw_before: Option<Vec<u8>>,
-    /// `Some(return value)` when a fallback tracepoint saw the syscall return; `None` at a
-    /// capability check, before it returns.
-    pub exit: Option<i64>,
-    /// Seen at an LSM hook (fentry), with no check and before any result.
-    pub lsm: bool,
-}
-
-/// A decoded [`ExecRecord`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Exec {
-    pub pid: u32,
-    pub ppid: u32,
-    pub uid: Option<u32>,
-    pub euid: Option<u32>,
-    pub gid: Option<u32>,
-    pub egid: Option<u32>,
-    /// Capability sets after the exec (bit masks).
-    pub cap_permitted: u64,
-    pub cap_effective: u64,
-    pub cgroup_id: u64,
-    pub boot_ns: u64,
-    pub comm: String,
-    /// The path given to execve, as the process saw it.
-    pub filename: Option<String>,
-    pub args: Vec<String>,
-    pub args_truncated: bool,
-    /// The program ran from a memfd: it never was a file on disk.
-    pub memfd: bool,
-}
-
-/// Text up to the first NUL of a fixed buffer.
-pub fn c_string(bytes: &[u8]) -> String {
-    let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
-}
-
-impl Exec {
-    fn from_record(rec: &ExecRecord) -> Exec {
-        let known = |v: u32| (v != u32::MAX).then_some(v);
-        let args_len = (rec.args_len as usize).min(rec.args.len());
-        let args = rec.args[..args_len]
-            .split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        let filename_len = rec.filename_len as usize;
-        Exec {
-            pid: rec.pid,
-            ppid: rec.ppid,
-            uid: known(rec.uid),
-            euid: known(rec.euid),
-            gid: known(rec.gid),
-            egid: known(rec.egid),
-            cap_permitted: rec.cap_permitted,
-            cap_effective: rec.cap_effective,
-            cgroup_id: rec.cgroup_id,
-            boot_ns: rec.boot_ns,
-            comm: c_string(&rec.comm),
-            filename: (filename_len > 1 && filename_len <= rec.filename.len())
-                .then(|| c_string(&rec.filename[..filename_len])),
-            args,
-            args_truncated: rec.flags & exec_flags::ARGS_TRUNCATED != 0
-                || args_len == rec.args.len(),
-            memfd: rec.flags & exec_flags::MEMFD != 0,
-        }
-    }
-}
-
-/// Reads a plain-old-data record from the front of `bytes`, if it is long enough.
-fn read_record<T: Copy>(bytes: &[u8]) -> Result<T, DecodeError> {
-    if bytes.len() < size_of::<T>() {
-        return Err(DecodeError::Truncated { len: bytes.len() });
-    }
-    // SAFETY: length checked; T is a #[repr(C)] plain-old-data record from monitor-common,
-    // valid for any bytes, and the read is unaligned-safe.
-    Ok(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
-}
-
-/// Decodes one ring-buffer record. Never panics, whatever the bytes.
-pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
-    let kind = bytes
-        .get(..4)
-        .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-        .ok_or(DecodeError::Truncated { len: bytes.len() })?;
-    match RecordKind::from_u32(kind) {
-        Some(RecordKind::Capability) => read_record(bytes).map(Record::Capability),
-        Some(k @ (RecordKind::Operation | RecordKind::SyscallExit | RecordKind::LsmHook)) => {
-            let rec: OperationRecord = read_record(bytes)?;
-            let mut strings = BTreeMap::new();
-            let mut slot = 0;
-            for i in 0..6 {
-                if rec.string_args & (1 << i) == 0 || slot >= rec.strings.len() {
-                    continue;
-                }
-                let len = rec.string_lens[slot] as usize;
-                let text = (len >= 1 && len <= rec.strings[slot].len())
-                    .then(|| c_string(&rec.strings[slot][..len]));
-                strings.insert(i, text);
-                slot += 1;
-            }
-            let raw_len = rec.string_lens[0] as usize;
-            let raw = if rec.string_args == 0 && raw_len <= rec.strings[0].len() {
-                rec.strings[0][..raw_len].to_vec()
-            } else {
-                Vec::new()
-            };
-            let before_len = (rec.string_lens[1] & !op::RAW_READ) as usize;
-            let raw_before = (rec.string_args == 0
-                && rec.string_lens[1] & op::RAW_READ != 0
-                && before_len <= rec.strings[1].len())
-            .then(|| rec.strings[1][..before_len].to_vec());
-            Ok(Record::Operation(Box::new(Operation {
-                check: rec.check,
-                strings,
-                deref: rec.deref,
-                raw,
-                raw_before,
-                exit: (k == RecordKind::SyscallExit).then_some(rec.result),
-                lsm: k == RecordKind::LsmHook,
-            })))
-        }
-        Some(RecordKind::Exec) => {
-            let rec: ExecRecord = read_record(bytes)?;
-            Ok(Record::Exec(Box::new(Exec::from_record(&rec))))
-        }
-        Some(RecordKind::Exit) => {
-            let rec: ExitRecord = read_record(bytes)?;
-            Ok(Record::Exit {
-                pid: rec.pid,
-                boot_ns: rec.boot_ns,
-            })
-        }
-        Some(k @ (RecordKind::CgroupMkdir | RecordKind::CgroupRmdir)) => {
-            let rec: CgroupRecord = read_record(bytes)?;
-            let used = rec.path_len as usize;
-            // A path that filled the buffer may be cut short: better unknown than wrong.
-            let path = (used > 1 && used < rec.path.len())
-                .then(|| String::from_utf8_lossy(&rec.path[..used - 1]).into_owned());
-            Ok(Record::Cgroup {
-                mkdir: k == RecordKind::CgroupMkdir,
-                hierarchy: rec.hierarchy,
-                id: rec.id,
-                boot_ns: rec.boot_ns,
-                path,
-            })
-        }
-        None => Err(DecodeError::UnknownKind { kind }),
-    }
-}
 
 /// Converts `bpf_ktime_get_boot_ns()` stamps to wall-clock time.
 #[derive(Clone, Debug)]
@@ -315,6 +117,38 @@ pub struct Process {
     pub tid: u32,
     pub uid: Option<u32>,
 }
+
+/// A capability set, as the list of its names.
+impl access::List for CapSet {
+    fn len(&self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    fn item(&self, i: usize, rest: &[Key]) -> Val<'_> {
+        match (self.names().nth(i), rest) {
+            (Some(name), []) => Val::Str(name),
+            _ => Val::Missing,
+        }
+    }
+}
+
+impl Fields for CapSet {
+    fn field(&self, path: &[Key]) -> Val<'_> {
+        access::list(self, path)
+    }
+}
+
+/// An event as the sinks take it: with the pod and container blocks it shares with the
+/// container's other events, where it has them (the stream's filters read them).
+pub trait Published: Event {
+    #[allow(clippy::type_complexity)]
+    fn blocks(&self) -> Option<(Option<&Shared<Kubernetes>>, Option<&Shared<Container>>)> {
+        None
+    }
+}
+
+/// Alerts, read back from their JSON.
+impl Published for serde_json::Value {}
 
 impl Process {
     /// The ancestry of a process whose parent is unknown (shared: no allocation).
@@ -469,6 +303,12 @@ impl Fields for CapabilityEvent {
     }
 }
 
+impl Published for CapabilityEvent {
+    fn blocks(&self) -> Option<(Option<&Shared<Kubernetes>>, Option<&Shared<Container>>)> {
+        Some((self.header.k8s.as_ref(), self.header.container.as_ref()))
+    }
+}
+
 impl Event for CapabilityEvent {
     fn kind(&self) -> &str {
         self.header.kind
@@ -476,10 +316,6 @@ impl Event for CapabilityEvent {
 
     fn static_kind(&self) -> Option<&'static str> {
         Some(self.header.kind)
-    }
-
-    fn blocks(&self) -> Option<(Option<&Shared<Kubernetes>>, Option<&Shared<Container>>)> {
-        Some((self.header.k8s.as_ref(), self.header.container.as_ref()))
     }
 }
 
@@ -564,6 +400,12 @@ impl Fields for OperationEvent {
     }
 }
 
+impl Published for OperationEvent {
+    fn blocks(&self) -> Option<(Option<&Shared<Kubernetes>>, Option<&Shared<Container>>)> {
+        Some((self.header.k8s.as_ref(), self.header.container.as_ref()))
+    }
+}
+
 impl Event for OperationEvent {
     fn kind(&self) -> &str {
         self.header.kind
@@ -571,10 +413,6 @@ impl Event for OperationEvent {
 
     fn static_kind(&self) -> Option<&'static str> {
         Some(self.header.kind)
-    }
-
-    fn blocks(&self) -> Option<(Option<&Shared<Kubernetes>>, Option<&Shared<Container>>)> {
-        Some((self.header.k8s.as_ref(), self.header.container.as_ref()))
     }
 }
 
@@ -761,6 +599,12 @@ impl Fields for CredentialsEvent {
     }
 }
 
+impl Published for CredentialsEvent {
+    fn blocks(&self) -> Option<(Option<&Shared<Kubernetes>>, Option<&Shared<Container>>)> {
+        Some((self.header.k8s.as_ref(), self.header.container.as_ref()))
+    }
+}
+
 impl Event for CredentialsEvent {
     fn kind(&self) -> &str {
         self.header.kind
@@ -768,10 +612,6 @@ impl Event for CredentialsEvent {
 
     fn static_kind(&self) -> Option<&'static str> {
         Some(self.header.kind)
-    }
-
-    fn blocks(&self) -> Option<(Option<&Shared<Kubernetes>>, Option<&Shared<Container>>)> {
-        Some((self.header.k8s.as_ref(), self.header.container.as_ref()))
     }
 }
 
@@ -799,6 +639,8 @@ block!(ContainerEvent {
     Process: process,
     Time: time,
 });
+
+impl Published for ContainerEvent {}
 
 impl Event for ContainerEvent {
     fn kind(&self) -> &str {
@@ -912,7 +754,7 @@ mod golden {
 
 #[cfg(test)]
 mod tests {
-    use monitor_common::{COMM_LEN, VERDICT_DENIED};
+    use monitor_common::{COMM_LEN, OperationRecord, RecordKind, VERDICT_DENIED};
 
     use super::*;
 

@@ -151,7 +151,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(privmon::pipeline::run(config)) {
+            match runtime.block_on(privmon::daemon::run(config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("privmon: {e:#}");

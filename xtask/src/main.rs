@@ -18,8 +18,11 @@ const BPF_LINKER_VERSION: &str = "0.13.0";
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
 /// Validates the Kubernetes manifests offline in the tests.
 const KUBERNETES_VALIDATE_VERSION: &str = "1.37.0";
-/// How long `cargo xtask test` fuzzes the rule parser.
-const FUZZ_SECONDS: u64 = 60;
+/// How long `cargo xtask test` fuzzes each target.
+const FUZZ_SECONDS: u64 = 30;
+
+/// The fuzz targets (fuzz/fuzz_targets/<name>.rs, seeds in fuzz/corpus/<name>/).
+const FUZZ_TARGETS: &[&str] = &["rules_parser", "record_decoder"];
 const LLVM_MAJOR: &str = "22";
 
 /// Debian packages only the build needs (`setup --build-only`, the image's build stage);
@@ -102,9 +105,10 @@ enum Task {
     Lint,
     /// No import cycle between the top-level modules of the daemon and of the eBPF crate.
     Cycles,
-    /// Fuzz the rule parser (cargo-fuzz, nightly) for a bounded time; `test` runs it too.
+    /// Fuzz every parser target (cargo-fuzz, nightly: the rule parser, the ring-buffer
+    /// record decoder) for a bounded time each; `test` runs it too.
     Fuzz {
-        /// Seconds of fuzzing.
+        /// Seconds of fuzzing per target.
         #[arg(long, default_value_t = FUZZ_SECONDS)]
         seconds: u64,
     },
@@ -462,34 +466,36 @@ fn package_installed(name: &str) -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
 }
 
-/// Runs the rule-parser fuzz target for `seconds`; a crash fails (its input is kept in
+/// Runs every fuzz target for `seconds` each; a crash fails (its input is kept in
 /// fuzz/artifacts/). New inputs go to a scratch corpus under fuzz/target, the checked-in
 /// seeds in fuzz/corpus/ are only read.
 fn fuzz(seconds: u64) -> anyhow::Result<()> {
-    step(&format!("fuzzing the rule parser for {seconds} s"));
+    step(&format!(
+        "fuzzing {} for {seconds} s each",
+        FUZZ_TARGETS.join(", ")
+    ));
     run(&mut fuzz_command(seconds)?)
 }
 
-/// `cargo fuzz run` of the rule parser for `seconds`, building the target first.
+/// One command that runs `cargo fuzz run` of each target for `seconds`, one after the
+/// other (each builds what it needs; the first builds the shared dependencies), and stops
+/// at the first failure.
 fn fuzz_command(seconds: u64) -> anyhow::Result<Command> {
     let root = workspace_root();
-    let work = root.join("fuzz/target/work-corpus");
-    std::fs::create_dir_all(&work)?;
-    let mut cmd = Command::new("cargo");
-    cmd.args([
-        "+nightly",
-        "fuzz",
-        "run",
-        "--fuzz-dir",
-        "fuzz",
-        "rules_parser",
-    ])
-    .arg(&work)
-    .arg(root.join("fuzz/corpus/rules_parser"))
-    .arg("--")
-    .arg(format!("-max_total_time={seconds}"))
-    .arg("-rss_limit_mb=2048")
-    .current_dir(&root);
+    let mut script = String::from("set -e\n");
+    for target in FUZZ_TARGETS {
+        let work = root.join("fuzz/target/work-corpus").join(target);
+        std::fs::create_dir_all(&work)?;
+        script += &format!(
+            "echo '==> fuzzing {target} for {seconds} s'\n\
+             cargo +nightly fuzz run --fuzz-dir fuzz {target} '{}' '{}' -- \
+             -max_total_time={seconds} -rss_limit_mb=2048\n",
+            work.display(),
+            root.join("fuzz/corpus").join(target).display()
+        );
+    }
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(script).current_dir(&root);
     Ok(cmd)
 }
 
@@ -505,7 +511,8 @@ struct BackgroundFuzz {
 impl BackgroundFuzz {
     fn start(seconds: u64) -> anyhow::Result<BackgroundFuzz> {
         step(&format!(
-            "fuzzing the rule parser for {seconds} s, beside the integration tests"
+            "fuzzing {} for {seconds} s each, beside the integration tests",
+            FUZZ_TARGETS.join(", ")
         ));
         let log = target_dir()?.join("fuzz.log");
         let out = std::fs::File::create(&log)?;

@@ -3,7 +3,8 @@
 //!
 //! A dotted field path (`k8s.namespace`, `process.ancestors.0.exe`) is compiled once, when the
 //! rule file loads, into [`Key`]s whose names are an enum; each event block answers a path
-//! with a match on that enum, borrowing what it holds. The answers mean exactly what the same
+//! with a match on that enum, borrowing what it holds. This file stands alone (the rule
+//! parser's fuzz target compiles it with the rules, without the rest of the daemon). The answers mean exactly what the same
 //! path means in the event's JSON (the contract of docs/event.schema.json): a field the JSON
 //! leaves out is [`Val::Missing`], a `null` is [`Val::Null`], and stepping into a scalar or a
 //! null is missing. `rules/tests.rs` checks this against the JSON, path by path.
@@ -361,26 +362,6 @@ impl<T: Fields + Serialize> List for Vec<T> {
     }
 }
 
-/// A capability set, as the list of its names.
-impl List for crate::capabilities::CapSet {
-    fn len(&self) -> usize {
-        self.0.count_ones() as usize
-    }
-
-    fn item(&self, i: usize, rest: &[Key]) -> Val<'_> {
-        match (self.names().nth(i), rest) {
-            (Some(name), []) => Val::Str(name),
-            _ => Val::Missing,
-        }
-    }
-}
-
-impl Fields for crate::capabilities::CapSet {
-    fn field(&self, path: &[Key]) -> Val<'_> {
-        list(self, path)
-    }
-}
-
 /// A syscall's six raw arguments.
 impl List for [u64; 6] {
     fn len(&self) -> usize {
@@ -506,18 +487,6 @@ pub trait Event: Fields {
 
     /// The kind, where it is a constant (typed events).
     fn static_kind(&self) -> Option<&'static str> {
-        None
-    }
-
-    /// The pod and container blocks it shares with the container's other events, where it
-    /// has them.
-    #[allow(clippy::type_complexity)]
-    fn blocks(
-        &self,
-    ) -> Option<(
-        Option<&super::Shared<super::Kubernetes>>,
-        Option<&super::Shared<super::Container>>,
-    )> {
         None
     }
 }

@@ -22,10 +22,7 @@ use serde_json::Value;
 use std::borrow::Cow;
 
 use crate::{
-    event::{
-        Container, Kubernetes, Shared,
-        access::{Event, Key},
-    },
+    event::{Container, Kubernetes, Published, Shared, access::Key},
     queue,
     rules::Severity,
 };
@@ -66,7 +63,7 @@ crate::event::access::paths!(fn paths_of -> Paths {
 
 impl Record {
     /// A typed event and its JSON line (events have no severity and no rule).
-    pub fn of(event: &(impl Event + ?Sized), json: String) -> Record {
+    pub fn of(event: &(impl Published + ?Sized), json: String) -> Record {
         let who = match event.blocks() {
             Some((k8s, container)) => Who::Shared {
                 k8s: k8s.cloned(),

@@ -440,7 +440,11 @@ fn ring_kib(pid: u32) -> anyhow::Result<u64> {
     let mut in_map = false;
     let mut kib = 0;
     for line in smaps.lines() {
-        if line.split_whitespace().next().is_some_and(|f| f.contains('-') && !f.ends_with(':')) {
+        if line
+            .split_whitespace()
+            .next()
+            .is_some_and(|f| f.contains('-') && !f.ends_with(':'))
+        {
             in_map = line.ends_with("anon_inode:bpf-map");
         } else if in_map && let Some(rss) = line.strip_prefix("Rss:") {
             kib += rss
@@ -734,7 +738,8 @@ impl FileSinkDaemon {
     }
 
     /// Lines in the file and its rotated generations (those rotation has not deleted), and
-    /// those of the capability checks of `cap` made in `cgroups`.
+    /// those of the capability checks of `cap` made by the trigger in `cgroups` (runc's own
+    /// checks, before it runs the trigger, are not the trigger's).
     fn lines(&self, cgroups: &[u64], cap: u32) -> anyhow::Result<(u64, u64)> {
         let (mut all, mut matching) = (0, 0);
         for entry in fs::read_dir(&self.dir)? {
@@ -748,6 +753,7 @@ impl FileSinkDaemon {
                 matching += u64::from(
                     v["kind"] == "capability"
                         && v["capability"]["number"] == cap
+                        && v["process"]["comm"] == "trigger"
                         && v["cgroup"]["id"]
                             .as_u64()
                             .is_some_and(|c| cgroups.contains(&c)),

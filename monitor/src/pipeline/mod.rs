@@ -1,446 +1,58 @@
-//! The daemon's event pipeline: ring buffer -> decode -> bounded queue -> enrich -> JSON lines.
-//!
-//! The ring-buffer reader never blocks: it hands records to the output thread with
-//! `try_send`, and every record that cannot be handed over is counted.
+//! The output thread: each record the ring-buffer reader hands over is decoded into its
+//! typed event, attributed (cgroup, container, pod, process), judged (rules, the advisor's
+//! baselines) and serialized once for every sink and the stream. `build` makes the events
+//! of sensitive operations and credential changes; `Replay` runs this stage from memory
+//! for the throughput benchmark.
+
+mod build;
 
 use std::{
     collections::{HashMap as StdHashMap, HashSet},
-    path::{Path, PathBuf},
+    path::PathBuf,
     sync::{Arc, Mutex, atomic::Ordering::Relaxed, mpsc::RecvTimeoutError},
     time::{Duration, Instant},
 };
 
 use anyhow::Context as _;
-use aya::maps::{Array, HashMap, MapData, RingBuf};
+use aya::maps::{Array, HashMap, MapData};
 use monitor_common::{CapabilityRecord, names};
 use serde::Serialize;
-use tokio::{
-    io::{Interest, unix::AsyncFd},
-    signal::unix::{SignalKind, signal},
-};
 use tracing::{error, info, warn};
 
 use crate::{
-    advisor::{self, Advisor, OutsideBaseline},
+    advisor::{self, Advisor},
     capabilities::CapSet,
     cgroup::{CgroupResolver, v2_root},
-    config::{Config, Coverage, Watch},
+    config::{Config, Coverage},
     containers::{Containers, cgroup_path, lifecycle::Lifecycle},
-    cri::{Cri, CriStats},
     event::{
         CapabilityEvent, CapabilitySets, Clock, ContainerEvent, CredentialsChange,
         CredentialsEvent, DecodeError, Exec, ExecDetail, Header, Ids, Operation, OperationEvent,
-        Process, Record, Shared, SyscallDetail, access::Event, boottime_ns, decode,
+        Process, Published, Record, Shared, SyscallDetail, access::Event, boottime_ns, decode,
     },
-    http,
     loader::Probes,
-    metrics::{Health, HookInfo, Metrics, SeriesLabels},
+    metrics::{Health, Metrics, SeriesLabels},
     operations::{self, ExitMerge},
     processes::{CredentialChange, Creds, ProcessTable},
     queue,
-    rules::{Alert, Engine, RuleSet, Severity, Technique},
-    sinks::{self, Filter, Queued, stream::Hub},
+    rules::{Alert, Engine, RuleSet},
+    sinks::{self, Queued, stream::Hub},
 };
 use serde_json::Value;
 
-/// How often the output thread looks for containers whose start is pending.
-const POLL_INTERVAL: Duration = Duration::from_millis(50);
+use self::build::{baseline_alert, id_change_event, operation_event};
 
 /// Events a live-stream client may fall behind before it skips some (counted).
-const STREAM_LAG: usize = 4096;
+pub(crate) const STREAM_LAG: usize = 4096;
 
-/// How often rule files are checked for changes.
-const RULES_POLL_INTERVAL: Duration = Duration::from_secs(2);
-
-/// How often the series of removed containers are checked for expiry.
-const EXPIRE_INTERVAL: Duration = Duration::from_secs(10);
+/// How often the output thread looks for containers whose start is pending.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
 /// A cgroup counted by the kernel whose path cannot be found for this long (it vanished
 /// before it was resolved) is counted with the host's empty labels.
 const UNRESOLVED_PATIENCE: Duration = Duration::from_secs(10);
 
 pub use crate::stats::PipelineStats;
-
-/// The CRI lookups, if enabled and a socket is configured or found.
-fn start_cri(config: &Config, metrics: &Metrics) -> anyhow::Result<Option<Cri>> {
-    if !config.cri {
-        return Ok(None);
-    }
-    let Some(socket) = Cri::find_socket(config.cri_socket.as_deref(), Path::new("/")) else {
-        info!(
-            tried = ?crate::cri::WELL_KNOWN_SOCKETS,
-            "CRI: no container runtime socket; container metadata comes from the OCI state"
-        );
-        return Ok(None);
-    };
-    if !socket.exists() {
-        warn!(
-            socket = %socket.display(),
-            "CRI: the configured socket is not there (yet); lookups fail until it is"
-        );
-    }
-    let stats = Arc::new(CriStats::default());
-    metrics.set_cri(stats.clone());
-    let timeout = Duration::from_millis(config.cri_timeout_ms);
-    Cri::start(socket, timeout, stats).map(Some)
-}
-
-/// Runs the daemon until SIGINT or SIGTERM, then detaches everything.
-pub async fn run(config: Config) -> anyhow::Result<()> {
-    let node = match &config.node_name {
-        Some(n) => n.clone(),
-        None => hostname(),
-    };
-    let cgroup_root = v2_root()?;
-    let rules = RuleSet::load(config.default_rules, &config.rules_files)
-        .map_err(|e| anyhow::anyhow!("invalid rules: {e}"))?;
-    info!(
-        enabled = rules.enabled().count(),
-        files = config.rules_files.len(),
-        "rules loaded"
-    );
-    let stats = Arc::new(PipelineStats::default());
-    let metrics = Arc::new(Metrics::new(
-        stats.clone(),
-        config.metrics_pod_labels,
-        Duration::from_secs(config.metrics_grace_secs),
-        Health::new(cgroup_root.clone()),
-    )?);
-    // The endpoints come up first: /healthz answers while the probes load, /readyz says
-    // why the daemon is not ready yet, and a taken port fails the start at once.
-    let listener = http::bind(config.listen).await?;
-    let hub = Arc::new(Hub::new(config.stream_history, STREAM_LAG));
-    let advisor = Arc::new(Mutex::new(load_advisor(&config, &metrics)));
-    metrics.set_advisor(advisor.clone());
-    let api = http::Api::new(&config, metrics.clone(), hub.clone(), advisor.clone())?;
-    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(http::serve(listener, Arc::new(api), async {
-        let _ = http_stopped.await;
-    }));
-    let (sinks, sink_threads) = start_sinks(&config, &metrics)?;
-    metrics.register_sink("stream", hub.stats.clone());
-
-    let mut probes = Probes::load(&config)?;
-    release_freed_memory();
-    metrics.attached(probes.take_counters()?, &hook_info(&probes))?;
-    metrics.rules_loaded(rules.enabled().count());
-    let new_rules: Arc<Mutex<Option<RuleSet>>> = Arc::default();
-    let ring = RingBuf::try_from(
-        probes
-            .ebpf
-            .take_map(names::EVENTS)
-            .context("EVENTS map missing")?,
-    )?;
-    // SAFETY: the RingBuf owns its map fd for as long as the AsyncFd owns the RingBuf.
-    let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
-        .map_err(std::io::Error::from)
-        .context("polling the ring buffer")?;
-
-    let (tx, rx) = queue::bounded::<Record>(config.event_queue_capacity);
-    let mut tx = queue::Batcher::new(tx, BATCH);
-    let host_cgroups = match config.watch {
-        Watch::Containers => Some(HostFilter::new(&mut probes)?),
-        Watch::All => None,
-    };
-    let mut output = Output::new(
-        node,
-        cgroup_root,
-        probes.lifecycle,
-        host_cgroups,
-        config.trusted_registries.clone(),
-        metrics.clone(),
-        Outlets {
-            rules: Engine::new(rules),
-            advisor,
-            new_rules: new_rules.clone(),
-            sinks,
-            hub: hub.clone(),
-        },
-    );
-    output.merge = exit_merge(&config);
-    // Syscalls an LSM-hook source reports are paired with their checks like the fallbacks'.
-    if let Some(arch) = crate::syscalls::Arch::host() {
-        for c in &probes.coverage {
-            for nr in c.lsm.iter().filter_map(|name| arch.number(name)) {
-                output.merge.track(nr);
-            }
-        }
-    }
-    output.report_fileless = config.operations.misc != Coverage::Off;
-    if let Some(cri) = start_cri(&config, &metrics)? {
-        output.containers.set_cri(cri);
-    }
-    // Containers already running are announced before anything else.
-    output.discover();
-    let writer = std::thread::Builder::new()
-        .name("privmon-output".into())
-        .spawn(move || output.run(rx))
-        .context("starting the output thread")?;
-
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let stats_every = Duration::from_secs(config.stats_interval_secs.max(1));
-    let mut stats_tick =
-        tokio::time::interval_at(tokio::time::Instant::now() + stats_every, stats_every);
-    // The reader shows it is alive (for /readyz) even when no record arrives, and the
-    // series of removed containers expire even when no one scrapes.
-    let mut beat = tokio::time::interval(Duration::from_secs(1));
-    let mut expire_tick = tokio::time::interval(EXPIRE_INTERVAL);
-    let mut sighup = signal(SignalKind::hangup())?;
-    let mut rules_watch = RulesWatch::new(&config.rules_files);
-    let mut rules_tick = tokio::time::interval(RULES_POLL_INTERVAL);
-    info!(
-        hook = probes.hook.name(),
-        lifecycle = probes.lifecycle,
-        "privmon ready"
-    );
-
-    let mut backlogged = false;
-    loop {
-        tokio::select! {
-            guard = ring.readable_mut(), if !backlogged => {
-                let mut guard = guard.context("waiting on the ring buffer")?;
-                backlogged = drain(guard.get_inner_mut(), &mut tx, &stats, Full::Wait);
-                guard.clear_ready();
-            }
-            // The output thread is behind: what the ring buffer holds stays there (the
-            // kernel wakes no reader that has not caught up) until it has room.
-            _ = tokio::time::sleep(BACKLOG_RETRY), if backlogged => {
-                backlogged = drain(ring.get_mut(), &mut tx, &stats, Full::Wait);
-            }
-            _ = sigterm.recv() => { info!("SIGTERM: shutting down"); break; }
-            _ = sigint.recv() => { info!("SIGINT: shutting down"); break; }
-            _ = stats_tick.tick(), if config.stats_interval_secs > 0 => {
-                log_stats(probes.hook.name(), &metrics, &stats);
-            }
-            _ = beat.tick() => {
-                backlogged = drain(ring.get_mut(), &mut tx, &stats, Full::Wait);
-                metrics.health.reader_alive();
-            }
-            _ = sighup.recv() => {
-                info!("SIGHUP: reloading rules");
-                reload_rules(&config, &metrics, &new_rules);
-                rules_watch = RulesWatch::new(&config.rules_files);
-            }
-            _ = rules_tick.tick() => {
-                if rules_watch.changed(&config.rules_files) {
-                    info!("a rule file changed: reloading rules");
-                    reload_rules(&config, &metrics, &new_rules);
-                }
-            }
-            _ = expire_tick.tick() => {
-                let m = metrics.clone();
-                // Off the reader's thread: expiry walks the kernel map.
-                drop(tokio::task::spawn_blocking(move || m.expire()));
-            }
-        }
-    }
-
-    // Detach first so no new records arrive, then hand over what is left.
-    let final_probe_stats = metrics.probe_stats();
-    metrics.detach();
-    drop(probes);
-    // What is left is handed over as the output thread makes room, for a while; then
-    // dropped and counted.
-    let give_up = Instant::now() + EXIT_DRAIN;
-    while drain(ring.get_mut(), &mut tx, &stats, Full::Wait) && Instant::now() < give_up {
-        std::thread::sleep(BACKLOG_RETRY);
-    }
-    drain(ring.get_mut(), &mut tx, &stats, Full::Drop);
-    drop(tx);
-    if writer.join().is_err() {
-        error!("output thread panicked");
-    }
-    // The output thread dropped the sinks' queues: they write what is queued and end.
-    for t in sink_threads {
-        if t.join().is_err() {
-            error!("a sink thread panicked");
-        }
-    }
-    hub.close();
-    match final_probe_stats {
-        Some(Ok(p)) => info!(probes = %p, pipeline = %stats, "detached; final statistics"),
-        Some(Err(e)) => info!(pipeline = %stats, error = %e, "detached"),
-        None => info!(pipeline = %stats, "detached"),
-    }
-    let _ = stop_http.send(());
-    if let Err(e) = server.await {
-        error!(error = %e, "HTTP server task failed");
-    }
-    Ok(())
-}
-
-/// Records handed to the output thread at once.
-const BATCH: usize = 256;
-
-/// How soon the reader looks again when the output thread had no room.
-const BACKLOG_RETRY: Duration = Duration::from_millis(1);
-
-/// How long the output thread may take, at exit, to make room for what the ring holds.
-const EXIT_DRAIN: Duration = Duration::from_secs(5);
-
-/// What the reader does when the output thread's queue is full.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Full {
-    /// Stop reading: the records wait in the ring buffer (the kernel counts what does not
-    /// fit there).
-    Wait,
-    /// Read on, and drop (counted) what does not fit.
-    Drop,
-}
-
-/// Reads what the ring buffer holds and hands it to the output thread, in batches. Returns
-/// whether it stopped with records left because the queue was full (`Full::Wait`).
-fn drain(
-    ring: &mut RingBuf<MapData>,
-    tx: &mut queue::Batcher<Record>,
-    stats: &PipelineStats,
-    full: Full,
-) -> bool {
-    let mut refused = 0;
-    let mut backlogged = false;
-    loop {
-        if full == Full::Wait && tx.room() == 0 {
-            backlogged = true;
-            break;
-        }
-        let Some(item) = ring.next() else { break };
-        stats.records.fetch_add(1, Relaxed);
-        match decode(&item) {
-            Ok(rec) => refused += tx.push(rec),
-            Err(DecodeError::Truncated { .. }) => {
-                stats.truncated.fetch_add(1, Relaxed);
-            }
-            Err(DecodeError::UnknownKind { .. }) => {
-                stats.unknown_kind.fetch_add(1, Relaxed);
-            }
-        }
-    }
-    refused += tx.flush();
-    stats.queue_drops.fetch_add(refused as u64, Relaxed);
-    backlogged
-}
-
-/// Starts the configured sinks; returns them and the threads to join at exit (the
-/// webhook's is not joined: a dead endpoint must not hold up the exit).
-fn start_sinks(
-    config: &Config,
-    metrics: &Metrics,
-) -> anyhow::Result<(Vec<Queued>, Vec<std::thread::JoinHandle<()>>)> {
-    let mut sinks = Vec::new();
-    let mut threads = Vec::new();
-    if config.stdout {
-        let filter = Filter {
-            kinds: config.stdout_kinds.clone(),
-            min_severity: config.stdout_min_severity,
-        };
-        let (q, t) = Queued::spawn(
-            "stdout",
-            filter,
-            config.event_queue_capacity,
-            sinks::stdout_worker,
-        )?;
-        sinks.push(q);
-        threads.push(t);
-    }
-    if let Some(path) = &config.file_path {
-        let filter = Filter {
-            kinds: config.file_kinds.clone(),
-            min_severity: config.file_min_severity,
-        };
-        let file =
-            sinks::file::Rotating::new(path.clone(), config.file_max_bytes, config.file_keep);
-        let (q, t) = Queued::spawn(
-            "file",
-            filter,
-            config.event_queue_capacity,
-            move |rx, st| sinks::file::worker(file, rx, st),
-        )?;
-        info!(path = %path.display(), "writing events to a file");
-        sinks.push(q);
-        threads.push(t);
-    }
-    if let Some(url) = &config.webhook_url {
-        let filter = Filter {
-            kinds: config.webhook_kinds.clone(),
-            min_severity: config.webhook_min_severity,
-        };
-        let settings = sinks::webhook::Settings {
-            url: url.clone(),
-            format: config.webhook_format,
-            timeout: Duration::from_secs(config.webhook_timeout_secs.max(1)),
-            attempts: config.webhook_attempts,
-            backoff: Duration::from_millis(config.webhook_backoff_ms),
-        };
-        let (q, _detached) = Queued::spawn(
-            "webhook",
-            filter,
-            config.webhook_queue_capacity,
-            move |rx, st| sinks::webhook::worker(settings, rx, st),
-        )?;
-        info!(url = %url, format = ?config.webhook_format, "sending events to a webhook");
-        sinks.push(q);
-    }
-    for q in &sinks {
-        metrics.register_sink(q.name, q.stats.clone());
-    }
-    Ok((sinks, threads))
-}
-
-/// Loads the rules again; an invalid set keeps the running one.
-fn reload_rules(config: &Config, metrics: &Metrics, slot: &Mutex<Option<RuleSet>>) {
-    match RuleSet::load(config.default_rules, &config.rules_files) {
-        Ok(rules) => {
-            let enabled = rules.enabled().count();
-            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(rules);
-            metrics.rules_loaded(enabled);
-            info!(enabled, "rules reloaded");
-        }
-        Err(e) => {
-            metrics.rules_reload_failed();
-            error!(error = %e, "invalid rules: keeping the previous set");
-        }
-    }
-}
-
-/// Modification times of the rule files, to reload when one changes.
-struct RulesWatch(Vec<Option<std::time::SystemTime>>);
-
-impl RulesWatch {
-    fn new(files: &[PathBuf]) -> RulesWatch {
-        RulesWatch(files.iter().map(|f| modified(f)).collect())
-    }
-
-    fn changed(&mut self, files: &[PathBuf]) -> bool {
-        let now = RulesWatch::new(files);
-        let changed = now.0 != self.0;
-        *self = now;
-        changed
-    }
-}
-
-fn modified(f: &std::path::Path) -> Option<std::time::SystemTime> {
-    std::fs::metadata(f).and_then(|m| m.modified()).ok()
-}
-
-fn log_stats(hook: &str, metrics: &Metrics, stats: &PipelineStats) {
-    match metrics.probe_stats() {
-        Some(Ok(p)) => info!(hook, probes = %p, pipeline = %stats, "statistics"),
-        Some(Err(e)) => warn!(error = %e, pipeline = %stats, "statistics (probe maps unreadable)"),
-        None => info!(pipeline = %stats, "statistics (probes detached)"),
-    }
-}
-
-fn hook_info(probes: &Probes) -> HookInfo {
-    HookInfo {
-        hooks: probes.families(),
-        uncovered: probes
-            .coverage
-            .iter()
-            .map(|c| (c.group.to_string(), c.uncovered.len()))
-            .collect(),
-    }
-}
 
 /// Most cgroups whose attribution the output thread keeps; beyond it, it starts over.
 const MAX_ATTRIBUTED: usize = 16_384;
@@ -470,26 +82,26 @@ impl Attributed {
 
 /// What the output thread hands events to: the rules, then the sinks and the stream, and
 /// the least-privilege advisor.
-struct Outlets {
-    rules: Engine,
-    advisor: Arc<Mutex<Advisor>>,
+pub(crate) struct Outlets {
+    pub(crate) rules: Engine,
+    pub(crate) advisor: Arc<Mutex<Advisor>>,
     /// A reloaded rule set, handed over by the main loop.
-    new_rules: Arc<Mutex<Option<RuleSet>>>,
-    sinks: Vec<Queued>,
-    hub: Arc<Hub>,
+    pub(crate) new_rules: Arc<Mutex<Option<RuleSet>>>,
+    pub(crate) sinks: Vec<Queued>,
+    pub(crate) hub: Arc<Hub>,
 }
 
 /// The kernel's list of host cgroups (whose checks are dropped in the kernel under
 /// `watch: containers`), and its generation: the probes cache their last verdict per CPU
 /// for one generation, so every change is followed by a bump.
-struct HostFilter {
+pub(crate) struct HostFilter {
     cgroups: HashMap<MapData, u64, u8>,
     generation: Array<MapData, u64>,
     current: u64,
 }
 
 impl HostFilter {
-    fn new(probes: &mut Probes) -> anyhow::Result<HostFilter> {
+    pub(crate) fn new(probes: &mut Probes) -> anyhow::Result<HostFilter> {
         let mut take = |name: &str| {
             probes
                 .ebpf
@@ -529,7 +141,7 @@ impl HostFilter {
 
 /// The output thread's state: enrichment caches, container lifecycle, rules, and the
 /// sinks it offers events to (never waiting for them).
-struct Output {
+pub(crate) struct Output {
     node: Arc<str>,
     /// Who each cgroup's events belong to, and its blocks made once (see `attribute`).
     attributed: StdHashMap<u64, Attributed>,
@@ -543,7 +155,7 @@ struct Output {
     event_counters: StdHashMap<&'static str, prometheus::IntCounter>,
     clock: Clock,
     cgroups: CgroupResolver,
-    containers: Containers,
+    pub(crate) containers: Containers,
     lifecycle: Lifecycle,
     processes: ProcessTable,
     /// The kernel's list of host cgroups (`watch: containers`).
@@ -562,13 +174,13 @@ struct Output {
     advisor: Arc<Mutex<Advisor>>,
     advisor_saved: Instant,
     /// Fallback records matched with the checks already reported.
-    merge: ExitMerge,
+    pub(crate) merge: ExitMerge,
     /// Execs from a memfd are `syscall` events (the `misc` group is not `off`).
-    report_fileless: bool,
+    pub(crate) report_fileless: bool,
 }
 
 impl Output {
-    fn new(
+    pub(crate) fn new(
         node: String,
         cgroup_root: PathBuf,
         tracepoints: bool,
@@ -618,7 +230,7 @@ impl Output {
 
     /// Classifies the cgroups that exist already: containers are registered (and announced
     /// once ready), host cgroups are handed to the kernel filter.
-    fn discover(&mut self) {
+    pub(crate) fn discover(&mut self) {
         let now = boottime_ns();
         for (id, path) in self.cgroups.all() {
             self.classify(id, &path, now);
@@ -637,7 +249,7 @@ impl Output {
         }
     }
 
-    fn run(mut self, rx: queue::Receiver<Record>) {
+    pub(crate) fn run(mut self, rx: queue::Receiver<Record>) {
         let mut last_poll = Instant::now();
         loop {
             match rx.recv_timeout(POLL_INTERVAL) {
@@ -1065,7 +677,7 @@ impl Output {
     /// Writes an event, then the alerts it raises. The event stays typed: it is serialized
     /// once, into the line every sink and the stream share, and the rules and the advisor
     /// read its fields.
-    fn emit<T: Event + Serialize>(&mut self, ev: &T) {
+    fn emit<T: Published + Serialize>(&mut self, ev: &T) {
         if !self.serialize {
             // The benchmark's view of the stages before serialization.
             let alerts = self.rules.evaluate(ev, None, Instant::now());
@@ -1246,19 +858,8 @@ impl Replay {
     }
 }
 
-/// Gives the heap's free memory back to the system. Loading parses the kernel's BTF (tens
-/// of MiB of short-lived allocations); glibc would otherwise keep those pages, and they
-/// would count in the daemon's RSS for its whole life.
-fn release_freed_memory() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: malloc_trim only releases free heap memory; it has no preconditions.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 /// The advisor, with what it learned before if `state_dir` holds it.
-fn load_advisor(config: &Config, metrics: &Metrics) -> Advisor {
+pub(crate) fn load_advisor(config: &Config, metrics: &Metrics) -> Advisor {
     let Some(dir) = &config.state_dir else {
         return Advisor::new(config.baseline_learning_secs, None);
     };
@@ -1280,175 +881,10 @@ fn load_advisor(config: &Config, metrics: &Metrics) -> Advisor {
 /// How often the advisor's state is written (and at exit).
 const ADVISOR_SAVE_INTERVAL: Duration = Duration::from_secs(30);
 
-/// The `capability_outside_baseline` alert: built in, not a rule (baselines are learned per
-/// workload, not written).
-fn baseline_alert(event: &Value, o: &OutsideBaseline) -> Alert {
-    let p = &event["process"];
-    let process = p["exe"]
-        .as_str()
-        .or(p["comm"].as_str())
-        .unwrap_or("?")
-        .to_string();
-    Alert {
-        time: event["time"].clone(),
-        kind: "alert",
-        node: event["node"].clone(),
-        process: p.clone(),
-        container: event["container"].clone(),
-        k8s: event["k8s"].clone(),
-        cgroup: event["cgroup"].clone(),
-        rule: advisor::BASELINE_RULE.to_string(),
-        severity: Severity::High,
-        mitre: vec![Technique("T1068".to_string())],
-        tags: vec!["baseline".to_string(), "capability".to_string()],
-        summary: format!(
-            "{} used {} outside its learned baseline ({} through {})",
-            crate::rules::workload(event),
-            o.capability,
-            process,
-            o.operation.as_deref().unwrap_or("no syscall")
-        ),
-        count: 1,
-        window_secs: 0,
-        event: event.clone(),
-    }
-}
-
-/// The `syscall`/`namespace` event of a check made by a sensitive syscall.
-/// The `credentials` event of a user- or group-id syscall that asked to change an id (the
-/// probes report those in full): the caller's ids before, the ids it asked for, and the
-/// check.
-fn id_change_event(ev: &CapabilityEvent, op: &Operation) -> Option<CredentialsEvent> {
-    let rec = &op.check;
-    let sc = ev.syscall.as_ref()?;
-    let known = |v: u32| (v != u32::MAX).then_some(v);
-    let old = operations::IdSet {
-        uid: known(rec.uid),
-        euid: known(rec.euid),
-        gid: known(rec.gid),
-        egid: known(rec.egid),
-    };
-    let (cause, before, after) = match operations::requested_ids(sc.name?, &sc.args, old) {
-        Some((cause, new)) => (cause, Ids::from(old), Ids::from(new)),
-        None => operations::other_credentials(
-            sc.name?,
-            &sc.args,
-            &op.raw,
-            op.raw_before.as_deref(),
-            old,
-            rec.cap_effective,
-        )?,
-    };
-    let mut header = ev.header.clone();
-    header.kind = "credentials";
-    Some(CredentialsEvent {
-        credentials: CredentialsChange {
-            old: Some(before),
-            new: after,
-        },
-        header,
-        cause,
-        exec: None,
-        // A call seen at its return made no check of its own.
-        capability: op.exit.is_none().then(|| ev.capability.clone()),
-        result: op.exit,
-    })
-}
-
-/// The `syscall` or `namespace` event of an operation record (`ev` is its check's event;
-/// for a fallback record, the capability in it is no check and is left out).
-fn operation_event(ev: CapabilityEvent, op: &Operation) -> Option<OperationEvent> {
-    let sc = ev.syscall?;
-    let sensitive = operations::lookup(sc.name?)?;
-    let mut namespace = operations::namespace_change(sensitive, &sc.args, op.deref);
-    if let Some(ns) = namespace.as_mut()
-        && ns.operation == "setns"
-    {
-        ns.target = operations::setns_target(
-            std::path::Path::new("/proc"),
-            ev.header.process.pid,
-            sc.args[0],
-        );
-        if ns.types.is_none() {
-            ns.types = ns.target.as_ref().and_then(|t| {
-                crate::containers::posture::NAMESPACES
-                    .iter()
-                    .find(|(k, _)| *k == t.kind)
-                    .map(|(k, _)| vec![*k])
-            });
-        }
-    }
-    // A clone or unshare that creates no namespace (a fork whose memory accounting made a
-    // check) is no namespace change: the kernel side passes none, this is the safety net.
-    if namespace
-        .as_ref()
-        .is_some_and(|ns| ns.operation != "setns" && ns.types.as_ref().is_some_and(Vec::is_empty))
-    {
-        return None;
-    }
-    let mut args = operations::decode_args(sensitive, &sc.args, &op.strings);
-    if operations::FD_PATH_SYSCALLS.contains(&sensitive.name) {
-        // Named now, while the writer most likely still has it open; null if it is gone.
-        let path = operations::fd_target(
-            std::path::Path::new("/proc"),
-            ev.header.process.pid,
-            sc.args[0],
-        );
-        args.insert("path", path.map_or(serde_json::Value::Null, Into::into));
-    }
-    if let Some(fd) = op.exit.filter(|r| *r >= 0)
-        && sensitive.group == "files"
-        && operations::FALLBACK_ONLY
-            .iter()
-            .any(|s| s.name == sensitive.name)
-    {
-        // The file an open made, named while the opener most likely still has it.
-        let file = operations::fd_target(
-            std::path::Path::new("/proc"),
-            ev.header.process.pid,
-            fd as u64,
-        );
-        args.insert("file", file.map_or(serde_json::Value::Null, Into::into));
-    }
-    let mut header = ev.header;
-    header.kind = if namespace.is_some() {
-        "namespace"
-    } else {
-        "syscall"
-    };
-    Some(OperationEvent {
-        header,
-        group: sensitive.group,
-        syscall: SyscallDetail {
-            name: sensitive.name,
-            number: sc.number,
-            args,
-            result: op.exit,
-        },
-        capability: (op.exit.is_none() && !op.lsm).then_some(ev.capability),
-        source: if op.lsm {
-            "lsm_hook"
-        } else if op.exit.is_some() {
-            "syscall_tracepoint"
-        } else {
-            "capability_check"
-        },
-        namespace,
-    })
-}
-
 /// The fallback/check pairing for the kernel table `config` loads.
-fn exit_merge(config: &Config) -> ExitMerge {
+pub(crate) fn exit_merge(config: &Config) -> ExitMerge {
     let table = crate::syscalls::Arch::host()
         .map(|arch| operations::kernel_table_for(arch, |g| config.operations.mode(g)))
         .unwrap_or_default();
     ExitMerge::new(&table)
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown".to_string())
 }

@@ -1,0 +1,171 @@
+//! The events of a sensitive operation's record: a `credentials` event for a user- or
+//! group-id call that asked for a change, else a `syscall` or `namespace` event; and the
+//! built-in `capability_outside_baseline` alert.
+
+use crate::{
+    advisor::{self, OutsideBaseline},
+    event::{
+        CapabilityEvent, CredentialsChange, CredentialsEvent, Ids, Operation, OperationEvent,
+        SyscallDetail,
+    },
+    operations::{self},
+    rules::{Alert, Severity, Technique},
+};
+use serde_json::Value;
+
+/// The `capability_outside_baseline` alert: built in, not a rule (baselines are learned per
+/// workload, not written).
+pub(super) fn baseline_alert(event: &Value, o: &OutsideBaseline) -> Alert {
+    let p = &event["process"];
+    let process = p["exe"]
+        .as_str()
+        .or(p["comm"].as_str())
+        .unwrap_or("?")
+        .to_string();
+    Alert {
+        time: event["time"].clone(),
+        kind: "alert",
+        node: event["node"].clone(),
+        process: p.clone(),
+        container: event["container"].clone(),
+        k8s: event["k8s"].clone(),
+        cgroup: event["cgroup"].clone(),
+        rule: advisor::BASELINE_RULE.to_string(),
+        severity: Severity::High,
+        mitre: vec![Technique("T1068".to_string())],
+        tags: vec!["baseline".to_string(), "capability".to_string()],
+        summary: format!(
+            "{} used {} outside its learned baseline ({} through {})",
+            crate::rules::workload(event),
+            o.capability,
+            process,
+            o.operation.as_deref().unwrap_or("no syscall")
+        ),
+        count: 1,
+        window_secs: 0,
+        event: event.clone(),
+    }
+}
+
+/// The `syscall`/`namespace` event of a check made by a sensitive syscall.
+/// The `credentials` event of a user- or group-id syscall that asked to change an id (the
+/// probes report those in full): the caller's ids before, the ids it asked for, and the
+/// check.
+pub(super) fn id_change_event(ev: &CapabilityEvent, op: &Operation) -> Option<CredentialsEvent> {
+    let rec = &op.check;
+    let sc = ev.syscall.as_ref()?;
+    let known = |v: u32| (v != u32::MAX).then_some(v);
+    let old = operations::IdSet {
+        uid: known(rec.uid),
+        euid: known(rec.euid),
+        gid: known(rec.gid),
+        egid: known(rec.egid),
+    };
+    let (cause, before, after) = match operations::requested_ids(sc.name?, &sc.args, old) {
+        Some((cause, new)) => (cause, Ids::from(old), Ids::from(new)),
+        None => operations::other_credentials(
+            sc.name?,
+            &sc.args,
+            &op.raw,
+            op.raw_before.as_deref(),
+            old,
+            rec.cap_effective,
+        )?,
+    };
+    let mut header = ev.header.clone();
+    header.kind = "credentials";
+    Some(CredentialsEvent {
+        credentials: CredentialsChange {
+            old: Some(before),
+            new: after,
+        },
+        header,
+        cause,
+        exec: None,
+        // A call seen at its return made no check of its own.
+        capability: op.exit.is_none().then(|| ev.capability.clone()),
+        result: op.exit,
+    })
+}
+
+/// The `syscall` or `namespace` event of an operation record (`ev` is its check's event;
+/// for a fallback record, the capability in it is no check and is left out).
+pub(super) fn operation_event(ev: CapabilityEvent, op: &Operation) -> Option<OperationEvent> {
+    let sc = ev.syscall?;
+    let sensitive = operations::lookup(sc.name?)?;
+    let mut namespace = operations::namespace_change(sensitive, &sc.args, op.deref);
+    if let Some(ns) = namespace.as_mut()
+        && ns.operation == "setns"
+    {
+        ns.target = operations::setns_target(
+            std::path::Path::new("/proc"),
+            ev.header.process.pid,
+            sc.args[0],
+        );
+        if ns.types.is_none() {
+            ns.types = ns.target.as_ref().and_then(|t| {
+                crate::containers::posture::NAMESPACES
+                    .iter()
+                    .find(|(k, _)| *k == t.kind)
+                    .map(|(k, _)| vec![*k])
+            });
+        }
+    }
+    // A clone or unshare that creates no namespace (a fork whose memory accounting made a
+    // check) is no namespace change: the kernel side passes none, this is the safety net.
+    if namespace
+        .as_ref()
+        .is_some_and(|ns| ns.operation != "setns" && ns.types.as_ref().is_some_and(Vec::is_empty))
+    {
+        return None;
+    }
+    let mut args = operations::decode_args(sensitive, &sc.args, &op.strings);
+    if operations::FD_PATH_SYSCALLS.contains(&sensitive.name) {
+        // Named now, while the writer most likely still has it open; null if it is gone.
+        let path = operations::fd_target(
+            std::path::Path::new("/proc"),
+            ev.header.process.pid,
+            sc.args[0],
+        );
+        args.insert("path", path.map_or(serde_json::Value::Null, Into::into));
+    }
+    if let Some(fd) = op.exit.filter(|r| *r >= 0)
+        && sensitive.group == "files"
+        && operations::FALLBACK_ONLY
+            .iter()
+            .any(|s| s.name == sensitive.name)
+    {
+        // The file an open made, named while the opener most likely still has it.
+        let file = operations::fd_target(
+            std::path::Path::new("/proc"),
+            ev.header.process.pid,
+            fd as u64,
+        );
+        args.insert("file", file.map_or(serde_json::Value::Null, Into::into));
+    }
+    let mut header = ev.header;
+    header.kind = if namespace.is_some() {
+        "namespace"
+    } else {
+        "syscall"
+    };
+    Some(OperationEvent {
+        header,
+        group: sensitive.group,
+        syscall: SyscallDetail {
+            name: sensitive.name,
+            number: sc.number,
+            args,
+            result: op.exit,
+        },
+        capability: (op.exit.is_none() && !op.lsm).then_some(ev.capability),
+        source: if op.lsm {
+            "lsm_hook"
+        } else if op.exit.is_some() {
+            "syscall_tracepoint"
+        } else {
+            "capability_check"
+        },
+        namespace,
+    })
+}
