@@ -304,6 +304,13 @@ fn drain(
     backlogged
 }
 
+/// How long a full stdout or file sink may hold up the output thread per hand-over before
+/// its events are dropped (Falco's `output_timeout` is 2 s too): a disk being written back
+/// or a log reader that keeps up on average then loses nothing, the backlog waiting in the
+/// ring buffer; a stalled one costs at most this per burst. The webhook never waits (its
+/// endpoint is remote and retried).
+const LOCAL_SINK_WAIT: Duration = Duration::from_secs(2);
+
 /// Starts the configured sinks; returns them and the threads to join at exit (the
 /// webhook's is not joined: a dead endpoint must not hold up the exit).
 fn start_sinks(
@@ -317,12 +324,13 @@ fn start_sinks(
             kinds: config.stdout_kinds.clone(),
             min_severity: config.stdout_min_severity,
         };
-        let (q, t) = Queued::spawn(
+        let (mut q, t) = Queued::spawn(
             "stdout",
             filter,
             config.event_queue_capacity,
             sinks::stdout_worker,
         )?;
+        q.wait_for_room(LOCAL_SINK_WAIT);
         sinks.push(q);
         threads.push(t);
     }
@@ -333,12 +341,13 @@ fn start_sinks(
         };
         let file =
             sinks::file::Rotating::new(path.clone(), config.file_max_bytes, config.file_keep);
-        let (q, t) = Queued::spawn(
+        let (mut q, t) = Queued::spawn(
             "file",
             filter,
             config.event_queue_capacity,
             move |rx, st| sinks::file::worker(file, rx, st),
         )?;
+        q.wait_for_room(LOCAL_SINK_WAIT);
         info!(path = %path.display(), "writing events to a file");
         sinks.push(q);
         threads.push(t);

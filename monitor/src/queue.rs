@@ -11,7 +11,7 @@ use std::{
         atomic::{AtomicUsize, Ordering::Relaxed},
         mpsc::{self, RecvError, RecvTimeoutError, TryRecvError},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 /// The sending side (one sender).
@@ -66,6 +66,28 @@ impl<T> Sender<T> {
         }
     }
 
+    /// As [`Sender::send`], but waits up to `wait` for room, handing over what fits as it
+    /// comes; what still does not fit then is refused.
+    pub fn send_within(&self, mut batch: Vec<T>, wait: Duration) -> usize {
+        let deadline = Instant::now() + wait;
+        loop {
+            let room = self.capacity.saturating_sub(self.queued.load(Relaxed));
+            if room >= batch.len() || Instant::now() >= deadline {
+                return self.send(batch);
+            }
+            if room > 0 {
+                let rest = batch.split_off(room);
+                let refused = self.send(batch);
+                if refused > 0 {
+                    // The receiver is gone.
+                    return refused + rest.len();
+                }
+                batch = rest;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// Items queued and not yet received.
     pub fn len(&self) -> usize {
         self.queued.load(Relaxed)
@@ -107,6 +129,8 @@ pub struct Batcher<T> {
     tx: Sender<T>,
     pending: Vec<T>,
     size: usize,
+    /// How long a hand-over may wait for room (zero: never).
+    wait: Duration,
 }
 
 impl<T> Batcher<T> {
@@ -115,7 +139,13 @@ impl<T> Batcher<T> {
             tx,
             pending: Vec::new(),
             size: size.max(1),
+            wait: Duration::ZERO,
         }
+    }
+
+    /// Lets each hand-over wait up to `wait` for room before refusing what does not fit.
+    pub fn wait_for_room(&mut self, wait: Duration) {
+        self.wait = wait;
     }
 
     /// Adds an item; returns how many items the queue refused, if this filled a batch.
@@ -134,7 +164,11 @@ impl<T> Batcher<T> {
             return 0;
         }
         let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(self.size));
-        self.tx.send(batch)
+        if self.wait.is_zero() {
+            self.tx.send(batch)
+        } else {
+            self.tx.send_within(batch, self.wait)
+        }
     }
 
     /// Items in the queue (not those gathered here).
@@ -169,6 +203,29 @@ mod tests {
         assert!(rx.try_recv().is_err());
         drop(rx);
         assert_eq!(tx.send(vec![1, 2]), 2, "a gone receiver refuses everything");
+    }
+
+    #[test]
+    fn a_waiting_hand_over_takes_the_room_the_receiver_makes() {
+        let (tx, rx) = bounded(4);
+        assert_eq!(tx.send(vec![0, 1, 2, 3]), 0);
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            while got.len() < 10 {
+                std::thread::sleep(Duration::from_millis(5));
+                got.extend(rx.recv().unwrap());
+            }
+            got
+        });
+        // Six more than fit: handed over as the reader makes room.
+        assert_eq!(
+            tx.send_within((4..10).collect(), Duration::from_secs(10)),
+            0
+        );
+        assert_eq!(reader.join().unwrap(), (0..10).collect::<Vec<_>>());
+        // Nobody reads: after the wait, what does not fit is refused.
+        let (tx, _rx) = bounded(2);
+        assert_eq!(tx.send_within(vec![1, 2, 3], Duration::from_millis(20)), 1);
     }
 
     #[test]

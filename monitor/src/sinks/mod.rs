@@ -227,6 +227,13 @@ impl Queued {
         self.lost(refused);
     }
 
+    /// Lets a full queue hold up the output thread for up to `wait` per hand-over before
+    /// events are dropped (local sinks: a disk or a log reader that keeps up on average);
+    /// by default a full queue drops at once.
+    pub fn wait_for_room(&mut self, wait: std::time::Duration) {
+        self.tx.wait_for_room(wait);
+    }
+
     /// Hands the sink's thread what was gathered.
     pub fn flush(&mut self) {
         let refused = self.tx.flush();
