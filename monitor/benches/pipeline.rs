@@ -175,44 +175,6 @@ impl Drop for HostRoot {
     }
 }
 
-/// 500 rules beside the defaults, most matching nothing in the stream: each tests a field
-/// for strings (the executable, the command, the capability, the syscall, the namespace,
-/// the image), on one kind or any; one in ten tests only a glob.
-fn many_rules() -> String {
-    let fields = [
-        "process.exe",
-        "process.comm",
-        "capability.name",
-        "syscall.name",
-        "k8s.namespace",
-        "container.image",
-    ];
-    let kinds = ["capability", "syscall", "namespace", "credentials"];
-    let mut out = String::from("rules:\n");
-    for i in 0..500 {
-        let (field, kind) = (fields[i % fields.len()], kinds[i % kinds.len()]);
-        let test = if i % 3 == 0 {
-            format!("{{field: {field}, in: [\"/opt/tool-{i}\", \"other-{i}\"]}}")
-        } else {
-            format!("{{field: {field}, eq: \"/opt/tool-{i}\"}}")
-        };
-        let condition = match i % 10 {
-            9 => format!(
-                "all: [{{field: kind, eq: {kind}}}, {{field: process.exe, glob: \"/opt/x{i}/*\"}}]"
-            ),
-            8 => format!("all: [{test}]"),
-            _ => {
-                format!("all: [{{field: kind, eq: {kind}}}, {test}, {{field: process.pid, gt: 0}}]")
-            }
-        };
-        out += &format!(
-            "  - id: generated_{i}\n    description: generated\n    severity: low\n    \
-             mitre: [T1611]\n    summary: generated {i}\n    condition:\n      {condition}\n"
-        );
-    }
-    out
-}
-
 /// A replay of the stream's prologue, ready for the measured records.
 fn replay(config: &Config, root: &HostRoot) -> Replay {
     let mut replay = Replay::new(config).expect("building the output stage");
@@ -279,7 +241,8 @@ fn pipeline(c: &mut Criterion) {
 
     // 3. As 2, with 500 more rules loaded.
     let rules = root.0.join("many.yaml");
-    std::fs::write(&rules, many_rules()).expect("writing the generated rules");
+    std::fs::write(&rules, privmon::rules::generated_rules(false))
+        .expect("writing the generated rules");
     let many = Config {
         rules_files: vec![rules],
         ..config.clone()

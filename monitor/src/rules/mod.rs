@@ -1008,5 +1008,54 @@ fn alert_of(rule: &Rule, event: &Value, count: u64) -> Alert {
     }
 }
 
+/// 500 rules for the index's tests and the benchmark, most matching nothing: each tests a
+/// field for strings (the executable, the command, the capability, the syscall, the
+/// namespace, the image), on one kind or any; one in ten tests only a glob. With
+/// `some_matching`, one in 50 tests a value the test samples have.
+#[doc(hidden)]
+pub fn generated_rules(some_matching: bool) -> String {
+    let mut out = String::from("rules:\n");
+    let fields = [
+        "process.exe",
+        "process.comm",
+        "capability.name",
+        "syscall.name",
+        "k8s.namespace",
+        "container.image",
+    ];
+    let kinds = ["capability", "syscall", "namespace", "credentials"];
+    for i in 0..500 {
+        let field = fields[i % fields.len()];
+        let kind = kinds[i % kinds.len()];
+        let value = match (some_matching, i % 50, field) {
+            (true, 0, "process.comm") => "mount".to_string(),
+            (true, 0, "capability.name") => "CAP_SYS_ADMIN".to_string(),
+            (true, 0, "k8s.namespace") => "payments".to_string(),
+            _ => format!("/opt/tool-{i}"),
+        };
+        let test = if i % 3 == 0 {
+            format!("{{field: {field}, in: [\"{value}\", \"other-{i}\"]}}")
+        } else {
+            format!("{{field: {field}, eq: \"{value}\"}}")
+        };
+        let condition = match i % 10 {
+            // No guard: a glob, tried on every event of its kind.
+            9 => format!(
+                "all: [{{field: kind, eq: {kind}}}, {{field: process.exe, glob: \"/opt/x{i}/*\"}}]"
+            ),
+            // No kind: tried on every kind, looked up by the field.
+            8 => format!("all: [{test}]"),
+            _ => {
+                format!("all: [{{field: kind, eq: {kind}}}, {test}, {{field: process.pid, gt: 0}}]")
+            }
+        };
+        out += &format!(
+            "  - id: generated_{i}\n    description: generated\n    severity: low\n    \
+             mitre: [T1611]\n    summary: generated {i}\n    condition:\n      {condition}\n"
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests;

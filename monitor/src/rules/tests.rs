@@ -501,51 +501,8 @@ mod index {
     use super::*;
     use crate::event::samples::samples;
 
-    /// 500 rules, most of which match none of the samples: guarded by a string field
-    /// (several fields, `eq` and `in`), some by kind only, some by nothing.
-    pub fn many_rules() -> String {
-        let mut out = String::from("rules:\n");
-        let fields = [
-            "process.exe",
-            "process.comm",
-            "capability.name",
-            "syscall.name",
-            "k8s.namespace",
-            "container.image",
-        ];
-        let kinds = ["capability", "syscall", "namespace", "credentials"];
-        for i in 0..500 {
-            let field = fields[i % fields.len()];
-            let kind = kinds[i % kinds.len()];
-            // One rule in 50 tests a value the samples have.
-            let value = match (i % 50, field) {
-                (0, "process.comm") => "mount".to_string(),
-                (0, "capability.name") => "CAP_SYS_ADMIN".to_string(),
-                (0, "k8s.namespace") => "payments".to_string(),
-                _ => format!("/opt/tool-{i}"),
-            };
-            let test = if i % 3 == 0 {
-                format!("{{field: {field}, in: [\"{value}\", \"other-{i}\"]}}")
-            } else {
-                format!("{{field: {field}, eq: \"{value}\"}}")
-            };
-            let condition = match i % 10 {
-                // No guard: a glob, tried on every event of its kind.
-                9 => format!(
-                    "all: [{{field: kind, eq: {kind}}}, {{field: process.exe, glob: \"/opt/x{i}/*\"}}]"
-                ),
-                // No kind: tried on every kind, looked up by the field.
-                8 => format!("all: [{test}]"),
-                _ => format!(
-                    "all: [{{field: kind, eq: {kind}}}, {test}, {{field: process.pid, gt: 0}}]"
-                ),
-            };
-            out += &format!(
-                "  - id: generated_{i}\n    description: generated\n    severity: low\n    \
-                 mitre: [T1611]\n    summary: generated {i}\n    condition:\n      {condition}\n"
-            );
-        }
-        out
+    fn many_rules() -> String {
+        generated_rules(true)
     }
 
     #[test]
