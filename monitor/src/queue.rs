@@ -171,11 +171,6 @@ impl<T> Batcher<T> {
         }
     }
 
-    /// Items in the queue (not those gathered here).
-    pub fn queued(&self) -> usize {
-        self.tx.len()
-    }
-
     /// Items that can still be pushed before the queue refuses some.
     pub fn room(&self) -> usize {
         self.tx

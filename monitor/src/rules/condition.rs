@@ -111,19 +111,16 @@ pub enum Op {
     Empty(bool),
 }
 
-/// A compiled glob with its source.
+/// A compiled glob with its source, and the length of its literal start (before the first
+/// `*`, `?`, `[`, `{` or `\\`).
 #[derive(Clone)]
-pub struct Glob(pub String, pub globset::GlobMatcher);
+pub struct Glob(pub String, pub globset::GlobMatcher, usize);
 
 impl Glob {
     /// Whether `s` matches; the glob's literal start is compared first (most strings a
     /// rule's glob meets do not begin with it, and a comparison is cheaper than a match).
     pub fn matches(&self, s: &str) -> bool {
-        let literal = self
-            .0
-            .find(['*', '?', '[', '{', '\\'])
-            .map_or(self.0.as_str(), |at| &self.0[..at]);
-        s.starts_with(literal) && self.1.is_match(s)
+        s.starts_with(&self.0[..self.2]) && self.1.is_match(s)
     }
 }
 
@@ -191,7 +188,8 @@ impl TryFrom<Spec> for Condition {
             let m = globset::Glob::new(&g)
                 .map_err(|e| format!("invalid glob `{g}`: {e}"))?
                 .compile_matcher();
-            ops.push(Op::Glob(Glob(g, m)));
+            let literal = g.find(['*', '?', '[', '{', '\\']).unwrap_or(g.len());
+            ops.push(Op::Glob(Glob(g, m, literal)));
         }
         if let Some(r) = s.regex {
             let re = regex::Regex::new(&r).map_err(|e| {
