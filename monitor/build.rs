@@ -1,5 +1,5 @@
 //! Builds the eBPF programs (`monitor-ebpf`) with aya-build and leaves the object in OUT_DIR,
-//! where `src/loader.rs` embeds it.
+//! where `src/kernel/loader.rs` embeds it.
 //!
 //! `AYA_BUILD_SKIP=1` skips that build (for `cargo check`/clippy on machines without the eBPF
 //! toolchain) and writes an empty placeholder; the daemon then refuses to start with a clear

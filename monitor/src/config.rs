@@ -6,9 +6,21 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-pub use crate::{operations::Coverage, rules::Severity, sinks::webhook::Format as WebhookFormat};
+pub use crate::{catalog::operations::Coverage, rules::Severity};
+
+/// The body of each webhook POST.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormat {
+    /// The event as privmon writes it (docs/events.md).
+    #[default]
+    Privmon,
+    /// falcosidekick's input (`output`, `priority`, `rule`, `time`, `output_fields`,
+    /// `source`, `tags`, `hostname`), so alerts reach the destinations falcosidekick serves.
+    Falcosidekick,
+}
 
 /// Which capability-check hook to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
@@ -182,7 +194,7 @@ impl OperationGroups {
         };
         let group = group.trim();
         if group == "all" {
-            for g in crate::operations::GROUPS {
+            for g in crate::catalog::operations::GROUPS {
                 self.set(g, mode);
             }
             return Ok(());
@@ -190,7 +202,7 @@ impl OperationGroups {
         if !self.set(group, mode) {
             return Err(format!(
                 "unknown group `{group}` (all, {})",
-                crate::operations::GROUPS.join(", ")
+                crate::catalog::operations::GROUPS.join(", ")
             ));
         }
         Ok(())

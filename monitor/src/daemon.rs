@@ -22,21 +22,20 @@ use tokio::{
 use tracing::{error, info, warn};
 
 use crate::{
-    cgroup::v2_root,
     config::{Config, Coverage, Watch},
-    cri::{Cri, CriStats},
     event::{DecodeError, Record, decode},
-    http,
-    loader::Probes,
-    metrics::{Health, HookInfo, Metrics},
+    kernel::loader::Probes,
+    outputs::http,
+    outputs::metrics::{Health, HookInfo, Metrics},
+    outputs::sinks::{self, Filter, Queued, stream::Hub},
+    pipeline::operation::ExitMerge,
     queue,
+    resolve::cgroup::v2_root,
+    resolve::cri::{Cri, CriStats},
     rules::{Engine, RuleSet},
-    sinks::{self, Filter, Queued, stream::Hub},
 };
 
-use crate::pipeline::{
-    HostFilter, Outlets, Output, PipelineStats, STREAM_LAG, exit_merge, load_advisor,
-};
+use crate::pipeline::{HostFilter, Outlets, Output, PipelineStats, STREAM_LAG, load_advisor};
 
 /// How often rule files are checked for changes.
 const RULES_POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -51,7 +50,7 @@ fn start_cri(config: &Config, metrics: &Metrics) -> anyhow::Result<Option<Cri>> 
     }
     let Some(socket) = Cri::find_socket(config.cri_socket.as_deref(), Path::new("/")) else {
         info!(
-            tried = ?crate::cri::WELL_KNOWN_SOCKETS,
+            tried = ?crate::resolve::cri::WELL_KNOWN_SOCKETS,
             "CRI: no container runtime socket; container metadata comes from the OCI state"
         );
         return Ok(None);
@@ -84,7 +83,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     let stats = Arc::new(PipelineStats::default());
     let metrics = Arc::new(Metrics::new(
-        stats.clone(),
         config.metrics_pod_labels,
         Duration::from_secs(config.metrics_grace_secs),
         Health::new(cgroup_root.clone()),
@@ -138,17 +136,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             new_rules: new_rules.clone(),
             sinks,
             hub: hub.clone(),
+            stats: stats.clone(),
         },
     );
-    output.merge = exit_merge(&config);
-    // Syscalls an LSM-hook source reports are paired with their checks like the fallbacks'.
-    if let Some(arch) = crate::syscalls::Arch::host() {
-        for c in &probes.coverage {
-            for nr in c.lsm.iter().filter_map(|name| arch.number(name)) {
-                output.merge.track(nr);
-            }
-        }
-    }
+    output.merge = ExitMerge::new(&probes.syscalls, &probes.lsm_syscalls());
     output.report_fileless = config.operations.misc != Coverage::Off;
     if let Some(cri) = start_cri(&config, &metrics)? {
         output.containers.set_cri(cri);

@@ -1,5 +1,5 @@
 //! The JSON event contract (docs/events.md) as types: every kind of event, built from the
-//! decoded kernel records of `record.rs`.
+//! decoded kernel records of [`record`].
 //!
 //! The contract's blocks declare their fields in byte order of their names, and the events
 //! that carry a header write their keys in that order too: the JSON has sorted keys, as it
@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod container;
+pub mod record;
 #[cfg(test)]
 pub mod samples;
 pub mod shared;
@@ -24,10 +25,10 @@ pub use self::{
     container::{Container, Kubernetes, Posture, PostureCapabilities},
     shared::Shared,
 };
-pub use crate::record::{DecodeError, Exec, Operation, Record, c_string, decode};
+pub use crate::event::record::{DecodeError, Exec, Operation, Record, c_string, decode};
 use crate::{
-    capabilities::{CapSet, Capability},
-    syscalls::Arch,
+    catalog::capabilities::{CapSet, Capability},
+    catalog::syscalls::Arch,
 };
 
 /// Converts `bpf_ktime_get_boot_ns()` stamps to wall-clock time.
@@ -102,7 +103,7 @@ impl Default for Clock {
 /// The process that made the check.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Process {
-    /// Parent, grandparent, ... (at most [`crate::processes::MAX_ANCESTORS`]); shared by
+    /// Parent, grandparent, ... (at most [`crate::resolve::processes::MAX_ANCESTORS`]); shared by
     /// the process's events while its ancestry stays the same.
     pub ancestors: Shared<Vec<Ancestor>>,
     /// Shared by the process's events.

@@ -7,48 +7,34 @@
 //! the order a record flows through them; each imports only modules listed before it or
 //! beside it in its stage (`cargo xtask cycles` checks that no two import each other).
 
-// What is watched: static tables.
-pub mod capabilities;
-pub mod operations;
-pub mod syscalls;
+// What is watched: static tables (capabilities, operations, syscalls).
+pub mod catalog;
 
-// Configuration.
+// Configuration, and the bounded batch queues between the daemon's threads.
 pub mod config;
+pub mod queue;
 
-// The kernel side, from user space: load, attach, BTF, counters.
-pub mod btf;
-pub mod loader;
-pub mod tracefs;
+// The kernel side, from user space: load, attach, BTF, tracefs.
+pub mod kernel;
 
-// What arrives: ring-buffer bytes -> typed kernel records.
-pub mod record;
-
-// What privmon says: the event contract as types, and typed field access.
+// What arrives and what privmon says: ring-buffer bytes -> typed kernel records, and the
+// event contract as types with typed field access.
 pub mod event;
 
-// Who did it: cgroups, containers and pods, processes.
-pub mod cgroup;
-pub mod containers;
-pub mod cri;
-pub mod processes;
-pub mod procfs;
+// Who did it: cgroups, containers and pods (runtime files, CRI), processes, /proc.
+pub mod resolve;
 
 // Judging: rules and the least-privilege advisor.
 pub mod advisor;
 pub mod rules;
 
-// The output thread: build, attribute, judge, serialize once; the queues around it.
+// The output thread: build, attribute, judge, serialize once; the queues and counters
+// around it.
 pub mod pipeline;
-pub mod queue;
-pub mod stats;
 
 // Publishing: sinks and the live stream, metrics, the HTTP API.
-pub mod http;
-pub mod metrics;
-pub mod sinks;
+pub mod outputs;
 
 // The daemon's wiring, and the command-line clients of its API.
-pub mod advise;
-pub mod client;
+pub mod cli;
 pub mod daemon;
-pub mod tail;

@@ -38,7 +38,7 @@ enum Command {
     /// process, what happened), coloured on a terminal; `--json` for the raw lines.
     Tail {
         #[command(flatten)]
-        args: privmon::tail::TailArgs,
+        args: privmon::cli::tail::TailArgs,
     },
     /// Load and attach every probe, report how each family is attached on this kernel, and
     /// detach.
@@ -66,7 +66,7 @@ enum Command {
     /// matching workloads used and starts their baseline learning again.
     Advise {
         #[command(flatten)]
-        args: privmon::advise::AdviseArgs,
+        args: privmon::cli::advise::AdviseArgs,
     },
     /// Check and list alert rules.
     Rules {
@@ -115,14 +115,14 @@ fn main() -> ExitCode {
             json,
             operations,
         } => probe_command(hook, json, &operations),
-        Command::Advise { args } => match privmon::advise::run(&args) {
+        Command::Advise { args } => match privmon::cli::advise::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("privmon advise: {e:#}");
                 ExitCode::FAILURE
             }
         },
-        Command::Tail { args } => match privmon::tail::run(&args) {
+        Command::Tail { args } => match privmon::cli::tail::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("privmon tail: {e:#}");
@@ -173,7 +173,8 @@ fn probe_command(hook: privmon::config::HookChoice, json: bool, operations: &[St
             return ExitCode::from(2);
         }
     }
-    let report = privmon::loader::ProbeReport::new(privmon::loader::Probes::load(&config));
+    let report =
+        privmon::kernel::loader::ProbeReport::new(privmon::kernel::loader::Probes::load(&config));
     if json {
         println!("{}", report.to_json());
     } else {

@@ -570,8 +570,8 @@ pub fn host_capabilities() -> Vec<String> {
         .expect("CapBnd in /proc/1/status")
         .trim();
     let mask = u64::from_str_radix(hex, 16).expect("CapBnd is hexadecimal");
-    privmon::capabilities::Capability::from_mask(mask)
-        .map(privmon::capabilities::Capability::name)
+    privmon::catalog::capabilities::Capability::from_mask(mask)
+        .map(privmon::catalog::capabilities::Capability::name)
         .collect()
 }
 
@@ -1092,7 +1092,7 @@ impl Prometheus {
         let url = format!(
             "http://{}/api/v1/query?query={}",
             self.address,
-            privmon::client::encode(expr)
+            privmon::cli::client::encode(expr)
         );
         let (status, body) = http_get(&url)?;
         ensure!(status == 200, "query {expr} answered {status}: {body}");

@@ -23,7 +23,7 @@ use std::{
 };
 
 use anyhow::{Context as _, bail, ensure};
-use privmon::cri::{
+use privmon::resolve::cri::{
     Client,
     api::{ContainerMetadata, ImageSpec, PodSandboxMetadata},
     runtime_method,

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use privmon::capabilities::Capability;
+use privmon::catalog::capabilities::Capability;
 use privmon_tests::{Container, ContainerSpec, Daemon, TEST_NAMESPACE, require_root, unique};
 use serde_yaml_ng::Value;
 

@@ -11,7 +11,7 @@ use privmon_tests::{
 use serde_json::Value;
 
 /// The runtime's default capability set (Docker's and containerd's), as privmon knows it.
-const DEFAULT_CAPS: &[&str] = privmon::containers::posture::DEFAULT_CAPS;
+const DEFAULT_CAPS: &[&str] = privmon::resolve::containers::posture::DEFAULT_CAPS;
 
 fn alerts_for(daemon: &Daemon, pod: &str) -> Vec<Value> {
     daemon

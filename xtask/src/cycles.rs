@@ -1,12 +1,15 @@
-//! `cargo xtask cycles`: no import cycle between a crate's top-level modules.
+//! `cargo xtask cycles`: no import cycle between a crate's modules, at two levels.
 //!
-//! Reads every `.rs` file of a crate's `src/` and notes which top-level modules it names
+//! Reads every `.rs` file of a crate's `src/` and notes which modules it names
 //! (`use crate::a::…`, `use crate::{a, b::…}`, `crate::a::x` in code, `$crate::a` in
-//! macros). A module may use its own parts freely; between two top-level modules the
-//! arrows must run one way, so that the layout reads in one direction. Comments are
-//! skipped (doc links name modules without depending on them). Written here rather than
-//! with cargo-modules because it covers the eBPF crate too, which only builds for the bpf
-//! target.
+//! macros, `super::x` between the parts of one folder). A module may use its own parts
+//! freely; otherwise the arrows must run one way, both between the top-level modules
+//! (`pipeline` and `outputs`) and between the parts of one folder (`resolve::containers`
+//! and `resolve::processes`), so that the layout reads in one direction. A part and the
+//! folder it sits in may name each other (a folder re-exports its parts; a part uses its
+//! folder's items). Comments are skipped (doc links name modules without depending on
+//! them). Written here rather than with cargo-modules because it covers the eBPF crate
+//! too, which only builds for the bpf target.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -15,35 +18,66 @@ use std::{
 
 use anyhow::{Context as _, ensure};
 
-/// Top-level module -> the top-level modules it names.
+/// Module (`event`, `resolve::containers`) -> the modules it names.
 pub type Graph = BTreeMap<String, BTreeSet<String>>;
 
-/// The module graph of the crate whose sources are in `src`.
+/// The module graph of the crate whose sources are in `src`, to two levels: a file deeper
+/// than `a/b` counts as part of `a::b`.
 pub fn graph(src: &Path) -> anyhow::Result<Graph> {
     let mut files = Vec::new();
     collect(src, &mut files)?;
     let mut graph = Graph::new();
+    let mut named = Vec::new();
     for file in files {
         let rel = file.strip_prefix(src).expect("under src");
-        let Some(module) = top_module(rel) else {
+        let Some(module) = module_of(rel) else {
             continue;
         };
         let text = std::fs::read_to_string(&file)
             .with_context(|| format!("reading {}", file.display()))?;
-        let uses = graph.entry(module.clone()).or_default();
-        for m in named_modules(&strip_comments(&text)) {
-            if m != module {
-                uses.insert(m);
+        let text = strip_comments(&text);
+        let mut uses = named_modules(&text);
+        // `super::x` in `a/b.rs` (or `a/b/mod.rs`) names the sibling `a::x`.
+        if let [folder, _] = module.as_slice() {
+            for sibling in super_names(&text) {
+                uses.insert(vec![folder.clone(), sibling]);
+            }
+        }
+        graph.entry(module.join("::")).or_default();
+        named.push((module, uses));
+    }
+    // A name is the deepest module it reaches (`event::Posture` is an item of `event`);
+    // names that are no module of the crate (items of the root, macros) are no arrows, and
+    // neither is a name of the module itself, its folder or one of its parts.
+    let modules: BTreeSet<String> = graph.keys().cloned().collect();
+    for (module, uses) in named {
+        let from = module.join("::");
+        for path in uses {
+            let to = if path.len() > 1 && modules.contains(&path.join("::")) {
+                path.join("::")
+            } else {
+                path[0].clone()
+            };
+            let related = to == from
+                || from.starts_with(&format!("{to}::"))
+                || to.starts_with(&format!("{from}::"));
+            if modules.contains(&to) && !related {
+                graph.get_mut(&from).expect("entered above").insert(to);
             }
         }
     }
-    // Names that are not modules of the crate (items of the crate root, macros) are no
-    // arrows.
-    let modules: BTreeSet<String> = graph.keys().cloned().collect();
-    for uses in graph.values_mut() {
-        uses.retain(|m| modules.contains(m));
-    }
     Ok(graph)
+}
+
+/// The graph of the top-level modules only: `a::b -> c::d` is `a -> c`.
+pub fn top_level(graph: &Graph) -> Graph {
+    let top = |m: &str| m.split("::").next().unwrap_or(m).to_string();
+    let mut out = Graph::new();
+    for (from, uses) in graph {
+        let entry = out.entry(top(from)).or_default();
+        entry.extend(uses.iter().map(|m| top(m)).filter(|m| *m != top(from)));
+    }
+    out
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
@@ -58,11 +92,23 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `event/access.rs` -> `event`, `rules.rs` -> `rules`; the crate roots are no module.
-fn top_module(rel: &Path) -> Option<String> {
-    let first = rel.components().next()?.as_os_str().to_str()?;
-    let name = first.strip_suffix(".rs").unwrap_or(first);
-    (!matches!(name, "lib" | "main")).then(|| name.to_string())
+/// `event/access.rs` -> `[event, access]`, `rules.rs` and `rules/mod.rs` -> `[rules]`,
+/// `a/b/c.rs` -> `[a, b]`; the crate roots are no module.
+fn module_of(rel: &Path) -> Option<Vec<String>> {
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_str().map(str::to_string))
+        .collect::<Option<_>>()?;
+    let last = parts.pop()?;
+    let stem = last.strip_suffix(".rs").unwrap_or(&last).to_string();
+    if stem != "mod" {
+        parts.push(stem);
+    }
+    parts.truncate(2);
+    match parts.first().map(String::as_str) {
+        None | Some("lib" | "main") if parts.len() <= 1 => None,
+        _ => Some(parts),
+    }
 }
 
 /// The text without `//` comments (strings keep their contents; a `//` inside a string is
@@ -77,29 +123,75 @@ fn strip_comments(text: &str) -> String {
         .join("\n")
 }
 
-/// The top-level modules a text names after `crate::`.
-fn named_modules(text: &str) -> BTreeSet<String> {
+/// The module paths (one or two names) a text names after `crate::`.
+fn named_modules(text: &str) -> BTreeSet<Vec<String>> {
     let mut out = BTreeSet::new();
-    let mut rest = text;
-    while let Some(at) = rest.find("crate::") {
-        // `crate::` as a path start, not the end of another name (`$crate::` counts).
-        let before = rest[..at].chars().next_back();
-        rest = &rest[at + "crate::".len()..];
-        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
-            continue;
-        }
+    for rest in after(text, "crate::") {
         let trimmed = rest.trim_start();
         if let Some(group) = trimmed.strip_prefix('{') {
             for item in top_level_items(group) {
-                if let Some(name) = ident(item.trim_start()) {
-                    out.insert(name.to_string());
-                }
+                out.extend(path_of(item.trim_start()));
             }
-        } else if let Some(name) = ident(trimmed) {
-            out.insert(name.to_string());
+        } else {
+            out.extend(path_of(trimmed));
         }
     }
     out
+}
+
+/// The names a text reaches through `super::` (`super::{a, b}` too).
+fn super_names(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for rest in after(text, "super::") {
+        let trimmed = rest.trim_start();
+        let items = match trimmed.strip_prefix('{') {
+            Some(group) => top_level_items(group),
+            None => vec![trimmed],
+        };
+        for item in items {
+            // `super::super::x` leaves the folder; `super::*` names nothing in particular.
+            if let Some(name) = ident(item.trim_start()).filter(|n| *n != "super") {
+                out.insert(name.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// What follows each `prefix` that starts a path (not the end of a longer name;
+/// `$crate::` counts).
+fn after<'a>(text: &'a str, prefix: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    text.match_indices(prefix).filter_map(move |(at, _)| {
+        let before = text[..at].chars().next_back();
+        (!before.is_some_and(|c| c.is_alphanumeric() || c == '_'))
+            .then(|| &text[at + prefix.len()..])
+    })
+}
+
+/// `a::b::X` -> `[a, b]`, `a::{b, c}` -> `[a, b]` and `[a, c]`, `a` -> `[a]`.
+fn path_of(s: &str) -> Vec<Vec<String>> {
+    let Some(first) = ident(s) else {
+        return Vec::new();
+    };
+    let rest = s[first.len()..].trim_start();
+    let Some(rest) = rest.strip_prefix("::") else {
+        return vec![vec![first.to_string()]];
+    };
+    let rest = rest.trim_start();
+    let seconds: Vec<&str> = match rest.strip_prefix('{') {
+        Some(group) => top_level_items(group)
+            .into_iter()
+            .filter_map(|i| ident(i.trim_start()))
+            .collect(),
+        None => ident(rest).into_iter().collect(),
+    };
+    if seconds.is_empty() {
+        return vec![vec![first.to_string()]];
+    }
+    seconds
+        .into_iter()
+        .map(|s| vec![first.to_string(), s.to_string()])
+        .collect()
 }
 
 /// The comma-separated items of a `{…}` group whose opening brace was just read.
@@ -200,8 +292,13 @@ pub fn cycles(graph: &Graph) -> Vec<Vec<String>> {
 pub fn check(crates: &[&Path]) -> anyhow::Result<()> {
     let mut problems = Vec::new();
     for src in crates {
-        let g = graph(src)?;
-        for cycle in cycles(&g) {
+        let parts = graph(src)?;
+        let top = top_level(&parts);
+        for (g, cycle) in cycles(&top)
+            .into_iter()
+            .map(|c| (&top, c))
+            .chain(cycles(&parts).into_iter().map(|c| (&parts, c)))
+        {
             let arrows: Vec<String> = cycle
                 .iter()
                 .flat_map(|a| {
@@ -230,17 +327,62 @@ pub fn check(crates: &[&Path]) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
+    fn paths(list: &[&str]) -> BTreeSet<Vec<String>> {
+        list.iter()
+            .map(|p| p.split("::").map(String::from).collect())
+            .collect()
+    }
+
     #[test]
     fn reads_paths_groups_and_macro_paths_but_not_comments() {
-        let text = "use crate::{\n    advisor::{self, Advisor},\n    cgroup::v2_root,\n    \
+        let text = "use crate::{\n    advisor::{self, Advisor},\n    resolve::cgroup::v2_root,\n    \
                     event::{access::Event, Process},\n};\nfn f() { crate::rules::workload(x); \
-                    $crate::queue::bounded(1); }\n/// See [`crate::metrics`].\n";
+                    $crate::pipeline::queue::bounded(1); }\n/// See [`crate::metrics`].\n";
         let got = named_modules(&strip_comments(text));
-        let want: BTreeSet<String> = ["advisor", "cgroup", "event", "rules", "queue"]
-            .into_iter()
-            .map(String::from)
-            .collect();
+        let want = paths(&[
+            "advisor::Advisor",
+            "resolve::cgroup",
+            "event::access",
+            "event::Process",
+            "rules::workload",
+            "pipeline::queue",
+        ]);
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn sees_cycles_inside_a_folder_but_not_between_a_folder_and_its_parts() {
+        let dir = std::env::temp_dir().join(format!("privmon-cycles-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let write = |rel: &str, text: &str| {
+            let path = dir.join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("lib.rs", "pub mod resolve;\npub mod event;\n");
+        write(
+            "resolve/mod.rs",
+            "pub mod a;\npub mod b;\npub use self::a::A;\n",
+        );
+        write(
+            "resolve/a.rs",
+            "use super::b::B;\nuse crate::resolve::Shared;\n",
+        );
+        write(
+            "resolve/b.rs",
+            "use crate::resolve::a::A;\nuse crate::event::E;\n",
+        );
+        write("event.rs", "// crate::resolve is only named in a comment\n");
+        let g = graph(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(g["resolve::a"], ["resolve::b".to_string()].into());
+        assert_eq!(
+            g["resolve::b"],
+            ["event".to_string(), "resolve::a".to_string()].into()
+        );
+        assert!(g["resolve"].is_empty(), "a folder may name its parts");
+        assert_eq!(cycles(&g), vec![vec!["resolve::a", "resolve::b"]]);
+        assert!(cycles(&top_level(&g)).is_empty());
     }
 
     #[test]

@@ -4,14 +4,16 @@
 
 use crate::{
     advisor::{self, OutsideBaseline},
+    catalog::operations,
     event::{
         CapabilityEvent, CredentialsChange, CredentialsEvent, Ids, Operation, OperationEvent,
         SyscallDetail,
     },
-    operations::{self},
     rules::{Alert, Severity, Technique},
 };
 use serde_json::Value;
+
+use super::operation;
 
 /// The `capability_outside_baseline` alert: built in, not a rule (baselines are learned per
 /// workload, not written).
@@ -55,15 +57,15 @@ pub(super) fn id_change_event(ev: &CapabilityEvent, op: &Operation) -> Option<Cr
     let rec = &op.check;
     let sc = ev.syscall.as_ref()?;
     let known = |v: u32| (v != u32::MAX).then_some(v);
-    let old = operations::IdSet {
+    let old = operation::IdSet {
         uid: known(rec.uid),
         euid: known(rec.euid),
         gid: known(rec.gid),
         egid: known(rec.egid),
     };
-    let (cause, before, after) = match operations::requested_ids(sc.name?, &sc.args, old) {
+    let (cause, before, after) = match operation::requested_ids(sc.name?, &sc.args, old) {
         Some((cause, new)) => (cause, Ids::from(old), Ids::from(new)),
-        None => operations::other_credentials(
+        None => operation::other_credentials(
             sc.name?,
             &sc.args,
             &op.raw,
@@ -93,18 +95,18 @@ pub(super) fn id_change_event(ev: &CapabilityEvent, op: &Operation) -> Option<Cr
 pub(super) fn operation_event(ev: CapabilityEvent, op: &Operation) -> Option<OperationEvent> {
     let sc = ev.syscall?;
     let sensitive = operations::lookup(sc.name?)?;
-    let mut namespace = operations::namespace_change(sensitive, &sc.args, op.deref);
+    let mut namespace = operation::namespace_change(sensitive, &sc.args, op.deref);
     if let Some(ns) = namespace.as_mut()
         && ns.operation == "setns"
     {
-        ns.target = operations::setns_target(
+        ns.target = operation::setns_target(
             std::path::Path::new("/proc"),
             ev.header.process.pid,
             sc.args[0],
         );
         if ns.types.is_none() {
             ns.types = ns.target.as_ref().and_then(|t| {
-                crate::containers::posture::NAMESPACES
+                crate::resolve::containers::posture::NAMESPACES
                     .iter()
                     .find(|(k, _)| *k == t.kind)
                     .map(|(k, _)| vec![*k])
@@ -119,10 +121,10 @@ pub(super) fn operation_event(ev: CapabilityEvent, op: &Operation) -> Option<Ope
     {
         return None;
     }
-    let mut args = operations::decode_args(sensitive, &sc.args, &op.strings);
+    let mut args = operation::decode_args(sensitive, &sc.args, &op.strings);
     if operations::FD_PATH_SYSCALLS.contains(&sensitive.name) {
         // Named now, while the writer most likely still has it open; null if it is gone.
-        let path = operations::fd_target(
+        let path = operation::fd_target(
             std::path::Path::new("/proc"),
             ev.header.process.pid,
             sc.args[0],
@@ -136,7 +138,7 @@ pub(super) fn operation_event(ev: CapabilityEvent, op: &Operation) -> Option<Ope
             .any(|s| s.name == sensitive.name)
     {
         // The file an open made, named while the opener most likely still has it.
-        let file = operations::fd_target(
+        let file = operation::fd_target(
             std::path::Path::new("/proc"),
             ev.header.process.pid,
             fd as u64,

@@ -5,6 +5,8 @@
 //! for the throughput benchmark.
 
 mod build;
+pub mod operation;
+pub mod stats;
 
 use std::{
     collections::{HashMap as StdHashMap, HashSet},
@@ -21,26 +23,29 @@ use tracing::{error, info, warn};
 
 use crate::{
     advisor::{self, Advisor},
-    capabilities::CapSet,
-    cgroup::{CgroupResolver, v2_root},
+    catalog::capabilities::CapSet,
+    catalog::operations,
     config::{Config, Coverage},
-    containers::{Containers, cgroup_path, lifecycle::Lifecycle},
     event::{
         CapabilityEvent, CapabilitySets, Clock, ContainerEvent, CredentialsChange,
         CredentialsEvent, DecodeError, Exec, ExecDetail, Header, Ids, Operation, OperationEvent,
         Process, Published, Record, Shared, SyscallDetail, access::Event, boottime_ns, decode,
     },
-    loader::Probes,
-    metrics::{Health, Metrics, SeriesLabels},
-    operations::{self, ExitMerge},
-    processes::{CredentialChange, Creds, ProcessTable},
+    kernel::loader::Probes,
+    outputs::metrics::{Health, Metrics, SeriesLabels},
+    outputs::sinks::{self, Queued, stream::Hub},
     queue,
+    resolve::cgroup::{CgroupResolver, v2_root},
+    resolve::containers::{Containers, cgroup_path, lifecycle::Lifecycle},
+    resolve::processes::{CredentialChange, Creds, ProcessTable},
     rules::{Alert, Engine, RuleSet},
-    sinks::{self, Queued, stream::Hub},
 };
 use serde_json::Value;
 
-use self::build::{baseline_alert, id_change_event, operation_event};
+use self::{
+    build::{baseline_alert, id_change_event, operation_event},
+    operation::ExitMerge,
+};
 
 /// Events a live-stream client may fall behind before it skips some (counted).
 pub(crate) const STREAM_LAG: usize = 4096;
@@ -52,7 +57,7 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// before it was resolved) is counted with the host's empty labels.
 const UNRESOLVED_PATIENCE: Duration = Duration::from_secs(10);
 
-pub use crate::stats::PipelineStats;
+pub use crate::pipeline::stats::PipelineStats;
 
 /// Most cgroups whose attribution the output thread keeps; beyond it, it starts over.
 const MAX_ATTRIBUTED: usize = 16_384;
@@ -63,9 +68,9 @@ struct Attributed {
     path: Shared<Arc<str>>,
     /// What the container resolver said (compared by identity: it makes a new one when
     /// what it knows changes).
-    from: Option<Arc<crate::containers::Attribution>>,
-    container: Option<Shared<crate::containers::Container>>,
-    k8s: Option<Shared<crate::containers::Kubernetes>>,
+    from: Option<Arc<crate::resolve::containers::Attribution>>,
+    container: Option<Shared<crate::resolve::containers::Container>>,
+    k8s: Option<Shared<crate::resolve::containers::Kubernetes>>,
     /// Final: reused without asking the resolver again.
     settled: bool,
     /// The metrics have the cgroup's labels.
@@ -89,6 +94,9 @@ pub(crate) struct Outlets {
     pub(crate) new_rules: Arc<Mutex<Option<RuleSet>>>,
     pub(crate) sinks: Vec<Queued>,
     pub(crate) hub: Arc<Hub>,
+    /// The pipeline's counters (the reader thread counts into them too), exported through
+    /// the metrics.
+    pub(crate) stats: Arc<PipelineStats>,
 }
 
 /// The kernel's list of host cgroups (whose checks are dropped in the kernel under
@@ -195,7 +203,9 @@ impl Output {
             new_rules,
             sinks,
             hub,
+            stats,
         } = outlets;
+        metrics.register(stats.clone());
         let mut cgroups = CgroupResolver::new(cgroup_root);
         if tracepoints {
             cgroups.tracepoints_keep_current();
@@ -213,7 +223,7 @@ impl Output {
             lifecycle: Lifecycle::new(trusted_registries),
             processes: ProcessTable::default(),
             host_cgroups,
-            stats: metrics.pipeline().clone(),
+            stats,
             metrics,
             started: HashSet::new(),
             unlabelled: StdHashMap::new(),
@@ -426,8 +436,8 @@ impl Output {
         let cgroup = u32::try_from(pid)
             .ok()
             .filter(|p| *p > 0)
-            .and_then(|p| operations::host_pid(proc_root, ev.header.process.pid, p))
-            .and_then(|p| crate::cgroup::proc_cgroup(proc_root, p));
+            .and_then(|p| operation::host_pid(proc_root, ev.header.process.pid, p))
+            .and_then(|p| crate::resolve::cgroup::proc_cgroup(proc_root, p));
         let container = cgroup
             .as_deref()
             .and_then(|path| self.containers.for_cgroup(path, boottime_ns()))
@@ -451,7 +461,7 @@ impl Output {
         } else {
             "execve"
         };
-        let number = crate::syscalls::Arch::host()
+        let number = crate::catalog::syscalls::Arch::host()
             .and_then(|a| a.number(name))
             .unwrap_or(-1);
         let mut args = std::collections::BTreeMap::new();
@@ -784,7 +794,6 @@ impl Replay {
         let rules = RuleSet::load(config.default_rules, &config.rules_files)
             .map_err(|e| anyhow::anyhow!("invalid rules: {e}"))?;
         let metrics = Arc::new(Metrics::new(
-            Arc::new(PipelineStats::default()),
             config.metrics_pod_labels,
             Duration::from_secs(config.metrics_grace_secs),
             Health::new(cgroup_root.clone()),
@@ -803,10 +812,15 @@ impl Replay {
                 new_rules: Arc::default(),
                 sinks: Vec::new(),
                 hub: Arc::new(Hub::new(config.stream_history, STREAM_LAG)),
+                stats: Arc::new(PipelineStats::default()),
             },
         );
         let mut output = output;
-        output.merge = exit_merge(config);
+        // No kernel here: the table the loader would load for `config`.
+        let table = crate::catalog::syscalls::Arch::host()
+            .map(|arch| operations::kernel_table_for(arch, |g| config.operations.mode(g)))
+            .unwrap_or_default();
+        output.merge = ExitMerge::new(&table, &[]);
         output.report_fileless = config.operations.misc != Coverage::Off;
         Ok(Replay { output })
     }
@@ -880,11 +894,3 @@ pub(crate) fn load_advisor(config: &Config, metrics: &Metrics) -> Advisor {
 
 /// How often the advisor's state is written (and at exit).
 const ADVISOR_SAVE_INTERVAL: Duration = Duration::from_secs(30);
-
-/// The fallback/check pairing for the kernel table `config` loads.
-pub(crate) fn exit_merge(config: &Config) -> ExitMerge {
-    let table = crate::syscalls::Arch::host()
-        .map(|arch| operations::kernel_table_for(arch, |g| config.operations.mode(g)))
-        .unwrap_or_default();
-    ExitMerge::new(&table)
-}

@@ -20,12 +20,12 @@ const RESCAN_INTERVAL: Duration = Duration::from_millis(250);
 /// The cgroup v2 path of process `pid` (the `0::` line of `/proc/<pid>/cgroup`).
 pub fn proc_cgroup(proc_root: &Path, pid: u32) -> Option<String> {
     let text = std::fs::read_to_string(proc_root.join(pid.to_string()).join("cgroup")).ok()?;
-    Some(
-        text.lines()
-            .find_map(|l| l.strip_prefix("0::"))?
-            .trim()
-            .to_string(),
-    )
+    v2_line(&text).map(str::to_string)
+}
+
+/// The cgroup v2 path in the text of a `/proc/<pid>/cgroup` file (its `0::` line).
+pub fn v2_line(text: &str) -> Option<&str> {
+    Some(text.lines().find_map(|l| l.strip_prefix("0::"))?.trim())
 }
 
 /// Where the cgroup v2 hierarchy is mounted.

@@ -299,24 +299,7 @@ impl Client {
                     Err(s) if s.code() == Code::NotFound => return Ok(None),
                     other => other?,
                 };
-                let status = status.status.unwrap_or_default();
-                let info = CriInfo {
-                    container_name: status
-                        .metadata
-                        .or(c.metadata)
-                        .map(|m| m.name)
-                        .filter(|n| !n.is_empty()),
-                    image: status
-                        .image
-                        .or(c.image)
-                        .map(|i| i.image)
-                        .filter(|i| !i.is_empty()),
-                    image_id: Some(status.image_ref)
-                        .filter(|r| !r.is_empty())
-                        .or(Some(c.image_ref).filter(|r| !r.is_empty())),
-                    ..CriInfo::default()
-                };
-                (c.pod_sandbox_id, info)
+                (c.pod_sandbox_id.clone(), container_info(c, status))
             }
             // Not a container: a pod sandbox (its pause container) has the pod's id.
             None => (id.to_string(), CriInfo::default()),
@@ -338,22 +321,49 @@ impl Client {
             Err(s) if s.code() == Code::NotFound => api::PodSandboxStatus::default(),
             Err(s) => return Err(s),
         };
-        if let Some(m) = sandbox.metadata {
-            let some = |s: String| Some(s).filter(|s| !s.is_empty());
-            info.pod_name = some(m.name);
-            info.pod_namespace = some(m.namespace);
-            info.pod_uid = some(m.uid);
-        }
-        // The kubelet's own labels repeat the pod's name, namespace and uid.
-        info.pod_labels = Arc::new(
-            sandbox
-                .labels
-                .into_iter()
-                .filter(|(k, _)| !k.starts_with("io.kubernetes."))
-                .collect(),
-        );
+        add_sandbox(&mut info, sandbox);
         Ok(Some(info))
     }
+}
+
+/// What a container's entry in `ListContainers` and its `ContainerStatus` say (the status
+/// first: it is the newer).
+pub fn container_info(c: api::Container, status: api::ContainerStatusResponse) -> CriInfo {
+    let status = status.status.unwrap_or_default();
+    CriInfo {
+        container_name: status
+            .metadata
+            .or(c.metadata)
+            .map(|m| m.name)
+            .filter(|n| !n.is_empty()),
+        image: status
+            .image
+            .or(c.image)
+            .map(|i| i.image)
+            .filter(|i| !i.is_empty()),
+        image_id: Some(status.image_ref)
+            .filter(|r| !r.is_empty())
+            .or(Some(c.image_ref).filter(|r| !r.is_empty())),
+        ..CriInfo::default()
+    }
+}
+
+/// Adds what the pod sandbox's status says: the pod's name, namespace, uid and labels.
+pub fn add_sandbox(info: &mut CriInfo, sandbox: api::PodSandboxStatus) {
+    if let Some(m) = sandbox.metadata {
+        let some = |s: String| Some(s).filter(|s| !s.is_empty());
+        info.pod_name = some(m.name);
+        info.pod_namespace = some(m.namespace);
+        info.pod_uid = some(m.uid);
+    }
+    // The kubelet's own labels repeat the pod's name, namespace and uid.
+    info.pod_labels = Arc::new(
+        sandbox
+            .labels
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("io.kubernetes."))
+            .collect(),
+    );
 }
 
 /// What the CRI says about a container (or a pod sandbox).

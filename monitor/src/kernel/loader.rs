@@ -16,11 +16,11 @@ use monitor_common::{
 use tracing::{info, warn};
 
 use crate::{
-    btf::KernelBtf,
+    catalog::operations,
+    catalog::syscalls::Arch,
     config::{Config, Coverage, HookChoice, OperationGroups, Watch},
-    operations,
-    syscalls::Arch,
-    tracefs,
+    kernel::btf::KernelBtf,
+    kernel::tracefs,
 };
 
 /// The eBPF object built by build.rs (empty when built with AYA_BUILD_SKIP).
@@ -50,6 +50,9 @@ pub struct Probes {
     pub failures: Vec<(&'static str, String)>,
     /// How each sensitive-operation group is covered.
     pub coverage: Vec<GroupCoverage>,
+    /// The syscall table loaded into the kernel (number -> how it is reported,
+    /// [`operations::kernel_table_for`]), computed once here for both sides.
+    pub syscalls: Vec<(i64, u32)>,
     /// Whether `capset()` is seen by `fexit/security_capset` (else at its CAP_SETPCAP
     /// check, which only the `cap_capable` tracepoints see on every kernel).
     pub capset_fexit: bool,
@@ -119,6 +122,18 @@ impl fmt::Display for ProbeStats {
 }
 
 impl Probes {
+    /// The syscalls an LSM-hook source reports (their checks are paired with their
+    /// reports like the fallbacks').
+    pub fn lsm_syscalls(&self) -> Vec<i64> {
+        let Some(arch) = Arch::host() else {
+            return Vec::new();
+        };
+        self.coverage
+            .iter()
+            .flat_map(|c| c.lsm.iter().filter_map(|name| arch.number(name)))
+            .collect()
+    }
+
     /// Loads the object, writes the probe configuration and attaches the capability probe.
     pub fn load(config: &Config) -> anyhow::Result<Probes> {
         ensure!(
@@ -153,7 +168,7 @@ impl Probes {
             layout,
         };
         write_probe_config(&mut ebpf, &probe_config)?;
-        load_sensitive_syscalls(&mut ebpf, &config.operations)?;
+        let syscalls = load_sensitive_syscalls(&mut ebpf, &config.operations)?;
 
         let order: &[Hook] = match config.hook {
             HookChoice::Auto => &Hook::ALL,
@@ -214,6 +229,7 @@ impl Probes {
                         processes,
                         failures,
                         coverage,
+                        syscalls,
                         capset_fexit,
                     });
                 }
@@ -359,7 +375,11 @@ impl KernelCounters {
 
 /// Tells the probes which syscalls are sensitive operations (reported in full, with
 /// strings), which ones the fallbacks report, and the file names the files fallback watches.
-fn load_sensitive_syscalls(ebpf: &mut Ebpf, groups: &OperationGroups) -> anyhow::Result<()> {
+/// Returns the table it loaded.
+fn load_sensitive_syscalls(
+    ebpf: &mut Ebpf,
+    groups: &OperationGroups,
+) -> anyhow::Result<Vec<(i64, u32)>> {
     let mut watched: HashMap<&mut MapData, u32, u8> = HashMap::try_from(
         ebpf.map_mut(names::WATCHED_FILES)
             .context("WATCHED_FILES map missing")?,
@@ -371,13 +391,14 @@ fn load_sensitive_syscalls(ebpf: &mut Ebpf, groups: &OperationGroups) -> anyhow:
     }
     let Some(arch) = Arch::host() else {
         warn!("no syscall table for this architecture: sensitive operations are not reported");
-        return Ok(());
+        return Ok(Vec::new());
     };
     let mut map: Array<&mut MapData, u32> = Array::try_from(
         ebpf.map_mut(names::SENSITIVE_SYSCALLS)
             .context("SENSITIVE_SYS map missing")?,
     )?;
-    for (nr, spec) in operations::kernel_table_for(arch, |g| groups.mode(g)) {
+    let table = operations::kernel_table_for(arch, |g| groups.mode(g));
+    for &(nr, spec) in &table {
         let index = u32::try_from(nr)
             .ok()
             .filter(|i| *i < op::TABLE_LEN)
@@ -385,7 +406,7 @@ fn load_sensitive_syscalls(ebpf: &mut Ebpf, groups: &OperationGroups) -> anyhow:
         map.set(index, spec, 0)
             .with_context(|| format!("listing syscall {nr} as sensitive"))?;
     }
-    Ok(())
+    Ok(table)
 }
 
 /// Program behind every fallback tracepoint.

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, IsTerminal, Write};
 use anyhow::Context as _;
 use serde_json::Value;
 
-use crate::{client::DaemonArgs, rules::workload};
+use crate::{cli::client::DaemonArgs, rules::workload};
 
 /// Filters, sent to the daemon (the stream is filtered there).
 #[derive(Clone, Debug, Default, clap::Args)]

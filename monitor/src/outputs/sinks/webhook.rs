@@ -8,24 +8,13 @@ use std::{
     time::Duration,
 };
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tracing::{info, warn};
 
 use super::{Record, SinkStats};
 use crate::queue;
 
-/// The body of each POST.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum Format {
-    /// The event as privmon writes it (docs/events.md).
-    #[default]
-    Privmon,
-    /// falcosidekick's input (`output`, `priority`, `rule`, `time`, `output_fields`,
-    /// `source`, `tags`, `hostname`), so alerts reach the destinations falcosidekick serves.
-    Falcosidekick,
-}
+pub use crate::config::WebhookFormat as Format;
 
 #[derive(Clone, Debug)]
 pub struct Settings {

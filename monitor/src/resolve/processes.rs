@@ -11,7 +11,7 @@ use std::{
 
 use crate::{
     event::{Ancestor, Exec, Process, Shared},
-    procfs,
+    resolve::procfs,
 };
 
 /// Most ancestors reported per event.

@@ -23,8 +23,8 @@ use tracing::{error, info};
 use crate::{
     advisor::{self, Advisor},
     config::Config,
-    metrics::Metrics,
-    sinks::{
+    outputs::metrics::Metrics,
+    outputs::sinks::{
         Record,
         stream::{self, Hub},
     },

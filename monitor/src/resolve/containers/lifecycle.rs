@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     event::{Cgroup, ContainerEvent, Process, Shared, boottime_ns},
-    procfs,
+    resolve::procfs,
 };
 
 /// How long a new container may go without its runtime files before `container_start` is

@@ -26,12 +26,11 @@ use tracing::warn;
 
 use crate::{
     advisor::Advisor,
-    capabilities::Capability,
-    containers::{Container, Kubernetes, posture::Posture},
-    cri::CriStats,
-    loader::{KernelCounters, ProbeStats},
-    sinks::SinkStats,
-    stats::PipelineStats,
+    catalog::capabilities::Capability,
+    kernel::loader::{KernelCounters, ProbeStats},
+    outputs::sinks::SinkStats,
+    resolve::containers::{Container, Kubernetes, posture::Posture},
+    resolve::cri::CriStats,
 };
 
 /// The labels that say where a series comes from. Empty values: the host (or, for capability
@@ -181,7 +180,8 @@ pub struct Metrics {
     registry: Registry,
     events: IntCounterVec,
     alerts: IntCounterVec,
-    pipeline: Arc<PipelineStats>,
+    /// The stages that export counters of their own ([`Metrics::register`]).
+    sources: Mutex<Vec<Arc<dyn Source>>>,
     kernel: Mutex<Option<KernelCounters>>,
     series: Mutex<Series>,
     pod_labels: bool,
@@ -208,12 +208,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Metrics {
-    pub fn new(
-        pipeline: Arc<PipelineStats>,
-        pod_labels: bool,
-        grace: Duration,
-        health: Health,
-    ) -> anyhow::Result<Metrics> {
+    pub fn new(pod_labels: bool, grace: Duration, health: Health) -> anyhow::Result<Metrics> {
         let registry = Registry::new();
         let events = IntCounterVec::new(
             Opts::new(
@@ -254,7 +249,7 @@ impl Metrics {
             registry,
             events,
             alerts,
-            pipeline,
+            sources: Mutex::new(Vec::new()),
             kernel: Mutex::new(None),
             series: Mutex::new(Series::default()),
             pod_labels,
@@ -324,9 +319,9 @@ impl Metrics {
         Ok(())
     }
 
-    /// The pipeline's counters, which the metrics export.
-    pub fn pipeline(&self) -> &Arc<PipelineStats> {
-        &self.pipeline
+    /// Exports a stage's counters at every scrape, from now on.
+    pub fn register(&self, source: Arc<dyn Source>) {
+        lock(&self.sources).push(source);
     }
 
     pub fn pod_labels(&self) -> bool {
@@ -535,13 +530,13 @@ impl Metrics {
             lost.with_label_values(&["ring_buffer"])
                 .inc_by(probe.ringbuf_drops.iter().sum());
         }
-        let p = &self.pipeline;
-        lost.with_label_values(&["decode"])
-            .inc_by(p.truncated.load(Relaxed) + p.unknown_kind.load(Relaxed));
-        lost.with_label_values(&["queue"])
-            .inc_by(p.queue_drops.load(Relaxed));
-        lost.with_label_values(&["encode"])
-            .inc_by(p.output_errors.load(Relaxed));
+        let mut scrape = Scrape::default();
+        for source in lock(&self.sources).iter() {
+            source.collect(&mut scrape)?;
+        }
+        for (stage, n) in scrape.lost {
+            lost.with_label_values(&[stage]).inc_by(n);
+        }
         let delivered = IntCounterVec::new(
             Opts::new(
                 "privmon_sink_events_total",
@@ -560,21 +555,7 @@ impl Metrics {
         out.extend(lost.collect());
         out.extend(delivered.collect());
 
-        out.extend(gauge(
-            "privmon_containers_tracked",
-            "Containers being tracked (running or starting).",
-            p.containers_tracked.load(Relaxed) as i64,
-        )?);
-        out.extend(counter(
-            "privmon_container_metadata_missing_total",
-            "Containers whose runtime metadata (name, image, pod) could not be found.",
-            p.container_metadata_missing.load(Relaxed),
-        )?);
-        out.extend(counter(
-            "privmon_ring_buffer_records_total",
-            "Records read from the kernel's ring buffer.",
-            p.records.load(Relaxed),
-        )?);
+        out.extend(scrape.families);
         out.extend(gauge(
             "privmon_ready",
             "1 when the daemon is ready (as /readyz): probes attached, ring buffer and output \
@@ -778,6 +759,37 @@ fn verdict_name(verdict: u32) -> &'static str {
     }
 }
 
+/// What a stage exports, computed at each scrape from the counters it keeps: its own
+/// families, and its stages of `privmon_events_lost_total`. The metrics know the families
+/// they are handed, not the stages behind them.
+pub trait Source: Send + Sync {
+    fn collect(&self, scrape: &mut Scrape) -> anyhow::Result<()>;
+}
+
+/// One scrape's contributions of the [`Source`]s.
+#[derive(Default)]
+pub struct Scrape {
+    lost: Vec<(&'static str, u64)>,
+    families: Vec<MetricFamily>,
+}
+
+impl Scrape {
+    /// Events lost at `stage` (a label of `privmon_events_lost_total`).
+    pub fn lost(&mut self, stage: &'static str, n: u64) {
+        self.lost.push((stage, n));
+    }
+
+    pub fn counter(&mut self, name: &str, help: &str, v: u64) -> anyhow::Result<()> {
+        self.families.extend(counter(name, help, v)?);
+        Ok(())
+    }
+
+    pub fn gauge(&mut self, name: &str, help: &str, v: i64) -> anyhow::Result<()> {
+        self.families.extend(gauge(name, help, v)?);
+        Ok(())
+    }
+}
+
 fn gauge(name: &str, help: &str, v: i64) -> anyhow::Result<Vec<MetricFamily>> {
     let g = prometheus::IntGauge::new(name, help)?;
     g.set(v);
@@ -799,7 +811,7 @@ fn kernel_release() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::containers::Attribution;
+    use crate::resolve::containers::Attribution;
 
     fn attribution(k8s: bool, name: Option<&str>) -> Attribution {
         Attribution {
@@ -847,13 +859,7 @@ mod tests {
     }
 
     fn metrics() -> Metrics {
-        Metrics::new(
-            Arc::new(PipelineStats::default()),
-            true,
-            Duration::from_secs(1),
-            Health::new("/".into()),
-        )
-        .unwrap()
+        Metrics::new(true, Duration::from_secs(1), Health::new("/".into())).unwrap()
     }
 
     #[test]
@@ -878,7 +884,16 @@ mod tests {
 
     #[test]
     fn contract_families_are_listed_before_their_first_sample() {
+        // A stage that has lost nothing yet still lists its stage of the lost events.
+        struct Queue;
+        impl Source for Queue {
+            fn collect(&self, scrape: &mut Scrape) -> anyhow::Result<()> {
+                scrape.lost("queue", 0);
+                Ok(())
+            }
+        }
         let m = metrics();
+        m.register(Arc::new(Queue));
         let text = String::from_utf8(m.render()).unwrap();
         assert!(
             text.contains("# TYPE privmon_alerts_total counter\n"),

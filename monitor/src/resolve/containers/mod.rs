@@ -14,8 +14,8 @@ use std::{
 use self::cgroup_path::Runtime;
 pub use crate::event::{Container, Kubernetes};
 use crate::{
-    cri::{Cri, Lookup},
     event::boottime_ns,
+    resolve::cri::{Cri, Lookup},
 };
 
 /// Everything known about one container.

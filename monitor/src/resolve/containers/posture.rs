@@ -6,7 +6,7 @@ use std::{collections::BTreeSet, path::Path};
 use serde::Deserialize;
 
 use super::cgroup_path::Runtime;
-use crate::capabilities::Capability;
+use crate::{catalog::capabilities::Capability, resolve::procfs::Status};
 
 pub use crate::event::{Posture, PostureCapabilities};
 
@@ -212,12 +212,7 @@ fn cap_names(list: &[String]) -> Vec<String> {
 
 /// The host's bounding set: what "all capabilities" means on this node.
 fn host_bounding(proc_root: &Path) -> Option<Vec<String>> {
-    let status = std::fs::read_to_string(proc_root.join("1/status")).ok()?;
-    let hex = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapBnd:"))?
-        .trim();
-    let mask = u64::from_str_radix(hex, 16).ok()?;
+    let mask = Status::read(proc_root, 1)?.cap_bounding?;
     Some(Capability::from_mask(mask).map(Capability::name).collect())
 }
 
@@ -256,26 +251,18 @@ struct ProcStatus {
 }
 
 fn proc_status(proc_root: &Path, pid: u32) -> Option<ProcStatus> {
-    let text = std::fs::read_to_string(proc_root.join(pid.to_string()).join("status")).ok()?;
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(str::trim)
-    };
-    let caps = |name: &str| -> Option<Vec<String>> {
-        let mask = u64::from_str_radix(field(name)?, 16).ok()?;
-        Some(Capability::from_mask(mask).map(Capability::name).collect())
-    };
+    let st = Status::read(proc_root, pid)?;
+    let caps = |mask: u64| Capability::from_mask(mask).map(Capability::name).collect();
     Some(ProcStatus {
-        effective: caps("CapEff:")?,
-        bounding: caps("CapBnd:")?,
-        no_new_privs: field("NoNewPrivs:")? == "1",
-        seccomp: match field("Seccomp:")? {
-            "0" => "disabled",
-            "1" => "strict",
+        effective: caps(st.cap_effective?),
+        bounding: caps(st.cap_bounding?),
+        no_new_privs: st.no_new_privs?,
+        seccomp: match st.seccomp? {
+            0 => "disabled",
+            1 => "strict",
             _ => "filter",
         },
-        euid: field("Uid:")?.split_whitespace().nth(1)?.parse().ok(),
+        euid: st.uids.get(1).copied(),
     })
 }
 

@@ -1,7 +1,10 @@
-//! Counts of the user-space pipeline (read by the metrics and the statistics log line):
-//! below both the pipeline that counts and the metrics that export.
+//! Counts of the user-space pipeline, and the metrics made of them (registered with
+//! [`Metrics::register`](crate::outputs::metrics::Metrics::register)) and the statistics
+//! log line.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use crate::outputs::metrics::{Scrape, Source};
 
 /// Counts of the user-space pipeline; every lost or malformed record lands in one of them.
 #[derive(Debug, Default)]
@@ -40,6 +43,32 @@ impl std::fmt::Display for PipelineStats {
             self.container_metadata_missing.load(Relaxed),
             self.host_cgroups_unfiltered.load(Relaxed),
             self.fallback_merged.load(Relaxed),
+        )
+    }
+}
+
+impl Source for PipelineStats {
+    fn collect(&self, scrape: &mut Scrape) -> anyhow::Result<()> {
+        scrape.lost(
+            "decode",
+            self.truncated.load(Relaxed) + self.unknown_kind.load(Relaxed),
+        );
+        scrape.lost("queue", self.queue_drops.load(Relaxed));
+        scrape.lost("encode", self.output_errors.load(Relaxed));
+        scrape.gauge(
+            "privmon_containers_tracked",
+            "Containers being tracked (running or starting).",
+            self.containers_tracked.load(Relaxed) as i64,
+        )?;
+        scrape.counter(
+            "privmon_container_metadata_missing_total",
+            "Containers whose runtime metadata (name, image, pod) could not be found.",
+            self.container_metadata_missing.load(Relaxed),
+        )?;
+        scrape.counter(
+            "privmon_ring_buffer_records_total",
+            "Records read from the kernel's ring buffer.",
+            self.records.load(Relaxed),
         )
     }
 }

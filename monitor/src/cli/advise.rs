@@ -4,7 +4,7 @@
 use anyhow::Context as _;
 use serde_json::Value;
 
-use crate::client::DaemonArgs;
+use crate::cli::client::DaemonArgs;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

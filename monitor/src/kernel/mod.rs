@@ -1,0 +1,6 @@
+//! The kernel side, from user space: loading and attaching the eBPF object, the BTF it is
+//! fitted to, tracefs.
+
+pub mod btf;
+pub mod loader;
+pub mod tracefs;

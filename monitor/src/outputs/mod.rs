@@ -1,0 +1,6 @@
+//! Publishing: the sinks (stdout, file, webhook, the live stream), Prometheus metrics and
+//! the HTTP API.
+
+pub mod http;
+pub mod metrics;
+pub mod sinks;
