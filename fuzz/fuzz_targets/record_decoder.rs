@@ -4,10 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-// The decoder needs nothing but the record layouts of monitor-common.
-#[allow(dead_code)]
-#[path = "../../monitor/src/record.rs"]
-mod record;
+use privmon::event::record;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(rec) = record::decode(data) {

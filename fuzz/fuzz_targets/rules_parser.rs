@@ -7,23 +7,7 @@ use std::time::Instant;
 
 use libfuzzer_sys::fuzz_target;
 
-// The rule engine depends on nothing else of the daemon but the typed field access it reads
-// events through; compiling the two alone keeps the fuzz build small (no eBPF object, no
-// async runtime).
-#[allow(dead_code)]
-#[path = "../../monitor/src/rules/mod.rs"]
-mod rules;
-
-#[allow(dead_code, unused_macros, unused_imports)]
-#[path = "../../monitor/src/event/access.rs"]
-mod access;
-
-/// Where the rules find the accessors in the daemon: `crate::event::access`.
-mod event {
-    pub(crate) use super::access;
-}
-
-use rules::{Engine, RuleSet, Source};
+use privmon::rules::{Engine, RuleSet, Source};
 
 const EVENT: &str = r#"{"time":"2026-11-28T20:00:00Z","kind":"syscall","node":"n1",
  "process":{"pid":42,"comm":"evil","exe":"/usr/bin/evil","euid":0,"uid":0,"args":["a"]},
