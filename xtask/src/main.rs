@@ -58,6 +58,10 @@ const PACKAGES: &[(&str, &str)] = &[
     ),
     ("busybox-static", "root filesystem of the test containers"),
     (
+        "docker.io",
+        "a real Docker engine (dockerd) for the Docker posture test",
+    ),
+    (
         "bpftrace",
         "independent count of the cap_capable tracepoint in tests",
     ),

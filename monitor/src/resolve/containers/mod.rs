@@ -68,6 +68,10 @@ impl CriState {
     }
 }
 
+/// Least time between two lookups of a container found without its runtime state
+/// (boot-clock nanoseconds).
+const RELOOK_INTERVAL: u64 = 50_000_000;
+
 /// Cached container attribution by cgroup path.
 pub struct Containers {
     root: PathBuf,
@@ -112,8 +116,16 @@ impl Containers {
     /// (runc writes its state only after the container's first checks), one found is not.
     pub fn for_cgroup(&mut self, cgroup_path: &str, event_time: u64) -> Option<Arc<Attribution>> {
         let parsed = cgroup_path::parse(cgroup_path)?;
+        // Found but without its runtime state (Docker writes config.v2.json before runc
+        // writes state.json): the name is known, the init process and the bundle not yet,
+        // so it is looked up again, at most every RELOOK_INTERVAL.
+        let complete = |e: &Entry| {
+            e.attribution.resolved
+                && (e.attribution.init_pid.is_some()
+                    || boottime_ns() < e.looked_at.saturating_add(RELOOK_INTERVAL))
+        };
         if let Some(e) = self.cache.get(&parsed.id)
-            && (e.attribution.resolved || event_time < e.looked_at)
+            && (event_time < e.looked_at || complete(e))
         {
             // Made again only when the CRI's answer changed (it came in, or failed).
             let unchanged = e.cri == CriState::Settled

@@ -225,7 +225,25 @@ fn is_sensitive(source: &str) -> bool {
     })
 }
 
-/// Computes the posture from the OCI config (if found) and the init process (if alive).
+/// A bind mount the runtime or the kubelet makes for every container, of files that are
+/// the container's own: Docker's `hostname`, `hosts` and `resolv.conf` from
+/// `/var/lib/docker/containers/<id>/`, and a pod's own volumes, `etc-hosts` and
+/// termination log under `/var/lib/kubelet/pods/<uid>/`. Not the host's files.
+fn runtime_own(source: &str, destination: &str) -> bool {
+    let under = |dir: &str| {
+        source
+            .strip_prefix(dir)
+            .and_then(|rest| rest.split_once('/'))
+            .is_some_and(|(id, rest)| !id.is_empty() && !rest.is_empty() && !rest.contains(".."))
+    };
+    (under("/var/lib/docker/containers/")
+        && matches!(
+            destination,
+            "/etc/hostname" | "/etc/hosts" | "/etc/resolv.conf"
+        ))
+        || under("/var/lib/kubelet/pods/")
+}
+
 /// What a posture is judged from.
 pub struct Inputs<'a> {
     /// The container's OCI runtime config, if found.
@@ -344,8 +362,9 @@ pub fn assess(inputs: &Inputs) -> Posture {
                 m.kind.as_deref() == Some("bind")
                     || m.options.iter().any(|o| o == "bind" || o == "rbind")
             })
-            .filter_map(|m| m.source.as_deref())
-            .filter(|s| is_sensitive(s))
+            .filter_map(|m| Some((m.source.as_deref()?, m.destination.as_str())))
+            .filter(|(s, d)| is_sensitive(s) && !runtime_own(s, d))
+            .map(|(s, _)| s)
             .map(str::to_string)
             .collect();
         found.sort();
@@ -506,5 +525,31 @@ mod tests {
         // SAFETY: geteuid has no preconditions.
         assert_eq!(p.runs_as_root, Some(unsafe { libc::geteuid() } == 0));
         assert_eq!(p.sensitive_mounts, None);
+    }
+
+    #[test]
+    fn the_runtimes_own_files_are_no_sensitive_mount() {
+        let docker = "/var/lib/docker/containers/c2bcce3ff1cc8b5d84a871b8752663602624bea9";
+        assert!(runtime_own(&format!("{docker}/hostname"), "/etc/hostname"));
+        assert!(runtime_own(
+            &format!("{docker}/resolv.conf"),
+            "/etc/resolv.conf"
+        ));
+        // The same directory elsewhere in the container, or the whole of it, is the host's.
+        assert!(!runtime_own(&format!("{docker}/hostname"), "/mnt/hostname"));
+        assert!(!runtime_own("/var/lib/docker/containers/", "/etc/hosts"));
+        assert!(!runtime_own(
+            &format!("{docker}/../../image/x"),
+            "/etc/hosts"
+        ));
+        let pod = "/var/lib/kubelet/pods/8d1b3c2e-6a43-4c2d-9f0e-2a8c6b1e4d11";
+        assert!(runtime_own(&format!("{pod}/etc-hosts"), "/etc/hosts"));
+        assert!(runtime_own(
+            &format!("{pod}/volumes/kubernetes.io~projected/kube-api-access-x"),
+            "/var/run/secrets/kubernetes.io/serviceaccount"
+        ));
+        assert!(!runtime_own("/var/lib/kubelet/pods/", "/x"));
+        assert!(!runtime_own("/var/lib/kubelet", "/var/lib/kubelet"));
+        assert!(!runtime_own("/etc", "/etc/hosts"));
     }
 }
