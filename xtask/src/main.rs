@@ -199,6 +199,8 @@ fn main() -> anyhow::Result<()> {
                     "advisor",
                     "--test",
                     "cri",
+                    "--test",
+                    "docker",
                 ])
                 // `vm_only_*` tests need loadable modules and kexec: `vmtest` runs them.
                 .args(["--", "--ignored", "--skip", "vm_only_"])
