@@ -651,6 +651,20 @@ pub fn set_file_capabilities(path: &Path, caps: &[u32]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Lays out a root filesystem of busybox (`busybox-static`) in `rootfs`: the usual mount
+/// points and `/bin/busybox` with `applets` linked to it.
+pub fn busybox_rootfs(rootfs: &Path, applets: &[&str]) -> anyhow::Result<()> {
+    for d in ["bin", "proc", "dev", "sys", "tmp", "etc"] {
+        fs::create_dir_all(rootfs.join(d))?;
+    }
+    fs::copy("/bin/busybox", rootfs.join("bin/busybox"))
+        .context("copying busybox (busybox-static)")?;
+    for applet in applets {
+        symlink("busybox", rootfs.join("bin").join(applet))?;
+    }
+    Ok(())
+}
+
 /// A runc container with a busybox root filesystem and a Kubernetes-style cgroup path,
 /// created (not yet started) so that its cgroup and pid are known before it runs.
 pub struct Container {
@@ -683,17 +697,14 @@ impl Container {
         let cgroup_path = format!("/kubepods/besteffort/pod{pod_uid}/{id}");
         let bundle = std::env::temp_dir().join(unique("privmon-bundle-"));
         let rootfs = bundle.join("rootfs");
-        for d in ["bin", "proc", "dev", "sys", "tmp", "mnt", "etc"] {
-            fs::create_dir_all(rootfs.join(d))?;
-        }
-        fs::copy("/bin/busybox", rootfs.join("bin/busybox"))
-            .context("copying busybox (busybox-static)")?;
-        for applet in [
-            "sh", "true", "unshare", "nice", "mkdir", "cat", "cp", "rm", "tar", "echo", "seq",
-            "ls", "chmod", "chown", "gzip",
-        ] {
-            symlink("busybox", rootfs.join("bin").join(applet))?;
-        }
+        busybox_rootfs(
+            &rootfs,
+            &[
+                "sh", "true", "unshare", "nice", "mkdir", "cat", "cp", "rm", "tar", "echo", "seq",
+                "ls", "chmod", "chown", "gzip",
+            ],
+        )?;
+        fs::create_dir_all(rootfs.join("mnt"))?;
         fs::copy(trigger_binary(), rootfs.join("bin/trigger"))?;
         if spec.setuid_trigger {
             use std::os::unix::fs::PermissionsExt;

@@ -16,7 +16,7 @@
 use std::{
     collections::HashMap,
     fs,
-    os::unix::{fs::symlink, net::UnixListener},
+    os::unix::net::UnixListener,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -28,7 +28,9 @@ use privmon::resolve::cri::{
     api::{ContainerMetadata, ImageSpec, PodSandboxMetadata},
     runtime_method,
 };
-use privmon_tests::{Daemon, remove_pod_cgroups, require_root, trigger_binary, unique};
+use privmon_tests::{
+    Daemon, busybox_rootfs, remove_pod_cgroups, require_root, trigger_binary, unique,
+};
 use serde_json::{Value, json};
 
 const IMAGE: &str = "privmon.test/trigger:1";
@@ -176,13 +178,7 @@ fn blob(layout: &Path, bytes: &[u8]) -> anyhow::Result<(String, usize)> {
 /// and its manifest digest.
 fn build_image(dir: &Path) -> anyhow::Result<(PathBuf, String)> {
     let rootfs = dir.join("rootfs");
-    for d in ["bin", "proc", "dev", "sys", "tmp", "etc"] {
-        fs::create_dir_all(rootfs.join(d))?;
-    }
-    fs::copy("/bin/busybox", rootfs.join("bin/busybox")).context("busybox (busybox-static)")?;
-    for applet in ["sh", "sleep"] {
-        symlink("busybox", rootfs.join("bin").join(applet))?;
-    }
+    busybox_rootfs(&rootfs, &["sh", "sleep"])?;
     fs::copy(trigger_binary(), rootfs.join("bin/trigger"))?;
     let layout = dir.join("layout");
     fs::create_dir_all(layout.join("blobs/sha256"))?;

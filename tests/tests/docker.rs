@@ -17,7 +17,7 @@ use std::{
 };
 
 use anyhow::{Context as _, bail, ensure};
-use privmon_tests::{Daemon, require_root, unique};
+use privmon_tests::{Daemon, busybox_rootfs, require_root, unique};
 use serde_json::Value;
 
 const IMAGE: &str = "privmon.test/busybox:1";
@@ -74,12 +74,7 @@ impl Engine {
         }
         if docker(&["image", "inspect", IMAGE]).is_err() {
             let root = std::env::temp_dir().join(unique("privmon-docker-rootfs"));
-            std::fs::create_dir_all(root.join("bin"))?;
-            std::fs::copy("/bin/busybox", root.join("bin/busybox"))
-                .context("copying /bin/busybox (busybox-static)")?;
-            for applet in ["sh", "sleep"] {
-                std::os::unix::fs::symlink("busybox", root.join("bin").join(applet))?;
-            }
+            busybox_rootfs(&root, &["sh", "sleep"])?;
             let tar = root.with_extension("tar");
             let made = Command::new("tar")
                 .arg("-C")

@@ -34,19 +34,21 @@ impl Status {
                 .map(str::trim)
         };
         let mask = |name: &str| field(name).and_then(|v| u64::from_str_radix(v, 16).ok());
+        // A list of numbers, up to the first that is not one (positions keep their meaning).
+        let numbers = |name: &str| -> Vec<u32> {
+            field(name)
+                .map(|v| v.split_whitespace().map_while(|u| u.parse().ok()).collect())
+                .unwrap_or_default()
+        };
         Status {
             name: field("Name:").unwrap_or_default().to_string(),
             ppid: field("PPid:").and_then(|v| v.parse().ok()),
-            uids: field("Uid:")
-                .map(|v| v.split_whitespace().map_while(|u| u.parse().ok()).collect())
-                .unwrap_or_default(),
+            uids: numbers("Uid:"),
             cap_effective: mask("CapEff:"),
             cap_bounding: mask("CapBnd:"),
             no_new_privs: field("NoNewPrivs:").map(|v| v == "1"),
             seccomp: field("Seccomp:").and_then(|v| v.parse().ok()),
-            nspid: field("NSpid:")
-                .map(|v| v.split_whitespace().map_while(|u| u.parse().ok()).collect())
-                .unwrap_or_default(),
+            nspid: numbers("NSpid:"),
         }
     }
 
