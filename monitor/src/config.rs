@@ -23,7 +23,7 @@ pub enum WebhookFormat {
 }
 
 /// Which capability-check hook to use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum HookChoice {
     /// The first of tp_btf, tracepoint, fexit, kprobe that loads and attaches.
@@ -36,7 +36,7 @@ pub enum HookChoice {
 }
 
 /// Which processes are watched.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Watch {
     /// Processes in container cgroups (a new cgroup counts as one until classified).
@@ -46,103 +46,335 @@ pub enum Watch {
     All,
 }
 
-/// Daemon configuration. Unknown keys are refused, so a typo never silently does nothing.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Config {
-    /// Capability-check hook (`auto` tries them in order of preference).
-    pub hook: HookChoice,
-    /// `containers` (default) or `all` (host processes too).
-    pub watch: Watch,
-    /// A (cgroup, capability, verdict, syscall, comm) tuple is reported again only after this
-    /// many seconds; 0 reports every check. Counters are exact either way.
-    pub dedup_window_secs: u64,
+/// Declares every configuration key once: its type, default, doc, flag and bounds.
+///
+/// From one entry it makes the [`Config`] field (read from YAML by serde), its default,
+/// the `--flag` of the same name that overrides it (clap, help from the same doc), the
+/// override itself, the key's own check and its entry in [`KEYS`]. An entry reads
+/// `name: Type = default; flag: FlagType [clap args] (=> setter);` and optionally
+/// `check: |value| ...;` returning `Err(reason)`. Without a setter the flag's value
+/// replaces the key's (`Some(value)` for an optional key).
+macro_rules! config_keys {
+    ($(
+        $(#[doc = $doc:literal])+
+        $name:ident: $ty:ty = $default:expr;
+        flag: $flag:ty $([$($arg:tt)*])? $(=> $set:expr)?;
+        $(check: $check:expr;)?
+    )+) => {
+        /// Daemon configuration. Unknown keys are refused, so a typo never silently does
+        /// nothing. Each key is declared once, in `config_keys!`.
+        #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct Config {
+            $( $(#[doc = $doc])+ pub $name: $ty, )+
+        }
+
+        impl Default for Config {
+            fn default() -> Self {
+                Self { $( $name: $default, )+ }
+            }
+        }
+
+        /// One flag per configuration key, `--dedup-window-secs` for `dedup_window_secs`;
+        /// a flag given replaces the key's value from the file.
+        #[derive(Clone, Debug, Default, clap::Args)]
+        pub struct KeyFlags {
+            $(
+                $(#[doc = $doc])+
+                #[arg(long $(, $($arg)*)?)]
+                pub $name: Option<$flag>,
+            )+
+        }
+
+        /// Every configuration key with its doc, in the order of the declaration.
+        pub const KEYS: &[Key] = &[$(
+            Key { name: stringify!($name), doc: concat!($($doc, "\n"),+) },
+        )+];
+
+        impl Config {
+            /// Applies the flags that were given; `Err((key, reason))` for a refused one.
+            fn apply_key_flags(&mut self, flags: &KeyFlags) -> Result<(), (&'static str, String)> {
+                $(
+                    if let Some(value) = &flags.$name {
+                        set_key!(self.$name, $ty, $flag, value.clone() $(, $set)?)
+                            .map_err(|reason| (stringify!($name), reason))?;
+                    }
+                )+
+                Ok(())
+            }
+
+            /// Each key's own bounds; `Err((key, reason))` for the first out of them.
+            fn check_keys(&self) -> Result<(), (&'static str, String)> {
+                $($(
+                    let check: fn(&$ty) -> Result<(), String> = $check;
+                    check(&self.$name).map_err(|reason| (stringify!($name), reason))?;
+                )?)+
+                Ok(())
+            }
+        }
+    };
+}
+
+/// The override of one key by its flag: replace (`into`: `Some` for an optional key), or
+/// the entry's own setter.
+macro_rules! set_key {
+    ($field:expr, $ty:ty, $flag:ty, $value:expr) => {{
+        $field = $value.into();
+        Ok::<(), String>(())
+    }};
+    ($field:expr, $ty:ty, $flag:ty, $value:expr, $set:expr) => {{
+        let set: fn(&mut $ty, $flag) -> Result<(), String> = $set;
+        set(&mut $field, $value)
+    }};
+}
+
+/// A configuration key as `privmon config` and the docs show it.
+#[derive(Clone, Copy, Debug)]
+pub struct Key {
+    /// The YAML key; the flag is `--` and the key with `-` for `_`.
+    pub name: &'static str,
+    /// Its meaning (the doc comment of its declaration).
+    pub doc: &'static str,
+}
+
+/// `Err` with `reason` unless `ok`.
+fn bound(ok: bool, reason: &str) -> Result<(), String> {
+    if ok { Ok(()) } else { Err(reason.to_string()) }
+}
+
+/// Kinds a sink may select, checked against [`KINDS`].
+fn known_kinds(kinds: &[String]) -> Result<(), String> {
+    match kinds.iter().find(|k| !KINDS.contains(&k.as_str())) {
+        Some(k) => Err(format!("unknown kind `{k}` (one of {})", KINDS.join(", "))),
+        None => Ok(()),
+    }
+}
+
+config_keys! {
+    /// Capability-check hook: `auto` takes the first of tp_btf, tracepoint, fexit, kprobe
+    /// that loads and attaches.
+    hook: HookChoice = HookChoice::Auto;
+    flag: HookChoice [value_enum];
+
+    /// Which processes are watched: `containers` (a new cgroup counts as one until
+    /// classified) or `all` (host processes too).
+    watch: Watch = Watch::Containers;
+    flag: Watch [value_enum];
+
+    /// Seconds before a repeated (cgroup, capability, verdict, syscall, comm) is reported
+    /// again; 0 reports every check. Counters are exact either way.
+    dedup_window_secs: u64 = 60;
+    flag: u64 [value_name = "SECS"];
+    check: |v| bound(*v <= 86_400 * 365, "must be at most one year");
+
     /// Report every denied check, bypassing the first-seen filter.
-    pub always_emit_denied: bool,
-    /// Size of the kernel-to-daemon ring buffer: a power of two, at least one page. The
-    /// default (16 MiB, about 100,000 records) holds a burst of a third of a second at
-    /// 300,000 checks/s while the daemon catches up.
-    pub ring_buffer_bytes: u32,
-    /// Records queued between the ring-buffer reader and the output thread; when it is
-    /// full the reader leaves records in the ring buffer until there is room (what does
-    /// not fit there is dropped by the kernel and counted).
-    pub event_queue_capacity: usize,
+    always_emit_denied: bool = true;
+    flag: bool [value_name = "BOOL"];
+
+    /// Size of the kernel-to-daemon ring buffer in bytes: a power of two, at least 4096.
+    ///
+    /// The default (16 MiB, about 100,000 records) holds a third of a second of a
+    /// 300,000 checks/s burst while the daemon catches up.
+    ring_buffer_bytes: u32 = 16 << 20;
+    flag: u32 [value_name = "BYTES"];
+    check: |v| match v.is_power_of_two() && *v >= 4096 {
+        true => Ok(()),
+        false => Err(format!("{v} is not a power of two of at least 4096")),
+    };
+
+    /// Records queued between the ring-buffer reader and the output thread.
+    ///
+    /// When the queue is full the reader leaves records in the ring buffer until there is
+    /// room; what does not fit there is dropped by the kernel and counted.
+    event_queue_capacity: usize = 8192;
+    flag: usize [value_name = "N"];
+    check: |v| bound(*v >= 1, "must be at least 1");
+
     /// Node name put in every event (default: `$NODE_NAME`, else the host name).
-    pub node_name: Option<String>,
+    node_name: Option<String> = None;
+    flag: String [value_name = "NAME", env = "NODE_NAME"];
+    check: |v| bound(v.as_ref().is_none_or(|n| !n.trim().is_empty()), "must not be empty");
+
     /// Seconds between statistics log lines (drops, counts); 0 turns them off.
-    pub stats_interval_secs: u64,
-    /// Image reference prefixes that count as trusted (e.g. `registry.example.com/`); empty
-    /// leaves `posture.image_trusted` null.
-    pub trusted_registries: Vec<String>,
-    /// Address of `/metrics`, `/healthz` and `/readyz` (port 0: any free port, logged).
-    pub listen: std::net::SocketAddr,
+    stats_interval_secs: u64 = 60;
+    flag: u64 [value_name = "SECS"];
+
+    /// Image reference prefixes that count as trusted (e.g. `registry.example.com/`);
+    /// empty leaves `posture.image_trusted` null. The flag is repeatable.
+    trusted_registries: Vec<String> = Vec::new();
+    flag: Vec<String> [long = "trusted-registry", value_name = "PREFIX"];
+    check: |v| bound(
+        v.iter().all(|r| !r.trim().is_empty()),
+        "entries must be non-empty image reference prefixes",
+    );
+
+    /// Address of `/metrics`, `/healthz`, `/readyz` and the API (port 0: any free port,
+    /// logged); a taken port fails the start.
+    listen: std::net::SocketAddr = DEFAULT_LISTEN.parse().expect("valid default address");
+    flag: std::net::SocketAddr [value_name = "ADDR:PORT"];
+
     /// Whether per-container metric series carry `pod` and `container` labels; without
     /// them, series are per namespace.
-    pub metrics_pod_labels: bool,
+    metrics_pod_labels: bool = true;
+    flag: bool [value_name = "BOOL"];
+
     /// Seconds the series of a removed container are kept, so its last counts are scraped.
-    pub metrics_grace_secs: u64,
-    /// Rule files that extend the built-in rules, in order (docs/rules.md). They are
-    /// reloaded on SIGHUP and when they change.
-    pub rules_files: Vec<std::path::PathBuf>,
-    /// Turn the built-in rules off entirely (only `rules_files` apply).
-    pub default_rules: bool,
+    metrics_grace_secs: u64 = 300;
+    flag: u64 [value_name = "SECS"];
+    check: |v| bound(*v <= 86_400, "must be at most one day");
+
+    /// Rule files that extend the built-in rules, in order (docs/rules.md); reloaded on
+    /// SIGHUP and when they change. The flag is repeatable.
+    rules_files: Vec<PathBuf> = Vec::new();
+    flag: Vec<PathBuf> [long = "rules", value_name = "FILE"];
+
+    /// Use the built-in rules (false: only `rules_files` apply).
+    default_rules: bool = true;
+    flag: bool [value_name = "BOOL"];
+
     /// Write events to stdout.
-    pub stdout: bool,
-    /// Kinds written to stdout (empty: all).
-    pub stdout_kinds: Vec<String>,
+    stdout: bool = true;
+    flag: bool [value_name = "BOOL"];
+
+    /// Kinds written to stdout, comma-separated (empty: all).
+    stdout_kinds: Vec<String> = Vec::new();
+    flag: Vec<String> [value_name = "KINDS", value_delimiter = ','];
+    check: |v| known_kinds(v);
+
     /// Alerts below this severity are not written to stdout.
-    pub stdout_min_severity: Option<Severity>,
+    stdout_min_severity: Option<Severity> = None;
+    flag: Severity [value_name = "SEVERITY"];
+
     /// Also write JSON lines to this file, rotated by size.
-    pub file_path: Option<PathBuf>,
-    /// Size at which the file is rotated.
-    pub file_max_bytes: u64,
+    file_path: Option<PathBuf> = None;
+    flag: PathBuf [value_name = "PATH"];
+
+    /// Size in bytes at which the file is rotated.
+    file_max_bytes: u64 = 100 << 20;
+    flag: u64 [value_name = "BYTES"];
+    check: |v| bound(*v >= 4096, "must be at least 4096");
+
     /// Rotated files kept (`events.json.1` ... `.N`).
-    pub file_keep: u32,
-    pub file_kinds: Vec<String>,
-    pub file_min_severity: Option<Severity>,
+    file_keep: u32 = 5;
+    flag: u32 [value_name = "N"];
+
+    /// Kinds written to the file, comma-separated (empty: all).
+    file_kinds: Vec<String> = Vec::new();
+    flag: Vec<String> [value_name = "KINDS", value_delimiter = ','];
+    check: |v| known_kinds(v);
+
+    /// Alerts below this severity are not written to the file.
+    file_min_severity: Option<Severity> = None;
+    flag: Severity [value_name = "SEVERITY"];
+
     /// POST events to this URL.
-    pub webhook_url: Option<String>,
-    /// `privmon` (the event as written) or `falcosidekick`.
-    pub webhook_format: WebhookFormat,
-    /// Kinds sent to the webhook (default: alerts only).
-    pub webhook_kinds: Vec<String>,
-    pub webhook_min_severity: Option<Severity>,
+    webhook_url: Option<String> = None;
+    flag: String [value_name = "URL"];
+    check: |v| match v {
+        Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+            Err(format!("`{url}` is not an http:// or https:// URL"))
+        }
+        _ => Ok(()),
+    };
+
+    /// Webhook payload: `privmon` (the event as written) or `falcosidekick`.
+    webhook_format: WebhookFormat = WebhookFormat::Privmon;
+    flag: WebhookFormat [value_enum];
+
+    /// Kinds sent to the webhook, comma-separated.
+    webhook_kinds: Vec<String> = vec!["alert".to_string()];
+    flag: Vec<String> [value_name = "KINDS", value_delimiter = ','];
+    check: |v| known_kinds(v);
+
+    /// Alerts below this severity are not sent to the webhook.
+    webhook_min_severity: Option<Severity> = None;
+    flag: Severity [value_name = "SEVERITY"];
+
     /// Events waiting for the webhook; beyond it they are dropped and counted.
-    pub webhook_queue_capacity: usize,
-    pub webhook_timeout_secs: u64,
+    webhook_queue_capacity: usize = 1000;
+    flag: usize [value_name = "N"];
+    check: |v| bound(*v >= 1, "must be at least 1");
+
+    /// Timeout of one webhook request, in seconds.
+    webhook_timeout_secs: u64 = 5;
+    flag: u64 [value_name = "SECS"];
+
     /// Attempts per event, the first included.
-    pub webhook_attempts: u32,
-    /// Wait before the first retry, doubled for each next one.
-    pub webhook_backoff_ms: u64,
+    webhook_attempts: u32 = 4;
+    flag: u32 [value_name = "N"];
+
+    /// Wait before the first retry, doubled for each next one, in milliseconds.
+    webhook_backoff_ms: u64 = 500;
+    flag: u64 [value_name = "MS"];
+
     /// Recent events kept for clients of the live stream (`/events`, `privmon tail`).
-    pub stream_history: usize,
-    /// Bearer token the live stream requires. Without one the stream is served only when
-    /// `listen` is a loopback address.
-    pub api_token: Option<String>,
+    stream_history: usize = 1000;
+    flag: usize [value_name = "N"];
+
+    /// Bearer token that `/events` and `/advice` require.
+    ///
+    /// Without one they are served only when `listen` is a loopback address.
+    api_token: Option<String> = None;
+    flag: String [value_name = "TOKEN", env = "PRIVMON_API_TOKEN", hide_env_values = true];
+    check: |v| bound(
+        v.as_ref().is_none_or(|t| t.trim().len() >= 16),
+        "must be at least 16 characters",
+    );
+
     /// File holding the bearer token (e.g. a mounted Kubernetes secret).
-    pub api_token_file: Option<PathBuf>,
-    /// Where the least-privilege advisor keeps what it learned (`advisor.json`); null keeps
-    /// it in memory only.
-    pub state_dir: Option<PathBuf>,
-    /// Seconds a workload is watched before its capability baseline is fixed; later uses of
-    /// other capabilities raise `capability_outside_baseline`.
-    pub baseline_learning_secs: u64,
-    /// How each sensitive-operation group is covered: `auto` (capability checks and other
-    /// zero-tax sources; what they miss is reported), `on` (plus syscall tracepoints, which
-    /// slow every syscall of the node) or `off`.
-    pub operations: OperationGroups,
+    api_token_file: Option<PathBuf> = None;
+    flag: PathBuf [value_name = "PATH"];
+
+    /// Where the least-privilege advisor keeps what it learned (`advisor.json`).
+    ///
+    /// YAML `state_dir: null` or the flag `--no-state` keep it in memory only.
+    state_dir: Option<PathBuf> = Some(PathBuf::from(DEFAULT_STATE_DIR));
+    flag: PathBuf [value_name = "PATH", conflicts_with = "no_state"];
+
+    /// Seconds a workload is watched before its capability baseline is fixed; later uses
+    /// of other capabilities raise `capability_outside_baseline`.
+    baseline_learning_secs: u64 = 86_400;
+    flag: u64 [value_name = "SECS"];
+
+    /// How each sensitive-operation group is covered, GROUP=MODE.
+    ///
+    /// Groups: mounts, namespaces, kernel, processes, files, misc (the flag also takes
+    /// `all`). Modes: `auto` (capability checks and other zero-tax sources; what they miss
+    /// is reported), `on` (plus syscall tracepoints, which slow every syscall of the node)
+    /// or `off`. The flag is repeatable and comma-separated: `--operations all=on,files=off`.
+    operations: OperationGroups = OperationGroups::default();
+    flag: Vec<String> [value_name = "GROUP=MODE", value_delimiter = ','] => |groups, settings| {
+        settings.iter().try_for_each(|s| groups.apply(s))
+    };
+
     /// Ask the container runtime's CRI socket (containerd, CRI-O) for what the OCI state
     /// lacks: pod labels, image digests.
-    pub cri: bool,
-    /// The CRI socket; null: the first of /run/containerd/containerd.sock,
-    /// /run/crio/crio.sock, /run/k3s/containerd/containerd.sock that exists.
-    pub cri_socket: Option<PathBuf>,
+    cri: bool = true;
+    flag: bool [value_name = "BOOL"];
+
+    /// The CRI socket (default: the first of /run/containerd/containerd.sock,
+    /// /run/crio/crio.sock, /run/k3s/containerd/containerd.sock that exists).
+    cri_socket: Option<PathBuf> = None;
+    flag: PathBuf [value_name = "PATH"];
+
     /// Timeout of one CRI call, in milliseconds.
-    pub cri_timeout_ms: u64,
+    cri_timeout_ms: u64 = 1000;
+    flag: u64 [value_name = "MS"];
+    check: |v| bound((1..=60_000).contains(v), "must be between 1 and 60000");
+}
+
+/// Flags of `privmon run` and `privmon config`: one per key, and `--no-state`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ConfigFlags {
+    #[command(flatten)]
+    pub keys: KeyFlags,
+    /// Keep the advisor's state in memory only (YAML: `state_dir: null`).
+    #[arg(long)]
+    pub no_state: bool,
 }
 
 /// Coverage of each sensitive-operation group (docs/events.md lists what each holds).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OperationGroups {
     pub mounts: Coverage,
@@ -223,188 +455,8 @@ pub const KINDS: &[&str] = &[
 /// Where the HTTP endpoints listen by default: loopback, on a port of privmon's own.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9798";
 
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            hook: HookChoice::Auto,
-            watch: Watch::Containers,
-            dedup_window_secs: 60,
-            always_emit_denied: true,
-            ring_buffer_bytes: 16 << 20,
-            event_queue_capacity: 8192,
-            node_name: None,
-            stats_interval_secs: 60,
-            trusted_registries: Vec::new(),
-            listen: DEFAULT_LISTEN.parse().expect("valid default address"),
-            metrics_pod_labels: true,
-            metrics_grace_secs: 300,
-            rules_files: Vec::new(),
-            default_rules: true,
-            stdout: true,
-            stdout_kinds: Vec::new(),
-            stdout_min_severity: None,
-            file_path: None,
-            file_max_bytes: 100 << 20,
-            file_keep: 5,
-            file_kinds: Vec::new(),
-            file_min_severity: None,
-            webhook_url: None,
-            webhook_format: WebhookFormat::Privmon,
-            webhook_kinds: vec!["alert".to_string()],
-            webhook_min_severity: None,
-            webhook_queue_capacity: 1000,
-            webhook_timeout_secs: 5,
-            webhook_attempts: 4,
-            webhook_backoff_ms: 500,
-            stream_history: 1000,
-            api_token: None,
-            api_token_file: None,
-            state_dir: Some(PathBuf::from(DEFAULT_STATE_DIR)),
-            baseline_learning_secs: 86_400,
-            operations: OperationGroups::default(),
-            cri: true,
-            cri_socket: None,
-            cri_timeout_ms: 1000,
-        }
-    }
-}
-
 /// Where the advisor's state lives by default.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/privmon";
-
-/// Flags that override the file's keys one by one.
-#[derive(Clone, Debug, Default, clap::Args)]
-pub struct ConfigFlags {
-    /// Capability-check hook.
-    #[arg(long, value_enum)]
-    pub hook: Option<HookChoice>,
-    /// Which processes to watch.
-    #[arg(long, value_enum)]
-    pub watch: Option<Watch>,
-    /// Seconds before a repeated (cgroup, cap, verdict, syscall, comm) is reported again; 0 = every check.
-    #[arg(long, value_name = "SECS")]
-    pub dedup_window_secs: Option<u64>,
-    /// Report every denied check, bypassing the first-seen filter.
-    #[arg(long, value_name = "BOOL")]
-    pub always_emit_denied: Option<bool>,
-    /// Kernel ring-buffer size in bytes (power of two, >= 4096) [default: 16777216].
-    #[arg(long, value_name = "BYTES")]
-    pub ring_buffer_bytes: Option<u32>,
-    /// Records queued for the output thread; when full, they wait in the ring buffer
-    /// [default: 8192].
-    #[arg(long, value_name = "N")]
-    pub event_queue_capacity: Option<usize>,
-    /// Node name in events.
-    #[arg(long, value_name = "NAME", env = "NODE_NAME")]
-    pub node_name: Option<String>,
-    /// Seconds between statistics log lines; 0 = off.
-    #[arg(long, value_name = "SECS")]
-    pub stats_interval_secs: Option<u64>,
-    /// Image reference prefix that counts as trusted (repeat for several; replaces the file's list).
-    #[arg(long = "trusted-registry", value_name = "PREFIX")]
-    pub trusted_registries: Vec<String>,
-    /// Address of /metrics, /healthz and /readyz [default: 127.0.0.1:9798].
-    #[arg(long, value_name = "ADDR:PORT")]
-    pub listen: Option<std::net::SocketAddr>,
-    /// Label per-container series with pod and container (false: per namespace only).
-    #[arg(long, value_name = "BOOL")]
-    pub metrics_pod_labels: Option<bool>,
-    /// Seconds a removed container's series are kept before they are dropped.
-    #[arg(long, value_name = "SECS")]
-    pub metrics_grace_secs: Option<u64>,
-    /// Rule file extending the built-in rules (repeat for several; replaces the file's list).
-    #[arg(long = "rules", value_name = "FILE")]
-    pub rules_files: Vec<std::path::PathBuf>,
-    /// Use the built-in rules (false: only --rules files apply).
-    #[arg(long, value_name = "BOOL")]
-    pub default_rules: Option<bool>,
-    /// Write events to stdout.
-    #[arg(long, value_name = "BOOL")]
-    pub stdout: Option<bool>,
-    /// Kinds written to stdout, comma-separated (default: all).
-    #[arg(long, value_name = "KINDS", value_delimiter = ',')]
-    pub stdout_kinds: Option<Vec<String>>,
-    /// Alerts below this severity are not written to stdout.
-    #[arg(long, value_name = "SEVERITY")]
-    pub stdout_min_severity: Option<Severity>,
-    /// Also write JSON lines to this file, rotated by size.
-    #[arg(long, value_name = "PATH")]
-    pub file_path: Option<PathBuf>,
-    /// Size at which the file is rotated [default: 104857600].
-    #[arg(long, value_name = "BYTES")]
-    pub file_max_bytes: Option<u64>,
-    /// Rotated files kept [default: 5].
-    #[arg(long, value_name = "N")]
-    pub file_keep: Option<u32>,
-    /// Kinds written to the file, comma-separated (default: all).
-    #[arg(long, value_name = "KINDS", value_delimiter = ',')]
-    pub file_kinds: Option<Vec<String>>,
-    /// Alerts below this severity are not written to the file.
-    #[arg(long, value_name = "SEVERITY")]
-    pub file_min_severity: Option<Severity>,
-    /// POST events to this URL.
-    #[arg(long, value_name = "URL")]
-    pub webhook_url: Option<String>,
-    /// Webhook payload.
-    #[arg(long, value_enum)]
-    pub webhook_format: Option<WebhookFormat>,
-    /// Kinds sent to the webhook, comma-separated [default: alert].
-    #[arg(long, value_name = "KINDS", value_delimiter = ',')]
-    pub webhook_kinds: Option<Vec<String>>,
-    /// Alerts below this severity are not sent to the webhook.
-    #[arg(long, value_name = "SEVERITY")]
-    pub webhook_min_severity: Option<Severity>,
-    /// Events waiting for the webhook before they are dropped [default: 1000].
-    #[arg(long, value_name = "N")]
-    pub webhook_queue_capacity: Option<usize>,
-    /// Timeout of one webhook request [default: 5].
-    #[arg(long, value_name = "SECS")]
-    pub webhook_timeout_secs: Option<u64>,
-    /// Attempts per event, the first included [default: 4].
-    #[arg(long, value_name = "N")]
-    pub webhook_attempts: Option<u32>,
-    /// Wait before the first retry, doubled each time [default: 500].
-    #[arg(long, value_name = "MS")]
-    pub webhook_backoff_ms: Option<u64>,
-    /// Recent events kept for live-stream clients [default: 1000].
-    #[arg(long, value_name = "N")]
-    pub stream_history: Option<usize>,
-    /// Bearer token the live stream requires (needed to serve it beyond loopback).
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "PRIVMON_API_TOKEN",
-        hide_env_values = true
-    )]
-    pub api_token: Option<String>,
-    /// File holding the bearer token.
-    #[arg(long, value_name = "PATH")]
-    pub api_token_file: Option<PathBuf>,
-    /// Directory for the advisor's state [default: /var/lib/privmon].
-    #[arg(long, value_name = "PATH", conflicts_with = "no_state")]
-    pub state_dir: Option<PathBuf>,
-    /// Keep the advisor's state in memory only (YAML: `state_dir: null`).
-    #[arg(long)]
-    pub no_state: bool,
-    /// Seconds of learning before a workload's capability baseline is fixed [default: 86400].
-    #[arg(long, value_name = "SECS")]
-    pub baseline_learning_secs: Option<u64>,
-    /// Coverage of sensitive-operation groups, GROUP=MODE (mounts, namespaces, kernel,
-    /// processes, files, misc or all; auto, on or off), repeatable: `--operations all=on`.
-    #[arg(long, value_name = "GROUP=MODE", value_delimiter = ',')]
-    pub operations: Vec<String>,
-    /// Ask the container runtime's CRI socket for pod labels and image digests
-    /// [default: true].
-    #[arg(long, value_name = "BOOL")]
-    pub cri: Option<bool>,
-    /// The CRI socket [default: the first of /run/containerd/containerd.sock,
-    /// /run/crio/crio.sock, /run/k3s/containerd/containerd.sock that exists].
-    #[arg(long, value_name = "PATH")]
-    pub cri_socket: Option<PathBuf>,
-    /// Timeout of one CRI call [default: 1000].
-    #[arg(long, value_name = "MS")]
-    pub cri_timeout_ms: Option<u64>,
-}
 
 /// A configuration that cannot be used, with where and why.
 #[derive(Debug, PartialEq, Eq)]
@@ -475,180 +527,90 @@ impl Config {
 
     /// Applies flag overrides, then validates again (flags are checked like file keys).
     pub fn with_flags(mut self, flags: &ConfigFlags) -> Result<Self, ConfigError> {
-        if let Some(v) = flags.hook {
-            self.hook = v;
-        }
-        if let Some(v) = flags.watch {
-            self.watch = v;
-        }
-        if let Some(v) = flags.dedup_window_secs {
-            self.dedup_window_secs = v;
-        }
-        if let Some(v) = flags.always_emit_denied {
-            self.always_emit_denied = v;
-        }
-        if let Some(v) = flags.ring_buffer_bytes {
-            self.ring_buffer_bytes = v;
-        }
-        if let Some(v) = flags.event_queue_capacity {
-            self.event_queue_capacity = v;
-        }
-        if let Some(v) = &flags.node_name {
-            self.node_name = Some(v.clone());
-        }
-        if let Some(v) = flags.stats_interval_secs {
-            self.stats_interval_secs = v;
-        }
-        if let Some(v) = flags.listen {
-            self.listen = v;
-        }
-        if let Some(v) = flags.metrics_pod_labels {
-            self.metrics_pod_labels = v;
-        }
-        if let Some(v) = flags.metrics_grace_secs {
-            self.metrics_grace_secs = v;
-        }
-        if !flags.rules_files.is_empty() {
-            self.rules_files = flags.rules_files.clone();
-        }
-        if let Some(v) = flags.default_rules {
-            self.default_rules = v;
-        }
-        macro_rules! set {
-            ($($f:ident),*) => {$(
-                if let Some(v) = &flags.$f {
-                    self.$f = v.clone();
-                }
-            )*};
-        }
-        macro_rules! set_some {
-            ($($f:ident),*) => {$(
-                if let Some(v) = &flags.$f {
-                    self.$f = Some(v.clone());
-                }
-            )*};
-        }
-        set!(
-            stdout,
-            stdout_kinds,
-            file_max_bytes,
-            file_keep,
-            file_kinds,
-            webhook_format,
-            webhook_kinds,
-            webhook_queue_capacity,
-            webhook_timeout_secs,
-            webhook_attempts,
-            webhook_backoff_ms,
-            stream_history,
-            baseline_learning_secs,
-            cri,
-            cri_timeout_ms
-        );
-        if let Some(dir) = &flags.state_dir {
-            self.state_dir = Some(dir.clone());
-        }
-        if flags.no_state {
-            self.state_dir = None;
-        }
-        set_some!(
-            stdout_min_severity,
-            file_path,
-            file_min_severity,
-            webhook_url,
-            webhook_min_severity,
-            api_token,
-            api_token_file,
-            cri_socket
-        );
-        if !flags.trusted_registries.is_empty() {
-            self.trusted_registries = flags.trusted_registries.clone();
-        }
-        for setting in &flags.operations {
-            self.operations
-                .apply(setting)
-                .map_err(|message| ConfigError {
-                    source_name: "command line".to_string(),
-                    line: None,
-                    key: Some("--operations".to_string()),
-                    message,
-                })?;
-        }
-        self.validate().map_err(|(key, message)| ConfigError {
+        let refused = |(key, message): (&str, String)| ConfigError {
             source_name: "command line".to_string(),
             line: None,
             key: Some(format!("--{}", key.replace('_', "-"))),
             message,
-        })?;
+        };
+        self.apply_key_flags(&flags.keys).map_err(refused)?;
+        if flags.no_state {
+            self.state_dir = None;
+        }
+        self.validate().map_err(refused)?;
         Ok(self)
     }
 
+    /// Each key's bounds, then what involves several keys.
     fn validate(&self) -> Result<(), (&'static str, String)> {
-        let rb = self.ring_buffer_bytes;
-        if !rb.is_power_of_two() || rb < 4096 {
-            return Err((
-                "ring_buffer_bytes",
-                format!("{rb} is not a power of two of at least 4096"),
-            ));
-        }
-        if self.trusted_registries.iter().any(|r| r.trim().is_empty()) {
-            return Err((
-                "trusted_registries",
-                "entries must be non-empty image reference prefixes".to_string(),
-            ));
-        }
-        if self.event_queue_capacity == 0 {
-            return Err(("event_queue_capacity", "must be at least 1".to_string()));
-        }
-        if self.dedup_window_secs > 86_400 * 365 {
-            return Err(("dedup_window_secs", "must be at most one year".to_string()));
-        }
-        for (key, kinds) in [
-            ("stdout_kinds", &self.stdout_kinds),
-            ("file_kinds", &self.file_kinds),
-            ("webhook_kinds", &self.webhook_kinds),
-        ] {
-            if let Some(k) = kinds.iter().find(|k| !KINDS.contains(&k.as_str())) {
-                return Err((
-                    key,
-                    format!("unknown kind `{k}` (one of {})", KINDS.join(", ")),
-                ));
-            }
-        }
-        if let Some(url) = &self.webhook_url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            return Err((
-                "webhook_url",
-                format!("`{url}` is not an http:// or https:// URL"),
-            ));
-        }
-        if self.webhook_queue_capacity == 0 {
-            return Err(("webhook_queue_capacity", "must be at least 1".to_string()));
-        }
-        if self.file_max_bytes < 4096 {
-            return Err(("file_max_bytes", "must be at least 4096".to_string()));
-        }
+        self.check_keys()?;
         if self.api_token.is_some() && self.api_token_file.is_some() {
             return Err((
                 "api_token",
                 "set api_token or api_token_file, not both".to_string(),
             ));
         }
-        if self.api_token.as_ref().is_some_and(|t| t.trim().len() < 16) {
-            return Err(("api_token", "must be at least 16 characters".to_string()));
-        }
-        if self.metrics_grace_secs > 86_400 {
-            return Err(("metrics_grace_secs", "must be at most one day".to_string()));
-        }
-        if !(1..=60_000).contains(&self.cri_timeout_ms) {
-            return Err(("cri_timeout_ms", "must be between 1 and 60000".to_string()));
-        }
-        if self.node_name.as_ref().is_some_and(|n| n.trim().is_empty()) {
-            return Err(("node_name", "must not be empty".to_string()));
-        }
         Ok(())
     }
+
+    /// The configuration as YAML that [`Config::from_yaml`] reads back, every key with its
+    /// meaning as a comment above it (`privmon config`).
+    pub fn to_documented_yaml(&self) -> String {
+        let values = serde_json::to_value(self).expect("a Config serializes");
+        let mut out = String::new();
+        for key in KEYS {
+            for line in key.doc.lines() {
+                out.push_str(format!("#{line}").trim_end());
+                out.push('\n');
+            }
+            let one = serde_json::json!({ key.name: values[key.name] });
+            out.push_str(&serde_yaml_ng::to_string(&one).expect("a JSON value is YAML"));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Adds `[default: ...]` to the help of each key's flag in `command` (`privmon run
+/// --help`), from [`Config::default`]; keys whose default is null or empty show none.
+pub fn with_defaults_in_help(command: clap::Command) -> clap::Command {
+    let defaults = serde_json::to_value(Config::default()).expect("a Config serializes");
+    KEYS.iter().fold(command, |command, key| {
+        let shown = match &defaults[key.name] {
+            serde_json::Value::Null => return command,
+            serde_json::Value::Array(a) if a.is_empty() => return command,
+            serde_json::Value::Array(a) => a
+                .iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                .collect::<Vec<_>>()
+                .join(","),
+            serde_json::Value::String(s) => s.clone(),
+            // The operation groups: `all=MODE` when they agree.
+            serde_json::Value::Object(groups) => {
+                let modes: Vec<_> = groups.values().filter_map(|v| v.as_str()).collect();
+                match modes.split_first() {
+                    Some((first, rest)) if rest.iter().all(|m| m == first) => {
+                        format!("all={first}")
+                    }
+                    _ => groups
+                        .iter()
+                        .map(|(g, v)| format!("{g}={}", v.as_str().unwrap_or_default()))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                }
+            }
+            other => other.to_string(),
+        };
+        command.mut_arg(key.name, |arg| {
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            let long = arg.get_long_help().map(ToString::to_string);
+            let arg = arg.help(format!("{help} [default: {shown}]"));
+            match long {
+                Some(long) => arg.long_help(format!("{long}\n\n[default: {shown}]")),
+                None => arg,
+            }
+        })
+    })
 }
 
 /// serde_yaml appends " at line L column C"; the error carries the line separately.
@@ -741,7 +703,10 @@ mod tests {
         assert!(err.to_string().contains("unknown variant"), "{err}");
 
         let flags = |v: &[&str]| ConfigFlags {
-            operations: v.iter().map(|s| s.to_string()).collect(),
+            keys: KeyFlags {
+                operations: Some(v.iter().map(|s| s.to_string()).collect()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let c = Config::default()
@@ -821,18 +786,147 @@ mod tests {
     fn flags_override_the_file_and_are_validated() {
         let c = Config::from_yaml("p.yaml", "dedup_window_secs: 5\n").unwrap();
         let flags = ConfigFlags {
-            dedup_window_secs: Some(0),
-            hook: Some(HookChoice::Tracepoint),
+            keys: KeyFlags {
+                dedup_window_secs: Some(0),
+                hook: Some(HookChoice::Tracepoint),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let c = c.with_flags(&flags).unwrap();
         assert_eq!(c.dedup_window_secs, 0);
         assert_eq!(c.hook, HookChoice::Tracepoint);
         let bad = ConfigFlags {
-            event_queue_capacity: Some(0),
+            keys: KeyFlags {
+                event_queue_capacity: Some(0),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let err = Config::default().with_flags(&bad).unwrap_err();
         assert_eq!(err.key.as_deref(), Some("--event-queue-capacity"));
+    }
+
+    /// `privmon run`'s flags, as the binary declares them.
+    #[derive(clap::Parser)]
+    struct Run {
+        #[command(flatten)]
+        flags: ConfigFlags,
+    }
+
+    fn parse_flags(args: &[&str]) -> Result<Config, String> {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = with_defaults_in_help(Run::command())
+            .try_get_matches_from(std::iter::once("run").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        let run = Run::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+        Config::default()
+            .with_flags(&run.flags)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn every_key_has_its_flag() {
+        let c = parse_flags(&[
+            "--hook=tracepoint",
+            "--dedup-window-secs=0",
+            "--trusted-registry=a/",
+            "--trusted-registry=b/",
+            "--rules=x.yaml",
+            "--file-kinds=alert,syscall",
+            "--file-path=/tmp/e.json",
+            "--state-dir=/tmp/s",
+            "--operations=all=on,files=off",
+            "--cri-timeout-ms=20",
+        ])
+        .unwrap();
+        assert_eq!(c.hook, HookChoice::Tracepoint);
+        assert_eq!(c.dedup_window_secs, 0);
+        assert_eq!(c.trusted_registries, ["a/", "b/"]);
+        assert_eq!(c.rules_files, [PathBuf::from("x.yaml")]);
+        assert_eq!(c.file_kinds, ["alert", "syscall"]);
+        assert_eq!(c.file_path, Some(PathBuf::from("/tmp/e.json")));
+        assert_eq!(c.state_dir, Some(PathBuf::from("/tmp/s")));
+        assert_eq!(c.operations.mode("mounts"), Coverage::On);
+        assert_eq!(c.operations.mode("files"), Coverage::Off);
+        assert_eq!(c.cri_timeout_ms, 20);
+        assert_eq!(parse_flags(&["--no-state"]).unwrap().state_dir, None);
+        assert!(parse_flags(&["--no-state", "--state-dir=/x"]).is_err());
+        // A flag is checked like the file's key, with the flag's name.
+        let err = parse_flags(&["--ring-buffer-bytes=5000"]).unwrap_err();
+        assert!(err.contains("key `--ring-buffer-bytes`"), "{err}");
+        let err = parse_flags(&["--stdout-kinds=alert,bogus"]).unwrap_err();
+        assert!(err.contains("unknown kind `bogus`"), "{err}");
+        // Every key is a flag of the same name.
+        use clap::CommandFactory;
+        let command = Run::command();
+        for key in KEYS {
+            assert!(
+                command.get_arguments().any(|a| a.get_id() == key.name),
+                "no flag for {}",
+                key.name
+            );
+        }
+    }
+
+    #[test]
+    fn help_shows_each_default_once() {
+        use clap::CommandFactory;
+        let help = with_defaults_in_help(Run::command())
+            .render_long_help()
+            .to_string();
+        for shown in [
+            "[default: 60]",
+            "[default: 16777216]",
+            "[default: 127.0.0.1:9798]",
+            "[default: alert]",
+            "[default: /var/lib/privmon]",
+            "[default: all=auto]",
+        ] {
+            assert!(help.contains(shown), "{shown} missing:\n{help}");
+        }
+        assert!(!help.contains("[default: null]"), "{help}");
+    }
+
+    #[test]
+    fn documented_yaml_reads_back_as_the_same_config() {
+        let defaults = Config::default();
+        let text = defaults.to_documented_yaml();
+        assert_eq!(Config::from_yaml("printed", &text).unwrap(), defaults);
+        assert!(text.contains("# Seconds before a repeated"), "{text}");
+        let changed = parse_flags(&[
+            "--watch=all",
+            "--node-name=n1",
+            "--no-state",
+            "--operations=files=on",
+            "--webhook-url=http://x/",
+            "--stdout-min-severity=high",
+        ])
+        .unwrap();
+        let text = changed.to_documented_yaml();
+        assert_eq!(
+            Config::from_yaml("printed", &text).unwrap(),
+            changed,
+            "{text}"
+        );
+        for key in KEYS {
+            assert!(
+                text.contains(&format!("\n{}:", key.name)),
+                "{} missing",
+                key.name
+            );
+        }
+    }
+
+    #[test]
+    fn readme_lists_every_key() {
+        let readme = include_str!("../../README.md");
+        for key in KEYS {
+            assert!(
+                readme.contains(&format!("`{}`", key.name)),
+                "README.md's configuration table lacks `{}`",
+                key.name
+            );
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use privmon::{
     config::{Config, ConfigFlags},
     rules::RuleSet,
@@ -26,6 +26,18 @@ enum Command {
     /// Logs go to stderr (level from RUST_LOG, default info). Needs root, or CAP_BPF,
     /// CAP_PERFMON and CAP_SYS_ADMIN; SIGINT or SIGTERM detaches everything and exits 0.
     Run {
+        /// YAML configuration file; flags override its keys.
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        flags: Box<ConfigFlags>,
+    },
+    /// Print the configuration that `run` would use with the same file and flags, as YAML:
+    /// every key, its value and its meaning.
+    ///
+    /// Exits 2 when the file or a flag is refused, as `run` does. The output is itself a
+    /// valid configuration file.
+    Config {
         /// YAML configuration file; flags override its keys.
         #[arg(long, short, value_name = "FILE")]
         config: Option<PathBuf>,
@@ -100,7 +112,14 @@ enum RulesCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Each key's default in `run --help` and `config --help` comes from `Config::default()`.
+    let command = Cli::command()
+        .mut_subcommand("run", privmon::config::with_defaults_in_help)
+        .mut_subcommand("config", privmon::config::with_defaults_in_help);
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
@@ -129,17 +148,17 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Config { config, flags } => match effective_config(config, &flags) {
+            Ok(config) => {
+                print!("{}", config.to_documented_yaml());
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
         Command::Run { config, flags } => {
-            let loaded = match &config {
-                Some(path) => Config::from_file(path),
-                None => Ok(Config::default()),
-            };
-            let config = match loaded.and_then(|c| c.with_flags(&flags)) {
+            let config = match effective_config(config, &flags) {
                 Ok(c) => c,
-                Err(e) => {
-                    eprintln!("privmon: invalid configuration: {e}");
-                    return ExitCode::from(2);
-                }
+                Err(code) => return code,
             };
             let runtime = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -160,6 +179,19 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The file's configuration (or the defaults) with the flags applied; exit status 2 and a
+/// message naming the file, line and key when either is refused.
+fn effective_config(file: Option<PathBuf>, flags: &ConfigFlags) -> Result<Config, ExitCode> {
+    let loaded = match &file {
+        Some(path) => Config::from_file(path),
+        None => Ok(Config::default()),
+    };
+    loaded.and_then(|c| c.with_flags(flags)).map_err(|e| {
+        eprintln!("privmon: invalid configuration: {e}");
+        ExitCode::from(2)
+    })
 }
 
 fn probe_command(hook: privmon::config::HookChoice, json: bool, operations: &[String]) -> ExitCode {

@@ -430,7 +430,7 @@ fn deref_arg(name: &str) -> Option<u32> {
 
 /// How one group is covered: `auto` (zero-tax sources only), `on` (plus the fallback
 /// syscall tracepoints) or `off`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Coverage {
     #[default]
