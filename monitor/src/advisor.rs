@@ -14,7 +14,7 @@
 //! syscall (see [`is_probing`]).
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeMap, BTreeSet},
     fs,
     io::Write as _,
     path::{Path, PathBuf},
@@ -365,7 +365,7 @@ pub struct Advisor {
     workloads: BTreeMap<WorkloadId, Workload>,
     /// The workload id of each container, with the names it was made from (an event
     /// naming the container otherwise makes it again): not made per event.
-    ids: HashMap<String, (OwnedNames, std::sync::Arc<WorkloadId>)>,
+    ids: crate::FastMap<String, (OwnedNames, std::sync::Arc<WorkloadId>)>,
     /// Learning period, seconds.
     learning_secs: u64,
     state_path: Option<PathBuf>,
@@ -376,7 +376,7 @@ impl Advisor {
     pub fn new(learning_secs: u64, state_path: Option<PathBuf>) -> Advisor {
         Advisor {
             workloads: BTreeMap::new(),
-            ids: HashMap::new(),
+            ids: crate::FastMap::default(),
             learning_secs,
             state_path,
             dirty: false,

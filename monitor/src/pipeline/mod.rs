@@ -152,7 +152,7 @@ impl HostFilter {
 pub(crate) struct Output {
     node: Arc<str>,
     /// Who each cgroup's events belong to, and its blocks made once (see `attribute`).
-    attributed: StdHashMap<u64, Attributed>,
+    attributed: crate::FastMap<u64, Attributed>,
     /// Capacity for the next event's JSON.
     line_hint: usize,
     /// Events are serialized (off only in the benchmark that measures what comes before).
@@ -160,7 +160,7 @@ pub(crate) struct Output {
     /// Bytes of JSON written, newlines included.
     bytes: u64,
     /// `privmon_events_total` by kind.
-    event_counters: StdHashMap<&'static str, prometheus::IntCounter>,
+    event_counters: crate::FastMap<&'static str, prometheus::IntCounter>,
     clock: Clock,
     cgroups: CgroupResolver,
     pub(crate) containers: Containers,
@@ -185,6 +185,11 @@ pub(crate) struct Output {
     pub(crate) merge: ExitMerge,
     /// Execs from a memfd are `syscall` events (the `misc` group is not `off`).
     pub(crate) report_fileless: bool,
+    /// The time of the batch being handled, read once per batch rather than per event:
+    /// the rules' windows and the advisor's last-seen need no finer clock.
+    now: Instant,
+    /// The same, in unix seconds (the advisor's clock).
+    now_unix: u64,
 }
 
 impl Output {
@@ -212,11 +217,11 @@ impl Output {
         }
         Output {
             node: node.into(),
-            attributed: StdHashMap::new(),
+            attributed: crate::FastMap::default(),
             line_hint: 2048,
             serialize: true,
             bytes: 0,
-            event_counters: StdHashMap::new(),
+            event_counters: crate::FastMap::default(),
             clock: Clock::new(),
             cgroups,
             containers: Containers::new(PathBuf::from("/")),
@@ -235,7 +240,15 @@ impl Output {
             advisor_saved: Instant::now(),
             merge: ExitMerge::default(),
             report_fileless: true,
+            now: Instant::now(),
+            now_unix: advisor::unix_now(),
         }
+    }
+
+    /// Reads the clock for the batch about to be handled.
+    fn refresh_now(&mut self) {
+        self.now = Instant::now();
+        self.now_unix = advisor::unix_now();
     }
 
     /// Classifies the cgroups that exist already: containers are registered (and announced
@@ -264,9 +277,11 @@ impl Output {
         loop {
             match rx.recv_timeout(POLL_INTERVAL) {
                 Ok(batch) => {
+                    self.refresh_now();
                     batch.into_iter().for_each(|rec| self.handle(rec));
                     // Write everything queued, then hand it to the sinks at once.
                     while let Ok(batch) = rx.try_recv() {
+                        self.refresh_now();
                         batch.into_iter().for_each(|rec| self.handle(rec));
                         if last_poll.elapsed() >= POLL_INTERVAL {
                             break;
@@ -277,6 +292,8 @@ impl Output {
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             if last_poll.elapsed() >= POLL_INTERVAL {
+                // Container events come from here, perhaps long after the last batch.
+                self.refresh_now();
                 self.poll_lifecycle();
                 self.label_pending();
                 self.poll_rules();
@@ -318,7 +335,7 @@ impl Output {
             .advisor
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .observe(ev, advisor::unix_now());
+            .observe(ev, self.now_unix);
         if let Some(o) = outside {
             // Rare: the alert quotes the event's JSON.
             match serde_json::to_value(ev) {
@@ -690,7 +707,7 @@ impl Output {
     fn emit<T: Published + Serialize>(&mut self, ev: &T) {
         if !self.serialize {
             // The benchmark's view of the stages before serialization.
-            let alerts = self.rules.evaluate(ev, None, Instant::now());
+            let alerts = self.rules.evaluate(ev, None, self.now);
             self.stats.written.fetch_add(1, Relaxed);
             for alert in &alerts {
                 self.alert(alert);
@@ -710,7 +727,7 @@ impl Output {
         let record = Arc::new(sinks::Record::of(ev, json));
         self.publish(&record);
         self.bytes += record.json.len() as u64 + 1;
-        let alerts = self.rules.evaluate(ev, Some(&record.json), Instant::now());
+        let alerts = self.rules.evaluate(ev, Some(&record.json), self.now);
         for alert in &alerts {
             self.alert(alert);
         }
@@ -840,6 +857,8 @@ impl Replay {
     /// The output thread's periodic work (every 50 ms in the daemon): container starts,
     /// pending labels, rule windows, the advisor's clock.
     pub fn tick(&mut self) {
+        // The records fed since the last tick were one batch.
+        self.output.refresh_now();
         self.output.poll_lifecycle();
         self.output.label_pending();
         self.output.poll_rules();

@@ -4,7 +4,6 @@
 //! made (and serialized) once, and shared by its events.
 
 use std::{
-    collections::HashMap,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -69,13 +68,13 @@ pub struct CredentialChange {
 /// events, so a reused pid is never labelled with its previous owner's details).
 #[derive(Default)]
 pub struct ProcessTable {
-    procs: HashMap<u32, Entry>,
+    procs: crate::FastMap<u32, Entry>,
     /// Changes when a process the table knows execs or exits: an ancestry made before is
     /// made again.
     generation: u64,
     /// Ancestors the table does not know (host processes, whose execs and exits the kernel
     /// does not report), as /proc described them lately.
-    briefs: HashMap<u32, (Instant, Option<Brief>)>,
+    briefs: crate::FastMap<u32, (Instant, Option<Brief>)>,
 }
 
 /// Name, parent and executable of a process, from /proc.

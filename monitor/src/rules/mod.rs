@@ -712,7 +712,7 @@ const MAX_WINDOWS: usize = 16_384;
 /// field's value. The cost of an event does not grow with the rules that cannot match it.
 #[derive(Default)]
 struct KindIndex {
-    by_kind: HashMap<String, Candidates>,
+    by_kind: crate::FastMap<String, Candidates>,
     /// Rules for any kind: those of a kind the index does not list.
     any_kind: Candidates,
 }
@@ -723,7 +723,7 @@ struct Candidates {
     /// Tried on every event, in rule order.
     unguarded: Vec<usize>,
     /// By field: the rules whose condition needs that field to be one of the strings.
-    guards: Vec<(Path, HashMap<String, Vec<usize>>)>,
+    guards: Vec<(Path, crate::FastMap<String, Vec<usize>>)>,
 }
 
 impl Candidates {
@@ -736,7 +736,7 @@ impl Candidates {
                     let at = match c.guards.iter().position(|(p, _)| p == path) {
                         Some(at) => at,
                         None => {
-                            c.guards.push((path.clone(), HashMap::new()));
+                            c.guards.push((path.clone(), crate::FastMap::default()));
                             c.guards.len() - 1
                         }
                     };
@@ -828,7 +828,7 @@ impl KindIndex {
 pub struct Engine {
     rules: RuleSet,
     index: KindIndex,
-    windows: HashMap<(usize, String), Window>,
+    windows: crate::FastMap<(usize, String), Window>,
     pub dedup_overflow: u64,
     /// Alerts whose event's JSON could not be read back (cannot happen for JSON privmon
     /// wrote itself; counted rather than lost silently).
@@ -842,7 +842,7 @@ impl Engine {
         Engine {
             index: KindIndex::new(&rules),
             rules,
-            windows: HashMap::new(),
+            windows: crate::FastMap::default(),
             dedup_overflow: 0,
             unreadable: 0,
             scratch: Vec::new(),
