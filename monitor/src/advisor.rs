@@ -370,6 +370,9 @@ pub struct Advisor {
     learning_secs: u64,
     state_path: Option<PathBuf>,
     dirty: bool,
+    /// Reads or writes of the state file that failed, and whether the last one did.
+    state_errors: u64,
+    state_ok: bool,
 }
 
 impl Advisor {
@@ -380,6 +383,8 @@ impl Advisor {
             learning_secs,
             state_path,
             dirty: false,
+            state_errors: 0,
+            state_ok: true,
         }
     }
 
@@ -391,7 +396,10 @@ impl Advisor {
         let text = match fs::read(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (advisor, None),
-            Err(e) => return (advisor, Some(format!("reading {}: {e}", path.display()))),
+            Err(e) => {
+                advisor.state_failed();
+                return (advisor, Some(format!("reading {}: {e}", path.display())));
+            }
         };
         let parsed = serde_json::from_slice::<StateFile>(&text)
             .map_err(|e| e.to_string())
@@ -413,6 +421,7 @@ impl Advisor {
                 (advisor, None)
             }
             Err(why) => {
+                advisor.state_failed();
                 let aside = state_dir.join(format!("{STATE_FILE}.corrupt-{now}"));
                 let moved = fs::rename(&path, &aside)
                     .map(|()| format!("moved to {}", aside.display()))
@@ -428,9 +437,25 @@ impl Advisor {
         }
     }
 
+    fn state_failed(&mut self) {
+        self.state_errors += 1;
+        self.state_ok = false;
+    }
+
+    /// Writes the state file if anything changed (see [`Advisor::write_state`]); the
+    /// outcome is exported (`privmon_advisor_state_ok`).
+    pub fn save(&mut self) -> anyhow::Result<()> {
+        let saved = self.write_state();
+        match saved {
+            Ok(()) => self.state_ok = true,
+            Err(_) => self.state_failed(),
+        }
+        saved
+    }
+
     /// Writes the state file if anything changed: to a temporary file, synced, then renamed
     /// over the old one, so a crash leaves the old state or the new, never half of one.
-    pub fn save(&mut self) -> anyhow::Result<()> {
+    fn write_state(&mut self) -> anyhow::Result<()> {
         use anyhow::Context as _;
         let Some(path) = &self.state_path else {
             return Ok(());
@@ -802,3 +827,45 @@ fn rfc3339(unix: u64) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// The advisor's metrics: its state file's health, and per workload the capabilities it
+/// is granted and never used and whether its baseline is fixed.
+impl crate::scrape::Source for std::sync::Mutex<Advisor> {
+    fn collect(&self, scrape: &mut crate::scrape::Scrape) -> anyhow::Result<()> {
+        let advisor = self.lock().unwrap_or_else(|e| e.into_inner());
+        scrape.counter(
+            "privmon_advisor_state_errors_total",
+            "Advisor state files that could not be read (set aside) or written.",
+            advisor.state_errors,
+        )?;
+        scrape.gauge(
+            "privmon_advisor_state_ok",
+            "0 when the last read or write of the advisor's state file failed.",
+            i64::from(advisor.state_ok),
+        )?;
+        for w in advisor.workloads() {
+            let labels = [
+                ("namespace", w.id.namespace.as_deref().unwrap_or("")),
+                ("workload", w.id.owner.as_str()),
+                ("container", w.id.container.as_str()),
+            ];
+            if let Some(u) = w.unused() {
+                scrape.gauge_series(
+                    "privmon_workload_capabilities_unused",
+                    "Capabilities the workload's containers are granted and have never used \
+                     (privmon advise shows which).",
+                    &labels,
+                    u.len() as i64,
+                )?;
+            }
+            scrape.gauge_series(
+                "privmon_workload_baseline_learned",
+                "1 once the workload's capability baseline is fixed (uses outside it raise \
+                 capability_outside_baseline); 0 while learning.",
+                &labels,
+                i64::from(w.learned()),
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -62,7 +62,7 @@ fn start_cri(config: &Config, metrics: &Metrics) -> anyhow::Result<Option<Cri>> 
         );
     }
     let stats = Arc::new(CriStats::default());
-    metrics.set_cri(stats.clone());
+    metrics.register(stats.clone());
     let timeout = Duration::from_millis(config.cri_timeout_ms);
     Cri::start(socket, timeout, stats).map(Some)
 }
@@ -91,15 +91,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // why the daemon is not ready yet, and a taken port fails the start at once.
     let listener = http::bind(config.listen).await?;
     let hub = Arc::new(Hub::new(config.stream_history, STREAM_LAG));
-    let advisor = Arc::new(Mutex::new(load_advisor(&config, &metrics)));
-    metrics.set_advisor(advisor.clone());
+    let advisor = Arc::new(Mutex::new(load_advisor(&config)));
+    metrics.register(advisor.clone());
     let api = http::Api::new(&config, metrics.clone(), hub.clone(), advisor.clone())?;
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(http::serve(listener, Arc::new(api), async {
         let _ = http_stopped.await;
     }));
     let (sinks, sink_threads) = start_sinks(&config, &metrics)?;
-    metrics.register_sink("stream", hub.stats.clone());
+    metrics.register(hub.stats.clone());
 
     let mut probes = Probes::load(&config)?;
     release_freed_memory();
@@ -365,7 +365,7 @@ fn start_sinks(
         sinks.push(q);
     }
     for q in &sinks {
-        metrics.register_sink(q.name, q.stats.clone());
+        metrics.register(q.stats.clone());
     }
     Ok((sinks, threads))
 }

@@ -14,9 +14,11 @@ pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomS
 // What is watched: static tables (capabilities, operations, syscalls).
 pub mod catalog;
 
-// Configuration, and the bounded batch queues between the daemon's threads.
+// Configuration, the bounded batch queues between the daemon's threads, and what each
+// stage exports to the metrics.
 pub mod config;
 pub mod queue;
+pub mod scrape;
 
 // The kernel side, from user space: load, attach, BTF, tracefs.
 pub mod kernel;

@@ -24,13 +24,12 @@ use prometheus::{
 };
 use tracing::warn;
 
+pub use crate::scrape::{Scrape, Source};
 use crate::{
-    advisor::Advisor,
     catalog::capabilities::Capability,
     kernel::loader::{KernelCounters, ProbeStats},
-    outputs::sinks::SinkStats,
     resolve::containers::{Container, Kubernetes, posture::Posture},
-    resolve::cri::CriStats,
+    scrape::{counter, gauge},
 };
 
 /// The labels that say where a series comes from. Empty values: the host (or, for capability
@@ -190,12 +189,6 @@ pub struct Metrics {
     rules_enabled: AtomicU64,
     rules_reload_failures: AtomicU64,
     rules_last_reload_ok: AtomicBool,
-    sinks: Mutex<Vec<(&'static str, Arc<SinkStats>)>>,
-    advisor: Mutex<Option<Arc<Mutex<Advisor>>>>,
-    advisor_state_ok: AtomicBool,
-    advisor_state_errors: AtomicU64,
-    /// CRI lookups, when a CRI socket is in use.
-    cri: Mutex<Option<Arc<CriStats>>>,
 }
 
 /// Families that are part of the contract even before their first sample: rendered with
@@ -258,30 +251,7 @@ impl Metrics {
             rules_enabled: AtomicU64::new(0),
             rules_reload_failures: AtomicU64::new(0),
             rules_last_reload_ok: AtomicBool::new(true),
-            cri: Mutex::new(None),
-            sinks: Mutex::new(Vec::new()),
-            advisor: Mutex::new(None),
-            advisor_state_ok: AtomicBool::new(true),
-            advisor_state_errors: AtomicU64::new(0),
         })
-    }
-
-    /// The advisor whose workloads the per-workload gauges show.
-    pub fn set_advisor(&self, advisor: Arc<Mutex<Advisor>>) {
-        *lock(&self.advisor) = Some(advisor);
-    }
-
-    /// Exports the CRI lookup counts (`privmon_cri_lookups_total`).
-    pub fn set_cri(&self, stats: Arc<CriStats>) {
-        *lock(&self.cri) = Some(stats);
-    }
-
-    /// Outcome of loading or saving the advisor's state file.
-    pub fn advisor_saved(&self, ok: bool) {
-        self.advisor_state_ok.store(ok, Relaxed);
-        if !ok {
-            self.advisor_state_errors.fetch_add(1, Relaxed);
-        }
     }
 
     /// Hands over the kernel counters once the probes are attached, with how they are.
@@ -343,11 +313,6 @@ impl Metrics {
         self.alerts
             .with_label_values(&[rule, severity, namespace])
             .inc();
-    }
-
-    /// A sink whose delivered and lost counts are exported.
-    pub fn register_sink(&self, name: &'static str, stats: Arc<SinkStats>) {
-        lock(&self.sinks).push((name, stats));
     }
 
     /// A rule set was loaded with this many enabled rules.
@@ -534,28 +499,13 @@ impl Metrics {
         for source in lock(&self.sources).iter() {
             source.collect(&mut scrape)?;
         }
-        for (stage, n) in scrape.lost {
-            lost.with_label_values(&[stage]).inc_by(n);
-        }
-        let delivered = IntCounterVec::new(
-            Opts::new(
-                "privmon_sink_events_total",
-                "Events each sink delivered (written, sent, or streamed to a client).",
-            ),
-            &["sink"],
-        )?;
-        for (name, st) in lock(&self.sinks).iter() {
-            lost.with_label_values(&[format!("sink_{name}").as_str()])
-                .inc_by(st.lost.load(Relaxed));
-            delivered
-                .with_label_values(&[name])
-                .inc_by(st.delivered.load(Relaxed));
+        let (lost_stages, families) = scrape.finish();
+        for (stage, n) in lost_stages {
+            lost.with_label_values(&[stage.as_str()]).inc_by(n);
         }
         out.extend(checks.collect());
         out.extend(lost.collect());
-        out.extend(delivered.collect());
-
-        out.extend(scrape.families);
+        out.extend(families);
         out.extend(gauge(
             "privmon_ready",
             "1 when the daemon is ready (as /readyz): probes attached, ring buffer and output \
@@ -577,73 +527,7 @@ impl Metrics {
             "0 when the last rule reload was refused (the daemon runs the previous set).",
             i64::from(self.rules_last_reload_ok.load(Relaxed)),
         )?);
-        if let Some(cri) = lock(&self.cri).as_ref() {
-            let lookups = IntCounterVec::new(
-                Opts::new(
-                    "privmon_cri_lookups_total",
-                    "Container lookups through the container runtime's CRI socket, by result: \
-                     found, unknown (not a CRI container), timeout, error, queue_full (not \
-                     asked: lookups were behind). Without an answer a container keeps the \
-                     metadata of its OCI state.",
-                ),
-                &["result"],
-            )?;
-            for (result, n) in cri.by_result() {
-                lookups.with_label_values(&[result]).inc_by(n);
-            }
-            out.extend(lookups.collect());
-        }
         out.extend(self.posture_families()?);
-        out.extend(self.advisor_families()?);
-        Ok(out)
-    }
-
-    /// Per-workload gauges from the least-privilege advisor.
-    fn advisor_families(&self) -> anyhow::Result<Vec<MetricFamily>> {
-        let mut out = counter(
-            "privmon_advisor_state_errors_total",
-            "Advisor state files that could not be read (set aside) or written.",
-            self.advisor_state_errors.load(Relaxed),
-        )?;
-        out.extend(gauge(
-            "privmon_advisor_state_ok",
-            "0 when the last read or write of the advisor's state file failed.",
-            i64::from(self.advisor_state_ok.load(Relaxed)),
-        )?);
-        let labels = ["namespace", "workload", "container"];
-        let unused = IntGaugeVec::new(
-            Opts::new(
-                "privmon_workload_capabilities_unused",
-                "Capabilities the workload's containers are granted and have never used \
-                 (privmon advise shows which).",
-            ),
-            &labels,
-        )?;
-        let learned = IntGaugeVec::new(
-            Opts::new(
-                "privmon_workload_baseline_learned",
-                "1 once the workload's capability baseline is fixed (uses outside it raise \
-                 capability_outside_baseline); 0 while learning.",
-            ),
-            &labels,
-        )?;
-        let advisor = lock(&self.advisor).clone();
-        if let Some(advisor) = advisor {
-            let advisor = lock(&advisor);
-            for w in advisor.workloads() {
-                let l = [
-                    w.id.namespace.as_deref().unwrap_or(""),
-                    w.id.owner.as_str(),
-                    w.id.container.as_str(),
-                ];
-                if let Some(u) = w.unused() {
-                    unused.with_label_values(&l).set(u.len() as i64);
-                }
-                learned.with_label_values(&l).set(i64::from(w.learned()));
-            }
-        }
-        out.extend(unused.collect());
-        out.extend(learned.collect());
         Ok(out)
     }
 
@@ -757,49 +641,6 @@ fn verdict_name(verdict: u32) -> &'static str {
     } else {
         "denied"
     }
-}
-
-/// What a stage exports, computed at each scrape from the counters it keeps: its own
-/// families, and its stages of `privmon_events_lost_total`. The metrics know the families
-/// they are handed, not the stages behind them.
-pub trait Source: Send + Sync {
-    fn collect(&self, scrape: &mut Scrape) -> anyhow::Result<()>;
-}
-
-/// One scrape's contributions of the [`Source`]s.
-#[derive(Default)]
-pub struct Scrape {
-    lost: Vec<(&'static str, u64)>,
-    families: Vec<MetricFamily>,
-}
-
-impl Scrape {
-    /// Events lost at `stage` (a label of `privmon_events_lost_total`).
-    pub fn lost(&mut self, stage: &'static str, n: u64) {
-        self.lost.push((stage, n));
-    }
-
-    pub fn counter(&mut self, name: &str, help: &str, v: u64) -> anyhow::Result<()> {
-        self.families.extend(counter(name, help, v)?);
-        Ok(())
-    }
-
-    pub fn gauge(&mut self, name: &str, help: &str, v: i64) -> anyhow::Result<()> {
-        self.families.extend(gauge(name, help, v)?);
-        Ok(())
-    }
-}
-
-fn gauge(name: &str, help: &str, v: i64) -> anyhow::Result<Vec<MetricFamily>> {
-    let g = prometheus::IntGauge::new(name, help)?;
-    g.set(v);
-    Ok(g.collect())
-}
-
-fn counter(name: &str, help: &str, v: u64) -> anyhow::Result<Vec<MetricFamily>> {
-    let c = prometheus::IntCounter::new(name, help)?;
-    c.inc_by(v);
-    Ok(c.collect())
 }
 
 fn kernel_release() -> String {

@@ -321,11 +321,9 @@ impl Output {
         advisor.tick(advisor::unix_now());
         if exiting || self.advisor_saved.elapsed() >= ADVISOR_SAVE_INTERVAL {
             self.advisor_saved = Instant::now();
-            let saved = advisor.save();
-            if let Err(e) = &saved {
+            if let Err(e) = advisor.save() {
                 warn!(error = %format!("{e:#}"), "saving the advisor's state failed");
             }
-            self.metrics.advisor_saved(saved.is_ok());
         }
     }
 
@@ -815,7 +813,7 @@ impl Replay {
             Duration::from_secs(config.metrics_grace_secs),
             Health::new(cgroup_root.clone()),
         )?);
-        let advisor = Arc::new(Mutex::new(load_advisor(config, &metrics)));
+        let advisor = Arc::new(Mutex::new(load_advisor(config)));
         let output = Output::new(
             "bench".into(),
             cgroup_root,
@@ -892,16 +890,13 @@ impl Replay {
 }
 
 /// The advisor, with what it learned before if `state_dir` holds it.
-pub(crate) fn load_advisor(config: &Config, metrics: &Metrics) -> Advisor {
+pub(crate) fn load_advisor(config: &Config) -> Advisor {
     let Some(dir) = &config.state_dir else {
         return Advisor::new(config.baseline_learning_secs, None);
     };
     let (advisor, problem) = Advisor::load(config.baseline_learning_secs, dir, advisor::unix_now());
     match problem {
-        Some(p) => {
-            error!(problem = %p, "advisor state");
-            metrics.advisor_saved(false);
-        }
+        Some(p) => error!(problem = %p, "advisor state"),
         None => info!(
             workloads = advisor.workloads().count(),
             state = %dir.join(advisor::STATE_FILE).display(),

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::outputs::metrics::{Scrape, Source};
+use crate::scrape::{Scrape, Source};
 
 /// Counts of the user-space pipeline; every lost or malformed record lands in one of them.
 #[derive(Debug, Default)]

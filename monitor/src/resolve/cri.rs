@@ -407,6 +407,23 @@ pub struct CriStats {
     pub queue_full: AtomicU64,
 }
 
+impl crate::scrape::Source for CriStats {
+    fn collect(&self, scrape: &mut crate::scrape::Scrape) -> anyhow::Result<()> {
+        for (result, n) in self.by_result() {
+            scrape.counter_series(
+                "privmon_cri_lookups_total",
+                "Container lookups through the container runtime's CRI socket, by result: \
+                 found, unknown (not a CRI container), timeout, error, queue_full (not \
+                 asked: lookups were behind). Without an answer a container keeps the \
+                 metadata of its OCI state.",
+                &[("result", result)],
+                n,
+            )?;
+        }
+        Ok(())
+    }
+}
+
 impl CriStats {
     pub fn by_result(&self) -> [(&'static str, u64); 6] {
         [

@@ -25,6 +25,7 @@ use crate::{
     event::{Container, Kubernetes, Published, Shared, access::Key},
     queue,
     rules::Severity,
+    scrape::{Scrape, Source},
 };
 
 /// One serialised event and what sinks filter on.
@@ -172,13 +173,37 @@ impl Filter {
     }
 }
 
-/// Delivered and lost counts of one sink, for the metrics.
-#[derive(Debug, Default)]
+/// Delivered and lost counts of one sink, and the metrics made of them.
+#[derive(Debug)]
 pub struct SinkStats {
+    /// `stdout`, `file`, `webhook`, `stream`: the `sink` label.
+    pub name: &'static str,
     pub delivered: AtomicU64,
     /// Dropped because the queue was full, or failed for good (write error, webhook gave
     /// up after its retries).
     pub lost: AtomicU64,
+}
+
+impl SinkStats {
+    pub fn new(name: &'static str) -> SinkStats {
+        SinkStats {
+            name,
+            delivered: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Source for SinkStats {
+    fn collect(&self, scrape: &mut Scrape) -> anyhow::Result<()> {
+        scrape.lost(format!("sink_{}", self.name), self.lost.load(Relaxed));
+        scrape.counter_series(
+            "privmon_sink_events_total",
+            "Events each sink delivered (written, sent, or streamed to a client).",
+            &[("sink", self.name)],
+            self.delivered.load(Relaxed),
+        )
+    }
 }
 
 /// Events handed to a sink's thread at once (or at the end of each burst).
@@ -202,7 +227,7 @@ impl Queued {
     ) -> std::io::Result<(Queued, std::thread::JoinHandle<()>)> {
         let (tx, rx) = queue::bounded(capacity);
         let tx = queue::Batcher::new(tx, BATCH);
-        let stats = Arc::new(SinkStats::default());
+        let stats = Arc::new(SinkStats::new(name));
         let s = stats.clone();
         let handle = std::thread::Builder::new()
             .name(format!("privmon-{name}"))

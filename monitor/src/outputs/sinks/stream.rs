@@ -95,7 +95,7 @@ impl Hub {
             history: Mutex::new(VecDeque::with_capacity(history)),
             capacity: history,
             tx: Mutex::new(Some(tx)),
-            stats: Arc::default(),
+            stats: Arc::new(SinkStats::new("stream")),
         }
     }
 
