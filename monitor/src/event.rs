@@ -218,6 +218,48 @@ block!(CapabilityUse {
     Verdict: verdict,
 });
 
+/// One capability check of an operation (`checks` of `syscall`, `namespace` and
+/// `credentials` events): the kernel may check several capabilities, or one several
+/// times, in one call. Identical checks are counted, not repeated.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Check {
+    pub count: u32,
+    pub name: std::borrow::Cow<'static, str>,
+    /// `allowed` or `denied`.
+    pub verdict: &'static str,
+}
+
+block!(Check {
+    Count: count,
+    Name: name,
+    Verdict: verdict,
+});
+
+impl Check {
+    /// The first check of an operation.
+    pub fn of(cap: &CapabilityUse) -> Check {
+        Check {
+            count: 1,
+            name: cap.name.clone(),
+            verdict: cap.verdict,
+        }
+    }
+}
+
+/// Adds a later check of the same call to an operation's checks. The operation's
+/// `capability` stays its first check: which check decided the call cannot be told from the
+/// checks alone (bpf() map creation with CAP_BPF succeeds after refused CAP_PERFMON and
+/// CAP_SYS_ADMIN probes).
+pub fn add_check(checks: &mut Vec<Check>, cap: &CapabilityUse) {
+    match checks
+        .iter_mut()
+        .find(|c| c.name == cap.name && c.verdict == cap.verdict)
+    {
+        Some(c) => c.count = c.count.saturating_add(1),
+        None => checks.push(Check::of(cap)),
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Syscall {
     pub args: [u64; 6],
@@ -347,9 +389,12 @@ pub struct OperationEvent {
     /// `mounts`, `namespaces`, `kernel`, `processes`, `files`, `misc`.
     pub group: &'static str,
     pub syscall: SyscallDetail,
-    /// The capability check the operation made (its verdict says whether it was allowed);
-    /// null when a fallback tracepoint saw an operation that made none.
+    /// The operation's first capability check (its verdict is usually the call's: later
+    /// checks may be probes); null when a fallback tracepoint saw an operation that made
+    /// none.
     pub capability: Option<CapabilityUse>,
+    /// Every capability check the call made (empty: none was seen).
+    pub checks: Vec<Check>,
     /// What saw it: `capability_check`, `syscall_tracepoint` (a group's fallback) or
     /// `exec_tracepoint` (an exec from a memfd).
     pub source: &'static str,
@@ -363,6 +408,7 @@ impl Serialize for OperationEvent {
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("capability", &self.capability)?;
         m.serialize_entry("cgroup", &h.cgroup)?;
+        m.serialize_entry("checks", &self.checks)?;
         m.serialize_entry("container", &h.container)?;
         m.serialize_entry("group", self.group)?;
         m.serialize_entry("k8s", &h.k8s)?;
@@ -388,6 +434,7 @@ impl Fields for OperationEvent {
             },
             [k, rest @ ..] => match k.name {
                 Name::Capability => self.capability.field(rest),
+                Name::Checks => self.checks.field(rest),
                 Name::Group => self.group.field(rest),
                 Name::Namespace => match &self.namespace {
                     Some(ns) => ns.field(rest),
@@ -556,6 +603,8 @@ pub struct CredentialsEvent {
     pub exec: Option<ExecDetail>,
     /// The check that decided the call (set*id causes), else null.
     pub capability: Option<CapabilityUse>,
+    /// Every capability check the call made (empty for `exec` and calls seen returning).
+    pub checks: Vec<Check>,
     /// The call's return value where it was seen returning (`capset` through
     /// `fexit/security_capset`); null at a check and for `exec`.
     pub result: Option<i64>,
@@ -564,10 +613,11 @@ pub struct CredentialsEvent {
 impl Serialize for CredentialsEvent {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let h = &self.header;
-        let mut m = s.serialize_map(Some(12))?;
+        let mut m = s.serialize_map(Some(13))?;
         m.serialize_entry("capability", &self.capability)?;
         m.serialize_entry("cause", self.cause)?;
         m.serialize_entry("cgroup", &h.cgroup)?;
+        m.serialize_entry("checks", &self.checks)?;
         m.serialize_entry("container", &h.container)?;
         m.serialize_entry("credentials", &self.credentials)?;
         m.serialize_entry("exec", &self.exec)?;
@@ -591,6 +641,7 @@ impl Fields for CredentialsEvent {
             [k, rest @ ..] => match k.name {
                 Name::Capability => self.capability.field(rest),
                 Name::Cause => self.cause.field(rest),
+                Name::Checks => self.checks.field(rest),
                 Name::Credentials => self.credentials.field(rest),
                 Name::Exec => self.exec.field(rest),
                 Name::Result => self.result.field(rest),

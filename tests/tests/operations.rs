@@ -89,6 +89,29 @@ fn mount_is_reported_with_its_arguments() {
     assert_eq!(ev["process"]["pid"], c.pid, "{ev:#}");
     assert_eq!(ev["container"]["id"], c.id.as_str(), "{ev:#}");
     assert_eq!(ev["k8s"]["pod"], TEST_POD, "{ev:#}");
+
+    // One mount, one line: the kernel's checks of the call (CAP_SYS_ADMIN, twice for a
+    // tmpfs on 6.x kernels) are listed in it, and no capability event stands beside it.
+    let (cgroup_id, id) = (c.cgroup_id, c.id.clone());
+    c.delete();
+    daemon
+        .wait_for_event(|e| e["kind"] == "container_stop" && e["container"]["id"] == id.as_str())
+        .expect("container_stop");
+    let lines: Vec<Value> = daemon
+        .events()
+        .into_iter()
+        .filter(|e| {
+            e["cgroup"]["id"] == cgroup_id
+                && e["process"]["comm"] == "trigger"
+                && e["syscall"]["name"] == "mount"
+        })
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let checks = lines[0]["checks"].as_array().expect("checks");
+    assert_eq!(checks.len(), 1, "{checks:#?}");
+    assert_eq!(checks[0]["name"], "CAP_SYS_ADMIN", "{checks:#?}");
+    assert_eq!(checks[0]["verdict"], "allowed", "{checks:#?}");
+    assert!(checks[0]["count"].as_u64() >= Some(1), "{checks:#?}");
 }
 
 #[test]
@@ -128,8 +151,8 @@ fn every_repeated_operation_is_reported() {
         3,
     );
     assert!(out.contains("mount rc=0"), "{out}");
-    // One event per capability check: mount(2) of a tmpfs makes two (may_mount and the
-    // filesystem's own), so three mounts give at least three events.
+    // One event per call (a call's checks are one event: mount(2) of a tmpfs makes two);
+    // the umount2 between them keeps the three identical mounts apart.
     assert!(mounts.len() >= 3, "{mounts:#?}");
     let umounts: Vec<Value> = daemon
         .events()

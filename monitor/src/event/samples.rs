@@ -215,6 +215,11 @@ pub fn samples() -> Vec<(&'static str, Sample)> {
                     result: None,
                 },
                 capability: Some(check("allowed", None)),
+                // The kernel checks CAP_SYS_ADMIN twice for a mount.
+                checks: vec![Check {
+                    count: 2,
+                    ..Check::of(&check("allowed", None))
+                }],
                 source: "capability_check",
                 namespace: None,
             }),
@@ -231,6 +236,7 @@ pub fn samples() -> Vec<(&'static str, Sample)> {
                     result: Some(-13),
                 },
                 capability: None,
+                checks: Vec::new(),
                 source: "syscall_tracepoint",
                 namespace: None,
             }),
@@ -247,6 +253,7 @@ pub fn samples() -> Vec<(&'static str, Sample)> {
                     result: None,
                 },
                 capability: Some(check("allowed", None)),
+                checks: vec![Check::of(&check("allowed", None))],
                 source: "capability_check",
                 namespace: Some(NamespaceChange {
                     operation: "setns",
@@ -271,6 +278,7 @@ pub fn samples() -> Vec<(&'static str, Sample)> {
                     result: None,
                 },
                 capability: None,
+                checks: Vec::new(),
                 source: "lsm_hook",
                 namespace: Some(NamespaceChange {
                     operation: "clone",
@@ -290,6 +298,7 @@ pub fn samples() -> Vec<(&'static str, Sample)> {
                 cause: "setuid",
                 exec: None,
                 capability: Some(check("allowed", None)),
+                checks: vec![Check::of(&check("allowed", None))],
                 result: None,
             }),
         ),
@@ -306,6 +315,7 @@ pub fn samples() -> Vec<(&'static str, Sample)> {
                     filename: Some("/usr/bin/su".into()),
                 }),
                 capability: None,
+                checks: Vec::new(),
                 result: Some(0),
             }),
         ),

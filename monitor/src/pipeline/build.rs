@@ -6,8 +6,8 @@ use crate::{
     advisor::{self, OutsideBaseline},
     catalog::operations,
     event::{
-        CapabilityEvent, CredentialsChange, CredentialsEvent, Ids, Operation, OperationEvent,
-        SyscallDetail,
+        CapabilityEvent, Check, CredentialsChange, CredentialsEvent, Ids, Operation,
+        OperationEvent, SyscallDetail,
     },
     rules::{Alert, Severity, Technique},
 };
@@ -86,6 +86,10 @@ pub(super) fn id_change_event(ev: &CapabilityEvent, op: &Operation) -> Option<Cr
         exec: None,
         // A call seen at its return made no check of its own.
         capability: op.exit.is_none().then(|| ev.capability.clone()),
+        checks: match op.exit {
+            None => vec![Check::of(&ev.capability)],
+            Some(_) => Vec::new(),
+        },
         result: op.exit,
     })
 }
@@ -151,6 +155,7 @@ pub(super) fn operation_event(ev: CapabilityEvent, op: &Operation) -> Option<Ope
     } else {
         "syscall"
     };
+    let checked = op.exit.is_none() && !op.lsm;
     Some(OperationEvent {
         header,
         group: sensitive.group,
@@ -160,7 +165,11 @@ pub(super) fn operation_event(ev: CapabilityEvent, op: &Operation) -> Option<Ope
             args,
             result: op.exit,
         },
-        capability: (op.exit.is_none() && !op.lsm).then_some(ev.capability),
+        checks: match checked {
+            true => vec![Check::of(&ev.capability)],
+            false => Vec::new(),
+        },
+        capability: checked.then_some(ev.capability),
         source: if op.lsm {
             "lsm_hook"
         } else if op.exit.is_some() {

@@ -7,6 +7,8 @@
 mod build;
 pub mod operation;
 pub mod stats;
+#[cfg(test)]
+mod tests;
 
 use std::{
     collections::{HashMap as StdHashMap, HashSet},
@@ -27,7 +29,7 @@ use crate::{
     catalog::operations,
     config::{Config, Coverage},
     event::{
-        CapabilityEvent, CapabilitySets, Clock, ContainerEvent, CredentialsChange,
+        CapabilityEvent, CapabilitySets, CapabilityUse, Clock, ContainerEvent, CredentialsChange,
         CredentialsEvent, DecodeError, Exec, ExecDetail, Header, Ids, Operation, OperationEvent,
         Process, Published, Record, Shared, SyscallDetail, access::Event, boottime_ns, decode,
     },
@@ -49,6 +51,48 @@ use self::{
 
 /// Events a live-stream client may fall behind before it skips some (counted).
 pub(crate) const STREAM_LAG: usize = 4096;
+
+/// Checks of one thread and syscall with the same arguments this close together are one
+/// call (the kernel checks CAP_SYS_ADMIN twice for a mount); without a syscall-entry hook
+/// there is no call id, so identical calls closer than this merge too (their checks are
+/// counted). An operation is written once this has passed, at the next poll.
+const MERGE_WINDOW_NS: u64 = 10_000_000;
+
+/// A held operation is written without waiting for a later record once this long has
+/// passed on the clock (the reader may lag the kernel by that much when the ring buffer
+/// holds a burst).
+const MERGE_PATIENCE_NS: u64 = 100_000_000;
+
+/// An operation's event, held until its call's other checks have joined it.
+struct PendingOp {
+    syscall: i64,
+    args: [u64; 6],
+    /// Boot-clock time of its first check.
+    first_ns: u64,
+    event: Reported,
+}
+
+/// The event an operation is reported as.
+enum Reported {
+    Operation(OperationEvent),
+    Credentials(CredentialsEvent),
+}
+
+impl Reported {
+    fn checks(&mut self) -> &mut Vec<crate::event::Check> {
+        match self {
+            Reported::Operation(e) => &mut e.checks,
+            Reported::Credentials(e) => &mut e.checks,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        match self {
+            Reported::Operation(e) => e.header.process.pid,
+            Reported::Credentials(e) => e.header.process.pid,
+        }
+    }
+}
 
 /// How often the output thread looks for containers whose start is pending.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
@@ -185,6 +229,12 @@ pub(crate) struct Output {
     pub(crate) merge: ExitMerge,
     /// Execs from a memfd are `syscall` events (the `misc` group is not `off`).
     pub(crate) report_fileless: bool,
+    /// Operations seen at a capability check, by thread, held for [`MERGE_WINDOW_NS`] so
+    /// that the other checks of the same call join them (one operation, one line).
+    pending: crate::FastMap<u32, PendingOp>,
+    /// Boot-clock time of the latest check handled: a held operation is complete once a
+    /// check [`MERGE_WINDOW_NS`] after its first has been read.
+    last_check_ns: u64,
     /// The time of the batch being handled, read once per batch rather than per event:
     /// the rules' windows and the advisor's last-seen need no finer clock.
     now: Instant,
@@ -240,6 +290,8 @@ impl Output {
             advisor_saved: Instant::now(),
             merge: ExitMerge::default(),
             report_fileless: true,
+            pending: crate::FastMap::default(),
+            last_check_ns: 0,
             now: Instant::now(),
             now_unix: advisor::unix_now(),
         }
@@ -294,6 +346,7 @@ impl Output {
             if last_poll.elapsed() >= POLL_INTERVAL {
                 // Container events come from here, perhaps long after the last batch.
                 self.refresh_now();
+                self.flush_pending(false);
                 self.poll_lifecycle();
                 self.label_pending();
                 self.poll_rules();
@@ -303,6 +356,7 @@ impl Output {
             self.flush_sinks();
             self.metrics.health.output_alive();
         }
+        self.flush_pending(true);
         self.poll_advisor(true);
         self.flush_sinks();
     }
@@ -346,40 +400,135 @@ impl Output {
     }
 
     /// The `credentials` event of a credential syscall, else the `syscall`/`namespace`
-    /// event of a sensitive one (`ev`: the record's check, or its stand-in).
-    fn report_operation(&mut self, ev: CapabilityEvent, op: &Operation) {
-        if let Some(change) = id_change_event(&ev, op) {
-            self.emit(&change);
-        } else if let Some(mut ev) = operation_event(ev, op) {
-            self.name_target(&mut ev);
-            self.emit(&ev);
+    /// event of a sensitive one (`ev`: the record's check, or its stand-in); None when the
+    /// record is no operation after all (a fork's memory-accounting check, setuid() to the
+    /// ids a process has).
+    fn operation_of(&mut self, ev: &CapabilityEvent, op: &Operation) -> Option<Reported> {
+        if let Some(change) = id_change_event(ev, op) {
+            return Some(Reported::Credentials(change));
+        }
+        let mut ev = operation_event(ev.clone(), op)?;
+        self.name_target(&mut ev);
+        Some(Reported::Operation(ev))
+    }
+
+    /// A check that belongs to the call `held` for its thread: it joins that event.
+    fn join_pending(&mut self, c: &CapabilityRecord, cap: &CapabilityUse) -> bool {
+        let Some(p) = self.pending.get_mut(&c.tid) else {
+            return false;
+        };
+        if p.syscall != c.syscall
+            || p.args != c.args
+            || c.boot_ns.saturating_sub(p.first_ns) >= MERGE_WINDOW_NS
+        {
+            return false;
+        }
+        crate::event::add_check(p.event.checks(), cap);
+        self.stats.checks_merged.fetch_add(1, Relaxed);
+        true
+    }
+
+    /// Writes the operation held for thread `tid`, if any.
+    fn flush_thread(&mut self, tid: u32) {
+        if let Some(p) = self.pending.remove(&tid) {
+            self.emit_reported(p.event);
+        }
+    }
+
+    /// Writes the held operations whose window has passed (all of them with `all`), in
+    /// the order they were seen.
+    fn flush_pending(&mut self, all: bool) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let (now, read) = (boottime_ns(), self.last_check_ns);
+        let mut due: Vec<(u64, u32)> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| {
+                all || read.saturating_sub(p.first_ns) >= MERGE_WINDOW_NS
+                    || now.saturating_sub(p.first_ns) >= MERGE_PATIENCE_NS
+            })
+            .map(|(tid, p)| (p.first_ns, *tid))
+            .collect();
+        due.sort_unstable();
+        for (_, tid) in due {
+            self.flush_thread(tid);
+        }
+    }
+
+    /// Writes what the threads of process `pid` held (at its exec or exit).
+    fn flush_process(&mut self, pid: u32) {
+        let tids: Vec<u32> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.event.pid() == pid)
+            .map(|(tid, _)| *tid)
+            .collect();
+        for tid in tids {
+            self.flush_thread(tid);
+        }
+    }
+
+    fn emit_reported(&mut self, r: Reported) {
+        match r {
+            Reported::Operation(ev) => self.emit(&ev),
+            Reported::Credentials(ev) => self.emit(&ev),
+        }
+    }
+
+    /// A capability check: the advisor learns it; it joins the operation its call is
+    /// reported as (held briefly, so that the call's other checks join it too), or else it
+    /// is a `capability` event of its own.
+    fn check(&mut self, c: &CapabilityRecord, op: Option<&Operation>) {
+        self.last_check_ns = self.last_check_ns.max(c.boot_ns);
+        let ev = self.capability_event(c);
+        self.advise(&ev);
+        if self.join_pending(c, &ev.capability) {
+            return;
+        }
+        // Another call of this thread: what it held is complete.
+        self.flush_thread(c.tid);
+        match op.and_then(|op| self.operation_of(&ev, op)) {
+            Some(event) => {
+                self.pending.insert(
+                    c.tid,
+                    PendingOp {
+                        syscall: c.syscall,
+                        args: c.args,
+                        first_ns: c.boot_ns,
+                        event,
+                    },
+                );
+            }
+            None => self.publish_event(&ev),
         }
     }
 
     fn handle(&mut self, rec: Record) {
         match rec {
-            Record::Capability(cap) => {
-                let ev = self.capability_event(&cap);
-                self.emit(&ev);
-            }
+            Record::Capability(cap) => self.check(&cap, None),
             Record::Operation(op) => {
                 let c = &op.check;
                 // At a check; else seen returning (a fallback, fexit/security_capset) or
                 // at an LSM hook, with no check of its own.
                 if op.exit.is_none() && !op.lsm {
                     self.merge.checked(c.tid, c.syscall, c.args);
-                    let ev = self.capability_event(c);
-                    self.emit(&ev);
-                    self.report_operation(ev, &op);
+                    self.check(c, Some(&op));
                 } else if self.merge.returned(c.tid, c.syscall, c.args) {
                     // The same call's check was reported already.
                     self.stats.fallback_merged.fetch_add(1, Relaxed);
                 } else {
+                    self.flush_thread(c.tid);
                     let ev = self.capability_event(c);
-                    self.report_operation(ev, &op);
+                    if let Some(r) = self.operation_of(&ev, &op) {
+                        self.emit_reported(r);
+                    }
                 }
             }
             Record::Exec(exec) => {
+                // What the process held was made before the exec.
+                self.flush_process(exec.pid);
                 if let Some(change) = self.processes.exec(&exec) {
                     let ev = self.credentials_event(&exec, change);
                     self.emit(&ev);
@@ -389,7 +538,10 @@ impl Output {
                     self.emit(&ev);
                 }
             }
-            Record::Exit { pid, .. } => self.processes.exit(pid),
+            Record::Exit { pid, .. } => {
+                self.flush_process(pid);
+                self.processes.exit(pid);
+            }
             // Only the v2 hierarchy (id 0) has the cgroup ids the probes report.
             Record::Cgroup { hierarchy, .. } if hierarchy != 0 => {}
             Record::Cgroup {
@@ -495,6 +647,7 @@ impl Output {
                 result: Some(0),
             },
             capability: None,
+            checks: Vec::new(),
             source: "exec_tracepoint",
             namespace: None,
         }
@@ -522,6 +675,7 @@ impl Output {
                 filename: e.filename.clone(),
             }),
             capability: None,
+            checks: Vec::new(),
             result: None,
         }
     }
@@ -702,7 +856,14 @@ impl Output {
     /// Writes an event, then the alerts it raises. The event stays typed: it is serialized
     /// once, into the line every sink and the stream share, and the rules and the advisor
     /// read its fields.
+    /// Writes an event, judges it, and lets the advisor learn from it.
     fn emit<T: Published + Serialize>(&mut self, ev: &T) {
+        self.publish_event(ev);
+        self.advise(ev);
+    }
+
+    /// Writes an event and judges it (the advisor has seen it, or has no use for it).
+    fn publish_event<T: Published + Serialize>(&mut self, ev: &T) {
         if !self.serialize {
             // The benchmark's view of the stages before serialization.
             let alerts = self.rules.evaluate(ev, None, self.now);
@@ -710,7 +871,6 @@ impl Output {
             for alert in &alerts {
                 self.alert(alert);
             }
-            self.advise(ev);
             return;
         }
         // Sized like the last line, so that writing it does not grow the buffer.
@@ -729,7 +889,6 @@ impl Output {
         for alert in &alerts {
             self.alert(alert);
         }
-        self.advise(ev);
     }
 
     fn alert(&mut self, alert: &Alert) {
@@ -857,6 +1016,7 @@ impl Replay {
     pub fn tick(&mut self) {
         // The records fed since the last tick were one batch.
         self.output.refresh_now();
+        self.output.flush_pending(false);
         self.output.poll_lifecycle();
         self.output.label_pending();
         self.output.poll_rules();
@@ -867,6 +1027,11 @@ impl Replay {
     /// stages before serialization. Alerts are serialized as usual.
     pub fn without_serialization(&mut self) {
         self.output.serialize = false;
+    }
+
+    /// The JSON lines of the recent events (the live stream's history), oldest first.
+    pub fn recent(&self) -> Vec<String> {
+        self.output.hub.recent()
     }
 
     /// Bytes of JSON written so far (events, newlines included).

@@ -24,6 +24,9 @@ pub struct PipelineStats {
     pub host_cgroups_unfiltered: AtomicU64,
     /// Fallback records of syscalls already reported at their capability check.
     pub fallback_merged: AtomicU64,
+    /// Capability checks written as part of an operation's event already reported (the
+    /// second CAP_SYS_ADMIN check of a mount, ...).
+    pub checks_merged: AtomicU64,
 }
 
 impl std::fmt::Display for PipelineStats {
@@ -32,7 +35,7 @@ impl std::fmt::Display for PipelineStats {
             f,
             "records={} written={} queue_drops={} truncated={} unknown_kind={} output_errors={} \
              containers_tracked={} container_metadata_missing={} host_cgroups_unfiltered={} \
-             fallback_merged={}",
+             fallback_merged={} checks_merged={}",
             self.records.load(Relaxed),
             self.written.load(Relaxed),
             self.queue_drops.load(Relaxed),
@@ -43,6 +46,7 @@ impl std::fmt::Display for PipelineStats {
             self.container_metadata_missing.load(Relaxed),
             self.host_cgroups_unfiltered.load(Relaxed),
             self.fallback_merged.load(Relaxed),
+            self.checks_merged.load(Relaxed),
         )
     }
 }

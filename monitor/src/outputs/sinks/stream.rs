@@ -118,6 +118,12 @@ impl Hub {
         }
     }
 
+    /// The JSON lines of the recent events, oldest first.
+    pub fn recent(&self) -> Vec<String> {
+        let h = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        h.iter().map(|r| r.json.clone()).collect()
+    }
+
     /// Ends every client's stream (the daemon is stopping).
     pub fn close(&self) {
         self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
