@@ -171,6 +171,14 @@ config_keys! {
     always_emit_denied: bool = true;
     flag: bool [value_name = "BOOL"];
 
+    /// Write the container runtime's set-up of a new container as events too (runc's
+    /// mounts, device nodes, pivot_root, ... before the entrypoint runs).
+    ///
+    /// By default they are counted in `container_start.runtime_setup`; what a runtime does
+    /// not normally do there is written either way. For debugging a runtime.
+    runtime_setup_events: bool = false;
+    flag: bool [value_name = "BOOL"];
+
     /// Size of the kernel-to-daemon ring buffer in bytes: a power of two, at least 4096.
     ///
     /// The default (16 MiB, about 100,000 records) holds a third of a second of a

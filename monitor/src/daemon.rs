@@ -141,6 +141,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     output.merge = ExitMerge::new(&probes.syscalls, &probes.lsm_syscalls());
     output.report_fileless = config.operations.misc != Coverage::Off;
+    output.write_runtime_setup(config.runtime_setup_events);
     if let Some(cri) = start_cri(&config, &metrics)? {
         output.containers.set_cri(cri);
     }

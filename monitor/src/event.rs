@@ -678,6 +678,9 @@ pub struct ContainerEvent {
     pub posture: Posture,
     /// The container's init process at start (null if it is gone, and at stop).
     pub process: Option<Process>,
+    /// What the container runtime did in the container before its entrypoint ran
+    /// (`container_start` of a container that started while privmon ran; else null).
+    pub runtime_setup: Option<RuntimeSetup>,
     pub time: String,
 }
 
@@ -689,8 +692,41 @@ block!(ContainerEvent {
     Node: node,
     Posture: posture,
     Process: process,
+    RuntimeSetup: runtime_setup,
     Time: time,
 });
+
+/// The container runtime's set-up of a container (runc's mounts, device nodes,
+/// pivot_root, ...): its checks and operations, counted instead of written one by one.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct RuntimeSetup {
+    /// Allowed capability checks, by capability.
+    pub capabilities: BTreeMap<std::borrow::Cow<'static, str>, u32>,
+    /// Refused checks the kernel makes only to ask (memory accounting), by capability;
+    /// other refusals are written as events.
+    pub denied: BTreeMap<std::borrow::Cow<'static, str>, u32>,
+    /// Operations (calls), by syscall.
+    pub operations: BTreeMap<&'static str, u32>,
+}
+
+block!(RuntimeSetup {
+    Capabilities: capabilities,
+    Denied: denied,
+    Operations: operations,
+});
+
+impl RuntimeSetup {
+    /// Counts one check.
+    pub fn check(&mut self, name: std::borrow::Cow<'static, str>, verdict: &str, count: u32) {
+        let by = if verdict == "allowed" {
+            &mut self.capabilities
+        } else {
+            &mut self.denied
+        };
+        let n = by.entry(name).or_default();
+        *n = n.saturating_add(count);
+    }
+}
 
 impl Published for ContainerEvent {}
 

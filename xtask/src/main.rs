@@ -201,6 +201,8 @@ fn main() -> anyhow::Result<()> {
                     "cri",
                     "--test",
                     "docker",
+                    "--test",
+                    "signal",
                 ])
                 // `vm_only_*` tests need loadable modules and kexec: `vmtest` runs them.
                 .args(["--", "--ignored", "--skip", "vm_only_"])

@@ -347,6 +347,11 @@ pub fn samples() -> Vec<(&'static str, Sample)> {
                     readonly_rootfs: Some(false),
                     image_trusted: None,
                 },
+                runtime_setup: Some(RuntimeSetup {
+                    capabilities: [("CAP_SYS_ADMIN".into(), 22), ("CAP_MKNOD".into(), 6)].into(),
+                    denied: [("CAP_SYS_ADMIN".into(), 1)].into(),
+                    operations: [("mount", 11), ("mknodat", 6), ("pivot_root", 1)].into(),
+                }),
             }),
         ),
         (
@@ -360,6 +365,7 @@ pub fn samples() -> Vec<(&'static str, Sample)> {
                 k8s: None,
                 cgroup: Cgroup { id: 9, path: None },
                 posture: Posture::default(),
+                runtime_setup: None,
             }),
         ),
     ]

@@ -6,6 +6,7 @@
 
 mod build;
 pub mod operation;
+mod setup;
 pub mod stats;
 #[cfg(test)]
 mod tests;
@@ -29,9 +30,10 @@ use crate::{
     catalog::operations,
     config::{Config, Coverage},
     event::{
-        CapabilityEvent, CapabilitySets, CapabilityUse, Clock, ContainerEvent, CredentialsChange,
-        CredentialsEvent, DecodeError, Exec, ExecDetail, Header, Ids, Operation, OperationEvent,
-        Process, Published, Record, Shared, SyscallDetail, access::Event, boottime_ns, decode,
+        CapabilityEvent, CapabilitySets, CapabilityUse, Check, Clock, ContainerEvent,
+        CredentialsChange, CredentialsEvent, DecodeError, Exec, ExecDetail, Header, Ids, Operation,
+        OperationEvent, Process, Published, Record, Shared, SyscallDetail, access::Event,
+        boottime_ns, decode,
     },
     kernel::loader::Probes,
     outputs::metrics::{Health, Metrics, SeriesLabels},
@@ -70,6 +72,8 @@ struct PendingOp {
     /// Boot-clock time of its first check.
     first_ns: u64,
     event: Reported,
+    /// Part of the container runtime's set-up: counted in `container_start`, not written.
+    setup: bool,
 }
 
 /// The event an operation is reported as.
@@ -86,10 +90,18 @@ impl Reported {
         }
     }
 
-    fn pid(&self) -> u32 {
+    fn header(&self) -> &Header {
         match self {
-            Reported::Operation(e) => e.header.process.pid,
-            Reported::Credentials(e) => e.header.process.pid,
+            Reported::Operation(e) => &e.header,
+            Reported::Credentials(e) => &e.header,
+        }
+    }
+
+    /// The syscall (a credentials event's cause is its syscall, or `exec`).
+    fn name(&self) -> &'static str {
+        match self {
+            Reported::Operation(e) => e.syscall.name,
+            Reported::Credentials(e) => e.cause,
         }
     }
 }
@@ -235,6 +247,8 @@ pub(crate) struct Output {
     /// Boot-clock time of the latest check handled: a held operation is complete once a
     /// check [`MERGE_WINDOW_NS`] after its first has been read.
     last_check_ns: u64,
+    /// Containers whose runtime is setting them up: their set-up is counted, not written.
+    setups: setup::Setups,
     /// The time of the batch being handled, read once per batch rather than per event:
     /// the rules' windows and the advisor's last-seen need no finer clock.
     now: Instant,
@@ -292,6 +306,7 @@ impl Output {
             report_fileless: true,
             pending: crate::FastMap::default(),
             last_check_ns: 0,
+            setups: setup::Setups::default(),
             now: Instant::now(),
             now_unix: advisor::unix_now(),
         }
@@ -308,15 +323,18 @@ impl Output {
     pub(crate) fn discover(&mut self) {
         let now = boottime_ns();
         for (id, path) in self.cgroups.all() {
-            self.classify(id, &path, now);
+            self.classify(id, &path, now, false);
         }
         self.poll_lifecycle();
     }
 
     /// A cgroup that exists: a container's (tracked) or the host's (filtered in the kernel).
-    fn classify(&mut self, id: u64, path: &str, boot_ns: u64) {
+    /// A container's seen appearing (`new`) is being set up by its runtime.
+    fn classify(&mut self, id: u64, path: &str, boot_ns: u64, new: bool) {
         if cgroup_path::parse(path).is_some() {
-            self.lifecycle.on_mkdir(id, path, boot_ns);
+            if self.lifecycle.on_mkdir(id, path, boot_ns) && new {
+                self.setups.begin(id, boot_ns);
+            }
         } else if let Some(filter) = &mut self.host_cgroups
             && !filter.insert(id)
         {
@@ -428,10 +446,35 @@ impl Output {
         true
     }
 
-    /// Writes the operation held for thread `tid`, if any.
+    /// Writes the operation held for thread `tid`, if any (or counts it in its
+    /// container's set-up).
     fn flush_thread(&mut self, tid: u32) {
-        if let Some(p) = self.pending.remove(&tid) {
-            self.emit_reported(p.event);
+        let Some(mut p) = self.pending.remove(&tid) else {
+            return;
+        };
+        let cgroup_id = p.event.header().cgroup.id;
+        let name = p.event.name();
+        if p.setup
+            && self
+                .setups
+                .operation(cgroup_id, p.first_ns, name, p.event.checks())
+        {
+            self.stats.setup_folded.fetch_add(1, Relaxed);
+            return;
+        }
+        self.emit_reported(p.event);
+    }
+
+    /// Writes (or counts) what the threads of cgroup `cgroup_id` held.
+    fn flush_cgroup(&mut self, cgroup_id: u64) {
+        let tids: Vec<u32> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.event.header().cgroup.id == cgroup_id)
+            .map(|(tid, _)| *tid)
+            .collect();
+        for tid in tids {
+            self.flush_thread(tid);
         }
     }
 
@@ -462,7 +505,7 @@ impl Output {
         let tids: Vec<u32> = self
             .pending
             .iter()
-            .filter(|(_, p)| p.event.pid() == pid)
+            .filter(|(_, p)| p.event.header().process.pid == pid)
             .map(|(tid, _)| *tid)
             .collect();
         for tid in tids {
@@ -489,8 +532,18 @@ impl Output {
         }
         // Another call of this thread: what it held is complete.
         self.flush_thread(c.tid);
+        let cap = &ev.capability;
+        let probing = advisor::is_probing(
+            cap.audit,
+            &cap.name,
+            ev.syscall.as_ref().and_then(|s| s.name),
+        );
         match op.and_then(|op| self.operation_of(&ev, op)) {
             Some(event) => {
+                let refused = cap.verdict != "allowed" && !probing;
+                let setup = self
+                    .setups
+                    .folds(c.cgroup_id, c.boot_ns, event.name(), refused);
                 self.pending.insert(
                     c.tid,
                     PendingOp {
@@ -498,11 +551,23 @@ impl Output {
                         args: c.args,
                         first_ns: c.boot_ns,
                         event,
+                        setup,
                     },
                 );
             }
+            None if self
+                .setups
+                .check(c.cgroup_id, c.boot_ns, &Check::of(cap), probing) =>
+            {
+                self.stats.setup_folded.fetch_add(1, Relaxed);
+            }
             None => self.publish_event(&ev),
         }
+    }
+
+    /// Writes the runtime's set-up events too (`runtime_setup_events`).
+    pub(crate) fn write_runtime_setup(&mut self, on: bool) {
+        self.setups.write_all = on;
     }
 
     fn handle(&mut self, rec: Record) {
@@ -529,6 +594,7 @@ impl Output {
             Record::Exec(exec) => {
                 // What the process held was made before the exec.
                 self.flush_process(exec.pid);
+                self.setups.exec(&exec);
                 if let Some(change) = self.processes.exec(&exec) {
                     let ev = self.credentials_event(&exec, change);
                     self.emit(&ev);
@@ -558,7 +624,7 @@ impl Output {
                         format!("/{path}")
                     };
                     self.cgroups.insert(id, path.clone());
-                    self.classify(id, &path, boot_ns);
+                    self.classify(id, &path, boot_ns, true);
                 }
             }
             Record::Cgroup {
@@ -570,15 +636,16 @@ impl Output {
                 // Labelled while its path is still known; its series expire later.
                 self.label_cgroup(id, 0, true);
                 self.metrics.cgroup_removed(id);
-                for ev in self.lifecycle.on_rmdir(
+                for mut ev in self.lifecycle.on_rmdir(
                     id,
                     boot_ns,
                     &mut self.containers,
                     &self.node,
                     &self.clock,
                 ) {
-                    self.container_event(&ev);
+                    self.container_event(&mut ev);
                 }
+                self.setups.end(id);
                 self.cgroups.remove(id);
                 self.attributed.remove(&id);
                 if let Some(filter) = &mut self.host_cgroups {
@@ -820,7 +887,12 @@ impl Output {
     }
 
     /// Writes a container_start/stop event and keeps the posture gauges in step.
-    fn container_event(&mut self, ev: &ContainerEvent) {
+    fn container_event(&mut self, ev: &mut ContainerEvent) {
+        if ev.kind == "container_start" {
+            // The set-up is over: what it did goes out with the start.
+            self.flush_cgroup(ev.cgroup.id);
+            ev.runtime_setup = self.setups.end(ev.cgroup.id);
+        }
         if let Some(c) = &ev.container {
             if ev.kind == "container_start" {
                 self.started.insert(c.id.clone());
@@ -835,11 +907,14 @@ impl Output {
     }
 
     fn poll_lifecycle(&mut self) {
-        for ev in self
-            .lifecycle
-            .poll(&mut self.containers, &self.node, &self.clock)
-        {
-            self.container_event(&ev);
+        let setups = &self.setups;
+        let started =
+            self.lifecycle
+                .poll(&mut self.containers, &self.node, &self.clock, |cgroup_id| {
+                    setups.in_setup(cgroup_id)
+                });
+        for mut ev in started {
+            self.container_event(&mut ev);
         }
         self.update_gauges();
     }
@@ -853,10 +928,9 @@ impl Output {
             .store(self.lifecycle.len() as u64, Relaxed);
     }
 
-    /// Writes an event, then the alerts it raises. The event stays typed: it is serialized
-    /// once, into the line every sink and the stream share, and the rules and the advisor
-    /// read its fields.
-    /// Writes an event, judges it, and lets the advisor learn from it.
+    /// Writes an event, then the alerts it raises, and lets the advisor learn from it. The
+    /// event stays typed: it is serialized once, into the line every sink and the stream
+    /// share, and the rules and the advisor read its fields.
     fn emit<T: Published + Serialize>(&mut self, ev: &T) {
         self.publish_event(ev);
         self.advise(ev);
@@ -996,6 +1070,7 @@ impl Replay {
             .unwrap_or_default();
         output.merge = ExitMerge::new(&table, &[]);
         output.report_fileless = config.operations.misc != Coverage::Off;
+        output.write_runtime_setup(config.runtime_setup_events);
         Ok(Replay { output })
     }
 

@@ -27,6 +27,9 @@ pub struct PipelineStats {
     /// Capability checks written as part of an operation's event already reported (the
     /// second CAP_SYS_ADMIN check of a mount, ...).
     pub checks_merged: AtomicU64,
+    /// Checks and operations of container runtimes' set-up, counted in `container_start`
+    /// instead of written.
+    pub setup_folded: AtomicU64,
 }
 
 impl std::fmt::Display for PipelineStats {
@@ -35,7 +38,7 @@ impl std::fmt::Display for PipelineStats {
             f,
             "records={} written={} queue_drops={} truncated={} unknown_kind={} output_errors={} \
              containers_tracked={} container_metadata_missing={} host_cgroups_unfiltered={} \
-             fallback_merged={} checks_merged={}",
+             fallback_merged={} checks_merged={} setup_folded={}",
             self.records.load(Relaxed),
             self.written.load(Relaxed),
             self.queue_drops.load(Relaxed),
@@ -47,6 +50,7 @@ impl std::fmt::Display for PipelineStats {
             self.host_cgroups_unfiltered.load(Relaxed),
             self.fallback_merged.load(Relaxed),
             self.checks_merged.load(Relaxed),
+            self.setup_folded.load(Relaxed),
         )
     }
 }
@@ -68,6 +72,13 @@ impl Source for PipelineStats {
             "privmon_container_metadata_missing_total",
             "Containers whose runtime metadata (name, image, pod) could not be found.",
             self.container_metadata_missing.load(Relaxed),
+        )?;
+        scrape.counter(
+            "privmon_runtime_setup_events_total",
+            "Capability checks and operations of container runtimes setting a container up \
+             (before its entrypoint runs), counted in container_start's runtime_setup \
+             instead of written as events.",
+            self.setup_folded.load(Relaxed),
         )?;
         scrape.counter(
             "privmon_ring_buffer_records_total",

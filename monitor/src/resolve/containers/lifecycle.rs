@@ -73,17 +73,22 @@ impl Lifecycle {
     }
 
     /// Containers not yet announced whose runtime files are now there (or whose patience
-    /// ran out): their `container_start` events.
+    /// ran out): their `container_start` events. A container for which `hold` is true
+    /// (its runtime is still setting it up) waits, within the same patience.
     pub fn poll(
         &mut self,
         containers: &mut Containers,
         node: &str,
         clock: &crate::event::Clock,
+        hold: impl Fn(u64) -> bool,
     ) -> Vec<ContainerEvent> {
         let now = boottime_ns();
         let mut out = Vec::new();
         for (cgroup_id, t) in self.tracked.iter_mut().filter(|(_, t)| t.started.is_none()) {
             let force = now.saturating_sub(t.since) >= START_PATIENCE;
+            if hold(*cgroup_id) && !force {
+                continue;
+            }
             if let Some(ev) = try_start(
                 *cgroup_id,
                 t,
@@ -140,6 +145,7 @@ impl Lifecycle {
                     path: Some(Shared::new(t.path.into())),
                 },
                 posture: s.posture,
+                runtime_setup: None,
             });
         }
         containers.forget(&t.container_id);
@@ -203,5 +209,7 @@ fn try_start(
             path: Some(Shared::new(t.path.as_str().into())),
         },
         posture: started.posture,
+        // The pipeline fills it in: it sees the runtime's checks.
+        runtime_setup: None,
     })
 }

@@ -1,0 +1,268 @@
+//! The container runtime's set-up of a new container, folded into its `container_start`.
+//!
+//! Between the container's cgroup appearing and its entrypoint's exec, the only processes
+//! in the cgroup are the runtime's (runc's init joins the cgroup, then mounts /proc and
+//! /dev, makes device nodes, pivots its root, drops privileges, then executes the
+//! entrypoint): that is how its checks are told from the workload's, by where and when
+//! they happen rather than by a process name a workload could take. What the runtime
+//! normally does there is counted in `container_start.runtime_setup`; anything else (an
+//! operation a runtime does not make, a refused check other than the kernel's memory
+//! accounting) is still written as an event.
+
+use crate::{
+    catalog::operations,
+    event::{Check, Exec, RuntimeSetup},
+};
+
+/// Longest set-up folded: a cgroup whose entrypoint has not run by then is written in
+/// full (boot-clock nanoseconds).
+const SETUP_PATIENCE_NS: u64 = 10_000_000_000;
+
+/// Operations container runtimes make while setting a container up (runc, crun): mounts
+/// and the new mount API, device nodes, the root switch, host and domain names, namespaces,
+/// the session keyring, privilege drops.
+const RUNTIME_OPERATIONS: &[&str] = &[
+    "mount",
+    "umount2",
+    "move_mount",
+    "open_tree",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "mount_setattr",
+    "pivot_root",
+    "chroot",
+    "mknod",
+    "mknodat",
+    "sethostname",
+    "setdomainname",
+    "unshare",
+    "setns",
+    "clone",
+    "clone3",
+    "keyctl",
+    "capset",
+    "setgroups",
+    "setuid",
+    "setgid",
+    "setresuid",
+    "setresgid",
+    "setreuid",
+    "setregid",
+];
+
+/// A container being set up by its runtime.
+struct Setup {
+    cgroup_id: u64,
+    since: u64,
+    /// The entrypoint has been executed: nothing more is folded.
+    over: bool,
+    summary: RuntimeSetup,
+}
+
+/// The containers whose runtime is setting them up, by cgroup.
+#[derive(Default)]
+pub(super) struct Setups {
+    setups: Vec<Setup>,
+    /// Write the set-up's events too (`runtime_setup_events`).
+    pub(super) write_all: bool,
+}
+
+impl Setups {
+    /// A container's cgroup appeared (seen live, not found at start-up).
+    pub(super) fn begin(&mut self, cgroup_id: u64, boot_ns: u64) {
+        self.end(cgroup_id);
+        self.setups.push(Setup {
+            cgroup_id,
+            since: boot_ns,
+            over: false,
+            summary: RuntimeSetup::default(),
+        });
+    }
+
+    fn active(&mut self, cgroup_id: u64, boot_ns: u64) -> Option<&mut RuntimeSetup> {
+        let s = self.setups.iter_mut().find(|s| s.cgroup_id == cgroup_id)?;
+        (!s.over && boot_ns.saturating_sub(s.since) < SETUP_PATIENCE_NS).then_some(&mut s.summary)
+    }
+
+    /// Whether the runtime is still setting the container of `cgroup_id` up (its
+    /// `container_start` waits for the entrypoint, within the start's patience).
+    pub(super) fn in_setup(&self, cgroup_id: u64) -> bool {
+        self.setups
+            .iter()
+            .any(|s| s.cgroup_id == cgroup_id && !s.over)
+    }
+
+    /// An exec: in a container being set up, the entrypoint's (unless it is the runtime
+    /// executing itself again), which ends the set-up. Its summary waits for
+    /// `container_start`.
+    pub(super) fn exec(&mut self, e: &Exec) {
+        let own = e.memfd
+            || e.filename.as_deref() == Some("/proc/self/exe")
+            || e.comm.starts_with("runc");
+        if !own && let Some(s) = self.setups.iter_mut().find(|s| s.cgroup_id == e.cgroup_id) {
+            s.over = true;
+        }
+    }
+
+    /// Counts a plain check of the set-up; false when it is to be written (no set-up, a
+    /// refusal that is no probe).
+    pub(super) fn check(
+        &mut self,
+        cgroup_id: u64,
+        boot_ns: u64,
+        check: &Check,
+        probing: bool,
+    ) -> bool {
+        if self.write_all || (check.verdict != "allowed" && !probing) {
+            return false;
+        }
+        match self.active(cgroup_id, boot_ns) {
+            Some(summary) => {
+                summary.check(check.name.clone(), check.verdict, check.count);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether an operation (`name`, first check refused and not a probe: `refused`) would
+    /// be folded into the set-up of `cgroup_id`.
+    pub(super) fn folds(
+        &mut self,
+        cgroup_id: u64,
+        boot_ns: u64,
+        name: &str,
+        refused: bool,
+    ) -> bool {
+        !self.write_all
+            && !refused
+            && RUNTIME_OPERATIONS.contains(&name)
+            && self.active(cgroup_id, boot_ns).is_some()
+    }
+
+    /// Counts an operation of the set-up with its checks; false if the set-up is over.
+    pub(super) fn operation(
+        &mut self,
+        cgroup_id: u64,
+        boot_ns: u64,
+        name: &str,
+        checks: &[Check],
+    ) -> bool {
+        let Some(summary) = self.active(cgroup_id, boot_ns) else {
+            return false;
+        };
+        // Every folded operation is one the catalogue names; an unknown name is kept as
+        // written rather than dropped.
+        let name = operations::lookup(name).map_or("other", |op| op.name);
+        let n = summary.operations.entry(name).or_default();
+        *n = n.saturating_add(1);
+        for c in checks {
+            summary.check(c.name.clone(), c.verdict, c.count);
+        }
+        true
+    }
+
+    /// The set-up is over (its container is announced, or gone): its summary.
+    pub(super) fn end(&mut self, cgroup_id: u64) -> Option<RuntimeSetup> {
+        let i = self.setups.iter().position(|s| s.cgroup_id == cgroup_id)?;
+        Some(self.setups.swap_remove(i).summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allowed(name: &'static str) -> Check {
+        Check {
+            count: 1,
+            name: name.into(),
+            verdict: "allowed",
+        }
+    }
+
+    fn exec(cgroup_id: u64, filename: &str, memfd: bool) -> Exec {
+        Exec {
+            pid: 1,
+            ppid: 0,
+            uid: None,
+            euid: None,
+            gid: None,
+            egid: None,
+            cap_permitted: 0,
+            cap_effective: 0,
+            cgroup_id,
+            boot_ns: 0,
+            comm: filename.rsplit('/').next().unwrap_or_default().into(),
+            filename: Some(filename.into()),
+            args: Vec::new(),
+            args_truncated: false,
+            memfd,
+        }
+    }
+
+    #[test]
+    fn the_runtimes_usual_work_is_counted_until_the_entrypoint_runs() {
+        let mut s = Setups::default();
+        s.begin(7, 1_000);
+        assert!(s.in_setup(7));
+        assert!(s.folds(7, 2_000, "mount", false));
+        assert!(s.operation(
+            7,
+            2_000,
+            "mount",
+            &[Check {
+                count: 2,
+                ..allowed("CAP_SYS_ADMIN")
+            }]
+        ));
+        assert!(s.check(7, 3_000, &allowed("CAP_SETUID"), false));
+        // Probes of the kernel's memory accounting are counted, refused or not.
+        let probe = Check {
+            verdict: "denied",
+            ..allowed("CAP_SYS_ADMIN")
+        };
+        assert!(s.check(7, 3_000, &probe, true));
+        // Another cgroup is nobody's set-up.
+        assert!(!s.check(8, 3_000, &allowed("CAP_SETUID"), false));
+        // The runtime executing itself again does not end it; the entrypoint does.
+        s.exec(&exec(7, "/proc/self/exe", false));
+        s.exec(&exec(7, "memfd:runc_cloned", true));
+        assert!(s.in_setup(7));
+        s.exec(&exec(7, "/bin/true", false));
+        assert!(!s.in_setup(7));
+        assert!(!s.check(7, 4_000, &allowed("CAP_SETUID"), false));
+        let summary = s.end(7).expect("its summary");
+        assert_eq!(summary.operations["mount"], 1);
+        assert_eq!(summary.capabilities["CAP_SYS_ADMIN"], 2);
+        assert_eq!(summary.capabilities["CAP_SETUID"], 1);
+        assert_eq!(summary.denied["CAP_SYS_ADMIN"], 1);
+        assert!(s.end(7).is_none());
+    }
+
+    #[test]
+    fn what_a_runtime_does_not_do_is_written() {
+        let mut s = Setups::default();
+        s.begin(7, 0);
+        // Operations runtimes do not make, and refusals that are no probes.
+        assert!(!s.folds(7, 1, "bpf", false));
+        assert!(!s.folds(7, 1, "init_module", false));
+        assert!(!s.folds(7, 1, "mount", true));
+        let refused = Check {
+            verdict: "denied",
+            ..allowed("CAP_NET_ADMIN")
+        };
+        assert!(!s.check(7, 1, &refused, false));
+        // A set-up that never ends is written after its patience.
+        assert!(!s.folds(7, SETUP_PATIENCE_NS, "mount", false));
+        // And everything with runtime_setup_events.
+        let mut s = Setups {
+            write_all: true,
+            ..Setups::default()
+        };
+        s.begin(7, 0);
+        assert!(!s.folds(7, 1, "mount", false));
+        assert!(!s.check(7, 1, &allowed("CAP_SETUID"), false));
+    }
+}
