@@ -46,6 +46,8 @@ pub enum RecordKind {
     /// A sensitive syscall seen at an LSM hook by an fentry program (an [`OperationRecord`]
     /// whose check is [`NO_CHECK`], before any result).
     LsmHook = 8,
+    /// A new process (not a thread) was forked: see [`ForkRecord`].
+    Fork = 9,
 }
 
 impl RecordKind {
@@ -59,6 +61,7 @@ impl RecordKind {
             6 => Some(Self::Operation),
             7 => Some(Self::SyscallExit),
             8 => Some(Self::LsmHook),
+            9 => Some(Self::Fork),
             _ => None,
         }
     }
@@ -73,7 +76,8 @@ pub mod drop_slot {
     pub const OPERATION: u32 = 8;
     /// The fallback syscall tracepoints.
     pub const SYSCALL_EXIT: u32 = 9;
-    pub const COUNT: u32 = 10;
+    pub const FORK: u32 = 10;
+    pub const COUNT: u32 = 11;
 }
 
 /// Bytes of a cgroup path carried in a [`CgroupRecord`] (longer paths are truncated and
@@ -211,7 +215,8 @@ pub struct KernelLayout {
     pub cred_group_info: u32,
     pub group_info_ngroups: u32,
     pub group_info_gid: u32,
-    pub _reserved: u32,
+    /// `task_struct.pid` (the thread id; `tgid` is the process's).
+    pub task_pid: u32,
 }
 
 impl KernelLayout {
@@ -252,7 +257,7 @@ impl KernelLayout {
         cred_group_info: Self::MISSING,
         group_info_ngroups: Self::MISSING,
         group_info_gid: Self::MISSING,
-        _reserved: Self::MISSING,
+        task_pid: Self::MISSING,
     };
 }
 
@@ -547,6 +552,21 @@ pub struct ExitRecord {
     pub boot_ns: u64,
 }
 
+/// A process forked a new process (`sched_process_fork`; threads are not reported): the
+/// child runs the parent's program until it execs.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ForkRecord {
+    /// Always [`RecordKind::Fork`].
+    pub kind: u32,
+    /// The child's pid (its thread group id).
+    pub pid: u32,
+    /// The parent's pid (thread group id).
+    pub ppid: u32,
+    pub _pad: u32,
+    pub boot_ns: u64,
+}
+
 #[cfg(feature = "user")]
 mod user {
     use super::*;
@@ -560,6 +580,7 @@ mod user {
     unsafe impl aya::Pod for CgroupRecord {}
     unsafe impl aya::Pod for ExecRecord {}
     unsafe impl aya::Pod for ExitRecord {}
+    unsafe impl aya::Pod for ForkRecord {}
     unsafe impl aya::Pod for OperationRecord {}
 }
 
@@ -572,5 +593,6 @@ const _: () = assert!(core::mem::size_of::<CapabilityRecord>() == 136);
 const _: () = assert!(core::mem::size_of::<CgroupRecord>() == 32 + CGROUP_PATH_LEN);
 const _: () = assert!(core::mem::size_of::<ExecRecord>() == 88 + EXEC_FILENAME_LEN + EXEC_ARGS_LEN);
 const _: () = assert!(core::mem::size_of::<ExitRecord>() == 16);
+const _: () = assert!(core::mem::size_of::<ForkRecord>() == 24);
 const _: () =
     assert!(core::mem::size_of::<OperationRecord>() == 40 + 136 + OP_STRINGS * OP_STRING_LEN);

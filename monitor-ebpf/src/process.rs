@@ -1,5 +1,5 @@
-//! Process lifecycle: exec (with its file name and arguments) and exit, for the daemon's
-//! process table. `sched_process_exec`/`exit` fire only on those events.
+//! Process lifecycle: fork, exec (with its file name and arguments) and exit, for the
+//! daemon's process table. `sched_process_fork`/`exec`/`exit` fire only on those events.
 
 use aya_ebpf::{
     helpers::{
@@ -11,7 +11,7 @@ use aya_ebpf::{
     programs::BtfTracePointContext,
 };
 use monitor_common::{
-    COMM_LEN, EXEC_ARGS_LEN, ExecRecord, ExitRecord, RecordKind, drop_slot, exec_flags,
+    COMM_LEN, EXEC_ARGS_LEN, ExecRecord, ExitRecord, ForkRecord, RecordKind, drop_slot, exec_flags,
 };
 
 use crate::{
@@ -25,6 +25,15 @@ use crate::{
 pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
     let bprm: u64 = ctx.arg(2);
     on_exec(bprm);
+    0
+}
+
+/// match-proto: v2.6.32: include/trace/events/sched.h: TP_PROTO(struct task_struct *parent,
+/// struct task_struct *child); runs in the parent, whose cgroup the child starts in.
+#[btf_tracepoint(function = "sched_process_fork")]
+pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
+    let child: u64 = ctx.arg(1);
+    on_fork(child);
     0
 }
 
@@ -106,6 +115,43 @@ fn on_exec(bprm: u64) {
             (*rec).args_len = len;
         }
     }
+    entry.submit(0);
+}
+
+#[inline(always)]
+fn on_fork(child: u64) {
+    let Some(cfg) = CONFIG.get(0) else { return };
+    let ppid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    if ppid == cfg.self_tgid {
+        return;
+    }
+    // SAFETY: plain helper call.
+    if !watched(cfg, unsafe { bpf_get_current_cgroup_id() }) {
+        return;
+    }
+    let l = &cfg.layout;
+    let Some(tgid) = read_at::<u32>(child, l.task_tgid) else {
+        return;
+    };
+    let Some(pid) = read_at::<u32>(child, l.task_pid) else {
+        return;
+    };
+    // A new thread of an existing process is no new process.
+    if tgid != pid {
+        return;
+    }
+    let Some(mut entry) = EVENTS.reserve::<ForkRecord>(0) else {
+        bump(&RINGBUF_DROPS, drop_slot::FORK);
+        return;
+    };
+    entry.write(ForkRecord {
+        kind: RecordKind::Fork as u32,
+        pid,
+        ppid,
+        _pad: 0,
+        // SAFETY: plain helper call.
+        boot_ns: unsafe { bpf_ktime_get_boot_ns() },
+    });
     entry.submit(0);
 }
 

@@ -270,3 +270,36 @@ fn events_carry_exec_details_and_ancestry_of_short_lived_processes() {
     assert_eq!(p["ancestors"][0]["comm"], "sh", "{p:#}");
     assert_attributed(&ev, &c);
 }
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn a_forked_child_that_never_execs_carries_its_parents_program() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let c = Container::create(&ContainerSpec {
+        // The trigger forks; the child makes the check and exits at once, no exec.
+        args: &["/bin/trigger", "fork-nice"],
+        capabilities: &["CAP_SYS_NICE"],
+        ..Default::default()
+    })
+    .unwrap();
+    let out = c.run_to_completion().unwrap();
+    assert!(out.contains("fork-nice rc=0"), "{out}");
+    let ev = daemon
+        .wait_for_event(|e| {
+            e["kind"] == "capability"
+                && e["cgroup"]["id"] == c.cgroup_id
+                && e["capability"]["name"] == "CAP_SYS_NICE"
+        })
+        .unwrap_or_else(|| panic!("no CAP_SYS_NICE event: {:#?}", daemon.events()));
+    let p = &ev["process"];
+    assert_ne!(p["pid"], c.pid, "the child's check: {p:#}");
+    assert_eq!(p["ppid"], c.pid, "{p:#}");
+    assert_eq!(p["exe"], "/bin/trigger", "{p:#}");
+    assert_eq!(
+        p["args"],
+        serde_json::json!(["/bin/trigger", "fork-nice"]),
+        "{p:#}"
+    );
+    assert_eq!(p["ancestors"][0]["pid"], c.pid, "{p:#}");
+}

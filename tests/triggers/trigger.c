@@ -109,7 +109,7 @@ static int report(const char *name, int rc) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: trigger raw-socket|nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S|userns-only|clone3-userns|ptrace-child|core-pattern|memfd-exec|setgroups G...|setfsuid UID|capset-drop CAP|capset-inherit CAP\n");
+        fprintf(stderr, "usage: trigger raw-socket|nice|fork-nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S|userns-only|clone3-userns|ptrace-child|core-pattern|memfd-exec|setgroups G...|setfsuid UID|capset-drop CAP|capset-inherit CAP\n");
         return 2;
     }
     const char *what = argv[1];
@@ -121,6 +121,16 @@ int main(int argc, char **argv) {
         return report(what, socket(AF_INET, SOCK_RAW, IPPROTO_ICMP));
     if (!strcmp(what, "nice"))
         return report(what, setpriority(PRIO_PROCESS, 0, -5));
+    if (!strcmp(what, "fork-nice")) {
+        /* A child that never execs (a busybox applet, a subshell, a server's worker) makes
+           the check and exits at once; the parent waits for it. */
+        pid_t child = fork();
+        if (child == 0)
+            _exit(report(what, setpriority(PRIO_PROCESS, 0, -5)));
+        int status;
+        waitpid(child, &status, 0);
+        return 0;
+    }
     if (!strcmp(what, "unshare-mount"))
         return report(what, unshare(CLONE_NEWNS));
     if (!strcmp(what, "mount")) {

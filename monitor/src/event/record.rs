@@ -4,8 +4,8 @@
 use std::{collections::BTreeMap, mem::size_of};
 
 use monitor_common::{
-    CapabilityRecord, CgroupRecord, ExecRecord, ExitRecord, OperationRecord, RecordKind,
-    exec_flags, op,
+    CapabilityRecord, CgroupRecord, ExecRecord, ExitRecord, ForkRecord, OperationRecord,
+    RecordKind, exec_flags, op,
 };
 
 /// A ring-buffer record that could not be decoded (counted and skipped).
@@ -30,6 +30,11 @@ pub enum Record {
     Exit {
         pid: u32,
         boot_ns: u64,
+    },
+    /// A process forked a new one (`pid`), which runs its parent's program until it execs.
+    Fork {
+        pid: u32,
+        ppid: u32,
     },
     /// A cgroup created (`mkdir: true`) or removed.
     Cgroup {
@@ -186,6 +191,13 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
             Ok(Record::Exit {
                 pid: rec.pid,
                 boot_ns: rec.boot_ns,
+            })
+        }
+        Some(RecordKind::Fork) => {
+            let rec: ForkRecord = read_record(bytes)?;
+            Ok(Record::Fork {
+                pid: rec.pid,
+                ppid: rec.ppid,
             })
         }
         Some(k @ (RecordKind::CgroupMkdir | RecordKind::CgroupRmdir)) => {

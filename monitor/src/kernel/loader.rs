@@ -584,6 +584,7 @@ fn kernel_layout(btf: &KernelBtf) -> KernelLayout {
         cred_cap_effective: off("cred", "cap_effective"),
         user_ns_level: off("user_namespace", "level"),
         task_tgid: off("task_struct", "tgid"),
+        task_pid: off("task_struct", "pid"),
         task_real_parent: off("task_struct", "real_parent"),
         task_mm: off("task_struct", "mm"),
         mm_arg_start: off("mm_struct", "arg_start"),
@@ -638,10 +639,15 @@ fn attach_tracepoint(ebpf: &mut Ebpf, config: &mut ProbeConfig) -> anyhow::Resul
     Ok(())
 }
 
-/// `tp_btf/sched_process_exec` and `sched_process_exit`, for the process table. All or
-/// none: exec records without exit records would grow the table with stale entries.
+/// `tp_btf/sched_process_fork`, `sched_process_exec` and `sched_process_exit`, for the
+/// process table. All or none: exec or fork records without exit records would grow the
+/// table with stale entries.
 fn attach_processes(ebpf: &mut Ebpf, btf: &Btf) -> anyhow::Result<()> {
-    const NAMES: [&str; 2] = ["sched_process_exec", "sched_process_exit"];
+    const NAMES: [&str; 3] = [
+        "sched_process_fork",
+        "sched_process_exec",
+        "sched_process_exit",
+    ];
     let attached = (|| -> anyhow::Result<()> {
         for name in NAMES {
             let prog: &mut BtfTracePoint = program(ebpf, name)?.try_into()?;

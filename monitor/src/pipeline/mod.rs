@@ -465,52 +465,41 @@ impl Output {
         self.emit_reported(p.event);
     }
 
-    /// Writes (or counts) what the threads of cgroup `cgroup_id` held.
-    fn flush_cgroup(&mut self, cgroup_id: u64) {
-        let tids: Vec<u32> = self
+    /// Writes (or counts) the held operations that `due` picks, in the order they were
+    /// seen.
+    fn flush_if(&mut self, due: impl Fn(&PendingOp) -> bool) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut picked: Vec<(u64, u32)> = self
             .pending
             .iter()
-            .filter(|(_, p)| p.event.header().cgroup.id == cgroup_id)
-            .map(|(tid, _)| *tid)
+            .filter(|(_, p)| due(p))
+            .map(|(tid, p)| (p.first_ns, *tid))
             .collect();
-        for tid in tids {
+        picked.sort_unstable();
+        for (_, tid) in picked {
             self.flush_thread(tid);
         }
     }
 
-    /// Writes the held operations whose window has passed (all of them with `all`), in
-    /// the order they were seen.
+    /// Writes the held operations whose window has passed (all of them with `all`).
     fn flush_pending(&mut self, all: bool) {
-        if self.pending.is_empty() {
-            return;
-        }
         let (now, read) = (boottime_ns(), self.last_check_ns);
-        let mut due: Vec<(u64, u32)> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| {
-                all || read.saturating_sub(p.first_ns) >= MERGE_WINDOW_NS
-                    || now.saturating_sub(p.first_ns) >= MERGE_PATIENCE_NS
-            })
-            .map(|(tid, p)| (p.first_ns, *tid))
-            .collect();
-        due.sort_unstable();
-        for (_, tid) in due {
-            self.flush_thread(tid);
-        }
+        self.flush_if(|p| {
+            all || read.saturating_sub(p.first_ns) >= MERGE_WINDOW_NS
+                || now.saturating_sub(p.first_ns) >= MERGE_PATIENCE_NS
+        });
     }
 
     /// Writes what the threads of process `pid` held (at its exec or exit).
     fn flush_process(&mut self, pid: u32) {
-        let tids: Vec<u32> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| p.event.header().process.pid == pid)
-            .map(|(tid, _)| *tid)
-            .collect();
-        for tid in tids {
-            self.flush_thread(tid);
-        }
+        self.flush_if(|p| p.event.header().process.pid == pid);
+    }
+
+    /// Writes (or counts) what the threads of cgroup `cgroup_id` held.
+    fn flush_cgroup(&mut self, cgroup_id: u64) {
+        self.flush_if(|p| p.event.header().cgroup.id == cgroup_id);
     }
 
     fn emit_reported(&mut self, r: Reported) {
@@ -608,6 +597,7 @@ impl Output {
                 self.flush_process(pid);
                 self.processes.exit(pid);
             }
+            Record::Fork { pid, ppid } => self.processes.fork(pid, ppid),
             // Only the v2 hierarchy (id 0) has the cgroup ids the probes report.
             Record::Cgroup { hierarchy, .. } if hierarchy != 0 => {}
             Record::Cgroup {

@@ -129,6 +129,42 @@ impl ProcessTable {
         }
     }
 
+    /// A forked process: it runs its parent's program (the same executable, arguments and
+    /// credentials) until it execs, so it is known as its parent is, with `ppid` as its
+    /// parent. A parent the table does not know is read from /proc first (while it most
+    /// likely still runs; the child may be gone before its first event is handled).
+    pub fn fork(&mut self, pid: u32, ppid: u32) {
+        if !self.procs.contains_key(&ppid) {
+            let Some(mut parent) = procfs::process(ppid) else {
+                return;
+            };
+            procfs::enrich(&mut parent);
+            self.insert(
+                ppid,
+                Entry {
+                    ppid: parent.ppid,
+                    comm: parent.comm,
+                    exe: parent.exe,
+                    args: parent.args,
+                    creds: None,
+                    ancestry: None,
+                },
+            );
+        }
+        let Some(parent) = self.procs.get(&ppid) else {
+            return;
+        };
+        let child = Entry {
+            ppid: Some(ppid),
+            comm: parent.comm.clone(),
+            exe: parent.exe.clone(),
+            args: parent.args.clone(),
+            creds: parent.creds,
+            ancestry: None,
+        };
+        self.insert(pid, child);
+    }
+
     pub fn exit(&mut self, pid: u32) {
         if self.procs.remove(&pid).is_some() {
             self.generation += 1;
@@ -362,6 +398,30 @@ mod tests {
             .map(|a| (a.pid, a.comm.as_str()))
             .collect();
         assert_eq!(chain, [(B, "sh"), (A, "containerd-shim")]);
+    }
+
+    #[test]
+    fn a_forked_process_that_never_execs_is_known_as_its_parent_was() {
+        let mut t = ProcessTable::default();
+        t.exec(&exec(A, 0, "containerd-shim"));
+        t.exec(&exec(B, A, "trigger"));
+        // C is B forked (busybox applets, shells, workers): gone before its event is read.
+        t.fork(C, B);
+        let mut p = process(C, "trigger");
+        t.enrich(&mut p);
+        assert_eq!(p.ppid, Some(B));
+        assert_eq!(p.exe.as_deref(), Some("/bin/trigger"));
+        assert_eq!(
+            p.args.as_deref(),
+            Some(&vec!["/bin/trigger".to_string(), "-x".to_string()])
+        );
+        let chain: Vec<_> = p.ancestors.iter().map(|a| a.pid).collect();
+        assert_eq!(chain, [B, A]);
+        // Its exec makes it what it runs next.
+        t.exec(&exec(C, B, "sh"));
+        let mut p = process(C, "sh");
+        t.enrich(&mut p);
+        assert_eq!(p.exe.as_deref(), Some("/bin/sh"));
     }
 
     #[test]
