@@ -27,7 +27,7 @@ pub use self::{
 };
 pub use crate::event::record::{DecodeError, Exec, Operation, Record, c_string, decode};
 use crate::{
-    catalog::capabilities::{CapSet, Capability},
+    catalog::capabilities::{CapEffective, CapSet, Capability, HexMask},
     catalog::syscalls::Arch,
 };
 
@@ -108,8 +108,9 @@ pub struct Process {
     pub ancestors: Shared<Vec<Ancestor>>,
     /// Shared by the process's events.
     pub args: Option<Shared<Vec<String>>>,
-    /// Effective capability set of the credentials that were checked.
-    pub cap_effective: CapSet,
+    /// Effective capability set of the credentials that were checked, against the
+    /// container's grant.
+    pub cap_effective: CapEffective,
     pub comm: String,
     pub euid: Option<u32>,
     pub exe: Option<Arc<str>>,
@@ -136,6 +137,21 @@ impl access::List for CapSet {
 impl Fields for CapSet {
     fn field(&self, path: &[Key]) -> Val<'_> {
         access::list(self, path)
+    }
+}
+
+block!(CapEffective {
+    Added: added,
+    Dropped: dropped,
+    Mask: mask,
+});
+
+impl Fields for HexMask {
+    fn field(&self, path: &[Key]) -> Val<'_> {
+        match path {
+            [] => Val::Str(self.as_str()),
+            _ => Val::Missing,
+        }
     }
 }
 
@@ -758,7 +774,8 @@ impl CapabilityEvent {
                     uid: known(rec.uid),
                     euid: known(rec.euid),
                     args: None,
-                    cap_effective: CapSet(rec.cap_effective),
+                    // Against the container's grant once attributed.
+                    cap_effective: CapEffective::new(rec.cap_effective, None),
                     ancestors: Process::no_ancestors(),
                 },
                 container: None,
@@ -988,9 +1005,10 @@ mod tests {
         assert_eq!(v["process"]["pid"], 10);
         assert_eq!(v["process"]["tid"], 11);
         assert_eq!(v["process"]["comm"], "trigger");
+        // Not attributed yet: no grant, so the whole set is `added`.
         assert_eq!(
             v["process"]["cap_effective"],
-            serde_json::json!(["CAP_SETUID", "CAP_SYS_ADMIN"])
+            serde_json::json!({"added": ["CAP_SETUID", "CAP_SYS_ADMIN"], "dropped": [], "mask": "0x200080"})
         );
         assert_eq!(v["cgroup"]["id"], 4242);
         if cfg!(target_arch = "x86_64") {

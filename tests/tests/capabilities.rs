@@ -112,9 +112,11 @@ fn raw_socket_uses_cap_net_raw() {
     assert_eq!(ev["capability"]["number"], 13);
     assert_eq!(ev["syscall"]["args"][0], libc::AF_INET, "{ev:#}");
     assert_eq!(ev["syscall"]["args"][1], libc::SOCK_RAW, "{ev:#}");
+    // The process holds what its bundle grants: nothing added, nothing dropped.
     assert_eq!(
         ev["process"]["cap_effective"],
-        serde_json::json!(["CAP_NET_RAW"])
+        serde_json::json!({"added": [], "dropped": [], "mask": "0x2000"}),
+        "{ev:#}"
     );
     assert_common(&ev, &c);
     assert_eq!(ev["capability"]["scope"], "host", "{ev:#}");
@@ -199,7 +201,8 @@ fn mount_without_cap_sys_admin_is_a_denied_check() {
     assert_eq!(ev["capability"]["verdict"], "denied", "{ev:#}");
     assert_eq!(
         ev["process"]["cap_effective"],
-        serde_json::json!(["CAP_CHOWN"])
+        serde_json::json!({"added": [], "dropped": [], "mask": "0x1"}),
+        "{ev:#}"
     );
     assert_common(&ev, &c);
     // One mount, one line: the refused check is in the syscall event, not beside it.

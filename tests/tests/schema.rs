@@ -5,7 +5,7 @@ use privmon_tests::checked_event;
 
 const GOOD: &str = r#"{"time":"2026-11-28T18:24:26.158911384Z","kind":"capability","node":"n1",
 "process":{"pid":1,"tid":1,"ppid":null,"comm":"trigger","exe":null,"uid":0,"euid":0,"args":null,
-"cap_effective":["CAP_CHOWN"],"ancestors":[{"pid":7,"comm":"sh","exe":"/bin/sh"}]},"container":null,"k8s":null,"cgroup":{"id":5,"path":"/kubepods"},
+"cap_effective":{"added":["CAP_CHOWN"],"dropped":[],"mask":"0x1"},"ancestors":[{"pid":7,"comm":"sh","exe":"/bin/sh"}]},"container":null,"k8s":null,"cgroup":{"id":5,"path":"/kubepods"},
 "capability":{"name":"CAP_SYS_ADMIN","number":21,"verdict":"denied","scope":"host","audit":null},
 "syscall":{"name":"mount","number":165,"args":[0,1,2,3,4,18446744073709551615]}}"#;
 

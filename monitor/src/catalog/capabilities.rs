@@ -117,6 +117,78 @@ impl CapSet {
     }
 }
 
+/// A process's effective set as its difference from its container's grant (the effective
+/// set of the container's OCI bundle), and the whole set as a hex mask
+/// (`process.cap_effective`): a process that holds what its container was granted writes
+/// two empty lists. Without a known grant (host processes), `added` is the whole set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CapEffective {
+    /// In the set, not granted.
+    pub added: CapSet,
+    /// Granted, not in the set (dropped by the process, or never had).
+    pub dropped: CapSet,
+    pub mask: HexMask,
+}
+
+/// The empty set, no grant known.
+impl Default for CapEffective {
+    fn default() -> Self {
+        CapEffective::new(0, None)
+    }
+}
+
+impl CapEffective {
+    pub fn new(mask: u64, grant: Option<u64>) -> CapEffective {
+        let grant = grant.unwrap_or(0);
+        CapEffective {
+            added: CapSet(mask & !grant),
+            dropped: CapSet(grant & !mask),
+            mask: HexMask::new(mask),
+        }
+    }
+
+    /// The whole set.
+    pub fn bits(&self) -> u64 {
+        self.mask.bits
+    }
+}
+
+/// A capability mask written as `0x` and hex digits (`0xa80425fb`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HexMask {
+    bits: u64,
+    text: [u8; 18],
+    len: u8,
+}
+
+impl HexMask {
+    pub fn new(bits: u64) -> HexMask {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut text = [0u8; 18];
+        text[..2].copy_from_slice(b"0x");
+        let digits = (16 - bits.leading_zeros() as usize / 4).max(1);
+        for i in 0..digits {
+            text[2 + i] = DIGITS[((bits >> (4 * (digits - 1 - i))) & 0xf) as usize];
+        }
+        HexMask {
+            bits,
+            text,
+            len: (2 + digits) as u8,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits are written.
+        std::str::from_utf8(&self.text[..self.len as usize]).unwrap_or("0x")
+    }
+}
+
+impl serde::Serialize for HexMask {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// Most masks whose JSON is kept (a host has few distinct capability sets).
 const MASKS_KEPT: usize = 256;
 
@@ -160,6 +232,22 @@ impl fmt::Display for Capability {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_effective_set_is_written_against_its_grant() {
+        assert_eq!(HexMask::new(0).as_str(), "0x0");
+        assert_eq!(HexMask::new(0xa804_25fb).as_str(), "0xa80425fb");
+        assert_eq!(HexMask::new(u64::MAX).as_str(), "0xffffffffffffffff");
+        let e = CapEffective::new((1 << 21) | (1 << 0), Some((1 << 0) | (1 << 13)));
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"added":["CAP_SYS_ADMIN"],"dropped":["CAP_NET_RAW"],"mask":"0x200001"}"#
+        );
+        let host = CapEffective::new(1 << 21, None);
+        assert_eq!(host.added, CapSet(1 << 21));
+        assert_eq!(host.dropped, CapSet(0));
+        assert_eq!(host.bits(), 1 << 21);
+    }
 
     #[test]
     fn numbers_match_the_kernel_header() {

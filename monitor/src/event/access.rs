@@ -36,6 +36,7 @@ macro_rules! names {
 }
 
 names! {
+    Added => "added",
     AddedOverDefault => "added_over_default",
     Ancestors => "ancestors",
     Args => "args",
@@ -52,6 +53,7 @@ names! {
     Count => "count",
     Credentials => "credentials",
     Denied => "denied",
+    Dropped => "dropped",
     Effective => "effective",
     Egid => "egid",
     Euid => "euid",
@@ -73,6 +75,7 @@ names! {
     K8s => "k8s",
     Kind => "kind",
     Labels => "labels",
+    Mask => "mask",
     Name => "name",
     Namespace => "namespace",
     New => "new",

@@ -86,7 +86,10 @@ fn process(full: bool) -> Process {
         euid: full.then_some(0),
         args: full.then(|| vec!["mount".into(), "-t".into(), "tmpfs".into(), "x".into()].into()),
         // CAP_CHOWN and CAP_SYS_ADMIN.
-        cap_effective: crate::catalog::capabilities::CapSet(if full { 1 | 1 << 21 } else { 0 }),
+        cap_effective: crate::catalog::capabilities::CapEffective::new(
+            if full { 1 | 1 << 21 } else { 0 },
+            full.then_some(1),
+        ),
         ancestors: if full {
             vec![
                 Ancestor {

@@ -26,7 +26,7 @@ use tracing::{error, info, warn};
 
 use crate::{
     advisor::{self, Advisor},
-    catalog::capabilities::CapSet,
+    catalog::capabilities::{CapEffective, Capability},
     catalog::operations,
     config::{Config, Coverage},
     event::{
@@ -131,6 +131,9 @@ struct Attributed {
     settled: bool,
     /// The metrics have the cgroup's labels.
     labelled: bool,
+    /// The container's effective set as its OCI bundle grants it (`process.cap_effective`
+    /// is written against it).
+    grant: Option<u64>,
 }
 
 impl Attributed {
@@ -138,7 +141,23 @@ impl Attributed {
         h.cgroup.path = Some(self.path.clone());
         h.container.clone_from(&self.container);
         h.k8s.clone_from(&self.k8s);
+        let p = &mut h.process;
+        p.cap_effective = CapEffective::new(p.cap_effective.bits(), self.grant);
     }
+}
+
+/// The effective set a container's OCI bundle grants its processes, read once per
+/// container (null: no bundle known, or no set in it).
+fn granted(attribution: &crate::resolve::containers::Attribution) -> Option<u64> {
+    let config =
+        crate::resolve::containers::posture::read_oci_config(attribution.bundle.as_deref()?)?;
+    let names = config.process?.capabilities?.effective?;
+    Some(
+        names
+            .iter()
+            .filter_map(|n| Capability::from_name(n).ok())
+            .fold(0, |mask, c| mask | 1u64.checked_shl(c.0).unwrap_or(0)),
+    )
 }
 
 /// What the output thread hands events to: the rules, then the sinks and the stream, and
@@ -748,7 +767,7 @@ impl Output {
             uid: e.uid,
             euid: e.euid,
             args: Some(Shared::new(e.args.clone())),
-            cap_effective: CapSet(0),
+            cap_effective: CapEffective::new(0, None),
             ancestors: Process::no_ancestors(),
         };
         self.processes.enrich(&mut process);
@@ -792,6 +811,7 @@ impl Output {
             })
             .cloned();
         let entry = same.unwrap_or_else(|| Attributed {
+            grant: attribution.as_deref().and_then(granted),
             path: Shared::new(path.into()),
             container: attribution
                 .as_ref()

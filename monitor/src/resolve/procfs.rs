@@ -4,7 +4,7 @@
 use std::{path::Path, sync::Arc};
 
 use crate::{
-    catalog::capabilities::CapSet,
+    catalog::capabilities::CapEffective,
     event::{Process, Shared},
 };
 
@@ -81,7 +81,7 @@ pub fn process(pid: u32) -> Option<Process> {
         uid: st.uids.first().copied(),
         euid: st.uids.get(1).copied(),
         args: None,
-        cap_effective: CapSet(st.cap_effective.unwrap_or_default()),
+        cap_effective: CapEffective::new(st.cap_effective.unwrap_or_default(), None),
         ancestors: Process::no_ancestors(),
     };
     enrich(&mut p);
@@ -125,7 +125,7 @@ mod tests {
             uid: None,
             euid: None,
             args: None,
-            cap_effective: CapSet(0),
+            cap_effective: CapEffective::new(0, None),
             ancestors: Process::no_ancestors(),
         };
         enrich(&mut p);
