@@ -301,6 +301,21 @@ impl Daemon {
         checked.clone()
     }
 
+    /// Every line written about container `c`, once it is deleted: its processes' exits,
+    /// which write what their threads held, come before its `container_stop`.
+    pub fn lines_of(&self, c: Container) -> Vec<Value> {
+        let (id, cgroup_id) = (c.id.clone(), c.cgroup_id);
+        c.delete();
+        self.wait_for_event(|e| {
+            e["kind"] == "container_stop" && e["container"]["id"] == id.as_str()
+        })
+        .unwrap_or_else(|| panic!("no container_stop for {id}"));
+        self.events()
+            .into_iter()
+            .filter(|e| e["container"]["id"] == id.as_str() || e["cgroup"]["id"] == cgroup_id)
+            .collect()
+    }
+
     /// Waits for an event matching `pred`; every line read on the way is checked against
     /// the event schema.
     pub fn wait_for_event(&self, pred: impl Fn(&Value) -> bool) -> Option<Value> {

@@ -8,21 +8,6 @@ use serde_json::Value;
 /// Docker's and containerd's default capabilities.
 const DOCKER_DEFAULT: &[&str] = privmon::resolve::containers::posture::DEFAULT_CAPS;
 
-/// Every line written about `c`, once it is deleted (its exits, which write what its
-/// threads held, come before its `container_stop`).
-fn lines_of(daemon: &Daemon, c: Container) -> Vec<Value> {
-    let (id, cgroup_id) = (c.id.clone(), c.cgroup_id);
-    c.delete();
-    daemon
-        .wait_for_event(|e| e["kind"] == "container_stop" && e["container"]["id"] == id.as_str())
-        .unwrap_or_else(|| panic!("no container_stop for {id}"));
-    daemon
-        .events()
-        .into_iter()
-        .filter(|e| e["container"]["id"] == id.as_str() || e["cgroup"]["id"] == cgroup_id)
-        .collect()
-}
-
 /// The kernel's memory accounting asking for CAP_SYS_ADMIN (`cap_vm_enough_memory()`, a
 /// no-audit check): not yet told apart in the kernel on the tracepoint hooks.
 fn memory_accounting(e: &Value) -> bool {
@@ -45,7 +30,7 @@ fn a_container_that_runs_true_writes_its_start_and_stop_with_the_runtime_setup_i
     })
     .unwrap();
     c.run_to_completion().unwrap();
-    let lines = lines_of(&daemon, c);
+    let lines = daemon.lines_of(c);
     let acts: Vec<&Value> = lines
         .iter()
         .filter(|e| e["kind"] != "container_start" && e["kind"] != "container_stop")
@@ -94,7 +79,7 @@ fn the_workloads_own_mount_is_one_line_and_the_runtimes_are_counted() {
     .unwrap();
     let out = c.run_to_completion().unwrap();
     assert!(out.contains("mount rc=0"), "{out}");
-    let lines = lines_of(&daemon, c);
+    let lines = daemon.lines_of(c);
     let mounts: Vec<&Value> = lines
         .iter()
         .filter(|e| e["syscall"]["name"] == "mount")
@@ -121,7 +106,7 @@ fn runtime_setup_events_writes_the_runtimes_set_up_in_full() {
     })
     .unwrap();
     c.run_to_completion().unwrap();
-    let lines = lines_of(&daemon, c);
+    let lines = daemon.lines_of(c);
     let pivot: Vec<&Value> = lines
         .iter()
         .filter(|e| e["kind"] == "syscall" && e["syscall"]["name"] == "pivot_root")
