@@ -335,6 +335,23 @@ impl Daemon {
             .ok_or_else(|| anyhow!("marker event for {name} never arrived"))
     }
 
+    /// Entries of the daemon's in-kernel counter map (one per cgroup, capability and
+    /// verdict seen).
+    pub fn cap_counts_len(&self) -> anyhow::Result<usize> {
+        let map = daemon_map(self.pid(), names::CAP_COUNTS)?;
+        let counts: PerCpuHashMap<MapData, CapCountKey, u64> =
+            PerCpuHashMap::try_from(Map::from_map_data(map)?)?;
+        Ok(counts.keys().filter(Result::is_ok).count())
+    }
+
+    /// Entries of the daemon's first-seen filter (an LRU map).
+    pub fn cap_seen_len(&self) -> anyhow::Result<usize> {
+        let map = daemon_map(self.pid(), names::CAP_SEEN)?;
+        let seen: aya::maps::HashMap<MapData, monitor_common::CapSeenKey, u64> =
+            aya::maps::HashMap::try_from(Map::from_map_data(map)?)?;
+        Ok(seen.keys().filter(Result::is_ok).count())
+    }
+
     /// Sum over CPUs of the daemon's in-kernel counter for (cgroup, cap, verdict), read
     /// straight from its `CAP_COUNTS` map.
     pub fn cap_count(&self, cgroup_id: u64, cap: u32, verdict: u32) -> anyhow::Result<u64> {

@@ -936,6 +936,9 @@ impl Output {
         self.stats
             .containers_tracked
             .store(self.lifecycle.len() as u64, Relaxed);
+        self.stats
+            .processes_tracked
+            .store(self.processes.len() as u64, Relaxed);
     }
 
     /// Writes an event, then the alerts it raises, and lets the advisor learn from it. The

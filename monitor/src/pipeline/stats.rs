@@ -19,6 +19,8 @@ pub struct PipelineStats {
     pub container_metadata_missing: AtomicU64,
     /// Containers being tracked (running or starting).
     pub containers_tracked: AtomicU64,
+    /// Processes in the process table.
+    pub processes_tracked: AtomicU64,
     /// Host cgroups the kernel filter could not be told about (its map was full): their
     /// processes are watched like containers'.
     pub host_cgroups_unfiltered: AtomicU64,
@@ -67,6 +69,12 @@ impl Source for PipelineStats {
             "privmon_containers_tracked",
             "Containers being tracked (running or starting).",
             self.containers_tracked.load(Relaxed) as i64,
+        )?;
+        scrape.gauge(
+            "privmon_processes_tracked",
+            "Processes in the process table (watched processes seen to fork, exec or make a \
+             check, and their ancestors), until they exit.",
+            self.processes_tracked.load(Relaxed) as i64,
         )?;
         scrape.counter(
             "privmon_container_metadata_missing_total",

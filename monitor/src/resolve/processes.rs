@@ -165,6 +165,15 @@ impl ProcessTable {
         self.insert(pid, child);
     }
 
+    /// Processes in the table.
+    pub fn len(&self) -> usize {
+        self.procs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.procs.is_empty()
+    }
+
     pub fn exit(&mut self, pid: u32) {
         if self.procs.remove(&pid).is_some() {
             self.generation += 1;

@@ -48,6 +48,9 @@ struct Plan {
     burst_checks: u64,
     tracked_containers: usize,
     startups: usize,
+    /// Short-lived containers of the churn, and the seconds they are spread over.
+    churn_containers: usize,
+    churn_secs: u64,
 }
 
 const FULL: Plan = Plan {
@@ -63,6 +66,8 @@ const FULL: Plan = Plan {
     burst_checks: 300_000,
     tracked_containers: 500,
     startups: 5,
+    churn_containers: 1000,
+    churn_secs: 300,
 };
 
 const SMOKE: Plan = Plan {
@@ -74,6 +79,8 @@ const SMOKE: Plan = Plan {
     burst_checks: 5_000,
     tracked_containers: 20,
     startups: 1,
+    churn_containers: 5,
+    churn_secs: 5,
 };
 
 fn main() {
@@ -86,7 +93,7 @@ fn main() {
 fn usage() -> ! {
     eprintln!(
         "usage: privmon-bench [--smoke] [--rounds N] [--criterion DIR] [--only PART,...] --out DIR\n\
-         parts: overhead, cost, startup, size, memory, burst, storm (--only prints the JSON of\n\
+         parts: overhead, cost, startup, size, memory, churn, burst, storm (--only prints the JSON of\n\
          those parts and writes nothing; PRIVMON_BENCH_DAEMON_ARGS adds daemon flags to the\n\
          burst and the storm)"
     );
@@ -129,6 +136,7 @@ fn run() -> anyhow::Result<()> {
                 "startup" => startup(&plan)?,
                 "size" => event_sizes()?,
                 "memory" => memory(&plan)?,
+                "churn" => churn(&plan)?,
                 "burst" => burst(&plan)?,
                 "storm" => storm(&plan)?,
                 _ => usage(),
@@ -151,6 +159,11 @@ fn run() -> anyhow::Result<()> {
     let sizes = event_sizes()?;
     eprintln!("== memory with tracked containers");
     let memory = memory(&plan)?;
+    eprintln!(
+        "== churn ({} containers over {} s)",
+        plan.churn_containers, plan.churn_secs
+    );
+    let churn = churn(&plan)?;
     eprintln!("== burst");
     let burst = burst(&plan)?;
     eprintln!("== storm");
@@ -166,6 +179,7 @@ fn run() -> anyhow::Result<()> {
         "burst": burst,
         "storm": storm,
         "memory": memory,
+        "churn": churn,
         "startup": startup,
         "event_size": sizes,
     });
@@ -671,6 +685,90 @@ fn memory(plan: &Plan) -> anyhow::Result<Value> {
     }))
 }
 
+/// What the daemon holds for containers and processes: the gauges of tracked containers
+/// and processes, the entries of the kernel's per-(cgroup, capability, verdict) counters
+/// and of its first-seen filter, and VmRSS.
+fn holdings(d: &Daemon) -> anyhow::Result<Value> {
+    let m = d.metrics()?;
+    let sum = |name: &str| m.values(name, &[]).iter().sum::<f64>();
+    Ok(json!({
+        "containers_tracked": sum("privmon_containers_tracked"),
+        "processes_tracked": sum("privmon_processes_tracked"),
+        "cap_counts_entries": d.cap_counts_len()?,
+        "cap_seen_entries": d.cap_seen_len()?,
+        "rss_kib": rss_kib(d.pid())?,
+    }))
+}
+
+/// Churn: short-lived containers one after another, each a shell that forks and execs two
+/// triggers (a refused and an allowed check). Afterwards what the daemon tracks must come
+/// back to where it was idle: containers, processes, and the kernel counters' entries
+/// (dropped once a removed container's series have had their grace, 30 s here); the
+/// first-seen filter is an LRU map, bounded by its size, and is reported only.
+fn churn(plan: &Plan) -> anyhow::Result<Value> {
+    let daemon = Daemon::start(&["--stdout", "false", "--metrics-grace-secs", "30"])?;
+    std::thread::sleep(Duration::from_secs(2));
+    let idle = holdings(&daemon)?;
+    let pace = Duration::from_secs_f64(plan.churn_secs as f64 / plan.churn_containers as f64);
+    let t0 = Instant::now();
+    let mut peak_rss = f(&idle["rss_kib"]);
+    let mut peak_containers = 0.0f64;
+    for i in 0..plan.churn_containers {
+        let c = Container::create(&ContainerSpec {
+            args: &[
+                "/bin/sh",
+                "-c",
+                "/bin/trigger nice; /bin/trigger raw-socket; true",
+            ],
+            capabilities: &["CAP_NET_RAW"],
+            ..Default::default()
+        })?;
+        c.run_to_completion()?;
+        c.delete();
+        if i % 25 == 24 {
+            let h = holdings(&daemon)?;
+            peak_rss = peak_rss.max(f(&h["rss_kib"]));
+            peak_containers = peak_containers.max(f(&h["containers_tracked"]));
+        }
+        if let Some(wait) = (pace * (i as u32 + 1)).checked_sub(t0.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+    let seconds = t0.elapsed().as_secs_f64();
+    let end = holdings(&daemon)?;
+    let at_idle = |h: &Value| {
+        [
+            "containers_tracked",
+            "processes_tracked",
+            "cap_counts_entries",
+        ]
+        .iter()
+        .all(|k| f(&h[*k]) <= f(&idle[*k]))
+    };
+    let t1 = Instant::now();
+    let mut back_after = None;
+    let mut after = end.clone();
+    while t1.elapsed() < Duration::from_secs(90) {
+        after = holdings(&daemon)?;
+        if at_idle(&after) {
+            back_after = Some(t1.elapsed().as_secs_f64());
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    daemon.stop()?;
+    Ok(json!({
+        "containers": plan.churn_containers,
+        "seconds": seconds,
+        "idle": idle,
+        "end_of_churn": end,
+        "after": after,
+        "back_to_idle_secs": back_after,
+        "peak_rss_kib": peak_rss,
+        "peak_containers_tracked": peak_containers,
+    }))
+}
+
 /// Lost events by stage, from `privmon_events_lost_total{stage}`.
 fn lost_by_stage(d: &Daemon) -> anyhow::Result<BTreeMap<String, f64>> {
     let m = d.metrics()?;
@@ -1006,6 +1104,11 @@ fn markdown(r: &Value) -> String {
          - Memory: VmRSS idle (after 2 s), with N Kubernetes-shaped cgroups each holding a \
          `sleep` (tracked as containers; their metadata is not found), sampled twice 5 s \
          apart, and every second of the storm.\n\
+         - Churn: short-lived runc containers one after another (each a shell that forks \
+         and execs two triggers), `--metrics-grace-secs 30`; the tracked-container and \
+         -process gauges, the entries of the kernel's counter and first-seen maps and VmRSS, \
+         idle, at the end, and until back at the idle level (checked every second, 90 s \
+         at most).\n\
          - Start-up: from spawning `privmon run` to `/readyz` answering 200.\n\
          - Event size: a default daemon, eight triggers (allowed and refused) in containers, \
          every line it wrote.\n\n",
@@ -1167,6 +1270,39 @@ fn markdown(r: &Value) -> String {
         ),
         tracked_mib <= 32.0 && f(&mem["tracked_containers"]) >= 500.0,
     );
+    let ch = &r["churn"];
+    let back = ch["back_to_idle_secs"].as_f64();
+    let held = |k: &str| {
+        format!(
+            "{} {:.0} -> {:.0} -> {:.0}",
+            k.replace('_', " "),
+            f(&ch["idle"][k]),
+            f(&ch["end_of_churn"][k]),
+            f(&ch["after"][k])
+        )
+    };
+    row(
+        &format!(
+            "churn: {} short-lived containers over {:.0} s (a shell forking two triggers in each)",
+            ch["containers"],
+            f(&ch["seconds"])
+        ),
+        "containers, processes and kernel-map entries back to idle within a minute; RSS bounded",
+        format!(
+            "{}; idle -> end of churn -> after: {}, {}, {}, {} (LRU, bounded); VmRSS {:.1} -> peak {:.1} -> {:.1} MiB",
+            back.map_or("not back to idle in 90 s".to_string(), |s| format!(
+                "back to idle {s:.0} s after the last container"
+            )),
+            held("containers_tracked"),
+            held("processes_tracked"),
+            held("cap_counts_entries"),
+            held("cap_seen_entries"),
+            f(&ch["idle"]["rss_kib"]) / 1024.0,
+            f(&ch["peak_rss_kib"]) / 1024.0,
+            f(&ch["after"]["rss_kib"]) / 1024.0,
+        ),
+        back.is_some_and(|s| s <= 60.0),
+    );
     let su = f(&r["startup"]["ms_median"]);
     row(
         "start-up to ready",
@@ -1177,13 +1313,13 @@ fn markdown(r: &Value) -> String {
     let ev = f(&r["event_size"]["events"]["mean_bytes"]);
     row(
         "mean event size",
-        "<= 1 KiB",
+        "<= 700 B",
         format!(
             "{ev:.0} B per event ({:.0} B without runc's setup events), {:.0} B per alert",
             f(&r["event_size"]["workload_events"]["mean_bytes"]),
             f(&r["event_size"]["alerts"]["mean_bytes"])
         ),
-        ev <= 1024.0,
+        ev <= 700.0,
     );
     s += &format!(
         "\nStorm: in-kernel counts exact: {}; daemon healthy after: {}.\n",
