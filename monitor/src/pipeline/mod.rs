@@ -57,13 +57,11 @@ pub(crate) const STREAM_LAG: usize = 4096;
 /// Checks of one thread and syscall with the same arguments this close together are one
 /// call (the kernel checks CAP_SYS_ADMIN twice for a mount); without a syscall-entry hook
 /// there is no call id, so identical calls closer than this merge too (their checks are
-/// counted). An operation is written once this has passed, at the next poll.
+/// counted). An operation is written at the first poll after a check this much later has
+/// been read, or after the reader has had nothing for a whole poll interval: never on the
+/// clock alone, since the reader may lag the kernel (a burst in the ring buffer, a slow
+/// machine) and the call's next check may still be unread.
 const MERGE_WINDOW_NS: u64 = 10_000_000;
-
-/// A held operation is written without waiting for a later record once this long has
-/// passed on the clock (the reader may lag the kernel by that much when the ring buffer
-/// holds a burst).
-const MERGE_PATIENCE_NS: u64 = 100_000_000;
 
 /// An operation's event, held until its call's other checks have joined it.
 struct PendingOp {
@@ -364,6 +362,8 @@ impl Output {
     pub(crate) fn run(mut self, rx: queue::Receiver<Record>) {
         let mut last_poll = Instant::now();
         loop {
+            // The reader had nothing for a whole poll interval.
+            let mut drained = false;
             match rx.recv_timeout(POLL_INTERVAL) {
                 Ok(batch) => {
                     self.refresh_now();
@@ -377,13 +377,13 @@ impl Output {
                         }
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Timeout) => drained = true,
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             if last_poll.elapsed() >= POLL_INTERVAL {
                 // Container events come from here, perhaps long after the last batch.
                 self.refresh_now();
-                self.flush_pending(false);
+                self.flush_pending(false, drained);
                 self.poll_lifecycle();
                 self.label_pending();
                 self.poll_rules();
@@ -393,7 +393,7 @@ impl Output {
             self.flush_sinks();
             self.metrics.health.output_alive();
         }
-        self.flush_pending(true);
+        self.flush_pending(true, true);
         self.poll_advisor(true);
         self.flush_sinks();
     }
@@ -502,12 +502,14 @@ impl Output {
         }
     }
 
-    /// Writes the held operations whose window has passed (all of them with `all`).
-    fn flush_pending(&mut self, all: bool) {
+    /// Writes the held operations whose window has passed: a check that much later has
+    /// been read, or (`drained`: the reader had nothing for a poll interval) the clock says
+    /// so; all of them with `all`.
+    fn flush_pending(&mut self, all: bool, drained: bool) {
         let (now, read) = (boottime_ns(), self.last_check_ns);
         self.flush_if(|p| {
             all || read.saturating_sub(p.first_ns) >= MERGE_WINDOW_NS
-                || now.saturating_sub(p.first_ns) >= MERGE_PATIENCE_NS
+                || (drained && now.saturating_sub(p.first_ns) >= MERGE_WINDOW_NS)
         });
     }
 
@@ -1104,7 +1106,8 @@ impl Replay {
     pub fn tick(&mut self) {
         // The records fed since the last tick were one batch.
         self.output.refresh_now();
-        self.output.flush_pending(false);
+        // Everything fed so far has been read: as a drained ring buffer.
+        self.output.flush_pending(false, true);
         self.output.poll_lifecycle();
         self.output.label_pending();
         self.output.poll_rules();
