@@ -50,16 +50,12 @@ impl Scrape {
         labels: &[(&str, &str)],
         v: u64,
     ) -> anyhow::Result<()> {
-        let vec = match self.counters.get(name) {
-            Some(vec) => vec,
-            None => {
-                let names: Vec<&str> = labels.iter().map(|(n, _)| *n).collect();
-                let vec = IntCounterVec::new(Opts::new(name, help), &names)?;
-                self.counters.entry(name).or_insert(vec)
-            }
-        };
-        let values: Vec<&str> = labels.iter().map(|(_, v)| *v).collect();
-        vec.get_metric_with_label_values(&values)?.inc_by(v);
+        let family = family(&mut self.counters, name, labels, |names| {
+            IntCounterVec::new(Opts::new(name, help), names)
+        })?;
+        family
+            .get_metric_with_label_values(&values(labels))?
+            .inc_by(v);
         Ok(())
     }
 
@@ -71,16 +67,10 @@ impl Scrape {
         labels: &[(&str, &str)],
         v: i64,
     ) -> anyhow::Result<()> {
-        let vec = match self.gauges.get(name) {
-            Some(vec) => vec,
-            None => {
-                let names: Vec<&str> = labels.iter().map(|(n, _)| *n).collect();
-                let vec = IntGaugeVec::new(Opts::new(name, help), &names)?;
-                self.gauges.entry(name).or_insert(vec)
-            }
-        };
-        let values: Vec<&str> = labels.iter().map(|(_, v)| *v).collect();
-        vec.get_metric_with_label_values(&values)?.set(v);
+        let family = family(&mut self.gauges, name, labels, |names| {
+            IntGaugeVec::new(Opts::new(name, help), names)
+        })?;
+        family.get_metric_with_label_values(&values(labels))?.set(v);
         Ok(())
     }
 
@@ -91,6 +81,28 @@ impl Scrape {
         families.extend(self.gauges.values().flat_map(|g| g.collect()));
         (self.lost, families)
     }
+}
+
+/// The labelled family `name` of `families`, made by `make` from the label names of
+/// `labels` at its first series.
+fn family<'a, V>(
+    families: &'a mut BTreeMap<&'static str, V>,
+    name: &'static str,
+    labels: &[(&str, &str)],
+    make: impl FnOnce(&[&str]) -> prometheus::Result<V>,
+) -> anyhow::Result<&'a V> {
+    Ok(match families.entry(name) {
+        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::btree_map::Entry::Vacant(e) => {
+            let names: Vec<&str> = labels.iter().map(|(n, _)| *n).collect();
+            e.insert(make(&names)?)
+        }
+    })
+}
+
+/// The label values of a series.
+fn values<'a>(labels: &[(&str, &'a str)]) -> Vec<&'a str> {
+    labels.iter().map(|(_, v)| *v).collect()
 }
 
 /// The family of one unlabelled gauge.

@@ -112,6 +112,17 @@ impl Capability {
 pub struct CapSet(pub u64);
 
 impl CapSet {
+    /// The set of the capabilities named (as `Capability::from_name` reads them); unknown
+    /// names are left out.
+    pub fn from_names<S: AsRef<str>>(names: &[S]) -> CapSet {
+        CapSet(
+            names
+                .iter()
+                .filter_map(|n| Capability::from_name(n.as_ref()).ok())
+                .fold(0, |mask, c| mask | 1u64.checked_shl(c.0).unwrap_or(0)),
+        )
+    }
+
     pub fn names(self) -> impl Iterator<Item = &'static str> {
         Capability::from_mask(self.0).map(Capability::static_name)
     }

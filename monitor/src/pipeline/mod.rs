@@ -26,7 +26,7 @@ use tracing::{error, info, warn};
 
 use crate::{
     advisor::{self, Advisor},
-    catalog::capabilities::{CapEffective, Capability},
+    catalog::capabilities::{CapEffective, CapSet},
     catalog::operations,
     config::{Config, Coverage},
     event::{
@@ -150,12 +150,7 @@ fn granted(attribution: &crate::resolve::containers::Attribution) -> Option<u64>
     let config =
         crate::resolve::containers::posture::read_oci_config(attribution.bundle.as_deref()?)?;
     let names = config.process?.capabilities?.effective?;
-    Some(
-        names
-            .iter()
-            .filter_map(|n| Capability::from_name(n).ok())
-            .fold(0, |mask, c| mask | 1u64.checked_shl(c.0).unwrap_or(0)),
-    )
+    Some(CapSet::from_names(&names).0)
 }
 
 /// What the output thread hands events to: the rules, then the sinks and the stream, and
