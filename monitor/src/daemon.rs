@@ -8,7 +8,10 @@
 
 use std::{
     path::{Path, PathBuf},
-    sync::{Arc, Mutex, atomic::Ordering::Relaxed},
+    sync::{
+        Arc, Mutex,
+        atomic::Ordering::{Relaxed, Release},
+    },
     time::{Duration, Instant},
 };
 
@@ -274,12 +277,16 @@ fn drain(
 ) -> bool {
     let mut refused = 0;
     let mut backlogged = false;
+    let mut empty_at = None;
     loop {
         if full == Full::Wait && tx.room() == 0 {
             backlogged = true;
             break;
         }
-        let Some(item) = ring.next() else { break };
+        let Some(item) = ring.next() else {
+            empty_at = Some(crate::event::boottime_ns());
+            break;
+        };
         stats.records.fetch_add(1, Relaxed);
         match decode(&item) {
             Ok(rec) => refused += tx.push(rec),
@@ -293,6 +300,10 @@ fn drain(
     }
     refused += tx.flush();
     stats.queue_drops.fetch_add(refused as u64, Relaxed);
+    if let Some(t) = empty_at {
+        // After the hand-over: the output thread that sees this time has had the records.
+        stats.read_to_ns.fetch_max(t, Release);
+    }
     backlogged
 }
 

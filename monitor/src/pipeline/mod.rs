@@ -14,7 +14,11 @@ mod tests;
 use std::{
     collections::{HashMap as StdHashMap, HashSet},
     path::PathBuf,
-    sync::{Arc, Mutex, atomic::Ordering::Relaxed, mpsc::RecvTimeoutError},
+    sync::{
+        Arc, Mutex,
+        atomic::Ordering::{Acquire, Relaxed},
+        mpsc::RecvTimeoutError,
+    },
     time::{Duration, Instant},
 };
 
@@ -357,6 +361,9 @@ impl Output {
     pub(crate) fn run(mut self, rx: queue::Receiver<Record>) {
         let mut last_poll = Instant::now();
         loop {
+            // Read before waiting: when the wait finds nothing, every record the reader
+            // had handed over by this time has been handled.
+            let read_to = self.stats.read_to_ns.load(Acquire);
             // The reader had nothing for a whole poll interval.
             let mut drained = false;
             match rx.recv_timeout(POLL_INTERVAL) {
@@ -378,7 +385,7 @@ impl Output {
             if last_poll.elapsed() >= POLL_INTERVAL {
                 // Container events come from here, perhaps long after the last batch.
                 self.refresh_now();
-                self.flush_pending(false, drained);
+                self.flush_pending(false, if drained { read_to } else { 0 });
                 self.poll_lifecycle();
                 self.label_pending();
                 self.poll_rules();
@@ -388,7 +395,7 @@ impl Output {
             self.flush_sinks();
             self.metrics.health.output_alive();
         }
-        self.flush_pending(true, true);
+        self.flush_pending(true, u64::MAX);
         self.poll_advisor(true);
         self.flush_sinks();
     }
@@ -498,13 +505,16 @@ impl Output {
     }
 
     /// Writes the held operations whose window has passed: a check that much later has
-    /// been read, or (`drained`: the reader had nothing for a poll interval) the clock says
-    /// so; all of them with `all`.
-    fn flush_pending(&mut self, all: bool, drained: bool) {
-        let (now, read) = (boottime_ns(), self.last_check_ns);
+    /// been read, or the reader found the ring buffer empty (everything up to `read_to`
+    /// handled) well after the window (its second [`MERGE_WINDOW_NS`] leaves a check made
+    /// in the window the time to be written); all of them with `all`. Never on the clock
+    /// alone: a reader that is slow to be scheduled (an emulated machine) must not split
+    /// a call's checks.
+    fn flush_pending(&mut self, all: bool, read_to: u64) {
+        let read = self.last_check_ns;
         self.flush_if(|p| {
             all || read.saturating_sub(p.first_ns) >= MERGE_WINDOW_NS
-                || (drained && now.saturating_sub(p.first_ns) >= MERGE_WINDOW_NS)
+                || read_to.saturating_sub(p.first_ns) >= 2 * MERGE_WINDOW_NS
         });
     }
 
@@ -1102,7 +1112,7 @@ impl Replay {
         // The records fed since the last tick were one batch.
         self.output.refresh_now();
         // Everything fed so far has been read: as a drained ring buffer.
-        self.output.flush_pending(false, true);
+        self.output.flush_pending(false, u64::MAX);
         self.output.poll_lifecycle();
         self.output.label_pending();
         self.output.poll_rules();

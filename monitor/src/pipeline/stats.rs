@@ -32,6 +32,11 @@ pub struct PipelineStats {
     /// Checks and operations of container runtimes' set-up, counted in `container_start`
     /// instead of written.
     pub setup_folded: AtomicU64,
+    /// Boot-clock time at which the reader last found the ring buffer empty, its records
+    /// handed over: every check made before it has been read, but for one still being
+    /// written by its program. Not a metric: it tells the output thread when a held
+    /// operation can have no more checks to come.
+    pub read_to_ns: AtomicU64,
 }
 
 impl std::fmt::Display for PipelineStats {
