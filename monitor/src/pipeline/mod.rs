@@ -523,9 +523,12 @@ impl Output {
         self.flush_if(|p| p.event.header().process.pid == pid);
     }
 
-    /// Writes (or counts) what the threads of cgroup `cgroup_id` held.
-    fn flush_cgroup(&mut self, cgroup_id: u64) {
-        self.flush_if(|p| p.event.header().cgroup.id == cgroup_id);
+    /// Counts what the runtime's threads in cgroup `cgroup_id` held in its set-up. The
+    /// workload's own calls stay held: the first call of a container that starts at once
+    /// may have a check still to come (a mount's second one), and they are written after
+    /// `container_start` anyway.
+    fn flush_setup(&mut self, cgroup_id: u64) {
+        self.flush_if(|p| p.setup && p.event.header().cgroup.id == cgroup_id);
     }
 
     fn emit_reported(&mut self, r: Reported) {
@@ -907,7 +910,7 @@ impl Output {
     fn container_event(&mut self, ev: &mut ContainerEvent) {
         if ev.kind == "container_start" {
             // The set-up is over: what it did goes out with the start.
-            self.flush_cgroup(ev.cgroup.id);
+            self.flush_setup(ev.cgroup.id);
             ev.runtime_setup = self.setups.end(ev.cgroup.id);
         }
         if let Some(c) = &ev.container {
