@@ -27,6 +27,11 @@ pub mod names {
     /// Hashes ([`super::name_hash`]) of the file names whose opens for writing the files
     /// fallback reports.
     pub const WATCHED_FILES: &str = "WATCHED_FILES";
+    /// The kernel's functions around `cap_capable()` ([`super::CallSites`]), by which the
+    /// tracepoint hooks tell the kernel's own no-audit checks.
+    pub const CALL_SITES: &str = "CALL_SITES";
+    /// Checks of the start-up self-test process, per (capability, [`super::AUDIT_UNKNOWN`]...).
+    pub const SELFTEST: &str = "SELFTEST";
 }
 
 /// Kind of a ring-buffer record: the first `u32` of every record. Ids are fixed forever.
@@ -129,12 +134,41 @@ pub const SCOPE_HOST: u8 = 0;
 pub const SCOPE_USER_NAMESPACE: u8 = 1;
 pub const SCOPE_UNKNOWN: u8 = 2;
 
-/// Whether the kernel audits a check (`cap_capable()`'s `opts`), where the hook sees it.
-/// The tracepoints do not carry `opts`: there it is unknown.
+/// Whether the kernel audits a check: `cap_capable()`'s `opts` where the hook sees them,
+/// else (the tracepoints) its caller ([`CallSites`]); unknown where neither says.
 pub const AUDIT_UNKNOWN: u8 = 0;
 pub const AUDIT_YES: u8 = 1;
-/// `CAP_OPT_NOAUDIT`: `has_capability_noaudit()` and friends, checks that only probe.
+/// `CAP_OPT_NOAUDIT`: `has_capability_noaudit()` and friends, checks that only probe
+/// (memory accounting, seccomp without no_new_privs, ...): the kernel's own, never a record.
 pub const AUDIT_NO: u8 = 2;
+/// Cases of [`AUDIT_UNKNOWN`]... per capability in [`names::SELFTEST`].
+pub const AUDIT_CASES: u32 = 3;
+
+/// Flag in [`CapCountKey::verdict`]: a check the kernel makes for itself ([`AUDIT_NO`]),
+/// counted apart from the workload's.
+pub const COUNT_INTERNAL: u32 = 2;
+
+/// Address ranges `[start, end)` of kernel functions, from `/proc/kallsyms`: the tracepoint
+/// hooks have no `opts`, so a check's caller tells whether it is the kernel's own. Its
+/// stack is walked up from `checker` past `through`; the first other frame is the caller.
+/// All zero: unknown (every check is then [`AUDIT_UNKNOWN`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallSites {
+    /// `cap_capable()`, where the tracepoint is.
+    pub checker: [u64; 2],
+    /// Functions between it and the caller that chose the options (`security_capable()`).
+    pub through: [[u64; 2]; CallSites::THROUGH],
+    /// Callers that pass `CAP_OPT_NOAUDIT` (`ns_capable_noaudit()`, `cap_vm_enough_memory()`, ...).
+    pub internal: [[u64; 2]; CallSites::INTERNAL],
+}
+
+impl CallSites {
+    pub const THROUGH: usize = 2;
+    pub const INTERNAL: usize = 8;
+    /// Frames read from a check's kernel stack.
+    pub const DEPTH: usize = 12;
+}
 /// `CAP_OPT_NOAUDIT` in `cap_capable()`'s `opts` (include/linux/security.h).
 pub const CAP_OPT_NOAUDIT: u32 = 1 << 1;
 
@@ -156,7 +190,10 @@ pub mod stat {
     pub const KPROBE_MISSED_ENTRY: u32 = 6;
     /// Sensitive syscalls seen returning by the fallback tracepoints (after the filters).
     pub const SYSCALL_EXITS: u32 = 7;
-    pub const COUNT: u32 = 8;
+    /// Checks the kernel makes for itself ([`super::AUDIT_NO`]) that reached the record
+    /// path: counted, never written.
+    pub const INTERNAL: u32 = 8;
+    pub const COUNT: u32 = 9;
 }
 
 /// Flags in [`ProbeConfig::flags`].
@@ -273,6 +310,10 @@ pub struct ProbeConfig {
     /// many nanoseconds. 0 reports every check (no first-seen filter).
     pub dedup_window_ns: u64,
     pub layout: KernelLayout,
+    /// The start-up self-test process (0: none): its checks are classified and counted in
+    /// [`names::SELFTEST`], nothing else.
+    pub selftest_tgid: u32,
+    pub _pad: u32,
 }
 
 impl ProbeConfig {
@@ -281,6 +322,8 @@ impl ProbeConfig {
         flags: 0,
         dedup_window_ns: 0,
         layout: KernelLayout::EMPTY,
+        selftest_tgid: 0,
+        _pad: 0,
     };
 }
 
@@ -573,6 +616,7 @@ mod user {
 
     // SAFETY: plain #[repr(C)] integer structs without implicit padding.
     unsafe impl aya::Pod for ProbeConfig {}
+    unsafe impl aya::Pod for CallSites {}
     unsafe impl aya::Pod for CapCountKey {}
     unsafe impl aya::Pod for CapSeenKey {}
     unsafe impl aya::Pod for CapabilityRecord {}
@@ -588,7 +632,10 @@ mod user {
 const _: () = assert!(core::mem::size_of::<CapCountKey>() == 16);
 const _: () = assert!(core::mem::size_of::<CapSeenKey>() == 40);
 const _: () = assert!(core::mem::size_of::<KernelLayout>() == 136);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 152);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 160);
+const _: () = assert!(
+    core::mem::size_of::<CallSites>() == 16 * (1 + CallSites::THROUGH + CallSites::INTERNAL)
+);
 const _: () = assert!(core::mem::size_of::<CapabilityRecord>() == 136);
 const _: () = assert!(core::mem::size_of::<CgroupRecord>() == 32 + CGROUP_PATH_LEN);
 const _: () = assert!(core::mem::size_of::<ExecRecord>() == 88 + EXEC_FILENAME_LEN + EXEC_ARGS_LEN);

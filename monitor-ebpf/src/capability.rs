@@ -5,7 +5,9 @@
 //! `OperationRecord` that is never deduplicated), through [`crate::emit`].
 
 use aya_ebpf::{
+    EbpfContext,
     bindings::BPF_NOEXIST,
+    cty::c_void,
     helpers::{
         bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
         bpf_get_current_task, bpf_ktime_get_boot_ns, bpf_probe_read_user,
@@ -16,8 +18,8 @@ use aya_ebpf::{
     },
 };
 use monitor_common::{
-    COMM_LEN, CapCountKey, CapSeenKey, CapabilityRecord, Hook, KernelLayout, KprobeArgs, MAX_CAPS,
-    VERDICT_ALLOWED, VERDICT_DENIED, config_flags, op, stat,
+    AUDIT_NO, COMM_LEN, COUNT_INTERNAL, CapCountKey, CapSeenKey, CapabilityRecord, Hook,
+    KernelLayout, KprobeArgs, MAX_CAPS, VERDICT_ALLOWED, VERDICT_DENIED, config_flags, op, stat,
 };
 
 use crate::{
@@ -26,6 +28,7 @@ use crate::{
         CAP_COUNTS, CAP_COUNTS_OVF, CAP_SEEN, EVENTS, KPROBE_ARGS, RINGBUF_DROPS, SENSITIVE_SYS,
         bump, remember_seen, seen_cached, stat_inc, watched,
     },
+    sites,
     task::{SyscallRegs, read_at},
 };
 
@@ -34,6 +37,7 @@ use crate::{
 #[btf_tracepoint(function = "cap_capable")]
 pub fn cap_capable_btf(ctx: BtfTracePointContext) -> i32 {
     on_check(
+        ctx.as_ptr(),
         Hook::TpBtf,
         Check {
             cred: ctx.arg(0),
@@ -61,6 +65,7 @@ pub fn cap_capable_tp(ctx: TracePointContext) -> u32 {
         return 0;
     };
     on_check(
+        ctx.as_ptr(),
         Hook::Tracepoint,
         Check {
             cred,
@@ -80,6 +85,7 @@ pub fn cap_capable_tp(ctx: TracePointContext) -> u32 {
 #[fexit(function = "cap_capable")]
 pub fn cap_capable_fexit(ctx: FExitContext) -> i32 {
     on_check(
+        ctx.as_ptr(),
         Hook::Fexit,
         Check {
             cred: ctx.arg(0),
@@ -125,6 +131,7 @@ pub fn cap_capable_kretprobe(ctx: RetProbeContext) -> u32 {
     };
     let _ = KPROBE_ARGS.remove(id);
     on_check(
+        ctx.as_ptr(),
         Hook::Kprobe,
         Check {
             cred: args.cred,
@@ -138,11 +145,20 @@ pub fn cap_capable_kretprobe(ctx: RetProbeContext) -> u32 {
 }
 
 #[inline(always)]
-fn on_check(hook: Hook, check: Check) {
+fn on_check(ctx: *mut c_void, hook: Hook, check: Check) {
     let Some(cfg) = config() else { return };
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
     if tgid == cfg.self_tgid {
+        return;
+    }
+    let cap = if check.cap < MAX_CAPS {
+        check.cap
+    } else {
+        MAX_CAPS - 1
+    };
+    if cfg.selftest_tgid != 0 && tgid == cfg.selftest_tgid {
+        sites::selftest(cap, sites::audit(check.opts, ctx));
         return;
     }
     // SAFETY: plain helper call.
@@ -166,17 +182,11 @@ fn on_check(hook: Hook, check: Check) {
         return;
     }
 
-    let cap = if check.cap < MAX_CAPS {
-        check.cap
-    } else {
-        MAX_CAPS - 1
-    };
     let verdict = if check.ret == 0 {
         VERDICT_ALLOWED
     } else {
         VERDICT_DENIED
     };
-    count(cgroup_id, cap, verdict);
 
     let regs = SyscallRegs::current(task, layout);
     let syscall = regs.as_ref().map_or(-1, SyscallRegs::nr);
@@ -207,9 +217,11 @@ fn on_check(hook: Hook, check: Check) {
         comm,
     };
     if window != 0 && !bypass {
+        // A repeat is counted as its tuple was last classified (the low bit of the time).
         if let Some(last) = seen_cached(&seen_key)
             && now.wrapping_sub(last) < window
         {
+            count(cgroup_id, cap, verdict | internal_flag(last));
             stat_inc(stat::DEDUPLICATED);
             return;
         }
@@ -218,9 +230,28 @@ fn on_check(hook: Hook, check: Check) {
             && now.wrapping_sub(last) < window
         {
             remember_seen(&seen_key, last);
+            count(cgroup_id, cap, verdict | internal_flag(last));
             stat_inc(stat::DEDUPLICATED);
             return;
         }
+    }
+
+    // On the record path only: reading the caller costs a stack walk on the tracepoints.
+    let audit = sites::audit(check.opts, ctx);
+    let internal = audit == AUDIT_NO;
+    count(
+        cgroup_id,
+        cap,
+        verdict | if internal { COUNT_INTERNAL } else { 0 },
+    );
+    if internal {
+        // The kernel's own check: counted apart, never written, never acted on.
+        stat_inc(stat::INTERNAL);
+        if window != 0 && !bypass {
+            let _ = CAP_SEEN.insert(seen_key, now | 1, 0);
+            remember_seen(&seen_key, now | 1);
+        }
+        return;
     }
 
     // The record is written in place in the ring buffer: a copy on the stack would take
@@ -236,6 +267,7 @@ fn on_check(hook: Hook, check: Check) {
         verdict,
         comm: &comm,
         layout,
+        audit,
     };
     if let Some(spec) = sensitive {
         // A check is never a fallback record: nothing to filter.
@@ -252,9 +284,15 @@ fn on_check(hook: Hook, check: Check) {
     stat_inc(stat::EMITTED);
     if window != 0 && !bypass {
         // A full LRU evicts the oldest tuple; the worst case is a repeated record.
-        let _ = CAP_SEEN.insert(seen_key, now, 0);
-        remember_seen(&seen_key, now);
+        let _ = CAP_SEEN.insert(seen_key, now & !1, 0);
+        remember_seen(&seen_key, now & !1);
     }
+}
+
+/// [`COUNT_INTERNAL`] when a first-seen time says its tuple was the kernel's own check.
+#[inline(always)]
+fn internal_flag(last: u64) -> u32 {
+    if last & 1 != 0 { COUNT_INTERNAL } else { 0 }
 }
 
 /// Whether a user-id syscall asks to change one of the caller's ids (its arguments against
@@ -300,7 +338,7 @@ fn new_namespaces(spec: u32, regs: &SyscallRegs) -> bool {
     flags & mask != 0
 }
 
-/// Adds one to the exact counter of (cgroup, cap, verdict).
+/// Adds one to the exact counter of (cgroup, cap, verdict and [`COUNT_INTERNAL`]).
 #[inline(always)]
 fn count(cgroup_id: u64, cap: u32, verdict: u32) {
     let key = CapCountKey {
@@ -320,7 +358,7 @@ fn count(cgroup_id: u64, cap: u32, verdict: u32) {
         }
     }
     stat_inc(stat::COUNTS_OVERFLOWED);
-    bump(&CAP_COUNTS_OVF, cap * 2 + verdict);
+    bump(&CAP_COUNTS_OVF, cap * 4 + verdict);
 }
 
 trait CtxAddr {

@@ -7,9 +7,8 @@ use aya_ebpf::helpers::{
     generated::{bpf_probe_read_kernel as raw_read_kernel, bpf_probe_read_user as raw_read_user},
 };
 use monitor_common::{
-    AUDIT_NO, AUDIT_UNKNOWN, AUDIT_YES, CAP_OPT_NOAUDIT, COMM_LEN, CapabilityRecord, Hook,
-    KernelLayout, OP_STRING_LEN, OP_STRINGS, OperationRecord, ProbeConfig, RecordKind, SCOPE_HOST,
-    SCOPE_UNKNOWN, SCOPE_USER_NAMESPACE, drop_slot, op, stat,
+    COMM_LEN, CapabilityRecord, Hook, KernelLayout, OP_STRING_LEN, OP_STRINGS, OperationRecord,
+    ProbeConfig, RecordKind, SCOPE_HOST, SCOPE_UNKNOWN, SCOPE_USER_NAMESPACE, drop_slot, op, stat,
 };
 
 use crate::{
@@ -44,6 +43,8 @@ pub(crate) struct Emit<'a> {
     pub verdict: u32,
     pub comm: &'a [u8; COMM_LEN],
     pub layout: &'a KernelLayout,
+    /// `AUDIT_*`: whether the check is audited ([`crate::sites::audit`]).
+    pub audit: u8,
 }
 
 /// Writes every field of a [`CapabilityRecord`] at `r`.
@@ -78,11 +79,7 @@ pub(crate) unsafe fn fill(r: *mut CapabilityRecord, e: &Emit) {
             None => SCOPE_UNKNOWN,
         };
         (*r).hook = e.hook as u8;
-        (*r).audit = match check.opts {
-            None => AUDIT_UNKNOWN,
-            Some(o) if o & CAP_OPT_NOAUDIT != 0 => AUDIT_NO,
-            Some(_) => AUDIT_YES,
-        };
+        (*r).audit = e.audit;
         (*r).comm = *e.comm;
     }
 }

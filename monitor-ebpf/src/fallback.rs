@@ -99,6 +99,8 @@ fn on_exit(nr: i32, ret: i64) {
         verdict: VERDICT_ALLOWED,
         comm: &comm,
         layout,
+        // No capability check behind the record.
+        audit: monitor_common::AUDIT_UNKNOWN,
     };
     emit_operation(&what, spec, Seen::Exit(ret), keep);
 }

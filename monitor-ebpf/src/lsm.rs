@@ -107,6 +107,8 @@ fn emit_unchecked(cred: Option<u64>, seen: Seen, required: u32) {
         verdict: VERDICT_ALLOWED,
         comm: &comm,
         layout,
+        // No capability check behind the record.
+        audit: monitor_common::AUDIT_UNKNOWN,
     };
     // fexit/security_capset is seen returning: the fallbacks' filter applies as to theirs.
     emit_operation(&what, spec, seen, crate::fallback::keep);

@@ -12,6 +12,7 @@ mod lifecycle;
 mod lsm;
 mod maps;
 mod process;
+mod sites;
 mod task;
 
 #[cfg(not(test))]

@@ -20,12 +20,14 @@ pub static CONFIG: Array<ProbeConfig> = Array::with_max_entries(1, 0);
 #[map]
 pub static CAP_COUNTS: PerCpuHashMap<CapCountKey, u64> = PerCpuHashMap::with_max_entries(16384, 0);
 
-/// Counts that found `CAP_COUNTS` full, per (capability, verdict): index `cap * 2 + verdict`.
-/// Attribution to a cgroup is lost there, the count is not.
+/// Counts that found `CAP_COUNTS` full, per (capability, verdict with its
+/// `COUNT_INTERNAL` flag): index `cap * 4 + verdict`. Attribution to a cgroup is lost
+/// there, the count is not.
 #[map]
-pub static CAP_COUNTS_OVF: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_CAPS * 2, 0);
+pub static CAP_COUNTS_OVF: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_CAPS * 4, 0);
 
-/// First-seen filter: boot time of the last record per tuple.
+/// First-seen filter: boot time of the last record per tuple; its lowest bit set when the
+/// tuple was the kernel's own check (`AUDIT_NO`), which repeats are then counted as.
 #[map]
 pub static CAP_SEEN: LruHashMap<CapSeenKey, u64> = LruHashMap::with_max_entries(65536, 0);
 

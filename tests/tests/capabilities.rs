@@ -309,13 +309,30 @@ fn attached_hook(daemon: &Daemon) -> String {
     hook.trim_matches('"').to_string()
 }
 
-/// `capability.audit`: the kernel's own CAP_OPT_NOAUDIT where the hook sees `opts` (fexit,
-/// kprobe: the kernel matrix), null on the tracepoints (this host).
+/// The kernel's own checks (`CAP_OPT_NOAUDIT`) are told apart in the kernel, by `opts`
+/// (fexit, kprobe: the kernel matrix) or by their caller (the tracepoints: this host),
+/// verified at start: they are counted in their own series and never written; an audited
+/// check says so.
 #[test]
 #[ignore = "needs root: run with cargo xtask test"]
-fn audit_flag_tells_probing_checks_where_the_hook_has_it() {
+fn the_kernels_own_checks_are_counted_apart_and_never_written() {
     require_root();
-    let daemon = Daemon::start(&[]).unwrap();
+    let daemon = Daemon::start(&["--watch", "all"]).unwrap();
+    let how = match attached_hook(&daemon).as_str() {
+        "fexit" | "kprobe" => "opts",
+        _ => "call_site",
+    };
+    let m = daemon.metrics().unwrap();
+    assert_eq!(
+        m.value(
+            "privmon_hook_info",
+            &[("hook", "internal_checks"), ("attach", how)]
+        ),
+        Some(1.0),
+        "{}\n{:#?}",
+        m.text,
+        daemon.logs()
+    );
     // An audited check: mount.
     let (_c, out, mount) = expect_check(
         &daemon,
@@ -325,26 +342,68 @@ fn audit_flag_tells_probing_checks_where_the_hook_has_it() {
         "mount",
     );
     assert!(out.contains("mount rc=0"), "{out}");
-    // A probe: reading another user's /proc/<pid>/stat asks for CAP_SYS_PTRACE without
-    // auditing (ptrace_may_access(PTRACE_MODE_NOAUDIT)); the read succeeds either way.
-    let (_c, out, probe) = expect_check(
+    assert_eq!(mount["capability"]["audit"], true, "{mount:#}");
+    // An audited check through a syscall the kernel's own checks use too: opening another
+    // user's /proc/<pid>/mem (mm_access()) is written.
+    let (_c, out, mem) = expect_check(
         &daemon,
-        &["/bin/trigger", "proc-stat-other"],
+        &["/bin/trigger", "proc-mem-other"],
         &["CAP_SETUID", "CAP_SYS_PTRACE"],
         "CAP_SYS_PTRACE",
-        "read",
+        "openat",
     );
+    assert!(out.contains("proc-mem-other rc=0"), "{out}");
+    assert_eq!(mem["capability"]["audit"], true, "{mem:#}");
+    // A probe: reading another user's /proc/<pid>/stat asks for CAP_SYS_PTRACE without
+    // auditing (ptrace_may_access(PTRACE_MODE_NOAUDIT)); the read succeeds either way.
+    let c = Container::create(&ContainerSpec {
+        args: &["/bin/trigger", "proc-stat-other"],
+        capabilities: &["CAP_SETUID", "CAP_SYS_PTRACE"],
+        ..Default::default()
+    })
+    .unwrap();
+    let out = c.run_to_completion().unwrap();
     assert!(out.contains("proc-stat-other rc=0"), "{out}");
-    match attached_hook(&daemon).as_str() {
-        "fexit" | "kprobe" => {
-            assert_eq!(mount["capability"]["audit"], true, "{mount:#}");
-            assert_eq!(probe["capability"]["audit"], false, "{probe:#}");
-        }
-        _ => {
-            assert!(mount["capability"]["audit"].is_null(), "{mount:#}");
-            assert!(probe["capability"]["audit"].is_null(), "{probe:#}");
-        }
+    const CAP_SYS_PTRACE: u32 = 19;
+    let internal = VERDICT_ALLOWED | monitor_common::COUNT_INTERNAL;
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while daemon
+        .cap_count(c.cgroup_id, CAP_SYS_PTRACE, internal)
+        .unwrap()
+        == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the kernel counted no no-audit CAP_SYS_PTRACE check of cgroup {}",
+            c.cgroup_id
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
+    assert_eq!(
+        daemon
+            .cap_count(c.cgroup_id, CAP_SYS_PTRACE, VERDICT_ALLOWED)
+            .unwrap(),
+        0,
+        "counted as the workload's too"
+    );
+    daemon.sync().unwrap();
+    let events = daemon.events();
+    let written: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["cgroup"]["id"] == c.cgroup_id && reports_check(e, "CAP_SYS_PTRACE"))
+        .collect();
+    assert!(written.is_empty(), "{written:#?}");
+    let unaudited: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["capability"]["audit"] == false)
+        .collect();
+    assert!(unaudited.is_empty(), "{unaudited:#?}");
+    let m = daemon.metrics().unwrap();
+    let series = m.values(
+        "privmon_kernel_internal_checks_total",
+        &[("cap", "CAP_SYS_PTRACE"), ("verdict", "allowed")],
+    );
+    assert!(series.iter().sum::<f64>() >= 1.0, "{}", m.text);
 }
 
 #[test]

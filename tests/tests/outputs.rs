@@ -56,6 +56,8 @@ fn tail_shows_what_its_filters_select() {
 
     // A refused mount in `pod`: a high alert; a priority change elsewhere: no alert.
     let _c = run(&["/bin/trigger", "mount"], &["CAP_CHOWN"], &pod);
+    // A check of no reported operation in `pod`: a `capability` line.
+    let _n = run(&["/bin/trigger", "nice"], &["CAP_SYS_NICE"], &pod);
     let other = unique("tail-other-");
     let _o = run(&["/bin/trigger", "nice"], &["CAP_SYS_NICE"], &other);
 
@@ -72,7 +74,7 @@ fn tail_shows_what_its_filters_select() {
         "{line}"
     );
 
-    caps.wait_for(|l| l.contains("CAP_SYS_ADMIN"))
+    caps.wait_for(|l| l.contains("CAP_SYS_NICE"))
         .unwrap_or_else(|| panic!("no capability line; tail: {:?}", caps.lines()));
     // The other pod's CAP_SYS_NICE event has come out of the daemon by now.
     daemon

@@ -153,8 +153,9 @@ fn a_benign_workload_raises_no_alert() {
     let script = "for i in $(seq 1 50); do echo line $i >> /tmp/log; done; \
                   mkdir -p /tmp/pkg/usr/bin /tmp/root && cp /bin/busybox /tmp/pkg/usr/bin/tool && \
                   echo config > /tmp/pkg/etc.conf && tar -cf /tmp/pkg.tar -C /tmp/pkg . && \
-                  tar -xf /tmp/pkg.tar -C /tmp/root && chown -R 0:0 /tmp/root && \
-                  chmod 755 /tmp/root/usr/bin/tool && ls /tmp/root/usr/bin > /dev/null && \
+                  tar -xf /tmp/pkg.tar -C /tmp/root && chown -R 1000:1000 /tmp/root && \
+                  chmod 755 /tmp/root/usr/bin/tool && chmod 600 /tmp/root/etc.conf && \
+                  cat /tmp/root/etc.conf > /dev/null && ls /tmp/root/usr/bin > /dev/null && \
                   (sh -c 'cat /tmp/log > /dev/null') && rm -rf /tmp/pkg /tmp/root && echo done";
     let (c, out) = run(ContainerSpec {
         args: &["/bin/sh", "-c", script],
@@ -178,7 +179,8 @@ fn a_benign_workload_raises_no_alert() {
         .collect();
     assert!(
         mine.iter().any(|e| e["kind"] == "capability"),
-        "the workload made no capability check at all: {mine:#?}"
+        "the workload made no capability check (chown, chmod and read of another user's \
+         files) at all: {mine:#?}"
     );
     let alerts: Vec<&&Value> = mine.iter().filter(|e| e["kind"] == "alert").collect();
     assert!(alerts.is_empty(), "benign workload alerted: {alerts:#?}");

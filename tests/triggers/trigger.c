@@ -107,6 +107,38 @@ static int report(const char *name, int rc) {
     return 0;
 }
 
+/* Opens /proc/<pid>/<file> of a child that runs as another user, reads it, and reports. */
+static int open_other(const char *what, const char *file)
+{
+    int ready[2], done[2];
+    if (pipe(ready) != 0 || pipe(done) != 0)
+        return report("pipe", -1);
+    pid_t child = fork();
+    if (child == 0) {
+        if (setuid(1000) != 0)
+            _exit(1);
+        close(done[1]);
+        (void)!write(ready[1], "x", 1);
+        /* Until the parent is done (no CAP_KILL to signal another user). */
+        char c;
+        (void)!read(done[0], &c, 1);
+        _exit(0);
+    }
+    close(done[0]);
+    char c, path[64], buf[1024];
+    if (read(ready[0], &c, 1) != 1)
+        return report("child", -1);
+    snprintf(path, sizeof path, "/proc/%d/%s", child, file);
+    int fd = open(path, O_RDONLY);
+    int rc = fd < 0 ? fd : (strcmp(file, "mem") ? (int)read(fd, buf, sizeof buf) : 0);
+    report(what, rc < 0 ? rc : 0);
+    if (fd >= 0)
+        close(fd);
+    close(done[1]);
+    waitpid(child, NULL, 0);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: trigger raw-socket|nice|fork-nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S|userns-only|clone3-userns|ptrace-child|core-pattern|memfd-exec|setgroups G...|setfsuid UID|capset-drop CAP|capset-inherit CAP\n");
@@ -274,35 +306,14 @@ int main(int argc, char **argv) {
         waitpid(child, NULL, 0);
         return 0;
     }
-    if (!strcmp(what, "proc-stat-other")) {
-        /* Read /proc/<pid>/stat of a child that runs as another user: the kernel asks,
-         * without auditing, for CAP_SYS_PTRACE to decide how much to show (a probe). */
-        int ready[2], done[2];
-        if (pipe(ready) != 0 || pipe(done) != 0)
-            return report("pipe", -1);
-        pid_t child = fork();
-        if (child == 0) {
-            if (setuid(1000) != 0)
-                _exit(1);
-            close(done[1]);
-            (void)!write(ready[1], "x", 1);
-            /* Until the parent is done (no CAP_KILL to signal another user). */
-            char c;
-            (void)!read(done[0], &c, 1);
-            _exit(0);
-        }
-        close(done[0]);
-        char c, path[64], buf[1024];
-        if (read(ready[0], &c, 1) != 1)
-            return report("child", -1);
-        snprintf(path, sizeof path, "/proc/%d/stat", child);
-        int fd = open(path, O_RDONLY);
-        int rc = fd < 0 ? fd : (int)read(fd, buf, sizeof buf);
-        report(what, rc < 0 ? rc : 0);
-        close(done[1]);
-        waitpid(child, NULL, 0);
-        return 0;
-    }
+    if (!strcmp(what, "proc-stat-other"))
+        /* /proc/<pid>/stat of another user's process: the kernel asks, without auditing,
+         * for CAP_SYS_PTRACE to decide how much to show (a probe). */
+        return open_other(what, "stat");
+    if (!strcmp(what, "proc-mem-other"))
+        /* /proc/<pid>/mem of another user's process: mm_access() asks for CAP_SYS_PTRACE,
+         * audited (a use: reading another process's memory). */
+        return open_other(what, "mem");
     if (!strcmp(what, "userns"))
         return report(what, unshare(CLONE_NEWUSER | CLONE_NEWNS));
     if (!strcmp(what, "userns-only"))

@@ -10,8 +10,8 @@ use aya::{
     programs::{BtfTracePoint, FEntry, FExit, KProbe, TracePoint},
 };
 use monitor_common::{
-    CapCountKey, Hook, KernelLayout, ProbeConfig, config_flags, drop_slot, name_hash, names, op,
-    stat,
+    CallSites, CapCountKey, Hook, KernelLayout, ProbeConfig, config_flags, drop_slot, name_hash,
+    names, op, stat,
 };
 use tracing::{info, warn};
 
@@ -20,6 +20,7 @@ use crate::{
     catalog::syscalls::Arch,
     config::{Config, Coverage, HookChoice, OperationGroups, Watch},
     kernel::btf::KernelBtf,
+    kernel::sites::{self, Internal},
     kernel::tracefs,
 };
 
@@ -56,6 +57,8 @@ pub struct Probes {
     /// Whether `capset()` is seen by `fexit/security_capset` (else at its CAP_SETPCAP
     /// check, which only the `cap_capable` tracepoints see on every kernel).
     pub capset_fexit: bool,
+    /// How the kernel's own checks are told apart (and left unwritten).
+    pub internal: Internal,
 }
 
 /// How one sensitive-operation group is covered on this kernel with this configuration.
@@ -98,6 +101,8 @@ pub struct ProbeStats {
     pub kprobe_missed_entry: u64,
     /// Sensitive syscalls reported by the fallback tracepoints.
     pub syscall_exits: u64,
+    /// The kernel's own checks that reached the record path: counted, not written.
+    pub internal: u64,
     /// Failed ring-buffer reservations, per program (index `Hook as usize`, then
     /// `drop_slot`).
     pub ringbuf_drops: [u64; drop_slot::COUNT as usize],
@@ -108,7 +113,7 @@ impl fmt::Display for ProbeStats {
         write!(
             f,
             "checks={} emitted={} deduplicated={} overridden_creds={} ringbuf_drops={} \
-             read_errors={} counts_overflowed={} syscall_exits={}",
+             read_errors={} counts_overflowed={} syscall_exits={} internal={}",
             self.checks,
             self.emitted,
             self.deduplicated,
@@ -116,7 +121,8 @@ impl fmt::Display for ProbeStats {
             self.ringbuf_drops.iter().sum::<u64>(),
             self.read_errors,
             self.counts_overflowed,
-            self.syscall_exits
+            self.syscall_exits,
+            self.internal
         )
     }
 }
@@ -166,6 +172,8 @@ impl Probes {
             },
             dedup_window_ns: config.dedup_window_secs.saturating_mul(1_000_000_000),
             layout,
+            selftest_tgid: 0,
+            _pad: 0,
         };
         write_probe_config(&mut ebpf, &probe_config)?;
         let syscalls = load_sensitive_syscalls(&mut ebpf, &config.operations)?;
@@ -221,7 +229,18 @@ impl Probes {
                             false
                         }
                     };
+                    let internal = internal_checks(&mut ebpf, hook, &probe_config);
+                    match &internal {
+                        Internal::Unverified(why) => {
+                            warn!(reason = %why, "the kernel's own capability checks (memory accounting, ...) are not told apart in the kernel: they are written, with audit unknown")
+                        }
+                        how => info!(
+                            by = how.name(),
+                            "the kernel's own capability checks are told apart in the kernel, verified"
+                        ),
+                    }
                     return Ok(Probes {
+                        internal,
                         ebpf,
                         hook,
                         skipped,
@@ -267,6 +286,10 @@ impl Probes {
             hooks.push((format!("operations/{}", c.group), c.attach().to_string()));
         }
         hooks.push(("operations/credentials".to_string(), process.to_string()));
+        hooks.push((
+            "internal_checks".to_string(),
+            self.internal.name().to_string(),
+        ));
         hooks.push((
             "operations/capset".to_string(),
             if self.capset_fexit {
@@ -334,6 +357,7 @@ impl KernelCounters {
             counts_overflowed: sum(stat::COUNTS_OVERFLOWED)?,
             kprobe_missed_entry: sum(stat::KPROBE_MISSED_ENTRY)?,
             syscall_exits: sum(stat::SYSCALL_EXITS)?,
+            internal: sum(stat::INTERNAL)?,
             ringbuf_drops,
         })
     }
@@ -348,8 +372,8 @@ impl KernelCounters {
         Ok(out)
     }
 
-    /// Counts that found the per-cgroup map full, per (capability, verdict): their cgroup
-    /// is unknown, the count is exact.
+    /// Counts that found the per-cgroup map full, per (capability, verdict with its
+    /// `COUNT_INTERNAL` flag): their cgroup is unknown, the count is exact.
     pub fn overflow_counts(&self) -> anyhow::Result<Vec<(u32, u32, u64)>> {
         let mut out = Vec::new();
         for index in 0..self.overflow.len() {
@@ -360,7 +384,7 @@ impl KernelCounters {
                 .copied()
                 .fold(0u64, u64::wrapping_add);
             if n > 0 {
-                out.push((index / 2, index % 2, n));
+                out.push((index / 4, index % 4, n));
             }
         }
         Ok(out)
@@ -545,6 +569,34 @@ fn report_coverage(c: &GroupCoverage) {
                 syscalls = %c.hooked.join(","),
                 "operations group covered by capability checks and syscall tracepoints"
             );
+        }
+    }
+}
+
+/// Sets up and verifies how the probes tell the kernel's own checks apart: the call sites
+/// on a tracepoint hook (cleared again if the self-test fails), `opts` on the others.
+fn internal_checks(ebpf: &mut Ebpf, hook: Hook, config: &ProbeConfig) -> Internal {
+    let by_caller = matches!(hook, Hook::TpBtf | Hook::Tracepoint);
+    if by_caller {
+        let written = std::fs::read_to_string("/proc/kallsyms")
+            .context("reading /proc/kallsyms")
+            .and_then(|text| sites::from_kallsyms(&text))
+            .and_then(|s| sites::write(ebpf, &s));
+        if let Err(e) = written {
+            return Internal::Unverified(format!("{e:#}"));
+        }
+    }
+    let outcome = sites::self_test(ebpf, config, write_probe_config)
+        .map_err(|e| format!("self-test: {e:#}"))
+        .and_then(|t| t.verdict());
+    match outcome {
+        Ok(()) if by_caller => Internal::CallSite,
+        Ok(()) => Internal::Opts,
+        Err(why) => {
+            if by_caller && let Err(e) = sites::write(ebpf, &CallSites::default()) {
+                warn!(error = %format!("{e:#}"), "clearing the call sites");
+            }
+            Internal::Unverified(why)
         }
     }
 }

@@ -3,4 +3,5 @@
 
 pub mod btf;
 pub mod loader;
+pub mod sites;
 pub mod tracefs;

@@ -444,6 +444,17 @@ impl Metrics {
             ),
             &["cap", "verdict", "namespace", "pod", "container"],
         )?;
+        let internal = IntCounterVec::new(
+            Opts::new(
+                "privmon_kernel_internal_checks_total",
+                "Capability checks the kernel makes for itself (CAP_OPT_NOAUDIT: memory \
+                 accounting, seccomp without no_new_privs, /proc and kallsyms reads), exact, \
+                 by capability, verdict and container: told apart in the kernel, never \
+                 written as events, not in privmon_capability_checks_total. Zero where \
+                 privmon_hook_info's internal_checks is unverified.",
+            ),
+            &["cap", "verdict", "namespace", "pod", "container"],
+        )?;
         let lost = IntCounterVec::new(
             Opts::new(
                 "privmon_events_lost_total",
@@ -482,7 +493,12 @@ impl Metrics {
             }
             for ((labels, cap, verdict), n) in totals {
                 let [ns, pod, container] = labels.values();
-                checks
+                let family = if verdict & monitor_common::COUNT_INTERNAL != 0 {
+                    &internal
+                } else {
+                    &checks
+                };
+                family
                     .with_label_values(&[
                         Capability(cap).name().as_str(),
                         verdict_name(verdict),
@@ -504,6 +520,7 @@ impl Metrics {
             lost.with_label_values(&[stage.as_str()]).inc_by(n);
         }
         out.extend(checks.collect());
+        out.extend(internal.collect());
         out.extend(lost.collect());
         out.extend(families);
         out.extend(gauge(
@@ -635,8 +652,9 @@ fn expire(kernel: &mut KernelCounters, series: &mut Series, grace: Duration) -> 
     Ok(())
 }
 
+/// The verdict of a count key's verdict (its `COUNT_INTERNAL` flag aside).
 fn verdict_name(verdict: u32) -> &'static str {
-    if verdict == monitor_common::VERDICT_ALLOWED {
+    if verdict & !monitor_common::COUNT_INTERNAL == monitor_common::VERDICT_ALLOWED {
         "allowed"
     } else {
         "denied"
