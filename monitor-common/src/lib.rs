@@ -254,6 +254,26 @@ pub struct KernelLayout {
     pub group_info_gid: u32,
     /// `task_struct.pid` (the thread id; `tgid` is the process's).
     pub task_pid: u32,
+    /// `task_struct.files`, `files_struct.fdt`, `fdtable.fd`, `fdtable.max_fds`: the
+    /// `struct file` behind a descriptor.
+    pub task_files: u32,
+    pub files_fdt: u32,
+    pub fdt_fd: u32,
+    pub fdt_max_fds: u32,
+    /// `file.f_path.mnt`, `dentry.d_parent`, `dentry.d_sb`, `super_block.s_dev`,
+    /// `super_block.s_magic`, `vfsmount.mnt_root`, and in `struct mount`: `mnt` (the
+    /// vfsmount inside it), `mnt_parent`, `mnt_mountpoint`, `mnt_id`: a file's path,
+    /// across mounts, and which file system it is on.
+    pub file_vfsmount: u32,
+    pub dentry_parent: u32,
+    pub dentry_sb: u32,
+    pub sb_dev: u32,
+    pub sb_magic: u32,
+    pub vfsmount_root: u32,
+    pub mount_mnt: u32,
+    pub mount_parent: u32,
+    pub mount_mountpoint: u32,
+    pub mount_id: u32,
 }
 
 impl KernelLayout {
@@ -295,6 +315,20 @@ impl KernelLayout {
         group_info_ngroups: Self::MISSING,
         group_info_gid: Self::MISSING,
         task_pid: Self::MISSING,
+        task_files: Self::MISSING,
+        files_fdt: Self::MISSING,
+        fdt_fd: Self::MISSING,
+        fdt_max_fds: Self::MISSING,
+        file_vfsmount: Self::MISSING,
+        dentry_parent: Self::MISSING,
+        dentry_sb: Self::MISSING,
+        sb_dev: Self::MISSING,
+        sb_magic: Self::MISSING,
+        vfsmount_root: Self::MISSING,
+        mount_mnt: Self::MISSING,
+        mount_parent: Self::MISSING,
+        mount_mountpoint: Self::MISSING,
+        mount_id: Self::MISSING,
     };
 }
 
@@ -498,6 +532,18 @@ pub mod op {
     /// `CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET`.
     pub const CLONE_NEW_MASK: u64 = 0x7e02_0000;
     pub const CLONE_NEWTIME: u64 = 0x80;
+    /// The file behind argument 0 (a descriptor) is named in the kernel, at the check:
+    /// its path components, leaf first, each NUL-terminated, in the second and third string
+    /// slots ([`FD_PATH_BYTES`]); `string_lens[1]` is the bytes used with
+    /// [`FD_PATH_READ`] (and [`FD_PATH_ROOT`] when the walk reached the root) set; the
+    /// record's `fd_*` fields say which file system and mount.
+    pub const FD_PATH: u32 = 1 << 23;
+    pub const FD_PATH_READ: u32 = 1 << 29;
+    pub const FD_PATH_ROOT: u32 = 1 << 28;
+    /// Bytes of the two slots the path takes.
+    pub const FD_PATH_BYTES: usize = 2 * super::OP_STRING_LEN;
+    /// Steps of the walk: a component, or a mount crossed.
+    pub const FD_PATH_STEPS: u32 = 24;
 }
 
 /// FNV-1a over the bytes of a file name: how the fallback matches the last component of a
@@ -532,11 +578,16 @@ pub struct OperationRecord {
     pub string_args: u32,
     /// Bytes of each string used, including the NUL; 0 if unreadable.
     pub string_lens: [u32; OP_STRINGS],
-    pub _pad: u32,
+    /// [`op::FD_PATH`]: the file's `super_block.s_magic` (its file system type), else 0.
+    pub fd_fs_magic: u32,
     /// [`RecordKind::SyscallExit`]: the syscall's return value.
     pub result: i64,
     /// The `u64` at the pointer argument named by [`op::DEREF`], else 0.
     pub deref: u64,
+    /// [`op::FD_PATH`]: the file's device (the kernel's `dev_t`: major << 20 | minor) and
+    /// mount id (as in /proc/<pid>/mountinfo), else 0.
+    pub fd_dev: u32,
+    pub fd_mnt_id: u32,
     /// The check itself ([`NO_CHECK`] for [`RecordKind::SyscallExit`]).
     pub check: CapabilityRecord,
     pub strings: [[u8; OP_STRING_LEN]; OP_STRINGS],
@@ -631,8 +682,8 @@ mod user {
 // Layout guards: a change that introduces padding breaks the contract between both sides.
 const _: () = assert!(core::mem::size_of::<CapCountKey>() == 16);
 const _: () = assert!(core::mem::size_of::<CapSeenKey>() == 40);
-const _: () = assert!(core::mem::size_of::<KernelLayout>() == 136);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 160);
+const _: () = assert!(core::mem::size_of::<KernelLayout>() == 192);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 216);
 const _: () = assert!(
     core::mem::size_of::<CallSites>() == 16 * (1 + CallSites::THROUGH + CallSites::INTERNAL)
 );
@@ -642,4 +693,4 @@ const _: () = assert!(core::mem::size_of::<ExecRecord>() == 88 + EXEC_FILENAME_L
 const _: () = assert!(core::mem::size_of::<ExitRecord>() == 16);
 const _: () = assert!(core::mem::size_of::<ForkRecord>() == 24);
 const _: () =
-    assert!(core::mem::size_of::<OperationRecord>() == 40 + 136 + OP_STRINGS * OP_STRING_LEN);
+    assert!(core::mem::size_of::<OperationRecord>() == 48 + 136 + OP_STRINGS * OP_STRING_LEN);

@@ -3,8 +3,11 @@
 //! probe family calls this; it calls none of them.
 
 use aya_ebpf::helpers::{
-    bpf_probe_read_user, bpf_probe_read_user_str_bytes,
-    generated::{bpf_probe_read_kernel as raw_read_kernel, bpf_probe_read_user as raw_read_user},
+    bpf_get_current_task, bpf_probe_read_user, bpf_probe_read_user_str_bytes,
+    generated::{
+        bpf_probe_read_kernel as raw_read_kernel, bpf_probe_read_kernel_str as raw_read_kernel_str,
+        bpf_probe_read_user as raw_read_user,
+    },
 };
 use monitor_common::{
     COMM_LEN, CapabilityRecord, Hook, KernelLayout, OP_STRING_LEN, OP_STRINGS, OperationRecord,
@@ -132,9 +135,11 @@ pub(crate) fn emit_operation(
         fill(&raw mut (*rec).check, what);
         (*rec).string_args = 0;
         (*rec).string_lens = [0; OP_STRINGS];
-        (*rec)._pad = 0;
+        (*rec).fd_fs_magic = 0;
         (*rec).result = exit.unwrap_or(0);
         (*rec).deref = 0;
+        (*rec).fd_dev = 0;
+        (*rec).fd_mnt_id = 0;
         if spec & op::DEREF != 0 {
             let arg = ((spec >> op::DEREF_ARG_SHIFT) & op::ARG_MASK) as usize;
             if let Some(&ptr) = (*rec).check.args.get(arg) {
@@ -163,6 +168,9 @@ pub(crate) fn emit_operation(
                 Err(_) => 0,
             };
             slot += 1;
+        }
+        if spec & op::FD_PATH != 0 {
+            fd_path(&mut *rec, what.layout);
         }
         if exit.is_some() && !keep(spec, &*rec) {
             entry.discard(0);
@@ -225,6 +233,79 @@ fn read_raw(rec: &mut OperationRecord, raw: u32, spec: u32, what: &Emit) {
             *old_len = m | op::RAW_READ;
         }
     }
+}
+
+/// Names the file behind the record's argument 0 (a descriptor of the current task), as
+/// [`op::FD_PATH`] says: while the writer holds it, whether or not it is still alive when
+/// user space reads the record. Up the dentries to the mount's root, then to the mount
+/// point in the parent mount, until the root of the task's mount tree; leaf first.
+#[inline(always)]
+fn fd_path(rec: &mut OperationRecord, l: &KernelLayout) {
+    // SAFETY: the current task's address; only read through probe_read.
+    let task = unsafe { bpf_get_current_task() };
+    let fd = rec.check.args[0];
+    let Some(fdt) = read_at::<u64>(task, l.task_files).and_then(|f| read_at::<u64>(f, l.files_fdt))
+    else {
+        return;
+    };
+    let max: u32 = read_at(fdt, l.fdt_max_fds).unwrap_or(0);
+    if fd >= max as u64 || l.mount_mnt == KernelLayout::MISSING {
+        return;
+    }
+    let Some(file) = read_at::<u64>(fdt, l.fdt_fd).and_then(|fds| read_at::<u64>(fds + fd * 8, 0))
+    else {
+        return;
+    };
+    let (Some(mut dentry), Some(mut vfsmnt)) = (
+        read_at::<u64>(file, l.file_dentry),
+        read_at::<u64>(file, l.file_vfsmount),
+    ) else {
+        return;
+    };
+    let mut mnt = vfsmnt - l.mount_mnt as u64;
+    let sb: u64 = read_at(dentry, l.dentry_sb).unwrap_or(0);
+    rec.fd_dev = read_at(sb, l.sb_dev).unwrap_or(0);
+    rec.fd_fs_magic = read_at::<u64>(sb, l.sb_magic).unwrap_or(0) as u32;
+    rec.fd_mnt_id = read_at(mnt, l.mount_id).unwrap_or(0);
+    // The second and third slots, as one area; a name starts in its first half and is read
+    // whole (at most a slot), so every read stays within the record.
+    let area = rec.strings[1].as_mut_ptr();
+    let half = (op::FD_PATH_BYTES / 2) as u32;
+    let mut used: u32 = 0;
+    let mut flags = op::FD_PATH_READ;
+    for _ in 0..op::FD_PATH_STEPS {
+        let root: u64 = read_at(vfsmnt, l.vfsmount_root).unwrap_or(0);
+        let parent: u64 = read_at(dentry, l.dentry_parent).unwrap_or(0);
+        if dentry == root || dentry == parent || parent == 0 {
+            let up: u64 = read_at(mnt, l.mount_parent).unwrap_or(0);
+            if up == mnt || up == 0 {
+                flags |= op::FD_PATH_ROOT;
+                break;
+            }
+            dentry = read_at(mnt, l.mount_mountpoint).unwrap_or(0);
+            mnt = up;
+            vfsmnt = mnt + l.mount_mnt as u64;
+            continue;
+        }
+        if used >= half {
+            break;
+        }
+        let name: u64 = read_at(dentry, l.dentry_name).unwrap_or(0);
+        // Masked where LLVM cannot drop the mask (it knows `used < half`; the verifier
+        // must see the bound on the pointer itself).
+        // SAFETY: a read of a local.
+        let at = unsafe { core::ptr::read_volatile(&used) } & (half - 1);
+        // SAFETY: `at < half`, so `half` bytes from there are within the two slots; a
+        // faulting read is an error.
+        let n =
+            unsafe { raw_read_kernel_str(area.add(at as usize).cast(), half, name as *const _) };
+        if n <= 0 {
+            break;
+        }
+        used += n as u32;
+        dentry = parent;
+    }
+    rec.string_lens[1] = used | flags;
 }
 
 /// The bytes of `count` gids, at most [`op::RAW_MAX_GROUPS`], provably within a string slot

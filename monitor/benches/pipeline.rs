@@ -130,9 +130,11 @@ fn stream() -> Vec<Vec<u8>> {
                 kind: RecordKind::Operation as u32,
                 string_args: 0b111,
                 string_lens,
-                _pad: 0,
+                fd_fs_magic: 0,
                 result: 0,
                 deref: 0,
+                fd_dev: 0,
+                fd_mnt_id: 0,
                 check: CapabilityRecord {
                     cap: 21,
                     syscall: 165,

@@ -914,9 +914,11 @@ mod tests {
             kind: RecordKind::SyscallExit as u32,
             string_args: 0b10,
             string_lens: [29, 0, 0],
-            _pad: 0,
+            fd_fs_magic: 0,
             result: -13,
             deref: 7,
+            fd_dev: 0,
+            fd_mnt_id: 0,
             check: record(),
             strings,
         };
@@ -947,6 +949,63 @@ mod tests {
             decode(&raw[..raw.len() - 1]),
             Err(DecodeError::Truncated { len: raw.len() - 1 })
         );
+    }
+
+    #[test]
+    fn a_descriptors_file_named_in_the_kernel_reads_root_first() {
+        use monitor_common::{OP_STRING_LEN, OP_STRINGS, op};
+        let mut strings = [[0u8; OP_STRING_LEN]; OP_STRINGS];
+        // Leaf first, across the two slots: release_agent, in a mount at /mnt.
+        let parts = b"release_agent\0mnt\0";
+        strings[1][..parts.len()].copy_from_slice(parts);
+        let mut op = OperationRecord {
+            kind: RecordKind::Operation as u32,
+            string_args: 0,
+            string_lens: [
+                0,
+                parts.len() as u32 | op::FD_PATH_READ | op::FD_PATH_ROOT,
+                0,
+            ],
+            fd_fs_magic: 0x0027_e0eb,
+            result: 0,
+            deref: 0,
+            fd_dev: 46,
+            fd_mnt_id: 812,
+            check: record(),
+            strings,
+        };
+        let decoded = |op: &OperationRecord| {
+            // SAFETY: reading the bytes of a plain-old-data struct.
+            let raw = unsafe {
+                std::slice::from_raw_parts(
+                    (op as *const OperationRecord).cast::<u8>(),
+                    size_of::<OperationRecord>(),
+                )
+            };
+            match decode(raw) {
+                Ok(Record::Operation(got)) => got.fd_file,
+                other => panic!("{other:?}"),
+            }
+        };
+        let f = decoded(&op).expect("named");
+        assert_eq!(f.path, "/mnt/release_agent");
+        assert_eq!(f.fs, Some("cgroup"));
+        assert_eq!((f.device.as_str(), f.mount_id), ("0:46", 812));
+        // A long name spills into the third slot; a walk cut short says so.
+        let long = [b'x'; OP_STRING_LEN + 20];
+        let mut area = [0u8; 2 * OP_STRING_LEN];
+        area[..long.len()].copy_from_slice(&long);
+        area[long.len() + 1..long.len() + 4].copy_from_slice(b"etc");
+        op.strings[1].copy_from_slice(&area[..OP_STRING_LEN]);
+        op.strings[2].copy_from_slice(&area[OP_STRING_LEN..]);
+        op.string_lens[1] = (long.len() + 5) as u32 | op::FD_PATH_READ;
+        op.fd_fs_magic = 7;
+        let f = decoded(&op).expect("named");
+        assert_eq!(f.path, format!("…/etc/{}", "x".repeat(long.len())));
+        assert_eq!(f.fs, None);
+        // Nothing named: none.
+        op.string_lens[1] = 0;
+        assert_eq!(decoded(&op), None);
     }
 
     #[test]

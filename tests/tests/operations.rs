@@ -202,6 +202,37 @@ fn chroot_is_reported_with_its_path() {
     assert_eq!(evs[0]["capability"]["name"], "CAP_SYS_CHROOT");
 }
 
+/// A write to a cgroup v1 `release_agent` by a process that is gone at once: the file is
+/// named in the kernel at the check, with its file system, device and mount.
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn a_write_names_its_file_though_the_writer_is_gone() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let (_c, out, evs) = operations(
+        &daemon,
+        &["/bin/trigger", "release-agent"],
+        &["CAP_SYS_ADMIN"],
+        "syscall",
+        "write",
+        1,
+    );
+    assert!(out.contains("release-agent rc=3"), "{out}");
+    let args = &evs[0]["syscall"]["args"];
+    assert_eq!(args["path"], "/mnt/release_agent", "{:#}", evs[0]);
+    assert_eq!(args["fs"], "cgroup", "{:#}", evs[0]);
+    assert!(args["mount_id"].as_u64() > Some(0), "{:#}", evs[0]);
+    let device = args["device"].as_str().unwrap_or_default();
+    assert!(
+        device.split_once(':').is_some_and(
+            |(major, minor)| major.parse::<u32>().is_ok() && minor.parse::<u32>().is_ok()
+        ),
+        "{:#}",
+        evs[0]
+    );
+    assert_eq!(evs[0]["capability"]["name"], "CAP_SYS_ADMIN");
+}
+
 #[test]
 #[ignore = "needs root: run with cargo xtask test"]
 fn sethostname_is_reported_with_the_name() {

@@ -380,7 +380,7 @@ fn operation_rules_fire_on_real_containers() {
             "release-agent",
             &["CAP_SYS_ADMIN"],
             "release_agent_write",
-            "release_agent (/bin/trigger as root, allowed)",
+            "wrote /mnt/release_agent (/bin/trigger as root, allowed)",
         ),
         (
             "reboot-bad-magic",

@@ -484,6 +484,14 @@ pub fn kernel_table_for(arch: Arch, mode: impl Fn(&str) -> Coverage) -> Vec<(i64
     };
     let deref_bits =
         |s: &Sensitive| deref_arg(s.name).map_or(0, |a| op::DEREF | a << op::DEREF_ARG_SHIFT);
+    // Named in the kernel at the check: the writer may be gone when user space reads it.
+    let fd_path_bits = |s: &Sensitive| {
+        if FD_PATH_SYSCALLS.contains(&s.name) {
+            op::FD_PATH
+        } else {
+            0
+        }
+    };
     let namespace_bits = |s: &Sensitive| match s.name {
         "clone" => op::NEW_NS,
         "clone3" | "unshare" => op::NEW_NS | op::NEW_NS_TIME,
@@ -500,6 +508,7 @@ pub fn kernel_table_for(arch: Arch, mode: impl Fn(&str) -> Coverage) -> Vec<(i64
                     | string_mask(s)
                     | deref_bits(s)
                     | namespace_bits(s)
+                    | fd_path_bits(s)
                     | fallback_bits(s),
             ))
         });
@@ -596,13 +605,28 @@ pub fn namespace_types(flags: u64) -> Vec<&'static str> {
         .collect()
 }
 
-/// Syscalls whose first argument is a file descriptor reported with its path.
+/// Syscalls whose first argument is a file descriptor reported with its path (read in the
+/// kernel, [`op::FD_PATH`]: they have at most one string argument, in the first slot).
 pub const FD_PATH_SYSCALLS: &[&str] = &["write", "pwrite64", "writev", "finit_module"];
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+
+    #[test]
+    fn fd_paths_are_named_in_the_kernel_beside_at_most_one_string() {
+        let table: BTreeMap<i64, u32> = kernel_table(Arch::X86_64).into_iter().collect();
+        for name in FD_PATH_SYSCALLS {
+            let nr = Arch::X86_64.number(name).unwrap();
+            let spec = table[&nr];
+            assert_eq!(spec & op::FD_PATH, op::FD_PATH, "{name}");
+            assert!((spec & op::STRING_ARGS_MASK).count_ones() <= 1, "{name}");
+            assert_eq!(spec >> op::RAW_SHIFT & op::RAW_MASK, 0, "{name}");
+        }
+        let mount = table[&Arch::X86_64.number("mount").unwrap()];
+        assert_eq!(mount & op::FD_PATH, 0);
+    }
 
     #[test]
     fn every_sensitive_syscall_exists_on_x86_64() {

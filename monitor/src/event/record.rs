@@ -66,6 +66,76 @@ pub struct Operation {
     pub exit: Option<i64>,
     /// Seen at an LSM hook (fentry), with no check and before any result.
     pub lsm: bool,
+    /// The file behind the descriptor in argument 0, named in the kernel ([`op::FD_PATH`]).
+    pub fd_file: Option<FdFile>,
+}
+
+/// The file behind a descriptor, as the kernel named it at the check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FdFile {
+    /// From the root of the process's mount tree (a container's root: what the process
+    /// calls it); `…/` and the part that was read when the walk stopped short.
+    pub path: String,
+    /// `major:minor` of the file system's device (tells a host file seen through a bind
+    /// mount from the container's own).
+    pub device: String,
+    /// The file system type, where privmon knows its magic number.
+    pub fs: Option<&'static str>,
+    /// The mount's id, as in `/proc/<pid>/mountinfo`.
+    pub mount_id: u32,
+}
+
+/// File system magic numbers (include/uapi/linux/magic.h) of the files privmon names.
+const FS_MAGICS: &[(u32, &str)] = &[
+    (0x0027_e0eb, "cgroup"),
+    (0x6367_7270, "cgroup2"),
+    (0x0000_9fa0, "proc"),
+    (0x6265_6572, "sysfs"),
+    (0x0102_1994, "tmpfs"),
+    (0x794c_7630, "overlay"),
+    (0x0000_ef53, "ext4"),
+    (0x5846_5342, "xfs"),
+    (0x9123_683e, "btrfs"),
+    (0x0000_1cd1, "devpts"),
+    (0x6462_6720, "debugfs"),
+    (0x7472_6163, "tracefs"),
+    (0x7363_6673, "securityfs"),
+    (0xcafe_4a11, "bpf"),
+    (0x4249_4e4d, "binfmt_misc"),
+    (0x6e73_6673, "nsfs"),
+];
+
+/// The [`FdFile`] of a record whose kernel side named one.
+fn fd_file(rec: &OperationRecord) -> Option<FdFile> {
+    let lens = rec.string_lens[1];
+    if lens & op::FD_PATH_READ == 0 {
+        return None;
+    }
+    let used = ((lens & !(op::FD_PATH_READ | op::FD_PATH_ROOT)) as usize).min(op::FD_PATH_BYTES);
+    let mut area = [0u8; op::FD_PATH_BYTES];
+    area[..monitor_common::OP_STRING_LEN].copy_from_slice(&rec.strings[1]);
+    area[monitor_common::OP_STRING_LEN..].copy_from_slice(&rec.strings[2]);
+    let mut parts: Vec<String> = area[..used]
+        .split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
+    parts.reverse();
+    let joined = parts.join("/");
+    let path = if lens & op::FD_PATH_ROOT != 0 {
+        format!("/{joined}")
+    } else {
+        format!("…/{joined}")
+    };
+    Some(FdFile {
+        path,
+        device: format!("{}:{}", rec.fd_dev >> 20, rec.fd_dev & 0xf_ffff),
+        fs: FS_MAGICS
+            .iter()
+            .find(|(m, _)| *m == rec.fd_fs_magic)
+            .map(|(_, n)| *n),
+        mount_id: rec.fd_mnt_id,
+    })
 }
 
 /// A decoded [`ExecRecord`].
@@ -180,6 +250,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
                 raw_before,
                 exit: (k == RecordKind::SyscallExit).then_some(rec.result),
                 lsm: k == RecordKind::LsmHook,
+                fd_file: fd_file(&rec),
             })))
         }
         Some(RecordKind::Exec) => {

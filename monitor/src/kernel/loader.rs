@@ -654,6 +654,20 @@ fn kernel_layout(btf: &KernelBtf) -> KernelLayout {
         cred_group_info: off("cred", "group_info"),
         group_info_ngroups: off("group_info", "ngroups"),
         group_info_gid: off("group_info", "gid"),
+        task_files: off("task_struct", "files"),
+        files_fdt: off("files_struct", "fdt"),
+        fdt_fd: off("fdtable", "fd"),
+        fdt_max_fds: off("fdtable", "max_fds"),
+        file_vfsmount: sum(off("file", "f_path"), off("path", "mnt")),
+        dentry_parent: off("dentry", "d_parent"),
+        dentry_sb: off("dentry", "d_sb"),
+        sb_dev: off("super_block", "s_dev"),
+        sb_magic: off("super_block", "s_magic"),
+        vfsmount_root: off("vfsmount", "mnt_root"),
+        mount_mnt: off("mount", "mnt"),
+        mount_parent: off("mount", "mnt_parent"),
+        mount_mountpoint: off("mount", "mnt_mountpoint"),
+        mount_id: off("mount", "mnt_id"),
         ..KernelLayout::EMPTY
     };
     if !missing.is_empty() {

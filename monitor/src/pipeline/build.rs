@@ -127,13 +127,26 @@ pub(super) fn operation_event(ev: CapabilityEvent, op: &Operation) -> Option<Ope
     }
     let mut args = operation::decode_args(sensitive, &sc.args, &op.strings);
     if operations::FD_PATH_SYSCALLS.contains(&sensitive.name) {
-        // Named now, while the writer most likely still has it open; null if it is gone.
-        let path = operation::fd_target(
-            std::path::Path::new("/proc"),
-            ev.header.process.pid,
-            sc.args[0],
-        );
+        // Named by the kernel at the check; else (a kernel without the fields, a walk cut
+        // short) from /proc now, while the writer most likely still has it open.
+        let kernel = op.fd_file.as_ref();
+        let path = kernel
+            .filter(|f| f.path.starts_with('/'))
+            .map(|f| f.path.clone())
+            .or_else(|| {
+                operation::fd_target(
+                    std::path::Path::new("/proc"),
+                    ev.header.process.pid,
+                    sc.args[0],
+                )
+            })
+            .or_else(|| kernel.map(|f| f.path.clone()));
         args.insert("path", path.map_or(serde_json::Value::Null, Into::into));
+        if let Some(f) = kernel {
+            args.insert("fs", f.fs.map_or(serde_json::Value::Null, Into::into));
+            args.insert("device", f.device.clone().into());
+            args.insert("mount_id", f.mount_id.into());
+        }
     }
     if let Some(fd) = op.exit.filter(|r| *r >= 0)
         && sensitive.group == "files"

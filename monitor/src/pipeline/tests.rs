@@ -62,9 +62,11 @@ fn mount(boot_ns: u64, arg0: u64) -> Vec<u8> {
         kind: RecordKind::Operation as u32,
         string_args: 0b111,
         string_lens,
-        _pad: 0,
+        fd_fs_magic: 0,
         result: 0,
         deref: 0,
+        fd_dev: 0,
+        fd_mnt_id: 0,
         check: check(21, MOUNT, false, boot_ns, arg0),
         strings,
     })
