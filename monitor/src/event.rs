@@ -305,6 +305,95 @@ pub struct Header {
     pub cgroup: Cgroup,
 }
 
+/// How an act's line (`capability`, `syscall`, `namespace`, `credentials`) names where it
+/// happened: `container_start` said the rest once (image, runtime, pod uid and labels, the
+/// cgroup's path), so the line carries the container's id and name, the pod's namespace and
+/// name, and the cgroup's id (its path too, for a process in no known container). The rules
+/// read the whole blocks, and an alert carries them whole.
+struct Brief<'a>(&'a Header);
+
+impl Brief<'_> {
+    fn cgroup(&self) -> impl Serialize + '_ {
+        let h = self.0;
+        BriefCgroup {
+            id: h.cgroup.id,
+            path: if h.container.is_none() {
+                Some(&h.cgroup.path)
+            } else {
+                None
+            },
+        }
+    }
+
+    fn container(&self) -> Option<impl Serialize + '_> {
+        let k8s_name = self.0.k8s.as_deref().and_then(|k| k.container.as_ref());
+        self.0.container.as_deref().map(|c| BriefContainer {
+            id: &c.id,
+            // Kubernetes' name where the runtime's files had none.
+            name: c.name.as_ref().or(k8s_name),
+        })
+    }
+
+    fn k8s(&self) -> Option<impl Serialize + '_> {
+        self.0.k8s.as_deref().map(|k| BriefK8s {
+            namespace: &k.namespace,
+            pod: &k.pod,
+        })
+    }
+}
+
+/// The container, pod and cgroup blocks of an event, whole: an act's line names them
+/// briefly (docs/events.md), its alert carries them as `container_start` did.
+#[derive(Clone, Debug, Default)]
+pub struct Whole(Option<[serde_json::Value; 3]>);
+
+impl Whole {
+    pub fn of(event: &(impl Fields + ?Sized)) -> Whole {
+        let p = block_paths();
+        let get = |path: &[Key]| {
+            event
+                .field(path)
+                .to_json()
+                .unwrap_or(serde_json::Value::Null)
+        };
+        Whole(Some([get(&p.container), get(&p.k8s), get(&p.cgroup)]))
+    }
+
+    /// Puts the blocks into the event's parsed line.
+    pub fn fill(&self, event: &mut serde_json::Value) {
+        if let (Some([container, k8s, cgroup]), Some(obj)) = (&self.0, event.as_object_mut()) {
+            obj.insert("container".into(), container.clone());
+            obj.insert("k8s".into(), k8s.clone());
+            obj.insert("cgroup".into(), cgroup.clone());
+        }
+    }
+}
+
+crate::event::access::paths!(fn block_paths -> BlockPaths {
+    container = "container",
+    k8s = "k8s",
+    cgroup = "cgroup",
+});
+
+#[derive(Serialize)]
+struct BriefCgroup<'a> {
+    id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'a Option<Shared<Arc<str>>>>,
+}
+
+#[derive(Serialize)]
+struct BriefContainer<'a> {
+    id: &'a str,
+    name: Option<&'a String>,
+}
+
+#[derive(Serialize)]
+struct BriefK8s<'a> {
+    namespace: &'a Option<String>,
+    pod: &'a Option<String>,
+}
+
 impl Header {
     fn field(&self, name: Name, rest: &[Key]) -> Val<'_> {
         match name {
@@ -334,9 +423,10 @@ impl Serialize for CapabilityEvent {
         let h = &self.header;
         let mut m = s.serialize_map(Some(9))?;
         m.serialize_entry("capability", &self.capability)?;
-        m.serialize_entry("cgroup", &h.cgroup)?;
-        m.serialize_entry("container", &h.container)?;
-        m.serialize_entry("k8s", &h.k8s)?;
+        let brief = Brief(h);
+        m.serialize_entry("cgroup", &brief.cgroup())?;
+        m.serialize_entry("container", &brief.container())?;
+        m.serialize_entry("k8s", &brief.k8s())?;
         m.serialize_entry("kind", h.kind)?;
         m.serialize_entry("node", &h.node)?;
         m.serialize_entry("process", &h.process)?;
@@ -423,11 +513,12 @@ impl Serialize for OperationEvent {
         let h = &self.header;
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("capability", &self.capability)?;
-        m.serialize_entry("cgroup", &h.cgroup)?;
+        let brief = Brief(h);
+        m.serialize_entry("cgroup", &brief.cgroup())?;
         m.serialize_entry("checks", &self.checks)?;
-        m.serialize_entry("container", &h.container)?;
+        m.serialize_entry("container", &brief.container())?;
         m.serialize_entry("group", self.group)?;
-        m.serialize_entry("k8s", &h.k8s)?;
+        m.serialize_entry("k8s", &brief.k8s())?;
         m.serialize_entry("kind", h.kind)?;
         if let Some(ns) = &self.namespace {
             m.serialize_entry("namespace", ns)?;
@@ -632,12 +723,13 @@ impl Serialize for CredentialsEvent {
         let mut m = s.serialize_map(Some(13))?;
         m.serialize_entry("capability", &self.capability)?;
         m.serialize_entry("cause", self.cause)?;
-        m.serialize_entry("cgroup", &h.cgroup)?;
+        let brief = Brief(h);
+        m.serialize_entry("cgroup", &brief.cgroup())?;
         m.serialize_entry("checks", &self.checks)?;
-        m.serialize_entry("container", &h.container)?;
+        m.serialize_entry("container", &brief.container())?;
         m.serialize_entry("credentials", &self.credentials)?;
         m.serialize_entry("exec", &self.exec)?;
-        m.serialize_entry("k8s", &h.k8s)?;
+        m.serialize_entry("k8s", &brief.k8s())?;
         m.serialize_entry("kind", h.kind)?;
         m.serialize_entry("node", &h.node)?;
         m.serialize_entry("process", &h.process)?;
@@ -851,8 +943,9 @@ mod golden {
     #[test]
     fn serialized_directly_as_through_json_values() {
         for (name, sample) in samples() {
-            let via_value = serde_json::to_string(&sample.value()).unwrap();
-            assert_eq!(sample.line(), via_value, "{name}");
+            let line = sample.line();
+            let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(line, serde_json::to_string(&value).unwrap(), "{name}");
         }
     }
 }

@@ -1333,3 +1333,17 @@ impl Drop for Tail {
         let _ = self.child.wait();
     }
 }
+
+/// An act's line (`capability`, `syscall`, `namespace`, `credentials`) of a process in a
+/// known container names it briefly: `container_start` said the rest (docs/events.md).
+pub fn assert_brief(ev: &serde_json::Value) {
+    fn keys(v: &serde_json::Value) -> Option<Vec<&str>> {
+        v.as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+    }
+    assert_eq!(keys(&ev["container"]), Some(vec!["id", "name"]), "{ev:#}");
+    if !ev["k8s"].is_null() {
+        assert_eq!(keys(&ev["k8s"]), Some(vec!["namespace", "pod"]), "{ev:#}");
+    }
+    assert_eq!(keys(&ev["cgroup"]), Some(vec!["id"]), "{ev:#}");
+}

@@ -954,7 +954,7 @@ fn groups_report_their_coverage_and_fallbacks_see_operations_without_checks() {
     );
 
     // ptrace of a same-user child with the same capabilities: no check either.
-    let (_c, out, evs) = operations(
+    let (child_c, out, evs) = operations(
         &daemon,
         &["/bin/trigger", "ptrace-child"],
         &[],
@@ -982,7 +982,8 @@ fn groups_report_their_coverage_and_fallbacks_see_operations_without_checks() {
         "{ev:#}"
     );
     assert_eq!(
-        ev["syscall"]["args"]["target_cgroup"], ev["cgroup"]["path"],
+        ev["syscall"]["args"]["target_cgroup"],
+        child_c.cgroup_path.as_str(),
         "{ev:#}"
     );
     let alert = daemon

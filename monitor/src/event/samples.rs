@@ -30,15 +30,19 @@ impl Sample {
         .expect("events serialize")
     }
 
-    /// Its JSON as a `serde_json::Value` (v1's path: every event went through one).
+    /// Its JSON as a `serde_json::Value` (v1's path: every event went through one), with
+    /// the container, pod and cgroup blocks whole, as the rules read them (the line names
+    /// them briefly).
     pub fn value(&self) -> Value {
-        match self {
+        let mut v = match self {
             Sample::Capability(e) => serde_json::to_value(e),
             Sample::Operation(e) => serde_json::to_value(e),
             Sample::Credentials(e) => serde_json::to_value(e),
             Sample::Container(e) => serde_json::to_value(e),
         }
-        .expect("events serialize")
+        .expect("events serialize");
+        crate::event::Whole::of(self).fill(&mut v);
+        v
     }
 }
 

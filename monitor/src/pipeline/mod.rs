@@ -430,7 +430,10 @@ impl Output {
         if let Some(o) = outside {
             // Rare: the alert quotes the event's JSON.
             match serde_json::to_value(ev) {
-                Ok(value) => self.alert(&baseline_alert(&value, &o)),
+                Ok(mut value) => {
+                    crate::event::Whole::of(ev).fill(&mut value);
+                    self.alert(&baseline_alert(&value, &o))
+                }
                 Err(_) => {
                     self.stats.output_errors.fetch_add(1, Relaxed);
                 }
@@ -619,7 +622,11 @@ impl Output {
                 }
                 if exec.memfd && self.report_fileless {
                     let ev = self.fileless_event(&exec);
-                    self.emit(&ev);
+                    if self.setups.runtime_memfd_exec(&exec, ev.syscall.name) {
+                        self.stats.setup_folded.fetch_add(1, Relaxed);
+                    } else {
+                        self.emit(&ev);
+                    }
                 }
             }
             Record::Exit { pid, .. } => {

@@ -105,6 +105,26 @@ impl Setups {
         }
     }
 
+    /// Counts an exec from a memfd that is the runtime running its own sealed copy (runc
+    /// 1.1 re-executes itself so, against CVE-2019-5736: `runc init` from
+    /// `memfd:runc_cloned`) as an operation `name` of the set-up; false when it is to be
+    /// written as a fileless execution (any other, or after the set-up).
+    pub(super) fn runtime_memfd_exec(&mut self, e: &Exec, name: &'static str) -> bool {
+        let runc = e.comm.starts_with("memfd:runc")
+            || e.args
+                .first()
+                .is_some_and(|a| a == "runc" || a.ends_with("/runc"));
+        if self.write_all || !e.memfd || !runc {
+            return false;
+        }
+        let Some(summary) = self.active(e.cgroup_id, e.boot_ns) else {
+            return false;
+        };
+        let n = summary.operations.entry(name).or_default();
+        *n = n.saturating_add(1);
+        true
+    }
+
     /// Counts a plain check of the set-up; false when it is to be written (no set-up, a
     /// refusal that is no probe).
     pub(super) fn check(
@@ -226,15 +246,29 @@ mod tests {
         assert!(s.check(7, 3_000, &probe, true));
         // Another cgroup is nobody's set-up.
         assert!(!s.check(8, 3_000, &allowed("CAP_SETUID"), false));
-        // The runtime executing itself again does not end it; the entrypoint does.
+        // The runtime executing itself again does not end it; the entrypoint does. Its
+        // copy run from a memfd is counted, not a fileless execution; another memfd is.
         s.exec(&exec(7, "/proc/self/exe", false));
-        s.exec(&exec(7, "memfd:runc_cloned", true));
+        let runc = Exec {
+            comm: "memfd:runc_clon".into(),
+            args: vec!["runc".into(), "init".into()],
+            ..exec(7, "/dev/fd/6", true)
+        };
+        s.exec(&runc);
+        assert!(s.runtime_memfd_exec(&runc, "execveat"));
+        let payload = Exec {
+            comm: "memfd:x".into(),
+            args: vec!["x".into()],
+            ..exec(7, "/dev/fd/6", true)
+        };
+        assert!(!s.runtime_memfd_exec(&payload, "execveat"));
         assert!(s.in_setup(7));
         s.exec(&exec(7, "/bin/true", false));
         assert!(!s.in_setup(7));
         assert!(!s.check(7, 4_000, &allowed("CAP_SETUID"), false));
         let summary = s.end(7).expect("its summary");
         assert_eq!(summary.operations["mount"], 1);
+        assert_eq!(summary.operations["execveat"], 1);
         assert_eq!(summary.capabilities["CAP_SYS_ADMIN"], 2);
         assert_eq!(summary.capabilities["CAP_SETUID"], 1);
         assert_eq!(summary.denied["CAP_SYS_ADMIN"], 1);

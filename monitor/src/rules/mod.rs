@@ -19,6 +19,8 @@ use std::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::event::Whole;
+
 use self::condition::{Compiled, Condition, Path, Resolver};
 use crate::event::access::{Event, Fields, Key, Val};
 
@@ -686,7 +688,7 @@ struct Window {
     opened: Instant,
     repeats: u64,
     /// The JSON of the last repeat: the alert that closes the window quotes it.
-    last: Option<Box<str>>,
+    last: Option<(Box<str>, Whole)>,
     rule: usize,
 }
 
@@ -878,6 +880,7 @@ impl Engine {
             return Vec::new();
         }
         let mut out = Vec::new();
+        let mut whole: Option<Whole> = None;
         let mut ids = std::mem::take(&mut self.scratch);
         self.index.rules(kind).select(event, &mut ids);
         for &i in &ids {
@@ -885,8 +888,9 @@ impl Engine {
             if !rule.condition.matches(event) || rule.exceptions.iter().any(|e| e.spares(event)) {
                 continue;
             }
+            let whole = whole.get_or_insert_with(|| Whole::of(event));
             if rule.window.is_zero() {
-                out.extend(alert(rule, line.get(), 1, &mut self.unreadable));
+                out.extend(alert(rule, line.get(), whole, 1, &mut self.unreadable));
                 continue;
             }
             let mut key = event
@@ -901,15 +905,21 @@ impl Engine {
             match self.windows.get_mut(&(i, key.clone())) {
                 Some(w) if now.duration_since(w.opened) < rule.window => {
                     w.repeats += 1;
-                    w.last = Some(line.get().into());
+                    w.last = Some((line.get().into(), whole.clone()));
                 }
                 Some(w) => {
                     // The window ended without a flush: report it, open a new one.
-                    if let (true, Some(last)) = (w.repeats > 0, &w.last) {
-                        out.extend(alert(rule, last, w.repeats, &mut self.unreadable));
+                    if let (true, Some((last, last_whole))) = (w.repeats > 0, &w.last) {
+                        out.extend(alert(
+                            rule,
+                            last,
+                            last_whole,
+                            w.repeats,
+                            &mut self.unreadable,
+                        ));
                     }
                     *w = Window::open(now, i);
-                    out.extend(alert(rule, line.get(), 1, &mut self.unreadable));
+                    out.extend(alert(rule, line.get(), whole, 1, &mut self.unreadable));
                 }
                 None => {
                     if self.windows.len() < MAX_WINDOWS {
@@ -917,7 +927,7 @@ impl Engine {
                     } else {
                         self.dedup_overflow += 1;
                     }
-                    out.extend(alert(rule, line.get(), 1, &mut self.unreadable));
+                    out.extend(alert(rule, line.get(), whole, 1, &mut self.unreadable));
                 }
             }
         }
@@ -941,8 +951,8 @@ impl Engine {
             if now.duration_since(w.opened) < rule.window {
                 return true;
             }
-            if let (true, Some(last)) = (w.repeats > 0, &w.last) {
-                out.extend(alert(rule, last, w.repeats, unreadable));
+            if let (true, Some((last, whole))) = (w.repeats > 0, &w.last) {
+                out.extend(alert(rule, last, whole, w.repeats, unreadable));
             }
             false
         });
@@ -954,8 +964,8 @@ impl Engine {
         let unreadable = &mut self.unreadable;
         let mut out = Vec::new();
         for (_, w) in self.windows.drain() {
-            if let (true, Some(last)) = (w.repeats > 0, &w.last) {
-                out.extend(alert(&rules[w.rule], last, w.repeats, unreadable));
+            if let (true, Some((last, whole))) = (w.repeats > 0, &w.last) {
+                out.extend(alert(&rules[w.rule], last, whole, w.repeats, unreadable));
             }
         }
         out
@@ -977,10 +987,20 @@ impl<E: Serialize + ?Sized> Line<'_, E> {
 }
 
 /// The alert of `rule` quoting the event whose JSON line is `json` (read back: alerts are
-/// few, events many, so the events stay typed and the alerts pay for the JSON).
-fn alert(rule: &Rule, json: &str, count: u64, unreadable: &mut u64) -> Option<Alert> {
+/// few, events many, so the events stay typed and the alerts pay for the JSON), with the
+/// event's container, pod and cgroup blocks whole.
+fn alert(
+    rule: &Rule,
+    json: &str,
+    whole: &Whole,
+    count: u64,
+    unreadable: &mut u64,
+) -> Option<Alert> {
     match serde_json::from_str::<Value>(json) {
-        Ok(event) => Some(alert_of(rule, &event, count)),
+        Ok(mut event) => {
+            whole.fill(&mut event);
+            Some(alert_of(rule, &event, count))
+        }
         Err(_) => {
             *unreadable += 1;
             None
