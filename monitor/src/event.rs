@@ -775,8 +775,9 @@ impl Event for CredentialsEvent {
     }
 }
 
-/// A `container_start` or `container_stop` event.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// A `container_start` or `container_stop` event. The stop names its container as an act
+/// does (its start said the rest: image, posture, set-up); the rules read it whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerEvent {
     pub cgroup: Cgroup,
     pub container: Option<Container>,
@@ -790,6 +791,78 @@ pub struct ContainerEvent {
     /// (`container_start` of a container that started while privmon ran; else null).
     pub runtime_setup: Option<RuntimeSetup>,
     pub time: String,
+}
+
+/// The whole `container_start` line.
+#[derive(Serialize)]
+struct StartLine<'a> {
+    cgroup: &'a Cgroup,
+    container: &'a Option<Container>,
+    k8s: &'a Option<Kubernetes>,
+    kind: &'static str,
+    node: &'a str,
+    posture: &'a Posture,
+    process: &'a Option<Process>,
+    runtime_setup: &'a Option<RuntimeSetup>,
+    time: &'a str,
+}
+
+impl ContainerEvent {
+    fn whole(&self) -> StartLine<'_> {
+        StartLine {
+            cgroup: &self.cgroup,
+            container: &self.container,
+            k8s: &self.k8s,
+            kind: self.kind,
+            node: &self.node,
+            posture: &self.posture,
+            process: &self.process,
+            runtime_setup: &self.runtime_setup,
+            time: &self.time,
+        }
+    }
+
+    /// Every field, as the rules read them (a `container_stop` line names the container
+    /// only).
+    pub fn whole_value(&self) -> serde_json::Result<serde_json::Value> {
+        serde_json::to_value(self.whole())
+    }
+}
+
+impl Serialize for ContainerEvent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.kind != "container_stop" {
+            return self.whole().serialize(s);
+        }
+        let mut m = s.serialize_map(Some(7))?;
+        m.serialize_entry(
+            "cgroup",
+            &BriefCgroup {
+                id: self.cgroup.id,
+                path: self.container.is_none().then_some(&self.cgroup.path),
+            },
+        )?;
+        let k8s_name = self.k8s.as_ref().and_then(|k| k.container.as_ref());
+        m.serialize_entry(
+            "container",
+            &self.container.as_ref().map(|c| BriefContainer {
+                id: &c.id,
+                name: c.name.as_ref().or(k8s_name),
+            }),
+        )?;
+        m.serialize_entry(
+            "k8s",
+            &self.k8s.as_ref().map(|k| BriefK8s {
+                namespace: &k.namespace,
+                pod: &k.pod,
+            }),
+        )?;
+        m.serialize_entry("kind", self.kind)?;
+        m.serialize_entry("node", &self.node)?;
+        m.serialize_entry("process", &self.process)?;
+        m.serialize_entry("time", &self.time)?;
+        m.end()
+    }
 }
 
 block!(ContainerEvent {

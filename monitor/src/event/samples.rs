@@ -38,7 +38,7 @@ impl Sample {
             Sample::Capability(e) => serde_json::to_value(e),
             Sample::Operation(e) => serde_json::to_value(e),
             Sample::Credentials(e) => serde_json::to_value(e),
-            Sample::Container(e) => serde_json::to_value(e),
+            Sample::Container(e) => e.whole_value(),
         }
         .expect("events serialize");
         crate::event::Whole::of(self).fill(&mut v);

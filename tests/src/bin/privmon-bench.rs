@@ -552,6 +552,7 @@ fn event_sizes() -> anyhow::Result<Value> {
     // (alert, made by the container runtime's own setup) -> line sizes.
     let mut sizes: BTreeMap<(bool, bool), Vec<usize>> = BTreeMap::new();
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    let mut kind_bytes: BTreeMap<String, usize> = BTreeMap::new();
     // Where the bytes go: serialized size of each top-level field, summed over events.
     let mut fields: BTreeMap<String, usize> = BTreeMap::new();
     for e in &events {
@@ -567,9 +568,9 @@ fn event_sizes() -> anyhow::Result<Value> {
             .entry((alert, runtime))
             .or_default()
             .push(serde_json::to_string(e)?.len() + 1);
-        *kinds
-            .entry(e["kind"].as_str().unwrap_or("?").to_string())
-            .or_default() += 1;
+        let kind = e["kind"].as_str().unwrap_or("?").to_string();
+        *kind_bytes.entry(kind.clone()).or_default() += serde_json::to_string(e)?.len() + 1;
+        *kinds.entry(kind).or_default() += 1;
     }
     let stats = |alert: bool, runtime: &[bool]| {
         let v: Vec<usize> = runtime
@@ -584,6 +585,10 @@ fn event_sizes() -> anyhow::Result<Value> {
         // Without runc's own container setup (its processes hold every capability).
         "workload_events": stats(false, &[false]),
         "alerts": stats(true, &[false, true]),
+        "mean_bytes_by_kind": kind_bytes
+            .iter()
+            .map(|(k, n)| (k.clone(), json!(*n as f64 / kinds[k].max(1) as f64)))
+            .collect::<serde_json::Map<_, _>>(),
         "kinds": kinds,
         "mean_bytes_by_field": fields
             .iter()
