@@ -14,6 +14,10 @@ use monitor_common::{
     ProbeConfig, RecordKind, SCOPE_HOST, SCOPE_UNKNOWN, SCOPE_USER_NAMESPACE, drop_slot, op, stat,
 };
 
+use core::ptr::{read_volatile, write_volatile};
+
+use aya_ebpf::{macros::map, maps::PerCpuArray};
+
 use crate::{
     maps::{CONFIG, EVENTS, RINGBUF_DROPS, bump, stat_inc},
     task::{SyscallRegs, read_at},
@@ -256,56 +260,126 @@ fn fd_path(rec: &mut OperationRecord, l: &KernelLayout) {
     else {
         return;
     };
-    let (Some(mut dentry), Some(mut vfsmnt)) = (
+    let (Some(dentry), Some(vfsmnt)) = (
         read_at::<u64>(file, l.file_dentry),
         read_at::<u64>(file, l.file_vfsmount),
     ) else {
         return;
     };
-    let mut mnt = vfsmnt - l.mount_mnt as u64;
+    let mnt = vfsmnt - l.mount_mnt as u64;
     let sb: u64 = read_at(dentry, l.dentry_sb).unwrap_or(0);
     rec.fd_dev = read_at(sb, l.sb_dev).unwrap_or(0);
     rec.fd_fs_magic = read_at::<u64>(sb, l.sb_magic).unwrap_or(0) as u32;
     rec.fd_mnt_id = read_at(mnt, l.mount_id).unwrap_or(0);
+    let walked = [
+        l.vfsmount_root,
+        l.dentry_parent,
+        l.dentry_name,
+        l.mount_parent,
+        l.mount_mountpoint,
+    ];
+    if walked.contains(&KernelLayout::MISSING) {
+        return;
+    }
+    let Some(w) = PATH_WALK.get_ptr_mut(0) else {
+        return;
+    };
     // The second and third slots, as one area; a name starts in its first half and is read
     // whole (at most a slot), so every read stays within the record.
     let area = rec.strings[1].as_mut_ptr();
-    let half = (op::FD_PATH_BYTES / 2) as u32;
-    let mut used: u32 = 0;
-    let mut flags = op::FD_PATH_READ;
+    let half = (op::FD_PATH_BYTES / 2) as u64;
+    // SAFETY (all accesses to `w`): this CPU's slot; tracing programs do not nest on one
+    // CPU. The walk's state lives there, read back volatile each step: to the verifier it
+    // is then unknown, so the steps' many paths look alike and are verified once each (6.1
+    // gave up on the walk kept in registers, after a million instructions).
+    unsafe {
+        write_volatile(&raw mut (*w).dentry, dentry);
+        write_volatile(&raw mut (*w).mnt, mnt);
+        write_volatile(&raw mut (*w).used, 0);
+        write_volatile(&raw mut (*w).root, 0);
+    }
+    let (root_off, parent_off, name_off) = (
+        (l.mount_mnt + l.vfsmount_root) as u64,
+        l.dentry_parent as u64,
+        l.dentry_name as u64,
+    );
+    let (up_off, point_off) = (l.mount_parent as u64, l.mount_mountpoint as u64);
     for _ in 0..op::FD_PATH_STEPS {
-        let root: u64 = read_at(vfsmnt, l.vfsmount_root).unwrap_or(0);
-        let parent: u64 = read_at(dentry, l.dentry_parent).unwrap_or(0);
-        if dentry == root || dentry == parent || parent == 0 {
-            let up: u64 = read_at(mnt, l.mount_parent).unwrap_or(0);
+        let (dentry, mnt, used) = unsafe {
+            (
+                read_volatile(&raw const (*w).dentry),
+                read_volatile(&raw const (*w).mnt),
+                read_volatile(&raw const (*w).used),
+            )
+        };
+        let parent = peek(dentry + parent_off);
+        if dentry == peek(mnt + root_off) || dentry == parent || parent == 0 {
+            // The root of this mount: on from its mount point in the parent mount.
+            let up = peek(mnt + up_off);
             if up == mnt || up == 0 {
-                flags |= op::FD_PATH_ROOT;
+                unsafe { write_volatile(&raw mut (*w).root, 1) };
                 break;
             }
-            dentry = read_at(mnt, l.mount_mountpoint).unwrap_or(0);
-            mnt = up;
-            vfsmnt = mnt + l.mount_mnt as u64;
+            unsafe {
+                write_volatile(&raw mut (*w).dentry, peek(mnt + point_off));
+                write_volatile(&raw mut (*w).mnt, up);
+            }
             continue;
         }
         if used >= half {
             break;
         }
-        let name: u64 = read_at(dentry, l.dentry_name).unwrap_or(0);
-        // Masked where LLVM cannot drop the mask (it knows `used < half`; the verifier
-        // must see the bound on the pointer itself).
-        // SAFETY: a read of a local.
-        let at = unsafe { core::ptr::read_volatile(&used) } & (half - 1);
+        // Masked where LLVM cannot drop the mask (it knows `used < half`; the verifier must
+        // see the bound on the register that reaches the pointer).
+        let at = unsafe { read_volatile(&used) } & (half - 1);
         // SAFETY: `at < half`, so `half` bytes from there are within the two slots; a
         // faulting read is an error.
-        let n =
-            unsafe { raw_read_kernel_str(area.add(at as usize).cast(), half, name as *const _) };
+        let n = unsafe {
+            raw_read_kernel_str(
+                area.add(at as usize).cast(),
+                half as u32,
+                peek(dentry + name_off) as *const _,
+            )
+        };
         if n <= 0 {
             break;
         }
-        used += n as u32;
-        dentry = parent;
+        unsafe {
+            write_volatile(&raw mut (*w).used, used + n as u64);
+            write_volatile(&raw mut (*w).dentry, parent);
+        }
     }
-    rec.string_lens[1] = used | flags;
+    let (used, root) = unsafe {
+        (
+            read_volatile(&raw const (*w).used),
+            read_volatile(&raw const (*w).root),
+        )
+    };
+    rec.string_lens[1] =
+        (used as u32 & 0x3ff) | op::FD_PATH_READ | if root != 0 { op::FD_PATH_ROOT } else { 0 };
+}
+
+/// A walk's state between its steps (see [`fd_path`]).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct PathWalk {
+    dentry: u64,
+    mnt: u64,
+    used: u64,
+    root: u64,
+}
+
+#[map]
+static PATH_WALK: PerCpuArray<PathWalk> = PerCpuArray::with_max_entries(1, 0);
+
+/// The `u64` at kernel address `addr`, 0 where it cannot be read (the helper zeroes its
+/// destination on a fault): no branch, for the walk's steps.
+#[inline(always)]
+fn peek(addr: u64) -> u64 {
+    let mut v: u64 = 0;
+    // SAFETY: the helper copes with any address.
+    unsafe { raw_read_kernel((&raw mut v).cast(), 8, addr as *const _) };
+    v
 }
 
 /// The bytes of `count` gids, at most [`op::RAW_MAX_GROUPS`], provably within a string slot
