@@ -101,7 +101,9 @@ fn restricted_container_posture() {
     require_root();
     let daemon = Daemon::start(&[]).unwrap();
     let c = Container::create(&ContainerSpec {
-        args: &["/bin/trigger", "nice"],
+        // The init lives on a while: container_start describes it only while it lives
+        // (the start can come late on a slow machine, e.g. the QEMU matrix).
+        args: &["/bin/sh", "-c", "/bin/trigger nice; sleep 2"],
         capabilities: &[],
         no_new_privs: true,
         readonly_root: true,

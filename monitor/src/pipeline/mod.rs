@@ -61,11 +61,12 @@ pub(crate) const STREAM_LAG: usize = 4096;
 /// Checks of one thread and syscall with the same arguments this close together are one
 /// call (the kernel checks CAP_SYS_ADMIN twice for a mount); without a syscall-entry hook
 /// there is no call id, so identical calls closer than this merge too (their checks are
-/// counted). An operation is written at the first poll after a check this much later has
-/// been read, or after the reader has had nothing for a whole poll interval: never on the
-/// clock alone, since the reader may lag the kernel (a burst in the ring buffer, a slow
-/// machine) and the call's next check may still be unread.
-const MERGE_WINDOW_NS: u64 = 10_000_000;
+/// counted). A call's checks are microseconds apart on a real machine; an emulated one
+/// (the QEMU matrix, two guests on two host CPUs) put 45 ms between a mount's two. An
+/// operation is written once a check this much later has been read, or the reader has
+/// found the ring buffer empty two windows after its first check (or at the thread's next
+/// call, exec or exit): never on the clock alone, since the reader may lag the kernel.
+const MERGE_WINDOW_NS: u64 = 250_000_000;
 
 /// An operation's event, held until its call's other checks have joined it.
 struct PendingOp {
@@ -607,8 +608,20 @@ impl Output {
                 } else {
                     self.flush_thread(c.tid);
                     let ev = self.capability_event(c);
-                    if let Some(r) = self.operation_of(&ev, &op) {
-                        self.emit_reported(r);
+                    if let Some(mut r) = self.operation_of(&ev, &op) {
+                        // The runtime's set-up seen returning (runc's capset through
+                        // fexit/security_capset) is counted like the set-up seen at checks.
+                        let refused = op.exit.is_some_and(|ret| ret < 0);
+                        let name = r.name();
+                        if self.setups.folds(c.cgroup_id, c.boot_ns, name, refused)
+                            && self
+                                .setups
+                                .operation(c.cgroup_id, c.boot_ns, name, r.checks())
+                        {
+                            self.stats.setup_folded.fetch_add(1, Relaxed);
+                        } else {
+                            self.emit_reported(r);
+                        }
                     }
                 }
             }
