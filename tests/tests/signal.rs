@@ -30,11 +30,21 @@ fn a_container_that_runs_true_writes_its_start_and_stop_with_the_runtime_setup_i
         "lines beyond the start and stop: {lines:#?}"
     );
     // Its memory accounting asked for CAP_SYS_ADMIN, refused: the kernel's own checks,
-    // counted apart, not written.
+    // counted apart, not written. The tracepoints see them; fexit and kprobe on
+    // cap_capable() do not where the compiler inlined it into cap_vm_enough_memory() (both
+    // are in security/commoncap.c: Debian's 6.1 and 6.12 of the kernel matrix).
+    let m = daemon.metrics().unwrap();
+    let on_tracepoint = ["tp_btf", "tracepoint"].iter().any(|a| {
+        m.value(
+            "privmon_hook_info",
+            &[("hook", "capability"), ("attach", a)],
+        ) == Some(1.0)
+    });
     let internal = monitor_common::VERDICT_DENIED | monitor_common::COUNT_INTERNAL;
+    let counted = daemon.cap_count(cgroup, 21, internal).unwrap();
     assert!(
-        daemon.cap_count(cgroup, 21, internal).unwrap() >= 1,
-        "no memory-accounting check was counted (this test relies on them)"
+        counted >= 1 || !on_tracepoint,
+        "no memory-accounting check was counted on the tracepoint"
     );
     let start = lines
         .iter()
