@@ -184,6 +184,39 @@ fn unshare_is_a_namespace_event() {
     assert_eq!(ev["container"]["id"], c.id.as_str(), "{ev:#}");
 }
 
+/// clone(CLONE_NEWNS): one `namespace` line, its audited check; the kernel's own
+/// accounting checks of the same call are not in it.
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn clone_into_a_new_mount_namespace_is_one_namespace_event() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let (c, out, _) = operations(
+        &daemon,
+        &["/bin/trigger", "clone-newns"],
+        &["CAP_SYS_ADMIN"],
+        "namespace",
+        "clone",
+        1,
+    );
+    assert!(out.contains("clone-newns rc=0"), "{out}");
+    let lines: Vec<Value> = daemon
+        .lines_of(c)
+        .into_iter()
+        .filter(|e| e["process"]["comm"] == "trigger" && e["syscall"]["name"] == "clone")
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let ev = &lines[0];
+    assert_eq!(ev["kind"], "namespace", "{ev:#}");
+    assert_eq!(
+        ev["namespace"]["types"],
+        serde_json::json!(["mnt"]),
+        "{ev:#}"
+    );
+    assert_eq!(ev["capability"]["name"], "CAP_SYS_ADMIN", "{ev:#}");
+    assert_eq!(ev["capability"]["audit"], true, "{ev:#}");
+}
+
 #[test]
 #[ignore = "needs root: run with cargo xtask test"]
 fn chroot_is_reported_with_its_path() {
