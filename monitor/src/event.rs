@@ -310,32 +310,39 @@ pub struct Header {
 /// cgroup's path), so the line carries the container's id and name, the pod's namespace and
 /// name, and the cgroup's id (its path too, for a process in no known container). The rules
 /// read the whole blocks, and an alert carries them whole.
-struct Brief<'a>(&'a Header);
+struct Brief<'a> {
+    cgroup: &'a Cgroup,
+    container: Option<&'a Container>,
+    k8s: Option<&'a Kubernetes>,
+}
 
-impl Brief<'_> {
-    fn cgroup(&self) -> impl Serialize + '_ {
-        let h = self.0;
-        BriefCgroup {
-            id: h.cgroup.id,
-            path: if h.container.is_none() {
-                Some(&h.cgroup.path)
-            } else {
-                None
-            },
+impl<'a> Brief<'a> {
+    fn of(h: &'a Header) -> Brief<'a> {
+        Brief {
+            cgroup: &h.cgroup,
+            container: h.container.as_deref(),
+            k8s: h.k8s.as_deref(),
         }
     }
 
-    fn container(&self) -> Option<impl Serialize + '_> {
-        let k8s_name = self.0.k8s.as_deref().and_then(|k| k.container.as_ref());
-        self.0.container.as_deref().map(|c| BriefContainer {
+    fn cgroup(&self) -> impl Serialize + 'a {
+        BriefCgroup {
+            id: self.cgroup.id,
+            path: self.container.is_none().then_some(&self.cgroup.path),
+        }
+    }
+
+    fn container(&self) -> Option<impl Serialize + 'a> {
+        let k8s_name = self.k8s.and_then(|k| k.container.as_ref());
+        self.container.map(|c| BriefContainer {
             id: &c.id,
             // Kubernetes' name where the runtime's files had none.
             name: c.name.as_ref().or(k8s_name),
         })
     }
 
-    fn k8s(&self) -> Option<impl Serialize + '_> {
-        self.0.k8s.as_deref().map(|k| BriefK8s {
+    fn k8s(&self) -> Option<impl Serialize + 'a> {
+        self.k8s.map(|k| BriefK8s {
             namespace: &k.namespace,
             pod: &k.pod,
         })
@@ -423,7 +430,7 @@ impl Serialize for CapabilityEvent {
         let h = &self.header;
         let mut m = s.serialize_map(Some(9))?;
         m.serialize_entry("capability", &self.capability)?;
-        let brief = Brief(h);
+        let brief = Brief::of(h);
         m.serialize_entry("cgroup", &brief.cgroup())?;
         m.serialize_entry("container", &brief.container())?;
         m.serialize_entry("k8s", &brief.k8s())?;
@@ -513,7 +520,7 @@ impl Serialize for OperationEvent {
         let h = &self.header;
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("capability", &self.capability)?;
-        let brief = Brief(h);
+        let brief = Brief::of(h);
         m.serialize_entry("cgroup", &brief.cgroup())?;
         m.serialize_entry("checks", &self.checks)?;
         m.serialize_entry("container", &brief.container())?;
@@ -723,7 +730,7 @@ impl Serialize for CredentialsEvent {
         let mut m = s.serialize_map(Some(13))?;
         m.serialize_entry("capability", &self.capability)?;
         m.serialize_entry("cause", self.cause)?;
-        let brief = Brief(h);
+        let brief = Brief::of(h);
         m.serialize_entry("cgroup", &brief.cgroup())?;
         m.serialize_entry("checks", &self.checks)?;
         m.serialize_entry("container", &brief.container())?;
@@ -834,29 +841,15 @@ impl Serialize for ContainerEvent {
         if self.kind != "container_stop" {
             return self.whole().serialize(s);
         }
+        let brief = Brief {
+            cgroup: &self.cgroup,
+            container: self.container.as_ref(),
+            k8s: self.k8s.as_ref(),
+        };
         let mut m = s.serialize_map(Some(7))?;
-        m.serialize_entry(
-            "cgroup",
-            &BriefCgroup {
-                id: self.cgroup.id,
-                path: self.container.is_none().then_some(&self.cgroup.path),
-            },
-        )?;
-        let k8s_name = self.k8s.as_ref().and_then(|k| k.container.as_ref());
-        m.serialize_entry(
-            "container",
-            &self.container.as_ref().map(|c| BriefContainer {
-                id: &c.id,
-                name: c.name.as_ref().or(k8s_name),
-            }),
-        )?;
-        m.serialize_entry(
-            "k8s",
-            &self.k8s.as_ref().map(|k| BriefK8s {
-                namespace: &k.namespace,
-                pod: &k.pod,
-            }),
-        )?;
+        m.serialize_entry("cgroup", &brief.cgroup())?;
+        m.serialize_entry("container", &brief.container())?;
+        m.serialize_entry("k8s", &brief.k8s())?;
         m.serialize_entry("kind", self.kind)?;
         m.serialize_entry("node", &self.node)?;
         m.serialize_entry("process", &self.process)?;
@@ -906,6 +899,12 @@ impl RuntimeSetup {
         };
         let n = by.entry(name).or_default();
         *n = n.saturating_add(count);
+    }
+
+    /// Counts one call.
+    pub fn operation(&mut self, name: &'static str) {
+        let n = self.operations.entry(name).or_default();
+        *n = n.saturating_add(1);
     }
 }
 

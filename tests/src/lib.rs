@@ -316,6 +316,15 @@ impl Daemon {
             .collect()
     }
 
+    /// The lines of container `c` (as [`Daemon::lines_of`]) about the trigger's calls of
+    /// `syscall`.
+    pub fn trigger_calls_of(&self, c: Container, syscall: &str) -> Vec<Value> {
+        self.lines_of(c)
+            .into_iter()
+            .filter(|e| e["process"]["comm"] == "trigger" && e["syscall"]["name"] == syscall)
+            .collect()
+    }
+
     /// Waits for an event matching `pred`; every line read on the way is checked against
     /// the event schema.
     pub fn wait_for_event(&self, pred: impl Fn(&Value) -> bool) -> Option<Value> {

@@ -203,11 +203,7 @@ fn mount_without_cap_sys_admin_is_a_denied_check() {
     assert_common(&ev, &c);
     // One mount, one line: the refused check is in the syscall event, not beside it.
     assert_eq!(ev["kind"], "syscall", "{ev:#}");
-    let lines: Vec<Value> = daemon
-        .lines_of(c)
-        .into_iter()
-        .filter(|e| e["process"]["comm"] == "trigger" && e["syscall"]["name"] == "mount")
-        .collect();
+    let lines: Vec<Value> = daemon.trigger_calls_of(c, "mount");
     assert_eq!(lines.len(), 1, "{lines:#?}");
     assert_eq!(ev["capability"]["scope"], "host", "{ev:#}");
 }

@@ -92,11 +92,7 @@ fn mount_is_reported_with_its_arguments() {
 
     // One mount, one line: the kernel's checks of the call (CAP_SYS_ADMIN, twice for a
     // tmpfs on 6.x kernels) are listed in it, and no capability event stands beside it.
-    let lines: Vec<Value> = daemon
-        .lines_of(c)
-        .into_iter()
-        .filter(|e| e["process"]["comm"] == "trigger" && e["syscall"]["name"] == "mount")
-        .collect();
+    let lines: Vec<Value> = daemon.trigger_calls_of(c, "mount");
     assert_eq!(lines.len(), 1, "{lines:#?}");
     let checks = lines[0]["checks"].as_array().expect("checks");
     assert_eq!(checks.len(), 1, "{checks:#?}");
@@ -200,11 +196,7 @@ fn clone_into_a_new_mount_namespace_is_one_namespace_event() {
         1,
     );
     assert!(out.contains("clone-newns rc=0"), "{out}");
-    let lines: Vec<Value> = daemon
-        .lines_of(c)
-        .into_iter()
-        .filter(|e| e["process"]["comm"] == "trigger" && e["syscall"]["name"] == "clone")
-        .collect();
+    let lines: Vec<Value> = daemon.trigger_calls_of(c, "clone");
     assert_eq!(lines.len(), 1, "{lines:#?}");
     let ev = &lines[0];
     assert_eq!(ev["kind"], "namespace", "{ev:#}");

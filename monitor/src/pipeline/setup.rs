@@ -120,8 +120,7 @@ impl Setups {
         let Some(summary) = self.active(e.cgroup_id, e.boot_ns) else {
             return false;
         };
-        let n = summary.operations.entry(name).or_default();
-        *n = n.saturating_add(1);
+        summary.operation(name);
         true
     }
 
@@ -174,9 +173,7 @@ impl Setups {
         };
         // Every folded operation is one the catalogue names; an unknown name is kept as
         // written rather than dropped.
-        let name = operations::lookup(name).map_or("other", |op| op.name);
-        let n = summary.operations.entry(name).or_default();
-        *n = n.saturating_add(1);
+        summary.operation(operations::lookup(name).map_or("other", |op| op.name));
         for c in checks {
             summary.check(c.name.clone(), c.verdict, c.count);
         }
