@@ -105,12 +105,22 @@ impl ProcessTable {
                 || new.cap_permitted & !old.cap_permitted != 0
         }) || differs(new.uid, new.euid)
             || differs(new.gid, new.egid);
+        // A program executing itself again through /proc/self/exe (busybox's shell running
+        // an applet, runc its init) runs what it ran before.
+        let exe = match e.filename.as_deref() {
+            Some("/proc/self/exe") => self
+                .procs
+                .get(&e.pid)
+                .and_then(|p| p.exe.clone())
+                .or_else(|| Some(Arc::from("/proc/self/exe"))),
+            f => f.map(Arc::from),
+        };
         self.insert(
             e.pid,
             Entry {
                 ppid: Some(e.ppid),
                 comm: e.comm.clone(),
-                exe: e.filename.as_deref().map(Arc::from),
+                exe,
                 args: (!e.args.is_empty()).then(|| Shared::new(e.args.clone())),
                 creds: Some(new),
                 ancestry: None,
@@ -205,9 +215,26 @@ impl ProcessTable {
             }
         };
         if !known {
-            // A name the table does not know for this pid (a thread that renamed itself):
-            // /proc says, every time.
+            // A name the table does not know for this pid: a thread named apart from its
+            // leader, or a process that renamed itself after its fork (busybox's applets,
+            // run in a forked shell without exec, take the applet's name). /proc says while
+            // the process lives; once it is gone the table's entry (its fork and exec,
+            // which came in order before this record) still does.
             procfs::enrich(p);
+            if p.ppid.is_none()
+                && p.exe.is_none()
+                && let Some(e) = self.procs.get_mut(&p.pid)
+            {
+                p.ppid = e.ppid;
+                p.exe.clone_from(&e.exe);
+                p.args.clone_from(&e.args);
+                if p.tid == p.pid {
+                    // The process itself was renamed: its children's ancestry says so.
+                    e.comm.clone_from(&p.comm);
+                    e.ancestry = None;
+                    self.generation += 1;
+                }
+            }
             p.ancestors = Shared::new(self.ancestors(p.ppid));
             return;
         }
@@ -300,6 +327,13 @@ mod tests {
             args: vec![format!("/bin/{comm}"), "-x".to_string()],
             args_truncated: false,
             memfd: false,
+        }
+    }
+
+    fn exec_of(pid: u32, ppid: u32, comm: &str, filename: &str) -> Exec {
+        Exec {
+            filename: Some(filename.to_string()),
+            ..exec(pid, ppid, comm)
         }
     }
 
@@ -442,11 +476,48 @@ mod tests {
         t.enrich(&mut p);
         assert_eq!(p.exe, None);
         assert_eq!(p.args, None);
-        // Same pid and a different name without an exit in between: not trusted either.
-        t.exec(&exec(C, B, "trigger"));
-        let mut p = process(C, "renamed");
+    }
+
+    #[test]
+    fn a_process_renamed_after_its_fork_keeps_its_identity_once_gone() {
+        let mut t = ProcessTable::default();
+        t.exec(&exec(A, 0, "containerd-shim"));
+        t.exec(&exec(B, A, "sh"));
+        // busybox sh forks and runs the `mount` applet in the child, which takes its name.
+        t.fork(C, B);
+        let mut p = process(C, "mount");
         t.enrich(&mut p);
-        assert_eq!(p.exe, None);
+        assert_eq!(p.ppid, Some(B));
+        assert_eq!(p.exe.as_deref(), Some("/bin/sh"));
+        assert_eq!(p.args.as_ref().map(|a| a.len()), Some(2));
+        let chain: Vec<_> = p.ancestors.iter().map(|a| a.pid).collect();
+        assert_eq!(chain, [B, A]);
+        // busybox runs the applet through /proc/self/exe: still /bin/sh's program.
+        t.exec(&exec_of(C, B, "mount", "/proc/self/exe"));
+        let mut p = process(C, "mount");
+        t.enrich(&mut p);
+        assert_eq!(p.exe.as_deref(), Some("/bin/sh"));
+        // Its children name it by its new name.
+        t.fork(C + 10, C);
+        let mut child = process(C + 10, "mount");
+        t.enrich(&mut child);
+        assert_eq!(
+            child.ancestors.first().map(|a| a.comm.as_str()),
+            Some("mount")
+        );
+        // A thread named apart from its leader is its leader's program, and does not
+        // rename the leader.
+        let mut thread = process(B, "worker");
+        thread.tid = B + 1;
+        t.enrich(&mut thread);
+        assert_eq!(thread.exe.as_deref(), Some("/bin/sh"));
+        let mut leader = process(C + 11, "x");
+        t.fork(C + 11, B);
+        t.enrich(&mut leader);
+        assert_eq!(
+            leader.ancestors.first().map(|a| a.comm.as_str()),
+            Some("sh")
+        );
     }
 
     #[test]
