@@ -93,10 +93,15 @@ impl Engine {
 
     /// `docker run -d` with `flags`, running `sleep 60`; removed when the engine drops.
     fn run(&mut self, flags: &[&str]) -> anyhow::Result<String> {
+        self.run_sh(flags, "sleep 60")
+    }
+
+    /// `docker run -d` with `flags`, running `sh -c script`.
+    fn run_sh(&mut self, flags: &[&str], script: &str) -> anyhow::Result<String> {
         let name = unique("privmon-docker");
         let mut args = vec!["run", "-d", "--name", &name, "--network", "none"];
         args.extend_from_slice(flags);
-        args.extend_from_slice(&[IMAGE, "sleep", "60"]);
+        args.extend_from_slice(&[IMAGE, "sh", "-c", script]);
         let id = docker(&args)?;
         self.containers.push(id.clone());
         Ok(id)
@@ -198,6 +203,68 @@ fn docker_containers_start_with_their_posture() {
     assert_eq!(p["readonly_rootfs"], false, "{p:#}");
     assert!(alerted(&daemon, "sensitive_host_mount", &socket));
     assert!(alerted(&daemon, "host_namespace_shared", &socket));
+
+    // A mount by busybox's applet, forked from the shell without exec and named `mount`:
+    // one line, with the applet's program, arguments and parent, and its capabilities
+    // named against what Docker granted (its default set plus SYS_ADMIN: nothing added).
+    let mounts = engine
+        .run_sh(
+            &[
+                "--cap-add",
+                "SYS_ADMIN",
+                "--security-opt",
+                "seccomp=unconfined",
+                "--security-opt",
+                "apparmor=unconfined",
+            ],
+            "mkdir /m && mount -t tmpfs none /m && sleep 60",
+        )
+        .unwrap();
+    let start = start_of(&daemon, &mounts);
+    let init = &start["process"];
+    assert_eq!(
+        strings(&init["cap_effective"]["added"]),
+        [] as [&str; 0],
+        "{init:#}"
+    );
+    let mount = daemon
+        .wait_for_event(|e| {
+            e["kind"] == "syscall"
+                && e["syscall"]["name"] == "mount"
+                && e["container"]["id"] == mounts.as_str()
+        })
+        .unwrap_or_else(|| panic!("no mount line: {:#?}", daemon.events()));
+    let p = &mount["process"];
+    assert_eq!(p["comm"], "mount", "{p:#}");
+    // The shell ran it through /proc/self/exe: the shell's own program, as it was started.
+    assert_eq!(p["exe"], "/bin/sh", "{p:#}");
+    assert_eq!(p["args"][0], "mount", "{p:#}");
+    assert!(p["ppid"].as_u64().is_some(), "{p:#}");
+    assert_eq!(p["ancestors"][0]["comm"], "sh", "{p:#}");
+    assert_eq!(
+        strings(&p["cap_effective"]["added"]),
+        [] as [&str; 0],
+        "{p:#}"
+    );
+    assert_eq!(
+        strings(&p["cap_effective"]["dropped"]),
+        [] as [&str; 0],
+        "{p:#}"
+    );
+    // The user container's sleep ran as uid 1000: busybox's setuid(getuid()) and runc's
+    // privilege drop are no acts of its own.
+    let acts: Vec<Value> = daemon
+        .events()
+        .into_iter()
+        .filter(|e| {
+            e["container"]["id"] == socket.as_str()
+                && !["container_start", "alert"].contains(&e["kind"].as_str().unwrap_or(""))
+        })
+        .collect();
+    assert!(
+        acts.is_empty(),
+        "lines of the idle user container: {acts:#?}"
+    );
 
     drop(engine);
     daemon.stop().unwrap();

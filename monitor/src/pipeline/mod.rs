@@ -30,7 +30,7 @@ use tracing::{error, info, warn};
 
 use crate::{
     advisor::{self, Advisor},
-    catalog::capabilities::{CapEffective, CapSet},
+    catalog::capabilities::CapEffective,
     catalog::operations,
     config::{Config, Coverage},
     event::{
@@ -152,10 +152,7 @@ impl Attributed {
 /// The effective set a container's OCI bundle grants its processes, read once per
 /// container (null: no bundle known, or no set in it).
 fn granted(attribution: &crate::resolve::containers::Attribution) -> Option<u64> {
-    let config =
-        crate::resolve::containers::posture::read_oci_config(attribution.bundle.as_deref()?)?;
-    let names = config.process?.capabilities?.effective?;
-    Some(CapSet::from_names(&names).0)
+    crate::resolve::containers::posture::read_oci_config(attribution.bundle.as_deref()?)?.granted()
 }
 
 /// What the output thread hands events to: the rules, then the sinks and the stream, and

@@ -11,6 +11,7 @@ use super::{
     posture::{self, Posture},
 };
 use crate::{
+    catalog::capabilities::CapEffective,
     event::{Cgroup, ContainerEvent, Process, Shared, boottime_ns},
     resolve::procfs,
 };
@@ -181,7 +182,12 @@ fn try_start(
         .bundle
         .as_deref()
         .and_then(posture::read_oci_config);
-    let init = attribution.init_pid.and_then(procfs::process);
+    let mut init = attribution.init_pid.and_then(procfs::process);
+    if let Some(p) = init.as_mut() {
+        // Against the container's grant, as its acts' are.
+        let grant = config.as_ref().and_then(posture::OciConfig::granted);
+        p.cap_effective = CapEffective::new(p.cap_effective.bits(), grant);
+    }
     let proc_root = containers.root().join("proc");
     let posture = posture::assess(&posture::Inputs {
         config: config.as_ref(),

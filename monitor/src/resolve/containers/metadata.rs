@@ -139,7 +139,13 @@ pub fn lookup(root: &Path, id: &str) -> Option<Metadata> {
         // The bundle path is the host's; under a different root it moves along.
         bundles.push((at(&b.to_string_lossy()), meta.runtime));
     }
-    for ns in subdirs(&at("/run/containerd/io.containerd.runtime.v2.task")) {
+    // Docker runs its own containerd (20.10: under /run/docker/containerd) or the host's.
+    let tasks = subdirs(&at("/run/containerd/io.containerd.runtime.v2.task"))
+        .into_iter()
+        .chain(subdirs(&at(
+            "/run/docker/containerd/daemon/io.containerd.runtime.v2.task",
+        )));
+    for ns in tasks {
         let runtime = if ns.ends_with("moby") {
             Runtime::Docker
         } else {

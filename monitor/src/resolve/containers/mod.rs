@@ -33,7 +33,8 @@ pub struct Attribution {
     pub bundle: Option<PathBuf>,
     /// The CRI has been asked about the container and has not answered yet.
     pub cri_pending: bool,
-    /// Final: the runtime's files were found and the CRI's answer will not change, so
+    /// Final: the runtime's files, its state among them, were found and the CRI's answer
+    /// will not change, so
     /// `for_cgroup` gives this same attribution until the container is forgotten.
     pub settled: bool,
 }
@@ -199,7 +200,11 @@ impl Containers {
             init_pid: meta.init_pid,
             bundle: meta.bundle.clone(),
             cri_pending: lookup == Lookup::Pending,
-            settled: resolved && CriState::of(&lookup) == CriState::Settled,
+            // Not before the runtime's state is read (Docker's config.v2.json comes first):
+            // the bundle, and so the grant, is not known until then.
+            settled: resolved
+                && meta.init_pid.is_some()
+                && CriState::of(&lookup) == CriState::Settled,
         });
         if self.cache.len() >= MAX_CACHED {
             self.cache.clear();

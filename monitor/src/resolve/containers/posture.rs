@@ -123,6 +123,21 @@ pub struct OciNamespace {
     pub path: Option<String>,
 }
 
+impl OciConfig {
+    /// The effective capability set the config grants the container's processes (null:
+    /// no set in it). Events name a process's set against it.
+    pub fn granted(&self) -> Option<u64> {
+        let names = self
+            .process
+            .as_ref()?
+            .capabilities
+            .as_ref()?
+            .effective
+            .as_ref()?;
+        Some(crate::catalog::capabilities::CapSet::from_names(names).0)
+    }
+}
+
 /// Reads `<bundle>/config.json`.
 pub fn read_oci_config(bundle: &Path) -> Option<OciConfig> {
     let text = std::fs::read(bundle.join("config.json")).ok()?;
