@@ -95,7 +95,7 @@ fn usage() -> ! {
         "usage: privmon-bench [--smoke] [--rounds N] [--criterion DIR] [--only PART,...] --out DIR\n\
          parts: overhead, cost, startup, size, memory, churn, burst, storm (--only prints the JSON of\n\
          those parts and writes nothing; PRIVMON_BENCH_DAEMON_ARGS adds daemon flags to the\n\
-         burst and the storm)"
+         burst and the storm;\n         PRIVMON_BENCH_SIZE_LINES=FILE keeps the size run's lines)"
     );
     std::process::exit(2);
 }
@@ -549,6 +549,12 @@ fn event_sizes() -> anyhow::Result<Value> {
     }
     let events = daemon.events();
     daemon.stop()?;
+    // To see where the bytes are: the lines themselves.
+    if let Some(path) = std::env::var_os("PRIVMON_BENCH_SIZE_LINES") {
+        let lines: Vec<String> = events.iter().map(|e| e.to_string()).collect();
+        std::fs::write(&path, lines.join("\n") + "\n")
+            .with_context(|| format!("writing {}", Path::new(&path).display()))?;
+    }
     // (alert, made by the container runtime's own setup) -> line sizes.
     let mut sizes: BTreeMap<(bool, bool), Vec<usize>> = BTreeMap::new();
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
