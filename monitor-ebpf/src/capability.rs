@@ -238,7 +238,20 @@ fn on_check(ctx: *mut c_void, hook: Hook, check: Check) {
 
     // On the record path only: reading the caller costs a stack walk on the tracepoints.
     let audit = sites::audit(check.opts, ctx);
-    let internal = audit == AUDIT_NO;
+    // A refused check of an id call that asks only for ids the caller may take without
+    // it: setuid() checks first and succeeds anyway (busybox's setuid(getuid()) as a user).
+    let needless = verdict == VERDICT_DENIED
+        && sensitive.is_none()
+        && regs.as_ref().is_some_and(|r| {
+            u32::try_from(syscall)
+                .ok()
+                .and_then(|nr| SENSITIVE_SYS.get(nr))
+                .is_some_and(|v| {
+                    v & op::CREDENTIALS != 0
+                        && !needs_privilege(*v, &check, layout, [r.arg(0), r.arg(1), r.arg(2)])
+                })
+        });
+    let internal = audit == AUDIT_NO || needless;
     count(
         cgroup_id,
         cap,
@@ -316,6 +329,34 @@ fn changes_ids(spec: u32, check: &Check, layout: &KernelLayout, args: [u64; 3]) 
         }
         op::ID_SETREUID => sets(arg(0), real) || sets(arg(1), effective),
         op::ID_SETRESUID => sets(arg(0), real) || sets(arg(1), effective) || sets(arg(2), saved),
+        _ => true,
+    }
+}
+
+/// Whether a user-id syscall needs the privilege it was checked for: an id it asks for is
+/// not one the caller may take without it (kernel/sys.c: `setuid` its real or saved id;
+/// `setreuid` its real or effective id as real, and those or its saved one as effective;
+/// `setresuid` any of its three ids). Unknown ids and other calls need it.
+#[inline(always)]
+fn needs_privilege(spec: u32, check: &Check, layout: &KernelLayout, args: [u64; 3]) -> bool {
+    let id = |offset: u32| read_at::<u32>(check.cred, offset).unwrap_or(u32::MAX - 1);
+    let (real, effective, saved) = if spec & op::ID_GID != 0 {
+        (layout.cred_gid, layout.cred_egid, layout.cred_sgid)
+    } else {
+        (layout.cred_uid, layout.cred_euid, layout.cred_suid)
+    };
+    let (r, e, s) = (id(real), id(effective), id(saved));
+    let arg = |i: usize| args[i] as u32;
+    // -1 keeps an id; an id the caller holds as one of `held` needs nothing.
+    let foreign = |v: u32, held: &[u32]| v != u32::MAX && !held.contains(&v);
+    match (spec >> op::ID_SHAPE_SHIFT) & op::ID_SHAPE_MASK {
+        op::ID_SETUID => arg(0) != r && arg(0) != s,
+        op::ID_SETREUID => foreign(arg(0), &[r, e]) || foreign(arg(1), &[r, e, s]),
+        op::ID_SETRESUID => {
+            foreign(arg(0), &[r, e, s])
+                || foreign(arg(1), &[r, e, s])
+                || foreign(arg(2), &[r, e, s])
+        }
         _ => true,
     }
 }

@@ -876,8 +876,9 @@ block!(ContainerEvent {
 pub struct RuntimeSetup {
     /// Allowed capability checks, by capability.
     pub capabilities: BTreeMap<std::borrow::Cow<'static, str>, u32>,
-    /// Refused checks the kernel makes only to ask (memory accounting), by capability;
-    /// other refusals are written as events.
+    /// Refused checks the kernel makes only to ask (memory accounting) and those a
+    /// runtime meets as it drops privileges, by capability; other refusals are written
+    /// as events.
     pub denied: BTreeMap<std::borrow::Cow<'static, str>, u32>,
     /// Operations (calls), by syscall.
     pub operations: BTreeMap<&'static str, u32>,

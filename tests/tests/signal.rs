@@ -75,6 +75,61 @@ fn a_container_that_runs_true_writes_its_start_and_stop_with_the_runtime_setup_i
 
 #[test]
 #[ignore = "needs root: run with cargo xtask test"]
+fn a_user_container_setting_its_own_uid_writes_only_its_start_and_stop() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    // As uid 1000 without CAP_SETUID, setuid(1000): the kernel checks CAP_SETUID first and
+    // refuses, then lets the call through (busybox does it at every applet's start). runc's
+    // own privilege drop to uid 1000 comes first, in the set-up.
+    let c = Container::create(&ContainerSpec {
+        args: &["/bin/trigger", "setuid-to", "1000"],
+        uid: Some(1000),
+        ..Default::default()
+    })
+    .unwrap();
+    let out = c.run_to_completion().unwrap();
+    assert!(out.contains("setuid-to rc=0"), "{out}");
+    let cgroup = c.cgroup_id;
+    let lines = daemon.lines_of(c);
+    let kinds: Vec<&str> = lines.iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["container_start", "container_stop"],
+        "lines beyond the start and stop: {lines:#?}"
+    );
+    // Counted as the kernel's own check, on every hook.
+    let internal = monitor_common::VERDICT_DENIED | monitor_common::COUNT_INTERNAL;
+    assert!(
+        daemon.cap_count(cgroup, 7, internal).unwrap() >= 1,
+        "the refused CAP_SETUID check of setuid(1000) was not counted as the kernel's own"
+    );
+    // Asking for an id it does not have is still written, refused (operations.rs has the
+    // root-without-CAP_SETUID case; this one is a user's).
+    let c = Container::create(&ContainerSpec {
+        args: &["/bin/trigger", "setuid-to", "0"],
+        uid: Some(1000),
+        ..Default::default()
+    })
+    .unwrap();
+    let out = c.run_to_completion().unwrap();
+    assert!(out.contains("setuid-to rc=-1 errno=1"), "{out}");
+    let lines = daemon.lines_of(c);
+    let calls: Vec<&Value> = lines
+        .iter()
+        .filter(|e| e["process"]["comm"] == "trigger" && e["kind"] != "container_start")
+        .collect();
+    assert_eq!(calls.len(), 1, "{lines:#?}");
+    assert_eq!(calls[0]["kind"], "credentials", "{:#}", calls[0]);
+    assert_eq!(calls[0]["cause"], "setuid", "{:#}", calls[0]);
+    assert_eq!(
+        calls[0]["capability"]["verdict"], "denied",
+        "{:#}",
+        calls[0]
+    );
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
 fn the_workloads_own_mount_is_one_line_and_the_runtimes_are_counted() {
     require_root();
     let daemon = Daemon::start(&[]).unwrap();

@@ -559,7 +559,8 @@ impl Output {
         );
         match op.and_then(|op| self.operation_of(&ev, op)) {
             Some(event) => {
-                let refused = cap.verdict != "allowed" && !probing;
+                let refused =
+                    cap.verdict != "allowed" && !probing && !setup::usual_refusal(&cap.name);
                 let setup = self
                     .setups
                     .folds(c.cgroup_id, c.boot_ns, event.name(), refused);

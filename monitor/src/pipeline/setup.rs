@@ -5,9 +5,9 @@
 //! /dev, makes device nodes, pivots its root, drops privileges, then executes the
 //! entrypoint): that is how its checks are told from the workload's, by where and when
 //! they happen rather than by a process name a workload could take. What the runtime
-//! normally does there is counted in `container_start.runtime_setup`; anything else (an
-//! operation a runtime does not make, a refused check other than the kernel's memory
-//! accounting) is still written as an event.
+//! normally does there is counted in `container_start.runtime_setup`, the refusals it
+//! usually meets too ([`RUNTIME_REFUSALS`]); anything else (an operation a runtime does not
+//! make, another refused check) is still written as an event.
 
 use crate::{
     catalog::operations,
@@ -51,12 +51,27 @@ const RUNTIME_OPERATIONS: &[&str] = &[
     "setregid",
 ];
 
+/// Refusals a runtime meets in its usual set-up: runc's init, once it has dropped to the
+/// container's user, is refused `CAP_DAC_READ_SEARCH`/`CAP_DAC_OVERRIDE` on its own
+/// `/proc/self/fd` (the kernel lets it through as the same process), and `capset` asks for
+/// `CAP_SETPCAP` to know whether the inheritable set is capped. Counted in the set-up's
+/// `denied`, not written.
+const RUNTIME_REFUSALS: &[&str] = &["CAP_DAC_READ_SEARCH", "CAP_DAC_OVERRIDE", "CAP_SETPCAP"];
+
+/// Whether a refused check is one a runtime meets in its usual set-up (see
+/// [`RUNTIME_REFUSALS`]); whether it is folded still depends on when it was made.
+pub(super) fn usual_refusal(name: &str) -> bool {
+    RUNTIME_REFUSALS.contains(&name)
+}
+
 /// A container being set up by its runtime.
 struct Setup {
     cgroup_id: u64,
     since: u64,
-    /// The entrypoint has been executed: nothing more is folded.
-    over: bool,
+    /// When the entrypoint was executed (boot clock): nothing made after it is folded,
+    /// what was made before is even when handled after the exec (a call held for its
+    /// other checks).
+    over_at: Option<u64>,
     summary: RuntimeSetup,
 }
 
@@ -75,14 +90,16 @@ impl Setups {
         self.setups.push(Setup {
             cgroup_id,
             since: boot_ns,
-            over: false,
+            over_at: None,
             summary: RuntimeSetup::default(),
         });
     }
 
     fn active(&mut self, cgroup_id: u64, boot_ns: u64) -> Option<&mut RuntimeSetup> {
         let s = self.setups.iter_mut().find(|s| s.cgroup_id == cgroup_id)?;
-        (!s.over && boot_ns.saturating_sub(s.since) < SETUP_PATIENCE_NS).then_some(&mut s.summary)
+        (s.over_at.is_none_or(|t| boot_ns < t)
+            && boot_ns.saturating_sub(s.since) < SETUP_PATIENCE_NS)
+            .then_some(&mut s.summary)
     }
 
     /// Whether the runtime is still setting the container of `cgroup_id` up (its
@@ -90,7 +107,7 @@ impl Setups {
     pub(super) fn in_setup(&self, cgroup_id: u64) -> bool {
         self.setups
             .iter()
-            .any(|s| s.cgroup_id == cgroup_id && !s.over)
+            .any(|s| s.cgroup_id == cgroup_id && s.over_at.is_none())
     }
 
     /// An exec: in a container being set up, the entrypoint's (unless it is the runtime
@@ -101,7 +118,7 @@ impl Setups {
             || e.filename.as_deref() == Some("/proc/self/exe")
             || e.comm.starts_with("runc");
         if !own && let Some(s) = self.setups.iter_mut().find(|s| s.cgroup_id == e.cgroup_id) {
-            s.over = true;
+            s.over_at.get_or_insert(e.boot_ns);
         }
     }
 
@@ -125,7 +142,7 @@ impl Setups {
     }
 
     /// Counts a plain check of the set-up; false when it is to be written (no set-up, a
-    /// refusal that is no probe).
+    /// refusal that is neither a probe nor one a runtime usually meets).
     pub(super) fn check(
         &mut self,
         cgroup_id: u64,
@@ -133,7 +150,8 @@ impl Setups {
         check: &Check,
         probing: bool,
     ) -> bool {
-        if self.write_all || (check.verdict != "allowed" && !probing) {
+        if self.write_all || (check.verdict != "allowed" && !probing && !usual_refusal(&check.name))
+        {
             return false;
         }
         match self.active(cgroup_id, boot_ns) {
@@ -173,7 +191,12 @@ impl Setups {
         };
         // Every folded operation is one the catalogue names; an unknown name is kept as
         // written rather than dropped.
-        summary.operation(operations::lookup(name).map_or("other", |op| op.name));
+        let known = RUNTIME_OPERATIONS
+            .iter()
+            .copied()
+            .find(|n| *n == name)
+            .or_else(|| operations::lookup(name).map(|op| op.name));
+        summary.operation(known.unwrap_or("other"));
         for c in checks {
             summary.check(c.name.clone(), c.verdict, c.count);
         }
@@ -270,6 +293,31 @@ mod tests {
         assert_eq!(summary.capabilities["CAP_SETUID"], 1);
         assert_eq!(summary.denied["CAP_SYS_ADMIN"], 1);
         assert!(s.end(7).is_none());
+    }
+
+    #[test]
+    fn the_runtimes_usual_refusals_and_late_handled_checks_are_folded() {
+        let mut s = Setups::default();
+        s.begin(7, 1_000);
+        // runc's init, dropped to the container's user, on its own /proc/self/fd.
+        let dac = Check {
+            verdict: "denied",
+            ..allowed("CAP_DAC_OVERRIDE")
+        };
+        assert!(s.check(7, 2_000, &dac, false));
+        // The entrypoint runs at 5_000; a call made at 4_000 and handled after the exec (it
+        // was held for its other checks) is still the set-up's, one made after it is not.
+        s.exec(&Exec {
+            boot_ns: 5_000,
+            ..exec(7, "/bin/sleep", false)
+        });
+        assert!(!s.in_setup(7));
+        assert!(s.folds(7, 4_000, "capset", false));
+        assert!(s.operation(7, 4_000, "capset", std::slice::from_ref(&dac)));
+        assert!(!s.check(7, 6_000, &dac, false));
+        let summary = s.end(7).expect("its summary");
+        assert_eq!(summary.denied["CAP_DAC_OVERRIDE"], 2);
+        assert_eq!(summary.operations["capset"], 1);
     }
 
     #[test]
