@@ -149,6 +149,7 @@ impl ProcessTable {
                 return;
             };
             procfs::enrich(&mut parent);
+            self.detached_exe(&mut parent);
             self.insert(
                 ppid,
                 Entry {
@@ -198,6 +199,7 @@ impl ProcessTable {
             Some(e) => e.comm == p.comm,
             None => {
                 procfs::enrich(p);
+                self.detached_exe(p);
                 // Its details stay the same until it execs or exits (records that come
                 // after this one); a process already gone stays unknown until then.
                 self.insert(
@@ -221,6 +223,7 @@ impl ProcessTable {
             // the process lives; once it is gone the table's entry (its fork and exec,
             // which came in order before this record) still does.
             procfs::enrich(p);
+            self.detached_exe(p);
             if p.ppid.is_none()
                 && p.exe.is_none()
                 && let Some(e) = self.procs.get_mut(&p.pid)
@@ -261,6 +264,25 @@ impl ProcessTable {
                 a
             }
         };
+    }
+
+    /// A program run from a file no path reaches any more reads `/` in `/proc/<pid>/exe`
+    /// (runc runs its init from a copy of itself on a detached mount; its exec, made
+    /// before it joined the container's cgroup, was not recorded). `/` is no program: a
+    /// process whose first argument names its parent's program is that program run again
+    /// (the parent's path), else its program is unknown.
+    fn detached_exe(&mut self, p: &mut Process) {
+        if p.exe.as_deref() != Some("/") {
+            return;
+        }
+        let base = |path: &str| path.rsplit('/').next().unwrap_or_default().to_string();
+        let arg0 = p.args.as_ref().and_then(|a| a.first()).map(|a| base(a));
+        let parent = self
+            .ancestors(p.ppid)
+            .into_iter()
+            .next()
+            .and_then(|a| a.exe);
+        p.exe = parent.filter(|exe| arg0.is_some_and(|a| !a.is_empty() && a == base(exe)));
     }
 
     fn ancestors(&mut self, mut next: Option<u32>) -> Vec<Ancestor> {
@@ -465,6 +487,25 @@ mod tests {
         let mut p = process(C, "sh");
         t.enrich(&mut p);
         assert_eq!(p.exe.as_deref(), Some("/bin/sh"));
+    }
+
+    #[test]
+    fn a_program_on_a_detached_mount_is_its_parents_program_run_again() {
+        let mut t = ProcessTable::default();
+        t.exec(&exec_of(A, 0, "runc", "/usr/sbin/runc"));
+        let with = |args: &[&str]| Process {
+            exe: Some(Arc::from("/")),
+            ppid: Some(A),
+            args: Some(Shared::new(args.iter().map(|a| a.to_string()).collect())),
+            ..process(B, "runc:[2:INIT]")
+        };
+        let mut init = with(&["runc", "init"]);
+        t.detached_exe(&mut init);
+        assert_eq!(init.exe.as_deref(), Some("/usr/sbin/runc"));
+        // Something else on a detached mount: unknown, not "/".
+        let mut other = with(&["payload"]);
+        t.detached_exe(&mut other);
+        assert_eq!(other.exe, None);
     }
 
     #[test]
