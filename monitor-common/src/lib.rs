@@ -280,6 +280,9 @@ impl KernelLayout {
     pub const MISSING: u32 = u32::MAX;
     /// `PF_KTHREAD` in `task_struct::flags` (stable since 2.6).
     pub const PF_KTHREAD: u32 = 0x0020_0000;
+    /// `PF_IO_WORKER` in `task_struct::flags` (5.12+): an io_uring worker thread, running
+    /// submissions of its process; its saved registers are zeros, no syscall's.
+    pub const PF_IO_WORKER: u32 = 0x0000_0010;
     pub const EMPTY: KernelLayout = KernelLayout {
         task_flags: Self::MISSING,
         task_cred: Self::MISSING,
@@ -391,6 +394,10 @@ pub struct KprobeArgs {
     pub opts: u32,
 }
 
+/// [`CapabilityRecord::syscall`] of a check an io_uring worker made (for a submission of
+/// its process: no syscall names the operation).
+pub const SYSCALL_IO_WORKER: i64 = -2;
+
 /// One capability check, as written into the ring buffer.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -407,7 +414,8 @@ pub struct CapabilityRecord {
     pub euid: u32,
     pub gid: u32,
     pub egid: u32,
-    /// Syscall number behind the check (`orig_ax`), -1 when the check is not in a syscall.
+    /// Syscall number behind the check (`orig_ax`), -1 when the check is not in a syscall,
+    /// [`SYSCALL_IO_WORKER`] when an io_uring worker made it.
     pub syscall: i64,
     pub args: [u64; 6],
     /// Effective capability set of the checked credentials.

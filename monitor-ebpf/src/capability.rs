@@ -189,7 +189,9 @@ fn on_check(ctx: *mut c_void, hook: Hook, check: Check) {
     };
 
     let regs = SyscallRegs::current(task, layout);
-    let syscall = regs.as_ref().map_or(-1, SyscallRegs::nr);
+    let syscall = regs
+        .as_ref()
+        .map_or_else(|| SyscallRegs::none(task, layout), SyscallRegs::nr);
     let comm = bpf_get_current_comm().unwrap_or([0u8; COMM_LEN]);
     // SAFETY: plain helper call.
     let now = unsafe { bpf_ktime_get_boot_ns() };

@@ -1,7 +1,7 @@
 //! Reads from the current task and its credentials, at offsets the daemon took from BTF.
 
 use aya_ebpf::helpers::{bpf_probe_read_kernel, generated::bpf_task_pt_regs};
-use monitor_common::{KernelLayout, stat};
+use monitor_common::{KernelLayout, SYSCALL_IO_WORKER, stat};
 
 use crate::maps::stat_inc;
 
@@ -56,13 +56,25 @@ impl SyscallRegs {
     #[inline(always)]
     pub fn current(task: u64, layout: &KernelLayout) -> Option<Self> {
         let flags: u32 = read_at(task, layout.task_flags).unwrap_or(0);
-        if flags & KernelLayout::PF_KTHREAD != 0 {
+        if flags & (KernelLayout::PF_KTHREAD | KernelLayout::PF_IO_WORKER) != 0 {
             return None;
         }
         // SAFETY: the helper takes the BTF task pointer and returns its saved user registers.
         let btf_task = unsafe { aya_ebpf::helpers::generated::bpf_get_current_task_btf() };
         let regs = unsafe { bpf_task_pt_regs(btf_task) } as u64;
         (regs != 0).then_some(Self { regs })
+    }
+
+    /// The syscall number of a check without registers ([`Self::current`] gave none): -1,
+    /// or [`SYSCALL_IO_WORKER`] for an io_uring worker's.
+    #[inline(always)]
+    pub fn none(task: u64, layout: &KernelLayout) -> i64 {
+        let flags: u32 = read_at(task, layout.task_flags).unwrap_or(0);
+        if flags & KernelLayout::PF_IO_WORKER != 0 {
+            SYSCALL_IO_WORKER
+        } else {
+            -1
+        }
     }
 
     /// The syscall number, or -1 when unknown.

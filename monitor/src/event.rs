@@ -16,7 +16,8 @@ pub mod shared;
 use std::{collections::BTreeMap, sync::Arc, time::SystemTime};
 
 use monitor_common::{
-    AUDIT_NO, AUDIT_YES, CapabilityRecord, SCOPE_HOST, SCOPE_USER_NAMESPACE, VERDICT_ALLOWED,
+    AUDIT_NO, AUDIT_YES, CapabilityRecord, SCOPE_HOST, SCOPE_USER_NAMESPACE, SYSCALL_IO_WORKER,
+    VERDICT_ALLOWED,
 };
 use serde::{Serialize, ser::SerializeMap};
 
@@ -114,6 +115,10 @@ pub struct Process {
     pub comm: String,
     pub euid: Option<u32>,
     pub exe: Option<Arc<str>>,
+    /// The thread is an io_uring worker running a submission of the process (`iou-wrk-*`):
+    /// no syscall names the operation. Written only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub io_worker: bool,
     pub pid: u32,
     pub ppid: Option<u32>,
     pub tid: u32,
@@ -183,6 +188,7 @@ block!(Process {
     Comm: comm,
     Euid: euid,
     Exe: exe,
+    IoWorker: io_worker,
     Pid: pid,
     Ppid: ppid,
     Tid: tid,
@@ -942,6 +948,7 @@ impl CapabilityEvent {
                     // Against the container's grant once attributed.
                     cap_effective: CapEffective::new(rec.cap_effective, None),
                     ancestors: Process::no_ancestors(),
+                    io_worker: rec.syscall == SYSCALL_IO_WORKER,
                 },
                 container: None,
                 k8s: None,
@@ -1251,5 +1258,18 @@ mod tests {
         let ev = CapabilityEvent::from_record(&rec, &Clock::new(), &"n".into());
         assert_eq!(ev.syscall, None);
         assert_eq!(ev.header.process.uid, None);
+        let v = serde_json::to_value(&ev).unwrap();
+        assert_eq!(v["process"].get("io_worker"), None);
+    }
+
+    #[test]
+    fn an_io_uring_workers_check_is_marked_with_no_syscall() {
+        let mut rec = record();
+        rec.syscall = SYSCALL_IO_WORKER;
+        let ev = CapabilityEvent::from_record(&rec, &Clock::new(), &"n".into());
+        assert_eq!(ev.syscall, None);
+        let v = serde_json::to_value(&ev).unwrap();
+        assert_eq!(v["process"]["io_worker"], true);
+        assert_eq!(v["syscall"], serde_json::Value::Null);
     }
 }

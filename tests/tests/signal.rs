@@ -130,6 +130,58 @@ fn a_user_container_setting_its_own_uid_writes_only_its_start_and_stop() {
 
 #[test]
 #[ignore = "needs root: run with cargo xtask test"]
+fn an_io_uring_workers_refused_open_is_marked_and_names_no_syscall() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    // Root without CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH opens a mode-000 file through
+    // io_uring, forced to a worker thread (IOSQE_ASYNC): the worker's registers are zeros,
+    // which read as syscall 0 (`read`) unless the probe knows the thread for what it is.
+    let c = Container::create(&ContainerSpec {
+        args: &["/bin/trigger", "io-uring-open", "/io-uring-target"],
+        ..Default::default()
+    })
+    .unwrap();
+    let out = c.run_to_completion().unwrap();
+    assert!(out.contains("io-uring-open res=-13"), "{out}");
+    let lines = daemon.lines_of(c);
+    let worker: Vec<&Value> = lines
+        .iter()
+        .filter(|e| e["process"]["io_worker"] == true && e["kind"] != "alert")
+        .collect();
+    assert!(!worker.is_empty(), "no io_uring worker's check: {lines:#?}");
+    // Its alert says what made it.
+    let alert = lines
+        .iter()
+        .find(|e| e["rule"] == "dangerous_capability_denied")
+        .unwrap_or_else(|| panic!("no alert: {lines:#?}"));
+    assert!(
+        alert["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("for an io_uring submission")),
+        "{alert:#}"
+    );
+    for e in &worker {
+        assert_eq!(e["kind"], "capability", "{e:#}");
+        assert_eq!(e["syscall"], Value::Null, "{e:#}");
+        assert_eq!(e["capability"]["verdict"], "denied", "{e:#}");
+        assert!(
+            e["process"]["comm"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("iou-wrk")),
+            "{e:#}"
+        );
+        // The worker is a thread of the trigger's process.
+        assert_eq!(e["process"]["exe"], "/bin/trigger", "{e:#}");
+    }
+    // No other thread's check claims the worker's zeroed registers as `read`.
+    assert!(
+        lines.iter().all(|e| e["syscall"]["name"] != "read"),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
 fn the_workloads_own_mount_is_one_line_and_the_runtimes_are_counted() {
     require_root();
     let daemon = Daemon::start(&[]).unwrap();

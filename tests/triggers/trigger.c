@@ -4,17 +4,20 @@
  * Prints "<name> rc=<rc> errno=<errno>" so that tests can tell what the kernel answered. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/io_uring.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -101,6 +104,51 @@ static int storm(double seconds, double rate) {
     return ok == checks ? 0 : 1;
 }
 
+/* An openat of PATH (O_RDONLY) submitted through io_uring with IOSQE_ASYNC, so that an
+   io_uring worker thread (iou-wrk-*) runs it, not the submitting syscall; returns the
+   completion's result (a negative errno), or -1000 - errno when io_uring cannot be used. */
+static int io_uring_openat(const char *path)
+{
+    struct io_uring_params p;
+    memset(&p, 0, sizeof p);
+    int fd = (int)syscall(SYS_io_uring_setup, 4, &p);
+    if (fd < 0)
+        return -1000 - errno;
+    size_t sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+    size_t cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+    char *sq = mmap(NULL, sq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
+                    IORING_OFF_SQ_RING);
+    char *cq = mmap(NULL, cq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
+                    IORING_OFF_CQ_RING);
+    struct io_uring_sqe *sqes =
+        mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE,
+             MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
+    if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED)
+        return -1000 - errno;
+    unsigned *tail = (unsigned *)(sq + p.sq_off.tail);
+    unsigned mask = *(unsigned *)(sq + p.sq_off.ring_mask);
+    unsigned *array = (unsigned *)(sq + p.sq_off.array);
+    unsigned index = *tail & mask;
+    struct io_uring_sqe *sqe = &sqes[index];
+    memset(sqe, 0, sizeof *sqe);
+    sqe->opcode = IORING_OP_OPENAT;
+    sqe->flags = IOSQE_ASYNC;
+    sqe->fd = AT_FDCWD;
+    sqe->addr = (unsigned long)path;
+    sqe->open_flags = O_RDONLY;
+    array[index] = index;
+    __atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
+    if (syscall(SYS_io_uring_enter, fd, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+        return -1000 - errno;
+    unsigned *head = (unsigned *)(cq + p.cq_off.head);
+    struct io_uring_cqe *cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+    unsigned cq_mask = *(unsigned *)(cq + p.cq_off.ring_mask);
+    int res = cqes[*head & cq_mask].res;
+    __atomic_store_n(head, *head + 1, __ATOMIC_RELEASE);
+    close(fd);
+    return res;
+}
+
 static int report(const char *name, int rc) {
     printf("%s rc=%d errno=%d\n", name, rc, rc < 0 ? errno : 0);
     fflush(stdout);
@@ -141,7 +189,7 @@ static int open_other(const char *what, const char *file)
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: trigger raw-socket|nice|fork-nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S|userns-only|clone3-userns|ptrace-child|core-pattern|memfd-exec|setgroups G...|setfsuid UID|capset-drop CAP|capset-inherit CAP\n");
+        fprintf(stderr, "usage: trigger raw-socket|nice|fork-nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S|userns-only|clone3-userns|ptrace-child|core-pattern|memfd-exec|setgroups G...|setfsuid UID|capset-drop CAP|capset-inherit CAP|io-uring-open PATH\n");
         return 2;
     }
     const char *what = argv[1];
@@ -233,6 +281,18 @@ int main(int argc, char **argv) {
             return 0;
         }
         return report(what, rc);
+    }
+    if (!strcmp(what, "io-uring-open") && argc > 2) {
+        /* A file no one may read (mode 000, root's): without CAP_DAC_OVERRIDE and
+           CAP_DAC_READ_SEARCH the worker's open is refused. */
+        int made = open(argv[2], O_CREAT | O_WRONLY, 0);
+        if (made < 0 || fchmod(made, 0) != 0)
+            return report(what, -1);
+        close(made);
+        int res = io_uring_openat(argv[2]);
+        printf("%s res=%d\n", what, res);
+        fflush(stdout);
+        return 0;
     }
     if (!strcmp(what, "setuid-to") && argc > 2)
         return report(what, setuid((uid_t)strtol(argv[2], NULL, 10)));

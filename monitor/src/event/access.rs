@@ -72,6 +72,7 @@ names! {
     ImageTrusted => "image_trusted",
     Inheritable => "inheritable",
     Inode => "inode",
+    IoWorker => "io_worker",
     K8s => "k8s",
     Kind => "kind",
     Labels => "labels",

@@ -797,6 +797,7 @@ impl Output {
             args: Some(Shared::new(e.args.clone())),
             cap_effective: CapEffective::new(0, None),
             ancestors: Process::no_ancestors(),
+            io_worker: false,
         };
         self.processes.enrich(&mut process);
         let mut header = Header {

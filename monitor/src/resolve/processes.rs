@@ -224,13 +224,15 @@ impl ProcessTable {
             // which came in order before this record) still does.
             procfs::enrich(p);
             self.detached_exe(p);
-            if p.ppid.is_none()
-                && p.exe.is_none()
+            // (An exiting process still has a status, no longer an exe.)
+            if p.exe.is_none()
                 && let Some(e) = self.procs.get_mut(&p.pid)
             {
-                p.ppid = e.ppid;
+                p.ppid = p.ppid.or(e.ppid);
                 p.exe.clone_from(&e.exe);
-                p.args.clone_from(&e.args);
+                if p.args.is_none() {
+                    p.args.clone_from(&e.args);
+                }
                 if p.tid == p.pid {
                     // The process itself was renamed: its children's ancestry says so.
                     e.comm.clone_from(&p.comm);
@@ -435,6 +437,7 @@ mod tests {
             args: None,
             cap_effective: Default::default(),
             ancestors: Process::no_ancestors(),
+            io_worker: false,
         }
     }
 

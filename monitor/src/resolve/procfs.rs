@@ -83,6 +83,7 @@ pub fn process(pid: u32) -> Option<Process> {
         args: None,
         cap_effective: CapEffective::new(st.cap_effective.unwrap_or_default(), None),
         ancestors: Process::no_ancestors(),
+        io_worker: false,
     };
     enrich(&mut p);
     Some(p)
@@ -127,6 +128,7 @@ mod tests {
             args: None,
             cap_effective: CapEffective::new(0, None),
             ancestors: Process::no_ancestors(),
+            io_worker: false,
         };
         enrich(&mut p);
         let whole = process(std::process::id()).unwrap();

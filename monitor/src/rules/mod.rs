@@ -160,7 +160,9 @@ impl TryFrom<String> for Technique {
 
 /// A summary with `{field.path}` placeholders, and `{workload}` (pod ns/name (container c),
 /// container name, or host process), `{user}` (root, uid N), `{process}` (exe or comm) and
-/// `{outcome}` (the capability verdict, else what the syscall returned).
+/// `{outcome}` (the capability verdict, else what the syscall returned) and `{call}` (the
+/// syscall's name, "an io_uring submission" for an io_uring worker's check, else "no
+/// syscall").
 #[derive(Deserialize, Clone, Debug)]
 #[serde(try_from = "String")]
 pub struct Template(Vec<Piece>);
@@ -173,6 +175,7 @@ enum Piece {
     User,
     Process,
     Outcome,
+    Call,
 }
 
 impl TryFrom<String> for Template {
@@ -193,6 +196,7 @@ impl TryFrom<String> for Template {
                 "user" => Piece::User,
                 "process" => Piece::Process,
                 "outcome" => Piece::Outcome,
+                "call" => Piece::Call,
                 f => Piece::Field(Path::parse(f).map_err(|e| format!("summary: {e}"))?),
             });
             rest = &rest[open + close + 1..];
@@ -238,6 +242,8 @@ crate::event::access::paths!(fn paths_of -> Paths {
     process_euid = "process.euid",
     process_exe = "process.exe",
     process_comm = "process.comm",
+    process_io_worker = "process.io_worker",
+    syscall_name = "syscall.name",
 });
 
 /// "pod payments/api-7d9 (container api)", "container web (3f1c9a2b7d10)", "host process".
@@ -271,6 +277,19 @@ pub fn process_name(event: &(impl Fields + ?Sized)) -> &str {
         .unwrap_or("?")
 }
 
+/// The call that made the check: the syscall's name; an io_uring worker's has none (it
+/// runs a submission of its process), nor has a check outside syscalls.
+fn call(event: &(impl Fields + ?Sized)) -> &str {
+    let p = paths_of();
+    match event.field(&p.syscall_name).as_str() {
+        Some(name) => name,
+        None if event.field(&p.process_io_worker).as_bool() == Some(true) => {
+            "an io_uring submission"
+        }
+        None => "no syscall",
+    }
+}
+
 /// `allowed`/`denied` from the capability check, else `succeeded`/`failed (errno N)` from
 /// the syscall's result (a fallback tracepoint's event has no check), else `?`.
 fn outcome(event: &(impl Fields + ?Sized)) -> String {
@@ -299,6 +318,7 @@ impl Template {
                     None => out.push_str("an unknown user"),
                 },
                 Piece::Outcome => out.push_str(&outcome(event)),
+                Piece::Call => out.push_str(call(event)),
                 Piece::Process => out.push_str(process_name(event)),
             }
         }

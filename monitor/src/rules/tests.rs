@@ -71,6 +71,39 @@ fn a_mount_in_a_container_raises_one_alert_with_a_sentence() {
 }
 
 #[test]
+fn a_refusal_names_the_call_that_made_it() {
+    // A fresh engine each: the rule's dedup window would count the second as a repeat.
+    let refused = |process: Value, syscall: Value| {
+        let mut engine = Engine::new(set(&[(DEFAULT_SOURCE, DEFAULT_RULES)]).unwrap());
+        let mut ev = mount_event("denied");
+        ev["kind"] = json!("capability");
+        ev["process"] = process;
+        ev["syscall"] = syscall;
+        engine
+            .evaluate_json(&ev, Instant::now())
+            .into_iter()
+            .map(|a| a.summary)
+            .collect::<Vec<String>>()
+    };
+    let worker = json!({"pid": 42, "comm": "iou-wrk-42", "exe": "/usr/bin/evil", "euid": 0, "io_worker": true});
+    assert_eq!(
+        refused(worker, Value::Null),
+        [
+            "pod payments/api-7d9 (container api) was refused CAP_SYS_ADMIN for an io_uring \
+          submission (/usr/bin/evil as root)"
+        ]
+    );
+    let thread = json!({"pid": 43, "comm": "evil", "exe": "/usr/bin/evil", "euid": 0});
+    assert_eq!(
+        refused(thread, Value::Null),
+        [
+            "pod payments/api-7d9 (container api) was refused CAP_SYS_ADMIN for no syscall \
+          (/usr/bin/evil as root)"
+        ]
+    );
+}
+
+#[test]
 fn repeats_within_the_window_become_one_alert_with_a_count() {
     let mut engine = Engine::new(set(&[(DEFAULT_SOURCE, DEFAULT_RULES)]).unwrap());
     let t0 = Instant::now();
