@@ -117,8 +117,8 @@ pub struct Process {
     pub exe: Option<Arc<str>>,
     /// The thread is an io_uring worker running a submission of the process (`iou-wrk-*`):
     /// no syscall names the operation. Written only when true.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub io_worker: bool,
+    #[serde(skip_serializing_if = "Flag::is_off")]
+    pub io_worker: Flag,
     pub pid: u32,
     pub ppid: Option<u32>,
     pub tid: u32,
@@ -150,6 +150,26 @@ block!(CapEffective {
     Dropped: dropped,
     Mask: mask,
 });
+
+/// A field written only when true (absent, not false, otherwise: rules read it so too).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Flag(pub bool);
+
+impl Flag {
+    pub fn is_off(&self) -> bool {
+        !self.0
+    }
+}
+
+impl Fields for Flag {
+    fn field(&self, path: &[Key]) -> Val<'_> {
+        match (self.0, path) {
+            (true, []) => Val::Bool(true),
+            _ => Val::Missing,
+        }
+    }
+}
 
 impl Fields for HexMask {
     fn field(&self, path: &[Key]) -> Val<'_> {
@@ -948,7 +968,7 @@ impl CapabilityEvent {
                     // Against the container's grant once attributed.
                     cap_effective: CapEffective::new(rec.cap_effective, None),
                     ancestors: Process::no_ancestors(),
-                    io_worker: rec.syscall == SYSCALL_IO_WORKER,
+                    io_worker: Flag(rec.syscall == SYSCALL_IO_WORKER),
                 },
                 container: None,
                 k8s: None,

@@ -86,7 +86,7 @@ fn process(full: bool) -> Process {
         ppid: full.then_some(4200),
         comm: "mount".into(),
         exe: full.then(|| "/bin/busybox".into()),
-        io_worker: false,
+        io_worker: crate::event::Flag(false),
         uid: Some(0),
         euid: full.then_some(0),
         args: full.then(|| vec!["mount".into(), "-t".into(), "tmpfs".into(), "x".into()].into()),

@@ -797,7 +797,7 @@ impl Output {
             args: Some(Shared::new(e.args.clone())),
             cap_effective: CapEffective::new(0, None),
             ancestors: Process::no_ancestors(),
-            io_worker: false,
+            io_worker: crate::event::Flag(false),
         };
         self.processes.enrich(&mut process);
         let mut header = Header {

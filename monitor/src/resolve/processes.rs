@@ -437,7 +437,7 @@ mod tests {
             args: None,
             cap_effective: Default::default(),
             ancestors: Process::no_ancestors(),
-            io_worker: false,
+            io_worker: crate::event::Flag(false),
         }
     }
 

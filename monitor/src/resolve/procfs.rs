@@ -83,7 +83,7 @@ pub fn process(pid: u32) -> Option<Process> {
         args: None,
         cap_effective: CapEffective::new(st.cap_effective.unwrap_or_default(), None),
         ancestors: Process::no_ancestors(),
-        io_worker: false,
+        io_worker: crate::event::Flag(false),
     };
     enrich(&mut p);
     Some(p)
@@ -128,7 +128,7 @@ mod tests {
             args: None,
             cap_effective: CapEffective::new(0, None),
             ancestors: Process::no_ancestors(),
-            io_worker: false,
+            io_worker: crate::event::Flag(false),
         };
         enrich(&mut p);
         let whole = process(std::process::id()).unwrap();
