@@ -53,6 +53,8 @@ pub enum RecordKind {
     LsmHook = 8,
     /// A new process (not a thread) was forked: see [`ForkRecord`].
     Fork = 9,
+    /// A write under `/proc/sys` seen by the `cgroup/sysctl` program: see [`SysctlRecord`].
+    Sysctl = 10,
 }
 
 impl RecordKind {
@@ -67,6 +69,7 @@ impl RecordKind {
             7 => Some(Self::SyscallExit),
             8 => Some(Self::LsmHook),
             9 => Some(Self::Fork),
+            10 => Some(Self::Sysctl),
             _ => None,
         }
     }
@@ -82,7 +85,9 @@ pub mod drop_slot {
     /// The fallback syscall tracepoints.
     pub const SYSCALL_EXIT: u32 = 9;
     pub const FORK: u32 = 10;
-    pub const COUNT: u32 = 11;
+    /// The `cgroup/sysctl` program.
+    pub const SYSCTL: u32 = 11;
+    pub const COUNT: u32 = 12;
 }
 
 /// Bytes of a cgroup path carried in a [`CgroupRecord`] (longer paths are truncated and
@@ -669,6 +674,46 @@ pub struct ForkRecord {
     pub boot_ns: u64,
 }
 
+/// Bytes of a sysctl's name carried in a [`SysctlRecord`] (`kernel/core_pattern`).
+pub const SYSCTL_NAME_LEN: usize = 64;
+/// Bytes of a sysctl's new value carried in a [`SysctlRecord`] (longer values are cut and
+/// flagged).
+pub const SYSCTL_VALUE_LEN: usize = 128;
+
+/// Flags of a [`SysctlRecord`].
+pub mod sysctl_flags {
+    /// The value was longer than `value` (it is cut).
+    pub const VALUE_TRUNCATED: u32 = 1 << 0;
+}
+
+/// A write under `/proc/sys` (`cgroup/sysctl`, on the cgroup v2 root): the kernel has
+/// checked the file's permissions and is about to hand the value to the sysctl's handler.
+/// A value written in pieces makes one record per piece (`file_pos`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SysctlRecord {
+    /// Always [`RecordKind::Sysctl`].
+    pub kind: u32,
+    /// The writer's thread group and thread (0 where the kernel gives a sysctl program
+    /// neither: before Linux 6.1).
+    pub pid: u32,
+    pub tid: u32,
+    /// The writer's uid (`u32::MAX`: unknown).
+    pub uid: u32,
+    /// Bytes of `name` and `value` used, including the NUL; 0 if unreadable.
+    pub name_len: u32,
+    pub value_len: u32,
+    /// [`sysctl_flags`].
+    pub flags: u32,
+    /// Where in the file the write starts.
+    pub file_pos: u32,
+    pub cgroup_id: u64,
+    pub boot_ns: u64,
+    pub comm: [u8; COMM_LEN],
+    pub name: [u8; SYSCTL_NAME_LEN],
+    pub value: [u8; SYSCTL_VALUE_LEN],
+}
+
 #[cfg(feature = "user")]
 mod user {
     use super::*;
@@ -685,6 +730,7 @@ mod user {
     unsafe impl aya::Pod for ExitRecord {}
     unsafe impl aya::Pod for ForkRecord {}
     unsafe impl aya::Pod for OperationRecord {}
+    unsafe impl aya::Pod for SysctlRecord {}
 }
 
 // Layout guards: a change that introduces padding breaks the contract between both sides.
@@ -696,6 +742,9 @@ const _: () = assert!(
     core::mem::size_of::<CallSites>() == 16 * (1 + CallSites::THROUGH + CallSites::INTERNAL)
 );
 const _: () = assert!(core::mem::size_of::<CapabilityRecord>() == 136);
+const _: () = assert!(
+    core::mem::size_of::<SysctlRecord>() == 48 + COMM_LEN + SYSCTL_NAME_LEN + SYSCTL_VALUE_LEN
+);
 const _: () = assert!(core::mem::size_of::<CgroupRecord>() == 32 + CGROUP_PATH_LEN);
 const _: () = assert!(core::mem::size_of::<ExecRecord>() == 88 + EXEC_FILENAME_LEN + EXEC_ARGS_LEN);
 const _: () = assert!(core::mem::size_of::<ExitRecord>() == 16);

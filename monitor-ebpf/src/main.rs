@@ -13,6 +13,7 @@ mod lsm;
 mod maps;
 mod process;
 mod sites;
+mod sysctl;
 mod task;
 
 #[cfg(not(test))]

@@ -44,10 +44,13 @@ fn the_daemonset_is_not_privileged_and_names_its_capabilities() {
     assert_eq!(sc["capabilities"]["drop"][0], "ALL");
     // Exactly these; `a_daemon_with_only_the_daemonsets_capabilities_works` proves they
     // suffice, and the manifest says why each is needed.
-    assert_eq!(granted(), ["CAP_BPF", "CAP_PERFMON", "CAP_SYS_PTRACE"]);
+    assert_eq!(
+        granted(),
+        ["CAP_BPF", "CAP_NET_ADMIN", "CAP_PERFMON", "CAP_SYS_PTRACE"]
+    );
     let text =
         std::fs::read_to_string(root().join("deploy/kubernetes/base/daemonset.yaml")).unwrap();
-    for cap in ["BPF", "PERFMON", "SYS_PTRACE"] {
+    for cap in ["BPF", "NET_ADMIN", "PERFMON", "SYS_PTRACE"] {
         let line = text
             .lines()
             .position(|l| l.trim() == format!("- {cap}"))
@@ -430,6 +433,16 @@ fn a_daemon_with_only_the_daemonsets_capabilities_works() {
     assert_eq!(ev["k8s"]["pod"], pod.as_str(), "{ev:#}");
     assert_eq!(ev["process"]["exe"], "/bin/trigger", "{ev:#}");
     let m = daemon.metrics().unwrap();
+    // CAP_NET_ADMIN: cgroup/sysctl loads and attaches.
+    assert_eq!(
+        m.value(
+            "privmon_hook_info",
+            &[("hook", "operations/sysctl"), ("attach", "cgroup_sysctl")]
+        ),
+        Some(1.0),
+        "{}",
+        m.text
+    );
     assert!(
         m.value(
             "privmon_capability_checks_total",

@@ -189,7 +189,7 @@ static int open_other(const char *what, const char *file)
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: trigger raw-socket|nice|fork-nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S|userns-only|clone3-userns|ptrace-child|core-pattern|memfd-exec|setgroups G...|setfsuid UID|capset-drop CAP|capset-inherit CAP|io-uring-open PATH\n");
+        fprintf(stderr, "usage: trigger raw-socket|nice|fork-nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S|userns-only|clone3-userns|ptrace-child|core-pattern|memfd-exec|setgroups G...|setfsuid UID|capset-drop CAP|capset-inherit CAP|io-uring-open PATH|sysctl-rewrite NAME\n");
         return 2;
     }
     const char *what = argv[1];
@@ -281,6 +281,27 @@ int main(int argc, char **argv) {
             return 0;
         }
         return report(what, rc);
+    }
+    if (!strcmp(what, "sysctl-rewrite") && argc > 2) {
+        /* Writes a sysctl's current value back (the host keeps its setting): the write is
+           what an escape through /proc/sys makes, whatever value it writes. */
+        char path[256], value[512];
+        snprintf(path, sizeof path, "/proc/sys/%s", argv[2]);
+        int fd = open(path, O_RDONLY);
+        if (fd < 0)
+            return report(what, -1);
+        ssize_t n = read(fd, value, sizeof value - 1);
+        close(fd);
+        if (n < 0)
+            return report(what, -1);
+        value[n] = 0;
+        printf("sysctl-value %s", value);
+        fd = open(path, O_WRONLY);
+        if (fd < 0)
+            return report(what, -1);
+        int rc = (int)write(fd, value, (size_t)n);
+        close(fd);
+        return report(what, rc < 0 ? -1 : 0);
     }
     if (!strcmp(what, "io-uring-open") && argc > 2) {
         /* A file no one may read (mode 000, root's): without CAP_DAC_OVERRIDE and

@@ -203,6 +203,8 @@ fn main() -> anyhow::Result<()> {
                     "docker",
                     "--test",
                     "signal",
+                    "--test",
+                    "escapes",
                 ])
                 // `vm_only_*` tests need loadable modules and kexec: `vmtest` runs them.
                 .args(["--", "--ignored", "--skip", "vm_only_"])

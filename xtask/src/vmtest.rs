@@ -66,6 +66,7 @@ const SUITES: &[(&str, &[(&str, &str)])] = &[
     ("operations", &[]),
     ("signal", &[]),
     ("containers", &[]),
+    ("escapes", &[]),
 ];
 
 /// One boot of the matrix.
@@ -82,7 +83,7 @@ struct Boot {
 /// hook) pair runs on some kernel within the time budget. capabilities and operations run
 /// with BPF LSM on, Debian's default; privmon has no BPF LSM program yet, so the LSM-off
 /// boots run the shorter suites (one line per act: signal; attribution and the process
-/// table: containers), beside the long boots.
+/// table: containers; escape procedures: escapes), beside the long boots.
 const BOOTS: &[Boot] = &[
     Boot {
         kernel: "6.1",
@@ -92,7 +93,11 @@ const BOOTS: &[Boot] = &[
     Boot {
         kernel: "6.1",
         bpf_lsm: false,
-        plan: &[("signal", "auto"), ("containers", "kprobe")],
+        plan: &[
+            ("signal", "auto"),
+            ("containers", "kprobe"),
+            ("escapes", "auto"),
+        ],
     },
     Boot {
         kernel: "6.12",
@@ -102,7 +107,11 @@ const BOOTS: &[Boot] = &[
     Boot {
         kernel: "6.12",
         bpf_lsm: false,
-        plan: &[("signal", "kprobe"), ("containers", "auto")],
+        plan: &[
+            ("signal", "kprobe"),
+            ("containers", "auto"),
+            ("escapes", "kprobe"),
+        ],
     },
 ];
 

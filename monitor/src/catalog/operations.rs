@@ -361,7 +361,7 @@ pub const GAPS: &[Gap] = &[
     },
     Gap {
         group: "files",
-        unseen: "root's writes to core_pattern, sysrq-trigger, uevent_helper, modprobe and notify_on_release (plain file permissions, no capability check)",
+        unseen: "root's writes to sysrq-trigger, uevent_helper and notify_on_release, and to core_pattern and modprobe where cgroup/sysctl is not attached (plain file permissions, no capability check)",
         syscalls: &[
             ("open", OPEN_WATCHED | flags_arg(1)),
             ("openat", OPEN_WATCHED | flags_arg(2)),

@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, mem::size_of};
 
 use monitor_common::{
     CapabilityRecord, CgroupRecord, ExecRecord, ExitRecord, ForkRecord, OperationRecord,
-    RecordKind, exec_flags, op,
+    RecordKind, SysctlRecord, exec_flags, op, sysctl_flags,
 };
 
 /// A ring-buffer record that could not be decoded (counted and skipped).
@@ -36,6 +36,8 @@ pub enum Record {
         pid: u32,
         ppid: u32,
     },
+    /// A write under `/proc/sys`.
+    Sysctl(Box<Sysctl>),
     /// A cgroup created (`mkdir: true`) or removed.
     Cgroup {
         mkdir: bool,
@@ -45,6 +47,45 @@ pub enum Record {
         /// Path relative to the hierarchy root; `None` if unreadable or truncated.
         path: Option<String>,
     },
+}
+
+/// A decoded [`SysctlRecord`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sysctl {
+    /// 0 where the kernel gave none (before Linux 6.1).
+    pub pid: u32,
+    pub tid: u32,
+    pub uid: Option<u32>,
+    pub comm: String,
+    pub cgroup_id: u64,
+    pub boot_ns: u64,
+    /// `kernel/core_pattern`; `None` if unreadable.
+    pub name: Option<String>,
+    /// The value written (this piece of it: `file_pos`); `None` if unreadable.
+    pub value: Option<String>,
+    pub value_truncated: bool,
+    pub file_pos: u32,
+}
+
+impl Sysctl {
+    fn from_record(rec: &SysctlRecord) -> Sysctl {
+        let text = |buf: &[u8], len: u32| {
+            let len = len as usize;
+            (len >= 1 && len <= buf.len()).then(|| c_string(&buf[..len]))
+        };
+        Sysctl {
+            pid: rec.pid,
+            tid: rec.tid,
+            uid: (rec.uid != u32::MAX).then_some(rec.uid),
+            comm: c_string(&rec.comm),
+            cgroup_id: rec.cgroup_id,
+            boot_ns: rec.boot_ns,
+            name: text(&rec.name, rec.name_len),
+            value: text(&rec.value, rec.value_len),
+            value_truncated: rec.flags & sysctl_flags::VALUE_TRUNCATED != 0,
+            file_pos: rec.file_pos,
+        }
+    }
 }
 
 /// A decoded [`OperationRecord`].
@@ -270,6 +311,10 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
                 pid: rec.pid,
                 ppid: rec.ppid,
             })
+        }
+        Some(RecordKind::Sysctl) => {
+            let rec: SysctlRecord = read_record(bytes)?;
+            Ok(Record::Sysctl(Box::new(Sysctl::from_record(&rec))))
         }
         Some(k @ (RecordKind::CgroupMkdir | RecordKind::CgroupRmdir)) => {
             let rec: CgroupRecord = read_record(bytes)?;

@@ -7,7 +7,7 @@ use anyhow::{Context as _, anyhow, bail, ensure};
 use aya::{
     Btf, Ebpf, EbpfLoader,
     maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap},
-    programs::{BtfTracePoint, FEntry, FExit, KProbe, TracePoint},
+    programs::{BtfTracePoint, CgroupAttachMode, CgroupSysctl, FEntry, FExit, KProbe, TracePoint},
 };
 use monitor_common::{
     CallSites, CapCountKey, Hook, KernelLayout, ProbeConfig, config_flags, drop_slot, name_hash,
@@ -59,6 +59,8 @@ pub struct Probes {
     pub capset_fexit: bool,
     /// How the kernel's own checks are told apart (and left unwritten).
     pub internal: Internal,
+    /// Whether `cgroup/sysctl` is attached to the cgroup v2 root (writes under /proc/sys).
+    pub sysctl: bool,
 }
 
 /// How one sensitive-operation group is covered on this kernel with this configuration.
@@ -229,6 +231,16 @@ impl Probes {
                             false
                         }
                     };
+                    // Zero tax: the kernel runs it for /proc/sys accesses only.
+                    let sysctl = config.operations.files != Coverage::Off
+                        && match attach_sysctl(&mut ebpf) {
+                            Ok(()) => true,
+                            Err(e) => {
+                                warn!(error = %format!("{e:#}"), "cgroup/sysctl not attached: writes under /proc/sys (core_pattern, modprobe) are seen only by the files group's fallback (operations: {{files: on}})");
+                                failures.push(("sysctl", format!("{e:#}")));
+                                false
+                            }
+                        };
                     let internal = internal_checks(&mut ebpf, hook, &probe_config);
                     match &internal {
                         Internal::Unverified(why) => {
@@ -250,6 +262,7 @@ impl Probes {
                         coverage,
                         syscalls,
                         capset_fexit,
+                        sysctl,
                     });
                 }
                 Err(e) => skipped.push((hook, format!("{e:#}"))),
@@ -286,6 +299,10 @@ impl Probes {
             hooks.push((format!("operations/{}", c.group), c.attach().to_string()));
         }
         hooks.push(("operations/credentials".to_string(), process.to_string()));
+        hooks.push((
+            "operations/sysctl".to_string(),
+            if self.sysctl { "cgroup_sysctl" } else { "none" }.to_string(),
+        ));
         hooks.push((
             "internal_checks".to_string(),
             self.internal.name().to_string(),
@@ -674,6 +691,27 @@ fn kernel_layout(btf: &KernelBtf) -> KernelLayout {
         warn!(fields = %missing.join(", "), "kernel BTF lacks fields; they will be reported as unknown");
     }
     layout
+}
+
+/// `cgroup/sysctl` on the cgroup v2 root (Linux 5.2+; the writer's pid and comm from 6.1),
+/// beside any other agent's program there (a bpf_link, as `BPF_F_ALLOW_MULTI`). It sees every read and
+/// write under /proc/sys, whatever cgroup the task is in below the root, and reports the
+/// writes of watched cgroups.
+fn attach_sysctl(ebpf: &mut Ebpf) -> anyhow::Result<()> {
+    let root = crate::resolve::cgroup::v2_root()?;
+    let cgroup = std::fs::File::open(&root)
+        .with_context(|| format!("opening the cgroup v2 root {}", root.display()))?;
+    let prog: &mut CgroupSysctl = ebpf
+        .program_mut("sysctl_write")
+        .context("sysctl_write program missing")?
+        .try_into()?;
+    prog.load().context("loading cgroup/sysctl")?;
+    // Through a bpf_link (5.7+), which the kernel attaches as BPF_F_ALLOW_MULTI would, beside
+    // other agents' programs; aya passes the mode as the link's flags, which the kernel
+    // refuses for links (EINVAL), so the mode given is `Single` (no flags).
+    prog.attach(&cgroup, CgroupAttachMode::Single)
+        .context("attaching cgroup/sysctl to the cgroup v2 root")?;
+    Ok(())
 }
 
 fn attach_tp_btf(ebpf: &mut Ebpf, btf: &Btf) -> anyhow::Result<()> {

@@ -6,8 +6,8 @@ use crate::{
     advisor::{self, OutsideBaseline},
     catalog::operations,
     event::{
-        CapabilityEvent, Check, CredentialsChange, CredentialsEvent, Ids, Operation,
-        OperationEvent, SyscallDetail,
+        CapabilityEvent, Check, CredentialsChange, CredentialsEvent, Header, Ids, Operation,
+        OperationEvent, SyscallDetail, record::Sysctl,
     },
     rules::{Alert, Severity, Technique},
 };
@@ -192,4 +192,49 @@ pub(super) fn operation_event(ev: CapabilityEvent, op: &Operation) -> Option<Ope
         },
         namespace,
     })
+}
+
+/// The `syscall` event of a write under `/proc/sys` seen by the `cgroup/sysctl` program: a
+/// `write` of `/proc/sys/<name>` (the call itself may be `pwrite64`, `writev`, ...), with
+/// the sysctl's name and the value written. The kernel has checked the file's permissions
+/// already; the sysctl's handler may still refuse the value (`result` stays null).
+pub(super) fn sysctl_event(header: Header, s: &Sysctl) -> OperationEvent {
+    let mut args = std::collections::BTreeMap::new();
+    let name = s.name.as_deref();
+    args.insert(
+        "path",
+        name.map_or(Value::Null, |n| Value::String(format!("/proc/sys/{n}"))),
+    );
+    args.insert(
+        "sysctl",
+        name.map_or(Value::Null, |n| Value::String(n.replace('/', "."))),
+    );
+    args.insert(
+        "value",
+        s.value
+            .as_deref()
+            .map_or(Value::Null, |v| Value::String(v.to_string())),
+    );
+    if s.value_truncated {
+        args.insert("value_truncated", Value::Bool(true));
+    }
+    if s.file_pos != 0 {
+        args.insert("offset", Value::from(s.file_pos));
+    }
+    OperationEvent {
+        header,
+        group: "files",
+        syscall: SyscallDetail {
+            name: "write",
+            number: crate::catalog::syscalls::Arch::host()
+                .and_then(|a| a.number("write"))
+                .unwrap_or(-1),
+            args,
+            result: None,
+        },
+        capability: None,
+        checks: Vec::new(),
+        source: "cgroup_sysctl",
+        namespace: None,
+    }
 }

@@ -51,7 +51,7 @@ use crate::{
 use serde_json::Value;
 
 use self::{
-    build::{baseline_alert, id_change_event, operation_event},
+    build::{baseline_alert, id_change_event, operation_event, sysctl_event},
     operation::ExitMerge,
 };
 
@@ -645,6 +645,7 @@ impl Output {
                 self.processes.exit(pid);
             }
             Record::Fork { pid, ppid } => self.processes.fork(pid, ppid),
+            Record::Sysctl(s) => self.sysctl(&s),
             // Only the v2 hierarchy (id 0) has the cgroup ids the probes report.
             Record::Cgroup { hierarchy, .. } if hierarchy != 0 => {}
             Record::Cgroup {
@@ -716,6 +717,56 @@ impl Output {
         let args = &mut ev.syscall.args;
         args.insert("target_cgroup", cgroup.map_or(Value::Null, Value::String));
         args.insert("target_container", container.unwrap_or(Value::Null));
+    }
+
+    /// A write under `/proc/sys`: a `syscall` event, or part of the runtime's set-up (runc
+    /// writes a container's `--sysctl` values before its entrypoint runs).
+    fn sysctl(&mut self, s: &crate::event::record::Sysctl) {
+        // The program has no task to read: the writer's effective ids and capabilities come
+        // from /proc while it lives (0 once it is gone).
+        let status = (s.tid != 0)
+            .then(|| crate::resolve::procfs::Status::read(std::path::Path::new("/proc"), s.tid))
+            .flatten();
+        let mut process = Process {
+            pid: s.pid,
+            tid: s.tid,
+            ppid: None,
+            comm: s.comm.clone(),
+            exe: None,
+            uid: s.uid,
+            euid: status.as_ref().and_then(|st| st.uids.get(1).copied()),
+            args: None,
+            cap_effective: CapEffective::new(
+                status.and_then(|st| st.cap_effective).unwrap_or(0),
+                None,
+            ),
+            ancestors: Process::no_ancestors(),
+            io_worker: crate::event::Flag(false),
+        };
+        if s.pid != 0 {
+            self.processes.enrich(&mut process);
+        }
+        let mut header = Header {
+            time: self.clock.rfc3339(s.boot_ns),
+            kind: "syscall",
+            node: self.node.clone(),
+            process,
+            container: None,
+            k8s: None,
+            cgroup: crate::event::Cgroup {
+                id: s.cgroup_id,
+                path: None,
+            },
+        };
+        self.attribute(&mut header, s.boot_ns);
+        let ev = sysctl_event(header, s);
+        if self.setups.folds(s.cgroup_id, s.boot_ns, "sysctl", false)
+            && self.setups.operation(s.cgroup_id, s.boot_ns, "sysctl", &[])
+        {
+            self.stats.setup_folded.fetch_add(1, Relaxed);
+        } else {
+            self.emit(&ev);
+        }
     }
 
     /// The `syscall` event of an exec whose program is a memfd (fileless execution).

@@ -49,6 +49,8 @@ const RUNTIME_OPERATIONS: &[&str] = &[
     "setresgid",
     "setreuid",
     "setregid",
+    // Writes under /proc/sys (the `cgroup/sysctl` program): a container's own sysctls.
+    "sysctl",
 ];
 
 /// Refusals a runtime meets in its usual set-up: runc's init, once it has dropped to the

@@ -1,0 +1,110 @@
+//! Escape procedures of the public catalogues (Atomic Red Team T1611, Falco's
+//! event-generator), each made in a real runc container and caught with privmon's
+//! defaults. Root only: run with `cargo xtask test`.
+
+use privmon_tests::*;
+use serde_json::Value;
+
+/// The `syscall` lines of container `c` that `cgroup/sysctl` saw, and their alerts.
+fn sysctl_lines(daemon: &Daemon, c: Container) -> (Vec<Value>, Vec<Value>) {
+    let lines = daemon.lines_of(c);
+    let writes = lines
+        .iter()
+        .filter(|e| e["kind"] == "syscall" && e["source"] == "cgroup_sysctl")
+        .cloned()
+        .collect();
+    let alerts = lines
+        .iter()
+        .filter(|e| e["kind"] == "alert" && e["event"]["source"] == "cgroup_sysctl")
+        .cloned()
+        .collect();
+    (writes, alerts)
+}
+
+fn rewrite(name: &str, capabilities: &[&str]) -> Container {
+    let c = Container::create(&ContainerSpec {
+        args: &["/bin/trigger", "sysctl-rewrite", name],
+        capabilities,
+        ..Default::default()
+    })
+    .unwrap();
+    let out = c.run_to_completion().unwrap();
+    assert!(out.contains("sysctl-rewrite rc=0"), "{out}");
+    c
+}
+
+/// T1611: a privileged container points `kernel.core_pattern` at a program of its own,
+/// which the kernel then runs as root on the host at the next crash. The procedure's
+/// write is what is caught, whatever it writes (the test writes the current value back).
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn a_core_pattern_write_is_one_line_with_its_value_and_a_critical_alert() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let m = daemon.metrics().unwrap();
+    assert_eq!(
+        m.value(
+            "privmon_hook_info",
+            &[("hook", "operations/sysctl"), ("attach", "cgroup_sysctl")]
+        ),
+        Some(1.0),
+        "cgroup/sysctl is not attached: {:?}",
+        daemon.logs()
+    );
+    let host = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+    let c = rewrite("kernel/core_pattern", &[]);
+    let (writes, alerts) = sysctl_lines(&daemon, c);
+    assert_eq!(writes.len(), 1, "{writes:#?}");
+    let w = &writes[0];
+    assert_eq!(w["group"], "files", "{w:#}");
+    assert_eq!(w["syscall"]["name"], "write", "{w:#}");
+    assert_eq!(
+        w["syscall"]["args"]["path"], "/proc/sys/kernel/core_pattern",
+        "{w:#}"
+    );
+    assert_eq!(
+        w["syscall"]["args"]["sysctl"], "kernel.core_pattern",
+        "{w:#}"
+    );
+    assert_eq!(w["syscall"]["args"]["value"], host.as_str(), "{w:#}");
+    assert_eq!(w["process"]["comm"], "trigger", "{w:#}");
+    assert_eq!(w["process"]["exe"], "/bin/trigger", "{w:#}");
+    assert_eq!(w["process"]["euid"], 0, "{w:#}");
+    let rules: Vec<&str> = alerts.iter().filter_map(|a| a["rule"].as_str()).collect();
+    assert_eq!(rules, ["host_kernel_sysctl_write"], "{alerts:#?}");
+    assert_eq!(alerts[0]["severity"], "critical", "{:#}", alerts[0]);
+    assert!(
+        alerts[0]["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("wrote kernel.core_pattern = ")),
+        "{:#}",
+        alerts[0]
+    );
+}
+
+/// A host-wide setting (address-space randomisation) is a high alert; the container's
+/// own network namespace's settings are written, not alerted on.
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn host_settings_alert_and_the_containers_own_network_settings_do_not() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let c = rewrite("kernel/randomize_va_space", &[]);
+    let (writes, alerts) = sysctl_lines(&daemon, c);
+    assert_eq!(writes.len(), 1, "{writes:#?}");
+    let rules: Vec<&str> = alerts.iter().filter_map(|a| a["rule"].as_str()).collect();
+    assert_eq!(rules, ["host_sysctl_write"], "{alerts:#?}");
+    assert_eq!(alerts[0]["severity"], "high", "{:#}", alerts[0]);
+
+    // The test container has a network namespace of its own; its settings need
+    // CAP_NET_ADMIN there.
+    let c = rewrite("net/ipv4/ip_forward", &["CAP_NET_ADMIN"]);
+    let (writes, alerts) = sysctl_lines(&daemon, c);
+    assert_eq!(writes.len(), 1, "{writes:#?}");
+    assert_eq!(
+        writes[0]["syscall"]["args"]["sysctl"], "net.ipv4.ip_forward",
+        "{:#}",
+        writes[0]
+    );
+    assert!(alerts.is_empty(), "{alerts:#?}");
+}
