@@ -251,6 +251,23 @@ fn docker_containers_start_with_their_posture() {
         [] as [&str; 0],
         "{p:#}"
     );
+    // T1611: docker run -v /:/mnt ... chroot /mnt: the host's root, through the bind mount.
+    let escape = engine
+        .run_sh(&["-v", "/:/mnt"], "chroot /mnt /bin/true; sleep 60")
+        .unwrap();
+    let alert = daemon
+        .wait_for_event(|e| {
+            e["kind"] == "alert"
+                && e["rule"] == "chroot_into_host_root"
+                && e["container"]["id"] == escape.as_str()
+        })
+        .unwrap_or_else(|| panic!("no chroot_into_host_root alert: {:#?}", daemon.events()));
+    assert_eq!(
+        alert["event"]["syscall"]["args"]["path"], "/mnt",
+        "{alert:#}"
+    );
+    assert_eq!(alert["event"]["process"]["comm"], "chroot", "{alert:#}");
+
     // The user container's sleep ran as uid 1000: busybox's setuid(getuid()) and runc's
     // privilege drop are no acts of its own.
     let acts: Vec<Value> = daemon

@@ -108,3 +108,48 @@ fn host_settings_alert_and_the_containers_own_network_settings_do_not() {
     );
     assert!(alerts.is_empty(), "{alerts:#?}");
 }
+
+/// T1611 (Atomic Red Team "Mount host filesystem to escape privileged Docker container"):
+/// with the host's root bind-mounted, `chroot` into it. The event names the host path the
+/// new root is; a chroot elsewhere does not alert.
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn chroot_into_a_bind_mount_of_the_hosts_root_is_a_critical_alert() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let run = |path: &str| {
+        let c = Container::create(&ContainerSpec {
+            args: &["/bin/trigger", "chroot-to", path],
+            capabilities: &["CAP_SYS_CHROOT"],
+            bind_mounts: &[("/", "/host")],
+            ..Default::default()
+        })
+        .unwrap();
+        let out = c.run_to_completion().unwrap();
+        assert!(out.contains("chroot-to rc=0"), "{out}");
+        let lines = daemon.lines_of(c);
+        let chroot = lines
+            .iter()
+            .find(|e| e["kind"] == "syscall" && e["syscall"]["name"] == "chroot")
+            .unwrap_or_else(|| panic!("no chroot line: {lines:#?}"))
+            .clone();
+        let alerts: Vec<String> = lines
+            .iter()
+            .filter(|e| e["kind"] == "alert" && e["event"]["syscall"]["name"] == "chroot")
+            .filter_map(|e| e["rule"].as_str().map(str::to_string))
+            .collect();
+        (chroot, alerts)
+    };
+    let (ev, alerts) = run("/host");
+    assert_eq!(ev["syscall"]["args"]["path"], "/host", "{ev:#}");
+    assert_eq!(ev["syscall"]["args"]["host_path"], "/", "{ev:#}");
+    assert_eq!(alerts, ["chroot_into_host_root"]);
+    // Into the host's /etc through the same mount: named, no escape alert.
+    let (ev, alerts) = run("/host/etc");
+    assert_eq!(ev["syscall"]["args"]["host_path"], "/etc", "{ev:#}");
+    assert!(alerts.is_empty(), "{alerts:?}");
+    // The container's own directory: no host path.
+    let (ev, alerts) = run("/tmp");
+    assert_eq!(ev["syscall"]["args"].get("host_path"), None, "{ev:#}");
+    assert!(alerts.is_empty(), "{alerts:?}");
+}

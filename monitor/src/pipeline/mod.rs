@@ -44,7 +44,11 @@ use crate::{
     outputs::sinks::{self, Queued, stream::Hub},
     queue,
     resolve::cgroup::{CgroupResolver, v2_root},
-    resolve::containers::{Containers, cgroup_path, lifecycle::Lifecycle},
+    resolve::containers::{
+        Containers, cgroup_path,
+        lifecycle::Lifecycle,
+        posture::{OciConfig, read_oci_config},
+    },
     resolve::processes::{CredentialChange, Creds, ProcessTable},
     rules::{Alert, Engine, RuleSet},
 };
@@ -137,6 +141,8 @@ struct Attributed {
     /// The container's effective set as its OCI bundle grants it (`process.cap_effective`
     /// is written against it).
     grant: Option<u64>,
+    /// The container's OCI config (its bind mounts name the host paths a chroot reaches).
+    config: Option<Arc<OciConfig>>,
 }
 
 impl Attributed {
@@ -149,10 +155,9 @@ impl Attributed {
     }
 }
 
-/// The effective set a container's OCI bundle grants its processes, read once per
-/// container (null: no bundle known, or no set in it).
-fn granted(attribution: &crate::resolve::containers::Attribution) -> Option<u64> {
-    crate::resolve::containers::posture::read_oci_config(attribution.bundle.as_deref()?)?.granted()
+/// A container's OCI config, read once per attribution (null: no bundle known).
+fn oci_config(attribution: &crate::resolve::containers::Attribution) -> Option<Arc<OciConfig>> {
+    read_oci_config(attribution.bundle.as_deref()?).map(Arc::new)
 }
 
 /// What the output thread hands events to: the rules, then the sinks and the stream, and
@@ -449,6 +454,7 @@ impl Output {
         }
         let mut ev = operation_event(ev.clone(), op)?;
         self.name_target(&mut ev);
+        self.name_host_path(&mut ev);
         Some(Reported::Operation(ev))
     }
 
@@ -719,6 +725,30 @@ impl Output {
         args.insert("target_container", container.unwrap_or(Value::Null));
     }
 
+    /// For `chroot` and `pivot_root`: `args.host_path`, the host path the new root is
+    /// through one of the container's bind mounts (`/` for `chroot /host` under
+    /// `-v /:/host`); absent when no bind mount holds it (or the path is relative).
+    fn name_host_path(&mut self, ev: &mut OperationEvent) {
+        let arg = match ev.syscall.name {
+            "chroot" => "path",
+            "pivot_root" => "new_root",
+            _ => return,
+        };
+        let Some(path) = ev.syscall.args.get(arg).and_then(Value::as_str) else {
+            return;
+        };
+        let Some(config) = self
+            .attributed
+            .get(&ev.header.cgroup.id)
+            .and_then(|a| a.config.as_ref())
+        else {
+            return;
+        };
+        if let Some(host) = config.host_path(path) {
+            ev.syscall.args.insert("host_path", Value::String(host));
+        }
+    }
+
     /// A write under `/proc/sys`: a `syscall` event, or part of the runtime's set-up (runc
     /// writes a container's `--sysctl` values before its entrypoint runs).
     fn sysctl(&mut self, s: &crate::event::record::Sysctl) {
@@ -890,8 +920,15 @@ impl Output {
                 _ => false,
             })
             .cloned();
+        let config = match &same {
+            Some(_) => None,
+            None => attribution.as_deref().and_then(oci_config),
+        };
         let entry = same.unwrap_or_else(|| Attributed {
-            grant: attribution.as_deref().and_then(granted),
+            // The effective set the bundle grants the container's processes (null: no
+            // bundle known, or no set in it).
+            grant: config.as_ref().and_then(|c| c.granted()),
+            config,
             path: Shared::new(path.into()),
             container: attribution
                 .as_ref()

@@ -124,6 +124,41 @@ pub struct OciNamespace {
 }
 
 impl OciConfig {
+    /// Its bind mounts of host paths, as (host source, container destination).
+    pub fn binds(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.mounts
+            .iter()
+            .filter(|m| {
+                m.kind.as_deref() == Some("bind")
+                    || m.options.iter().any(|o| o == "bind" || o == "rbind")
+            })
+            .filter_map(|m| Some((m.source.as_deref()?, m.destination.as_str())))
+    }
+
+    /// The host path a path of the container's reaches through one of its bind mounts
+    /// (the deepest that holds it): `/host/etc` through `/:/host` is `/etc`. `None` for a
+    /// path no bind mount holds, and for a relative one.
+    pub fn host_path(&self, path: &str) -> Option<String> {
+        let path = path.trim_end_matches('/');
+        let path = if path.is_empty() { "/" } else { path };
+        if !path.starts_with('/') {
+            return None;
+        }
+        let (source, rest) = self
+            .binds()
+            .filter_map(|(source, dest)| {
+                let dest = dest.trim_end_matches('/');
+                let rest = path.strip_prefix(dest)?;
+                (rest.is_empty() || rest.starts_with('/')).then_some((source, rest))
+            })
+            .min_by_key(|(_, rest)| rest.len())?;
+        let source = source.trim_end_matches('/');
+        Some(match (source, rest) {
+            ("", "") => "/".to_string(),
+            _ => format!("{source}{rest}"),
+        })
+    }
+
     /// The effective capability set the config grants the container's processes (null:
     /// no set in it). Events name a process's set against it.
     pub fn granted(&self) -> Option<u64> {
@@ -371,13 +406,7 @@ pub fn assess(inputs: &Inputs) -> Posture {
         });
     let sensitive_mounts = config.map(|c| {
         let mut found: Vec<String> = c
-            .mounts
-            .iter()
-            .filter(|m| {
-                m.kind.as_deref() == Some("bind")
-                    || m.options.iter().any(|o| o == "bind" || o == "rbind")
-            })
-            .filter_map(|m| Some((m.source.as_deref()?, m.destination.as_str())))
+            .binds()
             .filter(|(s, d)| is_sensitive(s) && !runtime_own(s, d))
             .map(|(s, _)| s)
             .map(str::to_string)
@@ -458,6 +487,30 @@ mod tests {
         assert_eq!(p.seccomp, Some("filter"));
         assert_eq!(p.readonly_rootfs, Some(true));
         assert_eq!(p.image_trusted, Some(true));
+    }
+
+    #[test]
+    fn paths_through_bind_mounts_name_the_hosts() {
+        let c = config(
+            r#"{"mounts":[{"destination":"/host","source":"/","options":["rbind","rw"]},
+                {"destination":"/host/data","type":"bind","source":"/srv/data"},
+                {"destination":"/proc","type":"proc","source":"proc"},
+                {"destination":"/hostile/","type":"bind","source":"/var/x/"}]}"#,
+        );
+        assert_eq!(c.host_path("/host").as_deref(), Some("/"));
+        assert_eq!(c.host_path("/host/").as_deref(), Some("/"));
+        assert_eq!(c.host_path("/host/etc").as_deref(), Some("/etc"));
+        // The deepest mount holds it.
+        assert_eq!(
+            c.host_path("/host/data/db").as_deref(),
+            Some("/srv/data/db")
+        );
+        assert_eq!(c.host_path("/hostile").as_deref(), Some("/var/x"));
+        // A prefix of a name is no parent; other mounts, relative paths: none.
+        assert_eq!(c.host_path("/hostx"), None);
+        assert_eq!(c.host_path("/proc/1"), None);
+        assert_eq!(c.host_path("host"), None);
+        assert_eq!(c.host_path("/"), None);
     }
 
     #[test]
