@@ -286,3 +286,108 @@ fn docker_containers_start_with_their_posture() {
     drop(engine);
     daemon.stop().unwrap();
 }
+
+/// Users in the image (busybox has no adduser): root, a database's and a web server's.
+const PASSWD: &str = "printf 'root:x:0:0:root:/root:/bin/sh\\npg:x:999:999::/var/lib/pg:/bin/sh\\n\
+                      www:x:33:33::/tmp:/bin/sh\\n' > /etc/passwd && \
+                      printf 'root:x:0:\\npg:x:999:\\nwww:x:33:\\n' > /etc/group";
+
+/// What ordinary containers do at start-up and at work, with Docker's defaults: none of
+/// it is a medium, high or critical alert (each procedure is checked to have run).
+#[test]
+#[ignore = "needs root and a Docker engine: cargo xtask test"]
+fn benign_docker_workloads_raise_no_alert() {
+    require_root();
+    let mut engine = Engine::start().unwrap();
+    let daemon = Daemon::start(&[]).unwrap();
+    let procedures: &[(&str, &[&str], String)] = &[
+        // A database: its data directory made and given to its user, then the server drops
+        // to that user (su).
+        (
+            "database",
+            &[],
+            format!(
+                "{PASSWD} && mkdir -p /var/lib/pg && chown -R pg:pg /var/lib/pg && \
+                 chmod 700 /var/lib/pg && su pg -c 'echo data > /var/lib/pg/base && id -u'"
+            ),
+        ),
+        // A web server: binds port 80 as root, then drops to its user.
+        (
+            "webserver",
+            &[],
+            format!("{PASSWD} && (httpd -f -p 80 -u www -h /tmp & sleep 1; kill $!)"),
+        ),
+        // A sidecar reading its own /proc and its neighbours' in the pod.
+        (
+            "sidecar",
+            &[],
+            "cat /proc/self/status /proc/1/status /proc/1/cmdline /proc/1/environ > /dev/null \
+             && ls /proc/1/fd > /dev/null && ps > /dev/null && top -b -n1 > /dev/null"
+                .to_string(),
+        ),
+        // A package install: files unpacked, made executable, owned by a service user.
+        (
+            "install",
+            &[],
+            "mkdir -p /opt/app/bin /opt/app/etc && cp /bin/busybox /opt/app/bin/app && \
+             chmod 755 /opt/app/bin/app && echo conf > /opt/app/etc/app.conf && \
+             chown -R 33:33 /opt/app && tar -cf /tmp/app.tar -C /opt app && rm -rf /opt/app \
+             && tar -xf /tmp/app.tar -C /opt && chmod 600 /opt/app/etc/app.conf && \
+             ls -l /opt/app/bin > /dev/null"
+                .to_string(),
+        ),
+        // Entrypoint scripts' hardening: no_new_privs, then a drop to a user (su -s).
+        (
+            "drop",
+            &[],
+            format!("{PASSWD} && setpriv --nnp su -s /bin/sh www -c 'id -u; ls / > /dev/null'"),
+        ),
+        // A non-root workload meeting file permissions.
+        (
+            "user",
+            &["--user", "1000"],
+            "id -u; ls /root; cat /proc/1/environ; touch /tmp/x; ls / > /dev/null; true"
+                .to_string(),
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (name, flags, script) in procedures {
+        let id = engine.run_sh(flags, script).unwrap();
+        let code = docker(&["wait", &id]).unwrap();
+        assert_eq!(
+            code.trim(),
+            "0",
+            "{name} failed: {}",
+            docker(&["logs", &id]).unwrap_or_default()
+        );
+        ids.push((name, id));
+    }
+    for (_, id) in &ids {
+        daemon
+            .wait_for_event(|e| {
+                e["kind"] == "container_stop" && e["container"]["id"] == id.as_str()
+            })
+            .unwrap_or_else(|| panic!("no container_stop for {id}"));
+    }
+    // A container's stop is the last line about it: its acts and alerts came before.
+    let events = daemon.events();
+    for (name, id) in &ids {
+        let lines: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["container"]["id"] == id.as_str())
+            .collect();
+        let loud: Vec<&&Value> = lines
+            .iter()
+            .filter(|e| {
+                e["kind"] == "alert"
+                    && ["critical", "high", "medium"]
+                        .contains(&e["severity"].as_str().unwrap_or(""))
+            })
+            .collect();
+        assert!(
+            loud.is_empty(),
+            "the benign {name} workload alerted: {loud:#?}"
+        );
+        eprintln!("{name}: {} lines", lines.len());
+    }
+}
