@@ -632,10 +632,17 @@ impl Output {
             Record::Exec(exec) => {
                 // What the process held was made before the exec.
                 self.flush_process(exec.pid);
-                self.setups.exec(&exec);
+                let entrypoint = self.setups.exec(&exec);
                 if let Some(change) = self.processes.exec(&exec) {
-                    let ev = self.credentials_event(&exec, change);
-                    self.emit(&ev);
+                    // The entrypoint runs with the ids the runtime dropped to (runc's init
+                    // was root): that is the container's spec, which its posture says. A
+                    // set-user-id or set-group-id entrypoint is still a change of its own.
+                    let file_ids =
+                        change.new.uid != change.new.euid || change.new.gid != change.new.egid;
+                    if !entrypoint || file_ids {
+                        let ev = self.credentials_event(&exec, change);
+                        self.emit(&ev);
+                    }
                 }
                 if exec.memfd && self.report_fileless {
                     let ev = self.fileless_event(&exec);
@@ -753,10 +760,11 @@ impl Output {
     /// writes a container's `--sysctl` values before its entrypoint runs).
     fn sysctl(&mut self, s: &crate::event::record::Sysctl) {
         // The program has no task to read: the writer's effective ids and capabilities come
-        // from /proc while it lives (0 once it is gone).
+        // from /proc while it lives, else as its exec left them (0 when neither is known).
         let status = (s.tid != 0)
             .then(|| crate::resolve::procfs::Status::read(std::path::Path::new("/proc"), s.tid))
             .flatten();
+        let exec = (s.pid != 0).then(|| self.processes.creds(s.pid)).flatten();
         let mut process = Process {
             pid: s.pid,
             tid: s.tid,
@@ -764,10 +772,16 @@ impl Output {
             comm: s.comm.clone(),
             exe: None,
             uid: s.uid,
-            euid: status.as_ref().and_then(|st| st.uids.get(1).copied()),
+            euid: status
+                .as_ref()
+                .and_then(|st| st.uids.get(1).copied())
+                .or(exec.and_then(|c| c.euid)),
             args: None,
             cap_effective: CapEffective::new(
-                status.and_then(|st| st.cap_effective).unwrap_or(0),
+                status
+                    .and_then(|st| st.cap_effective)
+                    .or(exec.map(|c| c.cap_effective))
+                    .unwrap_or(0),
                 None,
             ),
             ancestors: Process::no_ancestors(),

@@ -113,14 +113,18 @@ impl Setups {
     }
 
     /// An exec: in a container being set up, the entrypoint's (unless it is the runtime
-    /// executing itself again), which ends the set-up. Its summary waits for
-    /// `container_start`.
-    pub(super) fn exec(&mut self, e: &Exec) {
+    /// executing itself again), which ends the set-up; true for that one. Its summary
+    /// waits for `container_start`.
+    pub(super) fn exec(&mut self, e: &Exec) -> bool {
         let own = e.memfd
             || e.filename.as_deref() == Some("/proc/self/exe")
             || e.comm.starts_with("runc");
-        if !own && let Some(s) = self.setups.iter_mut().find(|s| s.cgroup_id == e.cgroup_id) {
-            s.over_at.get_or_insert(e.boot_ns);
+        match self.setups.iter_mut().find(|s| s.cgroup_id == e.cgroup_id) {
+            Some(s) if !own && s.over_at.is_none() => {
+                s.over_at = Some(e.boot_ns);
+                true
+            }
+            _ => false,
         }
     }
 

@@ -176,6 +176,12 @@ impl ProcessTable {
         self.insert(pid, child);
     }
 
+    /// A process's credentials as its exec (or its parent's, for a forked child) left
+    /// them; `None` when the table did not see one.
+    pub fn creds(&self, pid: u32) -> Option<Creds> {
+        self.procs.get(&pid).and_then(|e| e.creds)
+    }
+
     /// Processes in the table.
     pub fn len(&self) -> usize {
         self.procs.len()
