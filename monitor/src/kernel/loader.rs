@@ -225,6 +225,8 @@ impl Probes {
                             let detail = format!("{e:#}");
                             if matches!(hook, Hook::Fexit | Hook::Kprobe) {
                                 warn!(error = %detail, "fexit/security_capset not attached: capset() is reported only where the capability hook sees its check");
+                                // Where trampolines load, a failure here is one.
+                                failures.push(("capset", detail.clone()));
                             } else {
                                 info!(reason = %detail, "fexit/security_capset not attached: capset() is reported at its capability check");
                             }
