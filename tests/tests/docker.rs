@@ -166,6 +166,8 @@ fn docker_containers_start_with_their_posture() {
             "seccomp=unconfined",
             "--user",
             "1000",
+            "--cap-add",
+            "SYS_PTRACE",
         ])
         .unwrap();
 
@@ -201,6 +203,14 @@ fn docker_containers_start_with_their_posture() {
     assert_eq!(p["seccomp"], "disabled", "{p:#}");
     assert_eq!(p["runs_as_root"], false, "{p:#}");
     assert_eq!(p["readonly_rootfs"], false, "{p:#}");
+    // CIS 5.4: a user's added capability is in its bounding set only.
+    assert_eq!(
+        strings(&p["capabilities"]["added_over_default"]),
+        ["CAP_SYS_PTRACE"],
+        "{p:#}"
+    );
+    // Named by a tag, not a digest.
+    assert_eq!(p["image_pinned"], false, "{p:#}");
     assert!(alerted(&daemon, "sensitive_host_mount", &socket));
     assert!(alerted(&daemon, "host_namespace_shared", &socket));
 

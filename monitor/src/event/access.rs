@@ -69,6 +69,7 @@ names! {
     Id => "id",
     Image => "image",
     ImageId => "image_id",
+    ImagePinned => "image_pinned",
     ImageTrusted => "image_trusted",
     Inheritable => "inheritable",
     Inode => "inode",

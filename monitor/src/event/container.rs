@@ -71,6 +71,9 @@ pub struct Posture {
     pub capabilities: PostureCapabilities,
     /// Namespaces shared with the host: `pid`, `net`, `ipc`, `uts`, `user`, `cgroup`, `mnt`.
     pub host_namespaces: Option<Vec<&'static str>>,
+    /// Whether the image is named by its digest (`name@sha256:...`), not a tag alone, which
+    /// can move; null when the image is unknown.
+    pub image_pinned: Option<bool>,
     /// Whether the image comes from a trusted source; null until a trust policy is configured.
     pub image_trusted: Option<bool>,
     pub no_new_privs: Option<bool>,
@@ -88,6 +91,7 @@ pub struct Posture {
 block!(Posture {
     Capabilities: capabilities,
     HostNamespaces: host_namespaces,
+    ImagePinned: image_pinned,
     ImageTrusted: image_trusted,
     NoNewPrivs: no_new_privs,
     Privileged: privileged,
@@ -99,7 +103,8 @@ block!(Posture {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PostureCapabilities {
-    /// Effective capabilities beyond the runtime's default set.
+    /// Capabilities beyond the runtime's default set, effective or bounding (a non-root
+    /// process has the runtime's added ones in its bounding set only: CIS Docker 5.4).
     pub added_over_default: Option<Vec<String>>,
     pub bounding: Option<Vec<String>>,
     pub effective: Option<Vec<String>>,

@@ -353,6 +353,7 @@ pub fn samples() -> Vec<(&'static str, Sample)> {
                     no_new_privs: Some(false),
                     seccomp: Some("disabled"),
                     readonly_rootfs: Some(false),
+                    image_pinned: None,
                     image_trusted: None,
                 },
                 runtime_setup: Some(RuntimeSetup {

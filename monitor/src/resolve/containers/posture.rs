@@ -366,12 +366,19 @@ pub fn assess(inputs: &Inputs) -> Posture {
     } else {
         DEFAULT_CAPS
     };
-    let added_over_default = effective.as_ref().map(|eff| {
-        eff.iter()
-            .filter(|c| !default.contains(&c.as_str()))
-            .cloned()
-            .collect()
-    });
+    // Effective or bounding: a non-root process holds none, its bounding set the added ones.
+    let added_over_default = match (&effective, &bounding) {
+        (None, None) => None,
+        (eff, bound) => {
+            let mut added: Vec<String> = Vec::new();
+            for c in eff.iter().chain(bound.iter()).flatten() {
+                if !default.contains(&c.as_str()) && !added.contains(c) {
+                    added.push(c.clone());
+                }
+            }
+            Some(added)
+        }
+    };
     let linux = config.and_then(|c| c.linux.as_ref());
     let seccomp = config
         .map(|_| {
@@ -439,6 +446,7 @@ pub fn assess(inputs: &Inputs) -> Posture {
             .or_else(|| status.as_ref().map(|s| s.no_new_privs)),
         seccomp,
         readonly_rootfs: config.map(|c| c.root.as_ref().and_then(|r| r.readonly).unwrap_or(false)),
+        image_pinned: image.map(|i| i.contains("@sha256:")),
         image_trusted: match (image, trusted_registries.is_empty()) {
             (Some(image), false) => Some(
                 trusted_registries
@@ -571,7 +579,38 @@ mod tests {
             trusted_registries: &[],
             proc_root: Path::new("/nonexistent"),
         });
-        assert_eq!(p, Posture::default());
+        // The image is known: by a tag (here none), not pinned.
+        assert_eq!(
+            p,
+            Posture {
+                image_pinned: Some(false),
+                ..Posture::default()
+            }
+        );
+    }
+
+    #[test]
+    fn a_user_containers_added_capabilities_are_in_its_bounding_set() {
+        // docker run --user 1000 --cap-add SYS_ADMIN: no effective set at all.
+        let c = config(
+            r#"{"process":{"user":{"uid":1000},
+                "capabilities":{"bounding":["CAP_CHOWN","CAP_SYS_ADMIN","CAP_KILL"]}}}"#,
+        );
+        let p = assess(&Inputs {
+            config: Some(&c),
+            init_pid: None,
+            runtime: Some(Runtime::Docker),
+            image: Some("registry.example/app@sha256:00ff"),
+            trusted_registries: &[],
+            proc_root: Path::new("/nonexistent"),
+        });
+        assert_eq!(p.capabilities.effective, None);
+        assert_eq!(
+            p.capabilities.added_over_default,
+            Some(vec!["CAP_SYS_ADMIN".to_string()])
+        );
+        assert_eq!(p.runs_as_root, Some(false));
+        assert_eq!(p.image_pinned, Some(true));
     }
 
     #[test]
