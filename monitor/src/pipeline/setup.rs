@@ -16,7 +16,7 @@ use crate::{
 
 /// Longest set-up folded: a cgroup whose entrypoint has not run by then is written in
 /// full (boot-clock nanoseconds).
-const SETUP_PATIENCE_NS: u64 = 10_000_000_000;
+const SETUP_PATIENCE_NS: u64 = crate::resolve::containers::lifecycle::SETUP_PATIENCE;
 
 /// Operations container runtimes make while setting a container up (runc, crun): mounts
 /// and the new mount API, device nodes, the root switch, host and domain names, namespaces,

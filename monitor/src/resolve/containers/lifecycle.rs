@@ -20,6 +20,11 @@ use crate::{
 /// emitted with nulls (boot-clock nanoseconds).
 pub const START_PATIENCE: u64 = 2_000_000_000;
 
+/// How long the runtime's set-up of a new container may last and still be folded into its
+/// `container_start`, which waits for it that long (a slow node, an emulated one, takes
+/// seconds where a fast one takes tens of milliseconds).
+pub const SETUP_PATIENCE: u64 = 10_000_000_000;
+
 struct Tracked {
     container_id: String,
     path: String,
@@ -75,7 +80,7 @@ impl Lifecycle {
 
     /// Containers not yet announced whose runtime files are now there (or whose patience
     /// ran out): their `container_start` events. A container for which `hold` is true
-    /// (its runtime is still setting it up) waits, within the same patience.
+    /// (its runtime is still setting it up) waits, within [`SETUP_PATIENCE`].
     pub fn poll(
         &mut self,
         containers: &mut Containers,
@@ -86,10 +91,11 @@ impl Lifecycle {
         let now = boottime_ns();
         let mut out = Vec::new();
         for (cgroup_id, t) in self.tracked.iter_mut().filter(|(_, t)| t.started.is_none()) {
-            let force = now.saturating_sub(t.since) >= START_PATIENCE;
-            if hold(*cgroup_id) && !force {
+            let waited = now.saturating_sub(t.since);
+            if hold(*cgroup_id) && waited < SETUP_PATIENCE {
                 continue;
             }
+            let force = waited >= START_PATIENCE;
             if let Some(ev) = try_start(
                 *cgroup_id,
                 t,
