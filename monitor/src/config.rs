@@ -207,6 +207,20 @@ config_keys! {
     stats_interval_secs: u64 = 60;
     flag: u64 [value_name = "SECS"];
 
+    /// Host files and directories whose writes by containers are reported, through
+    /// fanotify (a directory: the files in it, not deeper). A container writes them
+    /// through a bind mount of the host's paths (`-v /:/host`, `-v /etc:/x`); a write
+    /// makes no capability check, so no probe sees it. Needs CAP_SYS_ADMIN (the DaemonSet
+    /// does not grant it); empty (the default) watches nothing. E.g. `/etc` (passwd,
+    /// shadow, sudoers, crontab, ld.so.preload), `/etc/cron.d`, `/etc/sudoers.d`,
+    /// `/root/.ssh`. The flag is repeatable.
+    host_files: Vec<PathBuf> = Vec::new();
+    flag: Vec<PathBuf> [long = "host-file", value_name = "PATH"];
+    check: |v| bound(
+        v.iter().all(|p| p.is_absolute()),
+        "entries must be absolute paths",
+    );
+
     /// Image reference prefixes that count as trusted (e.g. `registry.example.com/`);
     /// empty leaves `posture.image_trusted` null. The flag is repeatable.
     trusted_registries: Vec<String> = Vec::new();

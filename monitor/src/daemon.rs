@@ -106,7 +106,28 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let mut probes = Probes::load(&config)?;
     release_freed_memory();
-    metrics.attached(probes.take_counters()?, &hook_info(&probes))?;
+    // fanotify marks on the host files named (none by default): read beside the ring.
+    let host_files = match config.host_files.as_slice() {
+        [] => None,
+        paths => match crate::kernel::fanotify::HostFiles::new(paths, cgroup_root.clone()) {
+            Ok(h) => {
+                info!(paths = ?h.marked, "watching host files for writes by containers");
+                // SAFETY: HostFiles owns its fanotify fd for as long as the AsyncFd owns it.
+                let fd = unsafe { AsyncFd::register_with_interest(h, Interest::READABLE) }
+                    .map_err(std::io::Error::from)
+                    .context("polling fanotify")?;
+                Some(fd)
+            }
+            Err(e) => {
+                warn!(error = %format!("{e:#}"), "host files are not watched");
+                None
+            }
+        },
+    };
+    metrics.attached(
+        probes.take_counters()?,
+        &hook_info(&probes, host_files.is_some()),
+    )?;
     metrics.rules_loaded(rules.enabled().count());
     let new_rules: Arc<Mutex<Option<RuleSet>>> = Arc::default();
     let ring = RingBuf::try_from(
@@ -186,6 +207,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             _ = tokio::time::sleep(BACKLOG_RETRY), if backlogged => {
                 backlogged = drain(ring.get_mut(), &mut tx, &stats, Full::Wait);
             }
+            guard = host_files_readable(&host_files) => {
+                if let Ok(mut guard) = guard {
+                    // What the probes saw first (the writer's exec) goes first.
+                    backlogged = drain(ring.get_mut(), &mut tx, &stats, Full::Wait);
+                    for w in guard.get_inner().read() {
+                        stats.queue_drops.fetch_add(
+                            tx.push(Record::HostFile(Box::new(w))) as u64,
+                            Relaxed,
+                        );
+                    }
+                    stats.queue_drops.fetch_add(tx.flush() as u64, Relaxed);
+                    guard.clear_ready();
+                }
+            }
             _ = sigterm.recv() => { info!("SIGTERM: shutting down"); break; }
             _ = sigint.recv() => { info!("SIGINT: shutting down"); break; }
             _ = stats_tick.tick(), if config.stats_interval_secs > 0 => {
@@ -246,6 +281,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         error!(error = %e, "HTTP server task failed");
     }
     Ok(())
+}
+
+/// Waits until the fanotify group has events; never, when there is none.
+async fn host_files_readable(
+    h: &Option<AsyncFd<crate::kernel::fanotify::HostFiles>>,
+) -> std::io::Result<tokio::io::unix::AsyncFdReadyGuard<'_, crate::kernel::fanotify::HostFiles>> {
+    match h {
+        Some(fd) => fd.readable().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Records handed to the output thread at once.
@@ -426,9 +471,14 @@ fn log_stats(hook: &str, metrics: &Metrics, stats: &PipelineStats) {
     }
 }
 
-fn hook_info(probes: &Probes) -> HookInfo {
+fn hook_info(probes: &Probes, host_files: bool) -> HookInfo {
+    let mut hooks = probes.families();
+    hooks.push((
+        "operations/host_files".to_string(),
+        if host_files { "fanotify" } else { "none" }.to_string(),
+    ));
     HookInfo {
-        hooks: probes.families(),
+        hooks,
         uncovered: probes
             .coverage
             .iter()

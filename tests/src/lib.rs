@@ -636,6 +636,8 @@ pub struct ContainerSpec<'a> {
     pub seccomp: bool,
     /// Read-only bind mounts (host source, container destination).
     pub bind_mounts: &'a [(&'a str, &'a str)],
+    /// Writable bind mounts (host source, container destination).
+    pub rw_bind_mounts: &'a [(&'a str, &'a str)],
     /// Pod name annotation (default [`TEST_POD`]).
     pub pod: Option<&'a str>,
     /// Run the process as this uid (and gid); default root.
@@ -811,7 +813,12 @@ impl Container {
                 ]
             }
         });
-        for (source, destination) in spec.bind_mounts {
+        let mounts = spec
+            .bind_mounts
+            .iter()
+            .map(|m| (m, "ro"))
+            .chain(spec.rw_bind_mounts.iter().map(|m| (m, "rw")));
+        for ((source, destination), mode) in mounts {
             // The mount point is a directory or a file, like its source.
             let point = rootfs.join(destination.trim_start_matches('/'));
             if Path::new(source).is_dir() {
@@ -825,7 +832,7 @@ impl Container {
                 .expect("mounts is an array")
                 .push(serde_json::json!({
                     "destination": destination, "type": "bind", "source": source,
-                    "options": ["rbind", "ro"]
+                    "options": ["rbind", mode]
                 }));
         }
         if spec.host_pid {

@@ -153,3 +153,70 @@ fn chroot_into_a_bind_mount_of_the_hosts_root_is_a_critical_alert() {
     assert_eq!(ev["syscall"]["args"].get("host_path"), None, "{ev:#}");
     assert!(alerts.is_empty(), "{alerts:?}");
 }
+
+/// T1611/T1098.004: a container that bind-mounts the host's /etc writes its passwd (or
+/// cron, sudoers, .ssh). A root write makes no capability check: with `host_files` set,
+/// fanotify sees the host's inode written, whatever path the container used. The test
+/// watches a directory of its own standing in for /etc (the host's files stay as they are).
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn a_write_to_a_watched_host_file_through_a_bind_mount_is_a_critical_alert() {
+    require_root();
+    let etc = std::env::temp_dir().join(unique("privmon-host-etc-"));
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(etc.join("passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    let daemon = Daemon::start(&["--host-file", etc.to_str().unwrap()]).unwrap();
+    let m = daemon.metrics().unwrap();
+    assert_eq!(
+        m.value(
+            "privmon_hook_info",
+            &[("hook", "operations/host_files"), ("attach", "fanotify")]
+        ),
+        Some(1.0),
+        "{:?}",
+        daemon.logs()
+    );
+    // The host's own write comes first: not reported under watch: containers (handled
+    // before the container's lines, which come after it in order).
+    std::fs::write(etc.join("passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    let c = Container::create(&ContainerSpec {
+        args: &[
+            "/bin/trigger",
+            "append",
+            "/host-etc/passwd",
+            "evil::0:0::/:/bin/sh\n",
+        ],
+        rw_bind_mounts: &[(etc.to_str().unwrap(), "/host-etc")],
+        ..Default::default()
+    })
+    .unwrap();
+    let out = c.run_to_completion().unwrap();
+    assert!(out.contains("append rc=0"), "{out}");
+    let lines = daemon.lines_of(c);
+    let host_path = etc.join("passwd").to_string_lossy().into_owned();
+    let writes: Vec<&Value> = lines
+        .iter()
+        .filter(|e| e["kind"] == "syscall" && e["source"] == "fanotify")
+        .collect();
+    assert_eq!(writes.len(), 1, "{lines:#?}");
+    let w = writes[0];
+    assert_eq!(
+        w["syscall"]["args"]["host_path"],
+        host_path.as_str(),
+        "{w:#}"
+    );
+    assert_eq!(w["process"]["exe"], "/bin/trigger", "{w:#}");
+    assert_eq!(w["process"]["euid"], 0, "{w:#}");
+    let alert = lines
+        .iter()
+        .find(|e| e["kind"] == "alert" && e["rule"] == "host_file_write")
+        .unwrap_or_else(|| panic!("no host_file_write alert: {lines:#?}"));
+    assert_eq!(alert["severity"], "critical", "{alert:#}");
+    let host_writes = daemon
+        .events()
+        .into_iter()
+        .filter(|e| e["source"] == "fanotify" && e["container"].is_null())
+        .count();
+    assert_eq!(host_writes, 0);
+    std::fs::remove_dir_all(&etc).unwrap();
+}

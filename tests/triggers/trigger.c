@@ -189,7 +189,7 @@ static int open_other(const char *what, const char *file)
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: trigger raw-socket|nice|fork-nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S|userns-only|clone3-userns|ptrace-child|core-pattern|memfd-exec|setgroups G...|setfsuid UID|capset-drop CAP|capset-inherit CAP|io-uring-open PATH|sysctl-rewrite NAME|chroot-to PATH\n");
+        fprintf(stderr, "usage: trigger raw-socket|nice|fork-nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S|userns-only|clone3-userns|ptrace-child|core-pattern|memfd-exec|setgroups G...|setfsuid UID|capset-drop CAP|capset-inherit CAP|io-uring-open PATH|sysctl-rewrite NAME|chroot-to PATH|append FILE LINE\n");
         return 2;
     }
     const char *what = argv[1];
@@ -236,6 +236,15 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(what, "chroot"))
         return report(what, chroot("/tmp"));
+    if (!strcmp(what, "append") && argc > 3) {
+        /* Appends a line to a file (echo LINE >> FILE, as a shell does). */
+        int fd = open(argv[2], O_WRONLY | O_APPEND);
+        if (fd < 0)
+            return report(what, -1);
+        int rc = (int)write(fd, argv[3], strlen(argv[3]));
+        close(fd);
+        return report(what, rc < 0 ? -1 : 0);
+    }
     if (!strcmp(what, "chroot-to") && argc > 2)
         return report(what, chroot(argv[2]));
     if (!strcmp(what, "sethostname"))

@@ -38,6 +38,8 @@ pub enum Record {
     },
     /// A write under `/proc/sys`.
     Sysctl(Box<Sysctl>),
+    /// A write to a watched host file (fanotify, read by the daemon, not the probes).
+    HostFile(Box<HostFileWrite>),
     /// A cgroup created (`mkdir: true`) or removed.
     Cgroup {
         mkdir: bool,
@@ -47,6 +49,23 @@ pub enum Record {
         /// Path relative to the hierarchy root; `None` if unreadable or truncated.
         path: Option<String>,
     },
+}
+
+/// A write to a marked file, as the reader resolved it while the writer most likely ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostFileWrite {
+    /// The file as the host sees it.
+    pub path: String,
+    pub pid: u32,
+    /// The writer's cgroup v2 id (from `/proc/<pid>/cgroup`), if it still ran.
+    pub cgroup_id: Option<u64>,
+    /// The writer's command name, program, and real and effective uid, if it still ran.
+    pub comm: Option<String>,
+    pub exe: Option<String>,
+    pub uid: Option<u32>,
+    pub euid: Option<u32>,
+    /// Boot-clock nanoseconds when it was read.
+    pub boot_ns: u64,
 }
 
 /// A decoded [`SysctlRecord`].

@@ -2,6 +2,7 @@
 //! fitted to, tracefs.
 
 pub mod btf;
+pub mod fanotify;
 pub mod loader;
 pub mod sites;
 pub mod tracefs;

@@ -7,7 +7,8 @@ use crate::{
     catalog::operations,
     event::{
         CapabilityEvent, Check, CredentialsChange, CredentialsEvent, Header, Ids, Operation,
-        OperationEvent, SyscallDetail, record::Sysctl,
+        OperationEvent, SyscallDetail,
+        record::{HostFileWrite, Sysctl},
     },
     rules::{Alert, Severity, Technique},
 };
@@ -235,6 +236,30 @@ pub(super) fn sysctl_event(header: Header, s: &Sysctl) -> OperationEvent {
         capability: None,
         checks: Vec::new(),
         source: "cgroup_sysctl",
+        namespace: None,
+    }
+}
+
+/// The `syscall` event of a write to a watched host file (fanotify): a `write` of the file
+/// as the host names it (`args.host_path`; the path the container used is not known),
+/// seen when written or closed after writing.
+pub(super) fn host_file_event(header: Header, w: &HostFileWrite) -> OperationEvent {
+    let mut args = std::collections::BTreeMap::new();
+    args.insert("host_path", Value::String(w.path.clone()));
+    OperationEvent {
+        header,
+        group: "files",
+        syscall: SyscallDetail {
+            name: "write",
+            number: crate::catalog::syscalls::Arch::host()
+                .and_then(|a| a.number("write"))
+                .unwrap_or(-1),
+            args,
+            result: None,
+        },
+        capability: None,
+        checks: Vec::new(),
+        source: "fanotify",
         namespace: None,
     }
 }

@@ -55,7 +55,7 @@ use crate::{
 use serde_json::Value;
 
 use self::{
-    build::{baseline_alert, id_change_event, operation_event, sysctl_event},
+    build::{baseline_alert, host_file_event, id_change_event, operation_event, sysctl_event},
     operation::ExitMerge,
 };
 
@@ -659,6 +659,7 @@ impl Output {
             }
             Record::Fork { pid, ppid } => self.processes.fork(pid, ppid),
             Record::Sysctl(s) => self.sysctl(&s),
+            Record::HostFile(w) => self.host_file(&w),
             // Only the v2 hierarchy (id 0) has the cgroup ids the probes report.
             Record::Cgroup { hierarchy, .. } if hierarchy != 0 => {}
             Record::Cgroup {
@@ -754,6 +755,52 @@ impl Output {
         if let Some(host) = config.host_path(path) {
             ev.syscall.args.insert("host_path", Value::String(host));
         }
+    }
+
+    /// A write to a watched host file. The reader named the writer while it most likely
+    /// ran; one gone by then is named from the process table (its cgroup, program and ids
+    /// as its exec left them).
+    fn host_file(&mut self, w: &crate::event::record::HostFileWrite) {
+        let creds = self.processes.creds(w.pid);
+        let cgroup_id = w.cgroup_id.or_else(|| self.processes.cgroup(w.pid));
+        let mut process = Process {
+            pid: w.pid,
+            tid: w.pid,
+            ppid: None,
+            comm: w.comm.clone().unwrap_or_default(),
+            exe: None,
+            uid: w.uid.or(creds.and_then(|c| c.uid)),
+            euid: w.euid.or(creds.and_then(|c| c.euid)),
+            args: None,
+            cap_effective: CapEffective::new(creds.map_or(0, |c| c.cap_effective), None),
+            ancestors: Process::no_ancestors(),
+            io_worker: crate::event::Flag(false),
+        };
+        self.processes.enrich(&mut process);
+        self.processes.enrich_exited(&mut process);
+        if let Some(exe) = &w.exe {
+            // Read while it ran: better than what a later look finds.
+            process.exe = Some(Arc::from(exe.as_str()));
+        }
+        let mut header = Header {
+            time: self.clock.rfc3339(w.boot_ns),
+            kind: "syscall",
+            node: self.node.clone(),
+            process,
+            container: None,
+            k8s: None,
+            cgroup: crate::event::Cgroup {
+                id: cgroup_id.unwrap_or(0),
+                path: None,
+            },
+        };
+        self.attribute(&mut header, w.boot_ns);
+        // Under `watch: containers` the host's own writes (a package manager, useradd) are
+        // not reported, as its checks are not.
+        if self.host_cgroups.is_some() && header.container.is_none() {
+            return;
+        }
+        self.emit(&host_file_event(header, w));
     }
 
     /// A write under `/proc/sys`: a `syscall` event, or part of the runtime's set-up (runc

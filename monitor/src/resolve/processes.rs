@@ -29,6 +29,8 @@ struct Entry {
     creds: Option<Creds>,
     /// Its ancestry, made at the table's generation it names.
     ancestry: Option<(u64, Shared<Vec<Ancestor>>)>,
+    /// Its cgroup v2 id as its exec (or its parent's, for a forked child) saw it.
+    cgroup_id: Option<u64>,
 }
 
 /// A process's credentials as an exec left them.
@@ -75,7 +77,13 @@ pub struct ProcessTable {
     /// Ancestors the table does not know (host processes, whose execs and exits the kernel
     /// does not report), as /proc described them lately.
     briefs: crate::FastMap<u32, (Instant, Option<Brief>)>,
+    /// The last processes that exited, newest last: what the daemon learns after a
+    /// process's exit record (a fanotify event read late) still names it.
+    exited: std::collections::VecDeque<(u32, Entry)>,
 }
+
+/// Exited processes remembered.
+const MAX_EXITED: usize = 256;
 
 /// Name, parent and executable of a process, from /proc.
 type Brief = (String, u32, Option<Arc<str>>);
@@ -124,6 +132,7 @@ impl ProcessTable {
                 args: (!e.args.is_empty()).then(|| Shared::new(e.args.clone())),
                 creds: Some(new),
                 ancestry: None,
+                cgroup_id: Some(e.cgroup_id),
             },
         );
         changed.then_some(CredentialChange { old: before, new })
@@ -159,6 +168,7 @@ impl ProcessTable {
                     args: parent.args,
                     creds: None,
                     ancestry: None,
+                    cgroup_id: None,
                 },
             );
         }
@@ -172,6 +182,7 @@ impl ProcessTable {
             args: parent.args.clone(),
             creds: parent.creds,
             ancestry: None,
+            cgroup_id: parent.cgroup_id,
         };
         self.insert(pid, child);
     }
@@ -179,7 +190,18 @@ impl ProcessTable {
     /// A process's credentials as its exec (or its parent's, for a forked child) left
     /// them; `None` when the table did not see one.
     pub fn creds(&self, pid: u32) -> Option<Creds> {
-        self.procs.get(&pid).and_then(|e| e.creds)
+        self.procs
+            .get(&pid)
+            .or_else(|| self.exited(pid))
+            .and_then(|e| e.creds)
+    }
+
+    /// A process's cgroup v2 id as its exec (or its parent's) saw it.
+    pub fn cgroup(&self, pid: u32) -> Option<u64> {
+        self.procs
+            .get(&pid)
+            .or_else(|| self.exited(pid))
+            .and_then(|e| e.cgroup_id)
     }
 
     /// Processes in the table.
@@ -192,8 +214,37 @@ impl ProcessTable {
     }
 
     pub fn exit(&mut self, pid: u32) {
-        if self.procs.remove(&pid).is_some() {
+        if let Some(e) = self.procs.remove(&pid) {
             self.generation += 1;
+            if self.exited.len() >= MAX_EXITED {
+                self.exited.pop_front();
+            }
+            self.exited.push_back((pid, e));
+        }
+    }
+
+    /// A process that exited lately, by pid (the newest of that pid).
+    fn exited(&self, pid: u32) -> Option<&Entry> {
+        self.exited
+            .iter()
+            .rev()
+            .find(|(p, _)| *p == pid)
+            .map(|(_, e)| e)
+    }
+
+    /// Fills what /proc could not say of a process that exited before its record (one the
+    /// daemon reads apart from the ring, fanotify's) was handled: as it was when it exited.
+    pub fn enrich_exited(&self, p: &mut Process) {
+        let Some(e) = self.exited(p.pid).filter(|_| p.exe.is_none()) else {
+            return;
+        };
+        p.ppid = p.ppid.or(e.ppid);
+        p.exe.clone_from(&e.exe);
+        if p.args.is_none() {
+            p.args.clone_from(&e.args);
+        }
+        if p.comm.is_empty() {
+            p.comm.clone_from(&e.comm);
         }
     }
 
@@ -217,6 +268,7 @@ impl ProcessTable {
                         args: p.args.clone(),
                         creds: None,
                         ancestry: None,
+                        cgroup_id: None,
                     },
                 );
                 true
@@ -236,6 +288,9 @@ impl ProcessTable {
             {
                 p.ppid = p.ppid.or(e.ppid);
                 p.exe.clone_from(&e.exe);
+                if p.comm.is_empty() {
+                    p.comm.clone_from(&e.comm);
+                }
                 if p.args.is_none() {
                     p.args.clone_from(&e.args);
                 }
@@ -515,6 +570,22 @@ mod tests {
         let mut other = with(&["payload"]);
         t.detached_exe(&mut other);
         assert_eq!(other.exe, None);
+    }
+
+    #[test]
+    fn a_process_that_exited_is_still_named_for_records_read_apart() {
+        let mut t = ProcessTable::default();
+        let mut e = exec(C, B, "trigger");
+        e.cgroup_id = 77;
+        t.exec(&e);
+        t.exit(C);
+        assert_eq!(t.cgroup(C), Some(77));
+        assert_eq!(t.creds(C).and_then(|c| c.euid), Some(0));
+        let mut p = process(C, "");
+        t.enrich_exited(&mut p);
+        assert_eq!(p.exe.as_deref(), Some("/bin/trigger"));
+        assert_eq!(p.comm, "trigger");
+        assert_eq!(p.ppid, Some(B));
     }
 
     #[test]
