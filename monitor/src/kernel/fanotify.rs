@@ -175,13 +175,12 @@ fn writer(path: String, pid: u32, cgroup_root: &Path) -> HostFileWrite {
     let cgroup_id = crate::resolve::cgroup::proc_cgroup(Path::new("/proc"), pid)
         .and_then(|rel| std::fs::metadata(cgroup_root.join(rel.trim_start_matches('/'))).ok())
         .map(|m| m.ino());
-    let comm = std::fs::read_to_string(proc.join("comm"))
-        .ok()
-        .map(|c| c.trim_end().to_string());
     let exe = std::fs::read_link(proc.join("exe"))
         .ok()
         .map(|e| e.to_string_lossy().into_owned());
     let status = crate::resolve::procfs::Status::read(Path::new("/proc"), pid);
+    // `Name:` of the status is the command name.
+    let comm = status.as_ref().map(|s| s.name.clone());
     HostFileWrite {
         path,
         pid,

@@ -222,22 +222,7 @@ pub(super) fn sysctl_event(header: Header, s: &Sysctl) -> OperationEvent {
     if s.file_pos != 0 {
         args.insert("offset", Value::from(s.file_pos));
     }
-    OperationEvent {
-        header,
-        group: "files",
-        syscall: SyscallDetail {
-            name: "write",
-            number: crate::catalog::syscalls::Arch::host()
-                .and_then(|a| a.number("write"))
-                .unwrap_or(-1),
-            args,
-            result: None,
-        },
-        capability: None,
-        checks: Vec::new(),
-        source: "cgroup_sysctl",
-        namespace: None,
-    }
+    file_write_event(header, args, "cgroup_sysctl")
 }
 
 /// The `syscall` event of a write to a watched host file (fanotify): a `write` of the file
@@ -246,6 +231,16 @@ pub(super) fn sysctl_event(header: Header, s: &Sysctl) -> OperationEvent {
 pub(super) fn host_file_event(header: Header, w: &HostFileWrite) -> OperationEvent {
     let mut args = std::collections::BTreeMap::new();
     args.insert("host_path", Value::String(w.path.clone()));
+    file_write_event(header, args, "fanotify")
+}
+
+/// A `write` of the `files` group seen by a hook other than a capability check (`source`):
+/// no check, no result (the call may be `pwrite64`, `writev`, ...).
+fn file_write_event(
+    header: Header,
+    args: std::collections::BTreeMap<&'static str, Value>,
+    source: &'static str,
+) -> OperationEvent {
     OperationEvent {
         header,
         group: "files",
@@ -259,7 +254,7 @@ pub(super) fn host_file_event(header: Header, w: &HostFileWrite) -> OperationEve
         },
         capability: None,
         checks: Vec::new(),
-        source: "fanotify",
+        source,
         namespace: None,
     }
 }

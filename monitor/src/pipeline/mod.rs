@@ -782,19 +782,7 @@ impl Output {
             // Read while it ran: better than what a later look finds.
             process.exe = Some(Arc::from(exe.as_str()));
         }
-        let mut header = Header {
-            time: self.clock.rfc3339(w.boot_ns),
-            kind: "syscall",
-            node: self.node.clone(),
-            process,
-            container: None,
-            k8s: None,
-            cgroup: crate::event::Cgroup {
-                id: cgroup_id.unwrap_or(0),
-                path: None,
-            },
-        };
-        self.attribute(&mut header, w.boot_ns);
+        let header = self.header(process, "syscall", cgroup_id.unwrap_or(0), w.boot_ns);
         // Under `watch: containers` the host's own writes (a package manager, useradd) are
         // not reported, as its checks are not.
         if self.host_cgroups.is_some() && header.container.is_none() {
@@ -837,19 +825,7 @@ impl Output {
         if s.pid != 0 {
             self.processes.enrich(&mut process);
         }
-        let mut header = Header {
-            time: self.clock.rfc3339(s.boot_ns),
-            kind: "syscall",
-            node: self.node.clone(),
-            process,
-            container: None,
-            k8s: None,
-            cgroup: crate::event::Cgroup {
-                id: s.cgroup_id,
-                path: None,
-            },
-        };
-        self.attribute(&mut header, s.boot_ns);
+        let header = self.header(process, "syscall", s.cgroup_id, s.boot_ns);
         let ev = sysctl_event(header, s);
         if self.setups.folds(s.cgroup_id, s.boot_ns, "sysctl", false)
             && self.setups.operation(s.cgroup_id, s.boot_ns, "sysctl", &[])
@@ -942,19 +918,30 @@ impl Output {
             io_worker: crate::event::Flag(false),
         };
         self.processes.enrich(&mut process);
+        self.header(process, kind, e.cgroup_id, e.boot_ns)
+    }
+
+    /// The header of an event of `process` in cgroup `cgroup_id` at `boot_ns`, attributed.
+    fn header(
+        &mut self,
+        process: Process,
+        kind: &'static str,
+        cgroup_id: u64,
+        boot_ns: u64,
+    ) -> Header {
         let mut header = Header {
-            time: self.clock.rfc3339(e.boot_ns),
+            time: self.clock.rfc3339(boot_ns),
             kind,
             node: self.node.clone(),
             process,
             container: None,
             k8s: None,
             cgroup: crate::event::Cgroup {
-                id: e.cgroup_id,
+                id: cgroup_id,
                 path: None,
             },
         };
-        self.attribute(&mut header, e.boot_ns);
+        self.attribute(&mut header, boot_ns);
         header
     }
 
