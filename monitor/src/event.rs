@@ -267,6 +267,8 @@ block!(CapabilityUse {
 pub struct Check {
     pub count: u32,
     pub name: std::borrow::Cow<'static, str>,
+    /// As [`CapabilityUse::scope`].
+    pub scope: &'static str,
     /// `allowed` or `denied`.
     pub verdict: &'static str,
 }
@@ -274,6 +276,7 @@ pub struct Check {
 block!(Check {
     Count: count,
     Name: name,
+    Scope: scope,
     Verdict: verdict,
 });
 
@@ -283,6 +286,7 @@ impl Check {
         Check {
             count: 1,
             name: cap.name.clone(),
+            scope: cap.scope,
             verdict: cap.verdict,
         }
     }
@@ -295,7 +299,7 @@ impl Check {
 pub fn add_check(checks: &mut Vec<Check>, cap: &CapabilityUse) {
     match checks
         .iter_mut()
-        .find(|c| c.name == cap.name && c.verdict == cap.verdict)
+        .find(|c| c.name == cap.name && c.verdict == cap.verdict && c.scope == cap.scope)
     {
         Some(c) => c.count = c.count.saturating_add(1),
         None => checks.push(Check::of(cap)),
@@ -361,7 +365,7 @@ impl<'a> Brief<'a> {
     fn container(&self) -> Option<impl Serialize + 'a> {
         let k8s_name = self.k8s.and_then(|k| k.container.as_ref());
         self.container.map(|c| BriefContainer {
-            id: &c.id,
+            id: short_id(&c.id),
             // Kubernetes' name where the runtime's files had none.
             name: c.name.as_ref().or(k8s_name),
         })
@@ -376,9 +380,11 @@ impl<'a> Brief<'a> {
 }
 
 /// The container, pod and cgroup blocks of an event, whole: an act's line names them
-/// briefly (docs/events.md), its alert carries them as `container_start` did.
+/// briefly (docs/events.md), its alert carries them as `container_start` did. An
+/// operation's alert carries its `capability` too (the call's first check, which the rules
+/// read: the line lists it among its `checks`).
 #[derive(Clone, Debug, Default)]
-pub struct Whole(Option<[serde_json::Value; 3]>);
+pub struct Whole(Option<([serde_json::Value; 3], Option<serde_json::Value>)>);
 
 impl Whole {
     pub fn of(event: &(impl Fields + ?Sized)) -> Whole {
@@ -389,15 +395,23 @@ impl Whole {
                 .to_json()
                 .unwrap_or(serde_json::Value::Null)
         };
-        Whole(Some([get(&p.container), get(&p.k8s), get(&p.cgroup)]))
+        Whole(Some((
+            [get(&p.container), get(&p.k8s), get(&p.cgroup)],
+            event.field(&p.capability).to_json(),
+        )))
     }
 
     /// Puts the blocks into the event's parsed line.
     pub fn fill(&self, event: &mut serde_json::Value) {
-        if let (Some([container, k8s, cgroup]), Some(obj)) = (&self.0, event.as_object_mut()) {
+        if let (Some(([container, k8s, cgroup], capability)), Some(obj)) =
+            (&self.0, event.as_object_mut())
+        {
             obj.insert("container".into(), container.clone());
             obj.insert("k8s".into(), k8s.clone());
             obj.insert("cgroup".into(), cgroup.clone());
+            if let Some(capability) = capability {
+                obj.insert("capability".into(), capability.clone());
+            }
         }
     }
 }
@@ -406,7 +420,17 @@ crate::event::access::paths!(fn block_paths -> BlockPaths {
     container = "container",
     k8s = "k8s",
     cgroup = "cgroup",
+    capability = "capability",
 });
+
+/// A container id as `docker ps`, `crictl ps` and Falco show it: the first 12 hex digits of
+/// a 64-digit id (an id of another form, such as a runc container's name, whole).
+pub fn short_id(id: &str) -> &str {
+    match id.get(..12) {
+        Some(short) if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) => short,
+        _ => id,
+    }
+}
 
 #[derive(Serialize)]
 struct BriefCgroup<'a> {
@@ -545,7 +569,6 @@ impl Serialize for OperationEvent {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let h = &self.header;
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("capability", &self.capability)?;
         let brief = Brief::of(h);
         m.serialize_entry("cgroup", &brief.cgroup())?;
         m.serialize_entry("checks", &self.checks)?;
@@ -754,7 +777,6 @@ impl Serialize for CredentialsEvent {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let h = &self.header;
         let mut m = s.serialize_map(Some(13))?;
-        m.serialize_entry("capability", &self.capability)?;
         m.serialize_entry("cause", self.cause)?;
         let brief = Brief::of(h);
         m.serialize_entry("cgroup", &brief.cgroup())?;
@@ -818,8 +840,8 @@ pub struct ContainerEvent {
     pub kind: &'static str,
     pub node: String,
     pub posture: Posture,
-    /// The container's init process at start (null if it is gone, and at stop).
-    pub process: Option<Process>,
+    /// The container's init process at start (null if it is gone; absent at stop).
+    pub process: Option<Init>,
     /// What the container runtime did in the container before its entrypoint ran
     /// (`container_start` of a container that started while privmon ran; else null).
     pub runtime_setup: Option<RuntimeSetup>,
@@ -835,9 +857,59 @@ struct StartLine<'a> {
     kind: &'static str,
     node: &'a str,
     posture: &'a Posture,
-    process: &'a Option<Process>,
+    process: &'a Option<Init>,
     runtime_setup: &'a Option<RuntimeSetup>,
     time: &'a str,
+}
+
+/// The init process of a `container_start`: its capability sets are the posture's, so the
+/// line and the rules leave `cap_effective` out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Init(pub Process);
+
+/// [`Init`]'s line.
+#[derive(Serialize)]
+struct InitLine<'a> {
+    ancestors: &'a Shared<Vec<Ancestor>>,
+    args: &'a Option<Shared<Vec<String>>>,
+    comm: &'a str,
+    euid: Option<u32>,
+    exe: &'a Option<Arc<str>>,
+    pid: u32,
+    ppid: Option<u32>,
+    tid: u32,
+    uid: Option<u32>,
+}
+
+impl Serialize for Init {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let p = &self.0;
+        InitLine {
+            ancestors: &p.ancestors,
+            args: &p.args,
+            comm: &p.comm,
+            euid: p.euid,
+            exe: &p.exe,
+            pid: p.pid,
+            ppid: p.ppid,
+            tid: p.tid,
+            uid: p.uid,
+        }
+        .serialize(s)
+    }
+}
+
+impl Fields for Init {
+    fn field(&self, path: &[Key]) -> Val<'_> {
+        match path {
+            [] => Val::Object {
+                empty: false,
+                block: self,
+            },
+            [k, ..] if matches!(k.name, Name::CapEffective | Name::IoWorker) => Val::Missing,
+            _ => self.0.field(path),
+        }
+    }
 }
 
 impl ContainerEvent {
@@ -872,13 +944,12 @@ impl Serialize for ContainerEvent {
             container: self.container.as_ref(),
             k8s: self.k8s.as_ref(),
         };
-        let mut m = s.serialize_map(Some(7))?;
+        let mut m = s.serialize_map(Some(6))?;
         m.serialize_entry("cgroup", &brief.cgroup())?;
         m.serialize_entry("container", &brief.container())?;
         m.serialize_entry("k8s", &brief.k8s())?;
         m.serialize_entry("kind", self.kind)?;
         m.serialize_entry("node", &self.node)?;
-        m.serialize_entry("process", &self.process)?;
         m.serialize_entry("time", &self.time)?;
         m.end()
     }

@@ -307,12 +307,12 @@ impl Daemon {
         let (id, cgroup_id) = (c.id.clone(), c.cgroup_id);
         c.delete();
         self.wait_for_event(|e| {
-            e["kind"] == "container_stop" && e["container"]["id"] == id.as_str()
+            e["kind"] == "container_stop" && e["container"]["id"] == short_id(&id)
         })
         .unwrap_or_else(|| panic!("no container_stop for {id}"));
         self.events()
             .into_iter()
-            .filter(|e| e["container"]["id"] == id.as_str() || e["cgroup"]["id"] == cgroup_id)
+            .filter(|e| in_container(e, &id) || e["cgroup"]["id"] == cgroup_id)
             .collect()
     }
 
@@ -1362,4 +1362,28 @@ pub fn assert_brief(ev: &serde_json::Value) {
         assert_eq!(keys(&ev["k8s"]), Some(vec!["namespace", "pod"]), "{ev:#}");
     }
     assert_eq!(keys(&ev["cgroup"]), Some(vec!["id"]), "{ev:#}");
+}
+
+/// A container id as an act's line and `container_stop` write it: the first 12 hex digits
+/// of a 64-digit id, any other id whole (docs/events.md). `container_start` and alerts
+/// carry the full id.
+pub fn short_id(id: &str) -> &str {
+    match id.get(..12) {
+        Some(short) if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) => short,
+        _ => id,
+    }
+}
+
+/// Whether a line names container `id` (full at start and in alerts, short elsewhere).
+pub fn in_container(ev: &Value, id: &str) -> bool {
+    ev["container"]["id"] == id || ev["container"]["id"] == short_id(id)
+}
+
+/// The check an event is about: a `capability` event's own, an operation's first (its
+/// line lists them in `checks`; `capability` is left to the rules and the alerts).
+pub fn check(ev: &Value) -> &Value {
+    match &ev["capability"] {
+        Value::Null => &ev["checks"][0],
+        cap => cap,
+    }
 }

@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 
 use privmon_tests::{
-    Container, ContainerSpec, Daemon, PATIENCE, advise, host_capabilities, require_root, unique,
+    Container, ContainerSpec, Daemon, PATIENCE, advise, check, host_capabilities, require_root,
+    short_id, unique,
 };
 use serde_json::Value;
 
@@ -46,7 +47,7 @@ fn run_in(daemon: &Daemon, pod: &str, caps: &[&str], args: &[&str]) -> (String, 
     let id = c.id.clone();
     c.delete();
     let stopped = daemon
-        .wait_for_event(|e| e["kind"] == "container_stop" && e["container"]["id"] == id.as_str());
+        .wait_for_event(|e| e["kind"] == "container_stop" && e["container"]["id"] == short_id(&id));
     assert!(stopped.is_some(), "no container_stop for {id}");
     (id, out)
 }
@@ -143,7 +144,7 @@ fn broad_container_that_opens_a_raw_socket_is_advised_net_raw_only() {
             .into_iter()
             .any(|e| e["k8s"]["pod"] == pod.as_str()
                 && e["kind"] == "capability"
-                && e["capability"]["name"] == "CAP_SYS_ADMIN"),
+                && check(&e)["name"] == "CAP_SYS_ADMIN"),
         "a probing check was written"
     );
 

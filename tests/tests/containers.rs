@@ -2,19 +2,25 @@
 //! and every event is attributed to the right container. Root only: `cargo xtask test`.
 
 use privmon_tests::{
-    Container, ContainerSpec, Daemon, TEST_IMAGE, TEST_NAMESPACE, TEST_POD, host_capabilities,
-    require_root,
+    Container, ContainerSpec, Daemon, TEST_IMAGE, TEST_NAMESPACE, TEST_POD, check,
+    host_capabilities, in_container, require_root, short_id,
 };
 use serde_json::Value;
 
 fn lifecycle_event(daemon: &Daemon, kind: &str, c: &Container) -> Value {
     daemon
-        .wait_for_event(|e| e["kind"] == kind && e["container"]["id"] == c.id.as_str())
+        .wait_for_event(|e| e["kind"] == kind && in_container(e, &c.id))
         .unwrap_or_else(|| panic!("no {kind} for {}; events: {:#?}", c.id, daemon.events()))
 }
 
 fn assert_attributed(ev: &Value, c: &Container) {
-    assert_eq!(ev["container"]["id"], c.id.as_str(), "{ev:#}");
+    // The full id at start, the short one on every other line (docs/events.md).
+    let id = if ev["kind"] == "container_start" {
+        c.id.as_str()
+    } else {
+        short_id(&c.id)
+    };
+    assert_eq!(ev["container"]["id"], id, "{ev:#}");
     assert_eq!(ev["k8s"]["pod"], TEST_POD, "{ev:#}");
     assert_eq!(ev["k8s"]["namespace"], TEST_NAMESPACE, "{ev:#}");
     assert_eq!(ev["cgroup"]["id"], c.cgroup_id, "{ev:#}");
@@ -87,7 +93,7 @@ fn privileged_container_posture() {
     let cgroup_id = c.cgroup_id;
     c.delete();
     let stop = daemon
-        .wait_for_event(|e| e["kind"] == "container_stop" && e["container"]["id"] == id.as_str())
+        .wait_for_event(|e| e["kind"] == "container_stop" && e["container"]["id"] == short_id(&id))
         .unwrap_or_else(|| panic!("no container_stop for {id}"));
     assert_eq!(stop["cgroup"]["id"], cgroup_id);
     // The start said the posture; the stop names the container only.
@@ -188,7 +194,7 @@ fn short_lived_container_is_attributed_and_announced() {
     c.run_to_completion().unwrap();
     c.delete();
     let stop = daemon
-        .wait_for_event(|e| e["kind"] == "container_stop" && e["container"]["id"] == id.as_str())
+        .wait_for_event(|e| e["kind"] == "container_stop" && e["container"]["id"] == short_id(&id))
         .unwrap_or_else(|| panic!("no container_stop for {id}: {:#?}", daemon.events()));
     assert_eq!(stop["k8s"]["pod"], TEST_POD, "{stop:#}");
     let events = daemon.events();
@@ -198,19 +204,19 @@ fn short_lived_container_is_attributed_and_announced() {
         .expect("container_start precedes container_stop");
     let stop_at = events
         .iter()
-        .position(|e| e["kind"] == "container_stop" && e["container"]["id"] == id.as_str())
+        .position(|e| e["kind"] == "container_stop" && e["container"]["id"] == short_id(&id))
         .unwrap();
     assert!(start < stop_at);
     let cap = events
         .iter()
         .find(|e| {
             e["kind"] == "capability"
-                && e["capability"]["name"] == "CAP_NET_RAW"
+                && check(e)["name"] == "CAP_NET_RAW"
                 && e["cgroup"]["id"] == cgroup_id
                 && e["process"]["comm"] == "trigger"
         })
         .expect("the raw socket check is reported");
-    assert_eq!(cap["container"]["id"], id.as_str(), "{cap:#}");
+    assert_eq!(cap["container"]["id"], short_id(&id), "{cap:#}");
     assert_eq!(cap["k8s"]["pod"], TEST_POD, "{cap:#}");
 }
 
@@ -234,13 +240,13 @@ fn two_containers_doing_the_same_thing_are_told_apart() {
         let ev = daemon
             .wait_for_event(|e| {
                 e["kind"] == "capability"
-                    && e["capability"]["name"] == "CAP_NET_RAW"
+                    && check(e)["name"] == "CAP_NET_RAW"
                     && e["process"]["pid"] == c.pid
                     && e["process"]["comm"] == "trigger"
             })
             .unwrap_or_else(|| panic!("no event from pid {}", c.pid));
         assert_attributed(&ev, c);
-        assert_eq!(ev["capability"]["name"], "CAP_NET_RAW");
+        assert_eq!(check(&ev)["name"], "CAP_NET_RAW");
     }
     assert_ne!(a.cgroup_id, b.cgroup_id);
 }
@@ -264,7 +270,7 @@ fn events_carry_exec_details_and_ancestry_of_short_lived_processes() {
             e["kind"] == "capability"
                 && e["cgroup"]["id"] == c.cgroup_id
                 && e["process"]["comm"] == "trigger"
-                && e["capability"]["name"] == "CAP_SYS_NICE"
+                && check(e)["name"] == "CAP_SYS_NICE"
         })
         .unwrap_or_else(|| panic!("no CAP_SYS_NICE event: {:#?}", daemon.events()));
     let p = &ev["process"];
@@ -298,7 +304,7 @@ fn a_forked_child_that_never_execs_carries_its_parents_program() {
         .wait_for_event(|e| {
             e["kind"] == "capability"
                 && e["cgroup"]["id"] == c.cgroup_id
-                && e["capability"]["name"] == "CAP_SYS_NICE"
+                && check(e)["name"] == "CAP_SYS_NICE"
         })
         .unwrap_or_else(|| panic!("no CAP_SYS_NICE event: {:#?}", daemon.events()));
     let p = &ev["process"];

@@ -29,7 +29,8 @@ use privmon::resolve::cri::{
     runtime_method,
 };
 use privmon_tests::{
-    Daemon, busybox_rootfs, remove_pod_cgroups, require_root, trigger_binary, unique,
+    Daemon, busybox_rootfs, check, remove_pod_cgroups, require_root, short_id, trigger_binary,
+    unique,
 };
 use serde_json::{Value, json};
 
@@ -615,8 +616,8 @@ fn cri_adds_pod_labels_and_image_digest_and_its_absence_leaves_the_oci_metadata(
         let raw = daemon
             .wait_for_event(|e| {
                 e["kind"] == "capability"
-                    && e["capability"]["name"] == "CAP_NET_RAW"
-                    && e["container"]["id"] == container
+                    && check(e)["name"] == "CAP_NET_RAW"
+                    && e["container"]["id"] == short_id(&container)
             })
             .context("no CAP_NET_RAW event from the CRI container")?;
         ensure!(raw["k8s"]["pod"] == POD, "pod: {raw:#}");

@@ -17,7 +17,7 @@ use std::{
 };
 
 use anyhow::{Context as _, bail, ensure};
-use privmon_tests::{Daemon, busybox_rootfs, require_root, unique};
+use privmon_tests::{Daemon, busybox_rootfs, in_container, require_root, short_id, unique};
 use serde_json::Value;
 
 const IMAGE: &str = "privmon.test/busybox:1";
@@ -231,17 +231,24 @@ fn docker_containers_start_with_their_posture() {
         )
         .unwrap();
     let start = start_of(&daemon, &mounts);
-    let init = &start["process"];
+    // The init's capabilities are the posture's (the start line does not repeat them), and
+    // the grant is Docker's: SYS_ADMIN held, added over the default.
+    assert!(start["process"].get("cap_effective").is_none(), "{start:#}");
+    let caps = &start["posture"]["capabilities"];
+    assert!(
+        strings(&caps["effective"]).contains(&"CAP_SYS_ADMIN".to_string()),
+        "{caps:#}"
+    );
     assert_eq!(
-        strings(&init["cap_effective"]["added"]),
-        [] as [&str; 0],
-        "{init:#}"
+        strings(&caps["added_over_default"]),
+        ["CAP_SYS_ADMIN"],
+        "{caps:#}"
     );
     let mount = daemon
         .wait_for_event(|e| {
             e["kind"] == "syscall"
                 && e["syscall"]["name"] == "mount"
-                && e["container"]["id"] == mounts.as_str()
+                && e["container"]["id"] == short_id(&mounts)
         })
         .unwrap_or_else(|| panic!("no mount line: {:#?}", daemon.events()));
     let p = &mount["process"];
@@ -285,7 +292,7 @@ fn docker_containers_start_with_their_posture() {
         .events()
         .into_iter()
         .filter(|e| {
-            e["container"]["id"] == socket.as_str()
+            in_container(e, &socket)
                 && !["container_start", "alert"].contains(&e["kind"].as_str().unwrap_or(""))
         })
         .collect();
@@ -376,17 +383,14 @@ fn benign_docker_workloads_raise_no_alert() {
     for (_, id) in &ids {
         daemon
             .wait_for_event(|e| {
-                e["kind"] == "container_stop" && e["container"]["id"] == id.as_str()
+                e["kind"] == "container_stop" && e["container"]["id"] == short_id(id)
             })
             .unwrap_or_else(|| panic!("no container_stop for {id}"));
     }
     // A container's stop is the last line about it: its acts and alerts came before.
     let events = daemon.events();
     for (name, id) in &ids {
-        let lines: Vec<&Value> = events
-            .iter()
-            .filter(|e| e["container"]["id"] == id.as_str())
-            .collect();
+        let lines: Vec<&Value> = events.iter().filter(|e| in_container(e, id)).collect();
         let loud: Vec<&&Value> = lines
             .iter()
             .filter(|e| {

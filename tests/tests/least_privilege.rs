@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use privmon::catalog::capabilities::Capability;
-use privmon_tests::{Container, ContainerSpec, Daemon, TEST_NAMESPACE, require_root, unique};
+use privmon_tests::{
+    Container, ContainerSpec, Daemon, TEST_NAMESPACE, check, require_root, unique,
+};
 use serde_yaml_ng::Value;
 
 fn root() -> PathBuf {
@@ -427,7 +429,7 @@ fn a_daemon_with_only_the_daemonsets_capabilities_works() {
         .wait_for_event(|e| {
             e["kind"] == "capability"
                 && e["cgroup"]["id"] == c.cgroup_id
-                && e["capability"]["name"] == "CAP_SYS_NICE"
+                && check(e)["name"] == "CAP_SYS_NICE"
         })
         .expect("the container's capability check");
     assert_eq!(ev["k8s"]["pod"], pod.as_str(), "{ev:#}");

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use monitor_common::VERDICT_ALLOWED;
 use privmon_tests::{
     Container, ContainerSpec, Daemon, Metrics, PATIENCE, Prometheus, TEST_NAMESPACE,
-    host_capabilities, require_root, unique,
+    host_capabilities, require_root, short_id, unique,
 };
 
 /// CAP_SETUID
@@ -231,7 +231,7 @@ fn posture_gauges_and_series_of_a_stopped_container_go_away() {
     let (id, cgroup_id) = (c.id.clone(), c.cgroup_id);
     c.delete();
     daemon
-        .wait_for_event(|e| e["kind"] == "container_stop" && e["container"]["id"] == id.as_str())
+        .wait_for_event(|e| e["kind"] == "container_stop" && e["container"]["id"] == short_id(&id))
         .expect("container_stop");
     // Posture gauges describe running containers: gone at once. Counters stay for the grace
     // period, so their last value is scraped.

@@ -140,7 +140,11 @@ fn summary(ev: &Value) -> String {
             })
             .unwrap_or_default()
     };
-    let cap = &ev["capability"];
+    // An operation's line lists its checks; the first decided the call's verdict.
+    let cap = match &ev["capability"] {
+        Value::Null => &ev["checks"][0],
+        cap => cap,
+    };
     match ev["kind"].as_str().unwrap_or_default() {
         "alert" => {
             let n = ev["count"].as_u64().unwrap_or(1);
@@ -207,6 +211,18 @@ mod tests {
             )
         );
         assert!(human(&ev, true).contains("\x1b[31mHIGH"));
+    }
+
+    #[test]
+    fn an_operation_reads_its_verdict_from_its_first_check() {
+        let ev = json!({
+            "time": "2026-11-28T20:01:02.123456789Z", "kind": "syscall",
+            "container": {"id": "3f1c3f1c3f1c", "name": "api"},
+            "process": {"pid": 42, "comm": "mount"},
+            "checks": [{"count": 1, "name": "CAP_SYS_ADMIN", "scope": "host", "verdict": "denied"}],
+            "syscall": {"name": "mount", "args": {"target": "/mnt", "data": null}}
+        });
+        assert_eq!(summary(&ev), "mount(target=/mnt) denied");
     }
 
     #[test]

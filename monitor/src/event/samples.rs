@@ -324,7 +324,7 @@ pub fn samples() -> Vec<(&'static str, Sample)> {
                 }),
                 capability: None,
                 checks: Vec::new(),
-                result: Some(0),
+                result: None,
             }),
         ),
         (
@@ -333,7 +333,7 @@ pub fn samples() -> Vec<(&'static str, Sample)> {
                 time: "2026-12-03T19:00:00Z".into(),
                 kind: "container_start",
                 node: "node-1".into(),
-                process: Some(process(true)),
+                process: Some(Init(process(true))),
                 container: Some(container(true)),
                 k8s: Some(k8s(true)),
                 cgroup: Cgroup {

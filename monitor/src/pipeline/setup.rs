@@ -224,6 +224,7 @@ mod tests {
         Check {
             count: 1,
             name: name.into(),
+            scope: "host",
             verdict: "allowed",
         }
     }

@@ -25,7 +25,7 @@ use std::{
 
 use anyhow::{Context as _, bail, ensure};
 use privmon_tests::{
-    Container, ContainerSpec, Daemon, cgroup_v2_root, http_get, privmon_bin, require_root,
+    Container, ContainerSpec, Daemon, cgroup_v2_root, http_get, privmon_bin, require_root, short_id,
 };
 use serde_json::{Value, json};
 
@@ -544,7 +544,9 @@ fn event_sizes() -> anyhow::Result<Value> {
     // Every container's stop event is the last thing written about it.
     for id in &ids {
         daemon
-            .wait_for_event(|e| e["kind"] == "container_stop" && e["container"]["id"] == *id)
+            .wait_for_event(|e| {
+                e["kind"] == "container_stop" && e["container"]["id"] == short_id(id)
+            })
             .with_context(|| format!("no container_stop for {id}"))?;
     }
     let events = daemon.events();

@@ -213,7 +213,7 @@ fn try_start(
         time: clock.rfc3339(t.since),
         kind: "container_start",
         node: node.to_string(),
-        process: started.init,
+        process: started.init.map(crate::event::Init),
         container: Some(attribution.container.clone()),
         k8s: attribution.k8s.clone(),
         cgroup: Cgroup {
