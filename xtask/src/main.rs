@@ -77,6 +77,14 @@ const PACKAGES: &[(&str, &str)] = &[
         "prometheus",
         "a real Prometheus server scrapes the daemon in tests; promtool checks the alert rules",
     ),
+    (
+        "rsyslog",
+        "a real syslog receiver (UDP, TCP, unix socket) for the syslog sink's tests",
+    ),
+    (
+        "rsyslog-gnutls",
+        "rsyslog's TLS listener for the syslog sink's TLS test",
+    ),
 ];
 
 #[derive(Parser)]
@@ -155,9 +163,13 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Task::Setup { build_only } => setup_for(build_only),
         Task::Run { args } => {
-            setup()?;
+            // Only what building and running need: the test tools come with `test`.
+            setup_for(true)?;
             ensure_root("privmon run")?;
-            cargo(&["build", "--package", "monitor"])?;
+            {
+                let _t = Timed::start("building privmon (and its eBPF programs)");
+                cargo(&["build", "--package", "monitor"])?;
+            }
             let bin = target_dir()?.join("debug/privmon");
             // Become the daemon: Ctrl-C and SIGTERM reach it directly, and its exit status
             // is ours.
@@ -169,12 +181,17 @@ fn main() -> anyhow::Result<()> {
             if !no_lint {
                 lint()?;
             }
-            cargo(&["build"])?;
-            step("unit tests");
-            cargo(&["test"])?;
+            {
+                let _t = Timed::start("building (user space and eBPF)");
+                cargo(&["build"])?;
+            }
+            {
+                let _t = Timed::start("unit tests");
+                cargo(&["test"])?;
+            }
             ensure_root("the integration tests (real eBPF and runc containers)")?;
             let fuzzing = BackgroundFuzz::start(FUZZ_SECONDS)?;
-            step("root integration tests");
+            let integration = Timed::start("root integration tests");
             let bin = target_dir()?.join("debug/privmon");
             let status = Command::new("cargo")
                 .args([
@@ -215,11 +232,14 @@ fn main() -> anyhow::Result<()> {
                 .status()
                 .context("running cargo test")?;
             ensure!(status.success(), "integration tests failed");
+            drop(integration);
             fuzzing.finish()?;
-            step("benchmark smoke run (no assertions on speed)");
-            bench(None, true)?;
+            {
+                let _t = Timed::start("benchmark smoke run (no assertions on speed)");
+                bench(None, true)?;
+            }
             if !no_vm {
-                step("kernel matrix (QEMU)");
+                let _t = Timed::start("kernel matrix (QEMU)");
                 vmtest::vmtest(None, false)?;
             }
             Ok(())
@@ -303,6 +323,35 @@ fn step(name: &str) {
     eprintln!("==> {name}");
 }
 
+/// A step that says what it does, and how long it took once done.
+struct Timed {
+    name: String,
+    start: std::time::Instant,
+}
+
+impl Timed {
+    fn start(name: impl Into<String>) -> Timed {
+        let name = name.into();
+        step(&name);
+        Timed {
+            name,
+            start: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Drop for Timed {
+    fn drop(&mut self) {
+        let took = self.start.elapsed().as_secs_f64();
+        let how = if std::thread::panicking() {
+            "stopped"
+        } else {
+            "done"
+        };
+        eprintln!("    {how}: {} ({took:.1} s)", self.name);
+    }
+}
+
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -379,23 +428,25 @@ fn setup() -> anyhow::Result<()> {
     setup_for(false)
 }
 
-/// See [`Task::Setup`].
+/// See [`Task::Setup`]. Each step that installs something says what and how long it took;
+/// a set-up with nothing to do says so (in well under a second).
 fn setup_for(build_only: bool) -> anyhow::Result<()> {
+    let began = std::time::Instant::now();
+    let what = if build_only {
+        "what building and running privmon need"
+    } else {
+        "what building and testing privmon need"
+    };
+    let mut did = 0;
     let packages = if build_only {
         &PACKAGES[..BUILD_PACKAGES]
     } else {
         PACKAGES
     };
-    let missing: Vec<&str> = packages
-        .iter()
-        .map(|(p, _)| *p)
-        .filter(|p| !package_installed(p))
-        .collect();
+    let missing = missing_packages(packages)?;
     if !missing.is_empty() {
-        step(&format!(
-            "installing Debian packages: {}",
-            missing.join(" ")
-        ));
+        did += 1;
+        let _t = Timed::start(format!("installing Debian packages: {}", missing.join(" ")));
         ensure!(
             is_root(),
             "missing Debian packages ({}); install them as root or rerun as root",
@@ -417,7 +468,8 @@ fn setup_for(build_only: bool) -> anyhow::Result<()> {
         "the nightly Rust toolchain is missing; it builds the eBPF programs"
     );
     if !String::from_utf8_lossy(&components.stdout).contains("rust-src") {
-        step("adding rust-src to the nightly toolchain");
+        did += 1;
+        let _t = Timed::start("adding rust-src to the nightly toolchain");
         run(Command::new("rustup").args([
             "component",
             "add",
@@ -428,8 +480,9 @@ fn setup_for(build_only: bool) -> anyhow::Result<()> {
     }
 
     if !bpf_linker_ok() {
-        step(&format!(
-            "building bpf-linker {BPF_LINKER_VERSION} against LLVM {LLVM_MAJOR}"
+        did += 1;
+        let _t = Timed::start(format!(
+            "building bpf-linker {BPF_LINKER_VERSION} against LLVM {LLVM_MAJOR} (cargo install: a few minutes)"
         ));
         let prefix = format!("/usr/lib/llvm-{LLVM_MAJOR}");
         ensure!(
@@ -448,40 +501,67 @@ fn setup_for(build_only: bool) -> anyhow::Result<()> {
         }
     }
 
-    if build_only {
-        return Ok(());
-    }
-    if !Command::new("python3")
-        .args(["-m", "kubernetes_validate", "--version"])
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(KUBERNETES_VALIDATE_VERSION))
-    {
-        step(&format!(
-            "installing kubernetes-validate {KUBERNETES_VALIDATE_VERSION} (PyPI)"
-        ));
-        run(Command::new("python3").args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            &format!("kubernetes-validate=={KUBERNETES_VALIDATE_VERSION}"),
-        ]))?;
-    }
+    if !build_only {
+        if !Command::new("python3")
+            .args(["-m", "kubernetes_validate", "--version"])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(KUBERNETES_VALIDATE_VERSION))
+        {
+            did += 1;
+            let _t = Timed::start(format!(
+                "installing kubernetes-validate {KUBERNETES_VALIDATE_VERSION} (PyPI)"
+            ));
+            run(Command::new("python3").args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                &format!("kubernetes-validate=={KUBERNETES_VALIDATE_VERSION}"),
+            ]))?;
+        }
 
-    if !cargo_fuzz_ok() {
-        step(&format!("installing cargo-fuzz {CARGO_FUZZ_VERSION}"));
-        run(Command::new("cargo")
-            .args(["install", "--locked", "--force"])
-            .arg(format!("cargo-fuzz@{CARGO_FUZZ_VERSION}")))?;
+        if !cargo_fuzz_ok() {
+            did += 1;
+            let _t = Timed::start(format!(
+                "building cargo-fuzz {CARGO_FUZZ_VERSION} (cargo install: a few minutes)"
+            ));
+            run(Command::new("cargo")
+                .args(["install", "--locked", "--force"])
+                .arg(format!("cargo-fuzz@{CARGO_FUZZ_VERSION}")))?;
+        }
+    }
+    let took = began.elapsed().as_secs_f64();
+    if did == 0 {
+        step(&format!(
+            "set-up: {what} is in place, nothing to do ({took:.1} s)"
+        ));
+    } else {
+        step(&format!(
+            "set-up: {what} is in place ({did} step(s), {took:.0} s)"
+        ));
     }
     Ok(())
 }
 
-fn package_installed(name: &str) -> bool {
-    Command::new("dpkg-query")
-        .args(["-W", "-f=${Status}", name])
+/// The packages of `packages` not installed, from one `dpkg-query` call.
+fn missing_packages(packages: &[(&str, &str)]) -> anyhow::Result<Vec<&'static str>> {
+    let names: Vec<&str> = packages.iter().map(|(p, _)| *p).collect();
+    let out = Command::new("dpkg-query")
+        .args(["-W", "-f=${Package} ${Status}\n"])
+        .args(&names)
         .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .context("running dpkg-query (is this a Debian system?)")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let installed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.ends_with("install ok installed"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    Ok(PACKAGES
+        .iter()
+        .map(|(p, _)| *p)
+        .filter(|p| names.contains(p) && !installed.contains(p))
+        .collect())
 }
 
 /// Runs every fuzz target for `seconds` each; a crash fails (its input is kept in
