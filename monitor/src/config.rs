@@ -20,6 +20,9 @@ pub enum WebhookFormat {
     /// falcosidekick's input (`output`, `priority`, `rule`, `time`, `output_fields`,
     /// `source`, `tags`, `hostname`), so alerts reach the destinations falcosidekick serves.
     Falcosidekick,
+    /// A CloudEvents 1.0 event in structured mode (`application/cloudevents+json`): the
+    /// privmon event is its `data` (Knative, Argo Events and event brokers take it as is).
+    Cloudevents,
 }
 
 /// Which capability-check hook to use.
@@ -299,7 +302,7 @@ config_keys! {
         _ => Ok(()),
     };
 
-    /// Webhook payload: `privmon` (the event as written) or `falcosidekick`.
+    /// Webhook payload: `privmon` (the event as written), `falcosidekick` or `cloudevents`.
     webhook_format: WebhookFormat = WebhookFormat::Privmon;
     flag: WebhookFormat [value_enum];
 

@@ -1180,38 +1180,68 @@ impl Drop for Prometheus {
 }
 
 /// A real HTTP server on loopback that accepts POSTs (HTTP/1.1, keep-alive) and keeps
-/// their bodies, parsed as JSON: the far end of the webhook sink.
+/// their bodies, parsed as JSON: the far end of the webhook and OTLP sinks.
 pub struct WebhookReceiver {
     pub port: u16,
-    bodies: Arc<Mutex<Vec<Value>>>,
+    requests: Arc<Mutex<Vec<Posted>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// One POST a [`WebhookReceiver`] got.
+#[derive(Clone, Debug)]
+pub struct Posted {
+    pub path: String,
+    pub content_type: Option<String>,
+    pub body: Value,
+    /// The status it answered: 503 for the first ones of a failing receiver, else 200.
+    pub status: u16,
 }
 
 impl WebhookReceiver {
     /// Listens on `port` (0: any free one).
     pub fn start(port: u16) -> anyhow::Result<WebhookReceiver> {
+        WebhookReceiver::start_failing(port, 0)
+    }
+
+    /// Listens on `port`, and answers its first `failures` requests with 503.
+    pub fn start_failing(port: u16, failures: usize) -> anyhow::Result<WebhookReceiver> {
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
-        let bodies: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let requests: Arc<Mutex<Vec<Posted>>> = Arc::default();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (b, s) = (bodies.clone(), stop.clone());
+        let (r, s) = (requests.clone(), stop.clone());
+        let failures = Arc::new(std::sync::atomic::AtomicUsize::new(failures));
         std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((conn, _)) => {
-                        let b = b.clone();
-                        std::thread::spawn(move || serve_posts(conn, &b));
+                        let (r, f) = (r.clone(), failures.clone());
+                        std::thread::spawn(move || serve_posts(conn, &r, &f));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(20)),
                 }
             }
         });
-        Ok(WebhookReceiver { port, bodies, stop })
+        Ok(WebhookReceiver {
+            port,
+            requests,
+            stop,
+        })
     }
 
+    /// Bodies of the requests it accepted (answered 200).
     pub fn bodies(&self) -> Vec<Value> {
-        self.bodies.lock().unwrap().clone()
+        self.requests()
+            .into_iter()
+            .filter(|r| r.status == 200)
+            .map(|r| r.body)
+            .collect()
+    }
+
+    /// Every request, refused ones too, in order.
+    pub fn requests(&self) -> Vec<Posted> {
+        self.requests.lock().unwrap().clone()
     }
 
     /// Waits for a body matching `pred`.
@@ -1233,7 +1263,11 @@ impl Drop for WebhookReceiver {
     }
 }
 
-fn serve_posts(conn: std::net::TcpStream, bodies: &Mutex<Vec<Value>>) {
+fn serve_posts(
+    conn: std::net::TcpStream,
+    requests: &Mutex<Vec<Posted>>,
+    failures: &std::sync::atomic::AtomicUsize,
+) {
     use std::io::{Read, Write};
     let _ = conn.set_nonblocking(false);
     let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
@@ -1241,6 +1275,7 @@ fn serve_posts(conn: std::net::TcpStream, bodies: &Mutex<Vec<Value>>) {
     let mut writer = conn;
     loop {
         let mut length = 0usize;
+        let mut content_type = None;
         let mut request_line = String::new();
         if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
             return;
@@ -1254,23 +1289,38 @@ fn serve_posts(conn: std::net::TcpStream, bodies: &Mutex<Vec<Value>>) {
             if h.is_empty() {
                 break;
             }
-            if let Some((k, v)) = h.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                length = v.trim().parse().unwrap_or(0);
+            if let Some((k, v)) = h.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().unwrap_or(0);
+                } else if k.eq_ignore_ascii_case("content-type") {
+                    content_type = Some(v.trim().to_string());
+                }
             }
         }
         let mut body = vec![0u8; length];
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        if let Ok(v) = serde_json::from_slice(&body) {
-            bodies.lock().unwrap().push(v);
-        }
-        if writer
-            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-            .is_err()
-        {
+        let fail = failures
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok();
+        let status = if fail { 503 } else { 200 };
+        requests.lock().unwrap().push(Posted {
+            path: request_line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or_default()
+                .to_string(),
+            content_type,
+            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+            status,
+        });
+        let answer: &[u8] = if fail {
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"
+        } else {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+        };
+        if writer.write_all(answer).is_err() {
             return;
         }
     }

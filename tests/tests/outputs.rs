@@ -221,6 +221,84 @@ fn the_webhook_survives_a_dead_endpoint_and_delivers_when_it_is_back() {
     );
 }
 
+/// `webhook_format: cloudevents`: a CloudEvents 1.0 event in structured mode, its required
+/// attributes set, the privmon alert as `data`; the receiver refuses the first delivery
+/// (503) and the retry carries the same `id`, so it can drop a repeat.
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn the_webhook_sends_cloudevents_whose_id_survives_a_retry() {
+    require_root();
+    let receiver = WebhookReceiver::start_failing(0, 1).unwrap();
+    let url = format!("http://127.0.0.1:{}/events", receiver.port);
+    let daemon = Daemon::start(&[
+        "--webhook-url",
+        &url,
+        "--webhook-format",
+        "cloudevents",
+        "--webhook-kinds",
+        "alert",
+        "--webhook-backoff-ms",
+        "50",
+    ])
+    .unwrap();
+    let pod = unique("cloudevents-");
+    let _c = run(&["/bin/trigger", "mount"], &["CAP_CHOWN"], &pod);
+    let ce = receiver
+        .wait_for(|b| b["data"]["k8s"]["pod"] == pod.as_str())
+        .unwrap_or_else(|| panic!("nothing delivered: {:#?}", receiver.requests()));
+    for attr in ["id", "source", "specversion", "type"] {
+        assert!(
+            ce[attr].as_str().is_some_and(|v| !v.is_empty()),
+            "required attribute {attr}: {ce:#}"
+        );
+    }
+    assert_eq!(ce["specversion"], "1.0", "{ce:#}");
+    assert_eq!(ce["type"], "dev.privmon.alert.v1", "{ce:#}");
+    assert_eq!(ce["datacontenttype"], "application/json", "{ce:#}");
+    assert!(
+        ce["source"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("privmon://")),
+        "{ce:#}"
+    );
+    assert_eq!(
+        ce["subject"],
+        format!("{TEST_NAMESPACE}/{pod}/trigger"),
+        "{ce:#}"
+    );
+    assert_eq!(ce["time"], ce["data"]["time"], "{ce:#}");
+    assert_eq!(ce["data"]["kind"], "alert", "{ce:#}");
+    assert_eq!(ce["severity"], ce["data"]["severity"], "{ce:#}");
+    assert_eq!(ce["rule"], ce["data"]["rule"], "{ce:#}");
+    // The first request of all was refused; its retry is the same event, the same id.
+    let requests = receiver.requests();
+    assert_eq!(requests[0].status, 503, "{requests:#?}");
+    assert_eq!(requests[1].status, 200, "{requests:#?}");
+    assert_eq!(
+        requests[0].body["id"], requests[1].body["id"],
+        "{requests:#?}"
+    );
+    for r in &requests {
+        assert_eq!(r.path, "/events");
+        assert_eq!(
+            r.content_type.as_deref(),
+            Some("application/cloudevents+json"),
+            "{r:#?}"
+        );
+    }
+    // Different events, different ids.
+    let mut ids: Vec<String> = receiver
+        .bodies()
+        .iter()
+        .filter_map(|b| b["id"].as_str().map(str::to_string))
+        .collect();
+    let n = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "ids repeat among delivered events");
+    daemon.stop().unwrap();
+}
+
 #[test]
 #[ignore = "needs root: run with cargo xtask test"]
 fn the_file_sink_rotates_and_keeps_so_many_files() {

@@ -1,5 +1,5 @@
-//! POSTs each event to a URL, as privmon's JSON or as a falcosidekick payload, with
-//! retries and backoff. It runs on its own thread behind a bounded queue: while a dead
+//! POSTs each event to a URL, as privmon's JSON, a falcosidekick payload or a CloudEvent,
+//! with retries and backoff. It runs on its own thread behind a bounded queue: while a dead
 //! endpoint is retried the queue fills and further events are dropped and counted; the
 //! first success after failures says so in the log.
 
@@ -37,13 +37,18 @@ pub fn worker(settings: Settings, rx: queue::Receiver<Arc<Record>>, stats: Arc<S
     for r in rx.iter() {
         let body = match settings.format {
             Format::Privmon => r.json.clone(),
-            Format::Falcosidekick => match serde_json::from_str::<Value>(&r.json) {
-                Ok(v) => falcosidekick(&v).to_string(),
-                Err(_) => {
-                    stats.lost.fetch_add(1, Relaxed);
-                    continue;
+            Format::Falcosidekick | Format::Cloudevents => {
+                match serde_json::from_str::<Value>(&r.json) {
+                    Ok(v) if settings.format == Format::Falcosidekick => {
+                        falcosidekick(&v).to_string()
+                    }
+                    Ok(v) => cloudevent(&v, &r.json).to_string(),
+                    Err(_) => {
+                        stats.lost.fetch_add(1, Relaxed);
+                        continue;
+                    }
                 }
-            },
+            }
         };
         match deliver(&agent, &settings, &body) {
             Ok(()) => {
@@ -73,9 +78,13 @@ fn deliver(agent: &ureq::Agent, s: &Settings, body: &str) -> Result<(), String> 
             std::thread::sleep(wait);
             wait = (wait * 2).min(Duration::from_secs(30));
         }
+        let content_type = match s.format {
+            Format::Cloudevents => "application/cloudevents+json",
+            Format::Privmon | Format::Falcosidekick => "application/json",
+        };
         match agent
             .post(&s.url)
-            .header("Content-Type", "application/json")
+            .header("Content-Type", content_type)
             .send(body)
         {
             Ok(resp) if resp.status().is_success() => return Ok(()),
@@ -153,9 +162,110 @@ pub fn falcosidekick(ev: &Value) -> Value {
     })
 }
 
+/// A CloudEvents 1.0 event (structured mode) carrying a privmon event as its `data`.
+///
+/// `id` is derived from the line itself (FNV-1a, 128 bits), so a retried delivery carries
+/// the same id and a receiver can drop the repeat; `source` names the node, `type` the
+/// kind (`dev.privmon.alert.v1`), `subject` the workload (`namespace/pod/container`, else
+/// `container/<name>`, else `host`). Alerts add the extension attributes `severity` and
+/// `rule`, for routing on them (Knative triggers filter on attributes).
+pub fn cloudevent(ev: &Value, line: &str) -> Value {
+    let kind = ev["kind"].as_str().unwrap_or("event");
+    let node = ev["node"].as_str().unwrap_or("unknown");
+    let k8s = &ev["k8s"];
+    let container = &ev["container"];
+    let subject = match (
+        k8s["namespace"].as_str(),
+        k8s["pod"].as_str(),
+        k8s["container"].as_str().or(container["name"].as_str()),
+    ) {
+        (Some(ns), Some(pod), Some(c)) => format!("{ns}/{pod}/{c}"),
+        (Some(ns), Some(pod), None) => format!("{ns}/{pod}"),
+        _ => match container["name"].as_str().or(container["id"].as_str()) {
+            Some(c) => format!("container/{c}"),
+            None => "host".to_string(),
+        },
+    };
+    let mut out = json!({
+        "specversion": "1.0",
+        "id": format!("{:032x}", fnv1a_128(line.as_bytes())),
+        "source": format!("privmon://{node}"),
+        "type": format!("dev.privmon.{kind}.v1"),
+        "subject": subject,
+        "datacontenttype": "application/json",
+        "data": ev,
+    });
+    if !ev["time"].is_null() {
+        out["time"] = ev["time"].clone();
+    }
+    if kind == "alert" {
+        for ext in ["severity", "rule"] {
+            if let Some(v) = ev[ext].as_str() {
+                out[ext] = v.into();
+            }
+        }
+    }
+    out
+}
+
+/// FNV-1a, 128 bits: a stable digest of a line (not a secret, not a signature).
+fn fnv1a_128(bytes: &[u8]) -> u128 {
+    const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
+    const PRIME: u128 = 0x0000000001000000000000000000013b;
+    bytes
+        .iter()
+        .fold(OFFSET, |h, b| (h ^ u128::from(*b)).wrapping_mul(PRIME))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fnv1a_128_matches_the_reference_vectors() {
+        // The published FNV-1a 128-bit test vectors (draft-eastlake-fnv).
+        assert_eq!(fnv1a_128(b""), 0x6c62272e07bb014262b821756295c58d);
+        assert_eq!(fnv1a_128(b"a"), 0xd228cb696f1a8caf78912b704e4a8964);
+        assert_eq!(fnv1a_128(b"foobar"), 0x343e1662793c64bf6f0d3597ba446f18);
+    }
+
+    #[test]
+    fn a_cloudevent_has_the_required_attributes_and_a_stable_id() {
+        let line = r#"{"time":"2026-11-28T20:00:00.5Z","kind":"alert","node":"n1","severity":"high","rule":"mount_in_container","k8s":{"namespace":"payments","pod":"api-7d9","container":"api"},"container":{"id":"ab","name":"api"}}"#;
+        let ev: Value = serde_json::from_str(line).unwrap();
+        let ce = cloudevent(&ev, line);
+        assert_eq!(ce["specversion"], "1.0");
+        assert_eq!(ce["type"], "dev.privmon.alert.v1");
+        assert_eq!(ce["source"], "privmon://n1");
+        assert_eq!(ce["subject"], "payments/api-7d9/api");
+        assert_eq!(ce["time"], "2026-11-28T20:00:00.5Z");
+        assert_eq!(ce["datacontenttype"], "application/json");
+        assert_eq!(ce["severity"], "high");
+        assert_eq!(ce["rule"], "mount_in_container");
+        assert_eq!(ce["data"], ev);
+        let id = ce["id"].as_str().unwrap();
+        assert_eq!(id.len(), 32);
+        assert_eq!(
+            cloudevent(&ev, line)["id"],
+            id,
+            "the same line, the same id"
+        );
+        let other = line.replace("20:00:00.5Z", "20:00:00.6Z");
+        assert_ne!(cloudevent(&ev, &other)["id"], id);
+    }
+
+    #[test]
+    fn a_cloudevent_names_a_container_outside_kubernetes_and_the_host() {
+        let ev = json!({"kind": "capability", "node": "n1", "k8s": null,
+                        "container": {"id": "3f1c3f1c3f1c", "name": "web"}});
+        let ce = cloudevent(&ev, "x");
+        assert_eq!(ce["subject"], "container/web");
+        assert_eq!(ce["type"], "dev.privmon.capability.v1");
+        assert!(ce.get("severity").is_none());
+        let host = json!({"kind": "capability", "node": "n1", "k8s": null, "container": null});
+        assert_eq!(cloudevent(&host, "y")["subject"], "host");
+        assert!(cloudevent(&host, "y").get("time").is_none());
+    }
 
     #[test]
     fn falcosidekick_payload_of_an_alert() {
