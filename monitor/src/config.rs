@@ -296,9 +296,10 @@ config_keys! {
     webhook_url: Option<String> = None;
     flag: String [value_name = "URL"];
     check: |v| match v {
-        Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
-            Err(format!("`{url}` is not an http:// or https:// URL"))
-        }
+        // The daemon has no TLS client: https:// would fail at every delivery.
+        Some(url) if !url.starts_with("http://") => Err(format!(
+            "`{url}` is not an http:// URL (TLS: falcosidekick or a proxy on the node)"
+        )),
         _ => Ok(()),
     };
 
@@ -331,6 +332,43 @@ config_keys! {
     /// Wait before the first retry, doubled for each next one, in milliseconds.
     webhook_backoff_ms: u64 = 500;
     flag: u64 [value_name = "MS"];
+
+    /// Export events as OpenTelemetry logs to this OTLP/HTTP logs endpoint (JSON encoding),
+    /// whole: `http://otel-collector:4318/v1/logs`.
+    otlp_url: Option<String> = None;
+    flag: String [value_name = "URL", env = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"];
+    check: |v| match v {
+        Some(url) if !url.starts_with("http://") => Err(format!(
+            "`{url}` is not an http:// URL (TLS: a collector on the node or a sidecar)"
+        )),
+        _ => Ok(()),
+    };
+
+    /// Headers sent with each OTLP request, `key=value` (an `Authorization` or a tenant id).
+    otlp_headers: Vec<String> = Vec::new();
+    flag: Vec<String> [value_name = "KEY=VALUE", value_delimiter = ','];
+    check: |v| match v.iter().find(|h| h.split_once('=').is_none_or(|(k, _)| k.trim().is_empty())) {
+        Some(h) => Err(format!("`{h}` is not key=value")),
+        None => Ok(()),
+    };
+
+    /// Kinds exported over OTLP, comma-separated (empty: all).
+    otlp_kinds: Vec<String> = vec!["alert".to_string()];
+    flag: Vec<String> [value_name = "KINDS", value_delimiter = ','];
+    check: |v| known_kinds(v);
+
+    /// Alerts below this severity are not exported over OTLP.
+    otlp_min_severity: Option<Severity> = None;
+    flag: Severity [value_name = "SEVERITY"];
+
+    /// Events waiting for the OTLP exporter; beyond it they are dropped and counted.
+    otlp_queue_capacity: usize = 1000;
+    flag: usize [value_name = "N"];
+    check: |v| bound(*v >= 1, "must be at least 1");
+
+    /// Timeout of one OTLP request, in seconds.
+    otlp_timeout_secs: u64 = 10;
+    flag: u64 [value_name = "SECS"];
 
     /// Recent events kept for clients of the live stream (`/events`, `privmon tail`).
     stream_history: usize = 1000;

@@ -421,6 +421,31 @@ fn start_sinks(
         info!(url = %url, format = ?config.webhook_format, "sending events to a webhook");
         sinks.push(q);
     }
+    if let Some(url) = &config.otlp_url {
+        let filter = Filter {
+            kinds: config.otlp_kinds.clone(),
+            min_severity: config.otlp_min_severity,
+        };
+        let settings = sinks::otlp::Settings {
+            url: url.clone(),
+            headers: config
+                .otlp_headers
+                .iter()
+                .filter_map(|h| h.split_once('='))
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .collect(),
+            timeout: Duration::from_secs(config.otlp_timeout_secs.max(1)),
+            attempts: config.webhook_attempts,
+            backoff: Duration::from_millis(config.webhook_backoff_ms),
+        };
+        // Not joined at exit, as the webhook's: a dead collector must not hold it up.
+        let (q, _detached) =
+            Queued::spawn("otlp", filter, config.otlp_queue_capacity, move |rx, st| {
+                sinks::otlp::worker(settings, rx, st)
+            })?;
+        info!(url = %url, "exporting events as OpenTelemetry logs (OTLP/HTTP)");
+        sinks.push(q);
+    }
     for q in &sinks {
         metrics.register(q.stats.clone());
     }

@@ -1192,6 +1192,8 @@ pub struct WebhookReceiver {
 pub struct Posted {
     pub path: String,
     pub content_type: Option<String>,
+    /// Every header, names in lower case.
+    pub headers: Vec<(String, String)>,
     pub body: Value,
     /// The status it answered: 503 for the first ones of a failing receiver, else 200.
     pub status: u16,
@@ -1276,6 +1278,7 @@ fn serve_posts(
     loop {
         let mut length = 0usize;
         let mut content_type = None;
+        let mut headers = Vec::new();
         let mut request_line = String::new();
         if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
             return;
@@ -1290,6 +1293,7 @@ fn serve_posts(
                 break;
             }
             if let Some((k, v)) = h.split_once(':') {
+                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
                 if k.eq_ignore_ascii_case("content-length") {
                     length = v.trim().parse().unwrap_or(0);
                 } else if k.eq_ignore_ascii_case("content-type") {
@@ -1312,6 +1316,7 @@ fn serve_posts(
                 .unwrap_or_default()
                 .to_string(),
             content_type,
+            headers,
             body: serde_json::from_slice(&body).unwrap_or(Value::Null),
             status,
         });

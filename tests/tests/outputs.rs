@@ -299,6 +299,144 @@ fn the_webhook_sends_cloudevents_whose_id_survives_a_retry() {
     daemon.stop().unwrap();
 }
 
+/// OTLP/HTTP logs (JSON encoding) to a receiver that decodes the request: a container's
+/// mount is one log record of its workload's resource (pod, container, node, image), with
+/// the event as its body, its time and a severity; an alert maps its severity.
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn otlp_exports_log_records_of_the_workload() {
+    require_root();
+    let receiver = WebhookReceiver::start(0).unwrap();
+    let url = format!("http://127.0.0.1:{}/v1/logs", receiver.port);
+    let daemon = Daemon::start(&[
+        "--otlp-url",
+        &url,
+        "--otlp-kinds",
+        "syscall,alert",
+        "--otlp-headers",
+        "x-scope-orgid=tenant-1",
+    ])
+    .unwrap();
+    let pod = unique("otlp-");
+    let c = run(&["/bin/trigger", "mount"], &["CAP_SYS_ADMIN"], &pod);
+    fn attr<'a>(attrs: &'a Value, key: &str) -> Option<&'a str> {
+        attrs
+            .as_array()?
+            .iter()
+            .find(|kv| kv["key"] == key)?
+            .get("value")?
+            .get("stringValue")?
+            .as_str()
+    }
+    // The mount's record and the alert's, possibly in different requests.
+    let records_of_pod = || -> Vec<(Value, Value)> {
+        receiver
+            .bodies()
+            .iter()
+            .flat_map(|b| b["resourceLogs"].as_array().cloned().unwrap_or_default())
+            .filter(|rl| attr(&rl["resource"]["attributes"], "k8s.pod.name") == Some(pod.as_str()))
+            .flat_map(|rl| {
+                let res = rl["resource"].clone();
+                rl["scopeLogs"][0]["logRecords"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(move |r| (res.clone(), r))
+            })
+            .collect()
+    };
+    let deadline = Instant::now() + PATIENCE;
+    let records = loop {
+        let r = records_of_pod();
+        let kinds: Vec<String> = r
+            .iter()
+            .filter_map(|(_, rec)| attr(&rec["attributes"], "privmon.kind").map(str::to_string))
+            .collect();
+        let rules: Vec<String> = r
+            .iter()
+            .filter_map(|(_, rec)| attr(&rec["attributes"], "privmon.rule").map(str::to_string))
+            .collect();
+        if (kinds.contains(&"syscall".to_string())
+            && rules.contains(&"mount_in_container".to_string()))
+            || Instant::now() > deadline
+        {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mount = records
+        .iter()
+        .find(|(_, r)| attr(&r["attributes"], "privmon.kind") == Some("syscall"))
+        .unwrap_or_else(|| panic!("no syscall record: {:#?}", receiver.requests()));
+    let (res, rec) = mount;
+    let res = &res["attributes"];
+    assert_eq!(
+        attr(res, "k8s.namespace.name"),
+        Some(TEST_NAMESPACE),
+        "{res:#}"
+    );
+    assert_eq!(
+        attr(res, "k8s.pod.uid"),
+        Some(c.pod_uid.as_str()),
+        "{res:#}"
+    );
+    assert_eq!(
+        attr(res, "container.id"),
+        Some(c.id.as_str()),
+        "the full id: {res:#}"
+    );
+    assert_eq!(attr(res, "k8s.container.name"), Some("trigger"), "{res:#}");
+    assert!(
+        attr(res, "k8s.node.name").is_some_and(|n| !n.is_empty()),
+        "{res:#}"
+    );
+    assert!(attr(res, "container.image.name").is_some(), "{res:#}");
+    assert_eq!(rec["severityNumber"], 9, "{rec:#}");
+    let body = checked_event(rec["body"]["stringValue"].as_str().unwrap());
+    assert_eq!(body["syscall"]["name"], "mount", "{body:#}");
+    // timeUnixNano is the event's own time.
+    let t = humantime::parse_rfc3339(body["time"].as_str().unwrap()).unwrap();
+    let ns = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    assert_eq!(rec["timeUnixNano"], ns.to_string(), "{rec:#}");
+    assert_eq!(
+        attr(&rec["attributes"], "process.executable.path"),
+        Some("/bin/trigger"),
+        "{rec:#}"
+    );
+    let alert = |rule: &str| {
+        records
+            .iter()
+            .find(|(_, r)| attr(&r["attributes"], "privmon.rule") == Some(rule))
+            .map(|(_, r)| r.clone())
+            .unwrap_or_else(|| panic!("no {rule} record: {:#?}", receiver.requests()))
+    };
+    // A high alert is ERROR, a medium one (the posture's added capability) WARN.
+    let high = alert("mount_in_container");
+    assert_eq!(high["severityText"], "ERROR", "{high:#}");
+    assert_eq!(high["severityNumber"], 17, "{high:#}");
+    let medium = alert("capabilities_added_over_default");
+    assert_eq!(medium["severityText"], "WARN", "{medium:#}");
+    assert_eq!(medium["severityNumber"], 13, "{medium:#}");
+    for r in receiver.requests() {
+        assert_eq!(r.path, "/v1/logs");
+        assert_eq!(r.content_type.as_deref(), Some("application/json"));
+        assert!(
+            r.headers
+                .contains(&("x-scope-orgid".to_string(), "tenant-1".to_string())),
+            "{:?}",
+            r.headers
+        );
+    }
+    let m = daemon.metrics().unwrap();
+    assert!(
+        m.value("privmon_sink_events_total", &[("sink", "otlp")])
+            .unwrap()
+            >= 2.0
+    );
+    daemon.stop().unwrap();
+}
+
 #[test]
 #[ignore = "needs root: run with cargo xtask test"]
 fn the_file_sink_rotates_and_keeps_so_many_files() {

@@ -6,6 +6,7 @@
 //! others or the kernel reader.
 
 pub mod file;
+pub mod otlp;
 pub mod stream;
 pub mod webhook;
 
@@ -123,6 +124,15 @@ impl Record {
         match &self.who {
             Who::Shared { k8s, .. } => k8s.as_ref()?.pod.as_deref(),
             Who::Named { pod, .. } => pod.as_deref(),
+        }
+    }
+
+    /// The event's whole pod and container blocks, where the record holds them (events;
+    /// an alert's are in its line).
+    pub fn blocks(&self) -> (Option<&Kubernetes>, Option<&Container>) {
+        match &self.who {
+            Who::Shared { k8s, container } => (k8s.as_deref(), container.as_deref()),
+            Who::Named { .. } => (None, None),
         }
     }
 
