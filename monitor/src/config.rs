@@ -370,6 +370,46 @@ config_keys! {
     otlp_timeout_secs: u64 = 10;
     flag: u64 [value_name = "SECS"];
 
+    /// Send events as RFC 5424 syslog messages: `udp://host:port`, `tcp://host:port`
+    /// (octet-counted framing) or `unix:///dev/log`.
+    syslog_address: Option<String> = None;
+    flag: String [value_name = "ADDRESS"];
+    check: |v| match v {
+        Some(a) => a.parse::<crate::outputs::sinks::syslog::Address>().map(drop),
+        None => Ok(()),
+    };
+
+    /// Syslog facility of the messages (`user`, `daemon`, `auth`, `authpriv`, `local0` ...).
+    syslog_facility: String = "local0".to_string();
+    flag: String [value_name = "FACILITY"];
+    check: |v| match crate::outputs::sinks::syslog::FACILITIES.contains(&v.as_str()) {
+        true => Ok(()),
+        false => Err(format!(
+            "`{v}` is no syslog facility ({})",
+            crate::outputs::sinks::syslog::FACILITIES.join(", ")
+        )),
+    };
+
+    /// Kinds sent to syslog, comma-separated (empty: all).
+    syslog_kinds: Vec<String> = vec!["alert".to_string()];
+    flag: Vec<String> [value_name = "KINDS", value_delimiter = ','];
+    check: |v| known_kinds(v);
+
+    /// Alerts below this severity are not sent to syslog.
+    syslog_min_severity: Option<Severity> = None;
+    flag: Severity [value_name = "SEVERITY"];
+
+    /// Messages longer than this are cut (and counted): RFC 5426 receivers must take 480
+    /// bytes and should take 2048.
+    syslog_max_bytes: usize = 2048;
+    flag: usize [value_name = "BYTES"];
+    check: |v| bound(*v >= 480, "must be at least 480 (RFC 5426)");
+
+    /// Events waiting for syslog; beyond it they are dropped and counted.
+    syslog_queue_capacity: usize = 1000;
+    flag: usize [value_name = "N"];
+    check: |v| bound(*v >= 1, "must be at least 1");
+
     /// Recent events kept for clients of the live stream (`/events`, `privmon tail`).
     stream_history: usize = 1000;
     flag: usize [value_name = "N"];

@@ -101,7 +101,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let server = tokio::spawn(http::serve(listener, Arc::new(api), async {
         let _ = http_stopped.await;
     }));
-    let (sinks, sink_threads) = start_sinks(&config, &metrics)?;
+    let (sinks, sink_threads) = start_sinks(&config, &metrics, &node)?;
     metrics.register(hub.stats.clone());
 
     let mut probes = Probes::load(&config)?;
@@ -364,6 +364,7 @@ const LOCAL_SINK_WAIT: Duration = Duration::from_secs(2);
 fn start_sinks(
     config: &Config,
     metrics: &Metrics,
+    node: &str,
 ) -> anyhow::Result<(Vec<Queued>, Vec<std::thread::JoinHandle<()>>)> {
     let mut sinks = Vec::new();
     let mut threads = Vec::new();
@@ -444,6 +445,32 @@ fn start_sinks(
                 sinks::otlp::worker(settings, rx, st)
             })?;
         info!(url = %url, "exporting events as OpenTelemetry logs (OTLP/HTTP)");
+        sinks.push(q);
+    }
+    if let Some(address) = &config.syslog_address {
+        let filter = Filter {
+            kinds: config.syslog_kinds.clone(),
+            min_severity: config.syslog_min_severity,
+        };
+        let settings = sinks::syslog::Settings {
+            address: address.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+            facility: sinks::syslog::FACILITIES
+                .iter()
+                .position(|f| *f == config.syslog_facility)
+                .unwrap_or(16) as u8,
+            max_bytes: config.syslog_max_bytes,
+            hostname: node.to_string(),
+        };
+        let truncated = Arc::new(sinks::syslog::Truncated::default());
+        metrics.register(truncated.clone());
+        // Not joined at exit: a TCP receiver that stopped reading must not hold it up.
+        let (q, _detached) = Queued::spawn(
+            "syslog",
+            filter,
+            config.syslog_queue_capacity,
+            move |rx, st| sinks::syslog::worker(settings, truncated, rx, st),
+        )?;
+        info!(address = %address, "sending events to syslog");
         sinks.push(q);
     }
     for q in &sinks {

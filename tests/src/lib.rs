@@ -1442,3 +1442,156 @@ pub fn check(ev: &Value) -> &Value {
         cap => cap,
     }
 }
+
+/// A real rsyslog (Debian's `rsyslogd`) listening on loopback UDP and TCP ports and on a
+/// unix datagram socket, writing every message it parses to a file, one line each:
+/// `facility|severity|hostname|app-name|procid|msgid|input|structured-data|msg`. Its
+/// directory is removed on drop.
+pub struct Rsyslog {
+    child: Child,
+    dir: PathBuf,
+    pub udp_port: u16,
+    pub tcp_port: u16,
+    pub socket: PathBuf,
+}
+
+/// One message as [`Rsyslog`] parsed it.
+#[derive(Clone, Debug)]
+pub struct SyslogMessage {
+    pub facility: String,
+    pub severity: String,
+    pub hostname: String,
+    pub app_name: String,
+    pub procid: String,
+    pub msgid: String,
+    /// `imudp`, `imtcp` or `imuxsock`.
+    pub input: String,
+    pub structured_data: String,
+    pub msg: String,
+}
+
+impl Rsyslog {
+    pub fn start() -> anyhow::Result<Rsyslog> {
+        let dir = std::env::temp_dir().join(unique("privmon-rsyslog-"));
+        fs::create_dir_all(&dir)?;
+        let free = || -> anyhow::Result<u16> {
+            Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port())
+        };
+        let (udp_port, tcp_port) = (free()?, free()?);
+        let socket = dir.join("log.sock");
+        let out = dir.join("messages.log");
+        let conf = format!(
+            r#"global(workDirectory="{dir}" maxMessageSize="64k")
+module(load="imudp")
+module(load="imtcp")
+module(load="imuxsock" SysSock.Use="off")
+input(type="imudp" address="127.0.0.1" port="{udp_port}")
+input(type="imtcp" address="127.0.0.1" port="{tcp_port}")
+input(type="imuxsock" Socket="{socket}" UseSpecialParser="off" ParseHostname="on")
+template(name="fields" type="list") {{
+  property(name="syslogfacility-text") constant(value="|")
+  property(name="syslogseverity-text") constant(value="|")
+  property(name="hostname") constant(value="|")
+  property(name="app-name") constant(value="|")
+  property(name="procid") constant(value="|")
+  property(name="msgid") constant(value="|")
+  property(name="inputname") constant(value="|")
+  property(name="structured-data") constant(value="|")
+  property(name="msg" droplastlf="on") constant(value="\n")
+}}
+action(type="omfile" file="{out}" template="fields")
+"#,
+            dir = dir.display(),
+            socket = socket.display(),
+            out = out.display(),
+        );
+        let conf_path = dir.join("rsyslog.conf");
+        fs::write(&conf_path, conf)?;
+        let child = Command::new("rsyslogd")
+            .arg("-n")
+            .arg("-f")
+            .arg(&conf_path)
+            .arg("-i")
+            .arg(dir.join("rsyslogd.pid"))
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(dir.join("rsyslogd.stderr"))?)
+            .spawn()
+            .context("starting rsyslogd (Debian's rsyslog: cargo xtask setup installs it)")?;
+        let r = Rsyslog {
+            child,
+            dir,
+            udp_port,
+            tcp_port,
+            socket,
+        };
+        let deadline = Instant::now() + PATIENCE;
+        while !(r.socket.exists()
+            && std::net::TcpStream::connect(("127.0.0.1", r.tcp_port)).is_ok())
+        {
+            ensure!(
+                Instant::now() < deadline,
+                "rsyslogd did not come up: {}",
+                fs::read_to_string(r.dir.join("rsyslogd.stderr")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(r)
+    }
+
+    /// Every message written so far.
+    pub fn messages(&self) -> Vec<SyslogMessage> {
+        let text = fs::read_to_string(self.dir.join("messages.log")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.splitn(9, '|').collect();
+                let [
+                    facility,
+                    severity,
+                    hostname,
+                    app_name,
+                    procid,
+                    msgid,
+                    input,
+                    sd,
+                    msg,
+                ] = f.as_slice()
+                else {
+                    return None;
+                };
+                Some(SyslogMessage {
+                    facility: facility.to_string(),
+                    severity: severity.to_string(),
+                    hostname: hostname.to_string(),
+                    app_name: app_name.to_string(),
+                    procid: procid.to_string(),
+                    msgid: msgid.to_string(),
+                    input: input.to_string(),
+                    structured_data: sd.to_string(),
+                    msg: msg.trim_start().to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Waits for a message matching `pred`.
+    pub fn wait_for(&self, pred: impl Fn(&SyslogMessage) -> bool) -> Option<SyslogMessage> {
+        let deadline = Instant::now() + PATIENCE;
+        while Instant::now() < deadline {
+            if let Some(m) = self.messages().into_iter().find(|m| pred(m)) {
+                return Some(m);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Rsyslog {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}

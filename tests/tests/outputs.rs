@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use monitor_common::VERDICT_ALLOWED;
 use privmon_tests::{
-    Container, ContainerSpec, Daemon, PATIENCE, TEST_NAMESPACE, Tail, WebhookReceiver,
+    Container, ContainerSpec, Daemon, PATIENCE, Rsyslog, TEST_NAMESPACE, Tail, WebhookReceiver,
     checked_event, require_root, unique,
 };
 use serde_json::Value;
@@ -435,6 +435,143 @@ fn otlp_exports_log_records_of_the_workload() {
             >= 2.0
     );
     daemon.stop().unwrap();
+}
+
+/// Syslog to a real rsyslog over UDP, TCP (octet-counted) and its unix socket: a
+/// container's mount alert arrives as an RFC 5424 message rsyslog parses field by field
+/// (facility, severity, host, app, pid, msgid), the container and the pod in structured
+/// data, the alert's JSON as the message; lines over `syslog_max_bytes` are cut and
+/// counted. Before rsyslog is up, what the TCP sink cannot send is counted lost.
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn syslog_reaches_a_real_rsyslog_over_udp_tcp_and_a_unix_socket() {
+    require_root();
+    let rsyslog = Rsyslog::start().unwrap();
+    // Nothing listens on this port: the TCP sink counts what it cannot send.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    {
+        let daemon = Daemon::start(&[
+            "--syslog-address",
+            &format!("tcp://127.0.0.1:{dead}"),
+            "--syslog-kinds",
+            "alert,syscall",
+        ])
+        .unwrap();
+        let _c = run(
+            &["/bin/trigger", "mount"],
+            &["CAP_SYS_ADMIN"],
+            &unique("syslog-dead-"),
+        );
+        let deadline = Instant::now() + PATIENCE;
+        while lost(&daemon, "sink_syslog") < 1.0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(lost(&daemon, "sink_syslog") >= 1.0, "nothing counted lost");
+        daemon.stop().unwrap();
+    }
+    // UDP at the default 2048 bytes (alerts run longer: cut), the others with room.
+    let transports = [
+        (
+            format!("udp://127.0.0.1:{}", rsyslog.udp_port),
+            "imudp",
+            "2048",
+        ),
+        (
+            format!("tcp://127.0.0.1:{}", rsyslog.tcp_port),
+            "imtcp",
+            "16384",
+        ),
+        (
+            format!("unix://{}", rsyslog.socket.display()),
+            "imuxsock",
+            "16384",
+        ),
+    ];
+    for (address, input, max) in &transports {
+        let daemon = Daemon::start(&[
+            "--syslog-address",
+            address,
+            "--syslog-kinds",
+            "alert,syscall",
+            "--syslog-max-bytes",
+            max,
+            "--node-name",
+            "syslog-node",
+        ])
+        .unwrap();
+        let pid = daemon.pid().to_string();
+        let pod = unique("syslog-");
+        let _c = run(&["/bin/trigger", "mount"], &["CAP_SYS_ADMIN"], &pod);
+        let alert = rsyslog
+            .wait_for(|m| {
+                m.input == *input
+                    && m.msgid == "alert"
+                    && m.structured_data.contains(&format!("pod=\"{pod}\""))
+                    && m.structured_data.contains("rule=\"mount_in_container\"")
+            })
+            .unwrap_or_else(|| panic!("no alert over {input}: {:#?}", rsyslog.messages()));
+        assert_eq!(alert.facility, "local0", "{alert:#?}");
+        assert_eq!(alert.severity, "err", "high is err: {alert:#?}");
+        assert_eq!(alert.hostname, "syslog-node", "{alert:#?}");
+        assert_eq!(alert.app_name, "privmon", "{alert:#?}");
+        assert_eq!(alert.procid, pid, "{alert:#?}");
+        assert!(
+            alert.structured_data.contains(&format!(
+                "[k8s@32473 namespace=\"{TEST_NAMESPACE}\" pod=\"{pod}\" container=\"trigger\"]"
+            )),
+            "{alert:#?}"
+        );
+        assert!(
+            alert.structured_data.contains("severity=\"high\""),
+            "{alert:#?}"
+        );
+        let cut = *max == "2048";
+        if cut {
+            assert!(alert.msg.starts_with("{\"cgroup\":"), "{alert:#?}");
+            assert!(
+                serde_json::from_str::<Value>(&alert.msg).is_err(),
+                "not cut: {alert:#?}"
+            );
+        } else {
+            let body: Value = serde_json::from_str(&alert.msg)
+                .unwrap_or_else(|e| panic!("message is not the alert's JSON ({e}): {alert:#?}"));
+            assert_eq!(body["rule"], "mount_in_container");
+        }
+        // The mount itself: info, its container in structured data.
+        let mount = rsyslog
+            .wait_for(|m| {
+                m.input == *input
+                    && m.msgid == "syscall"
+                    && m.structured_data.contains(&format!("pod=\"{pod}\""))
+            })
+            .unwrap_or_else(|| panic!("no syscall over {input}: {:#?}", rsyslog.messages()));
+        assert_eq!(mount.severity, "info", "{mount:#?}");
+        assert!(
+            mount.structured_data.contains("[container@32473 id=\""),
+            "{mount:#?}"
+        );
+        // Alerts are over 2 KB: cut at 2048 bytes, counted, still sent.
+        let m = daemon.metrics().unwrap();
+        let truncated = m
+            .value("privmon_syslog_truncated_total", &[])
+            .unwrap_or(0.0);
+        if cut {
+            assert!(truncated >= 1.0, "no cut message counted over {input}");
+        } else {
+            assert_eq!(truncated, 0.0, "over {input}");
+        }
+        assert!(
+            m.value("privmon_sink_events_total", &[("sink", "syslog")])
+                .unwrap()
+                >= 2.0
+        );
+        assert_eq!(lost(&daemon, "sink_syslog"), 0.0, "over {input}");
+        daemon.stop().unwrap();
+    }
 }
 
 #[test]

@@ -8,6 +8,7 @@
 pub mod file;
 pub mod otlp;
 pub mod stream;
+pub mod syslog;
 pub mod webhook;
 
 use std::{

@@ -1,0 +1,459 @@
+//! Syslog, RFC 5424 messages: over UDP (RFC 5426, one message per datagram), TCP with
+//! octet-counting framing (RFC 6587), or a unix datagram socket (`/dev/log`). The event's
+//! JSON line is the message; the container and the pod go in structured data, so a
+//! receiver can route on them without parsing JSON. A message longer than `max_bytes` is
+//! cut there and counted (RFC 5426 asks receivers to take 480 bytes, 2048 should work:
+//! privmon's alerts run to 2 KB and more).
+
+use std::{
+    fmt::Write as _,
+    io::Write as _,
+    net::{TcpStream, ToSocketAddrs, UdpSocket},
+    os::unix::net::UnixDatagram,
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering::Relaxed},
+    },
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+use tracing::{info, warn};
+
+use super::{Record, SinkStats};
+use crate::{
+    queue,
+    rules::Severity,
+    scrape::{Scrape, Source},
+};
+
+/// Where messages go: `udp://host:port`, `tcp://host:port` or `unix:///path`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Address {
+    Udp(String),
+    Tcp(String),
+    Unix(PathBuf),
+}
+
+impl std::str::FromStr for Address {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Address, String> {
+        let host_port = |rest: &str| -> Result<String, String> {
+            match rest.rsplit_once(':') {
+                Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+                    Ok(rest.to_string())
+                }
+                _ => Err(format!("`{s}`: expected host:port after the scheme")),
+            }
+        };
+        if let Some(rest) = s.strip_prefix("udp://") {
+            Ok(Address::Udp(host_port(rest)?))
+        } else if let Some(rest) = s.strip_prefix("tcp://") {
+            Ok(Address::Tcp(host_port(rest)?))
+        } else if let Some(path) = s.strip_prefix("unix://") {
+            if path.starts_with('/') {
+                Ok(Address::Unix(PathBuf::from(path)))
+            } else {
+                Err(format!(
+                    "`{s}`: a unix socket needs an absolute path (unix:///dev/log)"
+                ))
+            }
+        } else {
+            Err(format!(
+                "`{s}` is not udp://host:port, tcp://host:port or unix:///path"
+            ))
+        }
+    }
+}
+
+/// Syslog facilities by name (RFC 5424 table 1).
+pub const FACILITIES: [&str; 24] = [
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
+    "ftp", "ntp", "audit", "alert", "clock", "local0", "local1", "local2", "local3", "local4",
+    "local5", "local6", "local7",
+];
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub address: Address,
+    /// Index in [`FACILITIES`].
+    pub facility: u8,
+    pub max_bytes: usize,
+    /// The message's HOSTNAME: the node.
+    pub hostname: String,
+}
+
+/// Messages cut at `max_bytes`; the metric made of it.
+#[derive(Debug, Default)]
+pub struct Truncated(pub AtomicU64);
+
+impl Source for Truncated {
+    fn collect(&self, scrape: &mut Scrape) -> anyhow::Result<()> {
+        scrape.counter_series(
+            "privmon_syslog_truncated_total",
+            "Syslog messages cut at syslog_max_bytes (sent cut, not lost).",
+            &[],
+            self.0.load(Relaxed),
+        )
+    }
+}
+
+/// A connection to the receiver, made again after a failure.
+enum Conn {
+    Udp(UdpSocket),
+    Tcp(TcpStream),
+    Unix(UnixDatagram),
+}
+
+fn connect(address: &Address) -> std::io::Result<Conn> {
+    Ok(match address {
+        Address::Udp(a) => {
+            let to = a
+                .to_socket_addrs()?
+                .next()
+                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))?;
+            let bind = if to.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+            let s = UdpSocket::bind(bind)?;
+            s.connect(to)?;
+            Conn::Udp(s)
+        }
+        Address::Tcp(a) => {
+            let to = a
+                .to_socket_addrs()?
+                .next()
+                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))?;
+            let s = TcpStream::connect_timeout(&to, Duration::from_secs(5))?;
+            s.set_write_timeout(Some(Duration::from_secs(5)))?;
+            s.set_nodelay(true)?;
+            Conn::Tcp(s)
+        }
+        Address::Unix(path) => {
+            let s = UnixDatagram::unbound()?;
+            s.connect(path)?;
+            Conn::Unix(s)
+        }
+    })
+}
+
+impl Conn {
+    fn send(&mut self, msg: &[u8]) -> std::io::Result<()> {
+        match self {
+            Conn::Udp(s) => s.send(msg).map(drop),
+            Conn::Unix(s) => s.send(msg).map(drop),
+            // RFC 6587 octet counting: "LEN SP MSG".
+            Conn::Tcp(s) => {
+                let mut framed = Vec::with_capacity(msg.len() + 8);
+                let _ = write!(framed, "{} ", msg.len());
+                framed.extend_from_slice(msg);
+                s.write_all(&framed)
+            }
+        }
+    }
+}
+
+/// How long a failed connection waits before it is tried again (events meanwhile are
+/// dropped and counted).
+const RECONNECT: Duration = Duration::from_secs(2);
+
+pub fn worker(
+    settings: Settings,
+    truncated: Arc<Truncated>,
+    rx: queue::Receiver<Arc<Record>>,
+    stats: Arc<SinkStats>,
+) {
+    let procid = std::process::id();
+    let mut conn: Option<Conn> = None;
+    let mut retry_at = Instant::now();
+    let mut failing = false;
+    for r in rx.iter() {
+        let (msg, cut) = message(&r, &settings, procid);
+        if cut {
+            truncated.0.fetch_add(1, Relaxed);
+        }
+        if conn.is_none() && Instant::now() >= retry_at {
+            match connect(&settings.address) {
+                Ok(c) => conn = Some(c),
+                Err(e) => {
+                    retry_at = Instant::now() + RECONNECT;
+                    if !failing {
+                        warn!(address = ?settings.address, error = %e,
+                              "syslog: cannot reach the receiver; messages are dropped and counted until it can");
+                        failing = true;
+                    }
+                }
+            }
+        }
+        let sent = conn.as_mut().map(|c| c.send(msg.as_bytes()));
+        match sent {
+            Some(Ok(())) => {
+                stats.delivered.fetch_add(1, Relaxed);
+                if failing {
+                    info!(address = ?settings.address, "syslog: delivering again");
+                    failing = false;
+                }
+            }
+            Some(Err(e)) => {
+                stats.lost.fetch_add(1, Relaxed);
+                conn = None;
+                retry_at = Instant::now() + RECONNECT;
+                if !failing {
+                    warn!(address = ?settings.address, error = %e,
+                          "syslog: send failed; messages are dropped and counted until it recovers");
+                    failing = true;
+                }
+            }
+            None => {
+                stats.lost.fetch_add(1, Relaxed);
+            }
+        }
+    }
+}
+
+/// The syslog severity of an event (RFC 5424: 2 crit ... 6 info).
+fn syslog_severity(s: Option<Severity>) -> u8 {
+    match s {
+        Some(Severity::Critical) => 2,
+        Some(Severity::High) => 3,
+        Some(Severity::Medium) => 4,
+        Some(Severity::Low) => 5,
+        Some(Severity::Info) | None => 6,
+    }
+}
+
+/// One RFC 5424 message for a record, cut at `max_bytes` (on a character boundary); and
+/// whether it was cut.
+pub fn message(r: &Record, s: &Settings, procid: u32) -> (String, bool) {
+    let ev: Value = serde_json::from_str(&r.json).unwrap_or(Value::Null);
+    let pri = u16::from(s.facility) * 8 + u16::from(syslog_severity(r.severity));
+    let mut out = String::with_capacity(r.json.len() + 256);
+    let _ = write!(
+        out,
+        "<{pri}>1 {} {} privmon {procid} {} ",
+        timestamp(ev["time"].as_str()),
+        header_field(&s.hostname, 255),
+        header_field(&r.kind, 32),
+    );
+    structured_data(&mut out, r, &ev);
+    out.push(' ');
+    out.push_str(&r.json);
+    if out.len() <= s.max_bytes {
+        return (out, false);
+    }
+    let mut end = s.max_bytes;
+    while !out.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.truncate(end);
+    (out, true)
+}
+
+/// RFC 5424's TIMESTAMP has at most six fractional digits: the event's time, cut to the
+/// microsecond (`-`, the nil value, without one).
+fn timestamp(t: Option<&str>) -> String {
+    let Some(t) = t else {
+        return "-".into();
+    };
+    match (t.split_once('.'), t.ends_with('Z')) {
+        (Some((secs, frac)), true) => {
+            let digits = frac.trim_end_matches('Z');
+            format!("{secs}.{}Z", &digits[..digits.len().min(6)])
+        }
+        _ => t.to_string(),
+    }
+}
+
+/// A header field: printable US-ASCII without spaces, at most `max` characters, `-` if
+/// empty.
+fn header_field(v: &str, max: usize) -> String {
+    let s: String = v
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(max)
+        .collect();
+    if s.is_empty() { "-".into() } else { s }
+}
+
+/// `[privmon@32473 kind=… rule=… severity=…][container@32473 id=… name=… image=…]
+/// [k8s@32473 namespace=… pod=… container=…]`. privmon has no IANA enterprise number:
+/// 32473 is the one RFC 5612 reserves for documentation and examples.
+fn structured_data(out: &mut String, r: &Record, ev: &Value) {
+    let mut element = |id: &str, params: &[(&str, Option<&str>)]| {
+        if params.iter().all(|(_, v)| v.is_none()) {
+            return;
+        }
+        let _ = write!(out, "[{id}@32473");
+        for (k, v) in params {
+            if let Some(v) = v {
+                let _ = write!(out, " {k}=\"{}\"", param_value(v));
+            }
+        }
+        out.push(']');
+    };
+    element(
+        "privmon",
+        &[
+            ("kind", Some(&r.kind)),
+            ("rule", r.rule.as_deref()),
+            ("severity", r.severity.map(Severity::name)),
+        ],
+    );
+    let (k8s, container) = r.blocks();
+    let c = &ev["container"];
+    element(
+        "container",
+        &[
+            ("id", container.map(|c| c.id.as_str()).or(c["id"].as_str())),
+            (
+                "name",
+                container
+                    .and_then(|c| c.name.as_deref())
+                    .or(c["name"].as_str()),
+            ),
+            (
+                "image",
+                container
+                    .and_then(|c| c.image.as_deref())
+                    .or(c["image"].as_str()),
+            ),
+        ],
+    );
+    let k = &ev["k8s"];
+    element(
+        "k8s",
+        &[
+            (
+                "namespace",
+                k8s.and_then(|k| k.namespace.as_deref())
+                    .or(k["namespace"].as_str()),
+            ),
+            (
+                "pod",
+                k8s.and_then(|k| k.pod.as_deref()).or(k["pod"].as_str()),
+            ),
+            (
+                "container",
+                k8s.and_then(|k| k.container.as_deref())
+                    .or(k["container"].as_str()),
+            ),
+        ],
+    );
+}
+
+/// An SD-PARAM value: `"`, `\` and `]` escaped with a backslash.
+fn param_value(v: &str) -> String {
+    let mut s = String::with_capacity(v.len());
+    for c in v.chars() {
+        if matches!(c, '"' | '\\' | ']') {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn settings(max_bytes: usize) -> Settings {
+        Settings {
+            address: "udp://127.0.0.1:514".parse().unwrap(),
+            facility: 16,
+            max_bytes,
+            hostname: "node 1".into(),
+        }
+    }
+
+    fn alert() -> Record {
+        let line = json!({
+            "time": "2026-11-28T20:00:00.123456789Z", "kind": "alert", "node": "n1",
+            "rule": "mount_in_container", "severity": "high",
+            "k8s": {"namespace": "pay\"ments", "pod": "api]7d9", "pod_uid": "u", "container": "api"},
+            "container": {"id": "3f1c", "name": "api", "image": "app:1"},
+        });
+        Record::new(&line).unwrap()
+    }
+
+    #[test]
+    fn an_alert_is_an_rfc5424_message_with_its_workload_in_structured_data() {
+        let (m, cut) = message(&alert(), &settings(8192), 42);
+        assert!(!cut);
+        // local0 (16) * 8 + err (3) = 131.
+        let head = "<131>1 2026-11-28T20:00:00.123456Z node1 privmon 42 alert ";
+        assert!(m.starts_with(head), "{m}");
+        let rest = &m[head.len()..];
+        let sd = "[privmon@32473 kind=\"alert\" rule=\"mount_in_container\" severity=\"high\"]\
+                  [container@32473 id=\"3f1c\" name=\"api\" image=\"app:1\"]\
+                  [k8s@32473 namespace=\"pay\\\"ments\" pod=\"api\\]7d9\" container=\"api\"] {";
+        assert!(rest.starts_with(sd), "{rest}");
+        let json: Value = serde_json::from_str(&rest[sd.len() - 1..]).unwrap();
+        assert_eq!(json["rule"], "mount_in_container");
+    }
+
+    #[test]
+    fn a_long_message_is_cut_on_a_character_boundary_and_says_so() {
+        let line = json!({"kind": "capability", "node": "n", "process": {"comm": "é".repeat(600)}});
+        let r = Record::named(
+            "capability",
+            None,
+            None,
+            Default::default(),
+            line.to_string(),
+        );
+        let (m, cut) = message(&r, &settings(480), 1);
+        assert!(cut);
+        assert!(m.len() <= 480 && m.len() >= 478, "{}", m.len());
+        // An event with no time and no container: nil values.
+        assert!(
+            m.starts_with(
+                "<134>1 - node1 privmon 1 capability [privmon@32473 kind=\"capability\"] {"
+            ),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn addresses_parse_or_say_what_is_wrong() {
+        assert_eq!(
+            "tcp://logs.example:6514".parse::<Address>(),
+            Ok(Address::Tcp("logs.example:6514".into()))
+        );
+        assert_eq!(
+            "unix:///dev/log".parse::<Address>(),
+            Ok(Address::Unix("/dev/log".into()))
+        );
+        assert!(
+            "udp://nohost"
+                .parse::<Address>()
+                .unwrap_err()
+                .contains("host:port")
+        );
+        assert!(
+            "unix://dev/log"
+                .parse::<Address>()
+                .unwrap_err()
+                .contains("absolute")
+        );
+        assert!("syslog.example:514".parse::<Address>().is_err());
+    }
+
+    #[test]
+    fn timestamps_keep_six_fractional_digits() {
+        assert_eq!(
+            timestamp(Some("2026-11-28T20:00:00.5Z")),
+            "2026-11-28T20:00:00.5Z"
+        );
+        assert_eq!(
+            timestamp(Some("2026-11-28T20:00:00.123456789Z")),
+            "2026-11-28T20:00:00.123456Z"
+        );
+        assert_eq!(
+            timestamp(Some("2026-11-28T20:00:01Z")),
+            "2026-11-28T20:00:01Z"
+        );
+        assert_eq!(timestamp(None), "-");
+    }
+}
