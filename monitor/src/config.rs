@@ -371,13 +371,18 @@ config_keys! {
     flag: u64 [value_name = "SECS"];
 
     /// Send events as RFC 5424 syslog messages: `udp://host:port`, `tcp://host:port`
-    /// (octet-counted framing) or `unix:///dev/log`.
+    /// (octet-counted framing), `tls://host:port` (the same over TLS) or `unix:///dev/log`.
     syslog_address: Option<String> = None;
     flag: String [value_name = "ADDRESS"];
     check: |v| match v {
         Some(a) => a.parse::<crate::outputs::sinks::syslog::Address>().map(drop),
         None => Ok(()),
     };
+
+    /// For a `tls://` syslog address: the CAs (PEM) that may sign the receiver's certificate.
+    /// Without it, the system's bundle (`/etc/ssl/certs/ca-certificates.crt`).
+    syslog_tls_ca: Option<PathBuf> = None;
+    flag: PathBuf [value_name = "PATH"];
 
     /// Syslog facility of the messages (`user`, `daemon`, `auth`, `authpriv`, `local0` ...).
     syslog_facility: String = "local0".to_string();

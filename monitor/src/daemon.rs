@@ -452,8 +452,20 @@ fn start_sinks(
             kinds: config.syslog_kinds.clone(),
             min_severity: config.syslog_min_severity,
         };
+        let parsed: sinks::syslog::Address =
+            address.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+        let tls = match &parsed {
+            sinks::syslog::Address::Tls(_) => Some(sinks::syslog::tls_config(
+                config
+                    .syslog_tls_ca
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new("/etc/ssl/certs/ca-certificates.crt")),
+            )?),
+            _ => None,
+        };
         let settings = sinks::syslog::Settings {
-            address: address.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+            address: parsed,
+            tls,
             facility: sinks::syslog::FACILITIES
                 .iter()
                 .position(|f| *f == config.syslog_facility)

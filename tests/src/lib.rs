@@ -1443,8 +1443,10 @@ pub fn check(ev: &Value) -> &Value {
     }
 }
 
-/// A real rsyslog (Debian's `rsyslogd`) listening on loopback UDP and TCP ports and on a
-/// unix datagram socket, writing every message it parses to a file, one line each:
+/// A real rsyslog (Debian's `rsyslogd`) listening on loopback UDP, TCP and TLS ports
+/// (`rsyslog-gnutls`, with a certificate for 127.0.0.1 from a CA made for the test with
+/// the `openssl` command) and on a unix datagram socket, writing every message it parses
+/// to a file, one line each:
 /// `facility|severity|hostname|app-name|procid|msgid|input|structured-data|msg`. Its
 /// directory is removed on drop.
 pub struct Rsyslog {
@@ -1452,6 +1454,9 @@ pub struct Rsyslog {
     dir: PathBuf,
     pub udp_port: u16,
     pub tcp_port: u16,
+    pub tls_port: u16,
+    /// The CA that signed the TLS listener's certificate (PEM).
+    pub ca: PathBuf,
     pub socket: PathBuf,
 }
 
@@ -1479,16 +1484,84 @@ impl Rsyslog {
                 .local_addr()?
                 .port())
         };
-        let (udp_port, tcp_port) = (free()?, free()?);
+        let (udp_port, tcp_port, tls_port) = (free()?, free()?, free()?);
         let socket = dir.join("log.sock");
+        let ca = dir.join("ca.pem");
+        let openssl = |args: &[&str]| -> anyhow::Result<()> {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(&dir)
+                .output()
+                .context("running openssl (Debian's openssl: cargo xtask setup installs it)")?;
+            ensure!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Ok(())
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=privmon test CA",
+        ])?;
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])?;
+        fs::write(
+            dir.join("server.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+             keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+        )?;
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ])?;
         let out = dir.join("messages.log");
         let conf = format!(
-            r#"global(workDirectory="{dir}" maxMessageSize="64k")
+            r#"global(workDirectory="{dir}" maxMessageSize="64k"
+       DefaultNetstreamDriverCAFile="{dir}/ca.pem"
+       DefaultNetstreamDriverCertFile="{dir}/server.pem"
+       DefaultNetstreamDriverKeyFile="{dir}/server.key")
 module(load="imudp")
 module(load="imtcp")
 module(load="imuxsock" SysSock.Use="off")
 input(type="imudp" address="127.0.0.1" port="{udp_port}")
-input(type="imtcp" address="127.0.0.1" port="{tcp_port}")
+input(type="imtcp" address="127.0.0.1" port="{tcp_port}" name="imtcp")
+input(type="imtcp" address="127.0.0.1" port="{tls_port}" name="imtcp-tls"
+      StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="anon")
 input(type="imuxsock" Socket="{socket}" UseSpecialParser="off" ParseHostname="on")
 template(name="fields" type="list") {{
   property(name="syslogfacility-text") constant(value="|")
@@ -1524,11 +1597,14 @@ action(type="omfile" file="{out}" template="fields")
             dir,
             udp_port,
             tcp_port,
+            tls_port,
+            ca,
             socket,
         };
         let deadline = Instant::now() + PATIENCE;
         while !(r.socket.exists()
-            && std::net::TcpStream::connect(("127.0.0.1", r.tcp_port)).is_ok())
+            && std::net::TcpStream::connect(("127.0.0.1", r.tcp_port)).is_ok()
+            && std::net::TcpStream::connect(("127.0.0.1", r.tls_port)).is_ok())
         {
             ensure!(
                 Instant::now() < deadline,

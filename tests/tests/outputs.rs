@@ -437,14 +437,14 @@ fn otlp_exports_log_records_of_the_workload() {
     daemon.stop().unwrap();
 }
 
-/// Syslog to a real rsyslog over UDP, TCP (octet-counted) and its unix socket: a
+/// Syslog to a real rsyslog over UDP, TCP (octet-counted), TLS and its unix socket: a
 /// container's mount alert arrives as an RFC 5424 message rsyslog parses field by field
 /// (facility, severity, host, app, pid, msgid), the container and the pod in structured
 /// data, the alert's JSON as the message; lines over `syslog_max_bytes` are cut and
 /// counted. Before rsyslog is up, what the TCP sink cannot send is counted lost.
 #[test]
 #[ignore = "needs root: run with cargo xtask test"]
-fn syslog_reaches_a_real_rsyslog_over_udp_tcp_and_a_unix_socket() {
+fn syslog_reaches_a_real_rsyslog_over_udp_tcp_tls_and_a_unix_socket() {
     require_root();
     let rsyslog = Rsyslog::start().unwrap();
     // Nothing listens on this port: the TCP sink counts what it cannot send.
@@ -473,6 +473,32 @@ fn syslog_reaches_a_real_rsyslog_over_udp_tcp_and_a_unix_socket() {
         assert!(lost(&daemon, "sink_syslog") >= 1.0, "nothing counted lost");
         daemon.stop().unwrap();
     }
+    // TLS with the system's CAs only: the test CA's certificate is refused, nothing is
+    // sent in the clear, what could not be sent is counted.
+    {
+        let daemon = Daemon::start(&[
+            "--syslog-address",
+            &format!("tls://127.0.0.1:{}", rsyslog.tls_port),
+            "--syslog-kinds",
+            "alert,syscall",
+        ])
+        .unwrap();
+        let pod = unique("syslog-untrusted-");
+        let _c = run(&["/bin/trigger", "mount"], &["CAP_SYS_ADMIN"], &pod);
+        let deadline = Instant::now() + PATIENCE;
+        while lost(&daemon, "sink_syslog") < 1.0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(lost(&daemon, "sink_syslog") >= 1.0, "nothing counted lost");
+        assert!(
+            !rsyslog
+                .messages()
+                .iter()
+                .any(|m| m.structured_data.contains(&pod)),
+            "sent to a receiver whose certificate is not trusted"
+        );
+        daemon.stop().unwrap();
+    }
     // UDP at the default 2048 bytes (alerts run longer: cut), the others with room.
     let transports = [
         (
@@ -483,6 +509,11 @@ fn syslog_reaches_a_real_rsyslog_over_udp_tcp_and_a_unix_socket() {
         (
             format!("tcp://127.0.0.1:{}", rsyslog.tcp_port),
             "imtcp",
+            "16384",
+        ),
+        (
+            format!("tls://127.0.0.1:{}", rsyslog.tls_port),
+            "imtcp-tls",
             "16384",
         ),
         (
@@ -499,6 +530,8 @@ fn syslog_reaches_a_real_rsyslog_over_udp_tcp_and_a_unix_socket() {
             "alert,syscall",
             "--syslog-max-bytes",
             max,
+            "--syslog-tls-ca",
+            rsyslog.ca.to_str().unwrap(),
             "--node-name",
             "syslog-node",
         ])

@@ -85,6 +85,10 @@ const PACKAGES: &[(&str, &str)] = &[
         "rsyslog-gnutls",
         "rsyslog's TLS listener for the syslog sink's TLS test",
     ),
+    (
+        "openssl",
+        "makes the CA and certificate of the syslog sink's TLS test",
+    ),
 ];
 
 #[derive(Parser)]
