@@ -137,8 +137,13 @@ pub fn falcosidekick(ev: &Value) -> Value {
     let inner = if is_alert { &ev["event"] } else { ev };
     put("evt.type", &inner["syscall"]["name"]);
     put("privmon.kind", &inner["kind"]);
-    put("privmon.capability", &inner["capability"]["name"]);
-    put("privmon.verdict", &inner["capability"]["verdict"]);
+    // An operation's line lists its checks; the first is the call's (docs/events.md).
+    let cap = match &inner["capability"] {
+        Value::Null => &inner["checks"][0],
+        cap => cap,
+    };
+    put("privmon.capability", &cap["name"]);
+    put("privmon.verdict", &cap["verdict"]);
     put("privmon.mitre", &ev["mitre"]);
     put("privmon.count", &ev["count"]);
     let time = ev["time"].as_str().unwrap_or_default();
@@ -298,5 +303,12 @@ mod tests {
         assert_eq!(f["proc.exepath"], "/bin/mount");
         assert_eq!(f["privmon.capability"], "CAP_SYS_ADMIN");
         assert!(f.get("container.name").is_none());
+        // An operation's own line: its first check.
+        let op = json!({"kind": "syscall", "syscall": {"name": "mount"},
+                        "checks": [{"count": 1, "name": "CAP_SYS_ADMIN", "scope": "host",
+                                    "verdict": "denied"}]});
+        let f = &falcosidekick(&op)["output_fields"];
+        assert_eq!(f["privmon.capability"], "CAP_SYS_ADMIN");
+        assert_eq!(f["privmon.verdict"], "denied");
     }
 }
