@@ -25,6 +25,57 @@ pub enum WebhookFormat {
     Cloudevents,
 }
 
+/// Where messages go: `udp://host:port`, `tcp://host:port`, `tls://host:port` or
+/// `unix:///path`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyslogAddress {
+    Udp(String),
+    Tcp(String),
+    Tls(String),
+    Unix(PathBuf),
+}
+
+impl std::str::FromStr for SyslogAddress {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<SyslogAddress, String> {
+        let host_port = |rest: &str| -> Result<String, String> {
+            match rest.rsplit_once(':') {
+                Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+                    Ok(rest.to_string())
+                }
+                _ => Err(format!("`{s}`: expected host:port after the scheme")),
+            }
+        };
+        if let Some(rest) = s.strip_prefix("udp://") {
+            Ok(SyslogAddress::Udp(host_port(rest)?))
+        } else if let Some(rest) = s.strip_prefix("tcp://") {
+            Ok(SyslogAddress::Tcp(host_port(rest)?))
+        } else if let Some(rest) = s.strip_prefix("tls://") {
+            Ok(SyslogAddress::Tls(host_port(rest)?))
+        } else if let Some(path) = s.strip_prefix("unix://") {
+            if path.starts_with('/') {
+                Ok(SyslogAddress::Unix(PathBuf::from(path)))
+            } else {
+                Err(format!(
+                    "`{s}`: a unix socket needs an absolute path (unix:///dev/log)"
+                ))
+            }
+        } else {
+            Err(format!(
+                "`{s}` is not udp://host:port, tcp://host:port, tls://host:port or unix:///path"
+            ))
+        }
+    }
+}
+
+/// Syslog facilities by name (RFC 5424 table 1).
+pub const SYSLOG_FACILITIES: [&str; 24] = [
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
+    "ftp", "ntp", "audit", "alert", "clock", "local0", "local1", "local2", "local3", "local4",
+    "local5", "local6", "local7",
+];
+
 /// Which capability-check hook to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum, Default)]
 #[serde(rename_all = "snake_case")]
@@ -375,7 +426,7 @@ config_keys! {
     syslog_address: Option<String> = None;
     flag: String [value_name = "ADDRESS"];
     check: |v| match v {
-        Some(a) => a.parse::<crate::outputs::sinks::syslog::Address>().map(drop),
+        Some(a) => a.parse::<SyslogAddress>().map(drop),
         None => Ok(()),
     };
 
@@ -387,11 +438,11 @@ config_keys! {
     /// Syslog facility of the messages (`user`, `daemon`, `auth`, `authpriv`, `local0` ...).
     syslog_facility: String = "local0".to_string();
     flag: String [value_name = "FACILITY"];
-    check: |v| match crate::outputs::sinks::syslog::FACILITIES.contains(&v.as_str()) {
+    check: |v| match SYSLOG_FACILITIES.contains(&v.as_str()) {
         true => Ok(()),
         false => Err(format!(
             "`{v}` is no syslog facility ({})",
-            crate::outputs::sinks::syslog::FACILITIES.join(", ")
+            SYSLOG_FACILITIES.join(", ")
         )),
     };
 

@@ -11,7 +11,6 @@ use std::{
     io::Write as _,
     net::{TcpStream, ToSocketAddrs, UdpSocket},
     os::unix::net::UnixDatagram,
-    path::PathBuf,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering::Relaxed},
@@ -29,56 +28,7 @@ use crate::{
     scrape::{Scrape, Source},
 };
 
-/// Where messages go: `udp://host:port`, `tcp://host:port`, `tls://host:port` or
-/// `unix:///path`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Address {
-    Udp(String),
-    Tcp(String),
-    Tls(String),
-    Unix(PathBuf),
-}
-
-impl std::str::FromStr for Address {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Address, String> {
-        let host_port = |rest: &str| -> Result<String, String> {
-            match rest.rsplit_once(':') {
-                Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
-                    Ok(rest.to_string())
-                }
-                _ => Err(format!("`{s}`: expected host:port after the scheme")),
-            }
-        };
-        if let Some(rest) = s.strip_prefix("udp://") {
-            Ok(Address::Udp(host_port(rest)?))
-        } else if let Some(rest) = s.strip_prefix("tcp://") {
-            Ok(Address::Tcp(host_port(rest)?))
-        } else if let Some(rest) = s.strip_prefix("tls://") {
-            Ok(Address::Tls(host_port(rest)?))
-        } else if let Some(path) = s.strip_prefix("unix://") {
-            if path.starts_with('/') {
-                Ok(Address::Unix(PathBuf::from(path)))
-            } else {
-                Err(format!(
-                    "`{s}`: a unix socket needs an absolute path (unix:///dev/log)"
-                ))
-            }
-        } else {
-            Err(format!(
-                "`{s}` is not udp://host:port, tcp://host:port, tls://host:port or unix:///path"
-            ))
-        }
-    }
-}
-
-/// Syslog facilities by name (RFC 5424 table 1).
-pub const FACILITIES: [&str; 24] = [
-    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
-    "ftp", "ntp", "audit", "alert", "clock", "local0", "local1", "local2", "local3", "local4",
-    "local5", "local6", "local7",
-];
+pub use crate::config::{SYSLOG_FACILITIES as FACILITIES, SyslogAddress as Address};
 
 #[derive(Clone, Debug)]
 pub struct Settings {
