@@ -948,7 +948,19 @@ impl Output {
     /// Fills an event's cgroup path and container from its cgroup id. Once a cgroup's
     /// attribution is final (a host cgroup, or a container whose runtime files were found
     /// and whose CRI answer is in), its blocks are reused as they are: one lookup per event.
+    /// Fills the header's container, pod and cgroup path, and cuts a container process's
+    /// ancestry at the container's edge.
     fn attribute(&mut self, h: &mut Header, boot_ns: u64) {
+        self.attribute_cgroup(h, boot_ns);
+        if h.container.is_some()
+            && let Some(path) = &h.cgroup.path
+        {
+            self.processes
+                .within_container(&mut h.process, h.cgroup.id, path);
+        }
+    }
+
+    fn attribute_cgroup(&mut self, h: &mut Header, boot_ns: u64) {
         let id = h.cgroup.id;
         if let Some(a) = self.attributed.get(&id).filter(|a| a.settled) {
             a.fill(h);

@@ -31,6 +31,18 @@ struct Entry {
     ancestry: Option<(u64, Shared<Vec<Ancestor>>)>,
     /// Its cgroup v2 id as its exec (or its parent's, for a forked child) saw it.
     cgroup_id: Option<u64>,
+    /// Its ancestry cut at its container's edge, as [`Processes::within_container`] last
+    /// made it.
+    bounded: Option<Bounded>,
+}
+
+/// An ancestry cut at the edge of a container, and what it was made from.
+#[derive(Clone, Debug)]
+struct Bounded {
+    generation: u64,
+    cgroup_id: u64,
+    from: Shared<Vec<Ancestor>>,
+    to: Shared<Vec<Ancestor>>,
 }
 
 /// A process's credentials as an exec left them.
@@ -132,6 +144,7 @@ impl ProcessTable {
                 args: (!e.args.is_empty()).then(|| Shared::new(e.args.clone())),
                 creds: Some(new),
                 ancestry: None,
+                bounded: None,
                 cgroup_id: Some(e.cgroup_id),
             },
         );
@@ -168,6 +181,7 @@ impl ProcessTable {
                     args: parent.args,
                     creds: None,
                     ancestry: None,
+                    bounded: None,
                     cgroup_id: None,
                 },
             );
@@ -182,6 +196,7 @@ impl ProcessTable {
             args: parent.args.clone(),
             creds: parent.creds,
             ancestry: None,
+            bounded: None,
             cgroup_id: parent.cgroup_id,
         };
         self.insert(pid, child);
@@ -268,6 +283,7 @@ impl ProcessTable {
                         args: p.args.clone(),
                         creds: None,
                         ancestry: None,
+                        bounded: None,
                         cgroup_id: None,
                     },
                 );
@@ -327,6 +343,53 @@ impl ProcessTable {
                 a
             }
         };
+    }
+
+    /// Cuts the ancestry of a process in a container where it leaves the container's
+    /// cgroup: the runtime above the container's init (containerd-shim, conmon, runc, or
+    /// the host's init that adopted an orphaned init) is no ancestor a responder follows,
+    /// and `ppid` names the parent either way. An ancestor's cgroup is the one its exec
+    /// (or its parent's, for a forked child) saw, else /proc's; the cut is made once per
+    /// process and ancestry.
+    pub fn within_container(&mut self, p: &mut Process, cgroup_id: u64, cgroup_path: &str) {
+        if p.ancestors.is_empty() {
+            return;
+        }
+        let generation = self.generation;
+        if let Some(b) = self.procs.get(&p.pid).and_then(|e| e.bounded.as_ref())
+            && b.generation == generation
+            && b.cgroup_id == cgroup_id
+            && Shared::ptr_eq(&b.from, &p.ancestors)
+        {
+            p.ancestors = b.to.clone();
+            return;
+        }
+        let inside = |procs: &crate::FastMap<u32, Entry>, pid: u32| match procs
+            .get(&pid)
+            .and_then(|e| e.cgroup_id)
+        {
+            Some(id) => id == cgroup_id,
+            None => procfs_cgroup(pid).as_deref() == Some(cgroup_path),
+        };
+        let keep = p
+            .ancestors
+            .iter()
+            .take_while(|a| inside(&self.procs, a.pid))
+            .count();
+        let to = if keep == p.ancestors.len() {
+            p.ancestors.clone()
+        } else {
+            Shared::new(p.ancestors[..keep].to_vec())
+        };
+        if let Some(e) = self.procs.get_mut(&p.pid) {
+            e.bounded = Some(Bounded {
+                generation,
+                cgroup_id,
+                from: p.ancestors.clone(),
+                to: to.clone(),
+            });
+        }
+        p.ancestors = to;
     }
 
     /// A program run from a file no path reaches any more reads `/` in `/proc/<pid>/exe`
@@ -389,6 +452,11 @@ impl ProcessTable {
         self.briefs.insert(pid, (Instant::now(), b.clone()));
         b
     }
+}
+
+/// The cgroup v2 path of a running process, from /proc.
+fn procfs_cgroup(pid: u32) -> Option<String> {
+    crate::resolve::cgroup::proc_cgroup(std::path::Path::new("/proc"), pid)
 }
 
 #[cfg(test)]
@@ -527,6 +595,38 @@ mod tests {
             .map(|a| (a.pid, a.comm.as_str()))
             .collect();
         assert_eq!(chain, [(B, "sh"), (A, "containerd-shim")]);
+    }
+
+    #[test]
+    fn a_container_process_lists_its_ancestors_in_the_container_only() {
+        let mut t = ProcessTable::default();
+        // The runtime's shim in the host's cgroup (1), the container's init and its child
+        // in the container's (77).
+        t.exec(&exec(A, 0, "containerd-shim"));
+        t.exec(&Exec {
+            cgroup_id: 77,
+            ..exec(B, A, "sh")
+        });
+        t.fork(C, B);
+        let mut p = process(C, "sh");
+        t.enrich(&mut p);
+        let chain: Vec<_> = p.ancestors.iter().map(|a| a.pid).collect();
+        assert_eq!(chain, [B, A], "the whole ancestry, before the cut");
+        t.within_container(&mut p, 77, "/kubepods/pod-x/c");
+        let chain: Vec<_> = p.ancestors.iter().map(|a| a.pid).collect();
+        assert_eq!(chain, [B], "the shim is outside the container");
+        assert_eq!(p.ppid, Some(B));
+        // Made once: the next event of the process gets the same cut ancestry.
+        let mut again = process(C, "sh");
+        t.enrich(&mut again);
+        t.within_container(&mut again, 77, "/kubepods/pod-x/c");
+        assert!(Shared::ptr_eq(&p.ancestors, &again.ancestors));
+        // The init itself: its parent is the runtime, so no ancestor; ppid says who.
+        let mut init = process(B, "sh");
+        t.enrich(&mut init);
+        t.within_container(&mut init, 77, "/kubepods/pod-x/c");
+        assert!(init.ancestors.is_empty());
+        assert_eq!(init.ppid, Some(A));
     }
 
     #[test]
