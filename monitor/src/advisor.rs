@@ -34,6 +34,9 @@ pub const STATE_FILE: &str = "advisor.json";
 pub const MAX_WORKLOADS: usize = 4096;
 /// Operations remembered per capability (evidence, not a log).
 const MAX_OPERATIONS: usize = 16;
+
+/// Refused capabilities remembered per workload.
+const MAX_DENIED: usize = 41;
 /// Container ids remembered per workload, so that a restart of the daemon (which announces
 /// running containers again) does not count them twice.
 const MAX_RECENT_CONTAINERS: usize = 64;
@@ -307,6 +310,10 @@ pub struct Workload {
     /// Capabilities already alerted on as outside the baseline.
     #[serde(default)]
     pub alerted: BTreeSet<String>,
+    /// Capabilities it tried and was refused (a broken feature or an attack: never a grant
+    /// to add).
+    #[serde(default)]
+    pub denied: BTreeSet<String>,
 }
 
 impl Workload {
@@ -324,6 +331,7 @@ impl Workload {
             learning_since: now,
             baseline: None,
             alerted: BTreeSet::new(),
+            denied: BTreeSet::new(),
         }
     }
 
@@ -559,6 +567,14 @@ impl Advisor {
             _ => {
                 let name = s(&p.capability_name)?;
                 let syscall = s(&p.syscall_name);
+                if s(&p.capability_verdict) == Some("denied")
+                    && s(&p.capability_scope) == Some("host")
+                    && !is_runtime_setup(s(&p.process_comm).unwrap_or(""))
+                    && !is_probing(event.field(&p.capability_audit).as_bool(), name, syscall)
+                    && w.denied.len() < MAX_DENIED
+                {
+                    w.denied.insert(name.to_string());
+                }
                 if s(&p.capability_verdict) != Some("allowed")
                     || s(&p.capability_scope) != Some("host")
                     || is_runtime_setup(s(&p.process_comm).unwrap_or(""))
@@ -698,6 +714,9 @@ pub struct Advice {
     pub used: BTreeMap<String, CapabilityUse>,
     /// Granted but never used.
     pub unused: Option<Vec<String>>,
+    /// Tried and refused.
+    #[serde(default)]
+    pub denied: BTreeSet<String>,
     pub privilege_gain_seen: bool,
     pub baseline: BaselineState,
     /// The `securityContext` to apply.
@@ -753,6 +772,7 @@ impl Advice {
             granted: w.granted.clone(),
             used: w.used.clone(),
             unused: w.unused(),
+            denied: w.denied.clone(),
             privilege_gain_seen: w.privilege_gain_seen,
             baseline: match &w.baseline {
                 Some(b) => BaselineState::Learned {
@@ -824,6 +844,8 @@ fn rfc3339(unix: u64) -> String {
     humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix))
         .to_string()
 }
+
+pub mod check;
 
 #[cfg(test)]
 mod tests;

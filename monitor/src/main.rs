@@ -135,10 +135,15 @@ fn main() -> ExitCode {
             operations,
         } => probe_command(hook, json, &operations),
         Command::Advise { args } => match privmon::cli::advise::run(&args) {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(code) => ExitCode::from(code),
             Err(e) => {
                 eprintln!("privmon advise: {e:#}");
-                ExitCode::FAILURE
+                // --check's 1 and 3 are answers; a check that could not be made is 2.
+                if args.check.is_some() {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::FAILURE
+                }
             }
         },
         Command::Tail { args } => match privmon::cli::tail::run(&args) {

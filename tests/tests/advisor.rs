@@ -309,3 +309,166 @@ fn capability_outside_the_baseline_alerts_after_learning_and_not_during() {
     let a = advice_json(&daemon, &pod);
     assert_eq!(a["baseline"]["state"], "learning", "{a:#}");
 }
+
+/// `privmon advise` with the given arguments: its exit status and stdout.
+fn advise_status(daemon: &Daemon, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(privmon_tests::privmon_bin())
+        .arg("advise")
+        .args(["--address", &daemon.address])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `kubectl patch --local` of `manifest` with `patch` (`strategic` or `json`): the patched
+/// object. kubectl comes with the machine image (docs: README); without it the test fails.
+fn kubectl_patch(manifest: &std::path::Path, kind: &str, patch: &str) -> Value {
+    let dir = std::env::temp_dir().join(unique("privmon-patch-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let patch_file = dir.join("patch");
+    std::fs::write(&patch_file, patch).unwrap();
+    let out = std::process::Command::new("kubectl")
+        .args(["patch", "--local", "-o", "json", "--type", kind, "-f"])
+        .arg(manifest)
+        .arg("--patch-file")
+        .arg(&patch_file)
+        .output()
+        .expect("kubectl is not installed: the machine image has it");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "kubectl patch: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A proposed spec checked against what a workload used, before it is merged: the
+/// workload's spec adds NET_ADMIN, SYS_ADMIN and NET_RAW, it uses only NET_RAW. Its own
+/// manifest passes (exit 0) listing SYS_ADMIN and NET_ADMIN as excess; a manifest that
+/// also drops NET_RAW would break (exit 1, naming the raw socket); a container never seen
+/// is unknown (exit 3). The advice as patches, applied with `kubectl patch --local`, gives
+/// the advised securityContext.
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn a_proposed_spec_is_checked_against_what_was_used_and_the_advice_patches_it() {
+    require_root();
+    let daemon = Daemon::start(&["--baseline-learning-secs", "1"]).unwrap();
+    // Two replicas of the deployment's pod (names as its ReplicaSet makes them).
+    let owner = unique("shop");
+    for suffix in ["x2x4z", "b2c4d"] {
+        let pod = format!("{owner}-7d9f8c6b5-{suffix}");
+        run_in(
+            &daemon,
+            &pod,
+            &["CAP_NET_ADMIN", "CAP_SYS_ADMIN", "CAP_NET_RAW"],
+            &["/bin/trigger", "raw-socket"],
+        );
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let dir = StateDir::new();
+    let manifest = |name: &str, caps: &str| -> PathBuf {
+        let path = dir.0.join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {owner}, namespace: {ns}}}\n\
+                 spec:\n  selector: {{matchLabels: {{app: shop}}}}\n  template:\n    metadata: {{labels: {{app: shop}}}}\n    spec:\n      containers:\n\
+                 \x20     - name: trigger\n        image: trigger:1\n        securityContext:\n          capabilities: {caps}\n\
+                 \x20     - name: never-seen\n        image: side:1\n",
+                ns = privmon_tests::TEST_NAMESPACE,
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let original = manifest("original.yaml", "{add: [NET_ADMIN, SYS_ADMIN, NET_RAW]}");
+    let json_findings = |file: &PathBuf| -> (i32, Value) {
+        let (code, out, err) = advise_status(
+            &daemon,
+            &["--check", file.to_str().unwrap(), "--format", "json"],
+        );
+        (
+            code,
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {err}")),
+        )
+    };
+    // The sidecar was never seen: unknown, 3.
+    let (code, f) = json_findings(&original);
+    assert_eq!(code, 3, "{f:#}");
+    assert_eq!(f[0]["verdict"], "ok", "{f:#}");
+    assert_eq!(f[1]["verdict"], "unknown", "{f:#}");
+    let excess: Vec<&str> = f[0]["excess"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        excess.contains(&"CAP_SYS_ADMIN") && excess.contains(&"CAP_NET_ADMIN"),
+        "{f:#}"
+    );
+    assert!(!excess.contains(&"CAP_NET_RAW"), "{f:#}");
+    // Without the sidecar: 0.
+    let only = dir.0.join("only.yaml");
+    let text = std::fs::read_to_string(&original).unwrap();
+    std::fs::write(
+        &only,
+        text.split("      - name: never-seen").next().unwrap(),
+    )
+    .unwrap();
+    let (code, out, err) = advise_status(&daemon, &["--check", only.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("excess:") && out.contains("SYS_ADMIN"),
+        "{out}"
+    );
+    // Dropping NET_RAW too would break the raw socket: 1.
+    let strict = manifest("strict.yaml", "{drop: [ALL], add: [NET_ADMIN]}");
+    let (code, out, err) = advise_status(&daemon, &["--check", strict.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("would break: NET_RAW is used by socket"),
+        "{out}"
+    );
+    // A file that is not there: the check could not be made, 2.
+    let (code, _, err) = advise_status(&daemon, &["--check", "/nonexistent.yaml"]);
+    assert_eq!(code, 2, "{err}");
+    // The advice as a strategic-merge patch and as JSON patch, applied by kubectl.
+    let (code, smp, err) = advise_status(
+        &daemon,
+        &["--check", only.to_str().unwrap(), "--format", "patch"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!smp.contains("---"), "one object, one document: {smp}");
+    let patched = kubectl_patch(&only, "strategic", &smp);
+    let sc = &patched["spec"]["template"]["spec"]["containers"][0]["securityContext"];
+    assert_eq!(
+        sc["capabilities"]["drop"],
+        serde_json::json!(["ALL"]),
+        "{patched:#}"
+    );
+    assert_eq!(
+        sc["capabilities"]["add"],
+        serde_json::json!(["NET_RAW"]),
+        "{patched:#}"
+    );
+    assert_eq!(sc["privileged"], false, "{patched:#}");
+    let (code, jp, err) = advise_status(
+        &daemon,
+        &["--check", only.to_str().unwrap(), "--format", "json-patch"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let ops: Value = serde_json::from_str(&jp).unwrap();
+    let patched_json = kubectl_patch(&only, "json", &ops[0]["patch"].to_string());
+    assert_eq!(
+        patched_json["spec"]["template"]["spec"]["containers"][0]["securityContext"], *sc,
+        "both patches give the same securityContext"
+    );
+    daemon.stop().unwrap();
+}

@@ -1,10 +1,17 @@
 //! `privmon advise`: the least-privilege advice of a running daemon (`GET /advice`), as a
-//! `securityContext` to apply, `docker run` flags, or JSON.
+//! `securityContext` to apply, `docker run` flags, or JSON; with `--check`, a proposed spec
+//! checked against what was used, and the advice as patches of it.
+
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use serde::Deserialize as _;
 use serde_json::Value;
 
-use crate::cli::client::DaemonArgs;
+use crate::{
+    advisor::{Advice, check},
+    cli::client::DaemonArgs,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -14,6 +21,11 @@ pub enum Format {
     Json,
     /// `docker run` / `podman run` flags, one line per workload.
     Docker,
+    /// With `--check`: strategic-merge patches of the manifests' objects (YAML documents).
+    Patch,
+    /// With `--check`: RFC 6902 operations per object, each container guarded by a `test`
+    /// of its name.
+    JsonPatch,
 }
 
 #[derive(Clone, Debug, clap::Args)]
@@ -35,6 +47,12 @@ pub struct AdviseArgs {
     /// baselines again.
     #[arg(long)]
     pub reset: bool,
+    /// Check the containers of these Kubernetes manifests (Pod, Deployment, StatefulSet,
+    /// DaemonSet, ReplicaSet, Job, CronJob; several documents per file; initContainers too)
+    /// against what privmon saw them use. Exit status: 0 when nothing would break, 1 when
+    /// something would, 3 when nothing is known (2: the check could not be made).
+    #[arg(long, value_name = "FILE")]
+    pub check: Option<PathBuf>,
 }
 
 impl AdviseArgs {
@@ -50,7 +68,16 @@ impl AdviseArgs {
     }
 }
 
-pub fn run(args: &AdviseArgs) -> anyhow::Result<()> {
+/// Runs the command; its exit status.
+pub fn run(args: &AdviseArgs) -> anyhow::Result<u8> {
+    if let Some(file) = &args.check {
+        anyhow::ensure!(!args.reset, "--check and --reset do not go together");
+        return run_check(args, file);
+    }
+    anyhow::ensure!(
+        !matches!(args.format, Format::Patch | Format::JsonPatch),
+        "--format patch and json-patch need --check FILE: the manifests to patch"
+    );
     let body = if args.reset {
         args.daemon.post(&args.url("/advice/reset"))?
     } else {
@@ -60,14 +87,79 @@ pub fn run(args: &AdviseArgs) -> anyhow::Result<()> {
         serde_json::from_reader(body.into_reader()).context("reading privmon's answer")?;
     if args.reset {
         println!("reset {} workload(s)", answer["reset"]);
-        return Ok(());
+        return Ok(0);
     }
     let advice = answer.as_array().cloned().unwrap_or_default();
     if advice.is_empty() && args.format != Format::Json {
         anyhow::bail!("no workload matches (privmon advises on containers it has seen)");
     }
     print!("{}", render(&advice, args.format)?);
-    Ok(())
+    Ok(0)
+}
+
+/// The manifests of a file, every YAML document (empty ones left out).
+pub fn manifests(file: &Path) -> anyhow::Result<Vec<Value>> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let mut docs = Vec::new();
+    for d in serde_yaml_ng::Deserializer::from_str(&text) {
+        let v = Value::deserialize(d).with_context(|| format!("{}: not YAML", file.display()))?;
+        if !v.is_null() {
+            docs.push(v);
+        }
+    }
+    Ok(docs)
+}
+
+fn run_check(args: &AdviseArgs, file: &Path) -> anyhow::Result<u8> {
+    let docs = manifests(file)?;
+    let proposed =
+        check::containers_of(&docs).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    anyhow::ensure!(
+        !proposed.is_empty(),
+        "{}: no pod template in it (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob)",
+        file.display()
+    );
+    let body = args.daemon.get(&args.url("/advice"))?;
+    let advice: Vec<Advice> =
+        serde_json::from_reader(body.into_reader()).context("reading privmon's advice")?;
+    let findings = check::check(&proposed, &advice);
+    match args.format {
+        Format::Yaml => print!("{}", check::report(&findings)),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&findings)?),
+        Format::Docker => anyhow::bail!("--format docker does not apply to --check"),
+        Format::Patch => {
+            let patches = check::strategic_merge_patches(&docs, &findings, &advice);
+            anyhow::ensure!(
+                !patches.is_empty(),
+                "no container of {} has advice",
+                file.display()
+            );
+            let mut out = String::from(
+                "# privmon advice as strategic-merge patches (kubectl patch --type strategic):\n\
+                 # containers merge by name; capabilities.add and .drop are replaced whole\n",
+            );
+            // Documents separated by `---`, none before the first: a file of one object is
+            // a patch file as it is.
+            for (i, p) in patches.iter().enumerate() {
+                if i > 0 {
+                    out.push_str("---\n");
+                }
+                out.push_str(&serde_yaml_ng::to_string(p)?);
+            }
+            print!("{out}");
+        }
+        Format::JsonPatch => {
+            let patches = check::json_patches(&docs, &findings, &advice);
+            anyhow::ensure!(
+                !patches.is_empty(),
+                "no container of {} has advice",
+                file.display()
+            );
+            println!("{}", serde_json::to_string_pretty(&patches)?);
+        }
+    }
+    Ok(check::exit_status(&findings))
 }
 
 /// The advice in `format`.
@@ -86,6 +178,9 @@ pub fn render(advice: &[Value], format: Format) -> anyhow::Result<String> {
                 format!("# {}\n{}\n", workload(a), flags.join(" "))
             })
             .collect(),
+        Format::Patch | Format::JsonPatch => {
+            anyhow::bail!("--format patch and json-patch need --check FILE")
+        }
         Format::Yaml => {
             let docs: Vec<String> = advice
                 .iter()

@@ -30,36 +30,7 @@ const SENSITIVE_PATHS: &[&str] = &[
     "/var/run/crio/crio.sock",
 ];
 
-/// Docker's and containerd's default capability set.
-pub const DEFAULT_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
-
-/// CRI-O's (smaller) default capability set.
-const CRIO_DEFAULT_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_KILL",
-];
+pub use crate::catalog::capabilities::{CRIO_DEFAULT_CAPS, DOCKER_DEFAULT_CAPS as DEFAULT_CAPS};
 
 /// The parts of an OCI runtime config the posture reads.
 #[derive(Deserialize, Default, Debug)]
