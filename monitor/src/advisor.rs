@@ -655,8 +655,180 @@ impl Advisor {
         self.workloads
             .values()
             .filter(|w| filter.matches(&w.id))
-            .map(|w| Advice::new(w, now))
+            .map(|w| Advice::new(w, now.max(w.last_seen).saturating_sub(w.first_seen)))
             .collect()
+    }
+
+    /// Every workload's observations, for `privmon baseline export` (`GET /baseline`).
+    pub fn export(&self, node: &str, now: u64) -> Export {
+        let mut workloads: Vec<Workload> = self.workloads.values().cloned().collect();
+        workloads.sort_by(|a, b| a.id.cmp(&b.id));
+        Export::new(node, now, workloads)
+    }
+}
+
+/// What one daemon learned, as `privmon baseline export` writes it and `privmon advise
+/// --merge` reads it (docs/advisor.md): versioned, with a digest of its workloads.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Export {
+    /// `privmon-baseline`.
+    pub format: String,
+    pub version: u32,
+    /// The node it was learned on.
+    pub node: String,
+    /// Unix seconds.
+    pub exported_at: u64,
+    pub workloads: Vec<Workload>,
+    /// FNV-1a (128 bits, hex) of `workloads` as JSON: a file edited or cut since is refused.
+    pub digest: String,
+}
+
+/// The export format's name and version (a newer version is refused, not guessed at).
+pub const EXPORT_FORMAT: &str = "privmon-baseline";
+pub const EXPORT_VERSION: u32 = 1;
+
+impl Export {
+    fn new(node: &str, now: u64, workloads: Vec<Workload>) -> Export {
+        let digest = workloads_digest(&workloads);
+        Export {
+            format: EXPORT_FORMAT.to_string(),
+            version: EXPORT_VERSION,
+            node: node.to_string(),
+            exported_at: now,
+            workloads,
+            digest,
+        }
+    }
+
+    /// Reads an export, refusing (with the reason) one of another format, a newer
+    /// version, or whose digest does not match its workloads.
+    pub fn parse(text: &str) -> Result<Export, String> {
+        let head: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+        if head["format"] != EXPORT_FORMAT {
+            return Err(format!(
+                "not a {EXPORT_FORMAT} file (format: {})",
+                head["format"]
+            ));
+        }
+        match head["version"].as_u64() {
+            Some(v) if v == u64::from(EXPORT_VERSION) => {}
+            Some(v) if v > u64::from(EXPORT_VERSION) => {
+                return Err(format!(
+                    "version {v} is newer than this privmon reads ({EXPORT_VERSION}): upgrade privmon"
+                ));
+            }
+            other => return Err(format!("unknown version {other:?}")),
+        }
+        let export: Export =
+            serde_json::from_value(head).map_err(|e| format!("not a valid export: {e}"))?;
+        let digest = workloads_digest(&export.workloads);
+        if digest != export.digest {
+            return Err(format!(
+                "its workloads do not match its digest ({} != {digest}): edited or cut",
+                export.digest
+            ));
+        }
+        Ok(export)
+    }
+}
+
+fn workloads_digest(workloads: &[Workload]) -> String {
+    let json = serde_json::to_vec(workloads).unwrap_or_default();
+    format!("{:032x}", crate::digest::fnv1a_128(&json))
+}
+
+/// The workloads of several nodes' exports, each workload merged across them: the union of
+/// what was used (earliest first use, latest last use, checks summed), instances summed
+/// (a container seen by two exports counted once), privileges gained on any node, a
+/// baseline learned where any node learned one; and the observation time summed over
+/// nodes (each node's last sight less its first).
+pub fn merge(exports: &[Export]) -> Vec<(Workload, u64)> {
+    let mut by_id: BTreeMap<WorkloadId, (Workload, u64)> = BTreeMap::new();
+    for e in exports {
+        for w in &e.workloads {
+            let observed = w.last_seen.saturating_sub(w.first_seen);
+            match by_id.get_mut(&w.id) {
+                None => {
+                    by_id.insert(w.id.clone(), (w.clone(), observed));
+                }
+                Some((m, total)) => {
+                    m.absorb(w);
+                    *total += observed;
+                }
+            }
+        }
+    }
+    by_id.into_values().collect()
+}
+
+/// Advice for merged workloads (see [`merge`]), filtered.
+pub fn advise_merged(merged: &[(Workload, u64)], filter: &Filter) -> Vec<Advice> {
+    merged
+        .iter()
+        .filter(|(w, _)| filter.matches(&w.id))
+        .map(|(w, observed)| Advice::new(w, *observed))
+        .collect()
+}
+
+impl Workload {
+    /// Adds another node's observations of the same workload.
+    fn absorb(&mut self, o: &Workload) {
+        let shared = o
+            .recent_containers
+            .iter()
+            .filter(|c| self.recent_containers.contains(c))
+            .count() as u64;
+        self.instances = (self.instances + o.instances).saturating_sub(shared);
+        for c in &o.recent_containers {
+            if !self.recent_containers.contains(c) {
+                self.recent_containers.push(c.clone());
+            }
+        }
+        let excess = self
+            .recent_containers
+            .len()
+            .saturating_sub(MAX_RECENT_CONTAINERS);
+        self.recent_containers.drain(..excess);
+        if o.last_seen > self.last_seen {
+            self.granted = o.granted.clone();
+        }
+        self.first_seen = self.first_seen.min(o.first_seen);
+        self.last_seen = self.last_seen.max(o.last_seen);
+        for (cap, u) in &o.used {
+            let m = self
+                .used
+                .entry(cap.clone())
+                .or_insert_with(|| CapabilityUse {
+                    first_seen: u.first_seen,
+                    ..CapabilityUse::default()
+                });
+            m.first_seen = m.first_seen.min(u.first_seen);
+            m.last_seen = m.last_seen.max(u.last_seen);
+            m.checks = m.checks.saturating_add(u.checks);
+            for op in &u.operations {
+                if m.operations.len() < MAX_OPERATIONS {
+                    m.operations.insert(op.clone());
+                }
+            }
+        }
+        self.last_new_capability = self.used.values().map(|u| u.first_seen).max();
+        self.privilege_gain_seen |= o.privilege_gain_seen;
+        self.learning_since = self.learning_since.min(o.learning_since);
+        self.baseline = match (self.baseline.take(), &o.baseline) {
+            (None, None) => None,
+            (a, b) => Some(
+                a.into_iter()
+                    .flatten()
+                    .chain(b.iter().flatten().cloned())
+                    .collect(),
+            ),
+        };
+        self.alerted.extend(o.alerted.iter().cloned());
+        for d in &o.denied {
+            if self.denied.len() < MAX_DENIED {
+                self.denied.insert(d.clone());
+            }
+        }
     }
 }
 
@@ -737,7 +909,7 @@ fn short(cap: &str) -> &str {
 }
 
 impl Advice {
-    fn new(w: &Workload, now: u64) -> Advice {
+    fn new(w: &Workload, observed_secs: u64) -> Advice {
         let add: Vec<&str> = w.used.keys().map(|c| short(c)).collect();
         let mut sc = serde_json::json!({
             "privileged": false,
@@ -766,7 +938,7 @@ impl Advice {
         }
         Advice {
             workload: w.id.clone(),
-            observed_secs: now.max(w.last_seen).saturating_sub(w.first_seen),
+            observed_secs,
             instances: w.instances,
             last_new_capability: w.last_new_capability,
             granted: w.granted.clone(),

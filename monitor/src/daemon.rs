@@ -96,7 +96,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let hub = Arc::new(Hub::new(config.stream_history, STREAM_LAG));
     let advisor = Arc::new(Mutex::new(load_advisor(&config)));
     metrics.register(advisor.clone());
-    let api = http::Api::new(&config, metrics.clone(), hub.clone(), advisor.clone())?;
+    let api = http::Api::new(
+        &config,
+        metrics.clone(),
+        hub.clone(),
+        advisor.clone(),
+        &node,
+    )?;
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(http::serve(listener, Arc::new(api), async {
         let _ = http_stopped.await;

@@ -13,6 +13,8 @@ pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomS
 
 // What is watched: static tables (capabilities, operations, syscalls).
 pub mod catalog;
+// A stable digest of bytes (ids, file integrity).
+pub mod digest;
 
 // Configuration, the bounded batch queues between the daemon's threads, and what each
 // stage exports to the metrics.

@@ -80,10 +80,25 @@ enum Command {
         #[command(flatten)]
         args: privmon::cli::advise::AdviseArgs,
     },
+    /// What the advisor learned, to merge with other nodes' (`privmon advise --merge`).
+    Baseline {
+        #[command(subcommand)]
+        command: BaselineCommand,
+    },
     /// Check and list alert rules.
     Rules {
         #[command(subcommand)]
         command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BaselineCommand {
+    /// Write every workload's observations on this node (`GET /baseline`) as a versioned
+    /// JSON document with a digest (docs/advisor.md).
+    Export {
+        #[command(flatten)]
+        args: privmon::cli::advise::ExportArgs,
     },
 }
 
@@ -144,6 +159,15 @@ fn main() -> ExitCode {
                 } else {
                     ExitCode::FAILURE
                 }
+            }
+        },
+        Command::Baseline {
+            command: BaselineCommand::Export { args },
+        } => match privmon::cli::advise::export(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("privmon baseline export: {e:#}");
+                ExitCode::FAILURE
             }
         },
         Command::Tail { args } => match privmon::cli::tail::run(&args) {

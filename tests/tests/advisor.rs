@@ -472,3 +472,123 @@ fn a_proposed_spec_is_checked_against_what_was_used_and_the_advice_patches_it() 
     );
     daemon.stop().unwrap();
 }
+
+/// One workload's replicas on two nodes: each node's daemon (its own state, running while
+/// only its replica does, as a node sees only its own containers) exports what it learned;
+/// the exports merge into one workload (instances added up) whose advice keeps only
+/// NET_RAW, and `--check` of the merged advice passes the workload's own manifest and fails
+/// one that drops NET_RAW. A file edited after export is refused.
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn replicas_on_two_nodes_merge_into_one_advice() {
+    require_root();
+    let owner = unique("cart");
+    let dir = StateDir::new();
+    let mut exports = Vec::new();
+    for (node, suffix) in [("node-a", "x2x4z"), ("node-b", "b2c4d")] {
+        let state = StateDir::new();
+        let daemon = Daemon::start(&[
+            "--state-dir",
+            state.arg(),
+            "--node-name",
+            node,
+            "--baseline-learning-secs",
+            "1",
+        ])
+        .unwrap();
+        run_in(
+            &daemon,
+            &format!("{owner}-7d9f8c6b5-{suffix}"),
+            &["CAP_NET_ADMIN", "CAP_SYS_ADMIN", "CAP_NET_RAW"],
+            &["/bin/trigger", "raw-socket"],
+        );
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let file = dir.0.join(format!("{node}.json"));
+        let out = std::process::Command::new(privmon_tests::privmon_bin())
+            .args(["baseline", "export", "--address", &daemon.address, "--out"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let export: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(export["node"], node);
+        assert_eq!(export["version"], 1);
+        exports.push(file);
+        daemon.stop().unwrap();
+    }
+    let files: Vec<&str> = exports.iter().map(|p| p.to_str().unwrap()).collect();
+    let mut args = vec!["advise", "--merge"];
+    args.extend(&files);
+    args.extend(["--pod", owner.as_str(), "--format", "json"]);
+    let out = std::process::Command::new(privmon_tests::privmon_bin())
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let advice: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(advice.as_array().map(Vec::len), Some(1), "{advice:#}");
+    let a = &advice[0];
+    assert_eq!(a["instances"], 2, "one replica per node: {a:#}");
+    assert_eq!(
+        a["security_context"]["capabilities"],
+        serde_json::json!({"drop": ["ALL"], "add": ["NET_RAW"]}),
+        "{a:#}"
+    );
+    // The merged advice gates a proposed spec, with no daemon running.
+    let manifest = |name: &str, caps: &str| -> PathBuf {
+        let path = dir.0.join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {owner}, namespace: {}}}\n\
+                 spec:\n  template:\n    spec:\n      containers:\n      - name: trigger\n\
+                 \x20       securityContext: {{capabilities: {caps}}}\n",
+                privmon_tests::TEST_NAMESPACE
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let check = |file: &PathBuf| -> (i32, String) {
+        let mut args = vec!["advise", "--check", file.to_str().unwrap(), "--merge"];
+        args.extend(&files);
+        let out = std::process::Command::new(privmon_tests::privmon_bin())
+            .args(&args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (code, out) = check(&manifest(
+        "own.yaml",
+        "{add: [NET_ADMIN, SYS_ADMIN, NET_RAW]}",
+    ));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("SYS_ADMIN") && out.contains("NET_ADMIN") && out.contains("excess"),
+        "{out}"
+    );
+    let (code, out) = check(&manifest("strict.yaml", "{drop: [ALL]}"));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("NET_RAW is used by socket"), "{out}");
+    // An export edited after it was written is refused, naming the file.
+    let text = std::fs::read_to_string(&exports[0]).unwrap();
+    std::fs::write(&exports[0], text.replace("\"socket\"", "\"mount\"")).unwrap();
+    let (code, out) = check(&manifest("own2.yaml", "{add: [NET_RAW]}"));
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("node-a.json") && out.contains("digest"),
+        "{out}"
+    );
+}

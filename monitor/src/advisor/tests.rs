@@ -281,3 +281,70 @@ fn only_execs_that_raise_privileges_keep_privilege_escalation_allowed() {
         ids(1000, 1000, &[])
     )));
 }
+
+#[test]
+fn nodes_exports_merge_into_one_workload_and_round_trip() {
+    // Node 1 saw replica A use NET_RAW; node 2 saw replica B use CHOWN, and A again.
+    let all = ["CAP_CHOWN", "CAP_NET_RAW", "CAP_SYS_ADMIN"];
+    let mut n1 = Advisor::new(60, None);
+    n1.observe(&start(POD_A, "a1", &all, false), 100);
+    n1.observe(&check(POD_A, "a1", "CAP_NET_RAW", "socket", "ping"), 110);
+    let mut n2 = Advisor::new(60, None);
+    n2.observe(&start(POD_B, "b1", &all, false), 200);
+    n2.observe(&start(POD_A, "a1", &all, false), 201);
+    n2.observe(&check(POD_B, "b1", "CAP_CHOWN", "chown", "web"), 250);
+    n2.observe(&check(POD_A, "a1", "CAP_NET_RAW", "sendto", "ping"), 260);
+    let (e1, e2) = (n1.export("node-1", 300), n2.export("node-2", 300));
+    // Round trip: what is written reads back the same.
+    let text = serde_json::to_string(&e1).unwrap();
+    let back = Export::parse(&text).unwrap();
+    assert_eq!(back.workloads, e1.workloads);
+    assert_eq!(back.node, "node-1");
+    let merged = merge(&[
+        e1,
+        Export::parse(&serde_json::to_string(&e2).unwrap()).unwrap(),
+    ]);
+    assert_eq!(merged.len(), 1);
+    let (w, observed) = &merged[0];
+    assert_eq!(w.id.to_string(), "shop/web/web");
+    // a1 was seen by both nodes: counted once.
+    assert_eq!(w.instances, 2);
+    assert_eq!(w.first_seen, 100);
+    assert_eq!(w.last_seen, 260);
+    assert_eq!(*observed, 10 + 60, "each node's span, summed");
+    let raw = &w.used["CAP_NET_RAW"];
+    assert_eq!(raw.first_seen, 110, "the earliest first use");
+    assert_eq!(raw.checks, 2);
+    assert_eq!(
+        raw.operations
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        ["sendto", "socket"]
+    );
+    let advice = advise_merged(&merged, &Filter::default());
+    assert_eq!(
+        advice[0].security_context["capabilities"]["add"],
+        json!(["CHOWN", "NET_RAW"])
+    );
+    assert_eq!(advice[0].observed_secs, 70);
+}
+
+#[test]
+fn an_export_edited_cut_or_newer_is_refused_with_the_reason() {
+    let mut a = Advisor::new(60, None);
+    a.observe(&start(POD_A, "a1", &["CAP_NET_RAW"], false), 100);
+    a.observe(&check(POD_A, "a1", "CAP_NET_RAW", "socket", "ping"), 110);
+    let text = serde_json::to_string(&a.export("n", 120)).unwrap();
+    let edited = text.replace("\"socket\"", "\"mount\"");
+    assert!(Export::parse(&edited).unwrap_err().contains("digest"));
+    let cut = &text[..text.len() / 2];
+    assert!(Export::parse(cut).unwrap_err().contains("not JSON"));
+    let newer = text.replace("\"version\":1", "\"version\":2");
+    assert!(Export::parse(&newer).unwrap_err().contains("newer"));
+    assert!(
+        Export::parse("{\"format\": \"other\"}")
+            .unwrap_err()
+            .contains("not a privmon-baseline")
+    );
+}

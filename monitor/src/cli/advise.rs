@@ -53,6 +53,60 @@ pub struct AdviseArgs {
     /// something would, 3 when nothing is known (2: the check could not be made).
     #[arg(long, value_name = "FILE")]
     pub check: Option<PathBuf>,
+    /// Advise from these baseline exports (`privmon baseline export` of several nodes)
+    /// merged, instead of asking a daemon: replicas spread over nodes add up.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub merge: Vec<PathBuf>,
+}
+
+/// `privmon baseline export`: what a daemon learned, to merge with other nodes'.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
+    /// Write it here instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Runs `privmon baseline export`.
+pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
+    let body = args.daemon.get(&args.daemon.url("/baseline", &[]))?;
+    let text = body
+        .into_with_config()
+        .limit(256 << 20)
+        .read_to_string()
+        .context("reading privmon's baseline")?;
+    // What the daemon sent is checked as any reader will check it.
+    crate::advisor::Export::parse(&text)
+        .map_err(|e| anyhow::anyhow!("the daemon's export: {e}"))?;
+    match &args.out {
+        Some(path) => std::fs::write(path, text + "\n")
+            .with_context(|| format!("writing {}", path.display()))?,
+        None => println!("{text}"),
+    }
+    Ok(())
+}
+
+/// The merged advice of baseline export files, filtered as the daemon filters.
+fn merged_advice(args: &AdviseArgs) -> anyhow::Result<Vec<Advice>> {
+    let mut exports = Vec::new();
+    for path in &args.merge {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let e = crate::advisor::Export::parse(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        exports.push(e);
+    }
+    let filter = crate::advisor::Filter {
+        namespace: args.namespace.clone(),
+        pod: args.pod.clone(),
+        container: args.container.clone(),
+    };
+    Ok(crate::advisor::advise_merged(
+        &crate::advisor::merge(&exports),
+        &filter,
+    ))
 }
 
 impl AdviseArgs {
@@ -70,14 +124,28 @@ impl AdviseArgs {
 
 /// Runs the command; its exit status.
 pub fn run(args: &AdviseArgs) -> anyhow::Result<u8> {
+    anyhow::ensure!(
+        !(args.reset && (args.check.is_some() || !args.merge.is_empty())),
+        "--reset goes with neither --check nor --merge"
+    );
     if let Some(file) = &args.check {
-        anyhow::ensure!(!args.reset, "--check and --reset do not go together");
         return run_check(args, file);
     }
     anyhow::ensure!(
         !matches!(args.format, Format::Patch | Format::JsonPatch),
         "--format patch and json-patch need --check FILE: the manifests to patch"
     );
+    if !args.merge.is_empty() {
+        let advice: Vec<Value> = merged_advice(args)?
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<_, _>>()?;
+        if advice.is_empty() && args.format != Format::Json {
+            anyhow::bail!("no workload of those files matches");
+        }
+        print!("{}", render(&advice, args.format)?);
+        return Ok(0);
+    }
     let body = if args.reset {
         args.daemon.post(&args.url("/advice/reset"))?
     } else {
@@ -120,9 +188,12 @@ fn run_check(args: &AdviseArgs, file: &Path) -> anyhow::Result<u8> {
         "{}: no pod template in it (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob)",
         file.display()
     );
-    let body = args.daemon.get(&args.url("/advice"))?;
-    let advice: Vec<Advice> =
-        serde_json::from_reader(body.into_reader()).context("reading privmon's advice")?;
+    let advice: Vec<Advice> = if args.merge.is_empty() {
+        let body = args.daemon.get(&args.url("/advice"))?;
+        serde_json::from_reader(body.into_reader()).context("reading privmon's advice")?
+    } else {
+        merged_advice(args)?
+    };
     let findings = check::check(&proposed, &advice);
     match args.format {
         Format::Yaml => print!("{}", check::report(&findings)),

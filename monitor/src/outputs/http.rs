@@ -38,6 +38,8 @@ pub struct Api {
     token: Option<String>,
     /// The stream is served on loopback, or anywhere with a token.
     stream_open: bool,
+    /// This node's name, in baseline exports.
+    node: String,
 }
 
 impl Api {
@@ -46,6 +48,7 @@ impl Api {
         metrics: Arc<Metrics>,
         hub: Arc<Hub>,
         advisor: Arc<Mutex<Advisor>>,
+        node: &str,
     ) -> anyhow::Result<Api> {
         let token = match (&config.api_token, &config.api_token_file) {
             (Some(t), _) => Some(t.trim().to_string()),
@@ -76,6 +79,7 @@ impl Api {
             advisor,
             token,
             stream_open,
+            node: node.to_string(),
         })
     }
 }
@@ -104,6 +108,7 @@ pub async fn serve(
         .route("/events", get(events_handler))
         .route("/advice", get(advice_handler))
         .route("/advice/reset", post(reset_handler))
+        .route("/baseline", get(baseline_handler))
         .with_state(api);
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -202,6 +207,19 @@ async fn advice_handler(
         .unwrap_or_else(|e| e.into_inner())
         .advise(&filter, advisor::unix_now());
     axum::Json(advice).into_response()
+}
+
+/// `GET /baseline`: every workload's observations, as `privmon baseline export` writes them.
+async fn baseline_handler(State(api): State<Arc<Api>>, headers: HeaderMap) -> Response {
+    if let Some(r) = refused(&api, &headers) {
+        return r;
+    }
+    let export = api
+        .advisor
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .export(&api.node, advisor::unix_now());
+    axum::Json(export).into_response()
 }
 
 /// `POST /advice/reset?namespace=&pod=&container=`: forget the matching workloads' use and
