@@ -34,11 +34,16 @@ type Resource = Vec<(String, String)>;
 const MAX_RECORDS: usize = 512;
 
 pub fn worker(settings: Settings, rx: queue::Receiver<Arc<Record>>, stats: Arc<SinkStats>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(settings.timeout))
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = super::webhook::agent(settings.timeout);
+    let post = super::webhook::Post {
+        url: &settings.url,
+        content_type: "application/json",
+        headers: &settings.headers,
+        attempts: settings.attempts,
+        backoff: settings.backoff,
+        // The OTLP/HTTP spec's retryable answers.
+        retry: |status| matches!(status, 429 | 502 | 503 | 504),
+    };
     let mut failing = false;
     while let Ok(mut batch) = rx.recv() {
         while batch.len() < MAX_RECORDS {
@@ -50,8 +55,9 @@ pub fn worker(settings: Settings, rx: queue::Receiver<Arc<Record>>, stats: Arc<S
         for chunk in batch.chunks(MAX_RECORDS) {
             let body = request(chunk, SystemTime::now()).to_string();
             let n = chunk.len() as u64;
-            match send(&agent, &settings, &body) {
-                Ok(rejected) => {
+            match post.send(&agent, &body) {
+                Ok(answer) => {
+                    let rejected = rejected(&answer);
                     let rejected = rejected.min(n);
                     stats.delivered.fetch_add(n - rejected, Relaxed);
                     stats.lost.fetch_add(rejected, Relaxed);
@@ -71,40 +77,6 @@ pub fn worker(settings: Settings, rx: queue::Receiver<Arc<Record>>, stats: Arc<S
             }
         }
     }
-}
-
-/// POSTs one request; the number of records the collector says it rejected.
-fn send(agent: &ureq::Agent, s: &Settings, body: &str) -> Result<u64, String> {
-    let mut wait = s.backoff;
-    let mut last = String::new();
-    for attempt in 0..s.attempts.max(1) {
-        if attempt > 0 {
-            std::thread::sleep(wait);
-            wait = (wait * 2).min(Duration::from_secs(30));
-        }
-        let mut req = agent
-            .post(&s.url)
-            .header("Content-Type", "application/json");
-        for (k, v) in &s.headers {
-            req = req.header(k.as_str(), v.as_str());
-        }
-        match req.send(body) {
-            Ok(mut resp) if resp.status().is_success() => {
-                let answer = resp.body_mut().read_to_string().unwrap_or_default();
-                return Ok(rejected(&answer));
-            }
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                last = format!("HTTP {status}");
-                // The OTLP/HTTP spec's retryable answers: 429, 502, 503, 504.
-                if !matches!(status, 429 | 502 | 503 | 504) {
-                    return Err(last);
-                }
-            }
-            Err(e) => last = e.to_string(),
-        }
-    }
-    Err(last)
 }
 
 /// `partialSuccess.rejectedLogRecords` of an `ExportLogsServiceResponse` (an int64, which

@@ -27,12 +27,75 @@ pub struct Settings {
     pub backoff: Duration,
 }
 
-pub fn worker(settings: Settings, rx: queue::Receiver<Arc<Record>>, stats: Arc<SinkStats>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(settings.timeout))
+/// An HTTP client whose every request gives up after `timeout`, and that hands over error
+/// statuses as answers (the caller decides what to retry).
+pub(super) fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
         .http_status_as_error(false)
         .build()
-        .into();
+        .into()
+}
+
+/// One POST of a network sink, tried up to `attempts` times with a doubling wait (at most
+/// 30 s) while the answer is a connection error or a status `retry` accepts.
+pub(super) struct Post<'a> {
+    pub url: &'a str,
+    pub content_type: &'a str,
+    pub headers: &'a [(String, String)],
+    pub attempts: u32,
+    pub backoff: Duration,
+    pub retry: fn(u16) -> bool,
+}
+
+impl Post<'_> {
+    /// Sends `body`; the body of the success answer, or the last failure.
+    pub fn send(&self, agent: &ureq::Agent, body: &str) -> Result<String, String> {
+        let mut wait = self.backoff;
+        let mut last = String::new();
+        for attempt in 0..self.attempts.max(1) {
+            if attempt > 0 {
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_secs(30));
+            }
+            let mut req = agent
+                .post(self.url)
+                .header("Content-Type", self.content_type);
+            for (k, v) in self.headers {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            match req.send(body) {
+                Ok(mut resp) if resp.status().is_success() => {
+                    return Ok(resp.body_mut().read_to_string().unwrap_or_default());
+                }
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    last = format!("HTTP {status}");
+                    if !(self.retry)(status) {
+                        return Err(last);
+                    }
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(last)
+    }
+}
+
+pub fn worker(settings: Settings, rx: queue::Receiver<Arc<Record>>, stats: Arc<SinkStats>) {
+    let agent = agent(settings.timeout);
+    let post = Post {
+        url: &settings.url,
+        content_type: match settings.format {
+            Format::Cloudevents => "application/cloudevents+json",
+            Format::Privmon | Format::Falcosidekick => "application/json",
+        },
+        headers: &[],
+        attempts: settings.attempts,
+        backoff: settings.backoff,
+        // A request refused as such (4xx) will not do better again, except 429.
+        retry: |status| !(400..500).contains(&status) || status == 429,
+    };
     let mut failing = false;
     for r in rx.iter() {
         let body = match settings.format {
@@ -50,8 +113,8 @@ pub fn worker(settings: Settings, rx: queue::Receiver<Arc<Record>>, stats: Arc<S
                 }
             }
         };
-        match deliver(&agent, &settings, &body) {
-            Ok(()) => {
+        match post.send(&agent, &body) {
+            Ok(_) => {
                 stats.delivered.fetch_add(1, Relaxed);
                 if failing {
                     info!(url = %settings.url, "webhook: delivering again");
@@ -68,38 +131,6 @@ pub fn worker(settings: Settings, rx: queue::Receiver<Arc<Record>>, stats: Arc<S
             }
         }
     }
-}
-
-fn deliver(agent: &ureq::Agent, s: &Settings, body: &str) -> Result<(), String> {
-    let mut wait = s.backoff;
-    let mut last = String::new();
-    for attempt in 0..s.attempts.max(1) {
-        if attempt > 0 {
-            std::thread::sleep(wait);
-            wait = (wait * 2).min(Duration::from_secs(30));
-        }
-        let content_type = match s.format {
-            Format::Cloudevents => "application/cloudevents+json",
-            Format::Privmon | Format::Falcosidekick => "application/json",
-        };
-        match agent
-            .post(&s.url)
-            .header("Content-Type", content_type)
-            .send(body)
-        {
-            Ok(resp) if resp.status().is_success() => return Ok(()),
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                last = format!("HTTP {status}");
-                // The request itself is refused: retrying will not help (except 429).
-                if (400..500).contains(&status) && status != 429 {
-                    return Err(last);
-                }
-            }
-            Err(e) => last = e.to_string(),
-        }
-    }
-    Err(last)
 }
 
 /// Falco's priority names for privmon's severities.
