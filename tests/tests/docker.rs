@@ -269,6 +269,37 @@ fn docker_containers_start_with_their_posture() {
         [] as [&str; 0],
         "{p:#}"
     );
+    // `privmon advise --check` of a docker run command line for that container: dropping
+    // every capability would break its mount (exit 1); adding SYS_ADMIN breaks nothing,
+    // but its baseline is still being learned (exit 3).
+    let name = start["container"]["name"].as_str().unwrap().to_string();
+    let dir = std::env::temp_dir().join(unique("privmon-docker-check-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let check = |flags: &str| -> (i32, String) {
+        let file = dir.join("run.sh");
+        std::fs::write(
+            &file,
+            format!("# proposed\ndocker run -d --name {name} {flags} \\\n  {IMAGE} sh\n"),
+        )
+        .unwrap();
+        let out = std::process::Command::new(privmon_tests::privmon_bin())
+            .args(["advise", "--address", &daemon.address, "--check"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (code, out) = check("--cap-drop ALL");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("SYS_ADMIN is used by mount"), "{out}");
+    let (code, out) = check("--cap-add SYS_ADMIN");
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("still learning"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
     // T1611: docker run -v /:/mnt ... chroot /mnt: the host's root, through the bind mount.
     let escape = engine
         .run_sh(&["-v", "/:/mnt"], "chroot /mnt /bin/true; sleep 60")

@@ -152,6 +152,132 @@ pub fn containers_of(docs: &[Value]) -> Result<Vec<Proposed>, String> {
     Ok(out)
 }
 
+/// `docker run` / `podman run` flags that take a value (the image is the first argument
+/// after the flags).
+const DOCKER_VALUE_FLAGS: &[&str] = &[
+    "--add-host",
+    "--cap-add",
+    "--cap-drop",
+    "--cgroupns",
+    "--cpus",
+    "--device",
+    "--dns",
+    "--entrypoint",
+    "--env",
+    "--env-file",
+    "--hostname",
+    "--ipc",
+    "--label",
+    "--log-driver",
+    "--log-opt",
+    "--memory",
+    "--mount",
+    "--name",
+    "--network",
+    "--pid",
+    "--platform",
+    "--publish",
+    "--pull",
+    "--restart",
+    "--runtime",
+    "--security-opt",
+    "--shm-size",
+    "--tmpfs",
+    "--ulimit",
+    "--user",
+    "--userns",
+    "--uts",
+    "--volume",
+    "--workdir",
+    "-e",
+    "-h",
+    "-l",
+    "-m",
+    "-p",
+    "-u",
+    "-v",
+    "-w",
+];
+
+/// The container a `docker run` (or `podman run`) command line proposes: what it grants
+/// (Docker's default 14 less `--cap-drop`, plus `--cap-add`; every capability with
+/// `--privileged`), named as privmon names a container outside Kubernetes (its image, and
+/// its `--name`; without one, every container of the image matches).
+pub fn docker_run(line: &str) -> Result<Proposed, String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let start = match words.as_slice() {
+        ["docker" | "podman", "run", ..] => 2,
+        ["docker" | "podman", "container", "run", ..] => 3,
+        _ => return Err("not a `docker run` or `podman run` command line".into()),
+    };
+    let (mut add, mut drop, mut privileged, mut name, mut user) =
+        (Vec::new(), Vec::new(), false, None, None);
+    let mut image = None;
+    let mut i = start;
+    while i < words.len() {
+        let w = words[i];
+        if !w.starts_with('-') {
+            image = Some(w);
+            break;
+        }
+        let (flag, value) = match w.split_once('=') {
+            Some((f, v)) => (f, Some(v.to_string())),
+            None if DOCKER_VALUE_FLAGS.contains(&w) => {
+                i += 1;
+                (w, words.get(i).map(|v| v.to_string()))
+            }
+            None => (w, None),
+        };
+        let value = value.map(|v| v.trim_matches(|c| c == '"' || c == '\'').to_string());
+        match (flag, value) {
+            ("--cap-add", Some(v)) => add.push(v),
+            ("--cap-drop", Some(v)) => drop.push(v),
+            ("--privileged", v) => privileged = v.is_none_or(|v| v != "false"),
+            ("--name", Some(v)) => name = Some(v),
+            ("--user" | "-u", Some(v)) => user = Some(v),
+            _ => {}
+        }
+        i += 1;
+    }
+    let image = image.ok_or("no image in the command line")?.to_string();
+    let drops_all = drop.iter().any(|d| d.eq_ignore_ascii_case("ALL"));
+    let mut grants: BTreeSet<String> = if privileged {
+        (0..LAST_CAP).map(|n| Capability(n).name()).collect()
+    } else if drops_all {
+        BTreeSet::new()
+    } else {
+        DOCKER_DEFAULT_CAPS.iter().map(|c| c.to_string()).collect()
+    };
+    if !privileged {
+        for d in drop.iter().filter(|d| !d.eq_ignore_ascii_case("ALL")) {
+            grants.remove(&capability_name(d)?);
+        }
+        for a in add.iter().filter(|a| !a.eq_ignore_ascii_case("ALL")) {
+            grants.insert(capability_name(a)?);
+        }
+        if add.iter().any(|a| a.eq_ignore_ascii_case("ALL")) {
+            grants.extend((0..LAST_CAP).map(|n| Capability(n).name()));
+        }
+    }
+    let non_root = user.is_some_and(|u| {
+        let uid = u.split(':').next().unwrap_or_default();
+        !(uid == "0" || uid == "root")
+    });
+    Ok(Proposed {
+        kind: "docker run".into(),
+        name: image,
+        namespace: None,
+        container: name.unwrap_or_default(),
+        init: false,
+        index: 0,
+        document: 0,
+        grants,
+        privileged,
+        drops_all,
+        non_root,
+    })
+}
+
 /// What the check says of one container.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -187,19 +313,25 @@ pub struct Finding {
 
 /// Checks each proposed container against the advice of the workloads it describes.
 pub fn check(proposed: &[Proposed], advice: &[Advice]) -> Vec<Finding> {
-    proposed
-        .iter()
-        .map(|p| {
-            let seen = advice.iter().find(|a| {
-                a.workload.owner == p.name
-                    && a.workload.container == p.container
-                    && p.namespace
-                        .as_ref()
-                        .is_none_or(|ns| a.workload.namespace.as_deref() == Some(ns.as_str()))
-            });
-            finding(p, seen)
-        })
-        .collect()
+    let mut out = Vec::new();
+    for p in proposed {
+        let matches = |a: &&Advice| {
+            a.workload.owner == p.name
+                && (a.workload.container == p.container || p.container.is_empty())
+                && p.namespace
+                    .as_ref()
+                    .is_none_or(|ns| a.workload.namespace.as_deref() == Some(ns.as_str()))
+        };
+        let seen: Vec<&Advice> = advice.iter().filter(matches).collect();
+        if seen.is_empty() {
+            out.push(finding(p, None));
+        }
+        // A `docker run` without `--name` is every container of its image.
+        for a in seen {
+            out.push(finding(p, Some(a)));
+        }
+    }
+    out
 }
 
 fn finding(p: &Proposed, seen: Option<&Advice>) -> Finding {
@@ -347,7 +479,7 @@ pub fn strategic_merge_patches(
     by_doc
         .into_iter()
         .filter_map(|(document, items)| {
-            let doc = &docs[document];
+            let doc = docs.get(document)?;
             let path = pod_spec_path(doc["kind"].as_str()?)?;
             let mut spec = json!({});
             for (f, a) in items {
@@ -394,7 +526,9 @@ pub fn json_patches(docs: &[Value], findings: &[Finding], advice: &[Advice]) -> 
         let Some(a) = advice_of(f, advice) else {
             continue;
         };
-        let doc = &docs[f.container.document];
+        let Some(doc) = docs.get(f.container.document) else {
+            continue;
+        };
         let Some(path) = doc["kind"].as_str().and_then(pod_spec_path) else {
             continue;
         };
@@ -413,7 +547,7 @@ pub fn json_patches(docs: &[Value], findings: &[Finding], advice: &[Advice]) -> 
     by_doc
         .into_iter()
         .map(|(document, ops)| {
-            let doc = &docs[document];
+            let doc = &docs[document]; // present: ops were made from it above
             json!({
                 "kind": doc["kind"],
                 "name": doc["metadata"]["name"],
@@ -424,7 +558,7 @@ pub fn json_patches(docs: &[Value], findings: &[Finding], advice: &[Advice]) -> 
         .collect()
 }
 
-fn advice_of<'a>(f: &Finding, advice: &'a [Advice]) -> Option<&'a Advice> {
+pub fn advice_of<'a>(f: &Finding, advice: &'a [Advice]) -> Option<&'a Advice> {
     let observed = f.observed.as_ref()?;
     advice.iter().find(|a| a.workload.to_string() == *observed)
 }
@@ -632,6 +766,58 @@ spec:
             &[advice("api", "setup", &[("CAP_CHOWN", "chown")], false)],
         );
         assert_eq!(f[0].verdict, Verdict::WouldBreak);
+    }
+
+    #[test]
+    fn a_docker_run_command_line_is_a_proposal_too() {
+        let p = docker_run(
+            "docker run -d --name web -p 8080:80 --cap-drop ALL --cap-add=NET_BIND_SERVICE \
+             -v /data:/data --user 1000:1000 nginx:1.27 nginx -g daemon off;",
+        )
+        .unwrap();
+        assert_eq!(
+            (p.name.as_str(), p.container.as_str()),
+            ("nginx:1.27", "web")
+        );
+        assert_eq!(p.grants, ["CAP_NET_BIND_SERVICE".to_string()].into());
+        assert!(p.drops_all && p.non_root && !p.privileged);
+        let defaults =
+            docker_run("podman run --cap-drop net_raw --cap-add SYS_ADMIN app:1").unwrap();
+        assert_eq!(defaults.grants.len(), 14, "14 - NET_RAW + SYS_ADMIN");
+        assert!(
+            defaults.grants.contains("CAP_SYS_ADMIN") && !defaults.grants.contains("CAP_NET_RAW")
+        );
+        assert_eq!(
+            defaults.container, "",
+            "no --name: every container of the image"
+        );
+        assert!(
+            docker_run("docker run --privileged app:1")
+                .unwrap()
+                .grants
+                .len()
+                == 41
+        );
+        assert!(docker_run("docker ps").is_err());
+        assert!(
+            docker_run("docker run --cap-add SYS_WIZARD app")
+                .unwrap_err()
+                .contains("SYS_WIZARD")
+        );
+        assert!(
+            docker_run("docker run --rm -it")
+                .unwrap_err()
+                .contains("no image")
+        );
+        // Without --name, each container of the image is checked.
+        let mut web1 = advice("app:1", "brave_curie", &[("CAP_NET_RAW", "socket")], true);
+        web1.workload.namespace = None;
+        let mut web2 = advice("app:1", "calm_tesla", &[], true);
+        web2.workload.namespace = None;
+        let f = check(&[defaults], &[web1, web2]);
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0].verdict, Verdict::WouldBreak);
+        assert_eq!(f[1].verdict, Verdict::Ok);
     }
 
     #[test]

@@ -48,8 +48,9 @@ pub struct AdviseArgs {
     #[arg(long)]
     pub reset: bool,
     /// Check the containers of these Kubernetes manifests (Pod, Deployment, StatefulSet,
-    /// DaemonSet, ReplicaSet, Job, CronJob; several documents per file; initContainers too)
-    /// against what privmon saw them use. Exit status: 0 when nothing would break, 1 when
+    /// DaemonSet, ReplicaSet, Job, CronJob; several documents per file; initContainers too),
+    /// or of a file holding a `docker run` / `podman run` command line, against what
+    /// privmon saw them use. Exit status: 0 when nothing would break, 1 when
     /// something would, 3 when nothing is known (2: the check could not be made).
     #[arg(long, value_name = "FILE")]
     pub check: Option<PathBuf>,
@@ -180,9 +181,29 @@ pub fn manifests(file: &Path) -> anyhow::Result<Vec<Value>> {
 }
 
 fn run_check(args: &AdviseArgs, file: &Path) -> anyhow::Result<u8> {
-    let docs = manifests(file)?;
-    let proposed =
-        check::containers_of(&docs).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    // A file holding a `docker run` (or `podman run`) command line, or manifests. Lines
+    // continued with a backslash are one command.
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("reading {}", file.display()))?
+        .replace("\\\n", " ");
+    let command = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter(|l| l.starts_with("docker ") || l.starts_with("podman "));
+    let (docs, proposed) = match command {
+        Some(line) => {
+            let p =
+                check::docker_run(line).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            (Vec::new(), vec![p])
+        }
+        None => {
+            let docs = manifests(file)?;
+            let proposed = check::containers_of(&docs)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            (docs, proposed)
+        }
+    };
     anyhow::ensure!(
         !proposed.is_empty(),
         "{}: no pod template in it (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob)",
@@ -198,7 +219,14 @@ fn run_check(args: &AdviseArgs, file: &Path) -> anyhow::Result<u8> {
     match args.format {
         Format::Yaml => print!("{}", check::report(&findings)),
         Format::Json => println!("{}", serde_json::to_string_pretty(&findings)?),
-        Format::Docker => anyhow::bail!("--format docker does not apply to --check"),
+        // The advised flags of each container checked.
+        Format::Docker => {
+            for f in &findings {
+                if let Some(a) = check::advice_of(f, &advice) {
+                    println!("# {}\n{}", a.workload, a.docker_flags.join(" "));
+                }
+            }
+        }
         Format::Patch => {
             let patches = check::strategic_merge_patches(&docs, &findings, &advice);
             anyhow::ensure!(
