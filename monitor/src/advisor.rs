@@ -158,6 +158,7 @@ paths!(fn paths_of -> Paths {
     container_id = "container.id",
     container_name = "container.name",
     container_image = "container.image",
+    container_image_id = "container.image_id",
     posture = "posture",
     cause = "cause",
     credentials = "credentials",
@@ -314,6 +315,14 @@ pub struct Workload {
     /// to add).
     #[serde(default)]
     pub denied: BTreeSet<String>,
+    /// The image its last container started from: the image digest where the CRI told it
+    /// (`container.image_id`), else the reference.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// The image when its baseline was fixed: a later use outside the baseline by another
+    /// image is a rollout's doing as much as an intruder's, and its alert says so.
+    #[serde(default)]
+    pub baseline_image: Option<String>,
 }
 
 impl Workload {
@@ -332,6 +341,8 @@ impl Workload {
             baseline: None,
             alerted: BTreeSet::new(),
             denied: BTreeSet::new(),
+            image: None,
+            baseline_image: None,
         }
     }
 
@@ -359,6 +370,8 @@ pub struct OutsideBaseline {
     pub workload: WorkloadId,
     pub capability: String,
     pub operation: Option<String>,
+    /// The image now, when it is not the one the baseline was learned from.
+    pub new_image: Option<String>,
 }
 
 /// The on-disk form.
@@ -551,6 +564,9 @@ impl Advisor {
                     }
                 }
                 w.granted = granted(&event.field(&p.posture).to_json().unwrap_or_default());
+                if let Some(image) = s(&p.container_image_id).or(s(&p.container_image)) {
+                    w.image = Some(image.to_string());
+                }
                 None
             }
             "credentials" => {
@@ -584,6 +600,7 @@ impl Advisor {
                 }
                 if w.baseline.is_none() && now.saturating_sub(w.learning_since) >= learning_secs {
                     w.baseline = Some(w.used.keys().cloned().collect());
+                    w.baseline_image = w.image.clone();
                 }
                 let new = !w.used.contains_key(name);
                 if new {
@@ -611,6 +628,10 @@ impl Advisor {
                         workload: w.id.clone(),
                         capability: name.to_string(),
                         operation: syscall.map(str::to_string),
+                        new_image: w
+                            .image
+                            .clone()
+                            .filter(|i| w.baseline_image.as_ref().is_some_and(|b| b != i)),
                     });
                 }
                 None
@@ -624,6 +645,7 @@ impl Advisor {
         for w in self.workloads.values_mut() {
             if w.baseline.is_none() && now.saturating_sub(w.learning_since) >= self.learning_secs {
                 w.baseline = Some(w.used.keys().cloned().collect());
+                w.baseline_image = w.image.clone();
                 self.dirty = true;
             }
         }
@@ -719,9 +741,11 @@ impl Export {
             }
             other => return Err(format!("unknown version {other:?}")),
         }
+        // The digest of the file's own workloads, as written: fields a later privmon adds
+        // to a workload do not make an older file's digest wrong.
+        let digest = value_digest(&head["workloads"]);
         let export: Export =
             serde_json::from_value(head).map_err(|e| format!("not a valid export: {e}"))?;
-        let digest = workloads_digest(&export.workloads);
         if digest != export.digest {
             return Err(format!(
                 "its workloads do not match its digest ({} != {digest}): edited or cut",
@@ -733,7 +757,12 @@ impl Export {
 }
 
 fn workloads_digest(workloads: &[Workload]) -> String {
-    let json = serde_json::to_vec(workloads).unwrap_or_default();
+    value_digest(&serde_json::to_value(workloads).unwrap_or_default())
+}
+
+/// FNV-1a of a JSON value in compact form (keys sorted: serde_json's maps are ordered).
+fn value_digest(v: &Value) -> String {
+    let json = serde_json::to_vec(v).unwrap_or_default();
     format!("{:032x}", crate::digest::fnv1a_128(&json))
 }
 
@@ -791,6 +820,10 @@ impl Workload {
         self.recent_containers.drain(..excess);
         if o.last_seen > self.last_seen {
             self.granted = o.granted.clone();
+            self.image = o.image.clone().or(self.image.take());
+        }
+        if self.baseline_image.is_none() {
+            self.baseline_image = o.baseline_image.clone();
         }
         self.first_seen = self.first_seen.min(o.first_seen);
         self.last_seen = self.last_seen.max(o.last_seen);

@@ -348,3 +348,47 @@ fn an_export_edited_cut_or_newer_is_refused_with_the_reason() {
             .contains("not a privmon-baseline")
     );
 }
+
+#[test]
+fn an_export_from_a_privmon_with_fewer_or_more_workload_fields_still_reads() {
+    let mut a = Advisor::new(60, None);
+    a.observe(&start(POD_A, "a1", &["CAP_NET_RAW"], false), 100);
+    a.observe(&check(POD_A, "a1", "CAP_NET_RAW", "socket", "ping"), 110);
+    let mut v = serde_json::to_value(a.export("n", 120)).unwrap();
+    // An older privmon wrote no `image`; a newer one a field this one does not know.
+    let w = v["workloads"][0].as_object_mut().unwrap();
+    w.remove("image");
+    w.remove("baseline_image");
+    w.insert("from_the_future".into(), json!(1));
+    v["digest"] = value_digest(&v["workloads"]).into();
+    let e = Export::parse(&v.to_string()).unwrap();
+    assert_eq!(e.workloads[0].image, None);
+    assert!(e.workloads[0].used.contains_key("CAP_NET_RAW"));
+}
+
+#[test]
+fn a_use_outside_the_baseline_after_a_new_image_says_so() {
+    let mut a = Advisor::new(60, None);
+    let with_image = |image: &str| {
+        let mut s = start(POD_A, "a1", &["CAP_NET_RAW", "CAP_SYS_ADMIN"], false);
+        s["container"]["image_id"] = image.into();
+        s
+    };
+    a.observe(&with_image("registry.example/web@sha256:aaa"), 100);
+    a.observe(&check(POD_A, "a1", "CAP_NET_RAW", "socket", "ping"), 110);
+    a.tick(200);
+    // Same image: a plain drift alert.
+    let o = a
+        .observe(&check(POD_A, "a1", "CAP_CHOWN", "chown", "web"), 210)
+        .unwrap();
+    assert_eq!(o.new_image, None);
+    // A rollout: the next use outside the baseline names the new image.
+    a.observe(&with_image("registry.example/web@sha256:bbb"), 300);
+    let o = a
+        .observe(&check(POD_A, "a1", "CAP_SYS_ADMIN", "mount", "web"), 310)
+        .unwrap();
+    assert_eq!(
+        o.new_image.as_deref(),
+        Some("registry.example/web@sha256:bbb")
+    );
+}

@@ -36,13 +36,26 @@ pub(super) fn baseline_alert(event: &Value, o: &OutsideBaseline) -> Alert {
         rule: advisor::BASELINE_RULE.to_string(),
         severity: Severity::High,
         mitre: vec![Technique("T1068".to_string())],
-        tags: vec!["baseline".to_string(), "capability".to_string()],
+        tags: match &o.new_image {
+            Some(_) => vec![
+                "baseline".to_string(),
+                "capability".to_string(),
+                "new-image".to_string(),
+            ],
+            None => vec!["baseline".to_string(), "capability".to_string()],
+        },
         summary: format!(
-            "{} used {} outside its learned baseline ({} through {})",
+            "{} used {} outside its learned baseline ({} through {}){}",
             crate::rules::workload(event),
             o.capability,
             process,
-            o.operation.as_deref().unwrap_or("no syscall")
+            o.operation.as_deref().unwrap_or("no syscall"),
+            match &o.new_image {
+                Some(image) => format!(
+                    "; new image {image} since the baseline was learned: a rollout may need it"
+                ),
+                None => String::new(),
+            }
         ),
         count: 1,
         window_secs: 0,
