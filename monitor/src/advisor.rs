@@ -1051,6 +1051,7 @@ fn rfc3339(unix: u64) -> String {
 }
 
 pub mod check;
+pub mod report;
 
 #[cfg(test)]
 mod tests;

@@ -470,6 +470,49 @@ fn a_proposed_spec_is_checked_against_what_was_used_and_the_advice_patches_it() 
         patched_json["spec"]["template"]["spec"]["containers"][0]["securityContext"], *sc,
         "both patches give the same securityContext"
     );
+    // The advice as a Policy Report of the namespace: the workload's excess capabilities
+    // fail, in a document of the v1alpha2 API's shape. No registry serves the CRD and the
+    // project copies no one's files: the schema is privmon's own transcription of the API's
+    // fields (tests/fixtures), not the CRD's published openAPIV3Schema.
+    let (code, text, err) = advise_status(
+        &daemon,
+        &[
+            "--namespace",
+            privmon_tests::TEST_NAMESPACE,
+            "--format",
+            "policyreport",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    use serde::Deserialize as _;
+    let reports: Vec<Value> = serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|d| Value::deserialize(d).unwrap())
+        .collect();
+    assert_eq!(reports.len(), 1, "{text}");
+    let schema: Value = serde_json::from_str(include_str!(
+        "../fixtures/policyreport-v1alpha2.schema.json"
+    ))
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&reports[0])
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}\n{text}");
+    let excess = reports[0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["rule"] == "excess-capabilities" && r["properties"]["workload"] == owner.as_str()
+        })
+        .unwrap_or_else(|| panic!("no excess result for {owner}: {text}"));
+    assert_eq!(excess["result"], "fail", "{excess:#}");
+    let caps = excess["properties"]["capabilities"].as_str().unwrap();
+    assert!(
+        caps.contains("SYS_ADMIN") && caps.contains("NET_ADMIN") && !caps.contains("NET_RAW"),
+        "{excess:#}"
+    );
     daemon.stop().unwrap();
 }
 

@@ -26,6 +26,9 @@ pub enum Format {
     /// With `--check`: RFC 6902 operations per object, each container guarded by a `test`
     /// of its name.
     JsonPatch,
+    /// Policy Reports (`wgpolicyk8s.io/v1alpha2`), one per namespace: a result per workload
+    /// and finding (excess capabilities, privileged, use outside the baseline).
+    Policyreport,
 }
 
 #[derive(Clone, Debug, clap::Args)]
@@ -219,6 +222,7 @@ fn run_check(args: &AdviseArgs, file: &Path) -> anyhow::Result<u8> {
     match args.format {
         Format::Yaml => print!("{}", check::report(&findings)),
         Format::Json => println!("{}", serde_json::to_string_pretty(&findings)?),
+        Format::Policyreport => anyhow::bail!("--format policyreport does not apply to --check"),
         // The advised flags of each container checked.
         Format::Docker => {
             for f in &findings {
@@ -279,6 +283,20 @@ pub fn render(advice: &[Value], format: Format) -> anyhow::Result<String> {
             .collect(),
         Format::Patch | Format::JsonPatch => {
             anyhow::bail!("--format patch and json-patch need --check FILE")
+        }
+        Format::Policyreport => {
+            let advice: Vec<Advice> = advice
+                .iter()
+                .map(|a| serde_json::from_value(a.clone()))
+                .collect::<Result<_, _>>()
+                .context("privmon's advice is not in the expected form")?;
+            let reports =
+                crate::advisor::report::policy_reports(&advice, crate::advisor::unix_now());
+            let docs: Vec<String> = reports
+                .iter()
+                .map(serde_yaml_ng::to_string)
+                .collect::<Result<_, _>>()?;
+            docs.join("---\n")
         }
         Format::Yaml => {
             let docs: Vec<String> = advice
