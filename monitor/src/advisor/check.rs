@@ -68,6 +68,37 @@ pub fn capability_name(s: &str) -> Result<String, String> {
         .map_err(|_| format!("unknown capability `{s}`"))
 }
 
+/// What a container is granted: every capability when privileged, else the runtime's
+/// default 14 (none when `drop` holds ALL), less `drop`, plus `add` (ALL in `add`: every
+/// one). An unknown capability name is an error.
+fn grants<S: AsRef<str>>(
+    privileged: bool,
+    drop: &[S],
+    add: &[S],
+) -> Result<BTreeSet<String>, String> {
+    let every = || (0..LAST_CAP).map(|n| Capability(n).name());
+    let is_all = |c: &S| c.as_ref().eq_ignore_ascii_case("ALL");
+    let all = |list: &[S]| list.iter().any(is_all);
+    if privileged {
+        return Ok(every().collect());
+    }
+    let mut grants: BTreeSet<String> = if all(drop) {
+        BTreeSet::new()
+    } else {
+        DOCKER_DEFAULT_CAPS.iter().map(|c| c.to_string()).collect()
+    };
+    for d in drop.iter().filter(|d| !is_all(d)) {
+        grants.remove(&capability_name(d.as_ref())?);
+    }
+    for a in add.iter().filter(|a| !is_all(a)) {
+        grants.insert(capability_name(a.as_ref())?);
+    }
+    if all(add) {
+        grants.extend(every());
+    }
+    Ok(grants)
+}
+
 /// The containers of every pod template in `docs` (other kinds are skipped; a document
 /// of a workload kind without a pod template, or with a bad capability name, is an error
 /// naming it).
@@ -96,38 +127,25 @@ pub fn containers_of(docs: &[Value]) -> Result<Vec<Proposed>, String> {
             for (index, c) in spec[list].as_array().into_iter().flatten().enumerate() {
                 let container = c["name"].as_str().unwrap_or_default().to_string();
                 let sc = &c["securityContext"];
-                let caps = |key: &str| -> Result<Vec<String>, String> {
+                let caps = |key: &str| -> Vec<&str> {
                     sc["capabilities"][key]
                         .as_array()
                         .into_iter()
                         .flatten()
                         .map(|v| v.as_str().unwrap_or_default())
-                        .filter(|s| !s.eq_ignore_ascii_case("ALL"))
-                        .map(|s| {
-                            capability_name(s)
-                                .map_err(|e| format!("{where_}, container {container}: {e}"))
-                        })
                         .collect()
                 };
-                let drops_all = sc["capabilities"]["drop"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|v| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("ALL")));
+                let drop = caps("drop");
+                let drops_all = drop.iter().any(|c| c.eq_ignore_ascii_case("ALL"));
                 let privileged = sc["privileged"] == true;
-                let mut grants: BTreeSet<String> = if privileged {
-                    (0..LAST_CAP).map(|n| Capability(n).name()).collect()
-                } else if drops_all {
-                    BTreeSet::new()
-                } else {
-                    DOCKER_DEFAULT_CAPS.iter().map(|c| c.to_string()).collect()
-                };
-                if !privileged {
-                    for d in caps("drop")? {
-                        grants.remove(&d);
-                    }
-                    grants.extend(caps("add")?);
-                }
+                // Kubernetes passes ALL in `add` on to the runtime; privmon reads only the
+                // capabilities it names there.
+                let add: Vec<&str> = caps("add")
+                    .into_iter()
+                    .filter(|c| !c.eq_ignore_ascii_case("ALL"))
+                    .collect();
+                let grants = grants(privileged, &drop, &add)
+                    .map_err(|e| format!("{where_}, container {container}: {e}"))?;
                 let non_root = match (&sc["runAsNonRoot"], &sc["runAsUser"]) {
                     (_, Value::Number(u)) => u.as_u64() != Some(0),
                     (Value::Bool(b), _) => *b,
@@ -241,24 +259,7 @@ pub fn docker_run(line: &str) -> Result<Proposed, String> {
     }
     let image = image.ok_or("no image in the command line")?.to_string();
     let drops_all = drop.iter().any(|d| d.eq_ignore_ascii_case("ALL"));
-    let mut grants: BTreeSet<String> = if privileged {
-        (0..LAST_CAP).map(|n| Capability(n).name()).collect()
-    } else if drops_all {
-        BTreeSet::new()
-    } else {
-        DOCKER_DEFAULT_CAPS.iter().map(|c| c.to_string()).collect()
-    };
-    if !privileged {
-        for d in drop.iter().filter(|d| !d.eq_ignore_ascii_case("ALL")) {
-            grants.remove(&capability_name(d)?);
-        }
-        for a in add.iter().filter(|a| !a.eq_ignore_ascii_case("ALL")) {
-            grants.insert(capability_name(a)?);
-        }
-        if add.iter().any(|a| a.eq_ignore_ascii_case("ALL")) {
-            grants.extend((0..LAST_CAP).map(|n| Capability(n).name()));
-        }
-    }
+    let grants = grants(privileged, &drop, &add)?;
     let non_root = user.is_some_and(|u| {
         let uid = u.split(':').next().unwrap_or_default();
         !(uid == "0" || uid == "root")
