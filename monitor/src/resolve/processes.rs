@@ -36,10 +36,10 @@ struct Entry {
     bounded: Option<Bounded>,
 }
 
-/// An ancestry cut at the edge of a container, and what it was made from.
+/// An ancestry cut at the edge of a container, and what it was made from (an ancestry
+/// made again is a new one: the pointer tells).
 #[derive(Clone, Debug)]
 struct Bounded {
-    generation: u64,
     cgroup_id: u64,
     from: Shared<Vec<Ancestor>>,
     to: Shared<Vec<Ancestor>>,
@@ -97,8 +97,15 @@ pub struct ProcessTable {
 /// Exited processes remembered.
 const MAX_EXITED: usize = 256;
 
-/// Name, parent and executable of a process, from /proc.
-type Brief = (String, u32, Option<Arc<str>>);
+/// Name, parent and executable of a process, from /proc; and its cgroup v2 path, read the
+/// first time it is asked for.
+#[derive(Clone, Debug)]
+struct Brief {
+    comm: String,
+    ppid: u32,
+    exe: Option<Arc<str>>,
+    cgroup: Option<Option<String>>,
+}
 
 /// How long /proc's description of an ancestor the table does not know is reused.
 const BRIEF_TTL: Duration = Duration::from_secs(1);
@@ -349,33 +356,30 @@ impl ProcessTable {
     /// cgroup: the runtime above the container's init (containerd-shim, conmon, runc, or
     /// the host's init that adopted an orphaned init) is no ancestor a responder follows,
     /// and `ppid` names the parent either way. An ancestor's cgroup is the one its exec
-    /// (or its parent's, for a forked child) saw, else /proc's; the cut is made once per
-    /// process and ancestry.
+    /// (or its parent's, for a forked child) saw, else /proc's (read with the rest of /proc's
+    /// description, and reused as long); the cut is made once per process and ancestry.
     pub fn within_container(&mut self, p: &mut Process, cgroup_id: u64, cgroup_path: &str) {
         if p.ancestors.is_empty() {
             return;
         }
-        let generation = self.generation;
         if let Some(b) = self.procs.get(&p.pid).and_then(|e| e.bounded.as_ref())
-            && b.generation == generation
             && b.cgroup_id == cgroup_id
             && Shared::ptr_eq(&b.from, &p.ancestors)
         {
             p.ancestors = b.to.clone();
             return;
         }
-        let inside = |procs: &crate::FastMap<u32, Entry>, pid: u32| match procs
-            .get(&pid)
-            .and_then(|e| e.cgroup_id)
-        {
-            Some(id) => id == cgroup_id,
-            None => procfs_cgroup(pid).as_deref() == Some(cgroup_path),
-        };
-        let keep = p
-            .ancestors
-            .iter()
-            .take_while(|a| inside(&self.procs, a.pid))
-            .count();
+        let mut keep = 0;
+        for a in p.ancestors.iter() {
+            let inside = match self.procs.get(&a.pid).and_then(|e| e.cgroup_id) {
+                Some(id) => id == cgroup_id,
+                None => self.brief_cgroup(a.pid).as_deref() == Some(cgroup_path),
+            };
+            if !inside {
+                break;
+            }
+            keep += 1;
+        }
         let to = if keep == p.ancestors.len() {
             p.ancestors.clone()
         } else {
@@ -383,7 +387,6 @@ impl ProcessTable {
         };
         if let Some(e) = self.procs.get_mut(&p.pid) {
             e.bounded = Some(Bounded {
-                generation,
                 cgroup_id,
                 from: p.ancestors.clone(),
                 to: to.clone(),
@@ -427,7 +430,7 @@ impl ProcessTable {
                 // Gone before the table knew it.
                 Some(_) => break,
                 None => match self.brief(pid) {
-                    Some(b) => b,
+                    Some(b) => (b.comm, b.ppid, b.exe),
                     None => break,
                 },
             };
@@ -439,24 +442,38 @@ impl ProcessTable {
 
     /// /proc's description of a process the table does not know, read at most once a
     /// [`BRIEF_TTL`].
+    /// The cgroup v2 path of a process the table knows no cgroup of, from /proc: kept with
+    /// its [`Brief`] (and as long).
+    fn brief_cgroup(&mut self, pid: u32) -> Option<String> {
+        let b = self.brief(pid)?;
+        if let Some(known) = b.cgroup {
+            return known;
+        }
+        let cgroup = crate::resolve::cgroup::proc_cgroup(std::path::Path::new("/proc"), pid);
+        if let Some((_, Some(b))) = self.briefs.get_mut(&pid) {
+            b.cgroup = Some(cgroup.clone());
+        }
+        cgroup
+    }
+
     fn brief(&mut self, pid: u32) -> Option<Brief> {
         if let Some((at, b)) = self.briefs.get(&pid)
             && at.elapsed() < BRIEF_TTL
         {
             return b.clone();
         }
-        let b = procfs::brief(pid).map(|(comm, ppid, exe)| (comm, ppid, exe.map(Arc::from)));
+        let b = procfs::brief(pid).map(|(comm, ppid, exe)| Brief {
+            comm,
+            ppid,
+            exe: exe.map(Arc::from),
+            cgroup: None,
+        });
         if self.briefs.len() >= MAX_BRIEFS {
             self.briefs.clear();
         }
         self.briefs.insert(pid, (Instant::now(), b.clone()));
         b
     }
-}
-
-/// The cgroup v2 path of a running process, from /proc.
-fn procfs_cgroup(pid: u32) -> Option<String> {
-    crate::resolve::cgroup::proc_cgroup(std::path::Path::new("/proc"), pid)
 }
 
 #[cfg(test)]
