@@ -128,12 +128,20 @@ impl Record {
         }
     }
 
-    /// The event's whole pod and container blocks, where the record holds them (events;
-    /// an alert's are in its line).
-    pub fn blocks(&self) -> (Option<&Kubernetes>, Option<&Container>) {
+    /// The event's whole pod and container blocks as JSON (`k8s`, `container`): the
+    /// record's own where it holds them (an act's line names them briefly), else those of
+    /// `line`, the record's JSON (an alert's line carries them whole).
+    pub fn whole_blocks(&self, line: &Value) -> (Value, Value) {
+        let typed = |v: Option<serde_json::Result<Value>>, key: &str| match v {
+            Some(Ok(v)) => v,
+            _ => line[key].clone(),
+        };
         match &self.who {
-            Who::Shared { k8s, container } => (k8s.as_deref(), container.as_deref()),
-            Who::Named { .. } => (None, None),
+            Who::Shared { k8s, container } => (
+                typed(k8s.as_deref().map(serde_json::to_value), "k8s"),
+                typed(container.as_deref().map(serde_json::to_value), "container"),
+            ),
+            Who::Named { .. } => (line["k8s"].clone(), line["container"].clone()),
         }
     }
 

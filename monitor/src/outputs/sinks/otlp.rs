@@ -131,17 +131,11 @@ fn resource_of(r: &Record, ev: &Value) -> Resource {
         }
     };
     put("k8s.node.name", ev["node"].as_str());
-    let (k8s, container) = r.blocks();
-    let whole = |typed: Option<Value>, line: &Value| typed.unwrap_or_else(|| line.clone());
-    let k8s = whole(k8s.and_then(|k| serde_json::to_value(k).ok()), &ev["k8s"]);
+    let (k8s, c) = r.whole_blocks(ev);
     put("k8s.namespace.name", k8s["namespace"].as_str());
     put("k8s.pod.name", k8s["pod"].as_str());
     put("k8s.pod.uid", k8s["pod_uid"].as_str());
     put("k8s.container.name", k8s["container"].as_str());
-    let c = whole(
-        container.and_then(|c| serde_json::to_value(c).ok()),
-        &ev["container"],
-    );
     put("container.id", c["id"].as_str());
     put("container.name", c["name"].as_str());
     put("container.runtime", c["runtime"].as_str());

@@ -310,44 +310,21 @@ fn structured_data(out: &mut String, r: &Record, ev: &Value) {
             ("severity", r.severity.map(Severity::name)),
         ],
     );
-    let (k8s, container) = r.blocks();
-    let c = &ev["container"];
+    let (k, c) = r.whole_blocks(ev);
     element(
         "container",
         &[
-            ("id", container.map(|c| c.id.as_str()).or(c["id"].as_str())),
-            (
-                "name",
-                container
-                    .and_then(|c| c.name.as_deref())
-                    .or(c["name"].as_str()),
-            ),
-            (
-                "image",
-                container
-                    .and_then(|c| c.image.as_deref())
-                    .or(c["image"].as_str()),
-            ),
+            ("id", c["id"].as_str()),
+            ("name", c["name"].as_str()),
+            ("image", c["image"].as_str()),
         ],
     );
-    let k = &ev["k8s"];
     element(
         "k8s",
         &[
-            (
-                "namespace",
-                k8s.and_then(|k| k.namespace.as_deref())
-                    .or(k["namespace"].as_str()),
-            ),
-            (
-                "pod",
-                k8s.and_then(|k| k.pod.as_deref()).or(k["pod"].as_str()),
-            ),
-            (
-                "container",
-                k8s.and_then(|k| k.container.as_deref())
-                    .or(k["container"].as_str()),
-            ),
+            ("namespace", k["namespace"].as_str()),
+            ("pod", k["pod"].as_str()),
+            ("container", k["container"].as_str()),
         ],
     );
 }
