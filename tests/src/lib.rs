@@ -1331,21 +1331,43 @@ fn serve_posts(
     }
 }
 
+/// One run of the `privmon` command: its exit status (-1: killed by a signal), stdout and
+/// stderr.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the `privmon` command with `args` to completion.
+pub fn privmon(args: &[&str]) -> anyhow::Result<Ran> {
+    let out = Command::new(privmon_bin()).args(args).output()?;
+    Ok(Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// Runs `privmon advise --address <daemon> ARGS` to completion, whatever its exit status.
+pub fn advise_run(daemon: &Daemon, args: &[&str]) -> anyhow::Result<Ran> {
+    let mut all = vec!["advise", "--address", &daemon.address];
+    all.extend_from_slice(args);
+    privmon(&all)
+}
+
 /// Runs `privmon advise` against `daemon` with `args`; returns stdout, or the error with
 /// stderr.
 pub fn advise(daemon: &Daemon, args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new(privmon_bin())
-        .arg("advise")
-        .args(["--address", &daemon.address])
-        .args(args)
-        .output()?;
+    let ran = advise_run(daemon, args)?;
     ensure!(
-        out.status.success(),
+        ran.code == 0,
         "privmon advise {args:?} failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
+        ran.code,
+        ran.stderr
     );
-    Ok(String::from_utf8(out.stdout)?)
+    Ok(ran.stdout)
 }
 
 /// A running `privmon tail` whose output lines are collected.

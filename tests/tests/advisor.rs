@@ -312,17 +312,8 @@ fn capability_outside_the_baseline_alerts_after_learning_and_not_during() {
 
 /// `privmon advise` with the given arguments: its exit status and stdout.
 fn advise_status(daemon: &Daemon, args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(privmon_tests::privmon_bin())
-        .arg("advise")
-        .args(["--address", &daemon.address])
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let ran = privmon_tests::advise_run(daemon, args).unwrap();
+    (ran.code, ran.stdout, ran.stderr)
 }
 
 /// `kubectl patch --local` of `manifest` with `patch` (`strategic` or `json`): the patched
@@ -547,16 +538,16 @@ fn replicas_on_two_nodes_merge_into_one_advice() {
         );
         std::thread::sleep(std::time::Duration::from_secs(2));
         let file = dir.0.join(format!("{node}.json"));
-        let out = std::process::Command::new(privmon_tests::privmon_bin())
-            .args(["baseline", "export", "--address", &daemon.address, "--out"])
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let ran = privmon_tests::privmon(&[
+            "baseline",
+            "export",
+            "--address",
+            &daemon.address,
+            "--out",
+            file.to_str().unwrap(),
+        ])
+        .unwrap();
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
         let export: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         assert_eq!(export["node"], node);
         assert_eq!(export["version"], 1);
@@ -567,16 +558,9 @@ fn replicas_on_two_nodes_merge_into_one_advice() {
     let mut args = vec!["advise", "--merge"];
     args.extend(&files);
     args.extend(["--pod", owner.as_str(), "--format", "json"]);
-    let out = std::process::Command::new(privmon_tests::privmon_bin())
-        .args(&args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let advice: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ran = privmon_tests::privmon(&args).unwrap();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let advice: Value = serde_json::from_str(&ran.stdout).unwrap();
     assert_eq!(advice.as_array().map(Vec::len), Some(1), "{advice:#}");
     let a = &advice[0];
     assert_eq!(a["instances"], 2, "one replica per node: {a:#}");
@@ -603,15 +587,8 @@ fn replicas_on_two_nodes_merge_into_one_advice() {
     let check = |file: &PathBuf| -> (i32, String) {
         let mut args = vec!["advise", "--check", file.to_str().unwrap(), "--merge"];
         args.extend(&files);
-        let out = std::process::Command::new(privmon_tests::privmon_bin())
-            .args(&args)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
+        let ran = privmon_tests::privmon(&args).unwrap();
+        (ran.code, ran.stdout + &ran.stderr)
     };
     let (code, out) = check(&manifest(
         "own.yaml",

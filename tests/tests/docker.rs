@@ -282,16 +282,8 @@ fn docker_containers_start_with_their_posture() {
             format!("# proposed\ndocker run -d --name {name} {flags} \\\n  {IMAGE} sh\n"),
         )
         .unwrap();
-        let out = std::process::Command::new(privmon_tests::privmon_bin())
-            .args(["advise", "--address", &daemon.address, "--check"])
-            .arg(&file)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
+        let ran = privmon_tests::advise_run(&daemon, &["--check", file.to_str().unwrap()]).unwrap();
+        (ran.code, ran.stdout + &ran.stderr)
     };
     let (code, out) = check("--cap-drop ALL");
     assert_eq!(code, 1, "{out}");
