@@ -20,7 +20,12 @@ pub mod names {
     pub const KPROBE_ARGS: &str = "KPROBE_ARGS";
     pub const HOST_CGROUPS: &str = "HOST_CGROUPS";
     pub const SENSITIVE_SYSCALLS: &str = "SENSITIVE_SYS";
-    pub const CONFIG: &str = "CONFIG";
+    /// The probes' configuration ([`super::ProbeConfig`]): a read-only global set at load,
+    /// which the verifier then knows as constants.
+    pub const PROBE_CONFIG: &str = "PROBE_CONFIG";
+    /// Single entry: the start-up self-test process's tgid (0: none); its checks are
+    /// classified and counted in [`SELFTEST`], nothing else.
+    pub const SELFTEST_TGID: &str = "SELFTEST_TGID";
     /// Bumped by the daemon after each change of [`HOST_CGROUPS`]: the probes' per-CPU
     /// filter cache is valid for one generation.
     pub const FILTER_GEN: &str = "FILTER_GEN";
@@ -340,8 +345,9 @@ impl KernelLayout {
     };
 }
 
-/// Configuration of the probes, written by the daemon into the single-entry
-/// [`names::CONFIG`] array before attaching.
+/// Configuration of the probes: the read-only global [`names::PROBE_CONFIG`], set by the
+/// daemon when it loads the object. The verifier treats its fields as constants: offsets
+/// allow plain loads from BTF-typed pointers, and branches on flags are pruned.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProbeConfig {
@@ -352,10 +358,6 @@ pub struct ProbeConfig {
     /// many nanoseconds. 0 reports every check (no first-seen filter).
     pub dedup_window_ns: u64,
     pub layout: KernelLayout,
-    /// The start-up self-test process (0: none): its checks are classified and counted in
-    /// [`names::SELFTEST`], nothing else.
-    pub selftest_tgid: u32,
-    pub _pad: u32,
 }
 
 impl ProbeConfig {
@@ -364,8 +366,6 @@ impl ProbeConfig {
         flags: 0,
         dedup_window_ns: 0,
         layout: KernelLayout::EMPTY,
-        selftest_tgid: 0,
-        _pad: 0,
     };
 }
 
@@ -737,7 +737,7 @@ mod user {
 const _: () = assert!(core::mem::size_of::<CapCountKey>() == 16);
 const _: () = assert!(core::mem::size_of::<CapSeenKey>() == 40);
 const _: () = assert!(core::mem::size_of::<KernelLayout>() == 192);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 216);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 208);
 const _: () = assert!(
     core::mem::size_of::<CallSites>() == 16 * (1 + CallSites::THROUGH + CallSites::INTERNAL)
 );

@@ -23,7 +23,8 @@ use monitor_common::{
 };
 
 use crate::{
-    emit::{Check, Emit, Seen, config, emit_operation, fill},
+    config::{config, selftest_tgid},
+    emit::{Check, Emit, Seen, emit_operation, fill},
     maps::{
         CAP_COUNTS, CAP_COUNTS_OVF, CAP_SEEN, EVENTS, KPROBE_ARGS, RINGBUF_DROPS, SENSITIVE_SYS,
         bump, remember_seen, seen_cached, stat_inc, watched,
@@ -157,7 +158,8 @@ fn on_check(ctx: *mut c_void, hook: Hook, check: Check) {
     } else {
         MAX_CAPS - 1
     };
-    if cfg.selftest_tgid != 0 && tgid == cfg.selftest_tgid {
+    let selftest = selftest_tgid();
+    if selftest != 0 && tgid == selftest {
         sites::selftest(cap, sites::audit(check.opts, ctx));
         return;
     }

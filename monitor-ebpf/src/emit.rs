@@ -11,7 +11,7 @@ use aya_ebpf::helpers::{
 };
 use monitor_common::{
     COMM_LEN, CapabilityRecord, Hook, KernelLayout, OP_STRING_LEN, OP_STRINGS, OperationRecord,
-    ProbeConfig, RecordKind, SCOPE_HOST, SCOPE_UNKNOWN, SCOPE_USER_NAMESPACE, drop_slot, op, stat,
+    RecordKind, SCOPE_HOST, SCOPE_UNKNOWN, SCOPE_USER_NAMESPACE, drop_slot, op, stat,
 };
 
 use core::ptr::{read_volatile, write_volatile};
@@ -19,7 +19,7 @@ use core::ptr::{read_volatile, write_volatile};
 use aya_ebpf::{macros::map, maps::PerCpuArray};
 
 use crate::{
-    maps::{CONFIG, EVENTS, RINGBUF_DROPS, bump, stat_inc},
+    maps::{EVENTS, RINGBUF_DROPS, bump, stat_inc},
     task::{SyscallRegs, read_at},
 };
 
@@ -31,11 +31,6 @@ pub(crate) struct Check {
     pub ret: i32,
     /// `cap_capable()`'s `opts`, where the hook has them.
     pub opts: Option<u32>,
-}
-
-#[inline(always)]
-pub(crate) fn config() -> Option<&'static ProbeConfig> {
-    CONFIG.get(0)
 }
 
 /// What a record is made of.

@@ -20,7 +20,8 @@ use monitor_common::{
 };
 
 use crate::{
-    emit::{Check, Emit, Seen, config, emit_operation},
+    config::config,
+    emit::{Check, Emit, Seen, emit_operation},
     maps::{SENSITIVE_SYS, WATCHED_FILES, watched},
     task::{SyscallRegs, read_at},
 };

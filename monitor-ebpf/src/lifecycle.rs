@@ -10,7 +10,7 @@ use aya_ebpf::{
 use monitor_common::{CgroupRecord, RecordKind, drop_slot};
 
 use crate::{
-    maps::{CONFIG, EVENTS, RINGBUF_DROPS, bump},
+    maps::{EVENTS, RINGBUF_DROPS, bump},
     task::read_at,
 };
 
@@ -30,7 +30,7 @@ pub fn cgroup_rmdir(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn on_cgroup(ctx: &TracePointContext, kind: RecordKind, drop_slot: u32) {
-    let Some(cfg) = CONFIG.get(0) else { return };
+    let Some(cfg) = crate::config::config() else { return };
     let l = &cfg.layout;
     let base = ctx.as_ptr() as u64;
     let Some(mut entry) = EVENTS.reserve::<CgroupRecord>(0) else {

@@ -22,7 +22,8 @@ use aya_ebpf::{
 use monitor_common::{COMM_LEN, Hook, NO_CHECK, VERDICT_ALLOWED, op};
 
 use crate::{
-    emit::{Check, Emit, Seen, config, emit_operation},
+    config::config,
+    emit::{Check, Emit, Seen, emit_operation},
     maps::{SENSITIVE_SYS, watched},
     task::{SyscallRegs, read_at},
 };

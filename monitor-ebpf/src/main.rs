@@ -6,6 +6,7 @@
 #![no_main]
 
 mod capability;
+mod config;
 mod emit;
 mod fallback;
 mod lifecycle;

@@ -12,10 +12,6 @@ use monitor_common::{
 #[map]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(256 * 1024, 0);
 
-/// Single entry: the probes' configuration, written by the daemon before attaching.
-#[map]
-pub static CONFIG: Array<ProbeConfig> = Array::with_max_entries(1, 0);
-
 /// Exact check counts per (cgroup, capability, verdict); per CPU so that no update is lost.
 #[map]
 pub static CAP_COUNTS: PerCpuHashMap<CapCountKey, u64> = PerCpuHashMap::with_max_entries(16384, 0);

@@ -18,7 +18,7 @@ use monitor_common::{
     sysctl_flags,
 };
 
-use crate::maps::{CONFIG, EVENTS, HOST_CGROUPS, RINGBUF_DROPS, bump};
+use crate::maps::{EVENTS, HOST_CGROUPS, RINGBUF_DROPS, bump};
 
 /// Allow: the program observes, it does not decide.
 const ALLOW: i32 = 1;
@@ -38,7 +38,7 @@ fn on_sysctl(ctx: &SysctlContext) {
     if write == 0 {
         return;
     }
-    let Some(cfg) = CONFIG.get(0) else { return };
+    let Some(cfg) = crate::config::config() else { return };
     // SAFETY: plain helper call.
     let cgroup_id = unsafe { bpf_get_current_cgroup_id() };
     // A direct lookup, not the tracing programs' per-CPU cache: this program runs

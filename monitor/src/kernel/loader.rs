@@ -155,12 +155,6 @@ impl Probes {
         let layout = kernel_layout(&kernel_btf);
         let btf = Btf::from_sys_fs().context("loading kernel BTF for program loading")?;
 
-        let mut ebpf = EbpfLoader::new()
-            .btf(Some(&btf))
-            .map_max_entries(names::EVENTS, config.ring_buffer_bytes)
-            .load(EBPF_OBJECT)
-            .context("loading the eBPF object")?;
-
         let mut probe_config = ProbeConfig {
             self_tgid: std::process::id(),
             flags: if config.always_emit_denied {
@@ -174,10 +168,16 @@ impl Probes {
             },
             dedup_window_ns: config.dedup_window_secs.saturating_mul(1_000_000_000),
             layout,
-            selftest_tgid: 0,
-            _pad: 0,
         };
-        write_probe_config(&mut ebpf, &probe_config)?;
+        // The tracepoints' field offsets, from tracefs: the configuration is fixed at load.
+        let tracepoint_fields = tracepoint_fields(&mut probe_config.layout);
+        let cgroup_fields = cgroup_fields(&mut probe_config.layout);
+        let mut ebpf = EbpfLoader::new()
+            .btf(Some(&btf))
+            .map_max_entries(names::EVENTS, config.ring_buffer_bytes)
+            .override_global(names::PROBE_CONFIG, &probe_config, true)
+            .load(EBPF_OBJECT)
+            .context("loading the eBPF object")?;
         let syscalls = load_sensitive_syscalls(&mut ebpf, &config.operations)?;
 
         let order: &[Hook] = match config.hook {
@@ -191,7 +191,7 @@ impl Probes {
         for &hook in order {
             let attempt = match hook {
                 Hook::TpBtf => attach_tp_btf(&mut ebpf, &btf),
-                Hook::Tracepoint => attach_tracepoint(&mut ebpf, &mut probe_config),
+                Hook::Tracepoint => attach_tracepoint(&mut ebpf, &tracepoint_fields),
                 Hook::Fexit => attach_fexit(&mut ebpf, &btf, &kernel_btf),
                 Hook::Kprobe => attach_kprobes(&mut ebpf),
             };
@@ -202,7 +202,7 @@ impl Probes {
                     }
                     info!(hook = hook.name(), "capability hook attached");
                     let mut failures = Vec::new();
-                    let lifecycle = match attach_lifecycle(&mut ebpf, &mut probe_config) {
+                    let lifecycle = match attach_lifecycle(&mut ebpf, &cgroup_fields) {
                         Ok(()) => true,
                         Err(e) => {
                             warn!(error = %format!("{e:#}"), "cgroup tracepoints not attached: containers are found by rescanning cgroups instead");
@@ -243,7 +243,7 @@ impl Probes {
                                 false
                             }
                         };
-                    let internal = internal_checks(&mut ebpf, hook, &probe_config);
+                    let internal = internal_checks(&mut ebpf, hook);
                     match &internal {
                         Internal::Unverified(why) => {
                             warn!(reason = %why, "the kernel's own capability checks (memory accounting, ...) are not told apart in the kernel: they are written, with audit unknown")
@@ -594,7 +594,7 @@ fn report_coverage(c: &GroupCoverage) {
 
 /// Sets up and verifies how the probes tell the kernel's own checks apart: the call sites
 /// on a tracepoint hook (cleared again if the self-test fails), `opts` on the others.
-fn internal_checks(ebpf: &mut Ebpf, hook: Hook, config: &ProbeConfig) -> Internal {
+fn internal_checks(ebpf: &mut Ebpf, hook: Hook) -> Internal {
     let by_caller = matches!(hook, Hook::TpBtf | Hook::Tracepoint);
     if by_caller {
         let written = std::fs::read_to_string("/proc/kallsyms")
@@ -605,7 +605,7 @@ fn internal_checks(ebpf: &mut Ebpf, hook: Hook, config: &ProbeConfig) -> Interna
             return Internal::Unverified(format!("{e:#}"));
         }
     }
-    let outcome = sites::self_test(ebpf, config, write_probe_config)
+    let outcome = sites::self_test(ebpf)
         .map_err(|e| format!("self-test: {e:#}"))
         .and_then(|t| t.verdict());
     match outcome {
@@ -618,14 +618,6 @@ fn internal_checks(ebpf: &mut Ebpf, hook: Hook, config: &ProbeConfig) -> Interna
             Internal::Unverified(why)
         }
     }
-}
-
-fn write_probe_config(ebpf: &mut Ebpf, config: &ProbeConfig) -> anyhow::Result<()> {
-    let mut map: Array<&mut MapData, ProbeConfig> =
-        Array::try_from(ebpf.map_mut(names::CONFIG).context("CONFIG map missing")?)?;
-    map.set(0, config, 0)
-        .context("writing the probe configuration")?;
-    Ok(())
 }
 
 /// Field offsets the probes read, from the kernel's BTF. A field that is not found is
@@ -727,13 +719,43 @@ fn attach_tp_btf(ebpf: &mut Ebpf, btf: &Btf) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn attach_tracepoint(ebpf: &mut Ebpf, config: &mut ProbeConfig) -> anyhow::Result<()> {
-    let format = tracefs::event_format("capability", "cap_capable")?;
-    config.layout.tp_cred = format.require("cred")?;
-    config.layout.tp_target_ns = format.require("target_ns")?;
-    config.layout.tp_cap = format.require("cap")?;
-    config.layout.tp_ret = format.require("ret")?;
-    write_probe_config(ebpf, config)?;
+/// The `capability:cap_capable` tracepoint's field offsets, into `layout`; an error (kept
+/// for [`attach_tracepoint`]) where tracefs lacks the tracepoint.
+fn tracepoint_fields(layout: &mut KernelLayout) -> Result<(), String> {
+    let read = || -> anyhow::Result<[u32; 4]> {
+        let format = tracefs::event_format("capability", "cap_capable")?;
+        Ok([
+            format.require("cred")?,
+            format.require("target_ns")?,
+            format.require("cap")?,
+            format.require("ret")?,
+        ])
+    };
+    let [cred, target_ns, cap, ret] = read().map_err(|e| format!("{e:#}"))?;
+    (layout.tp_cred, layout.tp_target_ns, layout.tp_cap, layout.tp_ret) =
+        (cred, target_ns, cap, ret);
+    Ok(())
+}
+
+/// The `cgroup:cgroup_mkdir` tracepoint's field offsets (`cgroup_rmdir` has the same
+/// format), into `layout`; an error (kept for [`attach_lifecycle`]) where tracefs lacks it.
+fn cgroup_fields(layout: &mut KernelLayout) -> Result<(), String> {
+    let read = || -> anyhow::Result<[u32; 4]> {
+        let format = tracefs::event_format("cgroup", "cgroup_mkdir")?;
+        Ok([
+            format.require("root")?,
+            format.require("level")?,
+            format.require("id")?,
+            format.require("path")?,
+        ])
+    };
+    let [root, level, id, path] = read().map_err(|e| format!("{e:#}"))?;
+    (layout.cg_root, layout.cg_level, layout.cg_id, layout.cg_path) = (root, level, id, path);
+    Ok(())
+}
+
+fn attach_tracepoint(ebpf: &mut Ebpf, fields: &Result<(), String>) -> anyhow::Result<()> {
+    fields.clone().map_err(|e| anyhow!(e))?;
 
     let prog: &mut TracePoint = program(ebpf, PROG_TRACEPOINT)?.try_into()?;
     prog.load()
@@ -776,13 +798,8 @@ fn attach_processes(ebpf: &mut Ebpf, btf: &Btf) -> anyhow::Result<()> {
 }
 
 /// The `cgroup:cgroup_mkdir`/`cgroup_rmdir` tracepoints, for container start and stop.
-fn attach_lifecycle(ebpf: &mut Ebpf, config: &mut ProbeConfig) -> anyhow::Result<()> {
-    let format = tracefs::event_format("cgroup", "cgroup_mkdir")?;
-    config.layout.cg_root = format.require("root")?;
-    config.layout.cg_level = format.require("level")?;
-    config.layout.cg_id = format.require("id")?;
-    config.layout.cg_path = format.require("path")?;
-    write_probe_config(ebpf, config)?;
+fn attach_lifecycle(ebpf: &mut Ebpf, fields: &Result<(), String>) -> anyhow::Result<()> {
+    fields.clone().map_err(|e| anyhow!(e))?;
     // All or none: a start without its stop would leave containers tracked forever.
     const EVENTS: [&str; 2] = ["cgroup_mkdir", "cgroup_rmdir"];
     let attached = (|| -> anyhow::Result<()> {

@@ -10,10 +10,10 @@ use std::{fmt, io};
 use anyhow::Context as _;
 use aya::{
     Ebpf,
-    maps::{Array, PerCpuArray},
+    maps::{Array, MapData, PerCpuArray},
 };
 use monitor_common::{
-    AUDIT_CASES, AUDIT_NO, AUDIT_UNKNOWN, AUDIT_YES, CallSites, ProbeConfig, names,
+    AUDIT_CASES, AUDIT_NO, AUDIT_UNKNOWN, AUDIT_YES, CallSites, names,
 };
 
 /// capability.h numbers of the self-test's capabilities.
@@ -196,17 +196,20 @@ impl SelfTest {
     }
 }
 
-/// How the probes' configuration is written (the loader's).
-pub type WriteConfig = fn(&mut Ebpf, &ProbeConfig) -> anyhow::Result<()>;
+/// Names the self-test process to the probes (0: none).
+fn write_selftest_tgid(ebpf: &mut Ebpf, tgid: u32) -> anyhow::Result<()> {
+    let mut map: Array<&mut MapData, u32> = Array::try_from(
+        ebpf.map_mut(names::SELFTEST_TGID)
+            .context("SELFTEST_TGID map missing")?,
+    )?;
+    map.set(0, tgid, 0)
+        .context("naming the self-test process to the probes")?;
+    Ok(())
+}
 
 /// Runs the self-test: a child of this process makes its checks while the probes classify
-/// them into `SELFTEST` instead of reporting them. `config` is the probes' configuration,
-/// written back as it was.
-pub fn self_test(
-    ebpf: &mut Ebpf,
-    config: &ProbeConfig,
-    write_config: WriteConfig,
-) -> anyhow::Result<SelfTest> {
+/// them into `SELFTEST` instead of reporting them.
+pub fn self_test(ebpf: &mut Ebpf) -> anyhow::Result<SelfTest> {
     let mut fds = [0i32; 2];
     // SAFETY: a valid array of two fds.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -234,13 +237,7 @@ pub fn self_test(
         return Err(io::Error::last_os_error()).context("fork for the self-test");
     }
     let result = (|| {
-        write_config(
-            ebpf,
-            &ProbeConfig {
-                selftest_tgid: pid as u32,
-                ..*config
-            },
-        )?;
+        write_selftest_tgid(ebpf, pid as u32)?;
         let go = 1u8;
         // SAFETY: one byte from a valid buffer.
         if unsafe { libc::write(write_end, (&raw const go).cast(), 1) } != 1 {
@@ -253,7 +250,7 @@ pub fn self_test(
     let mut status = 0;
     // SAFETY: our child.
     unsafe { libc::waitpid(pid, &mut status, 0) };
-    write_config(ebpf, config)?;
+    write_selftest_tgid(ebpf, 0)?;
     result?;
     let map: PerCpuArray<_, u64> =
         PerCpuArray::try_from(ebpf.map(names::SELFTEST).context("SELFTEST map missing")?)?;
