@@ -222,6 +222,10 @@ pub mod config_flags {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KernelLayout {
     pub task_flags: u32,
+    /// `task_struct.comm`, read as two words where loads are plain.
+    pub task_comm: u32,
+    /// `task_struct.stack`: the kernel stack, whose top holds the user registers.
+    pub task_stack: u32,
     pub task_cred: u32,
     pub task_real_cred: u32,
     pub cred_uid: u32,
@@ -295,6 +299,8 @@ impl KernelLayout {
     pub const PF_IO_WORKER: u32 = 0x0000_0010;
     pub const EMPTY: KernelLayout = KernelLayout {
         task_flags: Self::MISSING,
+        task_comm: Self::MISSING,
+        task_stack: Self::MISSING,
         task_cred: Self::MISSING,
         task_real_cred: Self::MISSING,
         cred_uid: Self::MISSING,
@@ -355,8 +361,10 @@ pub struct ProbeConfig {
     pub self_tgid: u32,
     pub flags: u32,
     /// A (cgroup, cap, verdict, syscall, comm) tuple is reported again only after this
-    /// many nanoseconds. 0 reports every check (no first-seen filter).
-    pub dedup_window_ns: u64,
+    /// A (cgroup, cap, verdict, syscall, comm) tuple is reported again only after this
+    /// many jiffies (the kernel's timer ticks: `bpf_jiffies64`, a read of one variable where
+    /// a clock read costs tens of nanoseconds). 0 reports every check (no first-seen filter).
+    pub dedup_window_ticks: u64,
     pub layout: KernelLayout,
 }
 
@@ -364,7 +372,7 @@ impl ProbeConfig {
     pub const EMPTY: ProbeConfig = ProbeConfig {
         self_tgid: 0,
         flags: 0,
-        dedup_window_ns: 0,
+        dedup_window_ticks: 0,
         layout: KernelLayout::EMPTY,
     };
 }
@@ -736,8 +744,8 @@ mod user {
 // Layout guards: a change that introduces padding breaks the contract between both sides.
 const _: () = assert!(core::mem::size_of::<CapCountKey>() == 16);
 const _: () = assert!(core::mem::size_of::<CapSeenKey>() == 40);
-const _: () = assert!(core::mem::size_of::<KernelLayout>() == 192);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 208);
+const _: () = assert!(core::mem::size_of::<KernelLayout>() == 200);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 216);
 const _: () = assert!(
     core::mem::size_of::<CallSites>() == 16 * (1 + CallSites::THROUGH + CallSites::INTERNAL)
 );

@@ -9,8 +9,8 @@ use aya_ebpf::{
     bindings::BPF_NOEXIST,
     cty::c_void,
     helpers::{
-        bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
-        bpf_get_current_task, bpf_ktime_get_boot_ns, bpf_probe_read_user,
+        bpf_get_current_cgroup_id, bpf_get_current_pid_tgid, bpf_ktime_get_boot_ns,
+        bpf_probe_read_user,
     },
     macros::{btf_tracepoint, fexit, kprobe, kretprobe, tracepoint},
     programs::{
@@ -18,8 +18,8 @@ use aya_ebpf::{
     },
 };
 use monitor_common::{
-    AUDIT_NO, COMM_LEN, COUNT_INTERNAL, CapCountKey, CapSeenKey, CapabilityRecord, Hook,
-    KernelLayout, KprobeArgs, MAX_CAPS, VERDICT_ALLOWED, VERDICT_DENIED, config_flags, op, stat,
+    AUDIT_NO, COUNT_INTERNAL, CapCountKey, CapSeenKey, CapabilityRecord, Hook, KernelLayout,
+    KprobeArgs, MAX_CAPS, VERDICT_ALLOWED, VERDICT_DENIED, config_flags, op, stat,
 };
 
 use crate::{
@@ -30,7 +30,7 @@ use crate::{
         bump, remember_seen, seen_cached, stat_inc, watched,
     },
     sites,
-    task::{SyscallRegs, read_at},
+    task::{Access, Btf, Probe, SyscallRegs, read_at, window_clock},
 };
 
 /// match-proto: v6.14: include/trace/events/capability.h: TP_PROTO(const struct cred *cred,
@@ -40,6 +40,7 @@ pub fn cap_capable_btf(ctx: BtfTracePointContext) -> i32 {
     on_check(
         ctx.as_ptr(),
         Hook::TpBtf,
+        Btf,
         Check {
             cred: ctx.arg(0),
             target_ns: ctx.arg(1),
@@ -68,6 +69,7 @@ pub fn cap_capable_tp(ctx: TracePointContext) -> u32 {
     on_check(
         ctx.as_ptr(),
         Hook::Tracepoint,
+        Probe,
         Check {
             cred,
             target_ns,
@@ -88,6 +90,7 @@ pub fn cap_capable_fexit(ctx: FExitContext) -> i32 {
     on_check(
         ctx.as_ptr(),
         Hook::Fexit,
+        Btf,
         Check {
             cred: ctx.arg(0),
             target_ns: ctx.arg(1),
@@ -134,6 +137,7 @@ pub fn cap_capable_kretprobe(ctx: RetProbeContext) -> u32 {
     on_check(
         ctx.as_ptr(),
         Hook::Kprobe,
+        Probe,
         Check {
             cred: args.cred,
             target_ns: args.target_ns,
@@ -146,7 +150,7 @@ pub fn cap_capable_kretprobe(ctx: RetProbeContext) -> u32 {
 }
 
 #[inline(always)]
-fn on_check(ctx: *mut c_void, hook: Hook, check: Check) {
+fn on_check<A: Access>(ctx: *mut c_void, hook: Hook, access: A, check: Check) {
     let Some(cfg) = config() else { return };
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
@@ -171,12 +175,11 @@ fn on_check(ctx: *mut c_void, hook: Hook, check: Check) {
     stat_inc(stat::CHECKS);
     let layout = &cfg.layout;
 
-    // SAFETY: returns the current task_struct address; only read through probe_read.
-    let task = unsafe { bpf_get_current_task() };
+    let task = access.current_task();
     // Checks under overridden credentials (overlayfs copy-up, NFS, ...) are the kernel acting
     // on its own behalf, not the process using a privilege.
-    let cred: Option<u64> = read_at(task, layout.task_cred);
-    let real_cred: Option<u64> = read_at(task, layout.task_real_cred);
+    let cred: Option<u64> = access.read(task, layout.task_cred);
+    let real_cred: Option<u64> = access.read(task, layout.task_real_cred);
     if let (Some(c), Some(r)) = (cred, real_cred)
         && c != r
     {
@@ -190,13 +193,12 @@ fn on_check(ctx: *mut c_void, hook: Hook, check: Check) {
         VERDICT_DENIED
     };
 
-    let regs = SyscallRegs::current(task, layout);
+    let regs = SyscallRegs::current(access, task, layout);
     let syscall = regs
         .as_ref()
-        .map_or_else(|| SyscallRegs::none(task, layout), SyscallRegs::nr);
-    let comm = bpf_get_current_comm().unwrap_or([0u8; COMM_LEN]);
-    // SAFETY: plain helper call.
-    let now = unsafe { bpf_ktime_get_boot_ns() };
+        .map_or_else(|| SyscallRegs::none(access, task, layout), SyscallRegs::nr);
+    let comm = access.comm(task, layout);
+    let now = window_clock();
 
     let sensitive = u32::try_from(syscall)
         .ok()
@@ -205,12 +207,18 @@ fn on_check(ctx: *mut c_void, hook: Hook, check: Check) {
         .filter(|v| v & op::SENSITIVE != 0)
         .filter(|v| {
             v & op::CREDENTIALS == 0
-                || regs
-                    .as_ref()
-                    .is_none_or(|r| changes_ids(*v, &check, layout, [r.arg(0), r.arg(1), r.arg(2)]))
+                || regs.as_ref().is_none_or(|r| {
+                    changes_ids(
+                        access,
+                        *v,
+                        &check,
+                        layout,
+                        [r.arg_at::<0>(), r.arg_at::<1>(), r.arg_at::<2>()],
+                    )
+                })
         })
         .filter(|v| v & op::NEW_NS == 0 || regs.as_ref().is_none_or(|r| new_namespaces(*v, r)));
-    let window = cfg.dedup_window_ns;
+    let window = cfg.dedup_window_ticks;
     let bypass = sensitive.is_some()
         || (verdict == VERDICT_DENIED && cfg.flags & config_flags::ALWAYS_EMIT_DENIED != 0);
     let seen_key = CapSeenKey {
@@ -221,9 +229,9 @@ fn on_check(ctx: *mut c_void, hook: Hook, check: Check) {
         comm,
     };
     if window != 0 && !bypass {
-        // A repeat is counted as its tuple was last classified (the low bit of the time).
+        // A repeat is counted as its tuple was last classified (the stamp's low bit).
         if let Some(last) = seen_cached(&seen_key)
-            && now.wrapping_sub(last) < window
+            && now.wrapping_sub(last >> 1) < window
         {
             count(cgroup_id, cap, verdict | internal_flag(last));
             stat_inc(stat::DEDUPLICATED);
@@ -231,7 +239,7 @@ fn on_check(ctx: *mut c_void, hook: Hook, check: Check) {
         }
         // SAFETY (get): a racing update can only make the filter emit one record too many.
         if let Some(last) = unsafe { CAP_SEEN.get(seen_key) }.copied()
-            && now.wrapping_sub(last) < window
+            && now.wrapping_sub(last >> 1) < window
         {
             remember_seen(&seen_key, last);
             count(cgroup_id, cap, verdict | internal_flag(last));
@@ -252,7 +260,13 @@ fn on_check(ctx: *mut c_void, hook: Hook, check: Check) {
                 .and_then(|nr| SENSITIVE_SYS.get(nr))
                 .is_some_and(|v| {
                     v & op::CREDENTIALS != 0
-                        && !needs_privilege(*v, &check, layout, [r.arg(0), r.arg(1), r.arg(2)])
+                        && !needs_privilege(
+                            access,
+                            *v,
+                            &check,
+                            layout,
+                            [r.arg_at::<0>(), r.arg_at::<1>(), r.arg_at::<2>()],
+                        )
                 })
         });
     let internal = audit == AUDIT_NO || needless;
@@ -265,8 +279,8 @@ fn on_check(ctx: *mut c_void, hook: Hook, check: Check) {
         // The kernel's own check: counted apart, never written, never acted on.
         stat_inc(stat::INTERNAL);
         if window != 0 && !bypass {
-            let _ = CAP_SEEN.insert(seen_key, now | 1, 0);
-            remember_seen(&seen_key, now | 1);
+            let _ = CAP_SEEN.insert(seen_key, now << 1 | 1, 0);
+            remember_seen(&seen_key, now << 1 | 1);
         }
         return;
     }
@@ -280,7 +294,8 @@ fn on_check(ctx: *mut c_void, hook: Hook, check: Check) {
         pid_tgid,
         syscall,
         regs: regs.as_ref(),
-        now,
+        // SAFETY: plain helper call.
+        now: unsafe { bpf_ktime_get_boot_ns() },
         verdict,
         comm: &comm,
         layout,
@@ -301,12 +316,13 @@ fn on_check(ctx: *mut c_void, hook: Hook, check: Check) {
     stat_inc(stat::EMITTED);
     if window != 0 && !bypass {
         // A full LRU evicts the oldest tuple; the worst case is a repeated record.
-        let _ = CAP_SEEN.insert(seen_key, now & !1, 0);
-        remember_seen(&seen_key, now & !1);
+        let _ = CAP_SEEN.insert(seen_key, now << 1, 0);
+        remember_seen(&seen_key, now << 1);
     }
 }
 
-/// [`COUNT_INTERNAL`] when a first-seen time says its tuple was the kernel's own check.
+/// [`COUNT_INTERNAL`] when a first-seen stamp (jiffies << 1 | internal) says its tuple was
+/// the kernel's own check.
 #[inline(always)]
 fn internal_flag(last: u64) -> u32 {
     if last & 1 != 0 { COUNT_INTERNAL } else { 0 }
@@ -316,8 +332,18 @@ fn internal_flag(last: u64) -> u32 {
 /// the checked credentials; -1 keeps an id). Unknown ids count as a change; so does a
 /// check whose registers are unknown (the caller's `is_none_or`).
 #[inline(always)]
-fn changes_ids(spec: u32, check: &Check, layout: &KernelLayout, args: [u64; 3]) -> bool {
-    let id = |offset: u32| read_at::<u32>(check.cred, offset).unwrap_or(u32::MAX - 1);
+fn changes_ids<A: Access>(
+    access: A,
+    spec: u32,
+    check: &Check,
+    layout: &KernelLayout,
+    args: [u64; 3],
+) -> bool {
+    let id = |offset: u32| {
+        access
+            .read::<u32>(check.cred, offset)
+            .unwrap_or(u32::MAX - 1)
+    };
     // The caller's real, effective and saved ids: user ones, or group ones.
     let (real, effective, saved) = if spec & op::ID_GID != 0 {
         (layout.cred_gid, layout.cred_egid, layout.cred_sgid)
@@ -342,8 +368,18 @@ fn changes_ids(spec: u32, check: &Check, layout: &KernelLayout, args: [u64; 3]) 
 /// `setreuid` its real or effective id as real, and those or its saved one as effective;
 /// `setresuid` any of its three ids). Unknown ids and other calls need it.
 #[inline(always)]
-fn needs_privilege(spec: u32, check: &Check, layout: &KernelLayout, args: [u64; 3]) -> bool {
-    let id = |offset: u32| read_at::<u32>(check.cred, offset).unwrap_or(u32::MAX - 1);
+fn needs_privilege<A: Access>(
+    access: A,
+    spec: u32,
+    check: &Check,
+    layout: &KernelLayout,
+    args: [u64; 3],
+) -> bool {
+    let id = |offset: u32| {
+        access
+            .read::<u32>(check.cred, offset)
+            .unwrap_or(u32::MAX - 1)
+    };
     let (real, effective, saved) = if spec & op::ID_GID != 0 {
         (layout.cred_gid, layout.cred_egid, layout.cred_sgid)
     } else {
@@ -367,13 +403,13 @@ fn needs_privilege(spec: u32, check: &Check, layout: &KernelLayout, args: [u64; 
 
 /// Whether a `clone`/`clone3`/`unshare` asks for a new namespace (see [`op::NEW_NS`]).
 #[inline(always)]
-fn new_namespaces(spec: u32, regs: &SyscallRegs) -> bool {
+fn new_namespaces<A: Access>(spec: u32, regs: &SyscallRegs<A>) -> bool {
     let flags = if spec & op::DEREF != 0 {
         let arg = ((spec >> op::DEREF_ARG_SHIFT) & op::ARG_MASK) as usize;
         // SAFETY: a user-space read; a fault is an error, not a crash.
         unsafe { bpf_probe_read_user(regs.arg(arg) as *const u64) }.unwrap_or(u64::MAX)
     } else {
-        regs.arg(0)
+        regs.arg_at::<0>()
     };
     let mask = if spec & op::NEW_NS_TIME != 0 {
         op::CLONE_NEW_MASK | op::CLONE_NEWTIME

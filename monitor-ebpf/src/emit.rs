@@ -20,7 +20,7 @@ use aya_ebpf::{macros::map, maps::PerCpuArray};
 
 use crate::{
     maps::{EVENTS, RINGBUF_DROPS, bump, stat_inc},
-    task::{SyscallRegs, read_at},
+    task::{Access, SyscallRegs, read_at},
 };
 
 /// One capability check, whatever hook saw it.
@@ -34,13 +34,13 @@ pub(crate) struct Check {
 }
 
 /// What a record is made of.
-pub(crate) struct Emit<'a> {
+pub(crate) struct Emit<'a, A: Access> {
     pub hook: Hook,
     pub check: &'a Check,
     pub cgroup_id: u64,
     pub pid_tgid: u64,
     pub syscall: i64,
-    pub regs: Option<&'a SyscallRegs>,
+    pub regs: Option<&'a SyscallRegs<A>>,
     pub now: u64,
     pub verdict: u32,
     pub comm: &'a [u8; COMM_LEN],
@@ -54,7 +54,7 @@ pub(crate) struct Emit<'a> {
 /// # Safety
 /// `r` points to writable memory of a `CapabilityRecord`'s size.
 #[inline(always)]
-pub(crate) unsafe fn fill(r: *mut CapabilityRecord, e: &Emit) {
+pub(crate) unsafe fn fill<A: Access>(r: *mut CapabilityRecord, e: &Emit<A>) {
     let (check, layout) = (e.check, e.layout);
     // SAFETY: the caller's promise; each field is written once, through the pointer.
     unsafe {
@@ -102,8 +102,8 @@ pub(crate) enum Seen {
 /// shape) is discarded. `keep` is a closure, not a function pointer: inlined, it is a direct
 /// call (BPF has no indirect ones).
 #[inline(always)]
-pub(crate) fn emit_operation(
-    what: &Emit,
+pub(crate) fn emit_operation<A: Access>(
+    what: &Emit<A>,
     spec: u32,
     seen: Seen,
     keep: impl Fn(u32, &OperationRecord) -> bool,
@@ -186,7 +186,7 @@ pub(crate) fn emit_operation(
 
 /// Fills the first string slot with the raw bytes an [`op::RAW_SHIFT`] shape names.
 #[inline(always)]
-fn read_raw(rec: &mut OperationRecord, raw: u32, spec: u32, what: &Emit) {
+fn read_raw<A: Access>(rec: &mut OperationRecord, raw: u32, spec: u32, what: &Emit<A>) {
     let arg = ((spec >> op::DEREF_ARG_SHIFT) & op::ARG_MASK) as usize;
     let Some(&ptr) = rec.check.args.get(arg) else {
         return;

@@ -23,7 +23,7 @@ use crate::{
     config::config,
     emit::{Check, Emit, Seen, emit_operation},
     maps::{SENSITIVE_SYS, WATCHED_FILES, watched},
-    task::{SyscallRegs, read_at},
+    task::{Probe, SyscallRegs, read_at},
 };
 
 /// Offsets in every `syscalls:sys_exit_*` record (stable since 2.6.33): the common header
@@ -79,7 +79,7 @@ fn on_exit(nr: i32, ret: i64) {
         ret: 0,
         opts: None,
     };
-    let regs = SyscallRegs::current(task, layout);
+    let regs = SyscallRegs::current(Probe, task, layout);
     // Most calls fail the filter on a register (a fork, an open for reading): decided here,
     // before anything is reserved or read.
     if let Some(r) = regs.as_ref()
@@ -108,7 +108,7 @@ fn on_exit(nr: i32, ret: i64) {
 
 /// The part of the filter that needs only the registers (and, for `clone3`, its flags).
 #[inline(always)]
-fn worth_a_record(spec: u32, regs: &SyscallRegs) -> bool {
+fn worth_a_record(spec: u32, regs: &SyscallRegs<Probe>) -> bool {
     match (spec >> op::FALLBACK_SHIFT) & op::FALLBACK_MASK {
         op::FB_NEW_USER_NS => {
             let flags = if spec & op::DEREF != 0 {

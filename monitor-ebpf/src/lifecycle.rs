@@ -30,7 +30,9 @@ pub fn cgroup_rmdir(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn on_cgroup(ctx: &TracePointContext, kind: RecordKind, drop_slot: u32) {
-    let Some(cfg) = crate::config::config() else { return };
+    let Some(cfg) = crate::config::config() else {
+        return;
+    };
     let l = &cfg.layout;
     let base = ctx.as_ptr() as u64;
     let Some(mut entry) = EVENTS.reserve::<CgroupRecord>(0) else {

@@ -25,7 +25,7 @@ use crate::{
     config::config,
     emit::{Check, Emit, Seen, emit_operation},
     maps::{SENSITIVE_SYS, watched},
-    task::{SyscallRegs, read_at},
+    task::{Probe, SyscallRegs, read_at},
 };
 
 /// match-proto: v2.6.29: include/linux/security.h: int security_capset(struct cred *new,
@@ -77,7 +77,7 @@ fn emit_unchecked(cred: Option<u64>, seen: Seen, required: u32) {
     let layout = &cfg.layout;
     // SAFETY: returns the current task_struct address; only read through probe_read.
     let task = unsafe { bpf_get_current_task() };
-    let regs = SyscallRegs::current(task, layout);
+    let regs = SyscallRegs::current(Probe, task, layout);
     let syscall = regs.as_ref().map_or(-1, SyscallRegs::nr);
     // The syscall's entry: what to read (strings, capset's data), whether it is wanted.
     let spec = u32::try_from(syscall)

@@ -22,8 +22,9 @@ pub static CAP_COUNTS: PerCpuHashMap<CapCountKey, u64> = PerCpuHashMap::with_max
 #[map]
 pub static CAP_COUNTS_OVF: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_CAPS * 4, 0);
 
-/// First-seen filter: boot time of the last record per tuple; its lowest bit set when the
-/// tuple was the kernel's own check (`AUDIT_NO`), which repeats are then counted as.
+/// First-seen filter: the time of the last record per tuple, as a stamp `jiffies << 1 |
+/// internal`: the low bit set when the tuple was the kernel's own check (`AUDIT_NO`), which
+/// repeats are then counted as.
 #[map]
 pub static CAP_SEEN: LruHashMap<CapSeenKey, u64> = LruHashMap::with_max_entries(65536, 0);
 

@@ -47,7 +47,9 @@ pub fn sched_process_exit(_ctx: BtfTracePointContext) -> i32 {
 
 #[inline(always)]
 fn on_exec(bprm: u64) {
-    let Some(cfg) = crate::config::config() else { return };
+    let Some(cfg) = crate::config::config() else {
+        return;
+    };
     let pid = (bpf_get_current_pid_tgid() >> 32) as u32;
     // SAFETY: plain helper call.
     let cgroup_id = unsafe { bpf_get_current_cgroup_id() };
@@ -120,7 +122,9 @@ fn on_exec(bprm: u64) {
 
 #[inline(always)]
 fn on_fork(child: u64) {
-    let Some(cfg) = crate::config::config() else { return };
+    let Some(cfg) = crate::config::config() else {
+        return;
+    };
     let ppid = (bpf_get_current_pid_tgid() >> 32) as u32;
     if ppid == cfg.self_tgid {
         return;
@@ -157,7 +161,9 @@ fn on_fork(child: u64) {
 
 #[inline(always)]
 fn on_exit() {
-    let Some(cfg) = crate::config::config() else { return };
+    let Some(cfg) = crate::config::config() else {
+        return;
+    };
     let pid_tgid = bpf_get_current_pid_tgid();
     let pid = (pid_tgid >> 32) as u32;
     // Threads other than the leader exiting do not end the process.

@@ -38,7 +38,9 @@ fn on_sysctl(ctx: &SysctlContext) {
     if write == 0 {
         return;
     }
-    let Some(cfg) = crate::config::config() else { return };
+    let Some(cfg) = crate::config::config() else {
+        return;
+    };
     // SAFETY: plain helper call.
     let cgroup_id = unsafe { bpf_get_current_cgroup_id() };
     // A direct lookup, not the tracing programs' per-CPU cache: this program runs

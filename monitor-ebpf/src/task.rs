@@ -1,7 +1,10 @@
 //! Reads from the current task and its credentials, at offsets the daemon took from BTF.
 
-use aya_ebpf::helpers::{bpf_probe_read_kernel, generated::bpf_task_pt_regs};
-use monitor_common::{KernelLayout, SYSCALL_IO_WORKER, stat};
+use aya_ebpf::helpers::{
+    bpf_get_current_comm, bpf_get_current_task, bpf_probe_read_kernel,
+    generated::{bpf_get_current_task_btf, bpf_task_pt_regs},
+};
+use monitor_common::{COMM_LEN, KernelLayout, SYSCALL_IO_WORKER, stat};
 
 use crate::maps::stat_inc;
 
@@ -22,9 +25,86 @@ pub fn read_at<T>(base: u64, offset: u32) -> Option<T> {
     }
 }
 
+/// How a program reads kernel memory: a type, so that every choice is made at compile time
+/// (an enum value kept in a struct was reloaded from the stack, where the verifier no longer
+/// knew it, and it then walked the plain loads with numbers for pointers).
+pub trait Access: Copy {
+    /// Plain loads ([`Btf`]) or `bpf_probe_read_kernel` calls ([`Probe`]).
+    const BTF: bool;
+
+    /// Reads a `T` at `base + offset`; `None` if the offset is unknown, `base` is null or
+    /// (probe reads) the read faults.
+    #[inline(always)]
+    fn read<T: Copy>(self, base: u64, offset: u32) -> Option<T> {
+        if !Self::BTF {
+            return read_at(base, offset);
+        }
+        if offset == KernelLayout::MISSING || base == 0 {
+            return None;
+        }
+        // SAFETY: a BTF-typed pointer and a constant offset: the verifier checks the load
+        // against the type and turns it into one that cannot fault.
+        Some(unsafe { core::ptr::read_volatile((base + offset as u64) as *const T) })
+    }
+
+    /// The current task, as a pointer this access can read.
+    #[inline(always)]
+    fn current_task(self) -> u64 {
+        if Self::BTF {
+            // SAFETY: plain helper call.
+            unsafe { bpf_get_current_task_btf() as u64 }
+        } else {
+            // SAFETY: plain helper call.
+            unsafe { bpf_get_current_task() }
+        }
+    }
+
+    /// The current task's name (`comm`): two plain loads where they are allowed.
+    #[inline(always)]
+    fn comm(self, task: u64, layout: &KernelLayout) -> [u8; COMM_LEN] {
+        if !Self::BTF {
+            return bpf_get_current_comm().unwrap_or([0u8; COMM_LEN]);
+        }
+        let word = |at: u32| {
+            let off = if layout.task_comm == KernelLayout::MISSING {
+                KernelLayout::MISSING
+            } else {
+                layout.task_comm + at
+            };
+            self.read::<u64>(task, off).unwrap_or(0).to_ne_bytes()
+        };
+        let (a, b) = (word(0), word(8));
+        [
+            a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], b[0], b[1], b[2], b[3], b[4], b[5],
+            b[6], b[7],
+        ]
+    }
+}
+
+/// Plain loads: the program's pointers are BTF-typed (tp_btf and fexit arguments, the task
+/// from `bpf_get_current_task_btf`); the verifier checks each load against the type at its
+/// offset (a constant: the configuration is read-only) and makes it one that cannot fault.
+/// A load is an instruction where a `bpf_probe_read_kernel` call costs tens of nanoseconds.
+#[derive(Clone, Copy)]
+pub struct Btf;
+
+impl Access for Btf {
+    const BTF: bool = true;
+}
+
+/// `bpf_probe_read_kernel`: for addresses the verifier sees as numbers (kprobe and tracefs
+/// tracepoint arguments, the task from `bpf_get_current_task`).
+#[derive(Clone, Copy)]
+pub struct Probe;
+
+impl Access for Probe {
+    const BTF: bool = false;
+}
+
 /// The user registers of the current syscall, from `bpf_task_pt_regs`.
-pub struct SyscallRegs {
+pub struct SyscallRegs<A: Access> {
     regs: u64,
+    access: A,
 }
 
 // Offsets in the architecture's `struct pt_regs` (UAPI-stable layouts).
@@ -51,30 +131,36 @@ mod arch {
     pub type Nr = i64;
 }
 
-impl SyscallRegs {
+impl<A: Access> SyscallRegs<A> {
     /// Registers of the current task, if it is a user task (kernel threads have none).
     #[inline(always)]
-    pub fn current(task: u64, layout: &KernelLayout) -> Option<Self> {
-        let flags: u32 = read_at(task, layout.task_flags).unwrap_or(0);
+    pub fn current(access: A, task: u64, layout: &KernelLayout) -> Option<Self> {
+        let flags: u32 = access.read(task, layout.task_flags).unwrap_or(0);
         // One way out, from a value defined on every path: an early `return None` lets LLVM
         // spill the undefined payload, which the verifier refuses ("R2 !read_ok", seen on
         // 6.1 in fexit/security_capset).
         let regs = if flags & (KernelLayout::PF_KTHREAD | KernelLayout::PF_IO_WORKER) != 0 {
             0
         } else {
-            // SAFETY: the helper takes the BTF task pointer and returns its saved user
-            // registers.
-            let btf_task = unsafe { aya_ebpf::helpers::generated::bpf_get_current_task_btf() };
+            // The helper takes a BTF task pointer: the one this access reads, or a new one.
+            let btf_task = if A::BTF {
+                task as *mut _
+            } else {
+                // SAFETY: plain helper call.
+                unsafe { bpf_get_current_task_btf() }
+            };
+            // SAFETY: returns the task's saved user registers (a BTF-typed pointer: plain
+            // loads read them).
             (unsafe { bpf_task_pt_regs(btf_task) }) as u64
         };
-        (regs != 0).then_some(Self { regs })
+        (regs != 0).then_some(Self { regs, access })
     }
 
     /// The syscall number of a check without registers ([`Self::current`] gave none): -1,
     /// or [`SYSCALL_IO_WORKER`] for an io_uring worker's.
     #[inline(always)]
-    pub fn none(task: u64, layout: &KernelLayout) -> i64 {
-        let flags: u32 = read_at(task, layout.task_flags).unwrap_or(0);
+    pub fn none(access: A, task: u64, layout: &KernelLayout) -> i64 {
+        let flags: u32 = access.read(task, layout.task_flags).unwrap_or(0);
         if flags & KernelLayout::PF_IO_WORKER != 0 {
             SYSCALL_IO_WORKER
         } else {
@@ -86,10 +172,23 @@ impl SyscallRegs {
     #[inline(always)]
     #[allow(clippy::unnecessary_cast, reason = "Nr is i32 on aarch64")]
     pub fn nr(&self) -> i64 {
-        read_at::<arch::Nr>(self.regs, arch::NR).map_or(-1, |n| n as i64)
+        self.access
+            .read::<arch::Nr>(self.regs, arch::NR)
+            .map_or(-1, |n| n as i64)
     }
 
-    /// Argument register `i` (0..6; zero where unreadable).
+    /// Argument register `I` (0..6; zero where unreadable), read as the access says: a
+    /// constant index, so that the offset is one (the verifier refuses a plain load at a
+    /// variable offset).
+    #[inline(always)]
+    pub fn arg_at<const I: usize>(&self) -> u64 {
+        self.access
+            .read::<u64>(self.regs, arch::ARGS[I])
+            .unwrap_or(0)
+    }
+
+    /// Argument register `i` (0..6; zero where unreadable), read with
+    /// `bpf_probe_read_kernel` whatever the access: `i` may vary.
     #[inline(always)]
     pub fn arg(&self, i: usize) -> u64 {
         arch::ARGS
@@ -97,4 +196,13 @@ impl SyscallRegs {
             .and_then(|off| read_at::<u64>(self.regs, *off))
             .unwrap_or(0)
     }
+}
+
+/// The time for the first-seen window, in jiffies: one variable read, where a clock read
+/// costs tens of nanoseconds (the window is seconds long). Records take their time from the
+/// boot clock.
+#[inline(always)]
+pub fn window_clock() -> u64 {
+    // SAFETY: plain helper call.
+    unsafe { aya_ebpf::helpers::generated::bpf_jiffies64() }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 
 use anyhow::{Context as _, anyhow, bail, ensure};
 use aya::{
-    Btf, Ebpf, EbpfLoader,
+    Btf, Ebpf, EbpfLoader, VerifierLogLevel,
     maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap},
     programs::{BtfTracePoint, CgroupAttachMode, CgroupSysctl, FEntry, FExit, KProbe, TracePoint},
 };
@@ -166,13 +166,18 @@ impl Probes {
             } else {
                 0
             },
-            dedup_window_ns: config.dedup_window_secs.saturating_mul(1_000_000_000),
+            dedup_window_ticks: config.dedup_window_secs.saturating_mul(ticks_per_second()?),
             layout,
         };
         // The tracepoints' field offsets, from tracefs: the configuration is fixed at load.
         let tracepoint_fields = tracepoint_fields(&mut probe_config.layout);
         let cgroup_fields = cgroup_fields(&mut probe_config.layout);
-        let mut ebpf = EbpfLoader::new()
+        let mut loader = EbpfLoader::new();
+        // For whoever debugs a program this kernel's verifier refuses: the whole log.
+        if std::env::var_os("PRIVMON_VERIFIER_LOG").is_some() {
+            loader.verifier_log_level(VerifierLogLevel::VERBOSE | VerifierLogLevel::STATS);
+        }
+        let mut ebpf = loader
             .btf(Some(&btf))
             .map_max_entries(names::EVENTS, config.ring_buffer_bytes)
             .override_global(names::PROBE_CONFIG, &probe_config, true)
@@ -620,6 +625,26 @@ fn internal_checks(ebpf: &mut Ebpf, hook: Hook) -> Internal {
     }
 }
 
+/// The kernel's timer frequency (`CONFIG_HZ`): the coarse clocks advance once a tick, and
+/// their resolution is its length.
+fn ticks_per_second() -> anyhow::Result<u64> {
+    let mut res = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec to write.
+    if unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut res) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .context("reading the timer tick length (clock_getres)");
+    }
+    let tick_ns = res.tv_sec as u64 * 1_000_000_000 + res.tv_nsec as u64;
+    ensure!(
+        (1_000_000..=10_000_000).contains(&tick_ns),
+        "unexpected timer tick length {tick_ns} ns (CLOCK_MONOTONIC_COARSE's resolution)"
+    );
+    Ok((1_000_000_000 + tick_ns / 2) / tick_ns)
+}
+
 /// Field offsets the probes read, from the kernel's BTF. A field that is not found is
 /// reported as unknown by the probes rather than read at a wrong offset.
 fn kernel_layout(btf: &KernelBtf) -> KernelLayout {
@@ -640,6 +665,8 @@ fn kernel_layout(btf: &KernelBtf) -> KernelLayout {
     };
     let layout = KernelLayout {
         task_flags: off("task_struct", "flags"),
+        task_comm: off("task_struct", "comm"),
+        task_stack: off("task_struct", "stack"),
         task_cred: off("task_struct", "cred"),
         task_real_cred: off("task_struct", "real_cred"),
         cred_uid: off("cred", "uid"),
@@ -732,8 +759,12 @@ fn tracepoint_fields(layout: &mut KernelLayout) -> Result<(), String> {
         ])
     };
     let [cred, target_ns, cap, ret] = read().map_err(|e| format!("{e:#}"))?;
-    (layout.tp_cred, layout.tp_target_ns, layout.tp_cap, layout.tp_ret) =
-        (cred, target_ns, cap, ret);
+    (
+        layout.tp_cred,
+        layout.tp_target_ns,
+        layout.tp_cap,
+        layout.tp_ret,
+    ) = (cred, target_ns, cap, ret);
     Ok(())
 }
 
@@ -750,7 +781,12 @@ fn cgroup_fields(layout: &mut KernelLayout) -> Result<(), String> {
         ])
     };
     let [root, level, id, path] = read().map_err(|e| format!("{e:#}"))?;
-    (layout.cg_root, layout.cg_level, layout.cg_id, layout.cg_path) = (root, level, id, path);
+    (
+        layout.cg_root,
+        layout.cg_level,
+        layout.cg_id,
+        layout.cg_path,
+    ) = (root, level, id, path);
     Ok(())
 }
 

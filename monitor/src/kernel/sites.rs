@@ -12,9 +12,7 @@ use aya::{
     Ebpf,
     maps::{Array, MapData, PerCpuArray},
 };
-use monitor_common::{
-    AUDIT_CASES, AUDIT_NO, AUDIT_UNKNOWN, AUDIT_YES, CallSites, names,
-};
+use monitor_common::{AUDIT_CASES, AUDIT_NO, AUDIT_UNKNOWN, AUDIT_YES, CallSites, names};
 
 /// capability.h numbers of the self-test's capabilities.
 const CAP_SETUID: u32 = 7;
