@@ -6,19 +6,19 @@
 
 use aya_ebpf::{
     EbpfContext,
-    bindings::BPF_NOEXIST,
     cty::c_void,
     helpers::{
         bpf_get_current_cgroup_id, bpf_get_current_pid_tgid, bpf_ktime_get_boot_ns,
         bpf_probe_read_user,
     },
-    macros::{btf_tracepoint, fexit, kprobe, kretprobe, tracepoint},
+    macros::{btf_tracepoint, fexit, kprobe, kretprobe, raw_tracepoint, tracepoint},
     programs::{
-        BtfTracePointContext, FExitContext, ProbeContext, RetProbeContext, TracePointContext,
+        BtfTracePointContext, FExitContext, ProbeContext, RawTracePointContext, RetProbeContext,
+        TracePointContext,
     },
 };
 use monitor_common::{
-    AUDIT_NO, COUNT_INTERNAL, CapCountKey, CapSeenKey, CapabilityRecord, Hook, KernelLayout,
+    AUDIT_NO, COUNT_INTERNAL, CapSeenKey, CapabilityRecord, Hook, KernelLayout,
     KprobeArgs, MAX_CAPS, VERDICT_ALLOWED, VERDICT_DENIED, config_flags, op, stat,
 };
 
@@ -26,8 +26,9 @@ use crate::{
     config::{config, selftest_tgid},
     emit::{Check, Emit, Seen, emit_operation, fill},
     maps::{
-        CAP_COUNTS, CAP_COUNTS_OVF, CAP_SEEN, EVENTS, KPROBE_ARGS, RINGBUF_DROPS, SENSITIVE_SYS,
-        bump, remember_seen, seen_cached, stat_inc, watched,
+        CAP_SEEN, EVENTS, KPROBE_ARGS, RINGBUF_DROPS, SENSITIVE_SYS,
+        bump, count, count_repeat, flush_seen_cache, internal_flag, remember_seen, stat_inc,
+        watched,
     },
     sites,
     task::{Access, Btf, Probe, SyscallRegs, read_at, window_clock},
@@ -100,6 +101,15 @@ pub fn cap_capable_fexit(ctx: FExitContext) -> i32 {
         },
     );
     0
+}
+
+/// Not attached anywhere: the daemon runs it on each CPU (`BPF_PROG_TEST_RUN` with
+/// `BPF_F_TEST_RUN_ON_CPU`, Linux 5.10+) before it reads the counters, to move the counts
+/// held in that CPU's first-seen cache into `CAP_COUNTS`. Returns the slots it had to leave
+/// (a check was changing them); their counts wait for the next flush.
+#[raw_tracepoint(tracepoint = "flush_counts")]
+pub fn flush_counts(_ctx: RawTracePointContext) -> i32 {
+    flush_seen_cache() as i32
 }
 
 /// Entry half of the kprobe strategy: saves the arguments for [`cap_capable_kretprobe`].
@@ -230,10 +240,7 @@ fn on_check<A: Access>(ctx: *mut c_void, hook: Hook, access: A, check: Check) {
     };
     if window != 0 && !bypass {
         // A repeat is counted as its tuple was last classified (the stamp's low bit).
-        if let Some(last) = seen_cached(&seen_key)
-            && now.wrapping_sub(last >> 1) < window
-        {
-            count(cgroup_id, cap, verdict | internal_flag(last));
+        if count_repeat(&seen_key, now, window) {
             stat_inc(stat::DEDUPLICATED);
             return;
         }
@@ -242,7 +249,7 @@ fn on_check<A: Access>(ctx: *mut c_void, hook: Hook, access: A, check: Check) {
             && now.wrapping_sub(last >> 1) < window
         {
             remember_seen(&seen_key, last);
-            count(cgroup_id, cap, verdict | internal_flag(last));
+            count(cgroup_id, cap, verdict | internal_flag(last), 1);
             stat_inc(stat::DEDUPLICATED);
             return;
         }
@@ -274,6 +281,7 @@ fn on_check<A: Access>(ctx: *mut c_void, hook: Hook, access: A, check: Check) {
         cgroup_id,
         cap,
         verdict | if internal { COUNT_INTERNAL } else { 0 },
+        1,
     );
     if internal {
         // The kernel's own check: counted apart, never written, never acted on.
@@ -319,13 +327,6 @@ fn on_check<A: Access>(ctx: *mut c_void, hook: Hook, access: A, check: Check) {
         let _ = CAP_SEEN.insert(seen_key, now << 1, 0);
         remember_seen(&seen_key, now << 1);
     }
-}
-
-/// [`COUNT_INTERNAL`] when a first-seen stamp (jiffies << 1 | internal) says its tuple was
-/// the kernel's own check.
-#[inline(always)]
-fn internal_flag(last: u64) -> u32 {
-    if last & 1 != 0 { COUNT_INTERNAL } else { 0 }
 }
 
 /// Whether a user-id syscall asks to change one of the caller's ids (its arguments against
@@ -417,29 +418,6 @@ fn new_namespaces<A: Access>(spec: u32, regs: &SyscallRegs<A>) -> bool {
         op::CLONE_NEW_MASK
     };
     flags & mask != 0
-}
-
-/// Adds one to the exact counter of (cgroup, cap, verdict and [`COUNT_INTERNAL`]).
-#[inline(always)]
-fn count(cgroup_id: u64, cap: u32, verdict: u32) {
-    let key = CapCountKey {
-        cgroup_id,
-        cap,
-        verdict,
-    };
-    for _ in 0..2 {
-        if let Some(p) = CAP_COUNTS.get_ptr_mut(key) {
-            // SAFETY: per-CPU value; tracing programs do not nest on one CPU.
-            unsafe { *p += 1 };
-            return;
-        }
-        // NOEXIST: if another CPU created the entry meanwhile, the second lookup finds it.
-        if CAP_COUNTS.insert(key, 1u64, BPF_NOEXIST as u64).is_ok() {
-            return;
-        }
-    }
-    stat_inc(stat::COUNTS_OVERFLOWED);
-    bump(&CAP_COUNTS_OVF, cap * 4 + verdict);
 }
 
 trait CtxAddr {

@@ -1,11 +1,15 @@
 //! Maps shared by all probes. Names are in `monitor_common::names`.
 
+use core::ptr::{read_volatile, write_volatile};
+
 use aya_ebpf::{
+    bindings::BPF_NOEXIST,
     macros::map,
     maps::{Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf},
 };
 use monitor_common::{
-    CapCountKey, CapSeenKey, KprobeArgs, MAX_CAPS, ProbeConfig, config_flags, drop_slot, op, stat,
+    COUNT_INTERNAL, CapCountKey, CapSeenKey, KprobeArgs, MAX_CAPS, ProbeConfig, config_flags,
+    drop_slot, op, stat,
 };
 
 /// Records for the daemon. Its size is set by the daemon at load time.
@@ -111,11 +115,22 @@ const SEEN_SLOTS: u32 = 256;
 /// A tuple the first-seen filter let through, and when: a per-CPU, direct-mapped cache in
 /// front of `CAP_SEEN`. A hit within the window is a repeat for sure (the tuple was emitted
 /// or found in `CAP_SEEN` at that time); a miss asks `CAP_SEEN`.
+///
+/// A repeat is counted in its slot (`pending`, a store where the counters' hash map costs a
+/// lookup), for the count key of the slot's tuple: (cgroup, cap, verdict and the stamp's
+/// internal flag). The slot's count moves into `CAP_COUNTS` when the slot takes another
+/// tuple or stamp, and when the daemon runs [`flush_counts`](crate::capability) on the CPU
+/// before it reads the counters. `busy` is set while either side changes the slot: a flush
+/// that interrupts a check's update leaves the slot alone, a check that interrupts a flush
+/// counts in `CAP_COUNTS` directly. Both run on the slot's CPU only, so the flag needs no
+/// atomics.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct SeenSlot {
     key: CapSeenKey,
     last: u64,
+    pending: u64,
+    busy: u64,
 }
 
 #[map]
@@ -151,27 +166,128 @@ fn same_key(a: &CapSeenKey, b: &CapSeenKey) -> bool {
         && comm_words(a) == comm_words(b)
 }
 
-/// When this CPU last let `key` through, if it is in the cache.
+/// [`COUNT_INTERNAL`] when a first-seen stamp (jiffies << 1 | internal) says its tuple was
+/// the kernel's own check.
 #[inline(always)]
-pub fn seen_cached(key: &CapSeenKey) -> Option<u64> {
-    let slot = SEEN_CACHE.get(seen_slot(key))?;
-    same_key(&slot.key, key).then_some(slot.last)
+pub fn internal_flag(stamp: u64) -> u32 {
+    if stamp & 1 != 0 { COUNT_INTERNAL } else { 0 }
 }
 
-/// Remembers on this CPU that `key` was let through (or found in `CAP_SEEN`) at `last`.
+/// Counts a repeat of `key` if this CPU's cache holds it with a stamp within `window` of
+/// `now`: true when it did (in the slot, or in `CAP_COUNTS` if a flush holds the slot).
 #[inline(always)]
-pub fn remember_seen(key: &CapSeenKey, last: u64) {
+pub fn count_repeat(key: &CapSeenKey, now: u64, window: u64) -> bool {
+    let Some(p) = SEEN_CACHE.get_ptr_mut(seen_slot(key)) else {
+        return false;
+    };
+    // SAFETY: per-CPU slot; checks do not nest on one CPU, and the flush program sets
+    // `busy` around its changes (volatile: the order of the stores is the protocol).
+    unsafe {
+        let last = (*p).last;
+        if !same_key(&(*p).key, key) || now.wrapping_sub(last >> 1) >= window {
+            return false;
+        }
+        if read_volatile(&raw const (*p).busy) != 0 {
+            count(key.cgroup_id, key.cap, key.verdict | internal_flag(last), 1);
+            return true;
+        }
+        write_volatile(&raw mut (*p).busy, 1);
+        write_volatile(
+            &raw mut (*p).pending,
+            read_volatile(&raw const (*p).pending) + 1,
+        );
+        write_volatile(&raw mut (*p).busy, 0);
+    }
+    true
+}
+
+/// Moves the count a slot holds into `CAP_COUNTS`; the caller has set `busy`.
+///
+/// # Safety
+/// `p` is a slot of this CPU's `SEEN_CACHE`.
+#[inline(always)]
+unsafe fn flush_slot(p: *mut SeenSlot) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        let n = read_volatile(&raw const (*p).pending);
+        if n != 0 {
+            write_volatile(&raw mut (*p).pending, 0);
+            let k = &(*p).key;
+            count(k.cgroup_id, k.cap, k.verdict | internal_flag((*p).last), n);
+        }
+    }
+}
+
+/// Remembers on this CPU that `key` was let through (or found in `CAP_SEEN`) with `stamp`.
+/// The count the slot held moves into `CAP_COUNTS` first.
+#[inline(always)]
+pub fn remember_seen(key: &CapSeenKey, stamp: u64) {
     if let Some(p) = SEEN_CACHE.get_ptr_mut(seen_slot(key)) {
-        // SAFETY: per-CPU slot; tracing programs do not nest on one CPU. Field by field, as
-        // in `watched`.
+        // SAFETY: per-CPU slot, as in `count_repeat`. Field by field: no temporary on the
+        // stack, which 6.1's verifier counts against the 512 bytes of the whole call chain.
         unsafe {
+            if read_volatile(&raw const (*p).busy) != 0 {
+                // A flush runs under this check: the slot is its own until it returns.
+                return;
+            }
+            write_volatile(&raw mut (*p).busy, 1);
+            flush_slot(p);
             (*p).key.cgroup_id = key.cgroup_id;
             (*p).key.cap = key.cap;
             (*p).key.verdict = key.verdict;
             (*p).key.syscall = key.syscall;
             (*p).key.comm = key.comm;
-            (*p).last = last;
+            (*p).last = stamp;
+            write_volatile(&raw mut (*p).busy, 0);
         }
+    }
+}
+
+/// Moves every count this CPU's cache holds into `CAP_COUNTS`; returns how many slots a
+/// check was changing (their counts stay for the next flush).
+#[inline(always)]
+pub fn flush_seen_cache() -> u32 {
+    let mut busy = 0;
+    for i in 0..SEEN_SLOTS {
+        if let Some(p) = SEEN_CACHE.get_ptr_mut(i) {
+            // SAFETY: per-CPU slot; see `SeenSlot`.
+            unsafe {
+                if read_volatile(&raw const (*p).busy) != 0 {
+                    busy += 1;
+                    continue;
+                }
+                write_volatile(&raw mut (*p).busy, 1);
+                flush_slot(p);
+                write_volatile(&raw mut (*p).busy, 0);
+            }
+        }
+    }
+    busy
+}
+
+/// Adds `n` to the exact counter of (cgroup, cap, verdict and [`COUNT_INTERNAL`]).
+#[inline(always)]
+pub fn count(cgroup_id: u64, cap: u32, verdict: u32, n: u64) {
+    let key = CapCountKey {
+        cgroup_id,
+        cap,
+        verdict,
+    };
+    for _ in 0..2 {
+        if let Some(p) = CAP_COUNTS.get_ptr_mut(key) {
+            // SAFETY: per-CPU value; tracing programs do not nest on one CPU.
+            unsafe { *p += n };
+            return;
+        }
+        // NOEXIST: if another CPU created the entry meanwhile, the second lookup finds it.
+        if CAP_COUNTS.insert(key, n, BPF_NOEXIST as u64).is_ok() {
+            return;
+        }
+    }
+    stat_inc(stat::COUNTS_OVERFLOWED);
+    if let Some(p) = CAP_COUNTS_OVF.get_ptr_mut(cap * 4 + verdict) {
+        // SAFETY: per-CPU slot.
+        unsafe { *p += n };
     }
 }
 

@@ -362,8 +362,10 @@ impl Daemon {
     }
 
     /// Sum over CPUs of the daemon's in-kernel counter for (cgroup, cap, verdict), read
-    /// straight from its `CAP_COUNTS` map.
+    /// straight from its `CAP_COUNTS` map after running its `flush_counts` program on
+    /// every CPU, as the daemon does before it reads (the probe counts repeats per CPU).
     pub fn cap_count(&self, cgroup_id: u64, cap: u32, verdict: u32) -> anyhow::Result<u64> {
+        self.flush_counts()?;
         let map = daemon_map(self.pid(), names::CAP_COUNTS)?;
         let counts: PerCpuHashMap<MapData, CapCountKey, u64> =
             PerCpuHashMap::try_from(Map::from_map_data(map)?)?;
@@ -377,6 +379,17 @@ impl Daemon {
             Err(aya::maps::MapError::KeyNotFound) => Ok(0),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Runs the daemon's `flush_counts` program on every online CPU.
+    pub fn flush_counts(&self) -> anyhow::Result<()> {
+        let ids = self.program_ids()?;
+        for info in aya::programs::loaded_programs().filter_map(Result::ok) {
+            if ids.contains(&info.id()) && info.name_as_str() == Some("flush_counts") {
+                return privmon::kernel::flush::CountFlush::from_fd(info.fd()?).run_checked();
+            }
+        }
+        bail!("privmon (pid {}) holds no flush_counts program", self.pid())
     }
 
     /// Ids of the BPF programs the daemon holds.

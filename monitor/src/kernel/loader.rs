@@ -20,6 +20,7 @@ use crate::{
     catalog::syscalls::Arch,
     config::{Config, Coverage, HookChoice, OperationGroups, Watch},
     kernel::btf::KernelBtf,
+    kernel::flush::CountFlush,
     kernel::sites::{self, Internal},
     kernel::tracefs,
 };
@@ -339,6 +340,7 @@ impl Probes {
             drops: PerCpuArray::try_from(take(names::RINGBUF_DROPS)?)?,
             counts: PerCpuHashMap::try_from(take(names::CAP_COUNTS)?)?,
             overflow: PerCpuArray::try_from(take(names::CAP_COUNTS_OVERFLOW)?)?,
+            flush: CountFlush::load(&mut self.ebpf)?,
         })
     }
 }
@@ -350,6 +352,8 @@ pub struct KernelCounters {
     drops: PerCpuArray<MapData, u64>,
     counts: PerCpuHashMap<MapData, CapCountKey, u64>,
     overflow: PerCpuArray<MapData, u64>,
+    /// Moves the counts the probe holds per CPU into `counts` before a read.
+    flush: CountFlush,
 }
 
 impl KernelCounters {
@@ -388,6 +392,7 @@ impl KernelCounters {
 
     /// Exact check counts per (cgroup, capability, verdict), summed over CPUs.
     pub fn capability_counts(&self) -> anyhow::Result<Vec<(CapCountKey, u64)>> {
+        self.flush.run();
         let mut out = Vec::new();
         for item in self.counts.iter() {
             let (key, values) = item?;

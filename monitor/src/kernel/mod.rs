@@ -3,6 +3,7 @@
 
 pub mod btf;
 pub mod fanotify;
+pub mod flush;
 pub mod loader;
 pub mod sites;
 pub mod tracefs;
