@@ -394,7 +394,9 @@ pub struct CapSeenKey {
     pub cap: u32,
     pub verdict: u32,
     pub syscall: i64,
-    pub comm: [u8; COMM_LEN],
+    /// The task's `comm`, as two words: the probe compares and hashes it a word at a time
+    /// (as bytes, every step is 16 byte loads, shifts and stores).
+    pub comm: [u64; 2],
 }
 
 /// Arguments of `cap_capable` saved by the kprobe for the kretprobe, keyed by pid_tgid.

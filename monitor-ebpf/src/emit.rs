@@ -43,7 +43,8 @@ pub(crate) struct Emit<'a, A: Access> {
     pub regs: Option<&'a SyscallRegs<A>>,
     pub now: u64,
     pub verdict: u32,
-    pub comm: &'a [u8; COMM_LEN],
+    /// The task's `comm`, as [`crate::task::Access::comm`] reads it.
+    pub comm: &'a [u64; 2],
     pub layout: &'a KernelLayout,
     /// `AUDIT_*`: whether the check is audited ([`crate::sites::audit`]).
     pub audit: u8,
@@ -82,7 +83,7 @@ pub(crate) unsafe fn fill<A: Access>(r: *mut CapabilityRecord, e: &Emit<A>) {
         };
         (*r).hook = e.hook as u8;
         (*r).audit = e.audit;
-        (*r).comm = *e.comm;
+        (*r).comm = core::mem::transmute::<[u64; 2], [u8; COMM_LEN]>(*e.comm);
     }
 }
 

@@ -8,14 +8,14 @@
 
 use aya_ebpf::{
     helpers::{
-        bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
+        bpf_get_current_cgroup_id, bpf_get_current_pid_tgid,
         bpf_get_current_task, bpf_ktime_get_boot_ns, bpf_probe_read_user,
     },
     macros::tracepoint,
     programs::TracePointContext,
 };
 use monitor_common::{
-    COMM_LEN, FNV_OFFSET, FNV_PRIME, Hook, NO_CHECK, OP_STRING_LEN, OperationRecord,
+    FNV_OFFSET, FNV_PRIME, Hook, NO_CHECK, OP_STRING_LEN, OperationRecord,
     VERDICT_ALLOWED, op,
 };
 
@@ -23,7 +23,7 @@ use crate::{
     config::config,
     emit::{Check, Emit, Seen, emit_operation},
     maps::{SENSITIVE_SYS, WATCHED_FILES, watched},
-    task::{Probe, SyscallRegs, read_at},
+    task::{Access as _, Probe, SyscallRegs, read_at},
 };
 
 /// Offsets in every `syscalls:sys_exit_*` record (stable since 2.6.33): the common header
@@ -87,7 +87,7 @@ fn on_exit(nr: i32, ret: i64) {
     {
         return;
     }
-    let comm = bpf_get_current_comm().unwrap_or([0u8; COMM_LEN]);
+    let comm = Probe.comm(0, layout);
     let what = Emit {
         hook: Hook::Tracepoint,
         check: &check,

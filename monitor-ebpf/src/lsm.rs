@@ -13,19 +13,19 @@
 
 use aya_ebpf::{
     helpers::{
-        bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
+        bpf_get_current_cgroup_id, bpf_get_current_pid_tgid,
         bpf_get_current_task, bpf_ktime_get_boot_ns,
     },
     macros::{fentry, fexit},
     programs::{FEntryContext, FExitContext},
 };
-use monitor_common::{COMM_LEN, Hook, NO_CHECK, VERDICT_ALLOWED, op};
+use monitor_common::{Hook, NO_CHECK, VERDICT_ALLOWED, op};
 
 use crate::{
     config::config,
     emit::{Check, Emit, Seen, emit_operation},
     maps::{SENSITIVE_SYS, watched},
-    task::{Probe, SyscallRegs, read_at},
+    task::{Access as _, Probe, SyscallRegs, read_at},
 };
 
 /// match-proto: v2.6.29: include/linux/security.h: int security_capset(struct cred *new,
@@ -95,7 +95,7 @@ fn emit_unchecked(cred: Option<u64>, seen: Seen, required: u32) {
         ret: 0,
         opts: None,
     };
-    let comm = bpf_get_current_comm().unwrap_or([0u8; COMM_LEN]);
+    let comm = Probe.comm(0, layout);
     let what = Emit {
         hook: Hook::Fexit,
         check: &check,

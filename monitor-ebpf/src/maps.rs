@@ -137,17 +137,8 @@ pub struct SeenSlot {
 static SEEN_CACHE: PerCpuArray<SeenSlot> = PerCpuArray::with_max_entries(SEEN_SLOTS, 0);
 
 #[inline(always)]
-fn comm_words(k: &CapSeenKey) -> (u64, u64) {
-    let c = &k.comm;
-    (
-        u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]),
-        u64::from_ne_bytes([c[8], c[9], c[10], c[11], c[12], c[13], c[14], c[15]]),
-    )
-}
-
-#[inline(always)]
 fn seen_slot(k: &CapSeenKey) -> u32 {
-    let (c0, c1) = comm_words(k);
+    let [c0, c1] = k.comm;
     let mut h = k.cgroup_id
         ^ ((k.cap as u64) << 32 | k.verdict as u64)
         ^ (k.syscall as u64).rotate_left(17)
@@ -163,7 +154,8 @@ fn same_key(a: &CapSeenKey, b: &CapSeenKey) -> bool {
         && a.cap == b.cap
         && a.verdict == b.verdict
         && a.syscall == b.syscall
-        && comm_words(a) == comm_words(b)
+        && a.comm[0] == b.comm[0]
+        && a.comm[1] == b.comm[1]
 }
 
 /// [`COUNT_INTERNAL`] when a first-seen stamp (jiffies << 1 | internal) says its tuple was

@@ -59,11 +59,14 @@ pub trait Access: Copy {
         }
     }
 
-    /// The current task's name (`comm`): two plain loads where they are allowed.
+    /// The current task's name (`comm`) as two words: two plain loads where they are
+    /// allowed.
     #[inline(always)]
-    fn comm(self, task: u64, layout: &KernelLayout) -> [u8; COMM_LEN] {
+    fn comm(self, task: u64, layout: &KernelLayout) -> [u64; 2] {
         if !Self::BTF {
-            return bpf_get_current_comm().unwrap_or([0u8; COMM_LEN]);
+            let bytes = bpf_get_current_comm().unwrap_or([0u8; COMM_LEN]);
+            // SAFETY: same size, any bit pattern is valid.
+            return unsafe { core::mem::transmute::<[u8; COMM_LEN], [u64; 2]>(bytes) };
         }
         let word = |at: u32| {
             let off = if layout.task_comm == KernelLayout::MISSING {
@@ -71,13 +74,9 @@ pub trait Access: Copy {
             } else {
                 layout.task_comm + at
             };
-            self.read::<u64>(task, off).unwrap_or(0).to_ne_bytes()
+            self.read::<u64>(task, off).unwrap_or(0)
         };
-        let (a, b) = (word(0), word(8));
-        [
-            a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], b[0], b[1], b[2], b[3], b[4], b[5],
-            b[6], b[7],
-        ]
+        [word(0), word(8)]
     }
 }
 

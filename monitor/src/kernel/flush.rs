@@ -160,7 +160,9 @@ mod tests {
 
     #[test]
     fn the_attribute_ends_at_cpu() {
-        // prog_fd .. ctx_out is 72 bytes in the UAPI, then flags and cpu.
-        assert_eq!(std::mem::size_of::<TestRunAttr>(), 80);
+        // The UAPI's offsets: ctx_out at 56, flags at 64, cpu at 68.
+        assert_eq!(std::mem::offset_of!(TestRunAttr, ctx_out), 56);
+        assert_eq!(std::mem::offset_of!(TestRunAttr, flags), 64);
+        assert_eq!(std::mem::size_of::<TestRunAttr>(), 72);
     }
 }
