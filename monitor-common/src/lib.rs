@@ -215,6 +215,44 @@ pub mod config_flags {
     pub const CONTAINERS_ONLY: u32 = 1 << 1;
 }
 
+/// Steps of the capability probe's path for a repeated check that a bench run leaves out,
+/// to measure what each costs (`PRIVMON_BENCH_SKIP`, docs/benchmarks.md), as bits of
+/// [`ProbeConfig::flags`]. The configuration is constant to the verifier: with no bit set,
+/// the code that tests them is not in the loaded program. Never set outside benchmarks:
+/// a run with any of them set reports wrong things.
+pub mod bench_skip {
+    /// The cgroup filter (`watch: containers`): every cgroup counts as watched.
+    pub const FILTER: u32 = 1 << 8;
+    /// The self-test lookup.
+    pub const SELFTEST: u32 = 1 << 9;
+    /// The overridden-credentials test (the task's `cred` and `real_cred`).
+    pub const CREDS: u32 = 1 << 10;
+    /// The syscall's registers (the number is unknown, -1).
+    pub const REGS: u32 = 1 << 11;
+    /// The task's comm (read as empty).
+    pub const COMM: u32 = 1 << 12;
+    /// The window's clock (read as 0).
+    pub const CLOCK: u32 = 1 << 13;
+    /// The sensitive-syscall classification (no check is an operation).
+    pub const CLASSIFY: u32 = 1 << 14;
+    /// The statistics counters (checks, deduplicated).
+    pub const STATS: u32 = 1 << 15;
+    /// The first-seen cache lookup and its count: the program returns before it.
+    pub const FIRST_SEEN: u32 = 1 << 16;
+    /// Every step's name, for `PRIVMON_BENCH_SKIP`.
+    pub const NAMES: [(&str, u32); 9] = [
+        ("filter", FILTER),
+        ("selftest", SELFTEST),
+        ("creds", CREDS),
+        ("regs", REGS),
+        ("comm", COMM),
+        ("clock", CLOCK),
+        ("classify", CLASSIFY),
+        ("stats", STATS),
+        ("first_seen", FIRST_SEEN),
+    ];
+}
+
 /// Offsets of the kernel struct fields the probes read, taken from the running kernel's
 /// BTF by the daemon (Rust eBPF has no CO-RE relocations, so offsets come from user space).
 /// An offset of [`KernelLayout::MISSING`] means the field was not found and is not read.
@@ -226,6 +264,12 @@ pub struct KernelLayout {
     pub task_comm: u32,
     /// `task_struct.stack`: the kernel stack, whose top holds the user registers.
     pub task_stack: u32,
+    /// `task_struct.cgroups`, `css_set.dfl_cgrp`, `cgroup.kn` and `kernfs_node.id`: the
+    /// cgroup v2 id as `bpf_get_current_cgroup_id` reads it, with plain loads.
+    pub task_cgroups: u32,
+    pub css_set_dfl_cgrp: u32,
+    pub cgroup_kn: u32,
+    pub kernfs_node_id: u32,
     pub task_cred: u32,
     pub task_real_cred: u32,
     pub cred_uid: u32,
@@ -301,6 +345,10 @@ impl KernelLayout {
         task_flags: Self::MISSING,
         task_comm: Self::MISSING,
         task_stack: Self::MISSING,
+        task_cgroups: Self::MISSING,
+        css_set_dfl_cgrp: Self::MISSING,
+        cgroup_kn: Self::MISSING,
+        kernfs_node_id: Self::MISSING,
         task_cred: Self::MISSING,
         task_real_cred: Self::MISSING,
         cred_uid: Self::MISSING,
@@ -746,8 +794,8 @@ mod user {
 // Layout guards: a change that introduces padding breaks the contract between both sides.
 const _: () = assert!(core::mem::size_of::<CapCountKey>() == 16);
 const _: () = assert!(core::mem::size_of::<CapSeenKey>() == 40);
-const _: () = assert!(core::mem::size_of::<KernelLayout>() == 200);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 216);
+const _: () = assert!(core::mem::size_of::<KernelLayout>() == 216);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 232);
 const _: () = assert!(
     core::mem::size_of::<CallSites>() == 16 * (1 + CallSites::THROUGH + CallSites::INTERNAL)
 );

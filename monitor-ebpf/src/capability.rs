@@ -7,10 +7,7 @@
 use aya_ebpf::{
     EbpfContext,
     cty::c_void,
-    helpers::{
-        bpf_get_current_cgroup_id, bpf_get_current_pid_tgid, bpf_ktime_get_boot_ns,
-        bpf_probe_read_user,
-    },
+    helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_boot_ns, bpf_probe_read_user},
     macros::{btf_tracepoint, fexit, kprobe, kretprobe, raw_tracepoint, tracepoint},
     programs::{
         BtfTracePointContext, FExitContext, ProbeContext, RawTracePointContext, RetProbeContext,
@@ -18,17 +15,16 @@ use aya_ebpf::{
     },
 };
 use monitor_common::{
-    AUDIT_NO, COUNT_INTERNAL, CapSeenKey, CapabilityRecord, Hook, KernelLayout,
-    KprobeArgs, MAX_CAPS, VERDICT_ALLOWED, VERDICT_DENIED, config_flags, op, stat,
+    AUDIT_NO, COUNT_INTERNAL, CapSeenKey, CapabilityRecord, Hook, KernelLayout, KprobeArgs,
+    MAX_CAPS, VERDICT_ALLOWED, VERDICT_DENIED, bench_skip, config_flags, op, stat,
 };
 
 use crate::{
     config::{config, selftest_tgid},
     emit::{Check, Emit, Seen, emit_operation, fill},
     maps::{
-        CAP_SEEN, EVENTS, KPROBE_ARGS, RINGBUF_DROPS, SENSITIVE_SYS,
-        bump, count, count_repeat, flush_seen_cache, internal_flag, remember_seen, stat_inc,
-        watched,
+        CAP_SEEN, EVENTS, KPROBE_ARGS, RINGBUF_DROPS, SENSITIVE_SYS, bump, count, count_repeat,
+        flush_seen_cache, internal_flag, remember_seen, stat_inc, watched,
     },
     sites,
     task::{Access, Btf, Probe, SyscallRegs, read_at, window_clock},
@@ -162,7 +158,9 @@ pub fn cap_capable_kretprobe(ctx: RetProbeContext) -> u32 {
 #[inline(always)]
 fn on_check<A: Access>(ctx: *mut c_void, hook: Hook, access: A, check: Check) {
     let Some(cfg) = config() else { return };
-    let pid_tgid = bpf_get_current_pid_tgid();
+    let layout = &cfg.layout;
+    let task = access.current_task();
+    let pid_tgid = access.pid_tgid(task, layout);
     let tgid = (pid_tgid >> 32) as u32;
     if tgid == cfg.self_tgid {
         return;
@@ -172,25 +170,30 @@ fn on_check<A: Access>(ctx: *mut c_void, hook: Hook, access: A, check: Check) {
     } else {
         MAX_CAPS - 1
     };
-    let selftest = selftest_tgid();
+    let skip = |step: u32| cfg.flags & step != 0;
+    let selftest = if skip(bench_skip::SELFTEST) {
+        0
+    } else {
+        selftest_tgid()
+    };
     if selftest != 0 && tgid == selftest {
         sites::selftest(cap, sites::audit(check.opts, ctx));
         return;
     }
-    // SAFETY: plain helper call.
-    let cgroup_id = unsafe { bpf_get_current_cgroup_id() };
-    if !watched(cfg, cgroup_id) {
+    let cgroup_id = access.cgroup_id(task, layout);
+    if !skip(bench_skip::FILTER) && !watched(cfg, cgroup_id) {
         return;
     }
-    stat_inc(stat::CHECKS);
-    let layout = &cfg.layout;
+    if !skip(bench_skip::STATS) {
+        stat_inc(stat::CHECKS);
+    }
 
-    let task = access.current_task();
     // Checks under overridden credentials (overlayfs copy-up, NFS, ...) are the kernel acting
     // on its own behalf, not the process using a privilege.
     let cred: Option<u64> = access.read(task, layout.task_cred);
     let real_cred: Option<u64> = access.read(task, layout.task_real_cred);
-    if let (Some(c), Some(r)) = (cred, real_cred)
+    if !skip(bench_skip::CREDS)
+        && let (Some(c), Some(r)) = (cred, real_cred)
         && c != r
     {
         stat_inc(stat::OVERRIDDEN_CREDS);
@@ -203,15 +206,28 @@ fn on_check<A: Access>(ctx: *mut c_void, hook: Hook, access: A, check: Check) {
         VERDICT_DENIED
     };
 
-    let regs = SyscallRegs::current(access, task, layout);
+    let regs = if skip(bench_skip::REGS) {
+        None
+    } else {
+        SyscallRegs::current(access, task, layout)
+    };
     let syscall = regs
         .as_ref()
         .map_or_else(|| SyscallRegs::none(access, task, layout), SyscallRegs::nr);
-    let comm = access.comm(task, layout);
-    let now = window_clock();
+    let comm = if skip(bench_skip::COMM) {
+        [0; 2]
+    } else {
+        access.comm(task, layout)
+    };
+    let now = if skip(bench_skip::CLOCK) {
+        0
+    } else {
+        window_clock()
+    };
 
     let sensitive = u32::try_from(syscall)
         .ok()
+        .filter(|_| !skip(bench_skip::CLASSIFY))
         .and_then(|nr| SENSITIVE_SYS.get(nr))
         .copied()
         .filter(|v| v & op::SENSITIVE != 0)
@@ -238,10 +254,15 @@ fn on_check<A: Access>(ctx: *mut c_void, hook: Hook, access: A, check: Check) {
         syscall,
         comm,
     };
+    if skip(bench_skip::FIRST_SEEN) {
+        return;
+    }
     if window != 0 && !bypass {
         // A repeat is counted as its tuple was last classified (the stamp's low bit).
         if count_repeat(&seen_key, now, window) {
-            stat_inc(stat::DEDUPLICATED);
+            if !skip(bench_skip::STATS) {
+                stat_inc(stat::DEDUPLICATED);
+            }
             return;
         }
         // SAFETY (get): a racing update can only make the filter emit one record too many.

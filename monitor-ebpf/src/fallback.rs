@@ -8,15 +8,14 @@
 
 use aya_ebpf::{
     helpers::{
-        bpf_get_current_cgroup_id, bpf_get_current_pid_tgid,
-        bpf_get_current_task, bpf_ktime_get_boot_ns, bpf_probe_read_user,
+        bpf_get_current_cgroup_id, bpf_get_current_pid_tgid, bpf_get_current_task,
+        bpf_ktime_get_boot_ns, bpf_probe_read_user,
     },
     macros::tracepoint,
     programs::TracePointContext,
 };
 use monitor_common::{
-    FNV_OFFSET, FNV_PRIME, Hook, NO_CHECK, OP_STRING_LEN, OperationRecord,
-    VERDICT_ALLOWED, op,
+    FNV_OFFSET, FNV_PRIME, Hook, NO_CHECK, OP_STRING_LEN, OperationRecord, VERDICT_ALLOWED, op,
 };
 
 use crate::{

@@ -101,7 +101,9 @@ impl CountFlush {
                     Ok(_) => break,
                     // Gone offline since the list was read: its counts wait for it.
                     Err(e) if e.raw_os_error() == Some(libc::ENXIO) => break,
-                    Err(e) => return Err(e).with_context(|| format!("BPF_PROG_TEST_RUN on CPU {cpu}")),
+                    Err(e) => {
+                        return Err(e).with_context(|| format!("BPF_PROG_TEST_RUN on CPU {cpu}"));
+                    }
                 }
             }
         }

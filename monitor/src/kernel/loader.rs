@@ -10,8 +10,8 @@ use aya::{
     programs::{BtfTracePoint, CgroupAttachMode, CgroupSysctl, FEntry, FExit, KProbe, TracePoint},
 };
 use monitor_common::{
-    CallSites, CapCountKey, Hook, KernelLayout, ProbeConfig, config_flags, drop_slot, name_hash,
-    names, op, stat,
+    CallSites, CapCountKey, Hook, KernelLayout, ProbeConfig, bench_skip, config_flags, drop_slot,
+    name_hash, names, op, stat,
 };
 use tracing::{info, warn};
 
@@ -166,7 +166,7 @@ impl Probes {
                 config_flags::CONTAINERS_ONLY
             } else {
                 0
-            },
+            } | bench_skip_steps()?,
             dedup_window_ticks: config.dedup_window_secs.saturating_mul(ticks_per_second()?),
             layout,
         };
@@ -630,6 +630,29 @@ fn internal_checks(ebpf: &mut Ebpf, hook: Hook) -> Internal {
     }
 }
 
+/// Steps of the capability probe to leave out (`PRIVMON_BENCH_SKIP`, a comma-separated list
+/// of [`bench_skip::NAMES`]): what privmon-bench measures each step's cost with. Never for
+/// a real run: the probe then reports wrong things.
+fn bench_skip_steps() -> anyhow::Result<u32> {
+    let Some(list) = std::env::var_os("PRIVMON_BENCH_SKIP") else {
+        return Ok(0);
+    };
+    let list = list.to_string_lossy();
+    let mut bits = 0;
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let Some((_, bit)) = bench_skip::NAMES.iter().find(|(n, _)| *n == name) else {
+            let known: Vec<&str> = bench_skip::NAMES.iter().map(|(n, _)| *n).collect();
+            bail!(
+                "PRIVMON_BENCH_SKIP: unknown step {name:?} (known: {})",
+                known.join(", ")
+            );
+        };
+        bits |= bit;
+    }
+    warn!(steps = %list, "PRIVMON_BENCH_SKIP: the capability probe leaves steps out, for a benchmark; what it reports is wrong");
+    Ok(bits)
+}
+
 /// The kernel's timer frequency (`CONFIG_HZ`): the coarse clocks advance once a tick, and
 /// their resolution is its length.
 fn ticks_per_second() -> anyhow::Result<u64> {
@@ -672,6 +695,10 @@ fn kernel_layout(btf: &KernelBtf) -> KernelLayout {
         task_flags: off("task_struct", "flags"),
         task_comm: off("task_struct", "comm"),
         task_stack: off("task_struct", "stack"),
+        task_cgroups: off("task_struct", "cgroups"),
+        css_set_dfl_cgrp: off("css_set", "dfl_cgrp"),
+        cgroup_kn: off("cgroup", "kn"),
+        kernfs_node_id: off("kernfs_node", "id"),
         task_cred: off("task_struct", "cred"),
         task_real_cred: off("task_struct", "real_cred"),
         cred_uid: off("cred", "uid"),

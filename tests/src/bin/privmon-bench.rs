@@ -95,7 +95,7 @@ fn usage() -> ! {
         "usage: privmon-bench [--smoke] [--rounds N] [--criterion DIR] [--only PART,...] --out DIR\n\
          parts: overhead, cost, startup, size, memory, churn, burst, storm (--only prints the JSON of\n\
          those parts and writes nothing; PRIVMON_BENCH_DAEMON_ARGS adds daemon flags to the\n\
-         burst and the storm;\n         PRIVMON_BENCH_SIZE_LINES=FILE keeps the size run's lines)"
+         burst and the storm;\n         PRIVMON_BENCH_SIZE_LINES=FILE keeps the size run's lines;\n         PRIVMON_BENCH_COST_CONFIGS=privmon,skip-regs,... runs only those configurations of cost)"
     );
     std::process::exit(2);
 }
@@ -410,27 +410,122 @@ fn cap_capable_runs() -> (u128, u64) {
         })
 }
 
+/// What each step of the capability probe's path for a repeated check does, for the
+/// steps table (`PRIVMON_BENCH_SKIP` leaves them out; monitor_common::bench_skip).
+const STEPS: [(&str, &str); 9] = [
+    (
+        "filter",
+        "cgroup filter: is the cgroup a container's (per-CPU cache, host-cgroup map on a miss)",
+    ),
+    (
+        "selftest",
+        "is this the start-up self-test's process (array lookup)",
+    ),
+    (
+        "creds",
+        "overridden credentials: the task's cred and real_cred (two loads)",
+    ),
+    (
+        "regs",
+        "the syscall's number and arguments (bpf_task_pt_regs, loads)",
+    ),
+    ("comm", "the task's comm (two loads)"),
+    ("clock", "the window's clock (bpf_jiffies64)"),
+    (
+        "classify",
+        "is the syscall a sensitive operation (table lookup; set*id: ids against arguments)",
+    ),
+    (
+        "stats",
+        "the checks and deduplicated statistics (two per-CPU increments)",
+    ),
+    (
+        "first_seen",
+        "first-seen cache: hash, compare the tuple, count in the slot",
+    ),
+];
+
 /// The kernel's own accounting of each monitor's program (`kernel.bpf_stats_enabled`):
-/// nanoseconds per run, on the setuid(0) loop in a container. Separate from the loop
-/// timings because the accounting itself costs a little.
+/// nanoseconds per run, on the setuid(0) loop in a container, `plan.rounds` rounds of every
+/// configuration: the monitors, privmon with each step of its probe left out (the steps
+/// table: a step's cost is the paired difference with the same round's full run), and
+/// privmon with all of them left out (what is left: the program's entry, the self and
+/// cgroup id helpers). Separate from the loop timings because the accounting itself costs
+/// a little.
 fn program_cost(plan: &Plan) -> anyhow::Result<Value> {
     const STATS: &str = "/proc/sys/kernel/bpf_stats_enabled";
     let before = fs::read_to_string(STATS)?;
     fs::write(STATS, "1")?;
+    let all_steps: Vec<&str> = STEPS.iter().map(|(n, _)| *n).collect();
+    let all_steps = all_steps.join(",");
+    let mut configs: Vec<(String, Option<String>)> =
+        ["privmon", "privmon-fallbacks", "bpftrace", "bpftrace-empty"]
+            .iter()
+            .map(|c| (c.to_string(), None))
+            .collect();
+    for (step, _) in STEPS {
+        configs.push((format!("skip-{step}"), Some(step.to_string())));
+    }
+    configs.push(("skip-all".to_string(), Some(all_steps)));
+    // A developer's quicker run: only the configurations named.
+    if let Ok(only) = std::env::var("PRIVMON_BENCH_COST_CONFIGS") {
+        let only: Vec<&str> = only.split(',').collect();
+        configs.retain(|(c, _)| only.contains(&c.as_str()));
+        ensure!(
+            !configs.is_empty(),
+            "PRIVMON_BENCH_COST_CONFIGS names no configuration"
+        );
+    }
     let result = (|| -> anyhow::Result<Value> {
-        let mut out = serde_json::Map::new();
-        for config in ["privmon", "privmon-fallbacks", "bpftrace", "bpftrace-empty"] {
-            let monitor = Monitor::start(config)?;
-            let (t0, n0) = cap_capable_runs();
-            loop_in_container("setuid", plan.loops[1].1)?;
-            let (t1, n1) = cap_capable_runs();
-            monitor.stop()?;
-            let runs = n1 - n0;
-            ensure!(runs > 0, "{config}: no program ran on cap_capable");
-            let ns = (t1 - t0) as f64 / runs as f64;
-            eprintln!("{config:14} {ns:6.0} ns per run ({runs} runs)");
-            out.insert(config.into(), json!({"ns_per_run": ns, "runs": runs}));
+        let mut ns: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        let mut runs = BTreeMap::new();
+        for round in 0..plan.rounds {
+            for (config, skip) in &configs {
+                let monitor = match skip {
+                    None => Monitor::start(config)?,
+                    Some(steps) => Monitor::Privmon(Daemon::start_wrapped(
+                        &["env", &format!("PRIVMON_BENCH_SKIP={steps}")],
+                        &[],
+                    )?),
+                };
+                let (t0, n0) = cap_capable_runs();
+                loop_in_container("setuid", plan.loops[1].1)?;
+                let (t1, n1) = cap_capable_runs();
+                monitor.stop()?;
+                let n = n1 - n0;
+                ensure!(n > 0, "{config}: no program ran on cap_capable");
+                let per_run = (t1 - t0) as f64 / n as f64;
+                eprintln!("round {round} {config:18} {per_run:6.0} ns per run ({n} runs)");
+                ns.entry(config.clone()).or_default().push(per_run);
+                runs.insert(config.clone(), n);
+            }
         }
+        let mut out = serde_json::Map::new();
+        for (config, v) in &ns {
+            let (lo, hi) = spread(v);
+            out.insert(
+                config.clone(),
+                json!({"ns_per_run": median(v), "ns_min": lo, "ns_max": hi, "ns_per_round": v, "runs": runs[config]}),
+            );
+        }
+        let mut steps = Vec::new();
+        for (step, what) in STEPS {
+            let (Some(full), Some(without)) = (ns.get("privmon"), ns.get(&format!("skip-{step}")))
+            else {
+                continue;
+            };
+            let saved: Vec<f64> = full.iter().zip(without).map(|(f, w)| f - w).collect();
+            let (lo, hi) = spread(&saved);
+            steps.push(json!({
+                "step": step,
+                "what": what,
+                "ns_without": median(without),
+                "saved_median": median(&saved),
+                "saved_min": lo,
+                "saved_max": hi,
+            }));
+        }
+        out.insert("steps".into(), Value::Array(steps));
         Ok(Value::Object(out))
     })();
     fs::write(STATS, before.trim())?;
@@ -1172,11 +1267,46 @@ fn markdown(r: &Value) -> String {
         f(&pc["bpftrace"]["ns_per_run"]),
         f(&pc["bpftrace-empty"]["ns_per_run"])
     );
-    s += "\nRatios: median over rounds (min–max).\n\n### Targets\n\n| measure | target | measured | |\n|---|---|---|---|\n";
+    s += "\nRatios: median over rounds (min–max); ns per run: median over rounds.\n\n";
+    s += "### Where the nanoseconds go (privmon's program on `cap_capable`, setuid loop, kernel accounting)\n\n\
+           Each step left out in turn (`PRIVMON_BENCH_SKIP`: the configuration is constant to the verifier, so a left-out step is not in the loaded program); saved: the difference with the same round's full run, median over rounds (min–max).\n\n\
+           | step | what it does | ns per run without it | saved |\n|---|---|---|---|\n";
+    for st in pc["steps"].as_array().into_iter().flatten() {
+        s += &format!(
+            "| {} | {} | {:.0} | {:.0} ({:.0}–{:.0}) |\n",
+            st["step"].as_str().unwrap_or("?"),
+            st["what"].as_str().unwrap_or("?"),
+            f(&st["ns_without"]),
+            f(&st["saved_median"]),
+            f(&st["saved_min"]),
+            f(&st["saved_max"])
+        );
+    }
+    s += &format!(
+        "| (all of them) | left: the program's entry, the self and cgroup-id helpers, the window test | {:.0} | {:.0} |\n\
+         | (full program) | | {:.0} | |\n\
+         | (empty program, bpftrace) | what the tracepoint costs with any program | {:.0} | |\n",
+        f(&pc["skip-all"]["ns_per_run"]),
+        f(&pc["privmon"]["ns_per_run"]) - f(&pc["skip-all"]["ns_per_run"]),
+        f(&pc["privmon"]["ns_per_run"]),
+        f(&pc["bpftrace-empty"]["ns_per_run"]),
+    );
+    s += "\n### Targets\n\n| measure | target | measured | |\n|---|---|---|---|\n";
     let ratio = |op: &str| f(&r["overhead"][op]["configs"]["privmon"]["ratio_median"]);
     let mut row = |name: &str, target: &str, measured: String, ok: bool| {
         s += &format!("| {name} | {target} | {measured} | {} |\n", verdict(ok));
     };
+    let ns_run = f(&pc["privmon"]["ns_per_run"]);
+    row(
+        "ns per run of privmon's program on `cap_capable`, setuid loop (repeated checks), default config",
+        "<= 150",
+        format!(
+            "{ns_run:.0} (bpftrace peer {:.0}, empty program {:.0})",
+            f(&pc["bpftrace"]["ns_per_run"]),
+            f(&pc["bpftrace-empty"]["ns_per_run"])
+        ),
+        ns_run <= 150.0,
+    );
     row(
         "`getppid` loop ratio, default config",
         "<= 1.01",
