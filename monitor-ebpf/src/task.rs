@@ -33,14 +33,18 @@ pub trait Access: Copy {
     /// Plain loads ([`Btf`]) or `bpf_probe_read_kernel` calls ([`Probe`]).
     const BTF: bool;
 
-    /// Reads a `T` at `base + offset`; `None` if the offset is unknown, `base` is null or
-    /// (probe reads) the read faults.
+    /// Reads a `T` at `base + offset`; `None` if the offset is unknown or (probe reads)
+    /// `base` is null or the read faults. A plain load through a null pointer reads zero.
     #[inline(always)]
     fn read<T: Copy>(self, base: u64, offset: u32) -> Option<T> {
         if !Self::BTF {
             return read_at(base, offset);
         }
-        if offset == KernelLayout::MISSING || base == 0 {
+        // No null test: a plain load through a null BTF-typed pointer reads zero (the JIT
+        // makes it a load that cannot fault), and a test of a pointer against zero leaves
+        // older verifiers (6.12) walking the impossible path where it is null and the value
+        // unread ("!read_ok").
+        if offset == KernelLayout::MISSING {
             return None;
         }
         // SAFETY: a BTF-typed pointer and a constant offset: the verifier checks the load
