@@ -236,24 +236,55 @@ pub fn remember_seen(key: &CapSeenKey, stamp: u64) {
 }
 
 /// Moves every count this CPU's cache holds into `CAP_COUNTS`; returns how many slots a
-/// check was changing (their counts stay for the next flush).
+/// check was changing (their counts stay for the next flush). Unrolled: before 6.18 (6.1,
+/// 6.12), the verifier refuses the loop LLVM makes of this, whose back edge is a plain
+/// fall-through ("back-edge from insn"), and `bpf_loop` needs 5.17.
 #[inline(always)]
 pub fn flush_seen_cache() -> u32 {
     let mut busy = 0;
-    for i in 0..SEEN_SLOTS {
+    let mut flush = |i: u32| {
         if let Some(p) = SEEN_CACHE.get_ptr_mut(i) {
             // SAFETY: per-CPU slot; see `SeenSlot`.
             unsafe {
                 if read_volatile(&raw const (*p).busy) != 0 {
                     busy += 1;
-                    continue;
+                    return;
                 }
                 write_volatile(&raw mut (*p).busy, 1);
                 flush_slot(p);
                 write_volatile(&raw mut (*p).busy, 0);
             }
         }
+    };
+    macro_rules! x4 {
+        ($b:expr) => {
+            flush($b);
+            flush($b + 1);
+            flush($b + 2);
+            flush($b + 3);
+        };
     }
+    macro_rules! x16 {
+        ($b:expr) => {
+            x4!($b);
+            x4!($b + 4);
+            x4!($b + 8);
+            x4!($b + 12);
+        };
+    }
+    macro_rules! x64 {
+        ($b:expr) => {
+            x16!($b);
+            x16!($b + 16);
+            x16!($b + 32);
+            x16!($b + 48);
+        };
+    }
+    x64!(0);
+    x64!(64);
+    x64!(128);
+    x64!(192);
+    const _: () = assert!(SEEN_SLOTS == 256, "flush_seen_cache unrolls 256 slots");
     busy
 }
 

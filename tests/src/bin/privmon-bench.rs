@@ -1197,7 +1197,13 @@ fn markdown(r: &Value) -> String {
          { @[cgroup, args->cap, args->ret] = count(); }`; the floor is an empty bpftrace \
          program on the same tracepoint: what enabling the tracepoint costs by itself.\n\
          - ns per run: the kernel's own accounting of each program (`kernel.bpf_stats_enabled`) \
-         over the setuid loop, in a separate pass (the accounting costs a little).\n\
+         over the setuid loop (every check after the first a repeat the first-seen filter drops), \
+         in a separate pass (the accounting costs a little), a daemon started per configuration \
+         and round; the median over the rounds. The steps table runs privmon with each step of its \
+         probe left out (`PRIVMON_BENCH_SKIP=step,...`, bits of the probe's constant \
+         configuration, so a left-out step's code is not in the loaded program). On this VM (AMD EPYC, \
+         the kernel's Safe RET mitigation for SRSO and retpolines) each helper call costs tens \
+         of nanoseconds; single runs of the same program spread by 30 ns.\n\
          - Pipeline: the criterion benchmarks of monitor/benches/pipeline.rs (one thread, \
          a resolved container's checks and mounts): without JSON, with it, and with 500 \
          generated rules beside the defaults.\n\
