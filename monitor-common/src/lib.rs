@@ -270,6 +270,10 @@ pub struct KernelLayout {
     pub css_set_dfl_cgrp: u32,
     pub cgroup_kn: u32,
     pub kernfs_node_id: u32,
+    /// `task_struct.thread_info.status` (x86_64): its `TS_COMPAT` bit marks a syscall made
+    /// through the ia32 entry (`int 0x80`, a 32-bit binary), whose number is an ia32 one.
+    pub task_ti_status: u32,
+    pub _reserved: u32,
     pub task_cred: u32,
     pub task_real_cred: u32,
     pub cred_uid: u32,
@@ -341,6 +345,8 @@ impl KernelLayout {
     /// `PF_IO_WORKER` in `task_struct::flags` (5.12+): an io_uring worker thread, running
     /// submissions of its process; its saved registers are zeros, no syscall's.
     pub const PF_IO_WORKER: u32 = 0x0000_0010;
+    /// x86's `TS_COMPAT` in `thread_info.status`.
+    pub const TS_COMPAT: u32 = 0x0002;
     pub const EMPTY: KernelLayout = KernelLayout {
         task_flags: Self::MISSING,
         task_comm: Self::MISSING,
@@ -349,6 +355,8 @@ impl KernelLayout {
         css_set_dfl_cgrp: Self::MISSING,
         cgroup_kn: Self::MISSING,
         kernfs_node_id: Self::MISSING,
+        task_ti_status: Self::MISSING,
+        _reserved: 0,
         task_cred: Self::MISSING,
         task_real_cred: Self::MISSING,
         cred_uid: Self::MISSING,
@@ -458,6 +466,11 @@ pub struct KprobeArgs {
 }
 
 /// [`CapabilityRecord::syscall`] of a check an io_uring worker made (for a submission of
+/// Set in a record's `syscall` when the call came through the ia32 entry (`int 0x80` or a
+/// 32-bit binary on x86_64: `TS_COMPAT`); the low 32 bits are then its ia32 number, which
+/// names another call than the same x86_64 number (ia32's 21 is mount, x86_64's access).
+pub const SYSCALL_IA32: i64 = 1 << 32;
+
 /// its process: no syscall names the operation).
 pub const SYSCALL_IO_WORKER: i64 = -2;
 
@@ -794,8 +807,8 @@ mod user {
 // Layout guards: a change that introduces padding breaks the contract between both sides.
 const _: () = assert!(core::mem::size_of::<CapCountKey>() == 16);
 const _: () = assert!(core::mem::size_of::<CapSeenKey>() == 40);
-const _: () = assert!(core::mem::size_of::<KernelLayout>() == 216);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 232);
+const _: () = assert!(core::mem::size_of::<KernelLayout>() == 224);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 240);
 const _: () = assert!(
     core::mem::size_of::<CallSites>() == 16 * (1 + CallSites::THROUGH + CallSites::INTERNAL)
 );

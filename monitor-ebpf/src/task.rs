@@ -5,7 +5,7 @@ use aya_ebpf::helpers::{
     bpf_get_current_task, bpf_probe_read_kernel,
     generated::{bpf_get_current_task_btf, bpf_task_pt_regs},
 };
-use monitor_common::{COMM_LEN, KernelLayout, SYSCALL_IO_WORKER, stat};
+use monitor_common::{COMM_LEN, KernelLayout, SYSCALL_IA32, SYSCALL_IO_WORKER, stat};
 
 use crate::maps::stat_inc;
 
@@ -136,6 +136,8 @@ impl Access for Probe {
 pub struct SyscallRegs<A: Access> {
     regs: u64,
     access: A,
+    /// Made through the ia32 entry: the number is an ia32 one ([`SYSCALL_IA32`]).
+    ia32: bool,
 }
 
 // Offsets in the architecture's `struct pt_regs` (UAPI-stable layouts).
@@ -184,7 +186,12 @@ impl<A: Access> SyscallRegs<A> {
             // loads read them).
             (unsafe { bpf_task_pt_regs(btf_task) }) as u64
         };
-        (regs != 0).then_some(Self { regs, access })
+        // x86's TS_COMPAT (the offset is known on x86_64 only).
+        let ia32 = match access.read::<u32>(task, layout.task_ti_status) {
+            Some(status) => status & KernelLayout::TS_COMPAT != 0,
+            None => false,
+        };
+        (regs != 0).then_some(Self { regs, access, ia32 })
     }
 
     /// The syscall number of a check without registers ([`Self::current`] gave none): -1,
@@ -199,13 +206,20 @@ impl<A: Access> SyscallRegs<A> {
         }
     }
 
-    /// The syscall number, or -1 when unknown.
+    /// The syscall number ([`SYSCALL_IA32`] set for an ia32 call), or -1 when unknown.
     #[inline(always)]
     #[allow(clippy::unnecessary_cast, reason = "Nr is i32 on aarch64")]
     pub fn nr(&self) -> i64 {
-        self.access
-            .read::<arch::Nr>(self.regs, arch::NR)
-            .map_or(-1, |n| n as i64)
+        let nr = match self.access.read::<arch::Nr>(self.regs, arch::NR) {
+            Some(n) => n as i64,
+            None => -1,
+        };
+        if self.ia32 && nr >= 0 {
+            // orig_ax holds the ia32 number sign-extended from eax.
+            SYSCALL_IA32 | (nr as u32 as i64)
+        } else {
+            nr
+        }
     }
 
     /// Argument register `I` (0..6; zero where unreadable), read as the access says: a

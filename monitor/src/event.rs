@@ -16,8 +16,8 @@ pub mod shared;
 use std::{collections::BTreeMap, sync::Arc, time::SystemTime};
 
 use monitor_common::{
-    AUDIT_NO, AUDIT_YES, CapabilityRecord, SCOPE_HOST, SCOPE_USER_NAMESPACE, SYSCALL_IO_WORKER,
-    VERDICT_ALLOWED,
+    AUDIT_NO, AUDIT_YES, CapabilityRecord, SCOPE_HOST, SCOPE_USER_NAMESPACE, SYSCALL_IA32,
+    SYSCALL_IO_WORKER, VERDICT_ALLOWED,
 };
 use serde::{Serialize, ser::SerializeMap};
 
@@ -309,12 +309,40 @@ pub fn add_check(checks: &mut Vec<Check>, cap: &CapabilityUse) {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Syscall {
     pub args: [u64; 6],
+    /// Made through the ia32 entry (`int 0x80`, a 32-bit binary): `number` and `name` are
+    /// ia32's, and `args` the x86_64 argument registers, which such a call does not use.
+    /// Written only when true.
+    #[serde(skip_serializing_if = "Flag::is_off")]
+    pub ia32: Flag,
     pub name: Option<&'static str>,
     pub number: i64,
 }
 
+impl Syscall {
+    /// The syscall of a record's number (with [`SYSCALL_IA32`] for an ia32 call); none for
+    /// a negative one (unknown, an io_uring worker's).
+    pub fn of(nr: i64, args: [u64; 6]) -> Option<Syscall> {
+        if nr < 0 {
+            return None;
+        }
+        let ia32 = nr & SYSCALL_IA32 != 0;
+        let (arch, number) = if ia32 {
+            (Some(Arch::I386), nr & 0xffff_ffff)
+        } else {
+            (Arch::host(), nr)
+        };
+        Some(Syscall {
+            args,
+            ia32: Flag(ia32),
+            name: arch.and_then(|a| a.name(number)),
+            number,
+        })
+    }
+}
+
 block!(Syscall {
     Args: args,
+    Ia32: ia32,
     Name: name,
     Number: number,
 });
@@ -1071,11 +1099,7 @@ impl CapabilityEvent {
                     _ => None,
                 },
             },
-            syscall: (rec.syscall >= 0).then(|| Syscall {
-                name: Arch::host().and_then(|a| a.name(rec.syscall)),
-                number: rec.syscall,
-                args: rec.args,
-            }),
+            syscall: Syscall::of(rec.syscall, rec.args),
         }
     }
 }
@@ -1362,5 +1386,22 @@ mod tests {
         let v = serde_json::to_value(&ev).unwrap();
         assert_eq!(v["process"]["io_worker"], true);
         assert_eq!(v["syscall"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn an_ia32_number_is_named_by_the_ia32_table_and_marked() {
+        let ia32 = Syscall::of(SYSCALL_IA32 | 21, [0; 6]).unwrap();
+        assert_eq!(
+            (ia32.name, ia32.number, ia32.ia32),
+            (Some("mount"), 21, Flag(true))
+        );
+        let v = serde_json::to_value(&ia32).unwrap();
+        assert_eq!(v["ia32"], true);
+        if Arch::host() == Some(Arch::X86_64) {
+            let native = Syscall::of(21, [0; 6]).unwrap();
+            assert_eq!((native.name, native.ia32), (Some("access"), Flag(false)));
+            assert_eq!(serde_json::to_value(&native).unwrap().get("ia32"), None);
+        }
+        assert!(Syscall::of(-1, [0; 6]).is_none());
     }
 }

@@ -119,6 +119,32 @@ fn raw_socket_uses_cap_net_raw() {
     assert_eq!(check(&ev)["scope"], "host", "{ev:#}");
 }
 
+/// A call through the ia32 entry (`int 0x80`, as a 32-bit binary makes it) carries an ia32
+/// number: setuid32 is 213, which on x86_64 is epoll_create. It is named by the ia32 table
+/// and marked, on every hook (the kernel matrix runs this with fexit and kprobes).
+#[test]
+#[ignore = "needs root"]
+fn an_ia32_call_is_named_by_its_own_table() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let (c, out, ev) = expect_check(
+        &daemon,
+        &["/bin/trigger", "ia32-setuid", "0"],
+        &["CAP_SETUID"],
+        "CAP_SETUID",
+        "setuid32",
+    );
+    assert!(
+        out.contains("ia32-setuid rc=0"),
+        "setuid32(0) through int 0x80 should succeed (a kernel without IA32_EMULATION \
+         refuses it): {out}"
+    );
+    assert_eq!(ev["syscall"]["ia32"], true, "{ev:#}");
+    assert_eq!(ev["syscall"]["number"], 213, "{ev:#}");
+    assert_eq!(check(&ev)["verdict"], "allowed", "{ev:#}");
+    assert_common(&ev, &c);
+}
+
 #[test]
 #[ignore = "needs root: run with cargo xtask test"]
 fn negative_nice_uses_cap_sys_nice() {

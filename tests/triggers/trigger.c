@@ -155,6 +155,24 @@ static int report(const char *name, int rc) {
     return 0;
 }
 
+/* setuid32 through the ia32 entry (int 0x80), as a 32-bit binary makes it: ia32's 213 is
+   x86_64's epoll_create. Sets errno from the kernel's return like libc. */
+static int ia32_setuid(unsigned uid) {
+#if defined(__x86_64__)
+    long ret;
+    __asm__ volatile("int $0x80" : "=a"(ret) : "a"(213L), "b"((long)uid) : "memory");
+    if (ret < 0) {
+        errno = (int)-ret;
+        return -1;
+    }
+    return (int)ret;
+#else
+    (void)uid;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 /* Opens /proc/<pid>/<file> of a child that runs as another user, reads it, and reports. */
 static int open_other(const char *what, const char *file)
 {
@@ -189,7 +207,7 @@ static int open_other(const char *what, const char *file)
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: trigger raw-socket|nice|fork-nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S|userns-only|clone3-userns|ptrace-child|core-pattern|memfd-exec|setgroups G...|setfsuid UID|capset-drop CAP|capset-inherit CAP|io-uring-open PATH|sysctl-rewrite NAME|chroot-to PATH|append FILE LINE\n");
+        fprintf(stderr, "usage: trigger raw-socket|nice|fork-nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S|userns-only|clone3-userns|ptrace-child|core-pattern|memfd-exec|setgroups G...|setfsuid UID|capset-drop CAP|capset-inherit CAP|io-uring-open PATH|sysctl-rewrite NAME|chroot-to PATH|append FILE LINE|ia32-setuid UID\n");
         return 2;
     }
     const char *what = argv[1];
@@ -326,6 +344,8 @@ int main(int argc, char **argv) {
         fflush(stdout);
         return 0;
     }
+    if (!strcmp(what, "ia32-setuid") && argc > 2)
+        return report(what, ia32_setuid((unsigned)strtol(argv[2], NULL, 10)));
     if (!strcmp(what, "setuid-to") && argc > 2)
         return report(what, setuid((uid_t)strtol(argv[2], NULL, 10)));
     if (!strcmp(what, "setgid-to") && argc > 2)

@@ -66,6 +66,7 @@ names! {
     Group => "group",
     Groups => "groups",
     HostNamespaces => "host_namespaces",
+    Ia32 => "ia32",
     Id => "id",
     Image => "image",
     ImageId => "image_id",

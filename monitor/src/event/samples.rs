@@ -200,6 +200,7 @@ pub fn samples() -> Vec<(&'static str, Sample)> {
                     name: Some("mount"),
                     number: 165,
                     args: [1, 2, 3, 0, u64::MAX, 0],
+                    ia32: Flag(false),
                 }),
             }),
         ),

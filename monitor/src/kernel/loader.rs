@@ -699,6 +699,15 @@ fn kernel_layout(btf: &KernelBtf) -> KernelLayout {
         css_set_dfl_cgrp: off("css_set", "dfl_cgrp"),
         cgroup_kn: off("cgroup", "kn"),
         kernfs_node_id: off("kernfs_node", "id"),
+        // x86 only: other architectures' thread_info has no status.
+        task_ti_status: if cfg!(target_arch = "x86_64") {
+            sum(
+                off("task_struct", "thread_info"),
+                off("thread_info", "status"),
+            )
+        } else {
+            KernelLayout::MISSING
+        },
         task_cred: off("task_struct", "cred"),
         task_real_cred: off("task_struct", "real_cred"),
         cred_uid: off("cred", "uid"),

@@ -1,6 +1,7 @@
 //! Syscall names by number, per architecture.
 
 mod aarch64;
+mod i386;
 mod x86_64;
 
 /// Architectures whose syscall numbers privmon can name.
@@ -8,6 +9,8 @@ mod x86_64;
 pub enum Arch {
     X86_64,
     Aarch64,
+    /// x86_64's ia32 entry (`int 0x80`, 32-bit binaries): never [`Arch::host`].
+    I386,
 }
 
 impl Arch {
@@ -27,6 +30,7 @@ impl Arch {
         match self {
             Arch::X86_64 => &x86_64::NAMES,
             Arch::Aarch64 => &aarch64::NAMES,
+            Arch::I386 => &i386::NAMES,
         }
     }
 
@@ -48,6 +52,17 @@ impl Arch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn i386_numbers_match_the_abi() {
+        let a = Arch::I386;
+        assert_eq!(a.name(21), Some("mount"));
+        assert_eq!(a.name(23), Some("setuid"));
+        assert_eq!(a.name(213), Some("setuid32"));
+        assert_eq!(a.name(346), Some("setns"));
+        assert_eq!(a.name(435), Some("clone3"));
+        assert_eq!(a.name(453), None);
+    }
 
     #[test]
     fn x86_64_numbers_match_the_abi() {
