@@ -1289,7 +1289,7 @@ fn markdown(r: &Value) -> String {
         );
     }
     s += &format!(
-        "| (all of them) | left: the program's entry, the self and cgroup-id helpers, the window test | {:.0} | {:.0} |\n\
+        "| (all of them) | left: the program's entry, the task (a helper), its pid and cgroup id (loads), the window test | {:.0} | {:.0} |\n\
          | (full program) | | {:.0} | |\n\
          | (empty program, bpftrace) | what the tracepoint costs with any program | {:.0} | |\n",
         f(&pc["skip-all"]["ns_per_run"]),
@@ -1312,6 +1312,13 @@ fn markdown(r: &Value) -> String {
             f(&pc["bpftrace-empty"]["ns_per_run"])
         ),
         ns_run <= 150.0,
+    );
+    let peer = f(&r["overhead"]["setuid"]["configs"]["bpftrace"]["ratio_median"]);
+    row(
+        "`setuid(0)` loop ratio, default config, against the bpftrace peer's (same rounds)",
+        "<= the peer's",
+        format!("{:.3} (peer {peer:.3})", ratio("setuid")),
+        ratio("setuid") <= peer,
     );
     row(
         "`getppid` loop ratio, default config",
