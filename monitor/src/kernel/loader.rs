@@ -787,19 +787,27 @@ fn attach_tp_btf(ebpf: &mut Ebpf, btf: &Btf) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The `capability:cap_capable` tracepoint's field offsets, into `layout`; an error (kept
-/// for [`attach_tracepoint`]) where tracefs lacks the tracepoint.
-fn tracepoint_fields(layout: &mut KernelLayout) -> Result<(), String> {
+/// Offsets of four fields of a tracefs event, from its `format` file; an error (kept for
+/// the attach that needs them) where tracefs lacks the event.
+fn event_fields(category: &str, event: &str, names: [&str; 4]) -> Result<[u32; 4], String> {
     let read = || -> anyhow::Result<[u32; 4]> {
-        let format = tracefs::event_format("capability", "cap_capable")?;
-        Ok([
-            format.require("cred")?,
-            format.require("target_ns")?,
-            format.require("cap")?,
-            format.require("ret")?,
-        ])
+        let format = tracefs::event_format(category, event)?;
+        let mut offsets = [0; 4];
+        for (offset, name) in offsets.iter_mut().zip(names) {
+            *offset = format.require(name)?;
+        }
+        Ok(offsets)
     };
-    let [cred, target_ns, cap, ret] = read().map_err(|e| format!("{e:#}"))?;
+    read().map_err(|e| format!("{e:#}"))
+}
+
+/// The `capability:cap_capable` tracepoint's field offsets, into `layout`.
+fn tracepoint_fields(layout: &mut KernelLayout) -> Result<(), String> {
+    let [cred, target_ns, cap, ret] = event_fields(
+        "capability",
+        "cap_capable",
+        ["cred", "target_ns", "cap", "ret"],
+    )?;
     (
         layout.tp_cred,
         layout.tp_target_ns,
@@ -810,18 +818,10 @@ fn tracepoint_fields(layout: &mut KernelLayout) -> Result<(), String> {
 }
 
 /// The `cgroup:cgroup_mkdir` tracepoint's field offsets (`cgroup_rmdir` has the same
-/// format), into `layout`; an error (kept for [`attach_lifecycle`]) where tracefs lacks it.
+/// format), into `layout`.
 fn cgroup_fields(layout: &mut KernelLayout) -> Result<(), String> {
-    let read = || -> anyhow::Result<[u32; 4]> {
-        let format = tracefs::event_format("cgroup", "cgroup_mkdir")?;
-        Ok([
-            format.require("root")?,
-            format.require("level")?,
-            format.require("id")?,
-            format.require("path")?,
-        ])
-    };
-    let [root, level, id, path] = read().map_err(|e| format!("{e:#}"))?;
+    let [root, level, id, path] =
+        event_fields("cgroup", "cgroup_mkdir", ["root", "level", "id", "path"])?;
     (
         layout.cg_root,
         layout.cg_level,
