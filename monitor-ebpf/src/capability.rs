@@ -372,27 +372,42 @@ fn changes_ids<A: Access>(
     layout: &KernelLayout,
     args: [u64; 3],
 ) -> bool {
+    let [r, e, s] = caller_ids(access, spec, check, layout);
+    let arg = |i: usize| args[i] as u32;
+    // -1 keeps an id.
+    let sets = |v: u32, held: u32| v != u32::MAX && v != held;
+    match (spec >> op::ID_SHAPE_SHIFT) & op::ID_SHAPE_MASK {
+        op::ID_SETUID => {
+            let v = arg(0);
+            v != r || v != e || v != s
+        }
+        op::ID_SETREUID => sets(arg(0), r) || sets(arg(1), e),
+        op::ID_SETRESUID => sets(arg(0), r) || sets(arg(1), e) || sets(arg(2), s),
+        _ => true,
+    }
+}
+
+/// The checked credentials' real, effective and saved ids: user ones, or (`op::ID_GID`)
+/// group ones; an unreadable one reads `u32::MAX - 1`, which no argument asks for.
+#[inline(always)]
+fn caller_ids<A: Access>(access: A, spec: u32, check: &Check, layout: &KernelLayout) -> [u32; 3] {
     let id = |offset: u32| {
         access
             .read::<u32>(check.cred, offset)
             .unwrap_or(u32::MAX - 1)
     };
-    // The caller's real, effective and saved ids: user ones, or group ones.
-    let (real, effective, saved) = if spec & op::ID_GID != 0 {
-        (layout.cred_gid, layout.cred_egid, layout.cred_sgid)
+    if spec & op::ID_GID != 0 {
+        [
+            id(layout.cred_gid),
+            id(layout.cred_egid),
+            id(layout.cred_sgid),
+        ]
     } else {
-        (layout.cred_uid, layout.cred_euid, layout.cred_suid)
-    };
-    let arg = |i: usize| args[i] as u32;
-    let sets = |v: u32, offset: u32| v != u32::MAX && v != id(offset);
-    match (spec >> op::ID_SHAPE_SHIFT) & op::ID_SHAPE_MASK {
-        op::ID_SETUID => {
-            let v = arg(0);
-            v != id(real) || v != id(effective) || v != id(saved)
-        }
-        op::ID_SETREUID => sets(arg(0), real) || sets(arg(1), effective),
-        op::ID_SETRESUID => sets(arg(0), real) || sets(arg(1), effective) || sets(arg(2), saved),
-        _ => true,
+        [
+            id(layout.cred_uid),
+            id(layout.cred_euid),
+            id(layout.cred_suid),
+        ]
     }
 }
 
@@ -408,17 +423,7 @@ fn needs_privilege<A: Access>(
     layout: &KernelLayout,
     args: [u64; 3],
 ) -> bool {
-    let id = |offset: u32| {
-        access
-            .read::<u32>(check.cred, offset)
-            .unwrap_or(u32::MAX - 1)
-    };
-    let (real, effective, saved) = if spec & op::ID_GID != 0 {
-        (layout.cred_gid, layout.cred_egid, layout.cred_sgid)
-    } else {
-        (layout.cred_uid, layout.cred_euid, layout.cred_suid)
-    };
-    let (r, e, s) = (id(real), id(effective), id(saved));
+    let [r, e, s] = caller_ids(access, spec, check, layout);
     let arg = |i: usize| args[i] as u32;
     // -1 keeps an id; an id the caller holds as one of `held` needs nothing.
     let foreign = |v: u32, held: &[u32]| v != u32::MAX && !held.contains(&v);
