@@ -417,7 +417,6 @@ pub struct ProbeConfig {
     pub self_tgid: u32,
     pub flags: u32,
     /// A (cgroup, cap, verdict, syscall, comm) tuple is reported again only after this
-    /// A (cgroup, cap, verdict, syscall, comm) tuple is reported again only after this
     /// many jiffies (the kernel's timer ticks: `bpf_jiffies64`, a read of one variable where
     /// a clock read costs tens of nanoseconds). 0 reports every check (no first-seen filter).
     pub dedup_window_ticks: u64,
@@ -465,12 +464,12 @@ pub struct KprobeArgs {
     pub opts: u32,
 }
 
-/// [`CapabilityRecord::syscall`] of a check an io_uring worker made (for a submission of
 /// Set in a record's `syscall` when the call came through the ia32 entry (`int 0x80` or a
 /// 32-bit binary on x86_64: `TS_COMPAT`); the low 32 bits are then its ia32 number, which
 /// names another call than the same x86_64 number (ia32's 21 is mount, x86_64's access).
 pub const SYSCALL_IA32: i64 = 1 << 32;
 
+/// [`CapabilityRecord::syscall`] of a check an io_uring worker made (for a submission of
 /// its process: no syscall names the operation).
 pub const SYSCALL_IO_WORKER: i64 = -2;
 

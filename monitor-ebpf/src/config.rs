@@ -17,7 +17,7 @@ static PROBE_CONFIG: Global<ProbeConfig> = Global::new(ProbeConfig::EMPTY);
 #[map]
 pub static SELFTEST_TGID: Array<u32> = Array::with_max_entries(1, 0);
 
-/// The configuration. The pointer goes through `black_box`: the compiler must not fold
+/// The configuration. The pointer goes through a volatile read: the compiler must not fold
 /// reads of the static into its initializer (the value that counts is the one the loader
 /// wrote), while the verifier still sees a read of the frozen map at a constant offset.
 #[inline(always)]
