@@ -262,8 +262,6 @@ pub struct KernelLayout {
     pub task_flags: u32,
     /// `task_struct.comm`, read as two words where loads are plain.
     pub task_comm: u32,
-    /// `task_struct.stack`: the kernel stack, whose top holds the user registers.
-    pub task_stack: u32,
     /// `task_struct.cgroups`, `css_set.dfl_cgrp`, `cgroup.kn` and `kernfs_node.id`: the
     /// cgroup v2 id as `bpf_get_current_cgroup_id` reads it, with plain loads.
     pub task_cgroups: u32,
@@ -273,7 +271,6 @@ pub struct KernelLayout {
     /// `task_struct.thread_info.status` (x86_64): its `TS_COMPAT` bit marks a syscall made
     /// through the ia32 entry (`int 0x80`, a 32-bit binary), whose number is an ia32 one.
     pub task_ti_status: u32,
-    pub _reserved: u32,
     pub task_cred: u32,
     pub task_real_cred: u32,
     pub cred_uid: u32,
@@ -350,13 +347,11 @@ impl KernelLayout {
     pub const EMPTY: KernelLayout = KernelLayout {
         task_flags: Self::MISSING,
         task_comm: Self::MISSING,
-        task_stack: Self::MISSING,
         task_cgroups: Self::MISSING,
         css_set_dfl_cgrp: Self::MISSING,
         cgroup_kn: Self::MISSING,
         kernfs_node_id: Self::MISSING,
         task_ti_status: Self::MISSING,
-        _reserved: 0,
         task_cred: Self::MISSING,
         task_real_cred: Self::MISSING,
         cred_uid: Self::MISSING,
@@ -806,8 +801,8 @@ mod user {
 // Layout guards: a change that introduces padding breaks the contract between both sides.
 const _: () = assert!(core::mem::size_of::<CapCountKey>() == 16);
 const _: () = assert!(core::mem::size_of::<CapSeenKey>() == 40);
-const _: () = assert!(core::mem::size_of::<KernelLayout>() == 224);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 240);
+const _: () = assert!(core::mem::size_of::<KernelLayout>() == 216);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 232);
 const _: () = assert!(
     core::mem::size_of::<CallSites>() == 16 * (1 + CallSites::THROUGH + CallSites::INTERNAL)
 );

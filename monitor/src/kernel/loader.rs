@@ -694,7 +694,6 @@ fn kernel_layout(btf: &KernelBtf) -> KernelLayout {
     let layout = KernelLayout {
         task_flags: off("task_struct", "flags"),
         task_comm: off("task_struct", "comm"),
-        task_stack: off("task_struct", "stack"),
         task_cgroups: off("task_struct", "cgroups"),
         css_set_dfl_cgrp: off("css_set", "dfl_cgrp"),
         cgroup_kn: off("cgroup", "kn"),
