@@ -23,9 +23,11 @@ pub mod names {
     /// The probes' configuration ([`super::ProbeConfig`]): a read-only global set at load,
     /// which the verifier then knows as constants.
     pub const PROBE_CONFIG: &str = "PROBE_CONFIG";
-    /// Single entry: the start-up self-test process's tgid (0: none); its checks are
-    /// classified and counted in [`SELFTEST`], nothing else.
-    pub const SELFTEST_TGID: &str = "SELFTEST_TGID";
+    /// Values the daemon sets after loading, indexed by [`super::runtime`]: the self-test
+    /// process, where the saved registers are on kernels without `bpf_task_pt_regs`.
+    pub const RUNTIME: &str = "RUNTIME";
+    /// The registers the self-test process's `setuid()` check saw ([`super::SelfTestRegs`]).
+    pub const SELFTEST_REGS: &str = "SELFTEST_REGS";
     /// Bumped by the daemon after each change of [`HOST_CGROUPS`]: the probes' per-CPU
     /// filter cache is valid for one generation.
     pub const FILTER_GEN: &str = "FILTER_GEN";
@@ -207,12 +209,41 @@ pub mod stat {
 }
 
 /// Flags in [`ProbeConfig::flags`].
+/// Indices of the [`names::RUNTIME`] array (`u32` values).
+pub mod runtime {
+    /// The start-up self-test process's tgid (0: none); its checks are classified and
+    /// counted in `SELFTEST`, nothing else.
+    pub const SELFTEST_TGID: u32 = 0;
+    /// With [`super::config_flags::REGS_FROM_STACK`]: where a task's saved user registers
+    /// are from the base of its kernel stack (`THREAD_SIZE - sizeof(struct pt_regs)`, as
+    /// the kernel's `task_pt_regs()` computes them); 0 while unknown (no registers are read).
+    pub const REGS_OFFSET: u32 = 1;
+    pub const LEN: u32 = 2;
+}
+
+/// The registers of the self-test's `setuid()` check, as the probe found them: the daemon
+/// compares them with what it called to validate where the probe reads registers.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SelfTestRegs {
+    /// The syscall number the probe read (-1: none).
+    pub nr: i64,
+    pub arg0: u64,
+    /// x86_64: the saved `cs` and `ss` (user segments: 0x33, 0x2b); 0 elsewhere.
+    pub cs: u64,
+    pub ss: u64,
+}
+
 pub mod config_flags {
     /// Denied checks bypass the first-seen filter.
     pub const ALWAYS_EMIT_DENIED: u32 = 1 << 0;
     /// Skip checks made in cgroups listed in [`super::names::HOST_CGROUPS`] (`watch:
     /// containers`). A cgroup the daemon has not classified yet is watched (fail open).
     pub const CONTAINERS_ONLY: u32 = 1 << 1;
+    /// The kernel lacks `bpf_task_pt_regs` (before 5.15): the probes find the saved user
+    /// registers at the top of the task's kernel stack (`task->stack` plus
+    /// [`super::runtime::REGS_OFFSET`]) and read them with `bpf_probe_read_kernel`.
+    pub const REGS_FROM_STACK: u32 = 1 << 2;
 }
 
 /// Steps of the capability probe's path for a repeated check that a bench run leaves out,
@@ -271,6 +302,10 @@ pub struct KernelLayout {
     /// `task_struct.thread_info.status` (x86_64): its `TS_COMPAT` bit marks a syscall made
     /// through the ia32 entry (`int 0x80`, a 32-bit binary), whose number is an ia32 one.
     pub task_ti_status: u32,
+    /// `task_struct.stack`: the base of the task's kernel stack, at whose top the syscall's
+    /// registers are saved ([`config_flags::REGS_FROM_STACK`]).
+    pub task_stack: u32,
+    pub _reserved: u32,
     pub task_cred: u32,
     pub task_real_cred: u32,
     pub cred_uid: u32,
@@ -352,6 +387,8 @@ impl KernelLayout {
         cgroup_kn: Self::MISSING,
         kernfs_node_id: Self::MISSING,
         task_ti_status: Self::MISSING,
+        task_stack: Self::MISSING,
+        _reserved: 0,
         task_cred: Self::MISSING,
         task_real_cred: Self::MISSING,
         cred_uid: Self::MISSING,
@@ -786,6 +823,7 @@ mod user {
     // SAFETY: plain #[repr(C)] integer structs without implicit padding.
     unsafe impl aya::Pod for ProbeConfig {}
     unsafe impl aya::Pod for CallSites {}
+    unsafe impl aya::Pod for SelfTestRegs {}
     unsafe impl aya::Pod for CapCountKey {}
     unsafe impl aya::Pod for CapSeenKey {}
     unsafe impl aya::Pod for CapabilityRecord {}
@@ -801,8 +839,8 @@ mod user {
 // Layout guards: a change that introduces padding breaks the contract between both sides.
 const _: () = assert!(core::mem::size_of::<CapCountKey>() == 16);
 const _: () = assert!(core::mem::size_of::<CapSeenKey>() == 40);
-const _: () = assert!(core::mem::size_of::<KernelLayout>() == 216);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 232);
+const _: () = assert!(core::mem::size_of::<KernelLayout>() == 224);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 240);
 const _: () = assert!(
     core::mem::size_of::<CallSites>() == 16 * (1 + CallSites::THROUGH + CallSites::INTERNAL)
 );

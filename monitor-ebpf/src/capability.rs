@@ -30,6 +30,10 @@ use crate::{
     task::{Access, Btf, Probe, SyscallRegs, read_at, window_clock},
 };
 
+/// The capability the self-test's `setuid()` checks: its registers validate where the
+/// probes read them.
+const CAP_SETUID: u32 = 7;
+
 /// match-proto: v6.14: include/trace/events/capability.h: TP_PROTO(const struct cred *cred,
 /// struct user_namespace *target_ns, const struct user_namespace *capable_ns, int cap, int ret)
 #[btf_tracepoint(function = "cap_capable")]
@@ -88,6 +92,25 @@ pub fn cap_capable_fexit(ctx: FExitContext) -> i32 {
         ctx.as_ptr(),
         Hook::Fexit,
         Btf,
+        Check {
+            cred: ctx.arg(0),
+            target_ns: ctx.arg(1),
+            cap: ctx.arg(2),
+            ret: ctx.arg(4),
+            opts: Some(ctx.arg(3)),
+        },
+    );
+    0
+}
+
+/// The same, reading through `bpf_probe_read_kernel`: for kernels without
+/// `bpf_get_current_task_btf` (before 5.11), where the current task is only a number.
+#[fexit(function = "cap_capable")]
+pub fn cap_capable_fexit_probe(ctx: FExitContext) -> i32 {
+    on_check(
+        ctx.as_ptr(),
+        Hook::Fexit,
+        Probe,
         Check {
             cred: ctx.arg(0),
             target_ns: ctx.arg(1),
@@ -178,6 +201,11 @@ fn on_check<A: Access>(ctx: *mut c_void, hook: Hook, access: A, check: Check) {
     };
     if selftest != 0 && tgid == selftest {
         sites::selftest(cap, sites::audit(check.opts, ctx));
+        if cap == CAP_SETUID
+            && let Some(regs) = SyscallRegs::current(access, task, layout)
+        {
+            sites::selftest_regs(regs.for_selftest());
+        }
         return;
     }
     let cgroup_id = access.cgroup_id(task, layout);

@@ -6,16 +6,15 @@
 //! off are never walked and are removed from the program.
 
 use aya_ebpf::{Global, macros::map, maps::Array};
-use monitor_common::ProbeConfig;
+use monitor_common::{ProbeConfig, config_flags, runtime};
 
 #[unsafe(no_mangle)]
 static PROBE_CONFIG: Global<ProbeConfig> = Global::new(ProbeConfig::EMPTY);
 
-/// Single entry: the start-up self-test process (0: none); its checks are classified and
-/// counted in `SELFTEST`, nothing else. A map, not part of the configuration: the daemon
-/// starts the self-test after loading.
+/// Values the daemon sets after loading ([`monitor_common::runtime`]): a map, not part of
+/// the configuration, which is frozen at load.
 #[map]
-pub static SELFTEST_TGID: Array<u32> = Array::with_max_entries(1, 0);
+pub static RUNTIME: Array<u32> = Array::with_max_entries(runtime::LEN, 0);
 
 /// The configuration. The pointer goes through a volatile read: the compiler must not fold
 /// reads of the static into its initializer (the value that counts is the one the loader
@@ -32,5 +31,18 @@ pub(crate) fn config() -> Option<&'static ProbeConfig> {
 /// The self-test process's tgid, 0 when none runs.
 #[inline(always)]
 pub(crate) fn selftest_tgid() -> u32 {
-    SELFTEST_TGID.get(0).copied().unwrap_or(0)
+    RUNTIME.get(runtime::SELFTEST_TGID).copied().unwrap_or(0)
+}
+
+/// Whether the saved registers are found from the task's stack
+/// ([`config_flags::REGS_FROM_STACK`]): a constant to the verifier.
+#[inline(always)]
+pub(crate) fn regs_from_stack() -> bool {
+    config().is_some_and(|c| c.flags & config_flags::REGS_FROM_STACK != 0)
+}
+
+/// [`runtime::REGS_OFFSET`]: 0 while unknown.
+#[inline(always)]
+pub(crate) fn regs_offset() -> u32 {
+    RUNTIME.get(runtime::REGS_OFFSET).copied().unwrap_or(0)
 }

@@ -14,7 +14,9 @@ use aya_ebpf::{
     macros::map,
     maps::{Array, PerCpuArray},
 };
-use monitor_common::{AUDIT_CASES, AUDIT_NO, AUDIT_UNKNOWN, AUDIT_YES, CAP_OPT_NOAUDIT, CallSites};
+use monitor_common::{
+    AUDIT_CASES, AUDIT_NO, AUDIT_UNKNOWN, AUDIT_YES, CAP_OPT_NOAUDIT, CallSites, SelfTestRegs,
+};
 
 use crate::maps::bump;
 
@@ -88,6 +90,19 @@ fn by_caller(ctx: *mut c_void) -> u8 {
         return AUDIT_YES;
     }
     AUDIT_UNKNOWN
+}
+
+/// Single entry: the registers of the self-test's `setuid()` check.
+#[map]
+pub static SELFTEST_REGS: Array<SelfTestRegs> = Array::with_max_entries(1, 0);
+
+/// Keeps the registers of the self-test's `setuid()` check.
+#[inline(always)]
+pub fn selftest_regs(regs: SelfTestRegs) {
+    if let Some(slot) = SELFTEST_REGS.get_ptr_mut(0) {
+        // SAFETY: the map's only slot; the self-test process writes it alone.
+        unsafe { *slot = regs };
+    }
 }
 
 /// Counts a check of the self-test process by how it was classified.

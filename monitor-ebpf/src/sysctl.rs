@@ -27,12 +27,21 @@ const E2BIG: i64 = -7;
 
 #[cgroup_sysctl]
 pub fn sysctl_write(ctx: SysctlContext) -> i32 {
-    on_sysctl(&ctx);
+    on_sysctl::<true>(&ctx);
+    ALLOW
+}
+
+/// The same without the writer's pid and comm, for kernels whose cgroup programs cannot
+/// read them (`bpf_get_current_pid_tgid` and `bpf_get_current_comm` there are Linux 6.1):
+/// the write is attributed to its cgroup only.
+#[cgroup_sysctl]
+pub fn sysctl_write_no_task(ctx: SysctlContext) -> i32 {
+    on_sysctl::<false>(&ctx);
     ALLOW
 }
 
 #[inline(always)]
-fn on_sysctl(ctx: &SysctlContext) {
+fn on_sysctl<const TASK: bool>(ctx: &SysctlContext) {
     // SAFETY: the context the kernel passed; `write` and `file_pos` are readable fields.
     let (write, file_pos) = unsafe { ((*ctx.sysctl).write, (*ctx.sysctl).file_pos) };
     if write == 0 {
@@ -51,8 +60,8 @@ fn on_sysctl(ctx: &SysctlContext) {
     {
         return;
     }
-    let pid_tgid = bpf_get_current_pid_tgid();
-    if (pid_tgid >> 32) as u32 == cfg.self_tgid {
+    let pid_tgid = if TASK { bpf_get_current_pid_tgid() } else { 0 };
+    if TASK && (pid_tgid >> 32) as u32 == cfg.self_tgid {
         return;
     }
     let Some(mut entry) = EVENTS.reserve::<SysctlRecord>(0) else {
@@ -70,7 +79,11 @@ fn on_sysctl(ctx: &SysctlContext) {
         (*rec).file_pos = file_pos;
         (*rec).cgroup_id = cgroup_id;
         (*rec).boot_ns = bpf_ktime_get_boot_ns();
-        (*rec).comm = bpf_get_current_comm().unwrap_or([0u8; COMM_LEN]);
+        (*rec).comm = if TASK {
+            bpf_get_current_comm().unwrap_or([0u8; COMM_LEN])
+        } else {
+            [0u8; COMM_LEN]
+        };
         (*rec).flags = 0;
         // The full name (`kernel/core_pattern`), NUL-terminated; negative on error.
         let n = bpf_sysctl_get_name(

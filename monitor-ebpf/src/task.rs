@@ -5,9 +5,12 @@ use aya_ebpf::helpers::{
     bpf_get_current_task, bpf_probe_read_kernel,
     generated::{bpf_get_current_task_btf, bpf_task_pt_regs},
 };
-use monitor_common::{COMM_LEN, KernelLayout, SYSCALL_IA32, SYSCALL_IO_WORKER, stat};
+use monitor_common::{COMM_LEN, KernelLayout, SYSCALL_IA32, SYSCALL_IO_WORKER, SelfTestRegs, stat};
 
-use crate::maps::stat_inc;
+use crate::{
+    config::{regs_from_stack, regs_offset},
+    maps::stat_inc,
+};
 
 /// Reads a `T` at `base + offset` in kernel memory; `None` if the offset is unknown or the
 /// read faults (counted as a read error).
@@ -132,7 +135,9 @@ impl Access for Probe {
     const BTF: bool = false;
 }
 
-/// The user registers of the current syscall, from `bpf_task_pt_regs`.
+/// The user registers of the current syscall, from `bpf_task_pt_regs`, or where the kernel
+/// lacks it (before 5.15) from the top of the task's kernel stack, as the kernel's own
+/// `task_pt_regs()` computes them ([`monitor_common::config_flags::REGS_FROM_STACK`]).
 pub struct SyscallRegs<A: Access> {
     regs: u64,
     access: A,
@@ -148,6 +153,9 @@ mod arch {
     /// di, si, dx, r10, r8, r9.
     pub const ARGS: [u32; 6] = [14 * 8, 13 * 8, 12 * 8, 7 * 8, 9 * 8, 8 * 8];
     pub type Nr = i64;
+    /// The saved `cs` and `ss`, for the self-test.
+    pub const CS: u32 = 17 * 8;
+    pub const SS: u32 = 20 * 8;
 }
 #[cfg(bpf_target_arch = "aarch64")]
 mod arch {
@@ -156,12 +164,16 @@ mod arch {
     /// orig_x0 (x0 is overwritten by the return value), x1..x5.
     pub const ARGS: [u32; 6] = [34 * 8, 8, 2 * 8, 3 * 8, 4 * 8, 5 * 8];
     pub type Nr = i32;
+    pub const CS: u32 = u32::MAX;
+    pub const SS: u32 = u32::MAX;
 }
 #[cfg(not(any(bpf_target_arch = "x86_64", bpf_target_arch = "aarch64")))]
 mod arch {
     pub const NR: u32 = u32::MAX;
     pub const ARGS: [u32; 6] = [u32::MAX; 6];
     pub type Nr = i64;
+    pub const CS: u32 = u32::MAX;
+    pub const SS: u32 = u32::MAX;
 }
 
 impl<A: Access> SyscallRegs<A> {
@@ -174,6 +186,16 @@ impl<A: Access> SyscallRegs<A> {
         // 6.1 in fexit/security_capset).
         let regs = if flags & (KernelLayout::PF_KTHREAD | KernelLayout::PF_IO_WORKER) != 0 {
             0
+        } else if regs_from_stack() {
+            // No bpf_task_pt_regs (nor, before 5.11, bpf_get_current_task_btf): the top of
+            // the kernel stack, at the offset the daemon validated (0 until then: none).
+            let stack: u64 = access.read(task, layout.task_stack).unwrap_or(0);
+            let offset = regs_offset();
+            if stack == 0 || offset == 0 {
+                0
+            } else {
+                stack + offset as u64
+            }
         } else {
             // The helper takes a BTF task pointer: the one this access reads, or a new one.
             let btf_task = if A::BTF {
@@ -210,7 +232,7 @@ impl<A: Access> SyscallRegs<A> {
     #[inline(always)]
     #[allow(clippy::unnecessary_cast, reason = "Nr is i32 on aarch64")]
     pub fn nr(&self) -> i64 {
-        let nr = match self.access.read::<arch::Nr>(self.regs, arch::NR) {
+        let nr = match self.read::<arch::Nr>(arch::NR) {
             Some(n) => n as i64,
             None => -1,
         };
@@ -227,9 +249,30 @@ impl<A: Access> SyscallRegs<A> {
     /// variable offset).
     #[inline(always)]
     pub fn arg_at<const I: usize>(&self) -> u64 {
-        self.access
-            .read::<u64>(self.regs, arch::ARGS[I])
-            .unwrap_or(0)
+        self.read::<u64>(arch::ARGS[I]).unwrap_or(0)
+    }
+
+    /// The registers the self-test checks: the number, the first argument and (x86_64)
+    /// the saved segments.
+    #[inline(always)]
+    pub fn for_selftest(&self) -> SelfTestRegs {
+        SelfTestRegs {
+            nr: self.nr(),
+            arg0: self.arg_at::<0>(),
+            cs: self.read::<u64>(arch::CS).unwrap_or(0),
+            ss: self.read::<u64>(arch::SS).unwrap_or(0),
+        }
+    }
+
+    /// A register at `offset`: a plain load from the BTF-typed pointer `bpf_task_pt_regs`
+    /// gives, a probe read of an address computed from the stack.
+    #[inline(always)]
+    fn read<T: Copy>(&self, offset: u32) -> Option<T> {
+        if regs_from_stack() {
+            read_at(self.regs, offset)
+        } else {
+            self.access.read(self.regs, offset)
+        }
     }
 
     /// Argument register `i` (0..6; zero where unreadable), read with

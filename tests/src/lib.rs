@@ -193,6 +193,15 @@ impl Daemon {
     /// [`Daemon::start`] through a wrapper command that execs its last argument (e.g.
     /// `setpriv --bounding-set ...`): the daemon keeps the wrapper's pid.
     pub fn start_wrapped(wrapper: &[&str], args: &[&str]) -> anyhow::Result<Daemon> {
+        Daemon::spawn(wrapper, &[], args)
+    }
+
+    /// [`Daemon::start`] with extra environment variables (test knobs of the daemon).
+    pub fn start_with_env(env: &[(&str, &str)], args: &[&str]) -> anyhow::Result<Daemon> {
+        Daemon::spawn(&[], env, args)
+    }
+
+    fn spawn(wrapper: &[&str], env: &[(&str, &str)], args: &[&str]) -> anyhow::Result<Daemon> {
         let bin = privmon_bin();
         let listen: &[&str] = if args.contains(&"--listen") {
             &[]
@@ -228,6 +237,7 @@ impl Daemon {
             .args(state)
             .args(args)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -145,6 +145,49 @@ fn an_ia32_call_is_named_by_its_own_table() {
     assert_common(&ev, &c);
 }
 
+/// Kernels before 5.15 have no `bpf_task_pt_regs`: the probes find a syscall's registers
+/// at the top of the task's kernel stack, at the `THREAD_SIZE` the start-up self-test
+/// finds. This kernel has the helper; the daemon's test knob takes the older kernels' path
+/// here (the kernel matrix's 5.10 takes it for real): the same calls are named, with the
+/// same arguments, a 32-bit one included.
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn registers_found_on_the_kernel_stack_name_the_same_calls() {
+    require_root();
+    let daemon = Daemon::start_with_env(&[("PRIVMON_TEST_REGS_FROM_STACK", "1")], &[]).unwrap();
+    let located = daemon
+        .logs()
+        .into_iter()
+        .find(|l| l.contains("syscall registers located"))
+        .expect("the loader logs where it found the registers");
+    assert!(located.contains("kernel_stack"), "{located}");
+    let (c, out, ev) = expect_check(
+        &daemon,
+        &["/bin/trigger", "nice"],
+        &["CAP_SYS_NICE"],
+        "CAP_SYS_NICE",
+        "setpriority",
+    );
+    assert!(out.contains("nice rc=0"), "{out}");
+    // setpriority(PRIO_PROCESS, 0, -5)
+    assert_eq!(ev["syscall"]["args"][0], 0, "{ev:#}");
+    assert_eq!(
+        ev["syscall"]["args"][2].as_u64().map(|v| v as i32),
+        Some(-5),
+        "{ev:#}"
+    );
+    assert_common(&ev, &c);
+    let (_, out, ev) = expect_check(
+        &daemon,
+        &["/bin/trigger", "ia32-setuid", "0"],
+        &["CAP_SETUID"],
+        "CAP_SETUID",
+        "setuid32",
+    );
+    assert!(out.contains("ia32-setuid rc=0"), "{out}");
+    assert_eq!(ev["syscall"]["ia32"], true, "{ev:#}");
+}
+
 #[test]
 #[ignore = "needs root: run with cargo xtask test"]
 fn negative_nice_uses_cap_sys_nice() {

@@ -143,7 +143,17 @@ impl KernelBtf {
                     }
                     vlen * 12
                 }
-                KIND_ENUM => vlen * 8,
+                KIND_ENUM => {
+                    for i in 0..vlen {
+                        let m = off + i * 8;
+                        members.push(Member {
+                            name: u32_at(b, m)?,
+                            type_id: u32_at(b, m + 4)?,
+                            bits: 0,
+                        });
+                    }
+                    vlen * 8
+                }
                 KIND_FUNC_PROTO => {
                     for i in 0..vlen {
                         let m = off + i * 8;
@@ -217,6 +227,25 @@ impl KernelBtf {
             }
         }
         None
+    }
+
+    /// Size in bytes of `struct name`.
+    pub fn struct_size(&self, name: &str) -> Option<u32> {
+        let ty = self.types.get(*self.structs.get(name)? as usize)?;
+        Some(ty.type_id)
+    }
+
+    /// Whether `enum name` has the enumerator `value` (the kernel's `enum bpf_func_id` says
+    /// which BPF helpers it has).
+    pub fn has_enumerator(&self, name: &str, value: &str) -> bool {
+        self.types
+            .iter()
+            .filter(|t| t.kind == KIND_ENUM && name_in(&self.strings, t.name) == name.as_bytes())
+            .any(|t| {
+                self.members_of(t)
+                    .iter()
+                    .any(|m| self.name(m) == value.as_bytes())
+            })
     }
 
     /// Parameter names of function `name`, if the kernel's BTF describes it.
@@ -324,7 +353,31 @@ mod tests {
                 vec![S("c"), N(2), S("cap"), N(1)],
             ),
             (KIND_FUNC, "cap_capable", 4, 0, false, vec![]),
+            // 6: enum bpf_func_id { BPF_FUNC_unspec = 0, BPF_FUNC_map_lookup_elem = 1 }
+            (
+                KIND_ENUM,
+                "bpf_func_id",
+                4,
+                2,
+                false,
+                vec![
+                    S("BPF_FUNC_unspec"),
+                    N(0),
+                    S("BPF_FUNC_map_lookup_elem"),
+                    N(1),
+                ],
+            ),
         ])
+    }
+
+    #[test]
+    fn finds_enumerators_and_struct_sizes() {
+        let btf = KernelBtf::parse(&sample()).unwrap();
+        assert!(btf.has_enumerator("bpf_func_id", "BPF_FUNC_map_lookup_elem"));
+        assert!(!btf.has_enumerator("bpf_func_id", "BPF_FUNC_task_pt_regs"));
+        assert!(!btf.has_enumerator("cred", "uid"));
+        assert_eq!(btf.struct_size("cred"), Some(16));
+        assert_eq!(btf.struct_size("pt_regs"), None);
     }
 
     #[test]
@@ -369,5 +422,11 @@ mod tests {
         assert!(btf.member_offset("user_namespace", "level").is_some());
         let params = btf.function_params("cap_capable").unwrap();
         assert_eq!(params.len(), 4, "{params:?}");
+        // The helpers the probes call where they exist (5.15+: this machine's 6.18 has them).
+        assert!(btf.has_enumerator("bpf_func_id", "BPF_FUNC_task_pt_regs"));
+        assert!(btf.has_enumerator("bpf_func_id", "BPF_FUNC_get_current_task_btf"));
+        if cfg!(target_arch = "x86_64") {
+            assert_eq!(btf.struct_size("pt_regs"), Some(21 * 8));
+        }
     }
 }

@@ -11,7 +11,7 @@ use aya::{
 };
 use monitor_common::{
     CallSites, CapCountKey, Hook, KernelLayout, ProbeConfig, bench_skip, config_flags, drop_slot,
-    name_hash, names, op, stat,
+    name_hash, names, op, runtime, stat,
 };
 use tracing::{info, warn};
 
@@ -32,6 +32,8 @@ static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"),
 const PROG_TP_BTF: &str = "cap_capable_btf";
 const PROG_TRACEPOINT: &str = "cap_capable_tp";
 const PROG_FEXIT: &str = "cap_capable_fexit";
+/// The same with `bpf_probe_read_kernel`, where `bpf_get_current_task_btf` is missing.
+const PROG_FEXIT_PROBE: &str = "cap_capable_fexit_probe";
 const PROG_KPROBE: &str = "cap_capable_kprobe";
 const PROG_KRETPROBE: &str = "cap_capable_kretprobe";
 const PROG_CAPSET: &str = "security_capset_fexit";
@@ -60,6 +62,8 @@ pub struct Probes {
     pub capset_fexit: bool,
     /// How the kernel's own checks are told apart (and left unwritten).
     pub internal: Internal,
+    /// Where the probes read a syscall's saved registers.
+    pub registers: SyscallRegisters,
     /// Whether `cgroup/sysctl` is attached to the cgroup v2 root (writes under /proc/sys).
     pub sysctl: bool,
 }
@@ -154,6 +158,7 @@ impl Probes {
 
         let kernel_btf = KernelBtf::from_sys_fs()?;
         let layout = kernel_layout(&kernel_btf);
+        let helpers = Helpers::of(&kernel_btf);
         let btf = Btf::from_sys_fs().context("loading kernel BTF for program loading")?;
 
         let mut probe_config = ProbeConfig {
@@ -166,6 +171,10 @@ impl Probes {
                 config_flags::CONTAINERS_ONLY
             } else {
                 0
+            } | if helpers.task_pt_regs {
+                0
+            } else {
+                config_flags::REGS_FROM_STACK
             } | bench_skip_steps()?,
             dedup_window_ticks: config.dedup_window_secs.saturating_mul(ticks_per_second()?),
             layout,
@@ -198,7 +207,7 @@ impl Probes {
             let attempt = match hook {
                 Hook::TpBtf => attach_tp_btf(&mut ebpf, &btf),
                 Hook::Tracepoint => attach_tracepoint(&mut ebpf, &tracepoint_fields),
-                Hook::Fexit => attach_fexit(&mut ebpf, &btf, &kernel_btf),
+                Hook::Fexit => attach_fexit(&mut ebpf, &btf, &kernel_btf, helpers.task_btf),
                 Hook::Kprobe => attach_kprobes(&mut ebpf),
             };
             match attempt {
@@ -249,7 +258,14 @@ impl Probes {
                                 false
                             }
                         };
-                    let internal = internal_checks(&mut ebpf, hook);
+                    let (internal, registers) =
+                        self_tests(&mut ebpf, hook, &kernel_btf, helpers.task_pt_regs);
+                    match &registers {
+                        SyscallRegisters::Unverified(why) => {
+                            warn!(reason = %why, "where the probes read a syscall's registers did not pass the self-test: syscall numbers and arguments are not reported")
+                        }
+                        how => info!(from = %how, "syscall registers located, verified"),
+                    }
                     match &internal {
                         Internal::Unverified(why) => {
                             warn!(reason = %why, "the kernel's own capability checks (memory accounting, ...) are not told apart in the kernel: they are written, with audit unknown")
@@ -261,6 +277,7 @@ impl Probes {
                     }
                     return Ok(Probes {
                         internal,
+                        registers,
                         ebpf,
                         hook,
                         skipped,
@@ -314,6 +331,10 @@ impl Probes {
         hooks.push((
             "internal_checks".to_string(),
             self.internal.name().to_string(),
+        ));
+        hooks.push((
+            "syscall_registers".to_string(),
+            self.registers.name().to_string(),
         ));
         hooks.push((
             "operations/capset".to_string(),
@@ -602,34 +623,6 @@ fn report_coverage(c: &GroupCoverage) {
     }
 }
 
-/// Sets up and verifies how the probes tell the kernel's own checks apart: the call sites
-/// on a tracepoint hook (cleared again if the self-test fails), `opts` on the others.
-fn internal_checks(ebpf: &mut Ebpf, hook: Hook) -> Internal {
-    let by_caller = matches!(hook, Hook::TpBtf | Hook::Tracepoint);
-    if by_caller {
-        let written = std::fs::read_to_string("/proc/kallsyms")
-            .context("reading /proc/kallsyms")
-            .and_then(|text| sites::from_kallsyms(&text))
-            .and_then(|s| sites::write(ebpf, &s));
-        if let Err(e) = written {
-            return Internal::Unverified(format!("{e:#}"));
-        }
-    }
-    let outcome = sites::self_test(ebpf)
-        .map_err(|e| format!("self-test: {e:#}"))
-        .and_then(|t| t.verdict());
-    match outcome {
-        Ok(()) if by_caller => Internal::CallSite,
-        Ok(()) => Internal::Opts,
-        Err(why) => {
-            if by_caller && let Err(e) = sites::write(ebpf, &CallSites::default()) {
-                warn!(error = %format!("{e:#}"), "clearing the call sites");
-            }
-            Internal::Unverified(why)
-        }
-    }
-}
-
 /// Steps of the capability probe to leave out (`PRIVMON_BENCH_SKIP`, a comma-separated list
 /// of [`bench_skip::NAMES`]): what privmon-bench measures each step's cost with. Never for
 /// a real run: the probe then reports wrong things.
@@ -698,6 +691,7 @@ fn kernel_layout(btf: &KernelBtf) -> KernelLayout {
         css_set_dfl_cgrp: off("css_set", "dfl_cgrp"),
         cgroup_kn: off("cgroup", "kn"),
         kernfs_node_id: off("kernfs_node", "id"),
+        task_stack: off("task_struct", "stack"),
         // x86 only: other architectures' thread_info has no status.
         task_ti_status: if cfg!(target_arch = "x86_64") {
             sum(
@@ -762,11 +756,38 @@ fn attach_sysctl(ebpf: &mut Ebpf) -> anyhow::Result<()> {
     let root = crate::resolve::cgroup::v2_root()?;
     let cgroup = std::fs::File::open(&root)
         .with_context(|| format!("opening the cgroup v2 root {}", root.display()))?;
+    // With the writer's pid and comm where the kernel lets cgroup programs read them (6.1+).
+    let mut loaded = None;
+    for name in ["sysctl_write", "sysctl_write_no_task"] {
+        let prog: &mut CgroupSysctl = ebpf
+            .program_mut(name)
+            .with_context(|| format!("{name} program missing"))?
+            .try_into()?;
+        match prog.load() {
+            Ok(()) => {
+                loaded = Some(name);
+                break;
+            }
+            Err(e) if name == "sysctl_write" => {
+                let detail = format!("{e:#}");
+                // The verifier's reason, not its whole walk.
+                let reason = detail
+                    .lines()
+                    .find(|l| l.contains("unknown func") || l.contains("invalid func"))
+                    .unwrap_or(detail.lines().next().unwrap_or_default());
+                info!(
+                    reason,
+                    "cgroup/sysctl loaded without the writer's pid and comm (a kernel before 6.1): writes under /proc/sys are attributed to their container, and to its process where it has only one"
+                );
+            }
+            Err(e) => return Err(anyhow!(e).context("loading cgroup/sysctl")),
+        }
+    }
+    let name = loaded.context("no cgroup/sysctl program loaded")?;
     let prog: &mut CgroupSysctl = ebpf
-        .program_mut("sysctl_write")
-        .context("sysctl_write program missing")?
+        .program_mut(name)
+        .with_context(|| format!("{name} program missing"))?
         .try_into()?;
-    prog.load().context("loading cgroup/sysctl")?;
     // Through a bpf_link (5.7+), which the kernel attaches as BPF_F_ALLOW_MULTI would, beside
     // other agents' programs; aya passes the mode as the link's flags, which the kernel
     // refuses for links (EINVAL), so the mode given is `Single` (no flags).
@@ -899,8 +920,189 @@ fn attach_lifecycle(ebpf: &mut Ebpf, fields: &Result<(), String>) -> anyhow::Res
     attached
 }
 
-fn attach_fexit(ebpf: &mut Ebpf, btf: &Btf, kernel_btf: &KernelBtf) -> anyhow::Result<()> {
-    attach_fexit_to(ebpf, btf, kernel_btf, PROG_FEXIT, KERNEL_FUNCTION, 4)
+/// The program with plain loads where `bpf_get_current_task_btf` exists (5.11+), else its
+/// twin with `bpf_probe_read_kernel`.
+fn attach_fexit(
+    ebpf: &mut Ebpf,
+    btf: &Btf,
+    kernel_btf: &KernelBtf,
+    task_btf: bool,
+) -> anyhow::Result<()> {
+    let prog = if task_btf {
+        PROG_FEXIT
+    } else {
+        PROG_FEXIT_PROBE
+    };
+    attach_fexit_to(ebpf, btf, kernel_btf, prog, KERNEL_FUNCTION, 4)
+}
+
+/// The BPF helpers the probes use where they exist, from the kernel's `enum bpf_func_id`.
+#[derive(Clone, Copy, Debug)]
+struct Helpers {
+    /// `bpf_get_current_task_btf` (5.11+): the current task as a BTF pointer, which plain
+    /// loads read.
+    task_btf: bool,
+    /// `bpf_task_pt_regs` (5.15+): a task's saved user registers.
+    task_pt_regs: bool,
+}
+
+impl Helpers {
+    fn of(btf: &KernelBtf) -> Helpers {
+        let has = |name: &str| btf.has_enumerator("bpf_func_id", name);
+        // For tests on kernels that have the helpers: the path older kernels take.
+        let forced = std::env::var_os("PRIVMON_TEST_REGS_FROM_STACK").is_some();
+        if forced {
+            warn!(
+                "PRIVMON_TEST_REGS_FROM_STACK: the probes find registers on the kernel stack, as where bpf_task_pt_regs is missing"
+            );
+        }
+        let helpers = Helpers {
+            task_btf: has("BPF_FUNC_get_current_task_btf") && !forced,
+            task_pt_regs: has("BPF_FUNC_task_pt_regs") && !forced,
+        };
+        if !helpers.task_pt_regs {
+            info!(
+                bpf_get_current_task_btf = helpers.task_btf,
+                "this kernel has no bpf_task_pt_regs (Linux 5.15): the probes find a syscall's registers on the task's kernel stack"
+            );
+        }
+        helpers
+    }
+}
+
+/// Where the probes read a syscall's saved registers (its number and arguments).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyscallRegisters {
+    /// `bpf_task_pt_regs`, checked by the self-test.
+    Helper,
+    /// The top of the task's kernel stack, `THREAD_SIZE` bytes above `task->stack`,
+    /// found by the self-test (kernels without `bpf_task_pt_regs`).
+    KernelStack { thread_size: u32 },
+    /// The self-test did not find the registers the probe read to be its call's: on the
+    /// kernel stack, none are read; through the helper, they are read and not trusted.
+    Unverified(String),
+}
+
+impl fmt::Display for SyscallRegisters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SyscallRegisters::KernelStack { thread_size } => {
+                write!(f, "kernel_stack (THREAD_SIZE {thread_size})")
+            }
+            SyscallRegisters::Unverified(why) => write!(f, "unverified: {why}"),
+            SyscallRegisters::Helper => f.write_str(self.name()),
+        }
+    }
+}
+
+impl SyscallRegisters {
+    pub fn name(&self) -> &'static str {
+        match self {
+            SyscallRegisters::Helper => "task_pt_regs",
+            SyscallRegisters::KernelStack { .. } => "kernel_stack",
+            SyscallRegisters::Unverified(_) => "unverified",
+        }
+    }
+}
+
+/// `THREAD_SIZE` values the kernel stack may have: 16 KiB on x86_64 and arm64 (4 KiB
+/// pages), twice that with KASAN, 64 KiB on arm64 with 64 KiB pages. Not in BTF: the
+/// self-test tells which is right.
+const THREAD_SIZES: [u32; 3] = [16 << 10, 32 << 10, 64 << 10];
+
+/// Runs the start-up self-test: it tells whether the kernel's own checks are told apart
+/// right ([`Internal`]) and, where registers come from the kernel stack, finds at which
+/// `THREAD_SIZE` they are (one self-test per candidate, until one matches).
+fn self_tests(
+    ebpf: &mut Ebpf,
+    hook: Hook,
+    kernel_btf: &KernelBtf,
+    task_pt_regs: bool,
+) -> (Internal, SyscallRegisters) {
+    let by_caller = matches!(hook, Hook::TpBtf | Hook::Tracepoint);
+    let mut sites_error = None;
+    if by_caller {
+        let written = std::fs::read_to_string("/proc/kallsyms")
+            .context("reading /proc/kallsyms")
+            .and_then(|text| sites::from_kallsyms(&text))
+            .and_then(|s| sites::write(ebpf, &s));
+        sites_error = written.err().map(|e| format!("{e:#}"));
+    }
+    // (offset to write, what it means): one pass with the helper.
+    let candidates: Vec<(u32, SyscallRegisters)> = if task_pt_regs {
+        vec![(0, SyscallRegisters::Helper)]
+    } else {
+        match kernel_btf.struct_size("pt_regs") {
+            Some(size) => THREAD_SIZES
+                .iter()
+                .map(|&t| (t - size, SyscallRegisters::KernelStack { thread_size: t }))
+                .collect(),
+            None => Vec::new(),
+        }
+    };
+    let mut registers = SyscallRegisters::Unverified(if candidates.is_empty() {
+        "the kernel's BTF does not describe struct pt_regs".to_string()
+    } else {
+        "the self-test did not run".to_string()
+    });
+    let mut test = None;
+    let mut tried = Vec::new();
+    for (offset, found) in candidates {
+        if !task_pt_regs && let Err(e) = sites::write_runtime(ebpf, runtime::REGS_OFFSET, offset) {
+            registers = SyscallRegisters::Unverified(format!("{e:#}"));
+            break;
+        }
+        let t = match sites::self_test(ebpf) {
+            Ok(t) => t,
+            Err(e) => {
+                test = Some(Err(format!("self-test: {e:#}")));
+                break;
+            }
+        };
+        let verdict = t.regs_verdict();
+        test = Some(Ok(t));
+        match verdict {
+            Ok(()) => {
+                registers = found;
+                break;
+            }
+            Err(why) => {
+                tried.push(match found {
+                    SyscallRegisters::KernelStack { thread_size } => {
+                        format!("THREAD_SIZE {thread_size}: {why}")
+                    }
+                    _ => why,
+                });
+                registers = SyscallRegisters::Unverified(tried.join("; "));
+            }
+        }
+    }
+    if !task_pt_regs
+        && matches!(registers, SyscallRegisters::Unverified(_))
+        && let Err(e) = sites::write_runtime(ebpf, runtime::REGS_OFFSET, 0)
+    {
+        warn!(error = %format!("{e:#}"), "clearing the registers' offset");
+    }
+    let test = match test {
+        Some(t) => t,
+        // No registers to look for: the self-test still runs for the internal checks.
+        None => sites::self_test(ebpf).map_err(|e| format!("self-test: {e:#}")),
+    };
+    let outcome = match sites_error {
+        Some(e) => Err(e),
+        None => test.and_then(|t| t.verdict(by_caller)),
+    };
+    let internal = match outcome {
+        Ok(()) if by_caller => Internal::CallSite,
+        Ok(()) => Internal::Opts,
+        Err(why) => {
+            if by_caller && let Err(e) = sites::write(ebpf, &CallSites::default()) {
+                warn!(error = %format!("{e:#}"), "clearing the call sites");
+            }
+            Internal::Unverified(why)
+        }
+    };
+    (internal, registers)
 }
 
 /// Loads program `prog_name` as fexit on `function` and attaches it. The program reads the
@@ -1059,6 +1261,8 @@ struct ProbeOutcome {
     families: Vec<(String, String)>,
     failures: Vec<(&'static str, String)>,
     coverage: Vec<GroupCoverage>,
+    /// What the start-up self-test could not verify, with why.
+    unverified: Vec<(&'static str, String)>,
 }
 
 impl ProbeReport {
@@ -1076,6 +1280,21 @@ impl ProbeReport {
                 .map(|p| ProbeOutcome {
                     hook: p.hook,
                     families: p.families(),
+                    unverified: [
+                        match &p.internal {
+                            Internal::Unverified(why) => Some(("internal_checks", why.clone())),
+                            _ => None,
+                        },
+                        match &p.registers {
+                            SyscallRegisters::Unverified(why) => {
+                                Some(("syscall_registers", why.clone()))
+                            }
+                            _ => None,
+                        },
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
                     skipped: p.skipped,
                     failures: p.failures,
                     coverage: p.coverage,
@@ -1109,6 +1328,11 @@ impl ProbeReport {
                     .failures
                     .iter()
                     .map(|(f, e)| serde_json::json!({ "family": f, "error": e }))
+                    .collect();
+                doc["unverified"] = o
+                    .unverified
+                    .iter()
+                    .map(|(f, why)| serde_json::json!({ "family": f, "reason": why }))
                     .collect();
                 doc["operations"] = o
                     .coverage
@@ -1160,6 +1384,9 @@ impl fmt::Display for ProbeReport {
         }
         for (family, error) in &o.failures {
             writeln!(f, "failed      {family}: {error}")?;
+        }
+        for (family, why) in &o.unverified {
+            writeln!(f, "unverified  {family}: {why}")?;
         }
         for c in &o.coverage {
             if !c.hooked.is_empty() {
