@@ -794,17 +794,26 @@ impl Output {
     /// A write under `/proc/sys`: a `syscall` event, or part of the runtime's set-up (runc
     /// writes a container's `--sysctl` values before its entrypoint runs).
     fn sysctl(&mut self, s: &crate::event::record::Sysctl) {
+        // Before Linux 6.1 the program cannot read the writer's pid and comm (both 0): the
+        // writer is the container's one process where the process table knows only one.
+        let (pid, tid, comm) = match s.pid {
+            0 => match self.processes.sole_process_in(s.cgroup_id) {
+                Some((pid, comm)) => (pid, pid, comm),
+                None => (0, 0, s.comm.clone()),
+            },
+            _ => (s.pid, s.tid, s.comm.clone()),
+        };
         // The program has no task to read: the writer's effective ids and capabilities come
         // from /proc while it lives, else as its exec left them (0 when neither is known).
-        let status = (s.tid != 0)
-            .then(|| crate::resolve::procfs::Status::read(std::path::Path::new("/proc"), s.tid))
+        let status = (tid != 0)
+            .then(|| crate::resolve::procfs::Status::read(std::path::Path::new("/proc"), tid))
             .flatten();
-        let exec = (s.pid != 0).then(|| self.processes.creds(s.pid)).flatten();
+        let exec = (pid != 0).then(|| self.processes.creds(pid)).flatten();
         let mut process = Process {
-            pid: s.pid,
-            tid: s.tid,
+            pid,
+            tid,
             ppid: None,
-            comm: s.comm.clone(),
+            comm,
             exe: None,
             uid: s.uid,
             euid: status
@@ -822,7 +831,7 @@ impl Output {
             ancestors: Process::no_ancestors(),
             io_worker: crate::event::Flag(false),
         };
-        if s.pid != 0 {
+        if pid != 0 {
             self.processes.enrich(&mut process);
         }
         let header = self.header(process, "syscall", s.cgroup_id, s.boot_ns);

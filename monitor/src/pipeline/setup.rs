@@ -116,7 +116,17 @@ impl Setups {
     /// executing itself again), which ends the set-up; true for that one. Its summary
     /// waits for `container_start`.
     pub(super) fn exec(&mut self, e: &Exec) -> bool {
+        // runc 1.1 re-executes its own sealed copy: from a memfd, or (where it bind-mounts
+        // its binary read-only first, as on Linux 5.10) through the descriptor of that
+        // mount, `/dev/fd/N` named `runc init`.
+        let by_fd = e
+            .filename
+            .as_deref()
+            .is_some_and(|f| f.starts_with("/dev/fd/") || f.starts_with("/proc/self/fd/"))
+            && e.args.first().is_some_and(|a| a == "runc")
+            && e.args.get(1).is_some_and(|a| a == "init");
         let own = e.memfd
+            || by_fd
             || e.filename.as_deref() == Some("/proc/self/exe")
             || e.comm.starts_with("runc");
         match self.setups.iter_mut().find(|s| s.cgroup_id == e.cgroup_id) {

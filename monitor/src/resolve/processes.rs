@@ -226,6 +226,22 @@ impl ProcessTable {
             .and_then(|e| e.cgroup_id)
     }
 
+    /// The one process the table knows in cgroup `cgroup_id`, with its comm, if it knows
+    /// exactly one: the writer of a record that names only its cgroup (`cgroup/sysctl`
+    /// before Linux 6.1, whose programs cannot read the current task).
+    pub fn sole_process_in(&self, cgroup_id: u64) -> Option<(u32, String)> {
+        let mut found = None;
+        for (pid, e) in self.procs.iter() {
+            if e.cgroup_id == Some(cgroup_id) {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some((*pid, e.comm.clone()));
+            }
+        }
+        found
+    }
+
     /// Processes in the table.
     pub fn len(&self) -> usize {
         self.procs.len()
