@@ -71,7 +71,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ),
     (
         "qemu-system-x86",
-        "the kernel matrix boots Debian's 6.1 and 6.12 kernels (cargo xtask vmtest)",
+        "the kernel matrix boots Debian's 5.10, 6.1 and 6.12 kernels (cargo xtask vmtest)",
     ),
     (
         "prometheus",
@@ -136,11 +136,11 @@ enum Task {
         #[arg(long, default_value_t = FUZZ_SECONDS)]
         seconds: u64,
     },
-    /// Kernel matrix: boot Debian's 6.1 and 6.12 kernels in QEMU, with BPF LSM on and off,
+    /// Kernel matrix: boot Debian's 5.10, 6.1 and 6.12 kernels in QEMU, with BPF LSM on and off,
     /// and run the capability and sensitive-operation tests inside, once per capability
     /// hook; prints which attach method each probe family chose per kernel.
     Vmtest {
-        /// Only this kernel of the matrix (6.1 or 6.12).
+        /// Only this kernel of the matrix (5.10, 6.1 or 6.12).
         #[arg(long)]
         kernel: Option<String>,
         /// Only boot and probe (does every program load and verify?); no test suite.
