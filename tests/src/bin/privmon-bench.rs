@@ -244,6 +244,19 @@ impl Monitor {
             "none" => Monitor::None,
             "privmon" => Monitor::Privmon(Daemon::start(&[])?),
             "privmon-fallbacks" => Monitor::Privmon(Daemon::start(&["--operations", "all=on"])?),
+            // The read paths of other kernels, on this one (docs/install.md's per-kernel
+            // costs): bpf_probe_read_kernel for every field (the tracefs tracepoint reads
+            // as kprobes and 5.10's fexit do), and the registers found on the kernel stack
+            // (before 5.15).
+            "privmon-probe-reads" => Monitor::Privmon(Daemon::start(&["--hook", "tracepoint"])?),
+            "privmon-stack-regs" => Monitor::Privmon(Daemon::start_with_env(
+                &[("PRIVMON_TEST_REGS_FROM_STACK", "1")],
+                &[],
+            )?),
+            "privmon-probe-reads-stack-regs" => Monitor::Privmon(Daemon::start_with_env(
+                &[("PRIVMON_TEST_REGS_FROM_STACK", "1")],
+                &["--hook", "tracepoint"],
+            )?),
             "bpftrace" | "bpftrace-empty" => {
                 let program = if config == "bpftrace" {
                     BPFTRACE_PEER
@@ -445,6 +458,23 @@ const STEPS: [(&str, &str); 9] = [
     ),
 ];
 
+/// privmon's read paths for other kernels, measured on this one: (configuration, which
+/// kernels take it).
+const READ_PATHS: [(&str, &str); 3] = [
+    (
+        "privmon-probe-reads",
+        "`bpf_probe_read_kernel` for each field (kprobe hooks: kernels without trampolines)",
+    ),
+    (
+        "privmon-stack-regs",
+        "plain loads, registers found on the kernel stack (5.11 to 5.14 with trampolines)",
+    ),
+    (
+        "privmon-probe-reads-stack-regs",
+        "both (Linux 5.10: `fexit` without `bpf_get_current_task_btf`)",
+    ),
+];
+
 /// The kernel's own accounting of each monitor's program (`kernel.bpf_stats_enabled`):
 /// nanoseconds per run, on the setuid(0) loop in a container, `plan.rounds` rounds of every
 /// configuration: the monitors, privmon with each step of its probe left out (the steps
@@ -461,6 +491,7 @@ fn program_cost(plan: &Plan) -> anyhow::Result<Value> {
     let mut configs: Vec<(String, Option<String>)> =
         ["privmon", "privmon-fallbacks", "bpftrace", "bpftrace-empty"]
             .iter()
+            .chain(READ_PATHS.iter().map(|(c, _)| c))
             .map(|c| (c.to_string(), None))
             .collect();
     for (step, _) in STEPS {
@@ -1297,6 +1328,24 @@ fn markdown(r: &Value) -> String {
         f(&pc["privmon"]["ns_per_run"]),
         f(&pc["bpftrace-empty"]["ns_per_run"]),
     );
+    s += "\n### The read paths of older kernels, on this one\n\n\
+           The same program as other kernels run it, here (tp_btf, setuid loop, kernel accounting; what the hook itself costs on those kernels is not in it): docs/install.md's costs per kernel.\n\n\
+           | path | taken on | ns per run, median (min–max) |\n|---|---|---|\n";
+    s += &format!(
+        "| plain loads, `bpf_task_pt_regs` (privmon, defaults) | 5.15 and later | {:.0} ({:.0}–{:.0}) |\n",
+        f(&pc["privmon"]["ns_per_run"]),
+        f(&pc["privmon"]["ns_min"]),
+        f(&pc["privmon"]["ns_max"])
+    );
+    for (config, what) in READ_PATHS {
+        let c = &pc[config];
+        s += &format!(
+            "| {config} | {what} | {:.0} ({:.0}–{:.0}) |\n",
+            f(&c["ns_per_run"]),
+            f(&c["ns_min"]),
+            f(&c["ns_max"])
+        );
+    }
     s += "\n### Targets\n\n| measure | target | measured | |\n|---|---|---|---|\n";
     let ratio = |op: &str| f(&r["overhead"][op]["configs"]["privmon"]["ratio_median"]);
     let mut row = |name: &str, target: &str, measured: String, ok: bool| {
