@@ -37,6 +37,7 @@ const CAP_SETUID: u32 = 7;
 /// match-proto: v6.14: include/trace/events/capability.h: TP_PROTO(const struct cred *cred,
 /// struct user_namespace *target_ns, const struct user_namespace *capable_ns, int cap, int ret)
 #[btf_tracepoint(function = "cap_capable")]
+#[inline(always)]
 pub fn cap_capable_btf(ctx: BtfTracePointContext) -> i32 {
     on_check(
         ctx.as_ptr(),
@@ -55,6 +56,7 @@ pub fn cap_capable_btf(ctx: BtfTracePointContext) -> i32 {
 
 /// The same tracepoint through tracefs; field offsets come from its `format` file.
 #[tracepoint(category = "capability", name = "cap_capable")]
+#[inline(always)]
 pub fn cap_capable_tp(ctx: TracePointContext) -> u32 {
     let Some(cfg) = config() else { return 0 };
     let base = ctx.as_ptr_u64();
@@ -87,6 +89,7 @@ pub fn cap_capable_tp(ctx: TracePointContext) -> u32 {
 /// The daemon attaches this only after checking in BTF that the function has four
 /// parameters, so the return value is the fifth argument slot.
 #[fexit(function = "cap_capable")]
+#[inline(always)]
 pub fn cap_capable_fexit(ctx: FExitContext) -> i32 {
     on_check(
         ctx.as_ptr(),
@@ -106,6 +109,7 @@ pub fn cap_capable_fexit(ctx: FExitContext) -> i32 {
 /// The same, reading through `bpf_probe_read_kernel`: for kernels without
 /// `bpf_get_current_task_btf` (before 5.11), where the current task is only a number.
 #[fexit(function = "cap_capable")]
+#[inline(always)]
 pub fn cap_capable_fexit_probe(ctx: FExitContext) -> i32 {
     on_check(
         ctx.as_ptr(),
@@ -155,6 +159,7 @@ pub fn cap_capable_kprobe(ctx: ProbeContext) -> u32 {
 
 /// Return half of the kprobe strategy.
 #[kretprobe(function = "cap_capable")]
+#[inline(always)]
 pub fn cap_capable_kretprobe(ctx: RetProbeContext) -> u32 {
     let id = bpf_get_current_pid_tgid();
     // SAFETY: the entry is only read here and removed right after, by the same thread.
