@@ -218,13 +218,16 @@ pub mod runtime {
     /// are from the base of its kernel stack (`THREAD_SIZE - sizeof(struct pt_regs)`, as
     /// the kernel's `task_pt_regs()` computes them); 0 while unknown (no registers are read).
     pub const REGS_OFFSET: u32 = 1;
-    pub const LEN: u32 = 2;
+    /// The offset the start-up self-test tries: its own process's checks read registers
+    /// there, every other check at [`REGS_OFFSET`], set once a trial matched.
+    pub const TRIAL_REGS_OFFSET: u32 = 2;
+    pub const LEN: u32 = 3;
 }
 
 /// The registers of the self-test's `setuid()` check, as the probe found them: the daemon
 /// compares them with what it called to validate where the probe reads registers.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SelfTestRegs {
     /// The syscall number the probe read (-1: none).
     pub nr: i64,
@@ -232,6 +235,22 @@ pub struct SelfTestRegs {
     /// x86_64: the saved `cs` and `ss` (user segments: 0x33, 0x2b); 0 elsewhere.
     pub cs: u64,
     pub ss: u64,
+}
+
+impl SelfTestRegs {
+    /// Nothing read yet.
+    pub const NONE: SelfTestRegs = SelfTestRegs {
+        nr: -1,
+        arg0: 0,
+        cs: 0,
+        ss: 0,
+    };
+}
+
+impl Default for SelfTestRegs {
+    fn default() -> Self {
+        Self::NONE
+    }
 }
 
 pub mod config_flags {

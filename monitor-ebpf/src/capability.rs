@@ -207,7 +207,7 @@ fn on_check<A: Access>(ctx: *mut c_void, hook: Hook, access: A, check: Check) {
     if selftest != 0 && tgid == selftest {
         sites::selftest(cap, sites::audit(check.opts, ctx));
         if cap == CAP_SETUID
-            && let Some(regs) = SyscallRegs::current(access, task, layout)
+            && let Some(regs) = SyscallRegs::current_for_selftest(access, task, layout)
         {
             sites::selftest_regs(regs.for_selftest());
         }

@@ -41,8 +41,14 @@ pub(crate) fn regs_from_stack() -> bool {
     config().is_some_and(|c| c.flags & config_flags::REGS_FROM_STACK != 0)
 }
 
-/// [`runtime::REGS_OFFSET`]: 0 while unknown.
+/// [`runtime::REGS_OFFSET`], or for the self-test's process
+/// [`runtime::TRIAL_REGS_OFFSET`]: 0 while unknown.
 #[inline(always)]
-pub(crate) fn regs_offset() -> u32 {
-    RUNTIME.get(runtime::REGS_OFFSET).copied().unwrap_or(0)
+pub(crate) fn regs_offset(selftest: bool) -> u32 {
+    let index = if selftest {
+        runtime::TRIAL_REGS_OFFSET
+    } else {
+        runtime::REGS_OFFSET
+    };
+    RUNTIME.get(index).copied().unwrap_or(0)
 }

@@ -180,6 +180,18 @@ impl<A: Access> SyscallRegs<A> {
     /// Registers of the current task, if it is a user task (kernel threads have none).
     #[inline(always)]
     pub fn current(access: A, task: u64, layout: &KernelLayout) -> Option<Self> {
+        Self::current_of(access, task, layout, false)
+    }
+
+    /// [`Self::current`] for the start-up self-test's process, which reads registers on
+    /// the kernel stack at the offset being tried.
+    #[inline(always)]
+    pub fn current_for_selftest(access: A, task: u64, layout: &KernelLayout) -> Option<Self> {
+        Self::current_of(access, task, layout, true)
+    }
+
+    #[inline(always)]
+    fn current_of(access: A, task: u64, layout: &KernelLayout, selftest: bool) -> Option<Self> {
         let flags: u32 = access.read(task, layout.task_flags).unwrap_or(0);
         // One way out, from a value defined on every path: an early `return None` lets LLVM
         // spill the undefined payload, which the verifier refuses ("R2 !read_ok", seen on
@@ -190,7 +202,7 @@ impl<A: Access> SyscallRegs<A> {
             // No bpf_task_pt_regs (nor, before 5.11, bpf_get_current_task_btf): the top of
             // the kernel stack, at the offset the daemon validated (0 until then: none).
             let stack: u64 = access.read(task, layout.task_stack).unwrap_or(0);
-            let offset = regs_offset();
+            let offset = regs_offset(selftest);
             if stack == 0 || offset == 0 {
                 0
             } else {

@@ -261,8 +261,11 @@ impl Probes {
                     let (internal, registers) =
                         self_tests(&mut ebpf, hook, &kernel_btf, helpers.task_pt_regs);
                     match &registers {
+                        SyscallRegisters::Unverified(why) if helpers.task_pt_regs => {
+                            warn!(reason = %why, "the registers bpf_task_pt_regs gives did not pass the self-test: syscall numbers and arguments are reported as read, and may be wrong")
+                        }
                         SyscallRegisters::Unverified(why) => {
-                            warn!(reason = %why, "where the probes read a syscall's registers did not pass the self-test: syscall numbers and arguments are not reported")
+                            warn!(reason = %why, "no place on the kernel stack held the self-test's registers: no registers are read, syscalls are reported unknown")
                         }
                         how => info!(from = %how, "syscall registers located, verified"),
                     }
@@ -768,19 +771,24 @@ fn attach_sysctl(ebpf: &mut Ebpf) -> anyhow::Result<()> {
                 loaded = Some(name);
                 break;
             }
-            Err(e) if name == "sysctl_write" => {
+            Err(e)
+                if name == "sysctl_write"
+                    && format!("{e:#}")
+                        .lines()
+                        .any(|l| l.contains("unknown func") || l.contains("invalid func")) =>
+            {
                 let detail = format!("{e:#}");
                 // The verifier's reason, not its whole walk.
                 let reason = detail
                     .lines()
                     .find(|l| l.contains("unknown func") || l.contains("invalid func"))
-                    .unwrap_or(detail.lines().next().unwrap_or_default());
+                    .unwrap_or_default();
                 info!(
                     reason,
                     "cgroup/sysctl loaded without the writer's pid and comm (a kernel before 6.1): writes under /proc/sys are attributed to their container, and to its process where it has only one"
                 );
             }
-            Err(e) => return Err(anyhow!(e).context("loading cgroup/sysctl")),
+            Err(e) => return Err(anyhow!(e).context(format!("loading cgroup/sysctl ({name})"))),
         }
     }
     let name = loaded.context("no cgroup/sysctl program loaded")?;
@@ -960,7 +968,9 @@ impl Helpers {
             task_btf: has("BPF_FUNC_get_current_task_btf") && !forced,
             task_pt_regs: has("BPF_FUNC_task_pt_regs") && !forced,
         };
-        if !helpers.task_pt_regs {
+        if forced {
+            // Said above.
+        } else if !helpers.task_pt_regs {
             info!(
                 bpf_get_current_task_btf = helpers.task_btf,
                 "this kernel has no bpf_task_pt_regs (Linux 5.15): the probes find a syscall's registers on the task's kernel stack"
@@ -975,9 +985,10 @@ impl Helpers {
 pub enum SyscallRegisters {
     /// `bpf_task_pt_regs`, checked by the self-test.
     Helper,
-    /// The top of the task's kernel stack, `THREAD_SIZE` bytes above `task->stack`,
-    /// found by the self-test (kernels without `bpf_task_pt_regs`).
-    KernelStack { thread_size: u32 },
+    /// The top of the task's kernel stack, `THREAD_SIZE` bytes above `task->stack` less
+    /// the padding x86 keeps there with FRED, found by the self-test (kernels without
+    /// `bpf_task_pt_regs`).
+    KernelStack { thread_size: u32, padding: u32 },
     /// The self-test did not find the registers the probe read to be its call's: on the
     /// kernel stack, none are read; through the helper, they are read and not trusted.
     Unverified(String),
@@ -986,9 +997,13 @@ pub enum SyscallRegisters {
 impl fmt::Display for SyscallRegisters {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SyscallRegisters::KernelStack { thread_size } => {
-                write!(f, "kernel_stack (THREAD_SIZE {thread_size})")
-            }
+            SyscallRegisters::KernelStack {
+                thread_size,
+                padding,
+            } => write!(
+                f,
+                "kernel_stack (THREAD_SIZE {thread_size}, padding {padding})"
+            ),
             SyscallRegisters::Unverified(why) => write!(f, "unverified: {why}"),
             SyscallRegisters::Helper => f.write_str(self.name()),
         }
@@ -1009,6 +1024,9 @@ impl SyscallRegisters {
 /// pages), twice that with KASAN, 64 KiB on arm64 with 64 KiB pages. Not in BTF: the
 /// self-test tells which is right.
 const THREAD_SIZES: [u32; 3] = [16 << 10, 32 << 10, 64 << 10];
+
+/// `TOP_OF_KERNEL_STACK_PADDING`: 0, or on x86_64 kernels built with FRED (6.9+) 16.
+const STACK_PADDINGS: [u32; 2] = [0, 16];
 
 /// Runs the start-up self-test: it tells whether the kernel's own checks are told apart
 /// right ([`Internal`]) and, where registers come from the kernel stack, finds at which
@@ -1035,7 +1053,17 @@ fn self_tests(
         match kernel_btf.struct_size("pt_regs") {
             Some(size) => THREAD_SIZES
                 .iter()
-                .map(|&t| (t - size, SyscallRegisters::KernelStack { thread_size: t }))
+                .flat_map(|&thread_size| {
+                    STACK_PADDINGS.iter().map(move |&padding| {
+                        (
+                            thread_size - padding - size,
+                            SyscallRegisters::KernelStack {
+                                thread_size,
+                                padding,
+                            },
+                        )
+                    })
+                })
                 .collect(),
             None => Vec::new(),
         }
@@ -1048,7 +1076,9 @@ fn self_tests(
     let mut test = None;
     let mut tried = Vec::new();
     for (offset, found) in candidates {
-        if !task_pt_regs && let Err(e) = sites::write_runtime(ebpf, runtime::REGS_OFFSET, offset) {
+        if !task_pt_regs
+            && let Err(e) = sites::write_runtime(ebpf, runtime::TRIAL_REGS_OFFSET, offset)
+        {
             registers = SyscallRegisters::Unverified(format!("{e:#}"));
             break;
         }
@@ -1062,26 +1092,29 @@ fn self_tests(
         let verdict = t.regs_verdict();
         test = Some(Ok(t));
         match verdict {
+            // Every other check reads there from now on (until now: no registers).
+            Ok(()) if !task_pt_regs => {
+                registers = match sites::write_runtime(ebpf, runtime::REGS_OFFSET, offset) {
+                    Ok(()) => found,
+                    Err(e) => SyscallRegisters::Unverified(format!("{e:#}")),
+                };
+                break;
+            }
             Ok(()) => {
                 registers = found;
                 break;
             }
             Err(why) => {
                 tried.push(match found {
-                    SyscallRegisters::KernelStack { thread_size } => {
-                        format!("THREAD_SIZE {thread_size}: {why}")
-                    }
+                    SyscallRegisters::KernelStack { .. } => format!("{found}: {why}"),
                     _ => why,
                 });
                 registers = SyscallRegisters::Unverified(tried.join("; "));
             }
         }
     }
-    if !task_pt_regs
-        && matches!(registers, SyscallRegisters::Unverified(_))
-        && let Err(e) = sites::write_runtime(ebpf, runtime::REGS_OFFSET, 0)
-    {
-        warn!(error = %format!("{e:#}"), "clearing the registers' offset");
+    if !task_pt_regs && let Err(e) = sites::write_runtime(ebpf, runtime::TRIAL_REGS_OFFSET, 0) {
+        warn!(error = %format!("{e:#}"), "clearing the self-test's registers offset");
     }
     let test = match test {
         Some(t) => t,

@@ -10,7 +10,8 @@ use std::{fmt, io};
 use anyhow::Context as _;
 use aya::{
     Ebpf,
-    maps::{Array, MapData, PerCpuArray},
+    maps::{Array, MapData, PerCpuArray, PerCpuValues},
+    util::nr_cpus,
 };
 use monitor_common::{
     AUDIT_CASES, AUDIT_NO, AUDIT_UNKNOWN, AUDIT_YES, CallSites, SelfTestRegs, names, runtime,
@@ -243,6 +244,19 @@ fn write_selftest_tgid(ebpf: &mut Ebpf, tgid: u32) -> anyhow::Result<()> {
         .context("naming the self-test process to the probes")
 }
 
+/// Zeroes the self-test's counts: each run is judged on its own checks.
+fn clear_counts(ebpf: &mut Ebpf) -> anyhow::Result<()> {
+    let mut map: PerCpuArray<&mut MapData, u64> = PerCpuArray::try_from(
+        ebpf.map_mut(names::SELFTEST)
+            .context("SELFTEST map missing")?,
+    )?;
+    let cpus = nr_cpus().map_err(|(_, e)| e)?;
+    for index in 0..map.len() {
+        map.set(index, PerCpuValues::try_from(vec![0u64; cpus])?, 0)?;
+    }
+    Ok(())
+}
+
 fn selftest_regs(ebpf: &mut Ebpf) -> anyhow::Result<Array<&mut MapData, SelfTestRegs>> {
     Ok(Array::try_from(
         ebpf.map_mut(names::SELFTEST_REGS)
@@ -259,7 +273,8 @@ pub fn self_test(ebpf: &mut Ebpf) -> anyhow::Result<SelfTest> {
         return Err(io::Error::last_os_error()).context("pipe for the self-test");
     }
     let (read_end, write_end) = (fds[0], fds[1]);
-    selftest_regs(ebpf)?.set(0, SelfTestRegs::default(), 0)?;
+    selftest_regs(ebpf)?.set(0, SelfTestRegs::NONE, 0)?;
+    clear_counts(ebpf)?;
     // SAFETY: no arguments, cannot fail.
     let uid = unsafe { libc::getuid() };
     // SAFETY: the child makes only system calls (no allocation, no lock: the parent has

@@ -795,11 +795,16 @@ impl Output {
     /// writes a container's `--sysctl` values before its entrypoint runs).
     fn sysctl(&mut self, s: &crate::event::record::Sysctl) {
         // Before Linux 6.1 the program cannot read the writer's pid and comm (both 0): the
-        // writer is the container's one process where the process table knows only one.
+        // writer is the cgroup's one process, where it has only one (its cgroup.procs now;
+        // once it is empty, the one process the table saw start in it).
         let (pid, tid, comm) = match s.pid {
-            0 => match self.processes.sole_process_in(s.cgroup_id) {
-                Some((pid, comm)) => (pid, pid, comm),
-                None => (0, 0, s.comm.clone()),
+            0 => match self.cgroups.procs(s.cgroup_id).as_deref() {
+                Some(&[pid]) => (pid, pid, self.processes.comm(pid)),
+                Some([]) | None => match self.processes.sole_process_in(s.cgroup_id) {
+                    Some((pid, comm)) => (pid, pid, comm),
+                    None => (0, 0, s.comm.clone()),
+                },
+                Some(_) => (0, 0, s.comm.clone()),
             },
             _ => (s.pid, s.tid, s.comm.clone()),
         };

@@ -66,6 +66,13 @@ pub(super) fn usual_refusal(name: &str) -> bool {
     RUNTIME_REFUSALS.contains(&name)
 }
 
+/// Whether an exec's `argv[0]` names runc (`runc` or a path to it).
+fn names_runc(e: &Exec) -> bool {
+    e.args
+        .first()
+        .is_some_and(|a| a == "runc" || a.ends_with("/runc"))
+}
+
 /// A container being set up by its runtime.
 struct Setup {
     cgroup_id: u64,
@@ -123,7 +130,7 @@ impl Setups {
             .filename
             .as_deref()
             .is_some_and(|f| f.starts_with("/dev/fd/") || f.starts_with("/proc/self/fd/"))
-            && e.args.first().is_some_and(|a| a == "runc")
+            && names_runc(e)
             && e.args.get(1).is_some_and(|a| a == "init");
         let own = e.memfd
             || by_fd
@@ -143,10 +150,7 @@ impl Setups {
     /// `memfd:runc_cloned`) as an operation `name` of the set-up; false when it is to be
     /// written as a fileless execution (any other, or after the set-up).
     pub(super) fn runtime_memfd_exec(&mut self, e: &Exec, name: &'static str) -> bool {
-        let runc = e.comm.starts_with("memfd:runc")
-            || e.args
-                .first()
-                .is_some_and(|a| a == "runc" || a.ends_with("/runc"));
+        let runc = e.comm.starts_with("memfd:runc") || names_runc(e);
         if self.write_all || !e.memfd || !runc {
             return false;
         }

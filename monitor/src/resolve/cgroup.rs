@@ -111,6 +111,18 @@ impl CgroupResolver {
         found
     }
 
+    /// The processes (thread groups) in cgroup `id` now, from its `cgroup.procs`; `None`
+    /// when the cgroup is not found.
+    pub fn procs(&mut self, id: u64) -> Option<Vec<u32>> {
+        let rel = self.path(id, 0)?;
+        let file = self
+            .root
+            .join(rel.trim_start_matches('/'))
+            .join("cgroup.procs");
+        let text = std::fs::read_to_string(file).ok()?;
+        Some(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+    }
+
     fn lookup_proc(&self, id: u64, pid: u32) -> Option<String> {
         let rel = proc_cgroup(Path::new("/proc"), pid)?;
         let dir = self.root.join(rel.trim_start_matches('/'));

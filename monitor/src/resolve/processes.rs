@@ -226,9 +226,11 @@ impl ProcessTable {
             .and_then(|e| e.cgroup_id)
     }
 
-    /// The one process the table knows in cgroup `cgroup_id`, with its comm, if it knows
-    /// exactly one: the writer of a record that names only its cgroup (`cgroup/sysctl`
-    /// before Linux 6.1, whose programs cannot read the current task).
+    /// The one process the table saw start in cgroup `cgroup_id` (its exec or fork
+    /// record named the cgroup), with its comm, if it saw exactly one: the writer of a
+    /// record that names only its cgroup (`cgroup/sysctl` before Linux 6.1, whose programs
+    /// cannot read the current task) once the cgroup is empty. Processes known from /proc
+    /// only have no cgroup here: the caller asks the cgroup first.
     pub fn sole_process_in(&self, cgroup_id: u64) -> Option<(u32, String)> {
         let mut found = None;
         for (pid, e) in self.procs.iter() {
@@ -240,6 +242,16 @@ impl ProcessTable {
             }
         }
         found
+    }
+
+    /// A process's name: the table's, else /proc's (empty when neither knows it).
+    pub fn comm(&self, pid: u32) -> String {
+        match self.procs.get(&pid).or_else(|| self.exited(pid)) {
+            Some(e) => e.comm.clone(),
+            None => std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map(|c| c.trim_end_matches('\n').to_string())
+                .unwrap_or_default(),
+        }
     }
 
     /// Processes in the table.
