@@ -142,9 +142,6 @@ const BOOTS: &[Boot] = &[
     },
 ];
 
-/// VMs run side by side: one per host CPU (these machines have two).
-const VMS_AT_ONCE: usize = 2;
-
 /// `auto` also reports why tp_btf and tracepoint were skipped.
 const PROBED_HOOKS: &[&str] = &["auto", "fexit", "kprobe"];
 
@@ -193,7 +190,7 @@ pub fn vmtest(only: Option<&str>, probe_only: bool) -> anyhow::Result<()> {
     let roots: Vec<&Path> = kernels.iter().map(|(_, r)| r.as_path()).collect();
     build_initramfs(&initramfs, &dir, &tests, &roots)?;
 
-    // One worker per kernel, taking boots from one queue, the boots that run suites first
+    // Workers (one per host CPU, at most one per kernel) taking boots from one queue, the boots that run suites first
     // and the short probe-only ones last, so that those fill in beside the longest boot:
     // two VMs run side by side, one host CPU each (single-threaded TCG). Multi-threaded TCG
     // used both CPUs for one VM, but its guests crashed in their own code patching (int3
@@ -218,7 +215,9 @@ pub fn vmtest(only: Option<&str>, probe_only: bool) -> anyhow::Result<()> {
     queue.reverse();
     let queue = std::sync::Mutex::new(queue);
     let mut results = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..kernels.len().min(VMS_AT_ONCE))
+        // One VM per host CPU (single-threaded TCG).
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let workers: Vec<_> = (0..kernels.len().min(cpus))
             .map(|_| {
                 let (queue, initramfs, dir) = (&queue, &initramfs, &dir);
                 scope.spawn(move || {
@@ -326,9 +325,16 @@ fn fetch_kernel(spec: &KernelSpec, dir: &Path) -> anyhow::Result<PathBuf> {
     names.sort_by_key(|n| version_key(n));
     let Some(package) = names.pop() else {
         bail!(
-            "no {}*{} package in the apt lists (run apt-get update)",
+            "no {}*{} package in the apt lists ({})",
             spec.prefix,
-            spec.suffix
+            spec.suffix,
+            match spec.suite {
+                Some(suite) => format!(
+                    "remove {} to read them again",
+                    dir.join(format!("apt-{suite}")).display()
+                ),
+                None => "run apt-get update".to_string(),
+            }
         )
     };
     let root = dir.join("kernels").join(&package);
@@ -383,13 +389,20 @@ fn private_apt_lists(suite: &str, dir: &Path) -> anyhow::Result<Vec<String>> {
     .into_iter()
     .flat_map(|o| ["-o".to_string(), o])
     .collect();
-    step(&format!("reading Debian {suite}'s package lists"));
-    run(Command::new("apt-get").args(&options).args([
-        "update",
-        "-q",
-        "-o",
-        "APT::Sandbox::User=root",
-    ]))?;
+    // Once: the kernel, once downloaded, stays under `dir` (to look for a newer one,
+    // remove the lists).
+    let fetched = fs::read_dir(&lists)?
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().ends_with("_Packages"));
+    if !fetched {
+        step(&format!("reading Debian {suite}'s package lists"));
+        run(Command::new("apt-get").args(&options).args([
+            "update",
+            "-q",
+            "-o",
+            "APT::Sandbox::User=root",
+        ]))?;
+    }
     Ok(options)
 }
 
