@@ -146,6 +146,66 @@ fn alerted(daemon: &Daemon, rule: &str, id: &str) -> bool {
         .is_some()
 }
 
+/// A tmpfs mounted with shared propagation, for a bind that asks for `rshared` (Docker
+/// refuses one whose source is on a private mount, as every mount of this VM is);
+/// unmounted when dropped.
+struct SharedMount(std::path::PathBuf);
+
+impl SharedMount {
+    fn new() -> anyhow::Result<SharedMount> {
+        let dir = std::env::temp_dir().join(unique("privmon-shared"));
+        std::fs::create_dir_all(&dir)?;
+        let mount = SharedMount(dir);
+        for args in [
+            &["-t", "tmpfs", "privmon-shared", mount.path()][..],
+            &["--make-shared", mount.path()][..],
+        ] {
+            let status = std::process::Command::new("mount").args(args).status()?;
+            anyhow::ensure!(status.success(), "mount {args:?}: {status}");
+        }
+        Ok(mount)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 temporary path")
+    }
+}
+
+impl Drop for SharedMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .args(["-l", self.path()])
+            .status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// CIS Docker 5.18 (host devices) and 5.20 (mount propagation), from Docker's own bundle:
+/// a `--device` and an `rshared` bind are in the posture, and a default container has
+/// neither.
+#[test]
+#[ignore = "needs root and a Docker engine: cargo xtask test"]
+fn docker_devices_and_shared_propagation_are_in_the_posture() {
+    require_root();
+    let shared = SharedMount::new().unwrap();
+    let mut engine = Engine::start().unwrap();
+    let daemon = Daemon::start(&[]).unwrap();
+    let plain = engine.run(&[]).unwrap();
+    let bind = format!("{}:/prop:rshared", shared.path());
+    let exposed = engine
+        .run(&["--device", "/dev/null:/dev/xnull", "-v", &bind])
+        .unwrap();
+
+    let p = &start_of(&daemon, &plain)["posture"];
+    assert_eq!(strings(&p["host_devices"]), [] as [&str; 0], "{p:#}");
+    assert_eq!(strings(&p["shared_propagation"]), [] as [&str; 0], "{p:#}");
+
+    let p = &start_of(&daemon, &exposed)["posture"];
+    assert_eq!(strings(&p["host_devices"]), ["/dev/xnull"], "{p:#}");
+    let shared_paths = strings(&p["shared_propagation"]);
+    assert!(shared_paths.contains(&"/prop".to_string()), "{p:#}");
+}
+
 #[test]
 #[ignore = "needs root and a Docker engine: cargo xtask test"]
 fn docker_containers_start_with_their_posture() {

@@ -69,6 +69,10 @@ fn no_labels(labels: &Arc<BTreeMap<String, String>>) -> bool {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Posture {
     pub capabilities: PostureCapabilities,
+    /// Devices the runtime puts in the container (`--device`; every host device for a
+    /// privileged one), as the container names them: at most [`Posture::DEVICES_LISTED`],
+    /// then `"(N more)"`.
+    pub host_devices: Option<Vec<String>>,
     /// Namespaces shared with the host: `pid`, `net`, `ipc`, `uts`, `user`, `cgroup`, `mnt`.
     pub host_namespaces: Option<Vec<&'static str>>,
     /// Whether the image is named by its digest (`name@sha256:...`), not a tag alone, which
@@ -86,10 +90,19 @@ pub struct Posture {
     pub seccomp: Option<&'static str>,
     /// Host paths on the sensitive list that are bind-mounted into the container.
     pub sensitive_mounts: Option<Vec<String>>,
+    /// Mounts (as the container names them; `/` for its root) whose propagation is shared
+    /// with the host (`shared`, `rshared`): mounts made on either side appear on the other.
+    pub shared_propagation: Option<Vec<String>>,
+}
+
+impl Posture {
+    /// Most devices `host_devices` lists (a privileged container gets every host device).
+    pub const DEVICES_LISTED: usize = 32;
 }
 
 block!(Posture {
     Capabilities: capabilities,
+    HostDevices: host_devices,
     HostNamespaces: host_namespaces,
     ImagePinned: image_pinned,
     ImageTrusted: image_trusted,
@@ -99,6 +112,7 @@ block!(Posture {
     RunsAsRoot: runs_as_root,
     Seccomp: seccomp,
     SensitiveMounts: sensitive_mounts,
+    SharedPropagation: shared_propagation,
 });
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

@@ -81,9 +81,19 @@ pub struct OciMount {
 
 #[derive(Deserialize, Default, Debug)]
 #[serde(default)]
+#[serde(rename_all = "camelCase")]
 pub struct OciLinux {
     pub namespaces: Vec<OciNamespace>,
     pub seccomp: Option<serde_json::Value>,
+    pub devices: Vec<OciDevice>,
+    pub rootfs_propagation: Option<String>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+pub struct OciDevice {
+    /// Where the container sees it.
+    pub path: String,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -393,6 +403,45 @@ pub fn assess(inputs: &Inputs) -> Posture {
         found.dedup();
         found
     });
+    // CIS Docker 5.18: host devices exposed (the runtime's default devices are not in the
+    // config's list; `--device` and `--privileged` put theirs there).
+    let host_devices = config.map(|c| {
+        let mut paths: Vec<String> = c
+            .linux
+            .iter()
+            .flat_map(|l| &l.devices)
+            .map(|d| d.path.clone())
+            .collect();
+        paths.sort();
+        paths.dedup();
+        if paths.len() > Posture::DEVICES_LISTED {
+            let more = paths.len() - Posture::DEVICES_LISTED;
+            paths.truncate(Posture::DEVICES_LISTED);
+            paths.push(format!("({more} more)"));
+        }
+        paths
+    });
+    // CIS Docker 5.20: mount propagation shared with the host.
+    let shared_propagation = config.map(|c| {
+        let shared = |o: &str| o == "shared" || o == "rshared";
+        let mut found: Vec<String> = c
+            .linux
+            .as_ref()
+            .and_then(|l| l.rootfs_propagation.as_deref())
+            .filter(|p| shared(p))
+            .map(|_| "/".to_string())
+            .into_iter()
+            .chain(
+                c.mounts
+                    .iter()
+                    .filter(|m| m.options.iter().any(|o| shared(o)))
+                    .map(|m| m.destination.clone()),
+            )
+            .collect();
+        found.sort();
+        found.dedup();
+        found
+    });
     let privileged = match (&effective, host_bounding(proc_root), seccomp) {
         (Some(eff), Some(host), Some(sec)) => {
             Some(host.iter().all(|c| eff.contains(c)) && sec == "disabled")
@@ -406,8 +455,10 @@ pub fn assess(inputs: &Inputs) -> Posture {
             bounding,
             added_over_default,
         },
+        host_devices,
         host_namespaces,
         sensitive_mounts,
+        shared_propagation,
         runs_as_root: process
             .and_then(|p| p.user.as_ref())
             .map(|u| u.uid.unwrap_or(0) == 0)
@@ -461,6 +512,8 @@ mod tests {
         assert_eq!(p.capabilities.added_over_default, Some(vec![]));
         assert_eq!(p.host_namespaces, Some(vec![]));
         assert_eq!(p.sensitive_mounts, Some(vec![]));
+        assert_eq!(p.host_devices, Some(vec![]));
+        assert_eq!(p.shared_propagation, Some(vec![]));
         assert_eq!(p.runs_as_root, Some(false));
         assert_eq!(p.no_new_privs, Some(true));
         assert_eq!(p.seccomp, Some("filter"));
@@ -501,8 +554,12 @@ mod tests {
                     {"destination":"/host","source":"/","options":["rbind","rw"]},
                     {"destination":"/kubelet","type":"bind","source":"/var/lib/kubelet/pods/x"},
                     {"destination":"/data","type":"bind","source":"/srv/data"},
-                    {"destination":"/etcetera","type":"bind","source":"/etcetera"}],
-                "linux":{"namespaces":[{"type":"mount"},{"type":"network","path":"/proc/1/ns/net"}]}}"#,
+                    {"destination":"/etcetera","type":"bind","source":"/etcetera"},
+                    {"destination":"/shared","type":"bind","source":"/srv/shared","options":["rbind","rshared"]},
+                    {"destination":"/slave","type":"bind","source":"/srv/slave","options":["rbind","rslave"]}],
+                "linux":{"namespaces":[{"type":"mount"},{"type":"network","path":"/proc/1/ns/net"}],
+                    "devices":[{"path":"/dev/sda","type":"b","major":8,"minor":0},{"path":"/dev/kmsg","type":"c"}],
+                    "rootfsPropagation":"rshared"}}"#,
         );
         let p = assess(&Inputs {
             config: Some(&c),
@@ -532,12 +589,44 @@ mod tests {
             p.host_namespaces,
             Some(vec!["pid", "net", "ipc", "uts", "user", "cgroup"])
         );
+        assert_eq!(
+            p.host_devices,
+            Some(vec!["/dev/kmsg".to_string(), "/dev/sda".to_string()])
+        );
+        assert_eq!(
+            p.shared_propagation,
+            Some(vec!["/".to_string(), "/shared".to_string()])
+        );
         assert_eq!(p.runs_as_root, Some(true));
         assert_eq!(p.no_new_privs, Some(false));
         assert_eq!(p.seccomp, Some("disabled"));
         assert_eq!(p.readonly_rootfs, Some(false));
         // No host bounding set to compare with under a missing /proc.
         assert_eq!(p.privileged, None);
+    }
+
+    #[test]
+    fn a_privileged_containers_devices_are_listed_up_to_a_bound() {
+        let devices: Vec<String> = (0..40)
+            .map(|i| format!(r#"{{"path":"/dev/tty{i:02}","type":"c"}}"#))
+            .collect();
+        let c = config(&format!(
+            r#"{{"linux":{{"devices":[{}]}}}}"#,
+            devices.join(",")
+        ));
+        let p = assess(&Inputs {
+            config: Some(&c),
+            init_pid: None,
+            runtime: None,
+            image: None,
+            trusted_registries: &[],
+            proc_root: Path::new("/nonexistent"),
+        });
+        let listed = p.host_devices.unwrap();
+        assert_eq!(listed.len(), Posture::DEVICES_LISTED + 1);
+        assert_eq!(listed[0], "/dev/tty00");
+        assert_eq!(listed[Posture::DEVICES_LISTED], "(8 more)");
+        assert_eq!(p.shared_propagation, Some(vec![]));
     }
 
     #[test]
