@@ -1329,7 +1329,7 @@ fn markdown(r: &Value) -> String {
         f(&pc["bpftrace-empty"]["ns_per_run"]),
     );
     s += "\n### The read paths of older kernels, on this one\n\n\
-           The same program as other kernels run it, here (tp_btf, setuid loop, kernel accounting; what the hook itself costs on those kernels is not in it): docs/install.md's costs per kernel.\n\n\
+           The same program as other kernels run it, here (tp_btf, or the tracefs tracepoint for the probe-read paths; setuid loop, kernel accounting; what the hook itself costs on those kernels is not in it): docs/install.md's costs per kernel.\n\n\
            | path | taken on | ns per run, median (min–max) |\n|---|---|---|\n";
     s += &format!(
         "| plain loads, `bpf_task_pt_regs` (privmon, defaults) | 5.15 and later | {:.0} ({:.0}–{:.0}) |\n",
