@@ -161,6 +161,20 @@ fn registers_found_on_the_kernel_stack_name_the_same_calls() {
         .find(|l| l.contains("syscall registers located"))
         .expect("the loader logs where it found the registers");
     assert!(located.contains("kernel_stack"), "{located}");
+    // `privmon probe` says where registers are read, and nothing it could not verify.
+    for (env, expected) in [(None, "task_pt_regs"), (Some("1"), "kernel_stack")] {
+        let mut probe = std::process::Command::new(privmon_tests::privmon_bin());
+        probe.args(["probe", "--json"]);
+        if let Some(v) = env {
+            probe.env("PRIVMON_TEST_REGS_FROM_STACK", v);
+        }
+        let out = probe.output().unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+        });
+        assert_eq!(doc["families"]["syscall_registers"], expected, "{doc:#}");
+        assert_eq!(doc["unverified"], serde_json::json!([]), "{doc:#}");
+    }
     let (c, out, ev) = expect_check(
         &daemon,
         &["/bin/trigger", "nice"],
