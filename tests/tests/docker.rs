@@ -204,6 +204,15 @@ fn docker_devices_and_shared_propagation_are_in_the_posture() {
     assert_eq!(strings(&p["host_devices"]), ["/dev/xnull"], "{p:#}");
     let shared_paths = strings(&p["shared_propagation"]);
     assert!(shared_paths.contains(&"/prop".to_string()), "{p:#}");
+    assert!(alerted(&daemon, "host_device_exposed", &exposed));
+    assert!(alerted(&daemon, "shared_mount_propagation", &exposed));
+    // The default container raised neither (its start came first: alerts follow their event).
+    let quiet = daemon.events().into_iter().any(|e| {
+        e["kind"] == "alert"
+            && e["container"]["id"] == plain
+            && (e["rule"] == "host_device_exposed" || e["rule"] == "shared_mount_propagation")
+    });
+    assert!(!quiet, "{:#?}", daemon.events());
 }
 
 #[test]
