@@ -224,6 +224,10 @@ pub mod runtime {
     pub const LEN: u32 = 3;
 }
 
+/// The capability the start-up self-test's `setuid()` checks (capability.h's number): its
+/// registers, read at that check, validate where the probes read registers.
+pub const SELFTEST_CAP: u32 = 7;
+
 /// The registers of the self-test's `setuid()` check, as the probe found them: the daemon
 /// compares them with what it called to validate where the probe reads registers.
 #[repr(C)]

@@ -16,7 +16,7 @@ use aya_ebpf::{
 };
 use monitor_common::{
     AUDIT_NO, COUNT_INTERNAL, CapSeenKey, CapabilityRecord, Hook, KernelLayout, KprobeArgs,
-    MAX_CAPS, VERDICT_ALLOWED, VERDICT_DENIED, bench_skip, config_flags, op, stat,
+    MAX_CAPS, SELFTEST_CAP, VERDICT_ALLOWED, VERDICT_DENIED, bench_skip, config_flags, op, stat,
 };
 
 use crate::{
@@ -29,10 +29,6 @@ use crate::{
     sites,
     task::{Access, Btf, Probe, SyscallRegs, read_at, window_clock},
 };
-
-/// The capability the self-test's `setuid()` checks: its registers validate where the
-/// probes read them.
-const CAP_SETUID: u32 = 7;
 
 /// match-proto: v6.14: include/trace/events/capability.h: TP_PROTO(const struct cred *cred,
 /// struct user_namespace *target_ns, const struct user_namespace *capable_ns, int cap, int ret)
@@ -206,7 +202,7 @@ fn on_check<A: Access>(ctx: *mut c_void, hook: Hook, access: A, check: Check) {
     };
     if selftest != 0 && tgid == selftest {
         sites::selftest(cap, sites::audit(check.opts, ctx));
-        if cap == CAP_SETUID
+        if cap == SELFTEST_CAP
             && let Some(regs) = SyscallRegs::current_for_selftest(access, task, layout)
         {
             sites::selftest_regs(regs.for_selftest());

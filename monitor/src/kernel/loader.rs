@@ -1296,6 +1296,8 @@ struct ProbeOutcome {
     coverage: Vec<GroupCoverage>,
     /// What the start-up self-test could not verify, with why.
     unverified: Vec<(&'static str, String)>,
+    /// Where registers are read, in full (the stack size found).
+    registers: String,
 }
 
 impl ProbeReport {
@@ -1313,6 +1315,7 @@ impl ProbeReport {
                 .map(|p| ProbeOutcome {
                     hook: p.hook,
                     families: p.families(),
+                    registers: p.registers.to_string(),
                     unverified: [
                         match &p.internal {
                             Internal::Unverified(why) => Some(("internal_checks", why.clone())),
@@ -1362,6 +1365,7 @@ impl ProbeReport {
                     .iter()
                     .map(|(f, e)| serde_json::json!({ "family": f, "error": e }))
                     .collect();
+                doc["registers"] = o.registers.as_str().into();
                 doc["unverified"] = o
                     .unverified
                     .iter()
@@ -1420,6 +1424,9 @@ impl fmt::Display for ProbeReport {
         }
         for (family, why) in &o.unverified {
             writeln!(f, "unverified  {family}: {why}")?;
+        }
+        if matches!(o.registers.split_whitespace().next(), Some("kernel_stack")) {
+            writeln!(f, "registers   {}", o.registers)?;
         }
         for c in &o.coverage {
             if !c.hooked.is_empty() {

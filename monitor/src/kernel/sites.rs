@@ -18,7 +18,7 @@ use monitor_common::{
 };
 
 /// capability.h numbers of the self-test's capabilities.
-const CAP_SETUID: u32 = 7;
+const CAP_SETUID: u32 = monitor_common::SELFTEST_CAP;
 const CAP_SYS_ADMIN: u32 = 21;
 
 /// `cap_capable()`: the function the tracepoint is in.
