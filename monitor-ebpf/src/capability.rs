@@ -87,19 +87,20 @@ pub fn cap_capable_tp(ctx: TracePointContext) -> u32 {
 #[fexit(function = "cap_capable")]
 #[inline(always)]
 pub fn cap_capable_fexit(ctx: FExitContext) -> i32 {
-    on_check(
-        ctx.as_ptr(),
-        Hook::Fexit,
-        Btf,
-        Check {
-            cred: ctx.arg(0),
-            target_ns: ctx.arg(1),
-            cap: ctx.arg(2),
-            ret: ctx.arg(4),
-            opts: Some(ctx.arg(3)),
-        },
-    );
+    on_check(ctx.as_ptr(), Hook::Fexit, Btf, fexit_check(&ctx));
     0
+}
+
+/// `cap_capable(cred, targ_ns, cap, opts)`'s arguments and return value, at fexit.
+#[inline(always)]
+fn fexit_check(ctx: &FExitContext) -> Check {
+    Check {
+        cred: ctx.arg(0),
+        target_ns: ctx.arg(1),
+        cap: ctx.arg(2),
+        ret: ctx.arg(4),
+        opts: Some(ctx.arg(3)),
+    }
 }
 
 /// The same, reading through `bpf_probe_read_kernel`: for kernels without
@@ -107,18 +108,7 @@ pub fn cap_capable_fexit(ctx: FExitContext) -> i32 {
 #[fexit(function = "cap_capable")]
 #[inline(always)]
 pub fn cap_capable_fexit_probe(ctx: FExitContext) -> i32 {
-    on_check(
-        ctx.as_ptr(),
-        Hook::Fexit,
-        Probe,
-        Check {
-            cred: ctx.arg(0),
-            target_ns: ctx.arg(1),
-            cap: ctx.arg(2),
-            ret: ctx.arg(4),
-            opts: Some(ctx.arg(3)),
-        },
-    );
+    on_check(ctx.as_ptr(), Hook::Fexit, Probe, fexit_check(&ctx));
     0
 }
 

@@ -143,18 +143,9 @@ impl KernelBtf {
                     }
                     vlen * 12
                 }
-                KIND_ENUM => {
-                    for i in 0..vlen {
-                        let m = off + i * 8;
-                        members.push(Member {
-                            name: u32_at(b, m)?,
-                            type_id: u32_at(b, m + 4)?,
-                            bits: 0,
-                        });
-                    }
-                    vlen * 8
-                }
-                KIND_FUNC_PROTO => {
+                // Enumerators (name, value) and parameters (name, type) share a layout: the
+                // value stands in `type_id`.
+                KIND_ENUM | KIND_FUNC_PROTO => {
                     for i in 0..vlen {
                         let m = off + i * 8;
                         members.push(Member {

@@ -771,24 +771,22 @@ fn attach_sysctl(ebpf: &mut Ebpf) -> anyhow::Result<()> {
                 loaded = Some(name);
                 break;
             }
-            Err(e)
-                if name == "sysctl_write"
-                    && format!("{e:#}")
-                        .lines()
-                        .any(|l| l.contains("unknown func") || l.contains("invalid func")) =>
-            {
+            Err(e) => {
                 let detail = format!("{e:#}");
-                // The verifier's reason, not its whole walk.
-                let reason = detail
+                // The verifier's reason (a helper it does not know here), not its whole walk.
+                let missing_helper = detail
                     .lines()
-                    .find(|l| l.contains("unknown func") || l.contains("invalid func"))
-                    .unwrap_or_default();
-                info!(
-                    reason,
-                    "cgroup/sysctl loaded without the writer's pid and comm (a kernel before 6.1): writes under /proc/sys are attributed to their container, and to its process where it has only one"
-                );
+                    .find(|l| l.contains("unknown func") || l.contains("invalid func"));
+                match missing_helper {
+                    Some(reason) if name == "sysctl_write" => info!(
+                        reason,
+                        "cgroup/sysctl loaded without the writer's pid and comm (a kernel before 6.1): writes under /proc/sys are attributed to their container, and to its process where it has only one"
+                    ),
+                    _ => {
+                        return Err(anyhow!(e).context(format!("loading cgroup/sysctl ({name})")));
+                    }
+                }
             }
-            Err(e) => return Err(anyhow!(e).context(format!("loading cgroup/sysctl ({name})"))),
         }
     }
     let name = loaded.context("no cgroup/sysctl program loaded")?;
