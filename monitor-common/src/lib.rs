@@ -39,6 +39,8 @@ pub mod names {
     pub const CALL_SITES: &str = "CALL_SITES";
     /// Checks of the start-up self-test process, per (capability, [`super::AUDIT_UNKNOWN`]...).
     pub const SELFTEST: &str = "SELFTEST";
+    /// Per watched cgroup, what to kill or deny: [`super::Enforcement`].
+    pub const ENFORCE: &str = "ENFORCE";
 }
 
 /// Kind of a ring-buffer record: the first `u32` of every record. Ids are fixed forever.
@@ -205,7 +207,13 @@ pub mod stat {
     /// Checks the kernel makes for itself ([`super::AUDIT_NO`]) that reached the record
     /// path: counted, never written.
     pub const INTERNAL: u32 = 8;
-    pub const COUNT: u32 = 9;
+    /// Processes enforcement sent SIGKILL (a kill is counted here even when its record
+    /// found the ring buffer full).
+    pub const KILLED: u32 = 9;
+    /// Calls enforcement refused with EPERM (the LSM `capable` and `cgroup/sysctl`
+    /// programs).
+    pub const DENIED: u32 = 10;
+    pub const COUNT: u32 = 11;
 }
 
 /// Flags in [`ProbeConfig::flags`].
@@ -221,7 +229,11 @@ pub mod runtime {
     /// The offset the start-up self-test tries: its own process's checks read registers
     /// there, every other check at [`REGS_OFFSET`], set once a trial matched.
     pub const TRIAL_REGS_OFFSET: u32 = 2;
-    pub const LEN: u32 = 3;
+    /// The union of every cgroup's [`super::Enforcement::deny`], low and high 32 bits:
+    /// the LSM `capable` program looks a cgroup up only for a capability in it.
+    pub const DENY_CAPS_LO: u32 = 3;
+    pub const DENY_CAPS_HI: u32 = 4;
+    pub const LEN: u32 = 5;
 }
 
 /// The capability the start-up self-test's `setuid()` checks (capability.h's number): its
@@ -267,6 +279,42 @@ pub mod config_flags {
     /// registers at the top of the task's kernel stack (`task->stack` plus
     /// [`super::runtime::REGS_OFFSET`]) and read them with `bpf_probe_read_kernel`.
     pub const REGS_FROM_STACK: u32 = 1 << 2;
+    /// Enforcement is configured: the probes look their cgroup up in
+    /// [`super::names::ENFORCE`] (with the host filter's per-CPU cache). Without it, that
+    /// code is not in the loaded programs.
+    pub const ENFORCE: u32 = 1 << 3;
+}
+
+/// What the kernel does to the checks of one cgroup ([`names::ENFORCE`], filled by the
+/// daemon once the container's entrypoint runs). Only the current task's own, audited,
+/// allowed checks are acted on, never a process named as a container runtime's.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Enforcement {
+    /// Capabilities (bit n: capability n) whose use kills the caller (SIGKILL at the check).
+    pub kill: u64,
+    /// Capabilities whose use fails with EPERM (the BPF LSM `capable` hook).
+    pub deny: u64,
+    /// [`enforce_flags`].
+    pub flags: u32,
+    pub _reserved: u32,
+}
+
+/// Flags of an [`Enforcement`].
+pub mod enforce_flags {
+    /// Record what would be done (`would_kill`, `would_deny`), do nothing.
+    pub const DRY_RUN: u32 = 1 << 0;
+    /// Writes under `/proc/sys` fail with EPERM (the `cgroup/sysctl` program).
+    pub const DENY_SYSCTL_WRITES: u32 = 1 << 1;
+}
+
+/// [`CapabilityRecord::action`]: what the kernel did at the check.
+pub mod action {
+    pub const NONE: u8 = 0;
+    pub const KILL: u8 = 1;
+    pub const DENY: u8 = 2;
+    pub const WOULD_KILL: u8 = 3;
+    pub const WOULD_DENY: u8 = 4;
 }
 
 /// Steps of the capability probe's path for a repeated check that a bench run leaves out,
@@ -561,6 +609,9 @@ pub struct CapabilityRecord {
     /// [`AUDIT_UNKNOWN`], [`AUDIT_YES`] or [`AUDIT_NO`].
     pub audit: u8,
     pub comm: [u8; COMM_LEN],
+    /// [`action`]: what enforcement did at this check.
+    pub action: u8,
+    pub _reserved: [u8; 7],
 }
 
 impl CapabilityRecord {
@@ -809,6 +860,10 @@ pub const SYSCTL_VALUE_LEN: usize = 128;
 pub mod sysctl_flags {
     /// The value was longer than `value` (it is cut).
     pub const VALUE_TRUNCATED: u32 = 1 << 0;
+    /// The write was refused (EPERM): [`super::enforce_flags::DENY_SYSCTL_WRITES`].
+    pub const DENIED: u32 = 1 << 1;
+    /// The write would have been refused (dry run).
+    pub const WOULD_DENY: u32 = 1 << 2;
 }
 
 /// A write under `/proc/sys` (`cgroup/sysctl`, on the cgroup v2 root): the kernel has
@@ -850,6 +905,7 @@ mod user {
     unsafe impl aya::Pod for CapCountKey {}
     unsafe impl aya::Pod for CapSeenKey {}
     unsafe impl aya::Pod for CapabilityRecord {}
+    unsafe impl aya::Pod for Enforcement {}
     unsafe impl aya::Pod for KprobeArgs {}
     unsafe impl aya::Pod for CgroupRecord {}
     unsafe impl aya::Pod for ExecRecord {}
@@ -867,7 +923,7 @@ const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 240);
 const _: () = assert!(
     core::mem::size_of::<CallSites>() == 16 * (1 + CallSites::THROUGH + CallSites::INTERNAL)
 );
-const _: () = assert!(core::mem::size_of::<CapabilityRecord>() == 136);
+const _: () = assert!(core::mem::size_of::<CapabilityRecord>() == 144);
 const _: () = assert!(
     core::mem::size_of::<SysctlRecord>() == 48 + COMM_LEN + SYSCTL_NAME_LEN + SYSCTL_VALUE_LEN
 );
@@ -876,4 +932,5 @@ const _: () = assert!(core::mem::size_of::<ExecRecord>() == 88 + EXEC_FILENAME_L
 const _: () = assert!(core::mem::size_of::<ExitRecord>() == 16);
 const _: () = assert!(core::mem::size_of::<ForkRecord>() == 24);
 const _: () =
-    assert!(core::mem::size_of::<OperationRecord>() == 48 + 136 + OP_STRINGS * OP_STRING_LEN);
+    assert!(core::mem::size_of::<OperationRecord>() == 48 + 144 + OP_STRINGS * OP_STRING_LEN);
+const _: () = assert!(core::mem::size_of::<Enforcement>() == 24);

@@ -7,7 +7,10 @@
 use aya_ebpf::{
     EbpfContext,
     cty::c_void,
-    helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_boot_ns, bpf_probe_read_user},
+    helpers::{
+        bpf_get_current_pid_tgid, bpf_ktime_get_boot_ns, bpf_probe_read_user,
+        generated::bpf_send_signal,
+    },
     macros::{btf_tracepoint, fexit, kprobe, kretprobe, raw_tracepoint, tracepoint},
     programs::{
         BtfTracePointContext, FExitContext, ProbeContext, RawTracePointContext, RetProbeContext,
@@ -16,19 +19,24 @@ use aya_ebpf::{
 };
 use monitor_common::{
     AUDIT_NO, COUNT_INTERNAL, CapSeenKey, CapabilityRecord, Hook, KernelLayout, KprobeArgs,
-    MAX_CAPS, SELFTEST_CAP, VERDICT_ALLOWED, VERDICT_DENIED, bench_skip, config_flags, op, stat,
+    MAX_CAPS, SELFTEST_CAP, VERDICT_ALLOWED, VERDICT_DENIED, action, bench_skip, config_flags,
+    enforce_flags, op, stat,
 };
 
 use crate::{
     config::{config, selftest_tgid},
     emit::{Check, Emit, Seen, emit_operation, fill},
     maps::{
-        CAP_SEEN, EVENTS, KPROBE_ARGS, RINGBUF_DROPS, SENSITIVE_SYS, bump, count, count_repeat,
-        flush_seen_cache, internal_flag, remember_seen, stat_inc, watched,
+        CAP_SEEN, EVENTS, Filter, KPROBE_ARGS, RINGBUF_DROPS, SENSITIVE_SYS, bump, count,
+        count_repeat, filter, flush_seen_cache, internal_flag, remember_seen, runtime_comm,
+        stat_inc,
     },
     sites,
     task::{Access, Btf, Probe, SyscallRegs, read_at, window_clock},
 };
+
+/// The signal enforcement's `kill` sends.
+const SIGKILL: u32 = 9;
 
 /// match-proto: v6.14: include/trace/events/capability.h: TP_PROTO(const struct cred *cred,
 /// struct user_namespace *target_ns, const struct user_namespace *capable_ns, int cap, int ret)
@@ -200,7 +208,17 @@ fn on_check<A: Access>(ctx: *mut c_void, hook: Hook, access: A, check: Check) {
         return;
     }
     let cgroup_id = access.cgroup_id(task, layout);
-    if !skip(bench_skip::FILTER) && !watched(cfg, cgroup_id) {
+    let filter = if skip(bench_skip::FILTER) {
+        Filter {
+            watched: true,
+            kill: 0,
+            deny: 0,
+            flags: 0,
+        }
+    } else {
+        filter(cfg, cgroup_id)
+    };
+    if !filter.watched {
         return;
     }
     if !skip(bench_skip::STATS) {
@@ -224,6 +242,13 @@ fn on_check<A: Access>(ctx: *mut c_void, hook: Hook, access: A, check: Check) {
     } else {
         VERDICT_DENIED
     };
+    // Enforcement: only an allowed check (a refused one failed already) of the caller's
+    // own credentials (not `has_capability()` of another task, nor a file's opener's).
+    let bit = 1u64 << cap;
+    let enforced = cfg.flags & config_flags::ENFORCE != 0
+        && verdict == VERDICT_ALLOWED
+        && (filter.kill | filter.deny) & bit != 0
+        && cred == Some(check.cred);
 
     let regs = if skip(bench_skip::REGS) {
         None
@@ -274,8 +299,25 @@ fn on_check<A: Access>(ctx: *mut c_void, hook: Hook, access: A, check: Check) {
             sensitive = Some(spec);
         }
     }
+    // Never a runtime's process (`runc:[2:INIT]` joining for `docker exec`); only a check
+    // against the host's user namespace (what a container's own user namespace grants is
+    // no privilege on the host, and the advisor's baselines leave it out too).
+    let mut action = action::NONE;
+    if enforced
+        && !runtime_comm(&comm)
+        && read_at::<i32>(check.target_ns, layout.user_ns_level) == Some(0)
+    {
+        let dry = filter.flags & enforce_flags::DRY_RUN != 0;
+        action = match (filter.kill & bit != 0, dry) {
+            (true, false) => action::KILL,
+            (true, true) => action::WOULD_KILL,
+            (false, false) => action::DENY,
+            (false, true) => action::WOULD_DENY,
+        };
+    }
     let window = cfg.dedup_window_ticks;
     let bypass = sensitive.is_some()
+        || action != action::NONE
         || (verdict == VERDICT_DENIED && cfg.flags & config_flags::ALWAYS_EMIT_DENIED != 0);
     let seen_key = CapSeenKey {
         cgroup_id,
@@ -335,13 +377,22 @@ fn on_check<A: Access>(ctx: *mut c_void, hook: Hook, access: A, check: Check) {
         1,
     );
     if internal {
-        // The kernel's own check: counted apart, never written, never acted on.
+        // The kernel's own check: counted apart, never written, never acted on (the LSM
+        // program, which denies, spares it too: its `opts` say no-audit).
         stat_inc(stat::INTERNAL);
         if window != 0 && !bypass {
             let _ = CAP_SEEN.insert(seen_key, now << 1 | 1, 0);
             remember_seen(&seen_key, now << 1 | 1);
         }
         return;
+    }
+
+    if action == action::KILL {
+        // SIGKILL to the caller's process, delivered on its way back to user space: the
+        // call completes, the process runs no further instruction of its own.
+        // SAFETY: plain helper call; it fails only for kernel threads and exiting tasks.
+        unsafe { bpf_send_signal(SIGKILL) };
+        stat_inc(stat::KILLED);
     }
 
     // The record is written in place in the ring buffer: a copy on the stack would take
@@ -359,6 +410,7 @@ fn on_check<A: Access>(ctx: *mut c_void, hook: Hook, access: A, check: Check) {
         comm: &comm,
         layout,
         audit,
+        action,
     };
     if let Some(spec) = sensitive {
         // A check is never a fallback record: nothing to filter.

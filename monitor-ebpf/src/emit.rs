@@ -48,6 +48,8 @@ pub(crate) struct Emit<'a, A: Access> {
     pub layout: &'a KernelLayout,
     /// `AUDIT_*`: whether the check is audited ([`crate::sites::audit`]).
     pub audit: u8,
+    /// `monitor_common::action`: what enforcement did at the check.
+    pub action: u8,
 }
 
 /// Writes every field of a [`CapabilityRecord`] at `r`.
@@ -84,6 +86,8 @@ pub(crate) unsafe fn fill<A: Access>(r: *mut CapabilityRecord, e: &Emit<A>) {
         (*r).hook = e.hook as u8;
         (*r).audit = e.audit;
         (*r).comm = core::mem::transmute::<[u64; 2], [u8; COMM_LEN]>(*e.comm);
+        (*r).action = e.action;
+        (*r)._reserved = [0; 7];
     }
 }
 

@@ -101,6 +101,7 @@ fn on_exit(nr: i32, ret: i64) {
         layout,
         // No capability check behind the record.
         audit: monitor_common::AUDIT_UNKNOWN,
+        action: monitor_common::action::NONE,
     };
     emit_operation(&what, spec, Seen::Exit(ret), keep);
 }

@@ -13,20 +13,94 @@
 
 use aya_ebpf::{
     helpers::{
-        bpf_get_current_cgroup_id, bpf_get_current_pid_tgid, bpf_get_current_task,
-        bpf_ktime_get_boot_ns,
+        bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
+        bpf_get_current_task, bpf_ktime_get_boot_ns,
     },
-    macros::{fentry, fexit},
-    programs::{FEntryContext, FExitContext},
+    macros::{fentry, fexit, lsm},
+    programs::{FEntryContext, FExitContext, LsmContext},
 };
-use monitor_common::{Hook, NO_CHECK, VERDICT_ALLOWED, op};
+use monitor_common::{
+    CAP_OPT_NOAUDIT, COMM_LEN, Hook, MAX_CAPS, NO_CHECK, VERDICT_ALLOWED, config_flags,
+    enforce_flags, op, runtime, stat,
+};
 
 use crate::{
-    config::config,
+    config::{RUNTIME, config},
     emit::{Check, Emit, Seen, emit_operation},
-    maps::{SENSITIVE_SYS, watched},
+    maps::{ENFORCE, SENSITIVE_SYS, runtime_comm, stat_inc, watched},
     task::{Access as _, Probe, SyscallRegs, read_at},
 };
+
+/// `-EPERM`.
+const EPERM: i32 = -1;
+
+/// match-proto: v5.7: include/linux/lsm_hook_defs.h: LSM_HOOK(int, 0, capable, const struct
+/// cred *cred, struct user_namespace *ns, int cap, unsigned int opts)
+/// BPF LSM (`bpf` in `lsm=`): enforcement's `deny`. The capability module has allowed the
+/// check when this runs (a refusal ends the LSM chain). Loaded only when a deny is
+/// configured; the capability hook writes the check's record (with `action: deny`), this
+/// program only refuses it, on the same conditions.
+#[lsm(hook = "capable")]
+pub fn lsm_capable(ctx: LsmContext) -> i32 {
+    let previous: i32 = ctx.arg(4);
+    if previous != 0 {
+        return previous;
+    }
+    deny_capable(ctx.arg(0), ctx.arg(1), ctx.arg(2), ctx.arg(3))
+}
+
+#[inline(always)]
+fn deny_capable(cred: u64, ns: u64, cap: u32, opts: u32) -> i32 {
+    let Some(cfg) = config() else { return 0 };
+    // The kernel's own checks (`opts` no-audit) are never refused.
+    if cfg.flags & config_flags::ENFORCE == 0 || cap >= MAX_CAPS || opts & CAP_OPT_NOAUDIT != 0 {
+        return 0;
+    }
+    // The union of every cgroup's deny set first: an array read, where the per-cgroup
+    // lookup is a hash lookup.
+    let (index, bit) = if cap < 32 {
+        (runtime::DENY_CAPS_LO, cap)
+    } else {
+        (runtime::DENY_CAPS_HI, cap - 32)
+    };
+    if RUNTIME.get(index).copied().unwrap_or(0) & (1 << bit) == 0 {
+        return 0;
+    }
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if (pid_tgid >> 32) as u32 == cfg.self_tgid {
+        return 0;
+    }
+    // SAFETY: plain helper call.
+    let cgroup_id = unsafe { bpf_get_current_cgroup_id() };
+    // SAFETY (get): copied out at once.
+    let Some(e) = (unsafe { ENFORCE.get(cgroup_id) }).copied() else {
+        return 0;
+    };
+    let mask = 1u64 << cap;
+    // A kill takes precedence (the capability hook kills); a dry run refuses nothing.
+    if e.deny & mask == 0 || e.kill & mask != 0 || e.flags & enforce_flags::DRY_RUN != 0 {
+        return 0;
+    }
+    // The caller's own credentials, not overridden ones (as the capability hook decides).
+    let layout = &cfg.layout;
+    // SAFETY: returns the current task_struct address; only read through probe_read.
+    let task = unsafe { bpf_get_current_task() };
+    let own = read_at::<u64>(task, layout.task_cred);
+    if own != Some(cred) || read_at::<u64>(task, layout.task_real_cred) != own {
+        return 0;
+    }
+    // Against the host's user namespace only, as the capability hook decides.
+    if read_at::<i32>(ns, layout.user_ns_level) != Some(0) {
+        return 0;
+    }
+    let comm = bpf_get_current_comm().unwrap_or([0u8; COMM_LEN]);
+    // SAFETY: 16 bytes as two words.
+    if runtime_comm(&unsafe { core::mem::transmute::<[u8; COMM_LEN], [u64; 2]>(comm) }) {
+        return 0;
+    }
+    stat_inc(stat::DENIED);
+    EPERM
+}
 
 /// match-proto: v2.6.29: include/linux/security.h: int security_capset(struct cred *new,
 /// const struct cred *old, const kernel_cap_t *effective, const kernel_cap_t *inheritable,
@@ -110,6 +184,7 @@ fn emit_unchecked(cred: Option<u64>, seen: Seen, required: u32) {
         layout,
         // No capability check behind the record.
         audit: monitor_common::AUDIT_UNKNOWN,
+        action: monitor_common::action::NONE,
     };
     // fexit/security_capset is seen returning: the fallbacks' filter applies as to theirs.
     emit_operation(&what, spec, seen, crate::fallback::keep);

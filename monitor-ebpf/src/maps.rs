@@ -8,8 +8,8 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf},
 };
 use monitor_common::{
-    COUNT_INTERNAL, CapCountKey, CapSeenKey, KprobeArgs, MAX_CAPS, ProbeConfig, config_flags,
-    drop_slot, op, stat,
+    COUNT_INTERNAL, CapCountKey, CapSeenKey, Enforcement, KprobeArgs, MAX_CAPS, ProbeConfig,
+    config_flags, drop_slot, op, stat,
 };
 
 /// Records for the daemon. Its size is set by the daemon at load time.
@@ -64,39 +64,84 @@ pub static KPROBE_ARGS: HashMap<u64, KprobeArgs> = HashMap::with_max_entries(163
 #[map]
 pub static FILTER_GEN: Array<u64> = Array::with_max_entries(1, 0);
 
+/// What to kill or deny, per watched cgroup, filled by the daemon (see
+/// [`Enforcement`]); read only with `config_flags::ENFORCE`.
+#[map]
+pub static ENFORCE: HashMap<u64, Enforcement> = HashMap::with_max_entries(16384, 0);
+
 /// The last filter verdict on this CPU: checks come in runs from one cgroup, and an array
-/// lookup is inlined by the verifier where a hash lookup costs ~150 ns.
+/// lookup is inlined by the verifier where a hash lookup costs ~150 ns. With enforcement
+/// configured it holds the cgroup's [`Enforcement`] too.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct FilterCache {
     cgroup_id: u64,
     generation: u64,
     watched: u64,
+    kill: u64,
+    deny: u64,
+    flags: u64,
 }
 
 #[map]
 static FILTER_CACHE: PerCpuArray<FilterCache> = PerCpuArray::with_max_entries(1, 0);
 
+/// What the filter says of a cgroup: whether its events are wanted, and what enforcement
+/// does to its checks (all zero without `config_flags::ENFORCE`).
+pub struct Filter {
+    pub watched: bool,
+    pub kill: u64,
+    pub deny: u64,
+    pub flags: u32,
+}
+
 /// Whether events of `cgroup_id` are wanted: always under `watch: all`, else unless the
 /// daemon listed the cgroup as the host's.
 #[inline(always)]
 pub fn watched(cfg: &ProbeConfig, cgroup_id: u64) -> bool {
-    if cfg.flags & config_flags::CONTAINERS_ONLY == 0 {
-        return true;
+    filter(cfg, cgroup_id).watched
+}
+
+/// The filter's verdict on `cgroup_id`, from this CPU's cache when it holds the cgroup for
+/// the current generation.
+#[inline(always)]
+pub fn filter(cfg: &ProbeConfig, cgroup_id: u64) -> Filter {
+    let host = cfg.flags & config_flags::CONTAINERS_ONLY != 0;
+    let enforce = cfg.flags & config_flags::ENFORCE != 0;
+    if !host && !enforce {
+        return Filter {
+            watched: true,
+            kill: 0,
+            deny: 0,
+            flags: 0,
+        };
     }
-    // Read before the lookup: the daemon bumps it after changing HOST_CGROUPS, so a verdict
-    // cached from a lookup that raced with a change carries the old generation.
+    // Read before the lookup: the daemon bumps it after changing HOST_CGROUPS or ENFORCE,
+    // so a verdict cached from a lookup that raced with a change carries the old
+    // generation.
     let generation = FILTER_GEN.get(0).copied().unwrap_or(0);
     let cache = FILTER_CACHE.get_ptr_mut(0);
     if let Some(c) = cache {
         // SAFETY: per-CPU slot; tracing programs do not nest on one CPU.
         let c = unsafe { &*c };
         if c.cgroup_id == cgroup_id && c.generation == generation {
-            return c.watched != 0;
+            return Filter {
+                watched: c.watched != 0,
+                kill: if enforce { c.kill } else { 0 },
+                deny: if enforce { c.deny } else { 0 },
+                flags: if enforce { c.flags as u32 } else { 0 },
+            };
         }
     }
     // SAFETY (get): the value is only tested for presence.
-    let watched = unsafe { HOST_CGROUPS.get(cgroup_id) }.is_none();
+    let watched = !host || unsafe { HOST_CGROUPS.get(cgroup_id) }.is_none();
+    let (mut kill, mut deny, mut flags) = (0, 0, 0);
+    if enforce {
+        // SAFETY (get): copied out at once; the daemon replaces whole entries.
+        if let Some(e) = unsafe { ENFORCE.get(cgroup_id) } {
+            (kill, deny, flags) = (e.kill, e.deny, e.flags);
+        }
+    }
     if let Some(c) = cache {
         // SAFETY: as above. Field by field: no temporary on the stack, which 6.1's verifier
         // counts against the 512 bytes of the whole call chain.
@@ -104,9 +149,31 @@ pub fn watched(cfg: &ProbeConfig, cgroup_id: u64) -> bool {
             (*c).cgroup_id = cgroup_id;
             (*c).generation = generation;
             (*c).watched = watched as u64;
+            if enforce {
+                (*c).kill = kill;
+                (*c).deny = deny;
+                (*c).flags = flags as u64;
+            }
         }
     }
-    watched
+    Filter {
+        watched,
+        kill,
+        deny,
+        flags,
+    }
+}
+
+/// Whether a command name is one a container runtime's processes take (`runc:[2:INIT]`,
+/// `runc`, `crun`): enforcement never acts on those. A process can take such a name with
+/// `prctl(PR_SET_NAME)`: the blind spot docs/enforcement.md names.
+#[inline(always)]
+pub fn runtime_comm(comm: &[u64; 2]) -> bool {
+    const RUNC_INIT: u64 = u64::from_le_bytes(*b"runc:[\0\0");
+    const RUNC: u64 = u64::from_le_bytes(*b"runc\0\0\0\0");
+    const CRUN: u64 = u64::from_le_bytes(*b"crun\0\0\0\0");
+    let w = comm[0];
+    w & 0xffff_ffff_ffff == RUNC_INIT || w == RUNC || w == CRUN
 }
 
 /// Slots of the per-CPU first-seen cache (a power of two).

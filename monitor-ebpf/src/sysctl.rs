@@ -1,7 +1,8 @@
 //! `cgroup/sysctl` on the cgroup v2 root: writes under `/proc/sys` from watched cgroups
 //! (`kernel.core_pattern`, `kernel.modprobe`, ...), with the sysctl's name and the value
-//! written. Zero tax: the kernel runs it only for `/proc/sys` reads and writes. It always
-//! lets the access through.
+//! written. Zero tax: the kernel runs it only for `/proc/sys` reads and writes. It lets
+//! the access through, unless enforcement denies the cgroup's sysctl writes
+//! ([`enforce_flags::DENY_SYSCTL_WRITES`]): the write then fails with EPERM.
 
 use aya_ebpf::{
     EbpfContext,
@@ -15,20 +16,21 @@ use aya_ebpf::{
 };
 use monitor_common::{
     COMM_LEN, RecordKind, SYSCTL_NAME_LEN, SYSCTL_VALUE_LEN, SysctlRecord, config_flags, drop_slot,
-    sysctl_flags,
+    enforce_flags, stat, sysctl_flags,
 };
 
-use crate::maps::{EVENTS, HOST_CGROUPS, RINGBUF_DROPS, bump};
+use crate::maps::{ENFORCE, EVENTS, HOST_CGROUPS, RINGBUF_DROPS, bump, runtime_comm, stat_inc};
 
-/// Allow: the program observes, it does not decide.
+/// Let the access through.
 const ALLOW: i32 = 1;
+/// Refuse it: the write fails with EPERM.
+const REFUSE: i32 = 0;
 /// `-E2BIG`: the value did not fit (the helper copied what did).
 const E2BIG: i64 = -7;
 
 #[cgroup_sysctl]
 pub fn sysctl_write(ctx: SysctlContext) -> i32 {
-    on_sysctl::<true>(&ctx);
-    ALLOW
+    on_sysctl::<true>(&ctx)
 }
 
 /// The same without the writer's pid and comm, for kernels whose cgroup programs cannot
@@ -36,19 +38,19 @@ pub fn sysctl_write(ctx: SysctlContext) -> i32 {
 /// the write is attributed to its cgroup only.
 #[cgroup_sysctl]
 pub fn sysctl_write_no_task(ctx: SysctlContext) -> i32 {
-    on_sysctl::<false>(&ctx);
-    ALLOW
+    on_sysctl::<false>(&ctx)
 }
 
+/// Records a write from a watched cgroup; returns whether to let it through.
 #[inline(always)]
-fn on_sysctl<const TASK: bool>(ctx: &SysctlContext) {
+fn on_sysctl<const TASK: bool>(ctx: &SysctlContext) -> i32 {
     // SAFETY: the context the kernel passed; `write` and `file_pos` are readable fields.
     let (write, file_pos) = unsafe { ((*ctx.sysctl).write, (*ctx.sysctl).file_pos) };
     if write == 0 {
-        return;
+        return ALLOW;
     }
     let Some(cfg) = crate::config::config() else {
-        return;
+        return ALLOW;
     };
     // SAFETY: plain helper call.
     let cgroup_id = unsafe { bpf_get_current_cgroup_id() };
@@ -58,15 +60,42 @@ fn on_sysctl<const TASK: bool>(ctx: &SysctlContext) {
     if cfg.flags & config_flags::CONTAINERS_ONLY != 0
         && unsafe { HOST_CGROUPS.get(cgroup_id) }.is_some()
     {
-        return;
+        return ALLOW;
     }
     let pid_tgid = if TASK { bpf_get_current_pid_tgid() } else { 0 };
     if TASK && (pid_tgid >> 32) as u32 == cfg.self_tgid {
-        return;
+        return ALLOW;
     }
+    let comm = if TASK {
+        bpf_get_current_comm().unwrap_or([0u8; COMM_LEN])
+    } else {
+        [0u8; COMM_LEN]
+    };
+    // Enforcement: never a runtime's process (before 6.1 the writer is not known; the
+    // daemon arms a cgroup only once its entrypoint runs).
+    let mut flags = 0;
+    if cfg.flags & config_flags::ENFORCE != 0
+        // SAFETY (get): copied out at once.
+        && let Some(e) = unsafe { ENFORCE.get(cgroup_id) }.copied()
+        && e.flags & enforce_flags::DENY_SYSCTL_WRITES != 0
+        // SAFETY: 16 bytes as two words.
+        && !runtime_comm(&unsafe { core::mem::transmute::<[u8; COMM_LEN], [u64; 2]>(comm) })
+    {
+        flags = if e.flags & enforce_flags::DRY_RUN != 0 {
+            sysctl_flags::WOULD_DENY
+        } else {
+            stat_inc(stat::DENIED);
+            sysctl_flags::DENIED
+        };
+    }
+    let decision = if flags == sysctl_flags::DENIED {
+        REFUSE
+    } else {
+        ALLOW
+    };
     let Some(mut entry) = EVENTS.reserve::<SysctlRecord>(0) else {
         bump(&RINGBUF_DROPS, drop_slot::SYSCTL);
-        return;
+        return decision;
     };
     let rec = entry.as_mut_ptr();
     // SAFETY: `rec` points to reserved ring-buffer memory of the right size; every field is
@@ -79,12 +108,8 @@ fn on_sysctl<const TASK: bool>(ctx: &SysctlContext) {
         (*rec).file_pos = file_pos;
         (*rec).cgroup_id = cgroup_id;
         (*rec).boot_ns = bpf_ktime_get_boot_ns();
-        (*rec).comm = if TASK {
-            bpf_get_current_comm().unwrap_or([0u8; COMM_LEN])
-        } else {
-            [0u8; COMM_LEN]
-        };
-        (*rec).flags = 0;
+        (*rec).comm = comm;
+        (*rec).flags = flags;
         // The full name (`kernel/core_pattern`), NUL-terminated; negative on error.
         let n = bpf_sysctl_get_name(
             ctx.as_ptr().cast(),
@@ -101,11 +126,12 @@ fn on_sysctl<const TASK: bool>(ctx: &SysctlContext) {
         (*rec).value_len = if v >= 0 {
             v as u32 + 1
         } else if v == E2BIG {
-            (*rec).flags = sysctl_flags::VALUE_TRUNCATED;
+            (*rec).flags |= sysctl_flags::VALUE_TRUNCATED;
             SYSCTL_VALUE_LEN as u32
         } else {
             0
         };
     }
     entry.submit(0);
+    decision
 }

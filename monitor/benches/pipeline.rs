@@ -117,6 +117,8 @@ fn stream() -> Vec<Vec<u8>> {
                 hook: Hook::TpBtf as u8,
                 audit: 0,
                 comm: comm("worker"),
+                action: 0,
+                _reserved: [0; 7],
             };
             if i % 16 != 15 {
                 return bytes(&check);

@@ -639,6 +639,11 @@ impl Advisor {
         }
     }
 
+    /// The workload's learned capabilities, once its learning period is over.
+    pub fn baseline(&self, id: &WorkloadId) -> Option<&BTreeSet<String>> {
+        self.workloads.get(id)?.baseline.as_ref()
+    }
+
     /// Ends learning periods that are over (called periodically, so that the baseline state
     /// changes without events).
     pub fn tick(&mut self, now: u64) {

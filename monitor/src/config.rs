@@ -8,7 +8,10 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::{catalog::operations::Coverage, rules::Severity};
+pub use crate::{
+    catalog::operations::Coverage,
+    rules::{Action, Severity},
+};
 
 /// The body of each webhook POST.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
@@ -87,6 +90,140 @@ pub enum HookChoice {
     Tracepoint,
     Fexit,
     Kprobe,
+}
+
+/// Enforcement's switch (docs/enforcement.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EnforcementSwitch {
+    /// Nothing is armed in the kernel (the programs carry no enforcement code).
+    #[default]
+    Off,
+    /// Every action is written as `would_kill` or `would_deny`; none is taken.
+    DryRun,
+    /// Rules' actions and protect mode act.
+    On,
+}
+
+/// How enforcement treats a workload ([`ModeEntry`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkloadMode {
+    /// Its baseline is learned; a use outside it raises no alert.
+    Learn,
+    /// A use outside its baseline raises `capability_outside_baseline` (no action).
+    #[default]
+    Monitor,
+    /// As protect, but what would be done is written (`would_kill`, `would_deny`), not done.
+    DryRun,
+    /// Once its baseline is learned, a capability outside it (and `protect_allow`) is
+    /// killed or denied (`protect_action`).
+    Protect,
+}
+
+impl WorkloadMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkloadMode::Learn => "learn",
+            WorkloadMode::Monitor => "monitor",
+            WorkloadMode::DryRun => "dry_run",
+            WorkloadMode::Protect => "protect",
+        }
+    }
+}
+
+/// One entry of `workload_modes`: a mode and the workloads it applies to (globs; every
+/// key given must match; no key: every container).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModeEntry {
+    pub mode: WorkloadMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// The container's name (Kubernetes' container name in a pod).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// `KEY=GLOB` on a pod label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+impl ModeEntry {
+    /// The entry's (key, glob) pairs; `label` as `label:KEY`.
+    pub fn selectors(&self) -> Vec<(String, &str)> {
+        let mut out = Vec::new();
+        for (key, v) in [
+            ("namespace", &self.namespace),
+            ("pod", &self.pod),
+            ("container", &self.container),
+            ("image", &self.image),
+        ] {
+            if let Some(v) = v {
+                out.push((key.to_string(), v.as_str()));
+            }
+        }
+        if let Some((k, v)) = self.label.as_deref().and_then(|l| l.split_once('=')) {
+            out.push((format!("label:{k}"), v));
+        }
+        out
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if let Some(l) = &self.label
+            && l.split_once('=').is_none_or(|(k, _)| k.trim().is_empty())
+        {
+            return Err(format!("label `{l}` is not KEY=GLOB"));
+        }
+        for (key, glob) in self.selectors() {
+            globset::Glob::new(glob).map_err(|e| format!("{key}: invalid glob `{glob}`: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::str::FromStr for ModeEntry {
+    type Err = String;
+
+    /// `MODE:KEY=GLOB` (`protect:namespace=payments`, `dry-run:label=app=web`), or a bare
+    /// `MODE` for every container.
+    fn from_str(s: &str) -> Result<ModeEntry, String> {
+        let (mode, selector) = match s.split_once(':') {
+            Some((m, sel)) => (m, Some(sel)),
+            None => (s, None),
+        };
+        let mode =
+            <WorkloadMode as clap::ValueEnum>::from_str(mode.trim(), true).map_err(|_| {
+                format!("`{s}`: unknown mode `{mode}` (learn, monitor, dry-run, protect)")
+            })?;
+        let mut e = ModeEntry {
+            mode,
+            ..ModeEntry::default()
+        };
+        if let Some(sel) = selector {
+            let (key, glob) = sel
+                .split_once('=')
+                .ok_or_else(|| format!("`{s}` is not MODE:KEY=GLOB"))?;
+            let glob = Some(glob.to_string());
+            match key.trim() {
+                "namespace" => e.namespace = glob,
+                "pod" => e.pod = glob,
+                "container" => e.container = glob,
+                "image" => e.image = glob,
+                "label" => e.label = glob,
+                other => {
+                    return Err(format!(
+                        "`{s}`: unknown key `{other}` (namespace, pod, container, image, label)"
+                    ));
+                }
+            }
+        }
+        e.check()?;
+        Ok(e)
+    }
 }
 
 /// Which processes are watched.
@@ -505,6 +642,48 @@ config_keys! {
     flag: Vec<String> [value_name = "GROUP=MODE", value_delimiter = ','] => |groups, settings| {
         settings.iter().try_for_each(|s| groups.apply(s))
     };
+
+    /// Enforcement (docs/enforcement.md): `off` (the default: nothing is armed in the
+    /// kernel), `dry-run` (every action is written as `would_kill` or `would_deny`, none is
+    /// taken) or `on`. Rules' `action`s and `workload_modes` take effect only when it is not
+    /// `off`; `POST /enforcement` turns it off (or back) at run time.
+    enforcement: EnforcementSwitch = EnforcementSwitch::Off;
+    flag: EnforcementSwitch [value_enum];
+
+    /// Enforcement modes of workloads, the first matching entry wins (none: `monitor`).
+    ///
+    /// `learn` (baseline only), `monitor` (alert on uses outside the baseline), `dry-run`
+    /// and `protect` (once the baseline is learned, kill or deny every capability outside
+    /// it and `protect_allow`). YAML: a list of `{mode, namespace, pod, container, image,
+    /// label}` (globs; `label: KEY=GLOB`). The flag, repeatable: `MODE:KEY=GLOB`
+    /// (`protect:namespace=payments`) or `MODE` alone for every container.
+    workload_modes: Vec<ModeEntry> = Vec::new();
+    flag: Vec<String> [long = "workload-mode", value_name = "MODE:KEY=GLOB"] => |modes, entries| {
+        for e in entries {
+            modes.push(e.parse()?);
+        }
+        Ok(())
+    };
+    check: |v| v.iter().try_for_each(ModeEntry::check);
+
+    /// What protect mode does to a capability outside a workload's baseline: `kill`
+    /// (SIGKILL at the check, every kernel) or `deny` (EPERM: needs BPF LSM).
+    protect_action: Action = Action::Kill;
+    flag: Action [value_enum];
+
+    /// Capabilities protect mode never acts on, outside the baseline or not (`CAP_CHOWN`).
+    /// The flag is repeatable.
+    protect_allow: Vec<String> = Vec::new();
+    flag: Vec<String> [long = "protect-allow", value_name = "CAP", value_delimiter = ','];
+    check: |v| match v.iter().find(|c| crate::catalog::capabilities::Capability::from_name(c).is_err()) {
+        Some(c) => Err(format!("unknown capability `{c}`")),
+        None => Ok(()),
+    };
+
+    /// Kills of one workload within a minute after which enforcement stops acting on it
+    /// (a crash-looping container), until `POST /enforcement` resumes it; 0: no limit.
+    enforcement_max_kills_per_minute: u32 = 10;
+    flag: u32 [value_name = "N"];
 
     /// Ask the container runtime's CRI socket (containerd, CRI-O) for what the OCI state
     /// lacks: pod labels, image digests.

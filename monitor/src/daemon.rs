@@ -27,10 +27,12 @@ use tracing::{error, info, warn};
 use crate::{
     config::{Config, Coverage, Watch},
     event::{DecodeError, Record, decode},
-    kernel::loader::Probes,
+    kernel::loader::{EnforcementSupport, Probes},
+    outputs::enforcement::Control,
     outputs::http,
     outputs::metrics::{Health, HookInfo, Metrics},
     outputs::sinks::{self, Filter, Queued, stream::Hub},
+    pipeline::enforce::{Enforcer, FilterGeneration, unsupported},
     pipeline::operation::ExitMerge,
     queue,
     resolve::cgroup::v2_root,
@@ -96,8 +98,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let hub = Arc::new(Hub::new(config.stream_history, STREAM_LAG));
     let advisor = Arc::new(Mutex::new(load_advisor(&config)));
     metrics.register(advisor.clone());
+    let control = Arc::new(Control::default());
     let api = http::Api::new(
         &config,
+        control.clone(),
         metrics.clone(),
         hub.clone(),
         advisor.clone(),
@@ -149,10 +153,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let (tx, rx) = queue::bounded::<Record>(config.event_queue_capacity);
     let mut tx = queue::Batcher::new(tx, BATCH);
+    let generation = FilterGeneration::new(&mut probes)?;
     let host_cgroups = match config.watch {
-        Watch::Containers => Some(HostFilter::new(&mut probes)?),
+        Watch::Containers => Some(HostFilter::new(&mut probes, generation.clone())?),
         Watch::All => None,
     };
+    let enforcement = probes.enforcement.clone();
+    let enforcer = Enforcer::new(
+        &config,
+        &mut probes,
+        generation,
+        &rules,
+        control.clone(),
+        metrics.clone(),
+    )?;
     let mut output = Output::new(
         node,
         cgroup_root,
@@ -167,6 +181,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             sinks,
             hub: hub.clone(),
             stats: stats.clone(),
+            enforcer,
         },
     );
     output.merge = ExitMerge::new(&probes.syscalls, &probes.lsm_syscalls());
@@ -238,13 +253,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             }
             _ = sighup.recv() => {
                 info!("SIGHUP: reloading rules");
-                reload_rules(&config, &metrics, &new_rules);
+                reload_rules(&config, &metrics, &new_rules, &enforcement);
                 rules_watch = RulesWatch::new(&config.rules_files);
             }
             _ = rules_tick.tick() => {
                 if rules_watch.changed(&config.rules_files) {
                     info!("a rule file changed: reloading rules");
-                    reload_rules(&config, &metrics, &new_rules);
+                    reload_rules(&config, &metrics, &new_rules, &enforcement);
                 }
             }
             _ = expire_tick.tick() => {
@@ -498,8 +513,17 @@ fn start_sinks(
 }
 
 /// Loads the rules again; an invalid set keeps the running one.
-fn reload_rules(config: &Config, metrics: &Metrics, slot: &Mutex<Option<RuleSet>>) {
+fn reload_rules(
+    config: &Config,
+    metrics: &Metrics,
+    slot: &Mutex<Option<RuleSet>>,
+    enforcement: &EnforcementSupport,
+) {
     match RuleSet::load(config.default_rules, &config.rules_files) {
+        Ok(rules) if let Some(why) = unsupported(config, &rules, enforcement) => {
+            metrics.rules_reload_failed();
+            error!(reason = %why, "rules ask for an action this kernel cannot take: keeping the previous set");
+        }
         Ok(rules) => {
             let enabled = rules.enabled().count();
             *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(rules);

@@ -193,6 +193,23 @@ pub trait Published: Event {
 impl Published for serde_json::Value {}
 
 impl Process {
+    /// A process nothing is known of (pid 0).
+    pub fn unknown() -> Process {
+        Process {
+            ancestors: Process::no_ancestors(),
+            args: None,
+            cap_effective: CapEffective::new(0, None),
+            comm: String::new(),
+            euid: None,
+            exe: None,
+            io_worker: Flag(false),
+            pid: 0,
+            ppid: None,
+            tid: 0,
+            uid: None,
+        }
+    }
+
     /// The ancestry of a process whose parent is unknown (shared: no allocation).
     pub fn no_ancestors() -> Shared<Vec<Ancestor>> {
         static NONE: std::sync::LazyLock<Shared<Vec<Ancestor>>> =
@@ -361,6 +378,37 @@ pub struct Header {
     /// null outside Kubernetes.
     pub k8s: Option<Shared<Kubernetes>>,
     pub cgroup: Cgroup,
+    /// What enforcement did at the act (`capability`, `syscall`, `namespace`,
+    /// `credentials` events); written only when it acted.
+    pub enforcement: Option<EnforcementAct>,
+}
+
+/// The `enforcement` block: what privmon's enforcement did at an act (docs/enforcement.md).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct EnforcementAct {
+    /// `kill`, `deny`, `would_kill` or `would_deny` (a dry run).
+    pub action: &'static str,
+    /// What armed the container: `rule:<id>` or `protect`; null when no longer known.
+    pub policy: Option<Arc<str>>,
+}
+
+block!(EnforcementAct {
+    Action: action,
+    Policy: policy,
+});
+
+impl EnforcementAct {
+    /// The action a record's `action` byte names (None: no action).
+    pub fn action_name(action: u8) -> Option<&'static str> {
+        use monitor_common::action as a;
+        match action {
+            a::KILL => Some("kill"),
+            a::DENY => Some("deny"),
+            a::WOULD_KILL => Some("would_kill"),
+            a::WOULD_DENY => Some("would_deny"),
+            _ => None,
+        }
+    }
 }
 
 /// How an act's line (`capability`, `syscall`, `namespace`, `credentials`) names where it
@@ -480,10 +528,14 @@ struct BriefK8s<'a> {
 }
 
 impl Header {
-    fn field(&self, name: Name, rest: &[Key]) -> Val<'_> {
+    pub fn field(&self, name: Name, rest: &[Key]) -> Val<'_> {
         match name {
             Name::Cgroup => self.cgroup.field(rest),
             Name::Container => self.container.field(rest),
+            Name::Enforcement => match &self.enforcement {
+                Some(e) => e.field(rest),
+                None => Val::Missing,
+            },
             Name::K8s => self.k8s.field(rest),
             Name::Kind => self.kind.field(rest),
             Name::Node => self.node.field(rest),
@@ -511,6 +563,9 @@ impl Serialize for CapabilityEvent {
         let brief = Brief::of(h);
         m.serialize_entry("cgroup", &brief.cgroup())?;
         m.serialize_entry("container", &brief.container())?;
+        if let Some(e) = &h.enforcement {
+            m.serialize_entry("enforcement", e)?;
+        }
         m.serialize_entry("k8s", &brief.k8s())?;
         m.serialize_entry("kind", h.kind)?;
         m.serialize_entry("node", &h.node)?;
@@ -601,6 +656,9 @@ impl Serialize for OperationEvent {
         m.serialize_entry("cgroup", &brief.cgroup())?;
         m.serialize_entry("checks", &self.checks)?;
         m.serialize_entry("container", &brief.container())?;
+        if let Some(e) = &h.enforcement {
+            m.serialize_entry("enforcement", e)?;
+        }
         m.serialize_entry("group", self.group)?;
         m.serialize_entry("k8s", &brief.k8s())?;
         m.serialize_entry("kind", h.kind)?;
@@ -811,6 +869,9 @@ impl Serialize for CredentialsEvent {
         m.serialize_entry("checks", &self.checks)?;
         m.serialize_entry("container", &brief.container())?;
         m.serialize_entry("credentials", &self.credentials)?;
+        if let Some(e) = &h.enforcement {
+            m.serialize_entry("enforcement", e)?;
+        }
         m.serialize_entry("exec", &self.exec)?;
         m.serialize_entry("k8s", &brief.k8s())?;
         m.serialize_entry("kind", h.kind)?;
@@ -1075,6 +1136,11 @@ impl CapabilityEvent {
                     id: rec.cgroup_id,
                     path: None,
                 },
+                // The policy is the daemon's to name (`Output::attribute`).
+                enforcement: EnforcementAct::action_name(rec.action).map(|action| EnforcementAct {
+                    action,
+                    policy: None,
+                }),
             },
             capability: CapabilityUse {
                 name: match rec.cap {
@@ -1174,6 +1240,8 @@ mod tests {
             hook: 0,
             audit: 0,
             comm,
+            action: 0,
+            _reserved: [0; 7],
         }
     }
 

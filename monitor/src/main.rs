@@ -226,6 +226,9 @@ fn effective_config(file: Option<PathBuf>, flags: &ConfigFlags) -> Result<Config
 fn probe_command(hook: privmon::config::HookChoice, json: bool, operations: &[String]) -> ExitCode {
     let mut config = Config {
         hook,
+        // Loaded as a dry run would, to say which actions this kernel supports (nothing is
+        // armed: the probe watches no container).
+        enforcement: privmon::config::EnforcementSwitch::DryRun,
         ..Config::default()
     };
     for setting in operations {

@@ -450,6 +450,22 @@ pub fn http_get(url: &str) -> anyhow::Result<(u16, String)> {
     Ok((status, body))
 }
 
+/// A real HTTP POST with an empty body (ureq): (status, body), whatever the status.
+pub fn http_post(url: &str) -> anyhow::Result<(u16, String)> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut resp = agent
+        .post(url)
+        .send_empty()
+        .with_context(|| format!("POST {url}"))?;
+    let status = resp.status().as_u16();
+    let body = resp.body_mut().read_to_string()?;
+    Ok((status, body))
+}
+
 /// Prometheus text exposition, parsed into samples.
 pub struct Metrics {
     pub text: String,
@@ -767,7 +783,7 @@ impl Container {
             &rootfs,
             &[
                 "sh", "true", "unshare", "nice", "mkdir", "cat", "cp", "rm", "tar", "echo", "seq",
-                "ls", "chmod", "chown", "gzip",
+                "ls", "chmod", "chown", "gzip", "sleep", "date",
             ],
         )?;
         fs::create_dir_all(rootfs.join("mnt"))?;

@@ -207,7 +207,7 @@ static int open_other(const char *what, const char *file)
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: trigger raw-socket|nice|fork-nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S|userns-only|clone3-userns|ptrace-child|core-pattern|memfd-exec|setgroups G...|setfsuid UID|capset-drop CAP|capset-inherit CAP|io-uring-open PATH|sysctl-rewrite NAME|chroot-to PATH|append FILE LINE|ia32-setuid UID\n");
+        fprintf(stderr, "usage: trigger raw-socket|nice|fork-nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S|userns-only|clone3-userns|ptrace-child|core-pattern|memfd-exec|setgroups G...|setfsuid UID|capset-drop CAP|capset-inherit CAP|io-uring-open PATH|sysctl-rewrite NAME|chroot-to PATH|append FILE LINE|ia32-setuid UID|chown FILE UID\n");
         return 2;
     }
     const char *what = argv[1];
@@ -263,6 +263,10 @@ int main(int argc, char **argv) {
         close(fd);
         return report(what, rc < 0 ? -1 : 0);
     }
+    if (!strcmp(what, "chown") && argc > 3)
+        /* chown FILE UID: a root-owned file given away needs CAP_CHOWN (audited). The line
+         * it prints comes after the call: a process killed at the check prints none. */
+        return report(what, chown(argv[2], (uid_t)strtol(argv[3], NULL, 10), (gid_t)-1));
     if (!strcmp(what, "chroot-to") && argc > 2)
         return report(what, chroot(argv[2]));
     if (!strcmp(what, "sethostname"))

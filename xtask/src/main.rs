@@ -226,6 +226,8 @@ fn main() -> anyhow::Result<()> {
                     "signal",
                     "--test",
                     "escapes",
+                    "--test",
+                    "enforcement",
                 ])
                 // `vm_only_*` tests need loadable modules and kexec: `vmtest` runs them.
                 .args(["--", "--ignored", "--skip", "vm_only_"])

@@ -80,6 +80,13 @@ const SUITES: &[(&str, &[(&str, &str)])] = &[
     ("signal", &[]),
     ("containers", &[]),
     ("escapes", &[]),
+    (
+        "enforcement",
+        &[(
+            "a_capability_deny_without_bpf_lsm_is_refused_at_start",
+            "the matrix runs enforcement on its BPF LSM boots, where the deny loads",
+        )],
+    ),
 ];
 
 /// One boot of the matrix.
@@ -129,7 +136,11 @@ const BOOTS: &[Boot] = &[
     Boot {
         kernel: "6.12",
         bpf_lsm: true,
-        plan: &[("capabilities", "kprobe"), ("operations", "auto")],
+        plan: &[
+            ("capabilities", "kprobe"),
+            ("operations", "auto"),
+            ("enforcement", "auto"),
+        ],
     },
     Boot {
         kernel: "6.12",

@@ -36,6 +36,7 @@ macro_rules! names {
 }
 
 names! {
+    Action => "action",
     Added => "added",
     AddedOverDefault => "added_over_default",
     Ancestors => "ancestors",
@@ -56,6 +57,7 @@ names! {
     Dropped => "dropped",
     Effective => "effective",
     Egid => "egid",
+    Enforcement => "enforcement",
     Euid => "euid",
     Exe => "exe",
     Exec => "exec",
@@ -94,6 +96,7 @@ names! {
     Permitted => "permitted",
     Pid => "pid",
     Pod => "pod",
+    Policy => "policy",
     PodUid => "pod_uid",
     Posture => "posture",
     Ppid => "ppid",

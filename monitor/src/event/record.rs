@@ -84,6 +84,9 @@ pub struct Sysctl {
     pub value: Option<String>,
     pub value_truncated: bool,
     pub file_pos: u32,
+    /// `monitor_common::action`: `DENY` (the write failed with EPERM), `WOULD_DENY` (a dry
+    /// run) or `NONE`.
+    pub action: u8,
 }
 
 impl Sysctl {
@@ -103,6 +106,13 @@ impl Sysctl {
             value: text(&rec.value, rec.value_len),
             value_truncated: rec.flags & sysctl_flags::VALUE_TRUNCATED != 0,
             file_pos: rec.file_pos,
+            action: if rec.flags & sysctl_flags::DENIED != 0 {
+                monitor_common::action::DENY
+            } else if rec.flags & sysctl_flags::WOULD_DENY != 0 {
+                monitor_common::action::WOULD_DENY
+            } else {
+                monitor_common::action::NONE
+            },
         }
     }
 }

@@ -141,7 +141,7 @@ fn k8s(labels: bool) -> Kubernetes {
 }
 
 /// `in_pod`: the container and pod are known; else a host process.
-fn header(kind: &'static str, in_pod: bool, full: bool) -> Header {
+pub fn header(kind: &'static str, in_pod: bool, full: bool) -> Header {
     Header {
         time: "2026-12-03T19:00:00.123456789Z".into(),
         kind,
@@ -153,6 +153,7 @@ fn header(kind: &'static str, in_pod: bool, full: bool) -> Header {
             id: 5123,
             path: in_pod.then(|| "/kubepods/besteffort/pod7e57/3f1c".into()),
         },
+        enforcement: None,
     }
 }
 
@@ -200,6 +201,25 @@ pub fn samples() -> Vec<(&'static str, Sample)> {
                     name: Some("mount"),
                     number: 165,
                     args: [1, 2, 3, 0, u64::MAX, 0],
+                    ia32: Flag(false),
+                }),
+            }),
+        ),
+        (
+            "capability_killed",
+            Sample::Capability(CapabilityEvent {
+                header: Header {
+                    enforcement: Some(crate::event::EnforcementAct {
+                        action: "kill",
+                        policy: Some("rule:no_module_loads".into()),
+                    }),
+                    ..header("capability", true, true)
+                },
+                capability: check("allowed", Some(true)),
+                syscall: Some(Syscall {
+                    name: Some("finit_module"),
+                    number: 313,
+                    args: [3, 0, 0, 0, 0, 0],
                     ia32: Flag(false),
                 }),
             }),

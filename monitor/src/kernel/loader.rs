@@ -7,7 +7,9 @@ use anyhow::{Context as _, anyhow, bail, ensure};
 use aya::{
     Btf, Ebpf, EbpfLoader, VerifierLogLevel,
     maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap},
-    programs::{BtfTracePoint, CgroupAttachMode, CgroupSysctl, FEntry, FExit, KProbe, TracePoint},
+    programs::{
+        BtfTracePoint, CgroupAttachMode, CgroupSysctl, FEntry, FExit, KProbe, Lsm, TracePoint,
+    },
 };
 use monitor_common::{
     CallSites, CapCountKey, Hook, KernelLayout, ProbeConfig, bench_skip, config_flags, drop_slot,
@@ -18,7 +20,7 @@ use tracing::{info, warn};
 use crate::{
     catalog::operations,
     catalog::syscalls::Arch,
-    config::{Config, Coverage, HookChoice, OperationGroups, Watch},
+    config::{Config, Coverage, EnforcementSwitch, HookChoice, OperationGroups, Watch},
     kernel::btf::KernelBtf,
     kernel::flush::CountFlush,
     kernel::sites::{self, Internal},
@@ -37,6 +39,7 @@ const PROG_FEXIT_PROBE: &str = "cap_capable_fexit_probe";
 const PROG_KPROBE: &str = "cap_capable_kprobe";
 const PROG_KRETPROBE: &str = "cap_capable_kretprobe";
 const PROG_CAPSET: &str = "security_capset_fexit";
+const PROG_LSM_CAPABLE: &str = "lsm_capable";
 const KERNEL_FUNCTION: &str = "cap_capable";
 
 /// Loaded and attached probes. Dropping this detaches everything.
@@ -66,6 +69,31 @@ pub struct Probes {
     pub registers: SyscallRegisters,
     /// Whether `cgroup/sysctl` is attached to the cgroup v2 root (writes under /proc/sys).
     pub sysctl: bool,
+    /// What enforcement can do on this kernel (all false when it is off).
+    pub enforcement: EnforcementSupport,
+}
+
+/// The actions this kernel supports, with the configuration's `enforcement` not `off`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnforcementSupport {
+    /// `bpf_send_signal` from the capability hook (Linux 5.3+).
+    pub kill: bool,
+    /// A capability's use refused with EPERM: the BPF LSM `capable` program attached (`bpf`
+    /// in the kernel's `lsm=`); else why not.
+    pub deny_capability: Result<(), String>,
+    /// A sysctl write refused with EPERM: `cgroup/sysctl` attached.
+    pub deny_sysctl: bool,
+}
+
+impl EnforcementSupport {
+    /// Enforcement is off: nothing was tried.
+    pub fn off() -> EnforcementSupport {
+        EnforcementSupport {
+            kill: false,
+            deny_capability: Err("enforcement is off".to_string()),
+            deny_sysctl: false,
+        }
+    }
 }
 
 /// How one sensitive-operation group is covered on this kernel with this configuration.
@@ -160,6 +188,12 @@ impl Probes {
         let layout = kernel_layout(&kernel_btf);
         let helpers = Helpers::of(&kernel_btf);
         let btf = Btf::from_sys_fs().context("loading kernel BTF for program loading")?;
+        let enforcing = config.enforcement != EnforcementSwitch::Off;
+        ensure!(
+            !enforcing || helpers.send_signal,
+            "enforcement needs bpf_send_signal (Linux 5.3), which this kernel lacks: set \
+             `enforcement: off`"
+        );
 
         let mut probe_config = ProbeConfig {
             self_tgid: std::process::id(),
@@ -175,7 +209,8 @@ impl Probes {
                 0
             } else {
                 config_flags::REGS_FROM_STACK
-            } | bench_skip_steps()?,
+            } | if enforcing { config_flags::ENFORCE } else { 0 }
+                | bench_skip_steps()?,
             dedup_window_ticks: config.dedup_window_secs.saturating_mul(ticks_per_second()?),
             layout,
         };
@@ -249,7 +284,7 @@ impl Probes {
                         }
                     };
                     // Zero tax: the kernel runs it for /proc/sys accesses only.
-                    let sysctl = config.operations.files != Coverage::Off
+                    let sysctl = (config.operations.files != Coverage::Off || enforcing)
                         && match attach_sysctl(&mut ebpf) {
                             Ok(()) => true,
                             Err(e) => {
@@ -258,6 +293,25 @@ impl Probes {
                                 false
                             }
                         };
+                    let enforcement = if enforcing {
+                        let deny_capability =
+                            attach_lsm_capable(&mut ebpf, &btf).map_err(|e| format!("{e:#}"));
+                        match &deny_capability {
+                            Ok(()) => info!(
+                                "enforcement: kill (bpf_send_signal) and deny (BPF LSM capable) available"
+                            ),
+                            Err(why) => {
+                                info!(reason = %why, "enforcement: kill available; deny of capabilities is not (BPF LSM capable did not attach)")
+                            }
+                        }
+                        EnforcementSupport {
+                            kill: true,
+                            deny_capability,
+                            deny_sysctl: sysctl,
+                        }
+                    } else {
+                        EnforcementSupport::off()
+                    };
                     let (internal, registers) =
                         self_tests(&mut ebpf, hook, &kernel_btf, helpers.task_pt_regs);
                     match &registers {
@@ -291,6 +345,7 @@ impl Probes {
                         syscalls,
                         capset_fexit,
                         sysctl,
+                        enforcement,
                     });
                 }
                 Err(e) => skipped.push((hook, format!("{e:#}"))),
@@ -330,6 +385,29 @@ impl Probes {
         hooks.push((
             "operations/sysctl".to_string(),
             if self.sysctl { "cgroup_sysctl" } else { "none" }.to_string(),
+        ));
+        let e = &self.enforcement;
+        hooks.push((
+            "enforcement/kill".to_string(),
+            if e.kill { "bpf_send_signal" } else { "none" }.to_string(),
+        ));
+        hooks.push((
+            "enforcement/deny_capability".to_string(),
+            if e.deny_capability.is_ok() {
+                "lsm_capable"
+            } else {
+                "none"
+            }
+            .to_string(),
+        ));
+        hooks.push((
+            "enforcement/deny_sysctl".to_string(),
+            if e.deny_sysctl {
+                "cgroup_sysctl"
+            } else {
+                "none"
+            }
+            .to_string(),
         ));
         hooks.push((
             "internal_checks".to_string(),
@@ -802,6 +880,24 @@ fn attach_sysctl(ebpf: &mut Ebpf) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The BPF LSM `capable` program: enforcement's deny of a capability (Linux 5.7+, with
+/// `bpf` in the kernel's `lsm=`).
+fn attach_lsm_capable(ebpf: &mut Ebpf, btf: &Btf) -> anyhow::Result<()> {
+    let prog: &mut Lsm = program(ebpf, PROG_LSM_CAPABLE)?.try_into()?;
+    prog.load("capable", btf)
+        .context("loading lsm/capable (BPF LSM programs need Linux 5.7)")?;
+    if let Err(e) = prog.attach() {
+        let _ = prog.unload();
+        let active = std::fs::read_to_string("/sys/kernel/security/lsm").unwrap_or_default();
+        return Err(anyhow!(e).context(format!(
+            "attaching lsm/capable (active LSMs: {}; BPF LSM needs `bpf` in the kernel's lsm= \
+             boot parameter)",
+            active.trim()
+        )));
+    }
+    Ok(())
+}
+
 fn attach_tp_btf(ebpf: &mut Ebpf, btf: &Btf) -> anyhow::Result<()> {
     let prog: &mut BtfTracePoint = program(ebpf, PROG_TP_BTF)?.try_into()?;
     prog.load(KERNEL_FUNCTION, btf)
@@ -950,6 +1046,8 @@ struct Helpers {
     task_btf: bool,
     /// `bpf_task_pt_regs` (5.15+): a task's saved user registers.
     task_pt_regs: bool,
+    /// `bpf_send_signal` (5.3+): enforcement's kill.
+    send_signal: bool,
 }
 
 impl Helpers {
@@ -965,6 +1063,7 @@ impl Helpers {
         let helpers = Helpers {
             task_btf: has("BPF_FUNC_get_current_task_btf") && !forced,
             task_pt_regs: has("BPF_FUNC_task_pt_regs") && !forced,
+            send_signal: has("BPF_FUNC_send_signal"),
         };
         if forced {
             // Said above.
@@ -1296,6 +1395,8 @@ struct ProbeOutcome {
     unverified: Vec<(&'static str, String)>,
     /// Where registers are read, in full (the stack size found).
     registers: String,
+    /// Enforcement actions this kernel cannot take, with why.
+    unsupported: Vec<(&'static str, String)>,
 }
 
 impl ProbeReport {
@@ -1314,6 +1415,14 @@ impl ProbeReport {
                     hook: p.hook,
                     families: p.families(),
                     registers: p.registers.to_string(),
+                    unsupported: p
+                        .enforcement
+                        .deny_capability
+                        .as_ref()
+                        .err()
+                        .map(|why| ("enforcement/deny_capability", why.clone()))
+                        .into_iter()
+                        .collect(),
                     unverified: [
                         match &p.internal {
                             Internal::Unverified(why) => Some(("internal_checks", why.clone())),
@@ -1364,6 +1473,11 @@ impl ProbeReport {
                     .map(|(f, e)| serde_json::json!({ "family": f, "error": e }))
                     .collect();
                 doc["registers"] = o.registers.as_str().into();
+                doc["unsupported"] = o
+                    .unsupported
+                    .iter()
+                    .map(|(f, why)| serde_json::json!({ "family": f, "reason": why }))
+                    .collect();
                 doc["unverified"] = o
                     .unverified
                     .iter()
@@ -1422,6 +1536,9 @@ impl fmt::Display for ProbeReport {
         }
         for (family, why) in &o.unverified {
             writeln!(f, "unverified  {family}: {why}")?;
+        }
+        for (family, why) in &o.unsupported {
+            writeln!(f, "unsupported {family}: {why}")?;
         }
         if matches!(o.registers.split_whitespace().next(), Some("kernel_stack")) {
             writeln!(f, "registers   {}", o.registers)?;

@@ -23,6 +23,7 @@ use tracing::{error, info};
 use crate::{
     advisor::{self, Advisor},
     config::Config,
+    outputs::enforcement::Control,
     outputs::metrics::Metrics,
     outputs::sinks::{
         Record,
@@ -32,6 +33,8 @@ use crate::{
 
 /// What the handlers share.
 pub struct Api {
+    /// Enforcement's state and run-time switch.
+    enforcement: Arc<Control>,
     metrics: Arc<Metrics>,
     hub: Arc<Hub>,
     advisor: Arc<Mutex<Advisor>>,
@@ -45,6 +48,7 @@ pub struct Api {
 impl Api {
     pub fn new(
         config: &Config,
+        enforcement: Arc<Control>,
         metrics: Arc<Metrics>,
         hub: Arc<Hub>,
         advisor: Arc<Mutex<Advisor>>,
@@ -74,6 +78,7 @@ impl Api {
             );
         }
         Ok(Api {
+            enforcement,
             metrics,
             hub,
             advisor,
@@ -109,6 +114,9 @@ pub async fn serve(
         .route("/advice", get(advice_handler))
         .route("/advice/reset", post(reset_handler))
         .route("/baseline", get(baseline_handler))
+        .route("/enforcement", get(enforcement_handler))
+        .route("/enforcement/pause", post(pause_handler))
+        .route("/enforcement/resume", post(resume_handler))
         .with_state(api);
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -239,6 +247,36 @@ async fn reset_handler(
         .reset(&filter, advisor::unix_now());
     info!(workloads = n, ?filter, "advisor reset");
     axum::Json(serde_json::json!({ "reset": n })).into_response()
+}
+
+/// `GET /enforcement`: the switch, what this kernel can do, the armed containers and the
+/// suspended workloads.
+async fn enforcement_handler(State(api): State<Arc<Api>>, headers: HeaderMap) -> Response {
+    if let Some(r) = refused(&api, &headers) {
+        return r;
+    }
+    axum::Json(api.enforcement.status()).into_response()
+}
+
+/// `POST /enforcement/pause`: the run-time off switch (every container is disarmed within
+/// a fraction of a second; `GET /enforcement` says when).
+async fn pause_handler(State(api): State<Arc<Api>>, headers: HeaderMap) -> Response {
+    if let Some(r) = refused(&api, &headers) {
+        return r;
+    }
+    api.enforcement.pause(true);
+    tracing::warn!("enforcement pause requested through the API");
+    axum::Json(serde_json::json!({ "paused": true })).into_response()
+}
+
+/// `POST /enforcement/resume`: acts again, and lifts the kill-loop guard's suspensions.
+async fn resume_handler(State(api): State<Arc<Api>>, headers: HeaderMap) -> Response {
+    if let Some(r) = refused(&api, &headers) {
+        return r;
+    }
+    api.enforcement.pause(false);
+    info!("enforcement resume requested through the API");
+    axum::Json(serde_json::json!({ "paused": false })).into_response()
 }
 
 /// `GET /events?namespace=&pod=&container=&kind=a,b&severity=&rule=&history=N`

@@ -189,7 +189,16 @@ pub struct Metrics {
     rules_enabled: AtomicU64,
     rules_reload_failures: AtomicU64,
     rules_last_reload_ok: AtomicBool,
+    enforcement_actions: IntCounterVec,
+    /// Namespaces labelled in `privmon_enforcement_actions_total` so far (bounded).
+    enforcement_namespaces: Mutex<std::collections::HashSet<String>>,
+    enforcement_armed: prometheus::IntGauge,
+    enforcement_suspended: prometheus::IntGauge,
 }
+
+/// Distinct `namespace` values of `privmon_enforcement_actions_total`; later ones are
+/// counted as `other`.
+const ENFORCEMENT_NAMESPACES: usize = 256;
 
 /// Families that are part of the contract even before their first sample: rendered with
 /// HELP and TYPE only, so dashboards and alert rules find them.
@@ -238,7 +247,32 @@ impl Metrics {
             ])
             .set(1);
         registry.register(Box::new(build))?;
+        let enforcement_actions = IntCounterVec::new(
+            Opts::new(
+                "privmon_enforcement_actions_total",
+                "Acts enforcement acted on, by action (kill, deny, would_kill, would_deny), \
+                 capability (`sysctl` for a sysctl write) and Kubernetes namespace (empty: \
+                 not Kubernetes; `other` past 256 namespaces), as their events were read.",
+            ),
+            &["action", "capability", "namespace"],
+        )?;
+        registry.register(Box::new(enforcement_actions.clone()))?;
+        let enforcement_armed = prometheus::IntGauge::new(
+            "privmon_enforcement_armed_containers",
+            "Containers enforcement is armed in (the kernel kills or denies there).",
+        )?;
+        registry.register(Box::new(enforcement_armed.clone()))?;
+        let enforcement_suspended = prometheus::IntGauge::new(
+            "privmon_enforcement_suspended_workloads",
+            "Workloads the kill-loop guard stopped acting on (killed more than \
+             enforcement_max_kills_per_minute times a minute).",
+        )?;
+        registry.register(Box::new(enforcement_suspended.clone()))?;
         Ok(Metrics {
+            enforcement_actions,
+            enforcement_namespaces: Mutex::new(std::collections::HashSet::new()),
+            enforcement_armed,
+            enforcement_suspended,
             registry,
             events,
             alerts,
@@ -287,6 +321,28 @@ impl Metrics {
         self.registry.register(Box::new(uncovered))?;
         self.health.set_probes_attached(true);
         Ok(())
+    }
+
+    /// Counts one act enforcement acted on.
+    pub fn enforcement_action(&self, action: &str, capability: &str, namespace: &str) {
+        let namespace = {
+            let mut seen = lock(&self.enforcement_namespaces);
+            if seen.contains(namespace) || seen.len() < ENFORCEMENT_NAMESPACES {
+                seen.insert(namespace.to_string());
+                namespace
+            } else {
+                "other"
+            }
+        };
+        self.enforcement_actions
+            .with_label_values(&[action, capability, namespace])
+            .inc();
+    }
+
+    /// How many containers are armed, and workloads suspended.
+    pub fn enforcement_state(&self, armed: usize, suspended: usize) {
+        self.enforcement_armed.set(armed as i64);
+        self.enforcement_suspended.set(suspended as i64);
     }
 
     /// Exports a stage's counters at every scrape, from now on.

@@ -235,7 +235,12 @@ pub(super) fn sysctl_event(header: Header, s: &Sysctl) -> OperationEvent {
     if s.file_pos != 0 {
         args.insert("offset", Value::from(s.file_pos));
     }
-    file_write_event(header, args, "cgroup_sysctl")
+    let mut ev = file_write_event(header, args, "cgroup_sysctl");
+    if s.action == monitor_common::action::DENY {
+        // Refused by enforcement, before the handler saw it.
+        ev.syscall.result = Some(-i64::from(libc::EPERM));
+    }
+    ev
 }
 
 /// The `syscall` event of a write to a watched host file (fanotify): a `write` of the file

@@ -5,6 +5,7 @@
 //! for the throughput benchmark.
 
 mod build;
+pub mod enforce;
 pub mod operation;
 mod setup;
 pub mod stats;
@@ -23,7 +24,7 @@ use std::{
 };
 
 use anyhow::Context as _;
-use aya::maps::{Array, HashMap, MapData};
+use aya::maps::{HashMap, MapData};
 use monitor_common::{CapabilityRecord, names};
 use serde::Serialize;
 use tracing::{error, info, warn};
@@ -56,6 +57,7 @@ use serde_json::Value;
 
 use self::{
     build::{baseline_alert, host_file_event, id_change_event, operation_event, sysctl_event},
+    enforce::{Enforcer, FilterGeneration},
     operation::ExitMerge,
 };
 
@@ -172,52 +174,44 @@ pub(crate) struct Outlets {
     /// The pipeline's counters (the reader thread counts into them too), exported through
     /// the metrics.
     pub(crate) stats: Arc<PipelineStats>,
+    /// What the kernel kills or denies, per container.
+    pub(crate) enforcer: Enforcer,
 }
 
 /// The kernel's list of host cgroups (whose checks are dropped in the kernel under
-/// `watch: containers`), and its generation: the probes cache their last verdict per CPU
-/// for one generation, so every change is followed by a bump.
+/// `watch: containers`): the probes cache their last verdict per CPU for one generation,
+/// so every change is followed by a bump.
 pub(crate) struct HostFilter {
     cgroups: HashMap<MapData, u64, u8>,
-    generation: Array<MapData, u64>,
-    current: u64,
+    generation: Arc<FilterGeneration>,
 }
 
 impl HostFilter {
-    pub(crate) fn new(probes: &mut Probes) -> anyhow::Result<HostFilter> {
-        let mut take = |name: &str| {
-            probes
-                .ebpf
-                .take_map(name)
-                .with_context(|| format!("{name} map missing"))
-        };
+    pub(crate) fn new(
+        probes: &mut Probes,
+        generation: Arc<FilterGeneration>,
+    ) -> anyhow::Result<HostFilter> {
+        let map = probes
+            .ebpf
+            .take_map(names::HOST_CGROUPS)
+            .context("HOST_CGROUPS map missing")?;
         Ok(HostFilter {
-            cgroups: HashMap::try_from(take(names::HOST_CGROUPS)?)?,
-            generation: Array::try_from(take(names::FILTER_GEN)?)?,
-            current: 0,
+            cgroups: HashMap::try_from(map)?,
+            generation,
         })
     }
 
     /// Lists a host cgroup; false if the kernel map refused it (full).
     fn insert(&mut self, id: u64) -> bool {
         let ok = self.cgroups.insert(id, 1, 0).is_ok();
-        self.bump();
+        self.generation.bump();
         ok
     }
 
     fn remove(&mut self, id: u64) {
         // Absent for containers' cgroups; nothing to remove then.
         if self.cgroups.remove(&id).is_ok() {
-            self.bump();
-        }
-    }
-
-    fn bump(&mut self) {
-        self.current = self.current.wrapping_add(1);
-        // An array slot that exists: this cannot fail but for a kernel error, after which
-        // a cached verdict may live until the CPU sees another cgroup.
-        if let Err(e) = self.generation.set(0, self.current, 0) {
-            warn!(error = %e, "bumping the host filter's generation failed");
+            self.generation.bump();
         }
     }
 }
@@ -273,6 +267,7 @@ pub(crate) struct Output {
     now: Instant,
     /// The same, in unix seconds (the advisor's clock).
     now_unix: u64,
+    enforcer: Enforcer,
 }
 
 impl Output {
@@ -292,6 +287,7 @@ impl Output {
             sinks,
             hub,
             stats,
+            enforcer,
         } = outlets;
         metrics.register(stats.clone());
         let mut cgroups = CgroupResolver::new(cgroup_root);
@@ -328,6 +324,7 @@ impl Output {
             setups: setup::Setups::default(),
             now: Instant::now(),
             now_unix: advisor::unix_now(),
+            enforcer,
         }
     }
 
@@ -393,6 +390,7 @@ impl Output {
                 self.label_pending();
                 self.poll_rules();
                 self.poll_advisor(false);
+                self.poll_enforcement();
                 last_poll = Instant::now();
             }
             self.flush_sinks();
@@ -408,6 +406,12 @@ impl Output {
         for sink in &mut self.sinks {
             sink.flush();
         }
+    }
+
+    /// Follows enforcement's switch and the baselines learned since the last look.
+    fn poll_enforcement(&mut self) {
+        let advisor = self.advisor.lock().unwrap_or_else(|e| e.into_inner());
+        self.enforcer.tick(&advisor);
     }
 
     /// Ends learning periods that are over, and saves the advisor's state now and then (and
@@ -430,7 +434,9 @@ impl Output {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .observe(ev, self.now_unix);
-        if let Some(o) = outside {
+        if let Some(o) = outside
+            && self.enforcer.mode_of(ev) != crate::config::WorkloadMode::Learn
+        {
             // Rare: the alert quotes the event's JSON.
             match serde_json::to_value(ev) {
                 Ok(mut value) => {
@@ -633,6 +639,11 @@ impl Output {
                 // What the process held was made before the exec.
                 self.flush_process(exec.pid);
                 let entrypoint = self.setups.exec(&exec);
+                if entrypoint {
+                    // Armed as soon as the entrypoint runs (its container_start may wait
+                    // for the runtime's files or the CRI a moment longer).
+                    self.arm(exec.cgroup_id);
+                }
                 if let Some(change) = self.processes.exec(&exec) {
                     // The entrypoint runs with the ids the runtime dropped to (runc's init
                     // was root): that is the container's spec, which its posture says. A
@@ -698,6 +709,7 @@ impl Output {
                     self.container_event(&mut ev);
                 }
                 self.setups.end(id);
+                self.enforcer.gone(id);
                 self.cgroups.remove(id);
                 self.attributed.remove(&id);
                 if let Some(filter) = &mut self.host_cgroups {
@@ -839,7 +851,15 @@ impl Output {
         if pid != 0 {
             self.processes.enrich(&mut process);
         }
-        let header = self.header(process, "syscall", s.cgroup_id, s.boot_ns);
+        let mut header = self.header(process, "syscall", s.cgroup_id, s.boot_ns);
+        if let Some(action) = crate::event::EnforcementAct::action_name(s.action) {
+            let advisor = self.advisor.lock().unwrap_or_else(|e| e.into_inner());
+            let namespace = header.k8s.as_deref().and_then(|k| k.namespace.as_deref());
+            let policy = self
+                .enforcer
+                .acted(s.cgroup_id, s.action, None, namespace, &advisor);
+            header.enforcement = Some(crate::event::EnforcementAct { action, policy });
+        }
         let ev = sysctl_event(header, s);
         if self.setups.folds(s.cgroup_id, s.boot_ns, "sysctl", false)
             && self.setups.operation(s.cgroup_id, s.boot_ns, "sysctl", &[])
@@ -954,6 +974,7 @@ impl Output {
                 id: cgroup_id,
                 path: None,
             },
+            enforcement: None,
         };
         self.attribute(&mut header, boot_ns);
         header
@@ -1028,6 +1049,17 @@ impl Output {
         let h = &mut ev.header;
         self.processes.enrich(&mut h.process);
         self.attribute(h, cap.boot_ns);
+        if let Some(e) = &mut h.enforcement {
+            let advisor = self.advisor.lock().unwrap_or_else(|e| e.into_inner());
+            let namespace = h.k8s.as_deref().and_then(|k| k.namespace.as_deref());
+            e.policy = self.enforcer.acted(
+                cap.cgroup_id,
+                cap.action,
+                Some(cap.cap),
+                namespace,
+                &advisor,
+            );
+        }
         let (id, pid) = (h.cgroup.id, h.process.pid);
         self.label_cgroup(id, pid, false);
         ev
@@ -1087,12 +1119,29 @@ impl Output {
         }
     }
 
+    /// Arms enforcement in a container whose entrypoint runs, once it is attributed.
+    fn arm(&mut self, cgroup_id: u64) {
+        let header = self.header(Process::unknown(), "capability", cgroup_id, boottime_ns());
+        if header.container.is_none() {
+            return;
+        }
+        let advisor = self.advisor.lock().unwrap_or_else(|e| e.into_inner());
+        self.enforcer.started(cgroup_id, header, &advisor);
+    }
+
     /// Writes a container_start/stop event and keeps the posture gauges in step.
     fn container_event(&mut self, ev: &mut ContainerEvent) {
         if ev.kind == "container_start" {
             // The set-up is over: what it did goes out with the start.
             self.flush_setup(ev.cgroup.id);
             ev.runtime_setup = self.setups.end(ev.cgroup.id);
+        }
+        if ev.kind == "container_start" && ev.container.is_some() {
+            // Armed before the start is written: a client that sees it sees an armed
+            // container.
+            self.arm(ev.cgroup.id);
+        } else if ev.kind == "container_stop" {
+            self.enforcer.gone(ev.cgroup.id);
         }
         if let Some(c) = &ev.container {
             if ev.kind == "container_start" {
@@ -1193,7 +1242,10 @@ impl Output {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         if let Some(rules) = reloaded {
+            self.enforcer.set_rules(&rules);
             alerts.extend(self.rules.replace(rules, now));
+            let advisor = self.advisor.lock().unwrap_or_else(|e| e.into_inner());
+            self.enforcer.replan_all(&advisor);
         }
         for a in &alerts {
             self.alert(a);
@@ -1251,6 +1303,7 @@ impl Replay {
             Health::new(cgroup_root.clone()),
         )?);
         let advisor = Arc::new(Mutex::new(load_advisor(config)));
+        let enforcer = Enforcer::off(Arc::default(), metrics.clone());
         let output = Output::new(
             "bench".into(),
             cgroup_root,
@@ -1259,6 +1312,7 @@ impl Replay {
             config.trusted_registries.clone(),
             metrics,
             Outlets {
+                enforcer,
                 rules: Engine::new(rules),
                 advisor,
                 new_rules: Arc::default(),

@@ -46,6 +46,8 @@ fn check(cap: u32, syscall: i64, denied: bool, boot_ns: u64, arg0: u64) -> Capab
         hook: Hook::TpBtf as u8,
         audit: 0,
         comm,
+        action: 0,
+        _reserved: [0; 7],
     }
 }
 

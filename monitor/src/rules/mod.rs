@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::event::Whole;
 
-use self::condition::{Compiled, Condition, Path, Resolver};
+use self::condition::{Compiled, CompiledOp, Condition, Path, Resolver};
 use crate::event::access::{Event, Fields, Key, Val};
 
 /// The rules built into the binary.
@@ -108,6 +108,26 @@ struct RuleSpec {
     #[serde(default)]
     exceptions: Vec<Exception>,
     dedup: Option<Dedup>,
+    action: Option<Action>,
+}
+
+/// What the kernel does to a check a rule with an action covers (docs/enforcement.md).
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// SIGKILL at the check: the call completes, the process runs no further instruction.
+    Kill,
+    /// The call fails with EPERM (BPF LSM `capable`; `cgroup/sysctl` for sysctl writes).
+    Deny,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Kill => "kill",
+            Action::Deny => "deny",
+        }
+    }
 }
 
 /// `snake_case` rule ids: they are metric label values and file keys.
@@ -331,6 +351,13 @@ impl Template {
 #[serde(try_from = "ExceptionSpec")]
 pub struct Exception(Vec<(ExceptionKey, Vec<globset::GlobMatcher>)>);
 
+impl Exception {
+    /// Whether it names a process (`exe`), which the kernel's enforcement map cannot.
+    fn names_process(&self) -> bool {
+        self.0.iter().any(|(k, _)| matches!(k, ExceptionKey::Exe))
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExceptionSpec {
@@ -437,6 +464,130 @@ pub struct Rule {
     exceptions: Vec<Exception>,
     window: Duration,
     by: Vec<Path>,
+    /// `kill` or `deny`: enforcement acts on what the rule covers (docs/enforcement.md).
+    pub action: Option<Action>,
+}
+
+/// What a rule with an action covers in one container: the capabilities whose allowed
+/// use it matches, and whether it matches a write under `/proc/sys`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Covers {
+    pub capabilities: u64,
+    pub sysctl_writes: bool,
+}
+
+/// The fields a rule with an action may test: what the kernel's per-cgroup map can
+/// express (the workload, the capability and its verdict), plus the event's kind, group
+/// and source, which only tell a capability check from a sysctl write.
+fn expressible(path: &Path, op: &CompiledOp) -> Result<(), String> {
+    let text = path.to_string();
+    let first = text.split('.').next().unwrap_or_default();
+    let ok = match first {
+        "container" | "k8s" | "node" | "kind" | "group" | "source" => true,
+        "capability" => matches!(
+            text.as_str(),
+            "capability.name" | "capability.number" | "capability.verdict" | "capability.audit"
+        ),
+        // Any sysctl write: the map holds no sysctl names.
+        "syscall" => text == "syscall.args.sysctl" && matches!(op, CompiledOp::Exists(true)),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else if text == "syscall.args.sysctl" {
+        Err(
+            "`syscall.args.sysctl` may only be tested with `exists: true` (the kernel's \
+             enforcement map denies a container's sysctl writes, not single sysctls)"
+                .to_string(),
+        )
+    } else {
+        Err(format!(
+            "a rule with an action may test only what the kernel decides from (container.*, \
+             k8s.*, capability.name, capability.verdict, capability.audit, kind, group, \
+             source, syscall.args.sysctl exists); `{text}` is not among them"
+        ))
+    }
+}
+
+/// The first field of a compiled condition that a rule with an action may not test.
+fn check_expressible(c: &Compiled) -> Result<(), String> {
+    match c {
+        Compiled::All(cs) | Compiled::Any(cs) => cs.iter().try_for_each(check_expressible),
+        Compiled::Not(c) => check_expressible(c),
+        Compiled::Leaf { field, op } => expressible(field, op),
+    }
+}
+
+/// Whether a compiled condition tests `syscall.args.sysctl`.
+fn tests_sysctl(c: &Compiled) -> bool {
+    match c {
+        Compiled::All(cs) | Compiled::Any(cs) => cs.iter().any(tests_sysctl),
+        Compiled::Not(c) => tests_sysctl(c),
+        Compiled::Leaf { field, .. } => field.to_string() == "syscall.args.sysctl",
+    }
+}
+
+impl Rule {
+    /// Whether a rule's action is about sysctl writes only (its condition tests
+    /// `syscall.args.sysctl`): a deny then needs `cgroup/sysctl`, not BPF LSM.
+    pub fn denies_only_sysctl_writes(&self) -> bool {
+        tests_sysctl(&self.condition)
+    }
+
+    /// What this rule's action covers for a container: its condition evaluated on each
+    /// allowed, audited capability check in the container (host scope), and on a write
+    /// under `/proc/sys`. `header`: the container's (process fields are not read).
+    pub fn covers(&self, header: &crate::event::Header) -> Covers {
+        use crate::catalog::capabilities::{Capability, LAST_CAP};
+        use crate::event::{CapabilityEvent, CapabilityUse, OperationEvent, SyscallDetail};
+        let mut out = Covers::default();
+        if self.action.is_none() {
+            return out;
+        }
+        let mut ev = CapabilityEvent {
+            header: crate::event::Header {
+                kind: "capability",
+                ..header.clone()
+            },
+            capability: CapabilityUse {
+                audit: Some(true),
+                name: "".into(),
+                number: 0,
+                scope: "host",
+                verdict: "allowed",
+            },
+            syscall: None,
+        };
+        for cap in 0..LAST_CAP.min(64) {
+            ev.capability.name = Capability(cap).static_name().into();
+            ev.capability.number = cap;
+            if self.condition.matches(&ev) && !self.exceptions.iter().any(|e| e.spares(&ev)) {
+                out.capabilities |= 1 << cap;
+            }
+        }
+        let mut args = BTreeMap::new();
+        args.insert("sysctl", Value::String("*".into()));
+        let write = OperationEvent {
+            header: crate::event::Header {
+                kind: "syscall",
+                ..header.clone()
+            },
+            group: "files",
+            syscall: SyscallDetail {
+                args,
+                name: "write",
+                number: -1,
+                result: None,
+            },
+            capability: None,
+            checks: Vec::new(),
+            source: "cgroup_sysctl",
+            namespace: None,
+        };
+        out.sysctl_writes =
+            self.condition.matches(&write) && !self.exceptions.iter().any(|e| e.spares(&write));
+        out
+    }
 }
 
 /// Where a rule came from, for locating errors found after parsing.
@@ -628,6 +779,25 @@ impl RuleSet {
                         message: format!("rule `{id}`: {message}"),
                     }
                 })?;
+            if s.action.is_some() {
+                let refuse = |message: String| {
+                    let (line, column) = locate(&src.text, &format!("id: {id}"), 1).unzip();
+                    RuleError {
+                        source_name: src.name.clone(),
+                        line,
+                        column,
+                        message: format!("rule `{id}`: {message}"),
+                    }
+                };
+                check_expressible(&condition).map_err(refuse)?;
+                if s.exceptions.iter().any(Exception::names_process) {
+                    return Err(refuse(
+                        "a rule with an action may not have an `exe` exception (the kernel \
+                         acts before the process's executable is known to the daemon)"
+                            .to_string(),
+                    ));
+                }
+            }
             let dedup = s.dedup.clone().unwrap_or(Dedup {
                 window_secs: default_window(),
                 by: Vec::new(),
@@ -645,6 +815,7 @@ impl RuleSet {
                 exceptions: s.exceptions.clone(),
                 window: Duration::from_secs(dedup.window_secs),
                 by: dedup.by,
+                action: s.action,
             });
         }
         Ok(RuleSet { rules: out })
@@ -677,6 +848,9 @@ fn patch(existing: &mut RuleSpec, p: RuleSpec) {
     }
     if p.mitre.is_some() {
         existing.mitre = p.mitre;
+    }
+    if p.action.is_some() {
+        existing.action = p.action;
     }
     existing.exceptions.extend(p.exceptions);
 }

@@ -588,3 +588,131 @@ mod index {
         }
     }
 }
+
+fn action_rule(action: &str, condition: &str) -> String {
+    format!(
+        "rules:
+  - id: acts
+    description: d
+    severity: high
+    condition: {condition}
+    summary: s
+    action: {action}
+"
+    )
+}
+
+#[test]
+fn a_rule_with_an_action_may_test_only_what_the_kernel_map_expresses() {
+    let e = set(&[(
+        "a.yaml",
+        &action_rule("kill", "{all: [{field: capability.name, eq: CAP_SYS_ADMIN}, {field: process.exe, eq: /bin/sh}]}"),
+    )])
+    .unwrap_err();
+    assert!(e.message.contains("`process.exe` is not among them"), "{e}");
+    assert_eq!(e.line, Some(2), "{e}");
+    let e = set(&[(
+        "a.yaml",
+        &action_rule(
+            "deny",
+            "{field: syscall.args.sysctl, eq: kernel.core_pattern}",
+        ),
+    )])
+    .unwrap_err();
+    assert!(
+        e.message.contains("only be tested with `exists: true`"),
+        "{e}"
+    );
+    // Through a macro too: the condition is checked as compiled.
+    let e = with_defaults(&action_rule("kill", "{macro: runtime_setup}")).unwrap_err();
+    assert!(e.message.contains("`process.comm`"), "{e}");
+    let e = set(&[(
+        "a.yaml",
+        "rules:
+  - id: acts
+    description: d
+    severity: high
+    condition: {field: capability.name, eq: CAP_SYS_ADMIN}
+    summary: s
+    action: kill
+    exceptions: [{exe: [/bin/sh]}]
+",
+    )])
+    .unwrap_err();
+    assert!(e.message.contains("`exe` exception"), "{e}");
+    assert!(
+        set(&[(
+            "a.yaml",
+            &action_rule("stop", "{field: kind, eq: capability}")
+        )])
+        .is_err(),
+        "an unknown action"
+    );
+}
+
+#[test]
+fn a_rule_covers_the_capabilities_and_sysctl_writes_its_condition_matches_in_a_container() {
+    let header = crate::event::samples::header("capability", true, true);
+    let rules = set(&[(
+        "a.yaml",
+        &action_rule(
+            "kill",
+            "{all: [{field: capability.name, in: [CAP_SYS_ADMIN, CAP_SYS_MODULE]}, {field: k8s.namespace, eq: payments}]}",
+        ),
+    )])
+    .unwrap();
+    let covers = rules.rules[0].covers(&header);
+    assert_eq!(covers.capabilities, 1 << 21 | 1 << 16);
+    assert!(!covers.sysctl_writes);
+    // Another namespace: nothing.
+    let rules = set(&[(
+        "a.yaml",
+        &action_rule("kill", "{all: [{field: capability.name, eq: CAP_SYS_ADMIN}, {field: k8s.namespace, eq: shop}]}"),
+    )])
+    .unwrap();
+    assert_eq!(rules.rules[0].covers(&header), Covers::default());
+    // A deny of sysctl writes: no capability, sysctl writes.
+    let rules = set(&[(
+        "a.yaml",
+        &action_rule(
+            "deny",
+            "{all: [{field: syscall.args.sysctl, exists: true}, {field: container.name, eq: api}]}",
+        ),
+    )])
+    .unwrap();
+    let r = &rules.rules[0];
+    assert!(r.denies_only_sysctl_writes());
+    assert_eq!(
+        r.covers(&header),
+        Covers {
+            capabilities: 0,
+            sysctl_writes: true
+        }
+    );
+    // An exception spares what it names.
+    let rules = set(&[(
+        "a.yaml",
+        "rules:
+  - id: acts
+    description: d
+    severity: high
+    condition: {field: capability.name, eq: CAP_SYS_ADMIN}
+    summary: s
+    action: kill
+    exceptions: [{namespace: [pay*]}]
+",
+    )])
+    .unwrap();
+    assert_eq!(rules.rules[0].covers(&header), Covers::default());
+    // A patch may give an existing rule an action; a default rule that tests the
+    // syscall then is refused, naming the field.
+    let e = with_defaults(
+        "rules:
+  - id: kernel_module_loaded
+    action: kill
+",
+    )
+    .unwrap_err();
+    assert!(e.message.contains("rule `kernel_module_loaded`"), "{e}");
+    assert!(e.message.contains("is not among them"), "{e}");
+}
