@@ -74,6 +74,15 @@ fn start_cri(config: &Config, metrics: &Metrics) -> anyhow::Result<Option<Cri>> 
 
 /// Runs the daemon until SIGINT or SIGTERM, then detaches everything.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    run_reloading(config, None).await
+}
+
+/// How to read the configuration again (its file and the flags) on SIGHUP.
+pub type Reload = Box<dyn Fn() -> Result<Config, String> + Send>;
+
+/// [`run`], rereading the configuration on SIGHUP with `reload`: the rules, and the
+/// enforcement keys (docs/enforcement.md).
+pub async fn run_reloading(config: Config, reload: Option<Reload>) -> anyhow::Result<()> {
     let node = match &config.node_name {
         Some(n) => n.clone(),
         None => hostname(),
@@ -254,6 +263,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             _ = sighup.recv() => {
                 info!("SIGHUP: reloading rules");
                 reload_rules(&config, &metrics, &new_rules, &enforcement);
+                if let Some(read) = &reload {
+                    match read() {
+                        Ok(c) => control.reload(c),
+                        Err(e) => error!(error = %e, "SIGHUP: the configuration is invalid: keeping the enforcement settings"),
+                    }
+                }
                 rules_watch = RulesWatch::new(&config.rules_files);
             }
             _ = rules_tick.tick() => {

@@ -185,6 +185,7 @@ fn main() -> ExitCode {
             Err(code) => code,
         },
         Command::Run { config, flags } => {
+            let config_path = config.clone();
             let config = match effective_config(config, &flags) {
                 Ok(c) => c,
                 Err(code) => return code,
@@ -199,7 +200,12 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(privmon::daemon::run(config)) {
+            // SIGHUP rereads the file with the same flags (enforcement's keys apply).
+            let reload: privmon::daemon::Reload = Box::new(move || {
+                effective_config(config_path.clone(), &flags)
+                    .map_err(|_| "see the message above".to_string())
+            });
+            match runtime.block_on(privmon::daemon::run_reloading(config, Some(reload))) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("privmon: {e:#}");

@@ -555,3 +555,53 @@ fn vm_only_a_deny_rule_refuses_a_mount_and_a_dry_run_lets_it_through() {
         daemon.stop().unwrap();
     }
 }
+
+/// The configuration's switch, reread on SIGHUP: `enforcement: off` disarms every
+/// container of a running daemon, and the next act is not acted on.
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn sighup_rereads_the_switch_and_off_disarms() {
+    require_root();
+    let pod = &unique("reload-pod");
+    let rules = chown_rule("kill", pod);
+    let config = tempfile_path::write(&format!(
+        "enforcement: on\nrules_files: [{}]\n",
+        rules.0.display()
+    ));
+    let daemon = Daemon::start(&["--config", config.0.to_str().unwrap()]).unwrap();
+    let shared = Shared::new();
+    let c = chowner(&shared, pod);
+    c.start().unwrap();
+    let armed = |daemon: &Daemon| -> Value {
+        let (_, status) = daemon.get("/enforcement").unwrap();
+        serde_json::from_str(&status).unwrap()
+    };
+    // Armed while it sleeps before its chown; then the switch goes off.
+    std::thread::sleep(Duration::from_millis(300));
+    let before = armed(&daemon);
+    assert_eq!(
+        before["armed"].as_array().map(Vec::len),
+        Some(1),
+        "{before:#}"
+    );
+    std::fs::write(
+        &config.0,
+        format!("enforcement: off\nrules_files: [{}]\n", rules.0.display()),
+    )
+    .unwrap();
+    // SAFETY: a signal to the daemon's pid.
+    assert_eq!(unsafe { libc::kill(daemon.pid() as i32, libc::SIGHUP) }, 0);
+    let out = c.wait_stopped().unwrap();
+    let after = armed(&daemon);
+    assert_eq!(after["switch"], "off", "{after:#}");
+    assert_eq!(
+        after["armed"].as_array().map(Vec::len),
+        Some(0),
+        "{after:#}"
+    );
+    assert!(
+        out.contains("chown rc=0") && out.contains("status=0"),
+        "{out}"
+    );
+    daemon.stop().unwrap();
+}

@@ -9,6 +9,8 @@ use std::sync::{
 
 use serde::Serialize;
 
+use crate::config::Config;
+
 /// Enforcement's run-time switch and state, shared with the HTTP API.
 #[derive(Default)]
 pub struct Control {
@@ -16,6 +18,8 @@ pub struct Control {
     paused: AtomicBool,
     /// `POST /enforcement/resume` also lifts the kill-loop guard's suspensions.
     lift_suspensions: AtomicBool,
+    /// A configuration reread on SIGHUP, for the enforcer to take its enforcement keys.
+    reloaded: Mutex<Option<Config>>,
     status: Mutex<Status>,
 }
 
@@ -68,6 +72,19 @@ impl Control {
             self.paused.load(Relaxed),
             self.lift_suspensions.swap(false, Relaxed),
         )
+    }
+
+    /// Hands over a configuration reread on SIGHUP (its enforcement keys apply).
+    pub fn reload(&self, config: Config) {
+        *self.reloaded.lock().unwrap_or_else(|e| e.into_inner()) = Some(config);
+    }
+
+    /// The configuration reread since the last call, if any.
+    pub fn take_reloaded(&self) -> Option<Config> {
+        self.reloaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     pub fn publish(&self, status: Status) {

@@ -263,7 +263,7 @@ impl Enforcer {
     }
 
     fn on(&self) -> bool {
-        self.maps.is_some() && !self.paused
+        self.maps.is_some() && !self.paused && self.switch != EnforcementSwitch::Off
     }
 
     /// The rules to act from (a reload replaces them; every plan is made again).
@@ -390,7 +390,18 @@ impl Enforcer {
     /// were learned since).
     pub(crate) fn tick(&mut self, advisor: &Advisor) {
         if self.maps.is_none() {
+            if let Some(c) = self.control.take_reloaded()
+                && c.enforcement != EnforcementSwitch::Off
+            {
+                warn!(
+                    "reloaded configuration: enforcement was off at start, its programs carry no enforcement code: restart the daemon to turn it on"
+                );
+            }
             return;
+        }
+        if let Some(config) = self.control.take_reloaded() {
+            self.reconfigure(&config);
+            self.replan_all(advisor);
         }
         let (paused, lift) = self.control.take();
         if lift && !self.suspended.is_empty() {
@@ -409,6 +420,30 @@ impl Enforcer {
             return;
         }
         self.replan_all(advisor);
+    }
+
+    /// Takes the enforcement keys of a configuration reread on SIGHUP: the switch (to
+    /// `off` disarms everything; from `off` at start it needs a restart, the programs were
+    /// loaded without enforcement), the modes, protect's action and allow list, the guard.
+    fn reconfigure(&mut self, config: &Config) {
+        if config.protect_action == Action::Deny && self.support.deny_capability.is_err() {
+            warn!(
+                "reloaded configuration: protect_action deny needs BPF LSM, which this kernel lacks: keeping the previous enforcement settings"
+            );
+            return;
+        }
+        if self.switch != config.enforcement {
+            info!(
+                from = ?self.switch,
+                to = ?config.enforcement,
+                "reloaded configuration: enforcement switch changed"
+            );
+        }
+        self.switch = config.enforcement;
+        self.modes = config.workload_modes.iter().map(Mode::of).collect();
+        self.protect_action = config.protect_action;
+        self.protect_allow = CapSet::from_names(&config.protect_allow).0;
+        self.max_kills = config.enforcement_max_kills_per_minute;
     }
 
     /// Makes every plan again (rules replaced, switch changed).

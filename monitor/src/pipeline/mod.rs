@@ -35,10 +35,9 @@ use crate::{
     catalog::operations,
     config::{Config, Coverage},
     event::{
-        CapabilityEvent, CapabilitySets, CapabilityUse, Check, Clock, ContainerEvent,
-        CredentialsChange, CredentialsEvent, DecodeError, Exec, ExecDetail, Header, Ids, Operation,
-        OperationEvent, Process, Published, Record, Shared, SyscallDetail, access::Event,
-        boottime_ns, decode,
+        CapabilityEvent, CapabilitySets, Check, Clock, ContainerEvent, CredentialsChange,
+        CredentialsEvent, DecodeError, Exec, ExecDetail, Header, Ids, Operation, OperationEvent,
+        Process, Published, Record, Shared, SyscallDetail, access::Event, boottime_ns, decode,
     },
     kernel::loader::Probes,
     outputs::metrics::{Health, Metrics, SeriesLabels},
@@ -103,6 +102,13 @@ impl Reported {
         match self {
             Reported::Operation(e) => &e.header,
             Reported::Credentials(e) => &e.header,
+        }
+    }
+
+    fn header_mut(&mut self) -> &mut Header {
+        match self {
+            Reported::Operation(e) => &mut e.header,
+            Reported::Credentials(e) => &mut e.header,
         }
     }
 
@@ -465,7 +471,8 @@ impl Output {
     }
 
     /// A check that belongs to the call `held` for its thread: it joins that event.
-    fn join_pending(&mut self, c: &CapabilityRecord, cap: &CapabilityUse) -> bool {
+    fn join_pending(&mut self, c: &CapabilityRecord, ev: &CapabilityEvent) -> bool {
+        let cap = &ev.capability;
         let Some(p) = self.pending.get_mut(&c.tid) else {
             return false;
         };
@@ -476,6 +483,13 @@ impl Output {
             return false;
         }
         crate::event::add_check(p.event.checks(), cap);
+        // A later check of the call that enforcement acted on: the call's line says so.
+        if let Some(e) = &ev.header.enforcement {
+            let held = p.event.header_mut();
+            if held.enforcement.is_none() {
+                held.enforcement = Some(e.clone());
+            }
+        }
         self.stats.checks_merged.fetch_add(1, Relaxed);
         true
     }
@@ -558,7 +572,7 @@ impl Output {
         self.last_check_ns = self.last_check_ns.max(c.boot_ns);
         let ev = self.capability_event(c);
         self.advise(&ev);
-        if self.join_pending(c, &ev.capability) {
+        if self.join_pending(c, &ev) {
             return;
         }
         // Another call of this thread: what it held is complete.
