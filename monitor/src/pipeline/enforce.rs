@@ -653,3 +653,65 @@ fn outside_of(baseline: &BTreeSet<String>) -> u64 {
 fn bits(mask: u64) -> impl Iterator<Item = u32> {
     (0..64).filter(move |b| mask & (1 << b) != 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(s: &str) -> ModeEntry {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_first_matching_mode_wins_and_monitor_is_the_default() {
+        let header = crate::event::samples::header("capability", true, true);
+        let ev = HeaderFields(&header);
+        let modes: Vec<Mode> = [
+            "learn:namespace=shop",
+            "protect:label=app=api*",
+            "dry-run:namespace=pay*",
+        ]
+        .iter()
+        .map(|e| Mode::of(&entry(e)))
+        .collect();
+        // The sample pod: namespace payments, labels app=api.
+        let first = modes.iter().find(|m| m.matches(&ev)).map(|m| m.mode);
+        assert_eq!(first, Some(WorkloadMode::Protect));
+        assert!(Mode::of(&entry("dry-run:namespace=pay*")).matches(&ev));
+        assert!(!Mode::of(&entry("learn:namespace=shop")).matches(&ev));
+        assert!(!Mode::of(&entry("protect:label=tier=db")).matches(&ev));
+        assert!(
+            Mode::of(&entry("protect")).matches(&ev),
+            "no selector: every container"
+        );
+        let host = crate::event::samples::header("capability", false, false);
+        assert!(!Mode::of(&entry("protect:namespace=*")).matches(&HeaderFields(&host)));
+    }
+
+    #[test]
+    fn mode_entries_parse_or_say_why_not() {
+        assert_eq!(entry("dry-run:pod=web-*").pod.as_deref(), Some("web-*"));
+        for (bad, why) in [
+            ("enforce:namespace=x", "unknown mode"),
+            ("protect:color=red", "unknown key"),
+            ("protect:namespace", "MODE:KEY=GLOB"),
+            ("protect:label=app", "KEY=GLOB"),
+            ("protect:image=[", "invalid glob"),
+        ] {
+            let e = bad.parse::<ModeEntry>().unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn outside_a_baseline_is_every_known_capability_it_lacks() {
+        let baseline: BTreeSet<String> = ["CAP_CHOWN".to_string(), "CAP_NET_RAW".to_string()]
+            .into_iter()
+            .collect();
+        let outside = outside_of(&baseline);
+        assert_eq!(outside & (1 << 0 | 1 << 13), 0);
+        assert_ne!(outside & 1 << 21, 0, "CAP_SYS_ADMIN");
+        assert_eq!(outside >> LAST_CAP, 0, "no unknown capability");
+        assert_eq!(bits(1 << 3 | 1 << 40).collect::<Vec<_>>(), vec![3, 40]);
+    }
+}
