@@ -202,7 +202,11 @@ const ENFORCEMENT_NAMESPACES: usize = 256;
 
 /// Families that are part of the contract even before their first sample: rendered with
 /// HELP and TYPE only, so dashboards and alert rules find them.
-const ALWAYS_LISTED: &[&str] = &["privmon_alerts_total", "privmon_events_total"];
+const ALWAYS_LISTED: &[&str] = &[
+    "privmon_alerts_total",
+    "privmon_events_total",
+    "privmon_enforcement_actions_total",
+];
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere must not take the metrics down with it.
@@ -480,7 +484,7 @@ impl Metrics {
     }
 
     fn help_of(&self, name: &str) -> Option<String> {
-        [&self.events, &self.alerts]
+        [&self.events, &self.alerts, &self.enforcement_actions]
             .iter()
             .flat_map(|c| c.desc())
             .find(|d| d.fq_name == name)
