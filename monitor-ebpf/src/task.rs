@@ -276,14 +276,24 @@ impl<A: Access> SyscallRegs<A> {
         }
     }
 
+    /// The registers' address, read where it is used. A plain read lets LLVM hoist it above
+    /// the test of the `Option` that holds these registers, to a path where that stack slot
+    /// was never written: Linux 5.10's verifier refuses the read ("invalid read from
+    /// stack"; later kernels allow it to privileged loaders). A volatile read stays put.
+    #[inline(always)]
+    fn base(&self) -> u64 {
+        // SAFETY: a read of a field of `self`.
+        unsafe { core::ptr::read_volatile(&raw const self.regs) }
+    }
+
     /// A register at `offset`: a plain load from the BTF-typed pointer `bpf_task_pt_regs`
     /// gives, a probe read of an address computed from the stack.
     #[inline(always)]
     fn read<T: Copy>(&self, offset: u32) -> Option<T> {
         if regs_from_stack() {
-            read_at(self.regs, offset)
+            read_at(self.base(), offset)
         } else {
-            self.access.read(self.regs, offset)
+            self.access.read(self.base(), offset)
         }
     }
 
@@ -293,7 +303,7 @@ impl<A: Access> SyscallRegs<A> {
     pub fn arg(&self, i: usize) -> u64 {
         arch::ARGS
             .get(i)
-            .and_then(|off| read_at::<u64>(self.regs, *off))
+            .and_then(|off| read_at::<u64>(self.base(), *off))
             .unwrap_or(0)
     }
 }
