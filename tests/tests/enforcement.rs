@@ -570,20 +570,38 @@ fn sighup_rereads_the_switch_and_off_disarms() {
     ));
     let daemon = Daemon::start(&["--config", config.0.to_str().unwrap()]).unwrap();
     let shared = Shared::new();
-    let c = chowner(&shared, pod);
+    let source = shared.dir.to_str().unwrap().to_string();
+    let mounts = [(source.as_str(), "/data")];
+    // It waits for the test's go before its chown.
+    let c = Container::create(&ContainerSpec {
+        args: &[
+            "/bin/sh",
+            "-c",
+            "while [ ! -e /data/go ]; do sleep 0.1; done; /bin/trigger chown /data/f 1234; echo status=$?",
+        ],
+        capabilities: &["CAP_CHOWN"],
+        rw_bind_mounts: &mounts,
+        pod: Some(pod),
+        ..Default::default()
+    })
+    .unwrap();
     c.start().unwrap();
-    let armed = |daemon: &Daemon| -> Value {
+    let status = |daemon: &Daemon| -> Value {
         let (_, status) = daemon.get("/enforcement").unwrap();
         serde_json::from_str(&status).unwrap()
     };
-    // Armed while it sleeps before its chown; then the switch goes off.
-    std::thread::sleep(Duration::from_millis(300));
-    let before = armed(&daemon);
-    assert_eq!(
-        before["armed"].as_array().map(Vec::len),
-        Some(1),
-        "{before:#}"
-    );
+    let until = |what: &str, done: &dyn Fn(&Value) -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let s = status(&daemon);
+            if done(&s) {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "{what}: {s:#}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    until("armed", &|s| s["armed"].as_array().map(Vec::len) == Some(1));
     std::fs::write(
         &config.0,
         format!("enforcement: off\nrules_files: [{}]\n", rules.0.display()),
@@ -591,17 +609,15 @@ fn sighup_rereads_the_switch_and_off_disarms() {
     .unwrap();
     // SAFETY: a signal to the daemon's pid.
     assert_eq!(unsafe { libc::kill(daemon.pid() as i32, libc::SIGHUP) }, 0);
+    until("switched off and disarmed", &|s| {
+        s["switch"] == "off" && s["armed"].as_array().map(Vec::len) == Some(0)
+    });
+    std::fs::write(shared.dir.join("go"), "").unwrap();
     let out = c.wait_stopped().unwrap();
-    let after = armed(&daemon);
-    assert_eq!(after["switch"], "off", "{after:#}");
-    assert_eq!(
-        after["armed"].as_array().map(Vec::len),
-        Some(0),
-        "{after:#}"
-    );
     assert!(
         out.contains("chown rc=0") && out.contains("status=0"),
         "{out}"
     );
+    assert_eq!(shared.owner(), 1234);
     daemon.stop().unwrap();
 }

@@ -100,15 +100,20 @@ struct Boot {
 
 /// Every boot probes every hook. Each kernel runs each suite, one with its automatic
 /// choice (fexit) and one with kprobes, swapped between the kernels, so that each (suite,
-/// hook) pair runs on some kernel within the time budget. capabilities and operations run
-/// with BPF LSM on, Debian's default; privmon has no BPF LSM program yet, so the LSM-off
-/// boots run the shorter suites (one line per act: signal; attribution and the process
-/// table: containers; escape procedures: escapes), beside the long boots.
+/// hook) pair runs on some kernel within the time budget. capabilities, operations and
+/// enforcement run with BPF LSM on, Debian's default (enforcement's deny of a capability is
+/// a BPF LSM program: its tests need it, on 5.10 as on 6.12); the LSM-off boots run the
+/// shorter suites (one line per act: signal; attribution and the process table:
+/// containers; escape procedures: escapes), beside the long boots.
 const BOOTS: &[Boot] = &[
     Boot {
         kernel: "5.10",
         bpf_lsm: true,
-        plan: &[("capabilities", "auto"), ("operations", "kprobe")],
+        plan: &[
+            ("capabilities", "auto"),
+            ("operations", "kprobe"),
+            ("enforcement", "auto"),
+        ],
     },
     Boot {
         kernel: "5.10",

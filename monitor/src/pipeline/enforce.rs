@@ -36,7 +36,7 @@ use crate::{
         enforcement::{ArmedStatus, Control, Status},
         metrics::Metrics,
     },
-    rules::{Rule, RuleSet},
+    rules::{Covers, Rule, RuleSet},
 };
 
 /// How often every armed container's plan is made again (baselines learned since, a
@@ -126,6 +126,9 @@ struct Plan {
 struct Tracked {
     header: Header,
     workload: Option<WorkloadId>,
+    /// What each of the enforcer's rules covers here (made when the container or the rules
+    /// change: the periodic re-plan only looks at baselines again).
+    covers: Vec<Covers>,
     plan: Option<Plan>,
 }
 
@@ -273,6 +276,9 @@ impl Enforcer {
             .filter(|r| r.action.is_some())
             .cloned()
             .collect();
+        for t in self.containers.values_mut() {
+            t.covers = self.rules.iter().map(|r| r.covers(&t.header)).collect();
+        }
         if self.maps.is_some() && !self.rules.is_empty() {
             let ids: Vec<&str> = self.rules.iter().map(|r| r.id.as_str()).collect();
             info!(rules = %ids.join(", "), "enforcement: rules with an action");
@@ -301,12 +307,16 @@ impl Enforcer {
             return;
         }
         let workload = WorkloadId::of(&HeaderFields(&header));
+        // What the kernel holds for it stays known until the new plan replaces it.
+        let plan = self.containers.remove(&cgroup_id).and_then(|t| t.plan);
+        let covers = self.rules.iter().map(|r| r.covers(&header)).collect();
         self.containers.insert(
             cgroup_id,
             Tracked {
                 header,
                 workload,
-                plan: None,
+                covers,
+                plan,
             },
         );
         self.replan(cgroup_id, advisor);
@@ -496,8 +506,7 @@ impl Enforcer {
         let mut entry = Enforcement::default();
         let mut policy: Vec<(u32, Arc<str>)> = Vec::new();
         let mut sysctl_policy = None;
-        for r in &self.rules {
-            let covers = r.covers(&t.header);
+        for (r, covers) in self.rules.iter().zip(&t.covers) {
             let source: Arc<str> = format!("rule:{}", r.id).into();
             let mut caps = covers.capabilities & !(entry.kill | entry.deny);
             if r.action == Some(Action::Deny) && self.support.deny_capability.is_err() {
