@@ -290,9 +290,10 @@ fn rules_command(command: RulesCommand) -> ExitCode {
     }
 }
 
-/// One aligned line per rule: id, severity, enabled, MITRE techniques, source.
+/// One aligned line per rule: id, severity, enabled, enforcement action, MITRE techniques,
+/// source.
 fn rules_table(rules: &RuleSet) -> String {
-    let rows: Vec<[String; 5]> = rules
+    let rows: Vec<[String; 6]> = rules
         .rules
         .iter()
         .map(|r| {
@@ -300,6 +301,7 @@ fn rules_table(rules: &RuleSet) -> String {
                 r.id.clone(),
                 r.severity.name().to_string(),
                 if r.enabled { "on" } else { "off" }.to_string(),
+                r.action.map_or("-", |a| a.name()).to_string(),
                 r.mitre
                     .iter()
                     .map(|t| t.0.as_str())
@@ -309,8 +311,8 @@ fn rules_table(rules: &RuleSet) -> String {
             ]
         })
         .collect();
-    let header = ["RULE", "SEVERITY", "ENABLED", "MITRE", "SOURCE"].map(str::to_string);
-    let mut widths = [0usize; 5];
+    let header = ["RULE", "SEVERITY", "ENABLED", "ACTION", "MITRE", "SOURCE"].map(str::to_string);
+    let mut widths = [0usize; 6];
     for row in std::iter::once(&header).chain(&rows) {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.len());

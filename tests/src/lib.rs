@@ -436,31 +436,25 @@ impl Drop for Daemon {
 
 /// A real HTTP GET (ureq): (status, body), whatever the status.
 pub fn http_get(url: &str) -> anyhow::Result<(u16, String)> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    let mut resp = agent
-        .get(url)
-        .call()
-        .with_context(|| format!("GET {url}"))?;
-    let status = resp.status().as_u16();
-    let body = resp.body_mut().read_to_string()?;
-    Ok((status, body))
+    http("GET", url)
 }
 
 /// A real HTTP POST with an empty body (ureq): (status, body), whatever the status.
 pub fn http_post(url: &str) -> anyhow::Result<(u16, String)> {
+    http("POST", url)
+}
+
+fn http(method: &str, url: &str) -> anyhow::Result<(u16, String)> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(10)))
         .build()
         .into();
-    let mut resp = agent
-        .post(url)
-        .send_empty()
-        .with_context(|| format!("POST {url}"))?;
+    let mut resp = match method {
+        "POST" => agent.post(url).send_empty(),
+        _ => agent.get(url).call(),
+    }
+    .with_context(|| format!("{method} {url}"))?;
     let status = resp.status().as_u16();
     let body = resp.body_mut().read_to_string()?;
     Ok((status, body))

@@ -39,22 +39,28 @@ impl Drop for Shared {
     }
 }
 
-/// A rules file: one rule with `action`, on CAP_CHOWN in pods named `pod`.
-fn chown_rule(action: &str, pod: &str) -> tempfile_path::Path {
+/// A rules file: one rule `id` with `action`, on `test` (a condition leaf) in pods named
+/// `pod`.
+fn action_rule(id: &str, test: &str, pod: &str, action: &str) -> tempfile_path::Path {
     tempfile_path::write(&format!(
         "rules:
-  - id: no_chown_in_{pod_id}
-    description: Test rule - no CAP_CHOWN in this pod.
+  - id: {id}
+    description: Test rule.
     severity: high
     condition:
       all:
-        - {{field: capability.name, eq: CAP_CHOWN}}
+        - {test}
         - {{field: k8s.pod, eq: {pod}}}
-    summary: \"{{workload}} used CAP_CHOWN\"
+    summary: \"{{workload}} did it\"
     action: {action}
-",
-        pod_id = pod.replace('-', "_"),
+"
     ))
+}
+
+/// A rules file: one rule with `action`, on CAP_CHOWN in pods named `pod`.
+fn chown_rule(action: &str, pod: &str) -> tempfile_path::Path {
+    let id = format!("no_chown_in_{}", pod.replace('-', "_"));
+    action_rule(&id, "{field: capability.name, eq: CAP_CHOWN}", pod, action)
 }
 
 /// A file under the temporary directory, removed when dropped.
@@ -205,19 +211,12 @@ fn a_dry_run_writes_would_kill_and_acts_on_nothing() {
 fn a_deny_rule_refuses_a_sysctl_write_with_eperm() {
     require_root();
     let pod = &unique("sysctl-pod");
-    let rules = tempfile_path::write(&format!(
-        "rules:
-  - id: no_sysctl_writes
-    description: Test rule - no sysctl writes in this pod.
-    severity: high
-    condition:
-      all:
-        - {{field: syscall.args.sysctl, exists: true}}
-        - {{field: k8s.pod, eq: {pod}}}
-    summary: \"{{workload}} wrote a sysctl\"
-    action: deny
-"
-    ));
+    let rules = action_rule(
+        "no_sysctl_writes",
+        "{field: syscall.args.sysctl, exists: true}",
+        pod,
+        "deny",
+    );
     let daemon =
         Daemon::start(&["--enforcement", "on", "--rules", rules.0.to_str().unwrap()]).unwrap();
     let c = Container::create(&ContainerSpec {
@@ -498,19 +497,12 @@ fn vm_only_a_deny_rule_refuses_a_mount_and_a_dry_run_lets_it_through() {
         ("dry-run", "mount rc=0", "would_deny"),
     ] {
         let pod = &unique("deny-pod");
-        let rules = tempfile_path::write(&format!(
-            "rules:
-  - id: no_sys_admin
-    description: Test rule - no CAP_SYS_ADMIN in this pod.
-    severity: high
-    condition:
-      all:
-        - {{field: capability.name, eq: CAP_SYS_ADMIN}}
-        - {{field: k8s.pod, eq: {pod}}}
-    summary: \"{{workload}} used CAP_SYS_ADMIN\"
-    action: deny
-"
-        ));
+        let rules = action_rule(
+            "no_sys_admin",
+            "{field: capability.name, eq: CAP_SYS_ADMIN}",
+            pod,
+            "deny",
+        );
         let daemon = Daemon::start(&[
             "--enforcement",
             switch,

@@ -219,24 +219,16 @@ impl Enforcer {
         if let Some(why) = unsupported(config, rules, &probes.enforcement) {
             anyhow::bail!("enforcement: {why}");
         }
-        let protect_allow = CapSet::from_names(&config.protect_allow).0;
         let mut e = Enforcer {
             maps,
             generation: Some(generation),
             switch: config.enforcement,
             modes: config.workload_modes.iter().map(Mode::of).collect(),
             protect_action: config.protect_action,
-            protect_allow,
+            protect_allow: CapSet::from_names(&config.protect_allow).0,
             max_kills: config.enforcement_max_kills_per_minute,
             support: probes.enforcement.clone(),
-            rules: Vec::new(),
-            control,
-            paused: false,
-            containers: HashMap::new(),
-            kills: HashMap::new(),
-            suspended: HashSet::new(),
-            replanned: Instant::now(),
-            metrics,
+            ..Enforcer::off(control, metrics)
         };
         e.set_rules(rules);
         e.publish_status();
