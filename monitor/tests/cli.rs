@@ -92,7 +92,10 @@ fn rules_check_lists_the_rules_or_names_the_error() {
         &good,
         "rules:\n  - id: untrusted_image\n    enabled: false\n  - id: my_rule\n    \
          description: d\n    severity: low\n    mitre: [T1610]\n    \
-         condition: {field: kind, eq: container_start}\n    summary: \"{workload} started\"\n",
+         condition: {field: kind, eq: container_start}\n    summary: \"{workload} started\"\n  \
+         - id: no_modules\n    description: d\n    severity: high\n    \
+         condition: {field: capability.name, eq: CAP_SYS_MODULE}\n    summary: s\n    \
+         action: kill\n",
     )
     .unwrap();
     let out = privmon()
@@ -112,8 +115,10 @@ fn rules_check_lists_the_rules_or_names_the_error() {
     };
     assert_eq!(
         line("my_rule")[1..],
-        ["low", "on", "T1610", good.to_str().unwrap()]
+        ["low", "on", "-", "T1610", good.to_str().unwrap()]
     );
+    // The enforcement action column (docs/enforcement.md).
+    assert_eq!(line("no_modules")[1..4], ["high", "on", "kill"]);
     assert_eq!(line("untrusted_image")[2], "off");
     assert_eq!(line("mount_in_container")[1], "high");
 
