@@ -281,6 +281,21 @@ fn a_capability_deny_without_bpf_lsm_is_refused_at_start() {
 }
 
 /// Protect mode: a workload learns (CAP_CHOWN unused), then a container of it that uses
+/// A daemon enforcing, with the pod in protect mode after 2 s of learning.
+fn protect_daemon(pod: &str, extra: &[&str]) -> Daemon {
+    let mode = format!("protect:pod={pod}");
+    let mut args = vec![
+        "--enforcement",
+        "on",
+        "--workload-mode",
+        &mode,
+        "--baseline-learning-secs",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    Daemon::start(&args).unwrap()
+}
+
 /// CAP_CHOWN is killed at the check, by `protect`; the kill-loop guard then stops acting
 /// on the workload after `enforcement_max_kills_per_minute` kills, and `POST
 /// /enforcement/pause` disarms everything.
@@ -289,17 +304,7 @@ fn a_capability_deny_without_bpf_lsm_is_refused_at_start() {
 fn protect_mode_kills_outside_the_learned_baseline_until_the_guard_steps_in() {
     require_root();
     let pod = &unique("protect-pod");
-    let daemon = Daemon::start(&[
-        "--enforcement",
-        "on",
-        "--workload-mode",
-        &format!("protect:pod={pod}"),
-        "--baseline-learning-secs",
-        "2",
-        "--enforcement-max-kills-per-minute",
-        "1",
-    ])
-    .unwrap();
+    let daemon = protect_daemon(pod, &["--enforcement-max-kills-per-minute", "1"]);
     // Learning: the workload's first container uses nothing but the shell.
     let learner = Container::create(&ContainerSpec {
         args: &["/bin/sh", "-c", "sleep 3"],
@@ -403,15 +408,7 @@ fn protect_mode_kills_outside_the_learned_baseline_until_the_guard_steps_in() {
 fn a_workload_within_its_profile_runs_untouched_through_a_minute_in_protect_mode() {
     require_root();
     let pod = &unique("soak-pod");
-    let daemon = Daemon::start(&[
-        "--enforcement",
-        "on",
-        "--workload-mode",
-        &format!("protect:pod={pod}"),
-        "--baseline-learning-secs",
-        "2",
-    ])
-    .unwrap();
+    let daemon = protect_daemon(pod, &[]);
     let shared = Shared::new();
     let source = shared.dir.to_str().unwrap().to_string();
     let mounts = [(source.as_str(), "/data")];

@@ -79,35 +79,44 @@ impl FilterGeneration {
 /// One `workload_modes` entry, compiled.
 struct Mode {
     mode: WorkloadMode,
-    selectors: Vec<(String, globset::GlobMatcher)>,
+    /// Each selector's field paths (the first present is tested) and glob.
+    selectors: Vec<(Vec<Vec<Key>>, globset::GlobMatcher)>,
 }
 
 impl Mode {
     fn of(e: &ModeEntry) -> Mode {
+        let paths = |key: &str| -> Vec<Vec<Key>> {
+            let dotted = match key {
+                "namespace" => vec!["k8s.namespace".to_string()],
+                "pod" => vec!["k8s.pod".to_string()],
+                "container" => vec!["k8s.container".to_string(), "container.name".to_string()],
+                "image" => vec!["container.image".to_string()],
+                label => label
+                    .strip_prefix("label:")
+                    .map(|l| vec![format!("k8s.labels.{l}")])
+                    .unwrap_or_default(),
+            };
+            dotted.iter().map(|d| Key::path(d)).collect()
+        };
         Mode {
             mode: e.mode,
             selectors: e
                 .selectors()
                 .into_iter()
                 // Checked with the configuration.
-                .filter_map(|(k, g)| Some((k, globset::Glob::new(g).ok()?.compile_matcher())))
+                .filter_map(|(k, g)| {
+                    Some((paths(&k), globset::Glob::new(g).ok()?.compile_matcher()))
+                })
                 .collect(),
         }
     }
 
     fn matches(&self, ev: &(impl Fields + ?Sized)) -> bool {
-        let s = |path: &str| ev.field(&Key::path(path)).as_str().map(str::to_string);
-        self.selectors.iter().all(|(key, glob)| {
-            let value = match key.as_str() {
-                "namespace" => s("k8s.namespace"),
-                "pod" => s("k8s.pod"),
-                "container" => s("k8s.container").or_else(|| s("container.name")),
-                "image" => s("container.image"),
-                label => label
-                    .strip_prefix("label:")
-                    .and_then(|l| s(&format!("k8s.labels.{l}"))),
-            };
-            value.is_some_and(|v| glob.is_match(&v))
+        self.selectors.iter().all(|(paths, glob)| {
+            paths
+                .iter()
+                .find_map(|p| ev.field(p).as_str().map(|v| glob.is_match(v)))
+                .unwrap_or(false)
         })
     }
 }
@@ -153,8 +162,8 @@ pub(crate) struct Enforcer {
     control: Arc<Control>,
     paused: bool,
     containers: HashMap<u64, Tracked>,
-    kills: HashMap<String, VecDeque<Instant>>,
-    suspended: HashSet<String>,
+    kills: HashMap<WorkloadId, VecDeque<Instant>>,
+    suspended: HashSet<WorkloadId>,
     replanned: Instant,
     metrics: Arc<Metrics>,
 }
@@ -257,6 +266,12 @@ impl Enforcer {
         }
     }
 
+    /// Whether enforcement's maps are here (enforcement not off at start): without them
+    /// nothing is ever armed, and containers need not be tracked.
+    pub(crate) fn active(&self) -> bool {
+        self.maps.is_some()
+    }
+
     fn on(&self) -> bool {
         self.maps.is_some() && !self.paused && self.switch != EnforcementSwitch::Off
     }
@@ -352,7 +367,7 @@ impl Enforcer {
         };
         if act == action::KILL
             && self.max_kills > 0
-            && let Some(w) = t.workload.as_ref().map(ToString::to_string)
+            && let Some(w) = t.workload.clone()
         {
             let now = Instant::now();
             let times = self.kills.entry(w.clone()).or_default();
@@ -374,9 +389,7 @@ impl Enforcer {
                 let ids: Vec<u64> = self
                     .containers
                     .iter()
-                    .filter(|(_, t)| {
-                        t.workload.as_ref().map(ToString::to_string) == Some(w.clone())
-                    })
+                    .filter(|(_, t)| t.workload.as_ref() == Some(&w))
                     .map(|(id, _)| *id)
                     .collect();
                 for id in ids {
@@ -490,8 +503,10 @@ impl Enforcer {
 
     /// What the kernel should do in one container.
     fn plan(&self, t: &Tracked, advisor: &Advisor) -> Option<Plan> {
-        let w = t.workload.as_ref().map(ToString::to_string);
-        if w.as_ref().is_some_and(|w| self.suspended.contains(w)) {
+        if t.workload
+            .as_ref()
+            .is_some_and(|w| self.suspended.contains(w))
+        {
             return None;
         }
         let mode = self.mode_of(&HeaderFields(&t.header));
@@ -609,7 +624,7 @@ impl Enforcer {
             })
             .collect();
         armed.sort_by_key(|a| a.cgroup_id);
-        let mut suspended: Vec<String> = self.suspended.iter().cloned().collect();
+        let mut suspended: Vec<String> = self.suspended.iter().map(ToString::to_string).collect();
         suspended.sort();
         self.metrics.enforcement_state(armed.len(), suspended.len());
         self.control.publish(Status {

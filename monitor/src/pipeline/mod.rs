@@ -1135,6 +1135,9 @@ impl Output {
 
     /// Arms enforcement in a container whose entrypoint runs, once it is attributed.
     fn arm(&mut self, cgroup_id: u64) {
+        if !self.enforcer.active() {
+            return;
+        }
         let header = self.header(Process::unknown(), "capability", cgroup_id, boottime_ns());
         if header.container.is_none() {
             return;

@@ -590,6 +590,16 @@ mod index {
 }
 
 fn action_rule(action: &str, condition: &str) -> String {
+    action_rule_except(action, condition, "")
+}
+
+/// The same with an `exceptions:` list (empty: none).
+fn action_rule_except(action: &str, condition: &str, exceptions: &str) -> String {
+    let exceptions = if exceptions.is_empty() {
+        String::new()
+    } else {
+        format!("    exceptions: {exceptions}\n")
+    };
     format!(
         "rules:
   - id: acts
@@ -598,7 +608,7 @@ fn action_rule(action: &str, condition: &str) -> String {
     condition: {condition}
     summary: s
     action: {action}
-"
+{exceptions}"
     )
 }
 
@@ -628,15 +638,11 @@ fn a_rule_with_an_action_may_test_only_what_the_kernel_map_expresses() {
     assert!(e.message.contains("`process.comm`"), "{e}");
     let e = set(&[(
         "a.yaml",
-        "rules:
-  - id: acts
-    description: d
-    severity: high
-    condition: {field: capability.name, eq: CAP_SYS_ADMIN}
-    summary: s
-    action: kill
-    exceptions: [{exe: [/bin/sh]}]
-",
+        &action_rule_except(
+            "kill",
+            "{field: capability.name, eq: CAP_SYS_ADMIN}",
+            "[{exe: [/bin/sh]}]",
+        ),
     )])
     .unwrap_err();
     assert!(e.message.contains("`exe` exception"), "{e}");
@@ -692,15 +698,11 @@ fn a_rule_covers_the_capabilities_and_sysctl_writes_its_condition_matches_in_a_c
     // An exception spares what it names.
     let rules = set(&[(
         "a.yaml",
-        "rules:
-  - id: acts
-    description: d
-    severity: high
-    condition: {field: capability.name, eq: CAP_SYS_ADMIN}
-    summary: s
-    action: kill
-    exceptions: [{namespace: [pay*]}]
-",
+        &action_rule_except(
+            "kill",
+            "{field: capability.name, eq: CAP_SYS_ADMIN}",
+            "[{namespace: [pay*]}]",
+        ),
     )])
     .unwrap();
     assert_eq!(rules.rules[0].covers(&header), Covers::default());
