@@ -39,6 +39,9 @@ pub struct Proposed {
     pub drops_all: bool,
     /// `runAsNonRoot: true` or `runAsUser` not 0 (container or pod level).
     pub non_root: bool,
+    /// `allowPrivilegeEscalation: false` (`--security-opt no-new-privileges`): the
+    /// container runs with no_new_privs.
+    pub no_new_privs: bool,
 }
 
 /// Where each kind keeps its pod template's spec.
@@ -163,6 +166,7 @@ pub fn containers_of(docs: &[Value]) -> Result<Vec<Proposed>, String> {
                     privileged,
                     drops_all,
                     non_root,
+                    no_new_privs: sc["allowPrivilegeEscalation"] == false,
                 });
             }
         }
@@ -230,6 +234,7 @@ pub fn docker_run(line: &str) -> Result<Proposed, String> {
     };
     let (mut add, mut drop, mut privileged, mut name, mut user) =
         (Vec::new(), Vec::new(), false, None, None);
+    let mut no_new_privs = false;
     let mut image = None;
     let mut i = start;
     while i < words.len() {
@@ -253,6 +258,9 @@ pub fn docker_run(line: &str) -> Result<Proposed, String> {
             ("--privileged", v) => privileged = v.is_none_or(|v| v != "false"),
             ("--name", Some(v)) => name = Some(v),
             ("--user" | "-u", Some(v)) => user = Some(v),
+            ("--security-opt", Some(v)) => {
+                no_new_privs |= matches!(v.as_str(), "no-new-privileges" | "no-new-privileges:true")
+            }
             _ => {}
         }
         i += 1;
@@ -276,6 +284,7 @@ pub fn docker_run(line: &str) -> Result<Proposed, String> {
         privileged,
         drops_all,
         non_root,
+        no_new_privs,
     })
 }
 
@@ -373,6 +382,27 @@ fn finding(p: &Proposed, seen: Option<&Advice>) -> Finding {
     }
     if p.privileged {
         notes.push("privileged: every capability, and much more, is granted".to_string());
+    }
+    // Installing a seccomp filter without no_new_privs takes CAP_SYS_ADMIN, through a
+    // no-audit check privmon does not report (the kernel makes the same kind of check for
+    // memory accounting): a use it cannot vouch for either way.
+    let had_sys_admin = a.granted.privileged == Some(true)
+        || a.granted
+            .capabilities
+            .as_ref()
+            .is_some_and(|c| c.iter().any(|c| c == "CAP_SYS_ADMIN"));
+    if had_sys_admin
+        && a.granted.no_new_privs != Some(true)
+        && !p.grants.contains("CAP_SYS_ADMIN")
+        && !p.no_new_privs
+    {
+        notes.push(
+            "the proposal drops CAP_SYS_ADMIN and does not set allowPrivilegeEscalation: \
+             false: a program that installs a seccomp filter (a sandbox: browsers, systemd \
+             services, ...) needs one or the other, and privmon does not see that use (the \
+             kernel checks it without auditing); set allowPrivilegeEscalation: false too"
+                .to_string(),
+        );
     }
     let learned = matches!(a.baseline, BaselineState::Learned { .. });
     let verdict = if !would_break.is_empty() {
@@ -753,6 +783,37 @@ spec:
             text.contains("would break: NET_RAW is used by socket"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn dropping_sys_admin_without_no_new_privs_is_named_for_seccomp_filters() {
+        // Observed with SYS_ADMIN and without no_new_privs; never seen to use it.
+        let mut seen = advice("api", "api", &[("CAP_NET_RAW", "socket")], true);
+        seen.granted.capabilities = Some(vec!["CAP_SYS_ADMIN".into(), "CAP_NET_RAW".into()]);
+        seen.granted.no_new_privs = Some(false);
+        let note = |manifest: &str| {
+            let f = check(&containers_of(&yaml(manifest)).unwrap(), &[seen.clone()]);
+            f[0].notes
+                .iter()
+                .any(|n| n.contains("allowPrivilegeEscalation: false"))
+        };
+        let base = "kind: Deployment\nmetadata: {name: api, namespace: shop}\nspec: {template: {spec: {containers: [{name: api, securityContext: ";
+        assert!(note(&format!(
+            "{base}{{capabilities: {{drop: [ALL], add: [NET_RAW]}}}}}}]}}}}}}"
+        )));
+        // With no_new_privs set, or SYS_ADMIN kept: nothing to say.
+        assert!(!note(&format!(
+            "{base}{{allowPrivilegeEscalation: false, capabilities: {{drop: [ALL], add: [NET_RAW]}}}}}}]}}}}}}"
+        )));
+        assert!(!note(&format!(
+            "{base}{{capabilities: {{drop: [ALL], add: [NET_RAW, SYS_ADMIN]}}}}}}]}}}}}}"
+        )));
+        // docker run: --security-opt no-new-privileges is the same setting.
+        let p =
+            docker_run("docker run --security-opt no-new-privileges --cap-drop ALL img").unwrap();
+        assert!(p.no_new_privs);
+        let p = docker_run("docker run --cap-drop ALL img").unwrap();
+        assert!(!p.no_new_privs);
     }
 
     #[test]
