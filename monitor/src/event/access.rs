@@ -120,6 +120,7 @@ names! {
     Types => "types",
     Uid => "uid",
     Verdict => "verdict",
+    WritableSensitiveMounts => "writable_sensitive_mounts",
 }
 
 /// One step of a compiled path: a block's field, a map's key or an array's index.

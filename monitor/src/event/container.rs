@@ -93,6 +93,9 @@ pub struct Posture {
     /// Mounts (as the container names them; `/` for its root) whose propagation is shared
     /// with the host (`shared`, `rshared`): mounts made on either side appear on the other.
     pub shared_propagation: Option<Vec<String>>,
+    /// Host paths on the sensitive list, or the CIS Docker Benchmark's (`/lib`, `/usr` too),
+    /// bind-mounted read-write (CIS 5.6 flags these).
+    pub writable_sensitive_mounts: Option<Vec<String>>,
 }
 
 impl Posture {
@@ -113,6 +116,7 @@ block!(Posture {
     Seccomp: seccomp,
     SensitiveMounts: sensitive_mounts,
     SharedPropagation: shared_propagation,
+    WritableSensitiveMounts: writable_sensitive_mounts,
 });
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

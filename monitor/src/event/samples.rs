@@ -372,6 +372,7 @@ pub fn samples() -> Vec<(&'static str, Sample)> {
                     host_namespaces: Some(vec!["pid", "net"]),
                     sensitive_mounts: Some(vec!["/var/run/docker.sock".into()]),
                     shared_propagation: Some(Vec::new()),
+                    writable_sensitive_mounts: Some(vec!["/var/run/docker.sock".into()]),
                     runs_as_root: Some(true),
                     no_new_privs: Some(false),
                     seccomp: Some("disabled"),

@@ -107,12 +107,21 @@ pub struct OciNamespace {
 impl OciConfig {
     /// Its bind mounts of host paths, as (host source, container destination).
     pub fn binds(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.mounts
-            .iter()
-            .filter(|m| {
-                m.kind.as_deref() == Some("bind")
-                    || m.options.iter().any(|o| o == "bind" || o == "rbind")
-            })
+        self.bind_mounts()
+            .filter_map(|m| Some((m.source.as_deref()?, m.destination.as_str())))
+    }
+
+    fn bind_mounts(&self) -> impl Iterator<Item = &OciMount> {
+        self.mounts.iter().filter(|m| {
+            m.kind.as_deref() == Some("bind")
+                || m.options.iter().any(|o| o == "bind" || o == "rbind")
+        })
+    }
+
+    /// Bind mounts the container may write through (no `ro` option): (source, destination).
+    pub fn writable_binds(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.bind_mounts()
+            .filter(|m| !m.options.iter().any(|o| o == "ro"))
             .filter_map(|m| Some((m.source.as_deref()?, m.destination.as_str())))
     }
 
@@ -248,17 +257,27 @@ fn host_bounding(proc_root: &Path) -> Option<Vec<String>> {
 }
 
 fn is_sensitive(source: &str) -> bool {
+    under_any(source, SENSITIVE_PATHS)
+}
+
+/// The CIS Docker Benchmark's sensitive host directories (5.6) privmon's list lacks: a
+/// read-only mount of these is common (`/lib/modules` for kube-proxy) and not alerted on;
+/// a writable one is.
+const CIS_SENSITIVE_PATHS: &[&str] = &["/lib", "/usr"];
+
+/// Whether `source` is one of `paths` or under one (but `/` only itself).
+fn under_any(source: &str, paths: &[&str]) -> bool {
     let source = source.trim_end_matches('/');
     let source = if source.is_empty() { "/" } else { source };
-    SENSITIVE_PATHS.iter().any(|p| {
+    paths.iter().any(|p| {
         source == *p
             || (*p != "/" && source.starts_with(p) && source.as_bytes().get(p.len()) == Some(&b'/'))
     })
 }
 
 /// A bind mount the runtime or the kubelet makes for every container, of files that are
-/// the container's own: Docker's `hostname`, `hosts` and `resolv.conf` from
-/// `/var/lib/docker/containers/<id>/`, and a pod's own volumes, `etc-hosts` and
+/// the container's own: Docker's `hostname`, `hosts`, `resolv.conf` and shareable IPC's
+/// `/dev/shm` from `/var/lib/docker/containers/<id>/`, and a pod's own volumes, `etc-hosts` and
 /// termination log under `/var/lib/kubelet/pods/<uid>/`. Not the host's files.
 fn runtime_own(source: &str, destination: &str) -> bool {
     let under = |dir: &str| {
@@ -270,8 +289,11 @@ fn runtime_own(source: &str, destination: &str) -> bool {
     (under("/var/lib/docker/containers/")
         && matches!(
             destination,
-            "/etc/hostname" | "/etc/hosts" | "/etc/resolv.conf"
+            "/etc/hostname" | "/etc/hosts" | "/etc/resolv.conf" | "/dev/shm"
         ))
+        // The host's /dev/shm of a container in the host's IPC namespace (`--ipc host`,
+        // hostIPC): that namespace is what it shares (`host_namespaces: ipc`, CIS 5.17).
+        || (source.trim_end_matches('/') == "/dev/shm" && destination == "/dev/shm")
         || under("/var/lib/kubelet/pods/")
 }
 
@@ -333,14 +355,20 @@ pub fn assess(inputs: &Inputs) -> Posture {
         Some(_) => None,
     };
     let process = config.and_then(|c| c.process.as_ref());
-    let caps = process.and_then(|p| p.capabilities.as_ref());
-    let effective = caps
-        .and_then(|c| c.effective.as_deref())
-        .map(cap_names)
+    // A set the config leaves out is empty (the OCI runtime spec; Docker writes `{}` for
+    // `--cap-drop ALL`).
+    let set_of = |pick: fn(&OciCapabilities) -> Option<&Vec<String>>| {
+        process.map(|p| {
+            p.capabilities
+                .as_ref()
+                .and_then(pick)
+                .map(|v| cap_names(v))
+                .unwrap_or_default()
+        })
+    };
+    let effective = set_of(|c| c.effective.as_ref())
         .or_else(|| status.as_ref().map(|s| s.effective.clone()));
-    let bounding = caps
-        .and_then(|c| c.bounding.as_deref())
-        .map(cap_names)
+    let bounding = set_of(|c| c.bounding.as_ref())
         .or_else(|| status.as_ref().map(|s| s.bounding.clone()));
     let default: &[&str] = if runtime == Some(Runtime::CriO) {
         CRIO_DEFAULT_CAPS
@@ -403,6 +431,19 @@ pub fn assess(inputs: &Inputs) -> Posture {
         found.dedup();
         found
     });
+    // CIS Docker 5.6: the same, and the benchmark's own list, mounted read-write.
+    let writable_sensitive_mounts = config.map(|c| {
+        let mut found: Vec<String> = c
+            .writable_binds()
+            .filter(|(s, d)| {
+                (is_sensitive(s) || under_any(s, CIS_SENSITIVE_PATHS)) && !runtime_own(s, d)
+            })
+            .map(|(s, _)| s.to_string())
+            .collect();
+        found.sort();
+        found.dedup();
+        found
+    });
     // CIS Docker 5.18: host devices exposed (the runtime's default devices are not in the
     // config's list; `--device` and `--privileged` put theirs there).
     let host_devices = config.map(|c| {
@@ -458,6 +499,7 @@ pub fn assess(inputs: &Inputs) -> Posture {
         host_devices,
         host_namespaces,
         sensitive_mounts,
+        writable_sensitive_mounts,
         shared_propagation,
         runs_as_root: process
             .and_then(|p| p.user.as_ref())
@@ -555,6 +597,9 @@ mod tests {
                     {"destination":"/kubelet","type":"bind","source":"/var/lib/kubelet/pods/x"},
                     {"destination":"/data","type":"bind","source":"/srv/data"},
                     {"destination":"/etcetera","type":"bind","source":"/etcetera"},
+                    {"destination":"/hostetc","type":"bind","source":"/etc","options":["rbind","ro"]},
+                    {"destination":"/hostusr","type":"bind","source":"/usr/local","options":["rbind","rw"]},
+                    {"destination":"/modules","type":"bind","source":"/lib/modules","options":["rbind","ro"]},
                     {"destination":"/shared","type":"bind","source":"/srv/shared","options":["rbind","rshared"]},
                     {"destination":"/slave","type":"bind","source":"/srv/slave","options":["rbind","rslave"]}],
                 "linux":{"namespaces":[{"type":"mount"},{"type":"network","path":"/proc/1/ns/net"}],
@@ -581,6 +626,18 @@ mod tests {
             p.sensitive_mounts,
             Some(vec![
                 "/".to_string(),
+                "/etc".to_string(),
+                "/var/lib/kubelet/pods/x".to_string(),
+                "/var/run/docker.sock".to_string()
+            ])
+        );
+        // CIS 5.6: the read-write ones, the benchmark's /usr too; /etc and /lib/modules are
+        // read-only.
+        assert_eq!(
+            p.writable_sensitive_mounts,
+            Some(vec![
+                "/".to_string(),
+                "/usr/local".to_string(),
                 "/var/lib/kubelet/pods/x".to_string(),
                 "/var/run/docker.sock".to_string()
             ])
@@ -650,6 +707,23 @@ mod tests {
     }
 
     #[test]
+    fn a_config_without_capabilities_grants_none() {
+        // docker run --cap-drop ALL writes `"capabilities": {}`.
+        let c = config(r#"{"process":{"user":{"uid":1000},"capabilities":{}}}"#);
+        let p = assess(&Inputs {
+            config: Some(&c),
+            init_pid: None,
+            runtime: Some(Runtime::Docker),
+            image: None,
+            trusted_registries: &[],
+            proc_root: Path::new("/nonexistent"),
+        });
+        assert_eq!(p.capabilities.effective, Some(vec![]));
+        assert_eq!(p.capabilities.bounding, Some(vec![]));
+        assert_eq!(p.capabilities.added_over_default, Some(vec![]));
+    }
+
+    #[test]
     fn a_user_containers_added_capabilities_are_in_its_bounding_set() {
         // docker run --user 1000 --cap-add SYS_ADMIN: no effective set at all.
         let c = config(
@@ -664,7 +738,7 @@ mod tests {
             trusted_registries: &[],
             proc_root: Path::new("/nonexistent"),
         });
-        assert_eq!(p.capabilities.effective, None);
+        assert_eq!(p.capabilities.effective, Some(vec![]));
         assert_eq!(
             p.capabilities.added_over_default,
             Some(vec!["CAP_SYS_ADMIN".to_string()])
@@ -718,5 +792,9 @@ mod tests {
         assert!(!runtime_own("/var/lib/kubelet/pods/", "/x"));
         assert!(!runtime_own("/var/lib/kubelet", "/var/lib/kubelet"));
         assert!(!runtime_own("/etc", "/etc/hosts"));
+        // --ipc host: the namespace shared, not a mount to report.
+        assert!(runtime_own("/dev/shm", "/dev/shm"));
+        assert!(!runtime_own("/dev/shm", "/mnt/shm"));
+        assert!(runtime_own(&format!("{docker}/mounts/shm"), "/dev/shm"));
     }
 }
