@@ -41,6 +41,9 @@ pub mod names {
     pub const SELFTEST: &str = "SELFTEST";
     /// Per watched cgroup, what to kill or deny: [`super::Enforcement`].
     pub const ENFORCE: &str = "ENFORCE";
+    /// Hashes ([`super::name_hash`]) of the socket file names (`docker.sock`,
+    /// `containerd.sock`, ...) whose `connect()` the `cgroup/connect_unix` program reports.
+    pub const RUNTIME_SOCKETS: &str = "RUNTIME_SOCKETS";
 }
 
 /// Kind of a ring-buffer record: the first `u32` of every record. Ids are fixed forever.
@@ -64,6 +67,9 @@ pub enum RecordKind {
     Fork = 9,
     /// A write under `/proc/sys` seen by the `cgroup/sysctl` program: see [`SysctlRecord`].
     Sysctl = 10,
+    /// A `connect()` to a container runtime's socket seen by the `cgroup/connect_unix`
+    /// program: see [`UnixConnectRecord`].
+    UnixConnect = 11,
 }
 
 impl RecordKind {
@@ -79,6 +85,7 @@ impl RecordKind {
             8 => Some(Self::LsmHook),
             9 => Some(Self::Fork),
             10 => Some(Self::Sysctl),
+            11 => Some(Self::UnixConnect),
             _ => None,
         }
     }
@@ -96,7 +103,9 @@ pub mod drop_slot {
     pub const FORK: u32 = 10;
     /// The `cgroup/sysctl` program.
     pub const SYSCTL: u32 = 11;
-    pub const COUNT: u32 = 12;
+    /// The `cgroup/connect_unix` program.
+    pub const UNIX_CONNECT: u32 = 12;
+    pub const COUNT: u32 = 13;
 }
 
 /// Bytes of a cgroup path carried in a [`CgroupRecord`] (longer paths are truncated and
@@ -376,7 +385,9 @@ pub struct KernelLayout {
     /// `task_struct.stack`: the base of the task's kernel stack, at whose top the syscall's
     /// registers are saved ([`config_flags::REGS_FROM_STACK`]).
     pub task_stack: u32,
-    pub _reserved: u32,
+    /// `unix_sock.addr`: the address a listening unix socket is bound to (the
+    /// `security_unix_stream_connect` fentry program's peer).
+    pub unix_sock_addr: u32,
     pub task_cred: u32,
     pub task_real_cred: u32,
     pub cred_uid: u32,
@@ -439,6 +450,13 @@ pub struct KernelLayout {
     pub mount_parent: u32,
     pub mount_mountpoint: u32,
     pub mount_id: u32,
+    /// `unix_address.len` and `unix_address.name` (a `sockaddr_un`; a `hash` before it
+    /// until Linux 5.17).
+    pub unix_address_len: u32,
+    pub unix_address_name: u32,
+    /// `inode.i_rdev`: a device file's device number (`blkdev_open`'s inode).
+    pub inode_rdev: u32,
+    pub _pad: u32,
 }
 
 impl KernelLayout {
@@ -459,7 +477,7 @@ impl KernelLayout {
         kernfs_node_id: Self::MISSING,
         task_ti_status: Self::MISSING,
         task_stack: Self::MISSING,
-        _reserved: 0,
+        unix_sock_addr: Self::MISSING,
         task_cred: Self::MISSING,
         task_real_cred: Self::MISSING,
         cred_uid: Self::MISSING,
@@ -507,6 +525,10 @@ impl KernelLayout {
         mount_parent: Self::MISSING,
         mount_mountpoint: Self::MISSING,
         mount_id: Self::MISSING,
+        unix_address_len: Self::MISSING,
+        unix_address_name: Self::MISSING,
+        inode_rdev: Self::MISSING,
+        _pad: 0,
     };
 }
 
@@ -709,6 +731,15 @@ pub mod op {
     /// The syscall's group has an LSM-hook source attached (`auto`): the fentry programs on
     /// the LSM hooks report it (see the daemon's `operations::LSM_SOURCES`).
     pub const LSM: u32 = 1 << 22;
+    /// An open syscall (`open`, `openat`, `openat2`) reported by fentry programs: at the
+    /// ptrace access check `security_ptrace_access_check` makes for a process's `/proc`
+    /// files, when the process is in another cgroup and the file is `mem` or `environ`
+    /// (another container's or the host's memory and secrets); at `blkdev_open`, a block
+    /// device's open (with its number in the record's `fd_dev`).
+    pub const LSM_PROC: u32 = 1 << 11;
+    /// `PTRACE_MODE_NOAUDIT`: a ptrace check made only to decide what to show (`ps`
+    /// reading `/proc/<pid>/stat`), never reported.
+    pub const PTRACE_MODE_NOAUDIT: u32 = 0x04;
     /// `CLONE_NEWUSER`.
     pub const CLONE_NEWUSER: u64 = 0x1000_0000;
     /// `clone`, `clone3`, `unshare`: sensitive at a check only when the flags (argument 0, or
@@ -894,6 +925,41 @@ pub struct SysctlRecord {
     pub value: [u8; SYSCTL_VALUE_LEN],
 }
 
+/// Bytes of a unix socket address's `sun_path` (the kernel's `UNIX_PATH_MAX`).
+pub const UNIX_PATH_LEN: usize = 108;
+
+/// Flags of a [`UnixConnectRecord`].
+pub mod unix_flags {
+    /// An abstract address (`sun_path` starts with a NUL; the name follows it).
+    pub const ABSTRACT: u32 = 1 << 0;
+    /// The address is the listener's, as it bound it (in its own mount namespace), seen by
+    /// the `security_unix_stream_connect` fentry program; else the caller's, as written.
+    pub const PEER: u32 = 1 << 1;
+}
+
+/// A `connect()` of a unix socket from a watched cgroup to an address whose last component
+/// is a runtime socket's name ([`names::RUNTIME_SOCKETS`]), seen by `cgroup/connect_unix`
+/// (Linux 6.7+) on the cgroup v2 root before the kernel looks the address up: the path is
+/// the one the caller wrote, in its own mount namespace.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnixConnectRecord {
+    /// Always [`RecordKind::UnixConnect`].
+    pub kind: u32,
+    pub pid: u32,
+    pub tid: u32,
+    pub uid: u32,
+    pub cgroup_id: u64,
+    pub boot_ns: u64,
+    pub comm: [u8; COMM_LEN],
+    /// Bytes of `path` given (the address length less the family's 2 bytes).
+    pub path_len: u32,
+    /// [`unix_flags`].
+    pub flags: u32,
+    /// `sun_path` as given; 4 bytes of padding after the kernel's 108.
+    pub path: [u8; UNIX_PATH_LEN + 4],
+}
+
 #[cfg(feature = "user")]
 mod user {
     use super::*;
@@ -913,13 +979,14 @@ mod user {
     unsafe impl aya::Pod for ForkRecord {}
     unsafe impl aya::Pod for OperationRecord {}
     unsafe impl aya::Pod for SysctlRecord {}
+    unsafe impl aya::Pod for UnixConnectRecord {}
 }
 
 // Layout guards: a change that introduces padding breaks the contract between both sides.
 const _: () = assert!(core::mem::size_of::<CapCountKey>() == 16);
 const _: () = assert!(core::mem::size_of::<CapSeenKey>() == 40);
-const _: () = assert!(core::mem::size_of::<KernelLayout>() == 224);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 240);
+const _: () = assert!(core::mem::size_of::<KernelLayout>() == 240);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 256);
 const _: () = assert!(
     core::mem::size_of::<CallSites>() == 16 * (1 + CallSites::THROUGH + CallSites::INTERNAL)
 );
@@ -928,6 +995,7 @@ const _: () = assert!(
     core::mem::size_of::<SysctlRecord>() == 48 + COMM_LEN + SYSCTL_NAME_LEN + SYSCTL_VALUE_LEN
 );
 const _: () = assert!(core::mem::size_of::<CgroupRecord>() == 32 + CGROUP_PATH_LEN);
+const _: () = assert!(core::mem::size_of::<UnixConnectRecord>() == 168);
 const _: () = assert!(core::mem::size_of::<ExecRecord>() == 88 + EXEC_FILENAME_LEN + EXEC_ARGS_LEN);
 const _: () = assert!(core::mem::size_of::<ExitRecord>() == 16);
 const _: () = assert!(core::mem::size_of::<ForkRecord>() == 24);

@@ -103,15 +103,15 @@ pub(crate) enum Seen {
 }
 
 /// Emits a sensitive syscall seen as `seen` says, with the string arguments `spec` names.
-/// A record seen returning that `keep` rejects (a fallback's filter, by `spec`'s `FB_*`
-/// shape) is discarded. `keep` is a closure, not a function pointer: inlined, it is a direct
+/// A record that `keep` rejects (a fallback's filter, by `spec`'s `FB_*` shape; an LSM-hook
+/// source's) is discarded; `keep` may fill in what only its caller knows. `keep` is a closure, not a function pointer: inlined, it is a direct
 /// call (BPF has no indirect ones).
 #[inline(always)]
 pub(crate) fn emit_operation<A: Access>(
     what: &Emit<A>,
     spec: u32,
     seen: Seen,
-    keep: impl Fn(u32, &OperationRecord) -> bool,
+    keep: impl Fn(u32, &mut OperationRecord) -> bool,
 ) {
     let string_args = spec & op::STRING_ARGS_MASK;
     let exit = match seen {
@@ -176,7 +176,7 @@ pub(crate) fn emit_operation<A: Access>(
         if spec & op::FD_PATH != 0 {
             fd_path(&mut *rec, what.layout);
         }
-        if exit.is_some() && !keep(spec, &*rec) {
+        if !keep(spec, &mut *rec) {
             entry.discard(0);
             return;
         }

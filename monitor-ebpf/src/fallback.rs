@@ -103,7 +103,7 @@ fn on_exit(nr: i32, ret: i64) {
         audit: monitor_common::AUDIT_UNKNOWN,
         action: monitor_common::action::NONE,
     };
-    emit_operation(&what, spec, Seen::Exit(ret), keep);
+    emit_operation(&what, spec, Seen::Exit(ret), |s, r| keep(s, r));
 }
 
 /// The part of the filter that needs only the registers (and, for `clone3`, its flags).

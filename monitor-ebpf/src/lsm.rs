@@ -20,8 +20,8 @@ use aya_ebpf::{
     programs::{FEntryContext, FExitContext, LsmContext},
 };
 use monitor_common::{
-    CAP_OPT_NOAUDIT, COMM_LEN, Hook, MAX_CAPS, NO_CHECK, VERDICT_ALLOWED, config_flags,
-    enforce_flags, op, runtime, stat,
+    CAP_OPT_NOAUDIT, COMM_LEN, FNV_OFFSET, FNV_PRIME, Hook, MAX_CAPS, NO_CHECK, VERDICT_ALLOWED,
+    config_flags, enforce_flags, name_hash, op, runtime, stat,
 };
 
 use crate::{
@@ -119,10 +119,41 @@ pub fn security_capset_fexit(ctx: FExitContext) -> i32 {
 /// match-proto: v2.6.27: include/linux/security.h: int security_ptrace_access_check(
 /// struct task_struct *child, unsigned int mode). Also reached from /proc reads of other
 /// processes: only ptrace and process_vm_readv/writev (marked [`op::LSM`]) are reported.
+/// The same check made for an open of another process's `/proc/<pid>/mem` or `environ`
+/// (`mm_access()`): reported when that process is in another cgroup ([`op::LSM_PROC`]).
 #[fentry(function = "security_ptrace_access_check")]
-pub fn lsm_ptrace_access_check(_ctx: FEntryContext) -> i32 {
-    emit_unchecked(None, Seen::Lsm, op::LSM);
+pub fn lsm_ptrace_access_check(ctx: FEntryContext) -> i32 {
+    let child: u64 = ctx.arg(0);
+    let mode = ctx.arg::<u64>(1) as u32;
+    emit_unchecked_for(None, Seen::Lsm, op::LSM, Open::Ptrace { child, mode });
     0
+}
+
+/// match-proto: v2.6.28: fs/block_dev.c (block/fops.c since 5.15): static int
+/// blkdev_open(struct inode *inode, struct file *filp)
+/// An open of a block device (a raw read of a host disk: `debugfs /dev/sda1`), which makes
+/// no capability check: reported from watched cgroups with the device's number
+/// ([`op::LSM_PROC`] marks the open syscalls).
+#[fentry(function = "blkdev_open")]
+pub fn blkdev_open_fentry(ctx: FEntryContext) -> i32 {
+    let inode: u64 = ctx.arg(0);
+    emit_unchecked_for(None, Seen::Lsm, op::LSM, Open::Block { inode });
+    0
+}
+
+/// An open seen at an LSM-hook source, besides the syscalls marked [`op::LSM`].
+#[derive(Clone, Copy)]
+enum Open {
+    None,
+    /// At the ptrace access check of `child`, with the check's mode.
+    Ptrace {
+        child: u64,
+        mode: u32,
+    },
+    /// Of the block device whose inode is `inode`.
+    Block {
+        inode: u64,
+    },
 }
 
 /// match-proto: v2.6.27: include/linux/security.h: int security_ptrace_traceme(
@@ -138,6 +169,14 @@ pub fn lsm_ptrace_traceme(_ctx: FEntryContext) -> i32 {
 /// report (default: the task's).
 #[inline(always)]
 fn emit_unchecked(cred: Option<u64>, seen: Seen, required: u32) {
+    emit_unchecked_for(cred, seen, required, Open::None);
+}
+
+/// [`emit_unchecked`], and the open `open` names when the current syscall is an open marked
+/// [`op::LSM_PROC`]: at a ptrace access check, of another cgroup's process's `/proc` files;
+/// of a block device.
+#[inline(always)]
+fn emit_unchecked_for(cred: Option<u64>, seen: Seen, required: u32, open: Open) {
     let Some(cfg) = config() else { return };
     let pid_tgid = bpf_get_current_pid_tgid();
     if (pid_tgid >> 32) as u32 == cfg.self_tgid {
@@ -159,9 +198,32 @@ fn emit_unchecked(cred: Option<u64>, seen: Seen, required: u32) {
         .and_then(|nr| SENSITIVE_SYS.get(nr))
         .copied()
         .unwrap_or(0);
-    if spec & required != required {
-        return;
-    }
+    // The device number of a block device opened (0: another open, or none).
+    let mut device = 0u32;
+    let as_open = match open {
+        // A block device's open is its own hook: whatever the syscall's other marks.
+        Open::Block { inode } => {
+            if spec & op::LSM_PROC == 0 {
+                return;
+            }
+            device = read_at(inode, layout.inode_rdev).unwrap_or(0);
+            if device == 0 {
+                return;
+            }
+            true
+        }
+        _ if spec & required == required => false,
+        Open::Ptrace { child, mode } => {
+            if spec & op::LSM_PROC == 0
+                || mode & op::PTRACE_MODE_NOAUDIT != 0
+                || task_cgroup_id(child, layout).is_none_or(|id| id == cgroup_id)
+            {
+                return;
+            }
+            true
+        }
+        Open::None => return,
+    };
     let check = Check {
         cred: cred.unwrap_or_else(|| read_at(task, layout.task_cred).unwrap_or(0)),
         target_ns: 0,
@@ -186,6 +248,47 @@ fn emit_unchecked(cred: Option<u64>, seen: Seen, required: u32) {
         audit: monitor_common::AUDIT_UNKNOWN,
         action: monitor_common::action::NONE,
     };
-    // fexit/security_capset is seen returning: the fallbacks' filter applies as to theirs.
-    emit_operation(&what, spec, seen, crate::fallback::keep);
+    if as_open && device != 0 {
+        emit_operation(&what, spec, seen, |_, rec| {
+            // The opened device, where a fd's file device goes (no fd path on an open).
+            rec.fd_dev = device;
+            true
+        });
+    } else if as_open {
+        emit_operation(&what, spec, seen, |_, rec| proc_secret(rec));
+    } else {
+        // fexit/security_capset is seen returning: the fallbacks' filter applies as to theirs.
+        emit_operation(&what, spec, seen, |s, r| crate::fallback::keep(s, r));
+    }
+}
+
+/// The cgroup v2 id of `task`, as `bpf_get_current_cgroup_id` reads the current task's.
+#[inline(always)]
+fn task_cgroup_id(task: u64, l: &monitor_common::KernelLayout) -> Option<u64> {
+    let css_set: u64 = read_at(task, l.task_cgroups)?;
+    let cgroup: u64 = read_at(css_set, l.css_set_dfl_cgrp)?;
+    let kn: u64 = read_at(cgroup, l.cgroup_kn)?;
+    read_at(kn, l.kernfs_node_id)
+}
+
+/// Whether the open's path (its first string) ends in `/mem` or `/environ`.
+#[inline(always)]
+fn proc_secret(rec: &monitor_common::OperationRecord) -> bool {
+    const MEM: u32 = name_hash(b"mem");
+    const ENVIRON: u32 = name_hash(b"environ");
+    if rec.string_lens[0] <= 1 {
+        return false;
+    }
+    let mut h = FNV_OFFSET;
+    for &c in rec.strings[0].iter() {
+        if c == 0 {
+            break;
+        }
+        h = if c == b'/' {
+            FNV_OFFSET
+        } else {
+            (h ^ c as u32).wrapping_mul(FNV_PRIME)
+        };
+    }
+    h == MEM || h == ENVIRON
 }

@@ -16,6 +16,7 @@ mod process;
 mod sites;
 mod sysctl;
 mod task;
+mod unix;
 
 #[cfg(not(test))]
 #[panic_handler]

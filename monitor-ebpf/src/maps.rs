@@ -56,6 +56,11 @@ pub static SENSITIVE_SYS: Array<u32> = Array::with_max_entries(op::TABLE_LEN, 0)
 #[map]
 pub static WATCHED_FILES: HashMap<u32, u8> = HashMap::with_max_entries(64, 0);
 
+/// Hashes of the socket file names whose `connect()` `cgroup/connect_unix` reports
+/// (`monitor_common::name_hash`), filled by the daemon.
+#[map]
+pub static RUNTIME_SOCKETS: HashMap<u32, u8> = HashMap::with_max_entries(64, 0);
+
 /// kprobe -> kretprobe hand-over of `cap_capable` arguments, keyed by pid_tgid.
 #[map]
 pub static KPROBE_ARGS: HashMap<u64, KprobeArgs> = HashMap::with_max_entries(16384, 0);

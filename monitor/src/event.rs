@@ -1263,6 +1263,49 @@ mod tests {
     }
 
     #[test]
+    fn decodes_unix_connect_records_of_paths_abstract_names_and_listeners() {
+        use monitor_common::{UnixConnectRecord, unix_flags};
+        let rec = |path: &[u8], len: u32, flags: u32| {
+            let mut r = UnixConnectRecord {
+                kind: RecordKind::UnixConnect as u32,
+                pid: 7,
+                tid: 8,
+                uid: u32::MAX,
+                cgroup_id: 9,
+                boot_ns: 10,
+                comm: *b"trigger\0\0\0\0\0\0\0\0\0",
+                path_len: len,
+                flags,
+                path: [0; monitor_common::UNIX_PATH_LEN + 4],
+            };
+            r.path[..path.len()].copy_from_slice(path);
+            // SAFETY: reading the bytes of a plain-old-data struct.
+            let raw = unsafe {
+                std::slice::from_raw_parts(
+                    (&r as *const UnixConnectRecord).cast::<u8>(),
+                    size_of::<UnixConnectRecord>(),
+                )
+            }
+            .to_vec();
+            match decode(&raw) {
+                Ok(Record::UnixConnect(u)) => u,
+                other => panic!("{other:?}"),
+            }
+        };
+        let u = rec(b"/var/run/docker.sock\0", 21, 0);
+        assert_eq!(u.path, "/var/run/docker.sock");
+        assert_eq!((u.pid, u.tid, u.uid, u.peer), (7, 8, None, false));
+        assert_eq!(u.comm, "trigger");
+        // An abstract name runs to the address's length, NULs and all.
+        let u = rec(b"\0/shim\0x/shim.sock", 18, unix_flags::ABSTRACT);
+        assert_eq!(u.path, "@/shim\\0x/shim.sock");
+        assert!(rec(b"/run/docker.sock\0", 17, unix_flags::PEER).peer);
+        // A length past the buffer is cut to it, never a panic.
+        assert_eq!(rec(b"/x\0", u32::MAX, 0).path, "/x");
+        assert_eq!(rec(b"", 0, unix_flags::ABSTRACT).path, "@");
+    }
+
+    #[test]
     fn decodes_fallback_and_check_operation_records() {
         let mut strings = [[0u8; monitor_common::OP_STRING_LEN]; monitor_common::OP_STRINGS];
         strings[0][..28].copy_from_slice(b"/proc/sys/kernel/core_patter");

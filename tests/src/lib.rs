@@ -69,6 +69,18 @@ pub fn cgroup_v2_root() -> PathBuf {
     }
 }
 
+/// Whether the running kernel is at least `major.minor` (what a hook needs, where a test
+/// proves what the kernel matrix's older kernels do instead).
+pub fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let version: Vec<u32> = release
+        .split(|c: char| !c.is_ascii_digit())
+        .take(2)
+        .map(|n| n.parse().unwrap_or(0))
+        .collect();
+    version.as_slice() >= [major, minor].as_slice()
+}
+
 /// The statically linked trigger program (tests/triggers/trigger.c), built once per test
 /// run into the target directory; `$PRIVMON_TRIGGER` names a prebuilt one (the kernel
 /// matrix VM has no compiler).
@@ -684,6 +696,9 @@ pub struct ContainerSpec<'a> {
     pub file_caps: &'a [u32],
     /// Also make `capabilities` inheritable and ambient: a non-root `uid` then holds them.
     pub ambient: bool,
+    /// The device cgroup lets it read and write every block device (as `--device` or a
+    /// privileged container would); runc's default refuses their open.
+    pub block_devices: bool,
 }
 
 /// The group of /bin/sgid-trigger ([`ContainerSpec::setgid_trigger`]).
@@ -873,6 +888,11 @@ impl Container {
                 .as_array_mut()
                 .expect("namespaces is an array")
                 .retain(|n| n["type"] != "pid");
+        }
+        if spec.block_devices {
+            config["linux"]["resources"] = serde_json::json!({
+                "devices": [{"allow": true, "type": "b", "access": "rwm"}]
+            });
         }
         if spec.seccomp {
             config["linux"]["seccomp"] = serde_json::json!({

@@ -164,13 +164,7 @@ fn registers_found_on_the_kernel_stack_name_the_same_calls() {
     // `privmon probe` says where registers are read, and nothing it could not verify:
     // through bpf_task_pt_regs from Linux 5.15 (this VM), on the kernel stack before (the
     // kernel matrix's 5.10) and with the knob.
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
-    let version: Vec<u32> = release
-        .split(|c: char| !c.is_ascii_digit())
-        .take(2)
-        .map(|n| n.parse().unwrap_or(0))
-        .collect();
-    let helper = if version.as_slice() >= [5, 15].as_slice() {
+    let helper = if privmon_tests::kernel_at_least(5, 15) {
         "task_pt_regs"
     } else {
         "kernel_stack"

@@ -17,10 +17,13 @@ use std::{
 };
 
 use anyhow::{Context as _, bail, ensure};
-use privmon_tests::{Daemon, busybox_rootfs, in_container, require_root, short_id, unique};
+use privmon_tests::{
+    Daemon, busybox_rootfs, in_container, require_root, short_id, trigger_binary, unique,
+};
 use serde_json::Value;
 
-const IMAGE: &str = "privmon.test/busybox:1";
+/// busybox and the trigger program (`:2` added the trigger).
+const IMAGE: &str = "privmon.test/busybox:2";
 
 fn docker(args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new("docker")
@@ -75,6 +78,7 @@ impl Engine {
         if docker(&["image", "inspect", IMAGE]).is_err() {
             let root = std::env::temp_dir().join(unique("privmon-docker-rootfs"));
             busybox_rootfs(&root, &["sh", "sleep"])?;
+            std::fs::copy(trigger_binary(), root.join("bin/trigger"))?;
             let tar = root.with_extension("tar");
             let made = Command::new("tar")
                 .arg("-C")
@@ -285,6 +289,30 @@ fn docker_containers_start_with_their_posture() {
     assert_eq!(p["image_pinned"], false, "{p:#}");
     assert!(alerted(&daemon, "sensitive_host_mount", &socket));
     assert!(alerted(&daemon, "host_namespace_shared", &socket));
+
+    // The socket used (T1610): its connect is seen, with the host's socket behind it.
+    let talks = engine
+        .run_sh(
+            &["-v", "/var/run/docker.sock:/var/run/docker.sock"],
+            "/bin/trigger connect-unix /var/run/docker.sock; sleep 60",
+        )
+        .unwrap();
+    let connect = daemon
+        .wait_for_event(|e| {
+            e["kind"] == "syscall"
+                && e["source"] == "cgroup_connect_unix"
+                && e["container"]["id"] == short_id(&talks)
+        })
+        .unwrap_or_else(|| panic!("no connect line: {:?}", daemon.logs()));
+    assert_eq!(
+        connect["syscall"]["args"]["host_path"], "/var/run/docker.sock",
+        "{connect:#}"
+    );
+    assert_eq!(
+        connect["syscall"]["args"]["runtime"], "docker",
+        "{connect:#}"
+    );
+    assert!(alerted(&daemon, "runtime_socket_connect", &talks));
 
     // A mount by busybox's applet, forked from the shell without exec and named `mount`:
     // one line, with the applet's program, arguments and parent, and its capabilities

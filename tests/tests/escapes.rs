@@ -22,8 +22,15 @@ fn sysctl_lines(daemon: &Daemon, c: Container) -> (Vec<Value>, Vec<Value>) {
 }
 
 fn rewrite(name: &str, capabilities: &[&str]) -> Container {
+    rewrite_by(name, capabilities, &[])
+}
+
+/// The same, with the trigger's extra arguments (`io-uring`: the write through io_uring).
+fn rewrite_by(name: &str, capabilities: &[&str], extra: &[&str]) -> Container {
+    let mut args = vec!["/bin/trigger", "sysctl-rewrite", name];
+    args.extend_from_slice(extra);
     let c = Container::create(&ContainerSpec {
-        args: &["/bin/trigger", "sysctl-rewrite", name],
+        args: &args,
         capabilities,
         ..Default::default()
     })
@@ -80,6 +87,14 @@ fn a_core_pattern_write_is_one_line_with_its_value_and_a_critical_alert() {
         "{:#}",
         alerts[0]
     );
+    // The same write through io_uring (IORING_OP_WRITE, run by a worker): the sysctl
+    // program sees it as it sees any write.
+    let c = rewrite_by("kernel/core_pattern", &[], &["io-uring"]);
+    let (writes, alerts) = sysctl_lines(&daemon, c);
+    assert_eq!(writes.len(), 1, "{writes:#?}");
+    assert_eq!(writes[0]["syscall"]["args"]["value"], host.as_str());
+    let rules: Vec<&str> = alerts.iter().filter_map(|a| a["rule"].as_str()).collect();
+    assert_eq!(rules, ["host_kernel_sysctl_write"], "{alerts:#?}");
 }
 
 /// A host-wide setting (address-space randomisation) is a high alert; the container's
@@ -218,5 +233,258 @@ fn a_write_to_a_watched_host_file_through_a_bind_mount_is_a_critical_alert() {
         .filter(|e| e["source"] == "fanotify" && e["container"].is_null())
         .count();
     assert_eq!(host_writes, 0);
+    // The same write through io_uring (IORING_OP_WRITE, run by a worker): fanotify sees
+    // the inode written whoever wrote it; the worker is named as its process.
+    let c = Container::create(&ContainerSpec {
+        args: &[
+            "/bin/trigger",
+            "append",
+            "/host-etc/passwd",
+            "evil2::0:0::/:/bin/sh\n",
+            "io-uring",
+        ],
+        rw_bind_mounts: &[(etc.to_str().unwrap(), "/host-etc")],
+        ..Default::default()
+    })
+    .unwrap();
+    let out = c.run_to_completion().unwrap();
+    assert!(out.contains("append rc=0"), "{out}");
+    let lines = daemon.lines_of(c);
+    assert!(
+        lines.iter().any(|e| e["kind"] == "alert"
+            && e["rule"] == "host_file_write"
+            && e["event"]["syscall"]["args"]["host_path"] == host_path.as_str()),
+        "{lines:#?}"
+    );
     std::fs::remove_dir_all(&etc).unwrap();
+}
+
+/// The `syscall` lines of container `c` that a runtime-socket hook saw, and the rules of
+/// their alerts.
+fn connect_lines(daemon: &Daemon, c: Container) -> (Vec<Value>, Vec<String>) {
+    let lines = daemon.lines_of(c);
+    let connects = lines
+        .iter()
+        .filter(|e| e["kind"] == "syscall" && e["syscall"]["name"] == "connect")
+        .cloned()
+        .collect();
+    let alerts = lines
+        .iter()
+        .filter(|e| e["kind"] == "alert" && e["event"]["syscall"]["name"] == "connect")
+        .filter_map(|e| e["rule"].as_str().map(str::to_string))
+        .collect();
+    (connects, alerts)
+}
+
+/// T1610/T1611: a container that mounts the runtime's socket asks the runtime for a
+/// privileged sibling. The connect is caught whether made by `connect()` or by an io_uring
+/// worker, and at another mount point too: on Linux 6.7+ by `cgroup/connect_unix` on the
+/// cgroup root (the path the container used, and the host's socket behind it from the
+/// bundle's bind mounts), before by `fentry/security_unix_stream_connect` (the kernel
+/// matrix's 5.10 and 6.1: the host's socket as the listener bound it, once found). The
+/// test's "runtime" is a listening socket of its own named docker.sock (the host's runtime
+/// is not touched); a socket of another name raises nothing.
+#[test]
+#[ignore = "needs root: run with cargo xtask test"]
+fn a_connect_to_a_mounted_runtime_socket_is_an_alert_naming_the_host_socket() {
+    require_root();
+    let dir = std::env::temp_dir().join(unique("privmon-runtime-sock-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("docker.sock");
+    let other = dir.join("app.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let _other = std::os::unix::net::UnixListener::bind(&other).unwrap();
+    let daemon = Daemon::start(&[]).unwrap();
+    let cgroup_hook = kernel_at_least(6, 7);
+    let (attach, source) = if cgroup_hook {
+        ("cgroup_connect_unix", "cgroup_connect_unix")
+    } else {
+        ("lsm_hook", "lsm_hook")
+    };
+    let m = daemon.metrics().unwrap();
+    assert_eq!(
+        m.value(
+            "privmon_hook_info",
+            &[("hook", "operations/runtime_socket"), ("attach", attach)]
+        ),
+        Some(1.0),
+        "{:?}",
+        daemon.logs()
+    );
+    let run = |args: &[&str], expect: &str| {
+        let c = Container::create(&ContainerSpec {
+            args,
+            rw_bind_mounts: &[
+                (sock.to_str().unwrap(), "/var/run/docker.sock"),
+                (dir.to_str().unwrap(), "/hostrun"),
+                (other.to_str().unwrap(), "/run/app.sock"),
+            ],
+            ..Default::default()
+        })
+        .unwrap();
+        let out = c.run_to_completion().unwrap();
+        assert!(out.contains(expect), "{out}");
+        connect_lines(&daemon, c)
+    };
+    let host_sock = sock.to_str().unwrap();
+    let (connects, alerts) = run(
+        &["/bin/trigger", "connect-unix", "/var/run/docker.sock"],
+        "connect-unix rc=0",
+    );
+    assert_eq!(connects.len(), 1, "{connects:#?}");
+    let ev = &connects[0];
+    assert_eq!(ev["source"], source, "{ev:#}");
+    assert_eq!(ev["syscall"]["args"]["runtime"], "docker", "{ev:#}");
+    assert_eq!(ev["syscall"]["args"]["host_path"], host_sock, "{ev:#}");
+    if cgroup_hook {
+        assert_eq!(
+            ev["syscall"]["args"]["path"], "/var/run/docker.sock",
+            "{ev:#}"
+        );
+    } else {
+        assert_eq!(ev["syscall"]["args"].get("path"), None, "{ev:#}");
+    }
+    assert_eq!(ev["process"]["exe"], "/bin/trigger", "{ev:#}");
+    assert_eq!(ev["group"], "misc", "{ev:#}");
+    assert_eq!(alerts, ["runtime_socket_connect"]);
+    // The same socket through a mount of its directory, by an io_uring worker.
+    let (connects, alerts) = run(
+        &["/bin/trigger", "io-uring-connect", "/hostrun/docker.sock"],
+        "io-uring-connect res=0",
+    );
+    assert_eq!(connects.len(), 1, "{connects:#?}");
+    assert_eq!(
+        connects[0]["syscall"]["args"]["host_path"], host_sock,
+        "{:#}",
+        connects[0]
+    );
+    assert_eq!(alerts, ["runtime_socket_connect"]);
+    // An abstract name: a containerd shim's, where nothing listens (refused). The cgroup
+    // hook sees the attempt; the fentry program runs only once a listener is found.
+    let (connects, _) = run(
+        &[
+            "/bin/trigger",
+            "connect-unix",
+            "@/containerd-shim/moby/0123/shim.sock",
+        ],
+        "connect-unix rc=-1",
+    );
+    if cgroup_hook {
+        assert_eq!(connects.len(), 1, "{connects:#?}");
+        assert_eq!(
+            connects[0]["syscall"]["args"]["path"],
+            "@/containerd-shim/moby/0123/shim.sock"
+        );
+        assert_eq!(connects[0]["syscall"]["args"]["runtime"], "containerd-shim");
+    } else {
+        assert!(connects.is_empty(), "{connects:#?}");
+    }
+    // Another socket: nothing.
+    let (connects, alerts) = run(
+        &["/bin/trigger", "connect-unix", "/run/app.sock"],
+        "connect-unix rc=0",
+    );
+    assert!(connects.is_empty(), "{connects:#?}");
+    assert!(alerts.is_empty(), "{alerts:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// T1003.007: a hostPID container reads the host's init's environment (and could its
+/// memory). The open makes a ptrace access check, which the fentry program on
+/// `security_ptrace_access_check` sees where BPF trampolines load (the kernel matrix):
+/// reported because the process is in another cgroup; the container's own files are not.
+#[test]
+#[ignore = "needs root and BPF trampolines: run with cargo xtask vmtest"]
+fn vm_only_another_cgroups_proc_environ_is_a_critical_alert() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let m = daemon.metrics().unwrap();
+    assert_eq!(
+        m.value(
+            "privmon_hook_info",
+            &[("hook", "operations/proc_memory"), ("attach", "lsm_hook")]
+        ),
+        Some(1.0),
+        "{:?}",
+        daemon.logs()
+    );
+    let c = Container::create(&ContainerSpec {
+        args: &[
+            "/bin/sh",
+            "-c",
+            "/bin/trigger read /proc/1/environ; /bin/trigger read /proc/self/environ",
+        ],
+        capabilities: &["CAP_SYS_PTRACE"],
+        host_pid: true,
+        ..Default::default()
+    })
+    .unwrap();
+    let out = c.run_to_completion().unwrap();
+    assert_eq!(out.matches("read rc=0").count(), 2, "{out}");
+    let lines = daemon.lines_of(c);
+    let opens: Vec<&Value> = lines
+        .iter()
+        .filter(|e| e["kind"] == "syscall" && e["source"] == "lsm_hook" && e["group"] == "files")
+        .collect();
+    assert_eq!(opens.len(), 1, "{lines:#?}");
+    assert_eq!(
+        opens[0]["syscall"]["args"]["path"], "/proc/1/environ",
+        "{:#}",
+        opens[0]
+    );
+    assert_eq!(opens[0]["process"]["exe"], "/bin/trigger", "{:#}", opens[0]);
+    let alert = lines
+        .iter()
+        .find(|e| e["kind"] == "alert" && e["rule"] == "other_process_memory_open")
+        .unwrap_or_else(|| panic!("no other_process_memory_open alert: {lines:#?}"));
+    assert_eq!(alert["severity"], "critical", "{alert:#}");
+}
+
+/// T1006: a container opens a block device (a host disk: `debugfs /dev/sda1`), which makes
+/// no capability check. `fentry/blkdev_open` sees it where BPF trampolines load (the kernel
+/// matrix), whether the device then opens or not: here a loop device's node the container
+/// makes itself, which its device cgroup lets it open (as `--device` would; a refusal
+/// there comes before the open, which is then not seen).
+#[test]
+#[ignore = "needs root and BPF trampolines: run with cargo xtask vmtest"]
+fn vm_only_a_block_device_open_is_an_alert_with_the_device() {
+    require_root();
+    let daemon = Daemon::start(&[]).unwrap();
+    let m = daemon.metrics().unwrap();
+    assert_eq!(
+        m.value(
+            "privmon_hook_info",
+            &[("hook", "operations/block_devices"), ("attach", "lsm_hook")]
+        ),
+        Some(1.0),
+        "{:?}",
+        daemon.logs()
+    );
+    let c = Container::create(&ContainerSpec {
+        args: &["/bin/trigger", "block-open", "/tmp/disk", "7", "0"],
+        capabilities: &["CAP_MKNOD"],
+        block_devices: true,
+        ..Default::default()
+    })
+    .unwrap();
+    let out = c.run_to_completion().unwrap();
+    assert!(out.contains("block-open rc="), "{out}");
+    let lines = daemon.lines_of(c);
+    let opens: Vec<&Value> = lines
+        .iter()
+        .filter(|e| e["kind"] == "syscall" && e["syscall"]["args"]["device"] == "7:0")
+        .collect();
+    assert_eq!(opens.len(), 1, "{lines:#?}");
+    assert_eq!(
+        opens[0]["syscall"]["args"]["path"], "/tmp/disk",
+        "{:#}",
+        opens[0]
+    );
+    assert_eq!(opens[0]["source"], "lsm_hook", "{:#}", opens[0]);
+    assert!(
+        lines
+            .iter()
+            .any(|e| e["kind"] == "alert" && e["rule"] == "block_device_open"),
+        "{lines:#?}"
+    );
 }

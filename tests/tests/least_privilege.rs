@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use privmon::catalog::capabilities::Capability;
 use privmon_tests::{
-    Container, ContainerSpec, Daemon, TEST_NAMESPACE, check, require_root, unique,
+    Container, ContainerSpec, Daemon, TEST_NAMESPACE, check, kernel_at_least, require_root, unique,
 };
 use serde_yaml_ng::Value;
 
@@ -432,7 +432,8 @@ fn a_daemon_with_only_the_daemonsets_capabilities_works() {
     assert_eq!(ev["k8s"]["pod"], pod.as_str(), "{ev:#}");
     assert_eq!(ev["process"]["exe"], "/bin/trigger", "{ev:#}");
     let m = daemon.metrics().unwrap();
-    // CAP_NET_ADMIN: cgroup/sysctl loads and attaches.
+    // CAP_NET_ADMIN: cgroup/sysctl loads and attaches, and cgroup/connect_unix (Linux 6.7+,
+    // loaded by the daemon's own bpf(2) calls) with it.
     assert_eq!(
         m.value(
             "privmon_hook_info",
@@ -442,6 +443,20 @@ fn a_daemon_with_only_the_daemonsets_capabilities_works() {
         "{}",
         m.text
     );
+    if kernel_at_least(6, 7) {
+        assert_eq!(
+            m.value(
+                "privmon_hook_info",
+                &[
+                    ("hook", "operations/runtime_socket"),
+                    ("attach", "cgroup_connect_unix")
+                ]
+            ),
+            Some(1.0),
+            "{}",
+            m.text
+        );
+    }
     assert!(
         m.value(
             "privmon_capability_checks_total",

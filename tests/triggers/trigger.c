@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -18,7 +19,9 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,10 +107,10 @@ static int storm(double seconds, double rate) {
     return ok == checks ? 0 : 1;
 }
 
-/* An openat of PATH (O_RDONLY) submitted through io_uring with IOSQE_ASYNC, so that an
-   io_uring worker thread (iou-wrk-*) runs it, not the submitting syscall; returns the
-   completion's result (a negative errno), or -1000 - errno when io_uring cannot be used. */
-static int io_uring_openat(const char *path)
+/* One request submitted through io_uring with IOSQE_ASYNC, so that an io_uring worker
+   thread (iou-wrk-*) runs it, not the submitting syscall; returns the completion's result
+   (a negative errno), or -1000 - errno when io_uring cannot be used. */
+static int io_uring_one(const struct io_uring_sqe *request)
 {
     struct io_uring_params p;
     memset(&p, 0, sizeof p);
@@ -130,12 +133,8 @@ static int io_uring_openat(const char *path)
     unsigned *array = (unsigned *)(sq + p.sq_off.array);
     unsigned index = *tail & mask;
     struct io_uring_sqe *sqe = &sqes[index];
-    memset(sqe, 0, sizeof *sqe);
-    sqe->opcode = IORING_OP_OPENAT;
-    sqe->flags = IOSQE_ASYNC;
-    sqe->fd = AT_FDCWD;
-    sqe->addr = (unsigned long)path;
-    sqe->open_flags = O_RDONLY;
+    *sqe = *request;
+    sqe->flags |= IOSQE_ASYNC;
     array[index] = index;
     __atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
     if (syscall(SYS_io_uring_enter, fd, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
@@ -147,6 +146,53 @@ static int io_uring_openat(const char *path)
     __atomic_store_n(head, *head + 1, __ATOMIC_RELEASE);
     close(fd);
     return res;
+}
+
+/* An openat of PATH (O_RDONLY) through io_uring. */
+static int io_uring_openat(const char *path)
+{
+    struct io_uring_sqe sqe;
+    memset(&sqe, 0, sizeof sqe);
+    sqe.opcode = IORING_OP_OPENAT;
+    sqe.fd = AT_FDCWD;
+    sqe.addr = (unsigned long)path;
+    sqe.open_flags = O_RDONLY;
+    return io_uring_one(&sqe);
+}
+
+/* A write of LEN bytes of BUF to FD at OFF (-1: the file's position) through io_uring;
+   returns the bytes written or a negative errno, like write(2) and errno. */
+static int io_uring_write(int fd, const char *buf, size_t len, long long off)
+{
+    struct io_uring_sqe sqe;
+    memset(&sqe, 0, sizeof sqe);
+    sqe.opcode = IORING_OP_WRITE;
+    sqe.fd = fd;
+    sqe.addr = (unsigned long)buf;
+    sqe.len = (unsigned)len;
+    sqe.off = (unsigned long long)off;
+    int res = io_uring_one(&sqe);
+    if (res < 0) {
+        errno = res <= -1000 ? -(res + 1000) : -res;
+        return -1;
+    }
+    return res;
+}
+
+/* A unix stream socket's address: PATH, or an abstract name for "@NAME". */
+static socklen_t unix_address(struct sockaddr_un *a, const char *path)
+{
+    memset(a, 0, sizeof *a);
+    a->sun_family = AF_UNIX;
+    size_t len = strlen(path);
+    if (len >= sizeof a->sun_path)
+        len = sizeof a->sun_path - 1;
+    memcpy(a->sun_path, path, len);
+    if (path[0] == '@')
+        a->sun_path[0] = 0;
+    else
+        len++;
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
 }
 
 static int report(const char *name, int rc) {
@@ -207,7 +253,7 @@ static int open_other(const char *what, const char *file)
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: trigger raw-socket|nice|fork-nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S|userns-only|clone3-userns|ptrace-child|core-pattern|memfd-exec|setgroups G...|setfsuid UID|capset-drop CAP|capset-inherit CAP|io-uring-open PATH|sysctl-rewrite NAME|chroot-to PATH|append FILE LINE|ia32-setuid UID|chown FILE UID\n");
+        fprintf(stderr, "usage: trigger raw-socket|nice|fork-nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S|userns-only|clone3-userns|ptrace-child|core-pattern|memfd-exec|setgroups G...|setfsuid UID|capset-drop CAP|capset-inherit CAP|io-uring-open PATH|sysctl-rewrite NAME [io-uring]|chroot-to PATH|append FILE LINE [io-uring]|ia32-setuid UID|chown FILE UID|read PATH|block-open PATH MAJOR MINOR|connect-unix PATH|io-uring-connect PATH\n");
         return 2;
     }
     const char *what = argv[1];
@@ -259,7 +305,10 @@ int main(int argc, char **argv) {
         int fd = open(argv[2], O_WRONLY | O_APPEND);
         if (fd < 0)
             return report(what, -1);
-        int rc = (int)write(fd, argv[3], strlen(argv[3]));
+        /* append FILE LINE io-uring: the same write through io_uring (IORING_OP_WRITE). */
+        int rc = argc > 4 && !strcmp(argv[4], "io-uring")
+                     ? io_uring_write(fd, argv[3], strlen(argv[3]), -1)
+                     : (int)write(fd, argv[3], strlen(argv[3]));
         close(fd);
         return report(what, rc < 0 ? -1 : 0);
     }
@@ -267,6 +316,54 @@ int main(int argc, char **argv) {
         /* chown FILE UID: a root-owned file given away needs CAP_CHOWN (audited). The line
          * it prints comes after the call: a process killed at the check prints none. */
         return report(what, chown(argv[2], (uid_t)strtol(argv[3], NULL, 10), (gid_t)-1));
+    if (!strcmp(what, "block-open") && argc > 4) {
+        /* block-open PATH MAJOR MINOR: makes a block device node and opens it (the device
+           cgroup may refuse the open: the attempt is what counts) */
+        dev_t dev = makedev((unsigned)strtol(argv[3], NULL, 10), (unsigned)strtol(argv[4], NULL, 10));
+        if (mknod(argv[2], S_IFBLK | 0600, dev) != 0 && errno != EEXIST)
+            return report(what, -1);
+        int fd = open(argv[2], O_RDONLY);
+        if (fd >= 0)
+            close(fd);
+        return report(what, fd < 0 ? -1 : 0);
+    }
+    if (!strcmp(what, "read") && argc > 2) {
+        /* read PATH: opens it and reads a little (another process's /proc/PID/mem reads at
+           an address; environ from its start) */
+        int fd = open(argv[2], O_RDONLY);
+        if (fd < 0)
+            return report(what, -1);
+        char buf[64];
+        ssize_t n = read(fd, buf, sizeof buf);
+        close(fd);
+        /* mem at offset 0 is unmapped: EIO, the open is what counts */
+        return report(what, n < 0 && errno != EIO ? -1 : 0);
+    }
+    if (!strcmp(what, "connect-unix") && argc > 2) {
+        /* connect PATH (a runtime's socket, "@NAME" for an abstract one) */
+        struct sockaddr_un a;
+        socklen_t len = unix_address(&a, argv[2]);
+        int s = socket(AF_UNIX, SOCK_STREAM, 0);
+        return report(what, s < 0 ? -1 : connect(s, (struct sockaddr *)&a, len));
+    }
+    if (!strcmp(what, "io-uring-connect") && argc > 2) {
+        /* the same connect through io_uring (IORING_OP_CONNECT, run by a worker) */
+        struct sockaddr_un a;
+        socklen_t len = unix_address(&a, argv[2]);
+        int s = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (s < 0)
+            return report(what, -1);
+        struct io_uring_sqe sqe;
+        memset(&sqe, 0, sizeof sqe);
+        sqe.opcode = IORING_OP_CONNECT;
+        sqe.fd = s;
+        sqe.addr = (unsigned long)&a;
+        sqe.off = len;
+        int res = io_uring_one(&sqe);
+        printf("%s res=%d\n", what, res);
+        fflush(stdout);
+        return 0;
+    }
     if (!strcmp(what, "chroot-to") && argc > 2)
         return report(what, chroot(argv[2]));
     if (!strcmp(what, "sethostname"))
@@ -332,7 +429,9 @@ int main(int argc, char **argv) {
         fd = open(path, O_WRONLY);
         if (fd < 0)
             return report(what, -1);
-        int rc = (int)write(fd, value, (size_t)n);
+        /* sysctl-rewrite NAME io-uring: the same write through io_uring (IORING_OP_WRITE). */
+        int rc = argc > 3 && !strcmp(argv[3], "io-uring") ? io_uring_write(fd, value, (size_t)n, 0)
+                                                           : (int)write(fd, value, (size_t)n);
         close(fd);
         return report(what, rc < 0 ? -1 : 0);
     }

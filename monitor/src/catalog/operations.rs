@@ -419,6 +419,33 @@ pub const WATCHED_FILES: &[&str] = &[
     "notify_on_release",
 ];
 
+/// Socket file names whose `connect()` from a container `cgroup/connect_unix` reports, with
+/// the runtime that listens there: whoever talks to one can start a privileged sibling
+/// container, i.e. owns the node. Matched on the last component of the address, so that a
+/// socket mounted at another directory (`-v /var/run:/hostrun`) is seen too; an abstract
+/// name's last component likewise (`@/containerd-shim/<ns>/<id>/shim.sock`, the shim API
+/// a host-network container could reach before containerd 1.4.3, CVE-2020-15257).
+pub const RUNTIME_SOCKETS: &[(&str, &str)] = &[
+    ("docker.sock", "docker"),
+    ("containerd.sock", "containerd"),
+    ("containerd.sock.ttrpc", "containerd"),
+    ("shim.sock", "containerd-shim"),
+    ("crio.sock", "cri-o"),
+    ("podman.sock", "podman"),
+    ("cri-dockerd.sock", "cri-dockerd"),
+    ("dockershim.sock", "dockershim"),
+    ("buildkitd.sock", "buildkit"),
+];
+
+/// The runtime that listens at a unix address ([`RUNTIME_SOCKETS`], by its last component).
+pub fn runtime_of_socket(path: &str) -> Option<&'static str> {
+    let name = path.rsplit('/').next()?;
+    RUNTIME_SOCKETS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, r)| *r)
+}
+
 /// A pointer argument whose first `u64` the kernel reads (`clone3`'s flags, `openat2`'s).
 fn deref_arg(name: &str) -> Option<u32> {
     match name {
@@ -455,6 +482,16 @@ pub fn gap(group: &str) -> Option<&'static Gap> {
 }
 
 /// Bits of the string arguments of `s` (at most [`OP_STRINGS`]).
+/// The table bits that have the `security_ptrace_access_check` fentry program report an open
+/// of another cgroup's process's `/proc/<pid>/mem` or `environ` ([`op::LSM_PROC`]), with the
+/// path read: for `open`, `openat`, `openat2` on `arch`.
+pub fn proc_open_bits(arch: Arch) -> Vec<(i64, u32)> {
+    FALLBACK_ONLY
+        .iter()
+        .filter_map(|s| Some((arch.number(s.name)?, op::LSM_PROC | string_mask(s))))
+        .collect()
+}
+
 fn string_mask(s: &Sensitive) -> u32 {
     let mut mask = 0u32;
     for (i, a) in s.args.iter().enumerate() {

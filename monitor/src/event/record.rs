@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, mem::size_of};
 
 use monitor_common::{
     CapabilityRecord, CgroupRecord, ExecRecord, ExitRecord, ForkRecord, OperationRecord,
-    RecordKind, SysctlRecord, exec_flags, op, sysctl_flags,
+    RecordKind, SysctlRecord, UnixConnectRecord, exec_flags, op, sysctl_flags, unix_flags,
 };
 
 /// A ring-buffer record that could not be decoded (counted and skipped).
@@ -38,6 +38,8 @@ pub enum Record {
     },
     /// A write under `/proc/sys`.
     Sysctl(Box<Sysctl>),
+    /// A `connect()` to a runtime socket's name.
+    UnixConnect(Box<UnixConnect>),
     /// A write to a watched host file (fanotify, read by the daemon, not the probes).
     HostFile(Box<HostFileWrite>),
     /// A cgroup created (`mkdir: true`) or removed.
@@ -117,6 +119,46 @@ impl Sysctl {
     }
 }
 
+/// A decoded [`UnixConnectRecord`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnixConnect {
+    pub pid: u32,
+    pub tid: u32,
+    pub uid: Option<u32>,
+    pub comm: String,
+    pub cgroup_id: u64,
+    pub boot_ns: u64,
+    /// The address as the caller wrote it, in its mount namespace, or (`peer`) as the
+    /// listener bound it, in the listener's; an abstract name is written `@name` (as `ss`
+    /// and `netstat` do).
+    pub path: String,
+    /// `path` is the listener's address ([`unix_flags::PEER`]).
+    pub peer: bool,
+}
+
+impl UnixConnect {
+    fn from_record(rec: &UnixConnectRecord) -> UnixConnect {
+        let len = (rec.path_len as usize).min(monitor_common::UNIX_PATH_LEN);
+        let path = if rec.flags & unix_flags::ABSTRACT != 0 {
+            let name = rec.path.get(1..len).unwrap_or_default();
+            // Abstract names may hold NULs: shown escaped, not cut.
+            format!("@{}", String::from_utf8_lossy(name).replace('\0', "\\0"))
+        } else {
+            c_string(&rec.path[..len])
+        };
+        UnixConnect {
+            pid: rec.pid,
+            tid: rec.tid,
+            uid: (rec.uid != u32::MAX).then_some(rec.uid),
+            comm: c_string(&rec.comm),
+            cgroup_id: rec.cgroup_id,
+            boot_ns: rec.boot_ns,
+            path,
+            peer: rec.flags & unix_flags::PEER != 0,
+        }
+    }
+}
+
 /// A decoded [`OperationRecord`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Operation {
@@ -138,6 +180,8 @@ pub struct Operation {
     pub lsm: bool,
     /// The file behind the descriptor in argument 0, named in the kernel ([`op::FD_PATH`]).
     pub fd_file: Option<FdFile>,
+    /// An open seen at `blkdev_open`: the block device's `major:minor`.
+    pub opened_device: Option<String>,
 }
 
 /// The file behind a descriptor, as the kernel named it at the check.
@@ -321,6 +365,10 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
                 exit: (k == RecordKind::SyscallExit).then_some(rec.result),
                 lsm: k == RecordKind::LsmHook,
                 fd_file: fd_file(&rec),
+                opened_device: (k == RecordKind::LsmHook
+                    && rec.fd_dev != 0
+                    && rec.string_lens[1] & op::FD_PATH_READ == 0)
+                    .then(|| format!("{}:{}", rec.fd_dev >> 20, rec.fd_dev & 0xf_ffff)),
             })))
         }
         Some(RecordKind::Exec) => {
@@ -344,6 +392,12 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         Some(RecordKind::Sysctl) => {
             let rec: SysctlRecord = read_record(bytes)?;
             Ok(Record::Sysctl(Box::new(Sysctl::from_record(&rec))))
+        }
+        Some(RecordKind::UnixConnect) => {
+            let rec: UnixConnectRecord = read_record(bytes)?;
+            Ok(Record::UnixConnect(Box::new(UnixConnect::from_record(
+                &rec,
+            ))))
         }
         Some(k @ (RecordKind::CgroupMkdir | RecordKind::CgroupRmdir)) => {
             let rec: CgroupRecord = read_record(bytes)?;

@@ -40,6 +40,8 @@ const PROG_KPROBE: &str = "cap_capable_kprobe";
 const PROG_KRETPROBE: &str = "cap_capable_kretprobe";
 const PROG_CAPSET: &str = "security_capset_fexit";
 const PROG_LSM_CAPABLE: &str = "lsm_capable";
+const PROG_UNIX_STREAM_CONNECT: &str = "unix_stream_connect_fentry";
+const PROG_BLKDEV_OPEN: &str = "blkdev_open_fentry";
 const KERNEL_FUNCTION: &str = "cap_capable";
 
 /// Loaded and attached probes. Dropping this detaches everything.
@@ -69,8 +71,40 @@ pub struct Probes {
     pub registers: SyscallRegisters,
     /// Whether `cgroup/sysctl` is attached to the cgroup v2 root (writes under /proc/sys).
     pub sysctl: bool,
+    /// What sees connects to runtime sockets: `cgroup/connect_unix` on the cgroup v2 root
+    /// (6.7+), else the `security_unix_stream_connect` fentry program; else why neither.
+    pub unix_connect: Result<UnixConnectHook, String>,
+    /// Opens the LSM-hook sources report: of other cgroups' `/proc/<pid>/mem` and `environ`
+    /// (the ptrace check's fentry program), of block devices (`fentry/blkdev_open`).
+    pub opens: OpenSources,
     /// What enforcement can do on this kernel (all false when it is off).
     pub enforcement: EnforcementSupport,
+}
+
+/// Which opens fentry programs report (see [`Probes::opens`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpenSources {
+    pub proc_memory: bool,
+    pub block_devices: bool,
+}
+
+/// The program that sees connects to runtime sockets.
+#[derive(Debug)]
+pub enum UnixConnectHook {
+    /// `cgroup/connect_unix` (Linux 6.7+): the address as the caller wrote it.
+    Cgroup(super::unix_connect::UnixConnect),
+    /// `fentry/security_unix_stream_connect`: the listener's bound address.
+    Fentry,
+}
+
+impl UnixConnectHook {
+    /// The `privmon_hook_info` attach value.
+    pub fn name(&self) -> &'static str {
+        match self {
+            UnixConnectHook::Cgroup(_) => "cgroup_connect_unix",
+            UnixConnectHook::Fentry => "lsm_hook",
+        }
+    }
 }
 
 /// The actions this kernel supports, with the configuration's `enforcement` not `off`.
@@ -269,6 +303,7 @@ impl Probes {
                         }
                     };
                     let coverage = attach_fallbacks(&mut ebpf, &btf, &config.operations);
+                    let opens = attach_open_sources(&mut ebpf, &btf, &config.operations, &coverage);
                     let capset_fexit = match attach_capset(&mut ebpf, &btf, &kernel_btf) {
                         Ok(()) => true,
                         Err(e) => {
@@ -293,6 +328,12 @@ impl Probes {
                                 false
                             }
                         };
+                    // Zero tax: the kernel runs it for unix-socket connects only.
+                    let unix_connect = if config.operations.misc == Coverage::Off {
+                        Err("the misc group is off".to_string())
+                    } else {
+                        attach_unix_connect(&mut ebpf, &btf, &kernel_btf, &layout)
+                    };
                     let enforcement = if enforcing {
                         let deny_capability =
                             attach_lsm_capable(&mut ebpf, &btf).map_err(|e| format!("{e:#}"));
@@ -345,6 +386,8 @@ impl Probes {
                         syscalls,
                         capset_fexit,
                         sysctl,
+                        unix_connect,
+                        opens,
                         enforcement,
                     });
                 }
@@ -385,6 +428,22 @@ impl Probes {
         hooks.push((
             "operations/sysctl".to_string(),
             if self.sysctl { "cgroup_sysctl" } else { "none" }.to_string(),
+        ));
+        for (family, on) in [
+            ("operations/proc_memory", self.opens.proc_memory),
+            ("operations/block_devices", self.opens.block_devices),
+        ] {
+            hooks.push((
+                family.to_string(),
+                if on { "lsm_hook" } else { "none" }.to_string(),
+            ));
+        }
+        hooks.push((
+            "operations/runtime_socket".to_string(),
+            self.unix_connect
+                .as_ref()
+                .map_or("none", UnixConnectHook::name)
+                .to_string(),
         ));
         let e = &self.enforcement;
         hooks.push((
@@ -758,6 +817,10 @@ fn kernel_layout(btf: &KernelBtf) -> KernelLayout {
             a + b
         }
     };
+    let quiet = |ty: &str, member: &str| {
+        btf.member_offset(ty, member)
+            .unwrap_or(KernelLayout::MISSING)
+    };
     let mut missing = Vec::new();
     let mut off = |ty: &str, member: &str| {
         btf.member_offset(ty, member).unwrap_or_else(|| {
@@ -821,6 +884,12 @@ fn kernel_layout(btf: &KernelBtf) -> KernelLayout {
         mount_parent: off("mount", "mnt_parent"),
         mount_mountpoint: off("mount", "mnt_mountpoint"),
         mount_id: off("mount", "mnt_id"),
+        // Only the unix-connect fentry program reads these (where cgroup/connect_unix does
+        // not load); af_unix may be a module whose types vmlinux's BTF lacks: not warned.
+        unix_sock_addr: quiet("unix_sock", "addr"),
+        unix_address_len: quiet("unix_address", "len"),
+        unix_address_name: quiet("unix_address", "name"),
+        inode_rdev: off("inode", "i_rdev"),
         ..KernelLayout::EMPTY
     };
     if !missing.is_empty() {
@@ -878,6 +947,71 @@ fn attach_sysctl(ebpf: &mut Ebpf) -> anyhow::Result<()> {
     prog.attach(&cgroup, CgroupAttachMode::Single)
         .context("attaching cgroup/sysctl to the cgroup v2 root")?;
     Ok(())
+}
+
+/// `cgroup/connect_unix` (Linux 6.7+), else `fentry/security_unix_stream_connect` (BPF
+/// trampolines): connects to a runtime's socket, with the names they report in
+/// `RUNTIME_SOCKETS`. A kernel with neither is not a failure: the posture alert for the
+/// socket's mount stands in (`privmon probe` says why).
+fn attach_unix_connect(
+    ebpf: &mut Ebpf,
+    btf: &Btf,
+    kernel_btf: &KernelBtf,
+    layout: &KernelLayout,
+) -> Result<UnixConnectHook, String> {
+    let fill = |ebpf: &mut Ebpf| -> anyhow::Result<()> {
+        let mut names: HashMap<_, u32, u8> = HashMap::try_from(
+            ebpf.map_mut(names::RUNTIME_SOCKETS)
+                .context("RUNTIME_SOCKETS map missing")?,
+        )?;
+        for (name, _) in operations::RUNTIME_SOCKETS {
+            names.insert(name_hash(name.as_bytes()), 1, 0)?;
+        }
+        Ok(())
+    };
+    fill(ebpf).map_err(|e| format!("{e:#}"))?;
+    let cgroup = match super::unix_connect::attach(ebpf, EBPF_OBJECT, kernel_btf) {
+        Ok(hook) => {
+            info!("cgroup/connect_unix attached: connects to runtime sockets are seen");
+            return Ok(UnixConnectHook::Cgroup(hook));
+        }
+        Err(e) => format!("{e:#}"),
+    };
+    let fentry = (|| -> anyhow::Result<()> {
+        ensure!(
+            layout.unix_sock_addr != KernelLayout::MISSING
+                && layout.unix_address_len != KernelLayout::MISSING
+                && layout.unix_address_name != KernelLayout::MISSING,
+            "the kernel's BTF lacks unix_sock.addr or unix_address (af_unix built as a module?)"
+        );
+        let prog: &mut FEntry = program(ebpf, PROG_UNIX_STREAM_CONNECT)?.try_into()?;
+        prog.load("security_unix_stream_connect", btf)
+            .context("loading fentry/security_unix_stream_connect")?;
+        if let Err(e) = prog.attach() {
+            let _ = prog.unload();
+            return Err(anyhow!(e).context("attaching fentry/security_unix_stream_connect"));
+        }
+        Ok(())
+    })();
+    match fentry {
+        Ok(()) => {
+            info!(
+                reason = %cgroup,
+                "fentry/security_unix_stream_connect attached (cgroup/connect_unix did not): connects to runtime sockets are seen, named by the listener's address"
+            );
+            Ok(UnixConnectHook::Fentry)
+        }
+        Err(e) => {
+            let why = format!(
+                "cgroup/connect_unix: {cgroup}; fentry/security_unix_stream_connect: {e:#}"
+            );
+            info!(
+                reason = %why,
+                "no program sees connects to runtime sockets: a container's connect to one is not seen (the posture alert for the socket's mount stands in)"
+            );
+            Err(why)
+        }
+    }
 }
 
 /// The BPF LSM `capable` program: enforcement's deny of a capability (Linux 5.7+, with
@@ -1286,6 +1420,67 @@ fn update_table(ebpf: &mut Ebpf, names: &[&str], f: impl Fn(u32) -> u32) -> anyh
         let index = u32::try_from(nr).context("syscall number")?;
         let spec = map.get(&index, 0).unwrap_or(0);
         map.set(index, f(spec), 0)
+            .with_context(|| format!("updating syscall {nr}'s entry"))?;
+    }
+    Ok(())
+}
+
+/// Opens reported by fentry programs, unless the `files` group is off: of other cgroups'
+/// processes' `/proc/<pid>/mem` and `environ` by the ptrace check's program (attached with
+/// the `processes` group's LSM-hook source), of block devices by `fentry/blkdev_open`.
+fn attach_open_sources(
+    ebpf: &mut Ebpf,
+    btf: &Btf,
+    groups: &OperationGroups,
+    coverage: &[GroupCoverage],
+) -> OpenSources {
+    if groups.mode("files") == Coverage::Off {
+        return OpenSources::default();
+    }
+    let proc_memory = coverage.iter().any(|c| c.lsm.contains(&"ptrace"));
+    let block = (|| -> anyhow::Result<()> {
+        let prog: &mut FEntry = program(ebpf, PROG_BLKDEV_OPEN)?.try_into()?;
+        prog.load("blkdev_open", btf)
+            .context("loading fentry/blkdev_open")?;
+        if let Err(e) = prog.attach() {
+            let _ = prog.unload();
+            return Err(anyhow!(e).context("attaching fentry/blkdev_open"));
+        }
+        Ok(())
+    })();
+    let block_devices = match block {
+        Ok(()) => true,
+        Err(e) => {
+            info!(reason = %format!("{e:#}"), "fentry/blkdev_open not attached: a container's open of a block device is not seen (the posture's host_devices says which it was given)");
+            false
+        }
+    };
+    let opens = OpenSources {
+        proc_memory,
+        block_devices,
+    };
+    if (proc_memory || block_devices)
+        && let Err(e) = mark_opens(ebpf)
+    {
+        warn!(error = %format!("{e:#}"), "opens of /proc/<pid>/mem, environ and block devices will not be reported");
+        return OpenSources::default();
+    }
+    opens
+}
+
+/// Marks the open syscalls [`op::LSM_PROC`], with their path read.
+fn mark_opens(ebpf: &mut Ebpf) -> anyhow::Result<()> {
+    let Some(arch) = Arch::host() else {
+        return Ok(());
+    };
+    let mut map: Array<&mut MapData, u32> = Array::try_from(
+        ebpf.map_mut(names::SENSITIVE_SYSCALLS)
+            .context("SENSITIVE_SYS map missing")?,
+    )?;
+    for (nr, bits) in operations::proc_open_bits(arch) {
+        let index = u32::try_from(nr).context("syscall number")?;
+        let spec = map.get(&index, 0).unwrap_or(0);
+        map.set(index, spec | bits, 0)
             .with_context(|| format!("updating syscall {nr}'s entry"))?;
     }
     Ok(())

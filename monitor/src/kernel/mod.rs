@@ -7,3 +7,4 @@ pub mod flush;
 pub mod loader;
 pub mod sites;
 pub mod tracefs;
+pub mod unix_connect;

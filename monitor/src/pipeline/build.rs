@@ -8,7 +8,7 @@ use crate::{
     event::{
         CapabilityEvent, Check, CredentialsChange, CredentialsEvent, Header, Ids, Operation,
         OperationEvent, SyscallDetail,
-        record::{HostFileWrite, Sysctl},
+        record::{HostFileWrite, Sysctl, UnixConnect},
     },
     rules::{Alert, Severity, Technique},
 };
@@ -162,6 +162,10 @@ pub(super) fn operation_event(ev: CapabilityEvent, op: &Operation) -> Option<Ope
             args.insert("mount_id", f.mount_id.into());
         }
     }
+    if let Some(device) = &op.opened_device {
+        // Seen at blkdev_open: a block device opened.
+        args.insert("device", device.clone().into());
+    }
     if let Some(fd) = op.exit.filter(|r| *r >= 0)
         && sensitive.group == "files"
         && operations::FALLBACK_ONLY
@@ -241,6 +245,51 @@ pub(super) fn sysctl_event(header: Header, s: &Sysctl) -> OperationEvent {
         ev.syscall.result = Some(-i64::from(libc::EPERM));
     }
     ev
+}
+
+/// The `syscall` event of a `connect()` to a runtime's socket (`result` stays null: the
+/// connect may still fail): `args.runtime` (`docker`, `containerd`, ...); seen by
+/// `cgroup/connect_unix` before the kernel looked the address up, `args.path` as the caller
+/// wrote it and `args.host_path` where one of the container's bind mounts holds it; seen by
+/// `fentry/security_unix_stream_connect` once the kernel found the listener, `args.host_path`
+/// as the listener bound it (the host's path of the runtime's socket) and no `path`.
+pub(super) fn unix_connect_event(
+    header: Header,
+    u: &UnixConnect,
+    host_path: Option<String>,
+) -> OperationEvent {
+    let mut args = std::collections::BTreeMap::new();
+    if !u.peer {
+        args.insert("path", Value::String(u.path.clone()));
+    }
+    args.insert(
+        "runtime",
+        crate::catalog::operations::runtime_of_socket(&u.path)
+            .map_or(Value::Null, |r| Value::String(r.to_string())),
+    );
+    if let Some(host) = host_path {
+        args.insert("host_path", Value::String(host));
+    }
+    OperationEvent {
+        header,
+        group: "misc",
+        syscall: SyscallDetail {
+            name: "connect",
+            number: crate::catalog::syscalls::Arch::host()
+                .and_then(|a| a.number("connect"))
+                .unwrap_or(-1),
+            args,
+            result: None,
+        },
+        capability: None,
+        checks: Vec::new(),
+        source: if u.peer {
+            "lsm_hook"
+        } else {
+            "cgroup_connect_unix"
+        },
+        namespace: None,
+    }
 }
 
 /// The `syscall` event of a write to a watched host file (fanotify): a `write` of the file

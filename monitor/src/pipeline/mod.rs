@@ -55,7 +55,10 @@ use crate::{
 use serde_json::Value;
 
 use self::{
-    build::{baseline_alert, host_file_event, id_change_event, operation_event, sysctl_event},
+    build::{
+        baseline_alert, host_file_event, id_change_event, operation_event, sysctl_event,
+        unix_connect_event,
+    },
     enforce::{Enforcer, FilterGeneration},
     operation::ExitMerge,
 };
@@ -684,6 +687,7 @@ impl Output {
             }
             Record::Fork { pid, ppid } => self.processes.fork(pid, ppid),
             Record::Sysctl(s) => self.sysctl(&s),
+            Record::UnixConnect(u) => self.unix_connect(&u),
             Record::HostFile(w) => self.host_file(&w),
             // Only the v2 hierarchy (id 0) has the cgroup ids the probes report.
             Record::Cgroup { hierarchy, .. } if hierarchy != 0 => {}
@@ -817,25 +821,10 @@ impl Output {
         self.emit(&host_file_event(header, w));
     }
 
-    /// A write under `/proc/sys`: a `syscall` event, or part of the runtime's set-up (runc
-    /// writes a container's `--sysctl` values before its entrypoint runs).
-    fn sysctl(&mut self, s: &crate::event::record::Sysctl) {
-        // Before Linux 6.1 the program cannot read the writer's pid and comm (both 0): the
-        // writer is the cgroup's one process, where it has only one (its cgroup.procs now;
-        // once it is empty, the one process the table saw start in it).
-        let (pid, tid, comm) = match s.pid {
-            0 => match self.cgroups.procs(s.cgroup_id).as_deref() {
-                Some(&[pid]) => (pid, pid, self.processes.comm(pid)),
-                Some([]) | None => match self.processes.sole_process_in(s.cgroup_id) {
-                    Some((pid, comm)) => (pid, pid, comm),
-                    None => (0, 0, s.comm.clone()),
-                },
-                Some(_) => (0, 0, s.comm.clone()),
-            },
-            _ => (s.pid, s.tid, s.comm.clone()),
-        };
-        // The program has no task to read: the writer's effective ids and capabilities come
-        // from /proc while it lives, else as its exec left them (0 when neither is known).
+    /// A process a cgroup program named (pid, tid, comm, uid; 0 when unknown) without its
+    /// task: its effective ids and capabilities come from /proc while it lives, else as its
+    /// exec left them (0 when neither is known).
+    fn process_of_task(&mut self, pid: u32, tid: u32, comm: String, uid: Option<u32>) -> Process {
         let status = (tid != 0)
             .then(|| crate::resolve::procfs::Status::read(std::path::Path::new("/proc"), tid))
             .flatten();
@@ -846,7 +835,7 @@ impl Output {
             ppid: None,
             comm,
             exe: None,
-            uid: s.uid,
+            uid,
             euid: status
                 .as_ref()
                 .and_then(|st| st.uids.get(1).copied())
@@ -865,6 +854,43 @@ impl Output {
         if pid != 0 {
             self.processes.enrich(&mut process);
         }
+        process
+    }
+
+    /// A `connect()` to a runtime's socket (`cgroup/connect_unix`): a `syscall` event
+    /// naming the socket, the runtime, and the host's socket where a bind mount holds it.
+    fn unix_connect(&mut self, u: &crate::event::record::UnixConnect) {
+        let process = self.process_of_task(u.pid, u.tid, u.comm.clone(), u.uid);
+        let header = self.header(process, "syscall", u.cgroup_id, u.boot_ns);
+        let host_path = if u.peer {
+            Some(u.path.clone())
+        } else {
+            self.attributed
+                .get(&u.cgroup_id)
+                .and_then(|a| a.config.as_ref())
+                .and_then(|c| c.host_path(&u.path))
+        };
+        self.emit(&unix_connect_event(header, u, host_path));
+    }
+
+    /// A write under `/proc/sys`: a `syscall` event, or part of the runtime's set-up (runc
+    /// writes a container's `--sysctl` values before its entrypoint runs).
+    fn sysctl(&mut self, s: &crate::event::record::Sysctl) {
+        // Before Linux 6.1 the program cannot read the writer's pid and comm (both 0): the
+        // writer is the cgroup's one process, where it has only one (its cgroup.procs now;
+        // once it is empty, the one process the table saw start in it).
+        let (pid, tid, comm) = match s.pid {
+            0 => match self.cgroups.procs(s.cgroup_id).as_deref() {
+                Some(&[pid]) => (pid, pid, self.processes.comm(pid)),
+                Some([]) | None => match self.processes.sole_process_in(s.cgroup_id) {
+                    Some((pid, comm)) => (pid, pid, comm),
+                    None => (0, 0, s.comm.clone()),
+                },
+                Some(_) => (0, 0, s.comm.clone()),
+            },
+            _ => (s.pid, s.tid, s.comm.clone()),
+        };
+        let process = self.process_of_task(pid, tid, comm, s.uid);
         let mut header = self.header(process, "syscall", s.cgroup_id, s.boot_ns);
         if let Some(action) = crate::event::EnforcementAct::action_name(s.action) {
             let advisor = self.advisor.lock().unwrap_or_else(|e| e.into_inner());

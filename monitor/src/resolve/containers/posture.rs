@@ -366,10 +366,10 @@ pub fn assess(inputs: &Inputs) -> Posture {
                 .unwrap_or_default()
         })
     };
-    let effective = set_of(|c| c.effective.as_ref())
-        .or_else(|| status.as_ref().map(|s| s.effective.clone()));
-    let bounding = set_of(|c| c.bounding.as_ref())
-        .or_else(|| status.as_ref().map(|s| s.bounding.clone()));
+    let effective =
+        set_of(|c| c.effective.as_ref()).or_else(|| status.as_ref().map(|s| s.effective.clone()));
+    let bounding =
+        set_of(|c| c.bounding.as_ref()).or_else(|| status.as_ref().map(|s| s.bounding.clone()));
     let default: &[&str] = if runtime == Some(Runtime::CriO) {
         CRIO_DEFAULT_CAPS
     } else {
