@@ -164,6 +164,13 @@ pub fn keep(spec: u32, rec: &OperationRecord) -> bool {
 /// Whether the last component of a NUL-terminated path is a watched file name.
 #[inline(always)]
 fn watched_name(path: &[u8; OP_STRING_LEN]) -> bool {
+    // SAFETY (get): the value is only tested for presence.
+    unsafe { WATCHED_FILES.get(last_name_hash(path)) }.is_some()
+}
+
+/// [`monitor_common::name_hash`] of the last component of a NUL-terminated path.
+#[inline(always)]
+pub(crate) fn last_name_hash(path: &[u8; OP_STRING_LEN]) -> u32 {
     let mut h = FNV_OFFSET;
     for &c in path.iter() {
         if c == 0 {
@@ -175,6 +182,5 @@ fn watched_name(path: &[u8; OP_STRING_LEN]) -> bool {
             (h ^ c as u32).wrapping_mul(FNV_PRIME)
         };
     }
-    // SAFETY (get): the value is only tested for presence.
-    unsafe { WATCHED_FILES.get(h) }.is_some()
+    h
 }

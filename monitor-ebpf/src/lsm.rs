@@ -20,8 +20,8 @@ use aya_ebpf::{
     programs::{FEntryContext, FExitContext, LsmContext},
 };
 use monitor_common::{
-    CAP_OPT_NOAUDIT, COMM_LEN, FNV_OFFSET, FNV_PRIME, Hook, MAX_CAPS, NO_CHECK, VERDICT_ALLOWED,
-    config_flags, enforce_flags, name_hash, op, runtime, stat,
+    CAP_OPT_NOAUDIT, COMM_LEN, Hook, MAX_CAPS, NO_CHECK, VERDICT_ALLOWED, config_flags,
+    enforce_flags, name_hash, op, runtime, stat,
 };
 
 use crate::{
@@ -279,16 +279,6 @@ fn proc_secret(rec: &monitor_common::OperationRecord) -> bool {
     if rec.string_lens[0] <= 1 {
         return false;
     }
-    let mut h = FNV_OFFSET;
-    for &c in rec.strings[0].iter() {
-        if c == 0 {
-            break;
-        }
-        h = if c == b'/' {
-            FNV_OFFSET
-        } else {
-            (h ^ c as u32).wrapping_mul(FNV_PRIME)
-        };
-    }
+    let h = crate::fallback::last_name_hash(&rec.strings[0]);
     h == MEM || h == ENVIRON
 }

@@ -808,3 +808,55 @@ fn docker_posture_agrees_with_the_cis_benchmark_checks() {
         }
     }
 }
+
+/// The escape procedures of docs/alerts.md made in Docker containers (escapes.rs and
+/// rules.rs make them in runc ones): setns into a host process's namespace from a
+/// `--pid host` container, and a write to a host file through a bind mount of its
+/// directory (`host_files`, fanotify). The runtime-socket connect and the chroot into a
+/// host-root bind are in docker_containers_start_with_their_posture.
+#[test]
+#[ignore = "needs root and a Docker engine: cargo xtask test"]
+fn docker_escape_procedures_are_alerted() {
+    require_root();
+    let etc = std::env::temp_dir().join(unique("privmon-docker-etc-"));
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(etc.join("passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    let mut engine = Engine::start().unwrap();
+    let daemon = Daemon::start(&["--host-file", etc.to_str().unwrap()]).unwrap();
+    let host_pid = std::process::id().to_string();
+    let setns = engine
+        .run_sh(
+            &[
+                "--pid",
+                "host",
+                "--cap-add",
+                "SYS_ADMIN",
+                "--cap-add",
+                "SYS_PTRACE",
+                "--security-opt",
+                "seccomp=unconfined",
+                "--security-opt",
+                "apparmor=unconfined",
+            ],
+            &format!("/bin/trigger setns-pid-uts {host_pid}; sleep 60"),
+        )
+        .unwrap();
+    assert!(
+        alerted(&daemon, "setns_into_host_namespace", &setns),
+        "{:#?}",
+        daemon.events()
+    );
+    let volume = format!("{}:/host-etc", etc.display());
+    let writes = engine
+        .run_sh(
+            &["-v", &volume],
+            "/bin/trigger append /host-etc/passwd 'evil::0:0::/:/bin/sh'; sleep 60",
+        )
+        .unwrap();
+    assert!(
+        alerted(&daemon, "host_file_write", &writes),
+        "{:#?}",
+        daemon.events()
+    );
+    std::fs::remove_dir_all(&etc).unwrap();
+}

@@ -5,6 +5,17 @@
 use privmon_tests::*;
 use serde_json::Value;
 
+/// `privmon_hook_info` says probe family `hook` is attached as `attach`.
+fn expect_hook(daemon: &Daemon, hook: &str, attach: &str) {
+    let m = daemon.metrics().unwrap();
+    assert_eq!(
+        m.value("privmon_hook_info", &[("hook", hook), ("attach", attach)]),
+        Some(1.0),
+        "{hook} is not attached as {attach}: {:?}",
+        daemon.logs()
+    );
+}
+
 /// The `syscall` lines of container `c` that `cgroup/sysctl` saw, and their alerts.
 fn sysctl_lines(daemon: &Daemon, c: Container) -> (Vec<Value>, Vec<Value>) {
     let lines = daemon.lines_of(c);
@@ -48,16 +59,7 @@ fn rewrite_by(name: &str, capabilities: &[&str], extra: &[&str]) -> Container {
 fn a_core_pattern_write_is_one_line_with_its_value_and_a_critical_alert() {
     require_root();
     let daemon = Daemon::start(&[]).unwrap();
-    let m = daemon.metrics().unwrap();
-    assert_eq!(
-        m.value(
-            "privmon_hook_info",
-            &[("hook", "operations/sysctl"), ("attach", "cgroup_sysctl")]
-        ),
-        Some(1.0),
-        "cgroup/sysctl is not attached: {:?}",
-        daemon.logs()
-    );
+    expect_hook(&daemon, "operations/sysctl", "cgroup_sysctl");
     let host = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
     let c = rewrite("kernel/core_pattern", &[]);
     let (writes, alerts) = sysctl_lines(&daemon, c);
@@ -181,16 +183,7 @@ fn a_write_to_a_watched_host_file_through_a_bind_mount_is_a_critical_alert() {
     std::fs::create_dir_all(&etc).unwrap();
     std::fs::write(etc.join("passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
     let daemon = Daemon::start(&["--host-file", etc.to_str().unwrap()]).unwrap();
-    let m = daemon.metrics().unwrap();
-    assert_eq!(
-        m.value(
-            "privmon_hook_info",
-            &[("hook", "operations/host_files"), ("attach", "fanotify")]
-        ),
-        Some(1.0),
-        "{:?}",
-        daemon.logs()
-    );
+    expect_hook(&daemon, "operations/host_files", "fanotify");
     // The host's own write comes first: not reported under watch: containers (handled
     // before the container's lines, which come after it in order).
     std::fs::write(etc.join("passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
@@ -301,16 +294,7 @@ fn a_connect_to_a_mounted_runtime_socket_is_an_alert_naming_the_host_socket() {
     } else {
         ("lsm_hook", "lsm_hook")
     };
-    let m = daemon.metrics().unwrap();
-    assert_eq!(
-        m.value(
-            "privmon_hook_info",
-            &[("hook", "operations/runtime_socket"), ("attach", attach)]
-        ),
-        Some(1.0),
-        "{:?}",
-        daemon.logs()
-    );
+    expect_hook(&daemon, "operations/runtime_socket", attach);
     let run = |args: &[&str], expect: &str| {
         let c = Container::create(&ContainerSpec {
             args,
@@ -398,16 +382,7 @@ fn a_connect_to_a_mounted_runtime_socket_is_an_alert_naming_the_host_socket() {
 fn vm_only_another_cgroups_proc_environ_is_a_critical_alert() {
     require_root();
     let daemon = Daemon::start(&[]).unwrap();
-    let m = daemon.metrics().unwrap();
-    assert_eq!(
-        m.value(
-            "privmon_hook_info",
-            &[("hook", "operations/proc_memory"), ("attach", "lsm_hook")]
-        ),
-        Some(1.0),
-        "{:?}",
-        daemon.logs()
-    );
+    expect_hook(&daemon, "operations/proc_memory", "lsm_hook");
     let c = Container::create(&ContainerSpec {
         args: &[
             "/bin/sh",
@@ -450,16 +425,7 @@ fn vm_only_another_cgroups_proc_environ_is_a_critical_alert() {
 fn vm_only_a_block_device_open_is_an_alert_with_the_device() {
     require_root();
     let daemon = Daemon::start(&[]).unwrap();
-    let m = daemon.metrics().unwrap();
-    assert_eq!(
-        m.value(
-            "privmon_hook_info",
-            &[("hook", "operations/block_devices"), ("attach", "lsm_hook")]
-        ),
-        Some(1.0),
-        "{:?}",
-        daemon.logs()
-    );
+    expect_hook(&daemon, "operations/block_devices", "lsm_hook");
     let c = Container::create(&ContainerSpec {
         args: &["/bin/trigger", "block-open", "/tmp/disk", "7", "0"],
         capabilities: &["CAP_MKNOD"],

@@ -984,14 +984,12 @@ fn attach_unix_connect(
                 && layout.unix_address_name != KernelLayout::MISSING,
             "the kernel's BTF lacks unix_sock.addr or unix_address (af_unix built as a module?)"
         );
-        let prog: &mut FEntry = program(ebpf, PROG_UNIX_STREAM_CONNECT)?.try_into()?;
-        prog.load("security_unix_stream_connect", btf)
-            .context("loading fentry/security_unix_stream_connect")?;
-        if let Err(e) = prog.attach() {
-            let _ = prog.unload();
-            return Err(anyhow!(e).context("attaching fentry/security_unix_stream_connect"));
-        }
-        Ok(())
+        attach_fentry(
+            ebpf,
+            btf,
+            PROG_UNIX_STREAM_CONNECT,
+            "security_unix_stream_connect",
+        )
     })();
     match fentry {
         Ok(()) => {
@@ -1412,14 +1410,27 @@ fn update_table(ebpf: &mut Ebpf, names: &[&str], f: impl Fn(u32) -> u32) -> anyh
     let Some(arch) = Arch::host() else {
         return Ok(());
     };
+    let entries = names
+        .iter()
+        .filter_map(|n| arch.number(n))
+        .map(|nr| (nr, 0));
+    rewrite_table(ebpf, entries, |spec, _| f(spec))
+}
+
+/// Rewrites the sensitive-table entry of each syscall number with `f(entry, bits)`.
+fn rewrite_table(
+    ebpf: &mut Ebpf,
+    entries: impl IntoIterator<Item = (i64, u32)>,
+    f: impl Fn(u32, u32) -> u32,
+) -> anyhow::Result<()> {
     let mut map: Array<&mut MapData, u32> = Array::try_from(
         ebpf.map_mut(names::SENSITIVE_SYSCALLS)
             .context("SENSITIVE_SYS map missing")?,
     )?;
-    for nr in names.iter().filter_map(|n| arch.number(n)) {
+    for (nr, bits) in entries {
         let index = u32::try_from(nr).context("syscall number")?;
         let spec = map.get(&index, 0).unwrap_or(0);
-        map.set(index, f(spec), 0)
+        map.set(index, f(spec, bits), 0)
             .with_context(|| format!("updating syscall {nr}'s entry"))?;
     }
     Ok(())
@@ -1438,17 +1449,7 @@ fn attach_open_sources(
         return OpenSources::default();
     }
     let proc_memory = coverage.iter().any(|c| c.lsm.contains(&"ptrace"));
-    let block = (|| -> anyhow::Result<()> {
-        let prog: &mut FEntry = program(ebpf, PROG_BLKDEV_OPEN)?.try_into()?;
-        prog.load("blkdev_open", btf)
-            .context("loading fentry/blkdev_open")?;
-        if let Err(e) = prog.attach() {
-            let _ = prog.unload();
-            return Err(anyhow!(e).context("attaching fentry/blkdev_open"));
-        }
-        Ok(())
-    })();
-    let block_devices = match block {
+    let block_devices = match attach_fentry(ebpf, btf, PROG_BLKDEV_OPEN, "blkdev_open") {
         Ok(()) => true,
         Err(e) => {
             info!(reason = %format!("{e:#}"), "fentry/blkdev_open not attached: a container's open of a block device is not seen (the posture's host_devices says which it was given)");
@@ -1473,15 +1474,25 @@ fn mark_opens(ebpf: &mut Ebpf) -> anyhow::Result<()> {
     let Some(arch) = Arch::host() else {
         return Ok(());
     };
-    let mut map: Array<&mut MapData, u32> = Array::try_from(
-        ebpf.map_mut(names::SENSITIVE_SYSCALLS)
-            .context("SENSITIVE_SYS map missing")?,
-    )?;
-    for (nr, bits) in operations::proc_open_bits(arch) {
-        let index = u32::try_from(nr).context("syscall number")?;
-        let spec = map.get(&index, 0).unwrap_or(0);
-        map.set(index, spec | bits, 0)
-            .with_context(|| format!("updating syscall {nr}'s entry"))?;
+    rewrite_table(ebpf, operations::proc_open_bits(arch), |spec, bits| {
+        spec | bits
+    })
+}
+
+/// Loads program `prog_name` as fentry on kernel function `function` and attaches it;
+/// unloads it again if it does not attach.
+fn attach_fentry(
+    ebpf: &mut Ebpf,
+    btf: &Btf,
+    prog_name: &str,
+    function: &str,
+) -> anyhow::Result<()> {
+    let prog: &mut FEntry = program(ebpf, prog_name)?.try_into()?;
+    prog.load(function, btf)
+        .with_context(|| format!("loading fentry/{function}"))?;
+    if let Err(e) = prog.attach() {
+        let _ = prog.unload();
+        return Err(anyhow!(e).context(format!("attaching fentry/{function}")));
     }
     Ok(())
 }
@@ -1493,19 +1504,9 @@ fn attach_lsm_source(
     btf: &Btf,
     source: &operations::LsmSource,
 ) -> anyhow::Result<Vec<&'static str>> {
-    let mut attach = |prog_name: &str, function: &str| -> anyhow::Result<()> {
-        let prog: &mut FEntry = program(ebpf, prog_name)?.try_into()?;
-        prog.load(function, btf)
-            .with_context(|| format!("loading fentry/{function}"))?;
-        if let Err(e) = prog.attach() {
-            let _ = prog.unload();
-            return Err(anyhow!(e).context(format!("attaching fentry/{function}")));
-        }
-        Ok(())
-    };
     let mut result = Ok(());
     for (prog_name, function) in source.programs {
-        result = attach(prog_name, function);
+        result = attach_fentry(ebpf, btf, prog_name, function);
         if result.is_err() {
             break;
         }
