@@ -66,10 +66,6 @@ fn on_connect(ctx: &SockAddrContext) {
     {
         return;
     }
-    let pid_tgid = bpf_get_current_pid_tgid();
-    if (pid_tgid >> 32) as u32 == cfg.self_tgid {
-        return;
-    }
     let mut kern = SockAddrKern {
         sk: 0,
         uaddr: 0,
@@ -97,7 +93,7 @@ fn on_connect(ctx: &SockAddrContext) {
         }
     }
     // sun_path's bytes: the address length less sun_family.
-    report(cgroup_id, pid_tgid, &path, kern.uaddrlen as usize, 0);
+    report(cfg.self_tgid, cgroup_id, &path, kern.uaddrlen as usize, 0);
 }
 
 /// match-proto: v2.6.27: include/linux/security.h: int security_unix_stream_connect(
@@ -111,10 +107,6 @@ pub fn unix_stream_connect_fentry(ctx: FEntryContext) -> i32 {
     let Some(cfg) = crate::config::config() else {
         return 0;
     };
-    let pid_tgid = bpf_get_current_pid_tgid();
-    if (pid_tgid >> 32) as u32 == cfg.self_tgid {
-        return 0;
-    }
     // SAFETY: plain helper call.
     let cgroup_id = unsafe { bpf_get_current_cgroup_id() };
     if !watched(cfg, cgroup_id) {
@@ -155,8 +147,8 @@ pub fn unix_stream_connect_fentry(ctx: FEntryContext) -> i32 {
         len
     };
     report(
+        cfg.self_tgid,
         cgroup_id,
-        pid_tgid,
         &path,
         len.max(0) as usize,
         unix_flags::PEER,
@@ -165,11 +157,13 @@ pub fn unix_stream_connect_fentry(ctx: FEntryContext) -> i32 {
 }
 
 /// Reports an address (`addr_len`: its length with the 2-byte family) whose last component
-/// is a runtime socket's name.
+/// is a runtime socket's name, unless the daemon itself (`self_tgid`) connects. The caller
+/// is named only then: helper calls are what the program costs, and most connects are to
+/// other sockets.
 #[inline(always)]
 fn report(
+    self_tgid: u32,
     cgroup_id: u64,
-    pid_tgid: u64,
     path: &[u8; UNIX_PATH_LEN + 4],
     addr_len: usize,
     flags: u32,
@@ -193,6 +187,10 @@ fn report(
     }
     // SAFETY (get): the value is only tested for presence.
     if unsafe { RUNTIME_SOCKETS.get(h) }.is_none() {
+        return;
+    }
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if (pid_tgid >> 32) as u32 == self_tgid {
         return;
     }
     let Some(mut entry) = EVENTS.reserve::<UnixConnectRecord>(0) else {
