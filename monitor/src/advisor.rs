@@ -323,9 +323,22 @@ pub struct Workload {
     /// image is a rollout's doing as much as an intruder's, and its alert says so.
     #[serde(default)]
     pub baseline_image: Option<String>,
+    /// The previous image's baseline while a new image's is learned (a rollout): uses
+    /// outside it are alerted meanwhile, and it is part of the new baseline.
+    #[serde(default)]
+    pub prior: Option<BTreeSet<String>>,
 }
 
 impl Workload {
+    /// Ends the learning period: what it used (and a rollout's prior) is the baseline, of
+    /// the image it runs now.
+    fn fix_baseline(&mut self) {
+        let mut baseline: BTreeSet<String> = self.used.keys().cloned().collect();
+        baseline.extend(self.prior.take().into_iter().flatten());
+        self.baseline = Some(baseline);
+        self.baseline_image = self.image.clone();
+    }
+
     fn new(id: WorkloadId, now: u64) -> Workload {
         Workload {
             id,
@@ -343,6 +356,7 @@ impl Workload {
             denied: BTreeSet::new(),
             image: None,
             baseline_image: None,
+            prior: None,
         }
     }
 
@@ -565,6 +579,14 @@ impl Advisor {
                 }
                 w.granted = granted(&event.field(&p.posture).to_json().unwrap_or_default());
                 if let Some(image) = s(&p.container_image_id).or(s(&p.container_image)) {
+                    // A rollout: the new image learns a baseline of its own, with the
+                    // previous one as a prior.
+                    if w.baseline.is_some()
+                        && w.baseline_image.as_deref().is_some_and(|b| b != image)
+                    {
+                        w.prior = w.baseline.take();
+                        w.learning_since = now;
+                    }
                     w.image = Some(image.to_string());
                 }
                 None
@@ -599,8 +621,7 @@ impl Advisor {
                     return None;
                 }
                 if w.baseline.is_none() && now.saturating_sub(w.learning_since) >= learning_secs {
-                    w.baseline = Some(w.used.keys().cloned().collect());
-                    w.baseline_image = w.image.clone();
+                    w.fix_baseline();
                 }
                 let new = !w.used.contains_key(name);
                 if new {
@@ -622,7 +643,11 @@ impl Advisor {
                 if new {
                     w.last_new_capability = Some(now);
                 }
-                let outside = w.baseline.as_ref().is_some_and(|b| !b.contains(name));
+                let outside = w
+                    .baseline
+                    .as_ref()
+                    .or(w.prior.as_ref())
+                    .is_some_and(|b| !b.contains(name));
                 if outside && w.alerted.insert(name.to_string()) {
                     return Some(OutsideBaseline {
                         workload: w.id.clone(),
@@ -649,8 +674,7 @@ impl Advisor {
     pub fn tick(&mut self, now: u64) {
         for w in self.workloads.values_mut() {
             if w.baseline.is_none() && now.saturating_sub(w.learning_since) >= self.learning_secs {
-                w.baseline = Some(w.used.keys().cloned().collect());
-                w.baseline_image = w.image.clone();
+                w.fix_baseline();
                 self.dirty = true;
             }
         }
@@ -667,6 +691,7 @@ impl Advisor {
         {
             w.used.clear();
             w.baseline = None;
+            w.prior = None;
             w.alerted.clear();
             w.last_new_capability = None;
             w.privilege_gain_seen = false;
@@ -853,6 +878,15 @@ impl Workload {
         self.privilege_gain_seen |= o.privilege_gain_seen;
         self.learning_since = self.learning_since.min(o.learning_since);
         self.baseline = match (self.baseline.take(), &o.baseline) {
+            (None, None) => None,
+            (a, b) => Some(
+                a.into_iter()
+                    .flatten()
+                    .chain(b.iter().flatten().cloned())
+                    .collect(),
+            ),
+        };
+        self.prior = match (self.prior.take(), &o.prior) {
             (None, None) => None,
             (a, b) => Some(
                 a.into_iter()

@@ -391,4 +391,30 @@ fn a_use_outside_the_baseline_after_a_new_image_says_so() {
         o.new_image.as_deref(),
         Some("registry.example/web@sha256:bbb")
     );
+    // The new image learns a baseline of its own, the previous one its prior: nothing for
+    // protect mode to act on meanwhile.
+    let id = a.workloads.keys().next().unwrap().clone();
+    assert_eq!(a.baseline(&id), None);
+    a.tick(350);
+    assert_eq!(
+        a.baseline(&id),
+        None,
+        "still learning (60 s from the rollout)"
+    );
+    a.tick(361);
+    let b: Vec<&str> = a
+        .baseline(&id)
+        .unwrap()
+        .iter()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(b, ["CAP_CHOWN", "CAP_NET_RAW", "CAP_SYS_ADMIN"]);
+    // Learned from the new image: a later use outside it is plain drift again.
+    let o = a
+        .observe(&check(POD_A, "a1", "CAP_NET_ADMIN", "ioctl", "web"), 400)
+        .unwrap();
+    assert_eq!(o.new_image, None);
+    // The same image again is no rollout.
+    a.observe(&with_image("registry.example/web@sha256:bbb"), 410);
+    assert!(a.baseline(&id).is_some());
 }
