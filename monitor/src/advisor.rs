@@ -877,30 +877,27 @@ impl Workload {
         self.last_new_capability = self.used.values().map(|u| u.first_seen).max();
         self.privilege_gain_seen |= o.privilege_gain_seen;
         self.learning_since = self.learning_since.min(o.learning_since);
-        self.baseline = match (self.baseline.take(), &o.baseline) {
-            (None, None) => None,
-            (a, b) => Some(
-                a.into_iter()
-                    .flatten()
-                    .chain(b.iter().flatten().cloned())
-                    .collect(),
-            ),
-        };
-        self.prior = match (self.prior.take(), &o.prior) {
-            (None, None) => None,
-            (a, b) => Some(
-                a.into_iter()
-                    .flatten()
-                    .chain(b.iter().flatten().cloned())
-                    .collect(),
-            ),
-        };
+        self.baseline = union(self.baseline.take(), &o.baseline);
+        self.prior = union(self.prior.take(), &o.prior);
         self.alerted.extend(o.alerted.iter().cloned());
         for d in &o.denied {
             if self.denied.len() < MAX_DENIED {
                 self.denied.insert(d.clone());
             }
         }
+    }
+}
+
+/// Two nodes' sets merged: their union, unknown only if both are.
+fn union(a: Option<BTreeSet<String>>, b: &Option<BTreeSet<String>>) -> Option<BTreeSet<String>> {
+    match (a, b) {
+        (None, None) => None,
+        (a, b) => Some(
+            a.into_iter()
+                .flatten()
+                .chain(b.iter().flatten().cloned())
+                .collect(),
+        ),
     }
 }
 

@@ -187,20 +187,22 @@ fn a_write_to_a_watched_host_file_through_a_bind_mount_is_a_critical_alert() {
     // The host's own write comes first: not reported under watch: containers (handled
     // before the container's lines, which come after it in order).
     std::fs::write(etc.join("passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-    let c = Container::create(&ContainerSpec {
-        args: &[
-            "/bin/trigger",
-            "append",
-            "/host-etc/passwd",
-            "evil::0:0::/:/bin/sh\n",
-        ],
-        rw_bind_mounts: &[(etc.to_str().unwrap(), "/host-etc")],
-        ..Default::default()
-    })
-    .unwrap();
-    let out = c.run_to_completion().unwrap();
-    assert!(out.contains("append rc=0"), "{out}");
-    let lines = daemon.lines_of(c);
+    // The container appends a line to the host's passwd through the bind mount; `how`:
+    // the trigger's extra arguments (`io-uring`).
+    let append = |line: &str, how: &[&str]| {
+        let mut args = vec!["/bin/trigger", "append", "/host-etc/passwd", line];
+        args.extend_from_slice(how);
+        let c = Container::create(&ContainerSpec {
+            args: &args,
+            rw_bind_mounts: &[(etc.to_str().unwrap(), "/host-etc")],
+            ..Default::default()
+        })
+        .unwrap();
+        let out = c.run_to_completion().unwrap();
+        assert!(out.contains("append rc=0"), "{out}");
+        daemon.lines_of(c)
+    };
+    let lines = append("evil::0:0::/:/bin/sh\n", &[]);
     let host_path = etc.join("passwd").to_string_lossy().into_owned();
     let writes: Vec<&Value> = lines
         .iter()
@@ -228,21 +230,7 @@ fn a_write_to_a_watched_host_file_through_a_bind_mount_is_a_critical_alert() {
     assert_eq!(host_writes, 0);
     // The same write through io_uring (IORING_OP_WRITE, run by a worker): fanotify sees
     // the inode written whoever wrote it; the worker is named as its process.
-    let c = Container::create(&ContainerSpec {
-        args: &[
-            "/bin/trigger",
-            "append",
-            "/host-etc/passwd",
-            "evil2::0:0::/:/bin/sh\n",
-            "io-uring",
-        ],
-        rw_bind_mounts: &[(etc.to_str().unwrap(), "/host-etc")],
-        ..Default::default()
-    })
-    .unwrap();
-    let out = c.run_to_completion().unwrap();
-    assert!(out.contains("append rc=0"), "{out}");
-    let lines = daemon.lines_of(c);
+    let lines = append("evil2::0:0::/:/bin/sh\n", &["io-uring"]);
     assert!(
         lines.iter().any(|e| e["kind"] == "alert"
             && e["rule"] == "host_file_write"
