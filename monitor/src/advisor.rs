@@ -563,6 +563,23 @@ impl Advisor {
         if !matches!(kind, "container_start" | "capability" | "credentials") {
             return None;
         }
+        // A check it learns nothing from (the runtime's set-up, a probe, a check in a user
+        // namespace) makes no workload: the container may not even be known yet.
+        let verdict = s(&p.capability_verdict);
+        if kind == "capability" {
+            let name = s(&p.capability_name)?;
+            if !matches!(verdict, Some("allowed" | "denied"))
+                || s(&p.capability_scope) != Some("host")
+                || is_runtime_setup(s(&p.process_comm).unwrap_or(""))
+                || is_probing(
+                    event.field(&p.capability_audit).as_bool(),
+                    name,
+                    s(&p.syscall_name),
+                )
+            {
+                return None;
+            }
+        }
         let id = self.workload_of(&Names::of(event)?);
         self.dirty = true;
         let learning_secs = self.learning_secs;
@@ -603,21 +620,14 @@ impl Advisor {
                 None
             }
             _ => {
+                // Checked above: a host-scope check of the workload's own, allowed or
+                // denied.
                 let name = s(&p.capability_name)?;
                 let syscall = s(&p.syscall_name);
-                if s(&p.capability_verdict) == Some("denied")
-                    && s(&p.capability_scope) == Some("host")
-                    && !is_runtime_setup(s(&p.process_comm).unwrap_or(""))
-                    && !is_probing(event.field(&p.capability_audit).as_bool(), name, syscall)
-                    && w.denied.len() < MAX_DENIED
-                {
-                    w.denied.insert(name.to_string());
-                }
-                if s(&p.capability_verdict) != Some("allowed")
-                    || s(&p.capability_scope) != Some("host")
-                    || is_runtime_setup(s(&p.process_comm).unwrap_or(""))
-                    || is_probing(event.field(&p.capability_audit).as_bool(), name, syscall)
-                {
+                if verdict == Some("denied") {
+                    if w.denied.len() < MAX_DENIED {
+                        w.denied.insert(name.to_string());
+                    }
                     return None;
                 }
                 if w.baseline.is_none() && now.saturating_sub(w.learning_since) >= learning_secs {
