@@ -119,6 +119,10 @@ pub enum WorkloadMode {
     /// Once its baseline is learned, a capability outside it (and `protect_allow`) is
     /// killed or denied (`protect_action`).
     Protect,
+    /// Not watched: from its `container_start` on, the kernel drops its records as it does
+    /// a host cgroup's, and nothing of it is written, judged, learned or armed (another
+    /// node's replica in a test, a namespace another tool owns).
+    Ignore,
 }
 
 impl WorkloadMode {
@@ -128,6 +132,7 @@ impl WorkloadMode {
             WorkloadMode::Monitor => "monitor",
             WorkloadMode::DryRun => "dry_run",
             WorkloadMode::Protect => "protect",
+            WorkloadMode::Ignore => "ignore",
         }
     }
 }
@@ -197,7 +202,7 @@ impl std::str::FromStr for ModeEntry {
         };
         let mode =
             <WorkloadMode as clap::ValueEnum>::from_str(mode.trim(), true).map_err(|_| {
-                format!("`{s}`: unknown mode `{mode}` (learn, monitor, dry-run, protect)")
+                format!("`{s}`: unknown mode `{mode}` (learn, monitor, dry-run, protect, ignore)")
             })?;
         let mut e = ModeEntry {
             mode,
@@ -645,8 +650,8 @@ config_keys! {
 
     /// Enforcement (docs/enforcement.md): `off` (the default: nothing is armed in the
     /// kernel), `dry-run` (every action is written as `would_kill` or `would_deny`, none is
-    /// taken) or `on`. Rules' `action`s and `workload_modes` take effect only when it is not
-    /// `off`; `POST /enforcement` turns it off (or back) at run time.
+    /// taken) or `on`. Rules' `action`s and the `dry-run` and `protect` workload modes act
+    /// only when it is not `off`; `POST /enforcement` turns it off (or back) at run time.
     enforcement: EnforcementSwitch = EnforcementSwitch::Off;
     flag: EnforcementSwitch [value_enum];
 
@@ -654,7 +659,8 @@ config_keys! {
     ///
     /// `learn` (baseline only), `monitor` (alert on uses outside the baseline), `dry-run`
     /// and `protect` (once the baseline is learned, kill or deny every capability outside
-    /// it and `protect_allow`). YAML: a list of `{mode, namespace, pod, container, image,
+    /// it and `protect_allow`), `ignore` (not watched at all, dropped in the kernel from
+    /// its start on; whatever `enforcement` says). YAML: a list of `{mode, namespace, pod, container, image,
     /// label}` (globs; `label: KEY=GLOB`). The flag, repeatable: `MODE:KEY=GLOB`
     /// (`protect:namespace=payments`) or `MODE` alone for every container.
     workload_modes: Vec<ModeEntry> = Vec::new();

@@ -187,6 +187,11 @@ pub trait Published: Event {
     fn blocks(&self) -> Option<(Option<&Shared<Kubernetes>>, Option<&Shared<Container>>)> {
         None
     }
+
+    /// The cgroup whose process did the act (none: an alert, a container's lifecycle).
+    fn cgroup_id(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Alerts, read back from their JSON.
@@ -596,6 +601,10 @@ impl Published for CapabilityEvent {
     fn blocks(&self) -> Option<(Option<&Shared<Kubernetes>>, Option<&Shared<Container>>)> {
         Some((self.header.k8s.as_ref(), self.header.container.as_ref()))
     }
+
+    fn cgroup_id(&self) -> Option<u64> {
+        Some(self.header.cgroup.id)
+    }
 }
 
 impl Event for CapabilityEvent {
@@ -700,6 +709,10 @@ impl Fields for OperationEvent {
 impl Published for OperationEvent {
     fn blocks(&self) -> Option<(Option<&Shared<Kubernetes>>, Option<&Shared<Container>>)> {
         Some((self.header.k8s.as_ref(), self.header.container.as_ref()))
+    }
+
+    fn cgroup_id(&self) -> Option<u64> {
+        Some(self.header.cgroup.id)
     }
 }
 
@@ -906,6 +919,10 @@ impl Fields for CredentialsEvent {
 impl Published for CredentialsEvent {
     fn blocks(&self) -> Option<(Option<&Shared<Kubernetes>>, Option<&Shared<Container>>)> {
         Some((self.header.k8s.as_ref(), self.header.container.as_ref()))
+    }
+
+    fn cgroup_id(&self) -> Option<u64> {
+        Some(self.header.cgroup.id)
     }
 }
 

@@ -507,36 +507,84 @@ fn a_proposed_spec_is_checked_against_what_was_used_and_the_advice_patches_it() 
     daemon.stop().unwrap();
 }
 
-/// One workload's replicas on two nodes: each node's daemon (its own state, running while
-/// only its replica does, as a node sees only its own containers) exports what it learned;
-/// the exports merge into one workload (instances added up) whose advice keeps only
-/// NET_RAW, and `--check` of the merged advice passes the workload's own manifest and fails
-/// one that drops NET_RAW. A file edited after export is refused.
+/// One workload's replicas on two nodes, at the same time: each node's daemon (its own
+/// state) watches only its own replica (`--workload-mode ignore` for the rest, as a node
+/// sees only its own containers, while every daemon on one host sees every container) and
+/// exports what it learned; the exports merge into one workload (instances added up)
+/// whose advice keeps only NET_RAW, and `--check` of the merged advice passes the
+/// workload's own manifest and fails one that drops NET_RAW. A file edited after export is
+/// refused.
 #[test]
 #[ignore = "needs root: run with cargo xtask test"]
 fn replicas_on_two_nodes_merge_into_one_advice() {
     require_root();
     let owner = unique("cart");
     let dir = StateDir::new();
+    let nodes = [("node-a", "x2x4z", "b2c4d"), ("node-b", "b2c4d", "x2x4z")];
+    let daemons: Vec<(StateDir, Daemon)> = nodes
+        .iter()
+        .map(|(node, own, _)| {
+            let state = StateDir::new();
+            let daemon = Daemon::start(&[
+                "--state-dir",
+                state.arg(),
+                "--node-name",
+                node,
+                "--baseline-learning-secs",
+                "1",
+                "--workload-mode",
+                &format!("monitor:pod=*-{own}"),
+                "--workload-mode",
+                "ignore",
+            ])
+            .unwrap();
+            (state, daemon)
+        })
+        .collect();
+    // Both replicas run at once; every daemon's kernel side sees both.
+    let replicas: Vec<Container> = nodes
+        .iter()
+        .map(|(_, own, _)| {
+            let pod = format!("{owner}-7d9f8c6b5-{own}");
+            Container::create(&ContainerSpec {
+                args: &["/bin/trigger", "raw-socket"],
+                capabilities: &["CAP_NET_ADMIN", "CAP_SYS_ADMIN", "CAP_NET_RAW"],
+                pod: Some(&pod),
+                ..Default::default()
+            })
+            .unwrap()
+        })
+        .collect();
+    for c in &replicas {
+        c.start().unwrap();
+    }
+    let ids: Vec<String> = replicas
+        .iter()
+        .map(|c| short_id(&c.id).to_string())
+        .collect();
+    for c in replicas {
+        c.wait_stopped().unwrap();
+        c.delete();
+    }
+    // The learning period (1 s) ends on each node.
+    std::thread::sleep(std::time::Duration::from_secs(2));
     let mut exports = Vec::new();
-    for (node, suffix) in [("node-a", "x2x4z"), ("node-b", "b2c4d")] {
-        let state = StateDir::new();
-        let daemon = Daemon::start(&[
-            "--state-dir",
-            state.arg(),
-            "--node-name",
-            node,
-            "--baseline-learning-secs",
-            "1",
-        ])
-        .unwrap();
-        run_in(
-            &daemon,
-            &format!("{owner}-7d9f8c6b5-{suffix}"),
-            &["CAP_NET_ADMIN", "CAP_SYS_ADMIN", "CAP_NET_RAW"],
-            &["/bin/trigger", "raw-socket"],
+    for (i, ((node, own, other), (_state, daemon))) in nodes.iter().zip(daemons).enumerate() {
+        let (id, other_id) = (&ids[i], &ids[1 - i]);
+        let stopped =
+            daemon.wait_for_event(|e| e["kind"] == "container_stop" && e["container"]["id"] == *id);
+        assert!(
+            stopped.is_some(),
+            "{node}: no container_stop of its replica {id}: {:#?} {:#?}",
+            daemon.logs(),
+            daemon
+                .events()
+                .iter()
+                .filter(|e| e["container"].is_object())
+                .map(|e| format!("{} {} {}", e["kind"], e["container"], e["k8s"]))
+                .collect::<Vec<_>>()
         );
-        std::thread::sleep(std::time::Duration::from_secs(2));
+        let metrics = daemon.metrics().unwrap();
         let file = dir.0.join(format!("{node}.json"));
         let ran = privmon_tests::privmon(&[
             "baseline",
@@ -548,9 +596,48 @@ fn replicas_on_two_nodes_merge_into_one_advice() {
         ])
         .unwrap();
         assert_eq!(ran.code, 0, "{}", ran.stderr);
-        let export: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-        assert_eq!(export["node"], node);
+        let text = std::fs::read_to_string(&file).unwrap();
+        let export: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(export["node"], *node);
         assert_eq!(export["version"], 1);
+        assert!(
+            text.contains(id.as_str()),
+            "{node} learned its replica: {text}"
+        );
+        assert!(
+            !text.contains(other_id.as_str()),
+            "{node} learned the other node's replica: {text}"
+        );
+        let events = daemon.events();
+        assert!(
+            !events.iter().any(|e| e.to_string().contains(other)),
+            "{node} wrote the other node's replica: {events:#?}"
+        );
+        assert!(
+            events.iter().any(|e| e["kind"] == "container_start"
+                && e["k8s"]["pod"].as_str().is_some_and(|p| p.ends_with(own))),
+            "{node}: no container_start of its replica"
+        );
+        // The other replica was let go once it was known; its removal takes it off the
+        // gauge.
+        let deadline = std::time::Instant::now() + PATIENCE;
+        let mut ignored = metrics.value("privmon_containers_ignored", &[]);
+        while ignored != Some(0.0) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            ignored = daemon
+                .metrics()
+                .unwrap()
+                .value("privmon_containers_ignored", &[]);
+        }
+        assert_eq!(ignored, Some(0.0), "{node}");
+        assert!(
+            daemon
+                .logs()
+                .iter()
+                .any(|l| l.contains("workload mode ignore") && l.contains(other)),
+            "{node}: the other replica was not let go: {:#?}",
+            daemon.logs()
+        );
         exports.push(file);
         daemon.stop().unwrap();
     }

@@ -300,6 +300,14 @@ impl Enforcer {
             .map_or(WorkloadMode::Monitor, |m| m.mode)
     }
 
+    /// The mode of the workload an event header names.
+    pub(crate) fn mode_of_header(&self, header: &Header) -> WorkloadMode {
+        match self.modes.is_empty() {
+            true => WorkloadMode::Monitor,
+            false => self.mode_of(&HeaderFields(header)),
+        }
+    }
+
     /// A container started (its entrypoint runs): armed if anything covers it.
     pub(crate) fn started(&mut self, cgroup_id: u64, header: Header, advisor: &Advisor) {
         if header.container.is_none() {
@@ -510,6 +518,9 @@ impl Enforcer {
             return None;
         }
         let mode = self.mode_of(&HeaderFields(&t.header));
+        if mode == WorkloadMode::Ignore {
+            return None;
+        }
         let mut entry = Enforcement::default();
         let mut policy: Vec<(u32, Arc<str>)> = Vec::new();
         let mut sysctl_policy = None;
@@ -707,6 +718,7 @@ mod tests {
     #[test]
     fn mode_entries_parse_or_say_why_not() {
         assert_eq!(entry("dry-run:pod=web-*").pod.as_deref(), Some("web-*"));
+        assert_eq!(entry("ignore").mode, WorkloadMode::Ignore);
         for (bad, why) in [
             ("enforce:namespace=x", "unknown mode"),
             ("protect:color=red", "unknown key"),

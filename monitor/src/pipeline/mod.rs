@@ -37,7 +37,7 @@ use crate::{
     event::{
         CapabilityEvent, CapabilitySets, Check, Clock, ContainerEvent, CredentialsChange,
         CredentialsEvent, DecodeError, Exec, ExecDetail, Header, Ids, Operation, OperationEvent,
-        Process, Published, Record, Shared, SyscallDetail, access::Event, boottime_ns, decode,
+        Process, Published, Record, Shared, SyscallDetail, boottime_ns, decode,
     },
     kernel::loader::Probes,
     outputs::metrics::{Health, Metrics, SeriesLabels},
@@ -250,6 +250,9 @@ pub(crate) struct Output {
     metrics: Arc<Metrics>,
     /// Containers announced with `container_start`, by id.
     started: HashSet<String>,
+    /// Cgroups of containers in `ignore` mode: the kernel filter drops their records (under
+    /// `watch: containers`); the ones already on their way are dropped here.
+    ignored: HashSet<u64>,
     /// Cgroups the metrics need labels for, with when they were first asked for.
     unlabelled: StdHashMap<u64, Instant>,
     rules: Engine,
@@ -319,6 +322,7 @@ impl Output {
             stats,
             metrics,
             started: HashSet::new(),
+            ignored: HashSet::new(),
             unlabelled: StdHashMap::new(),
             rules,
             new_rules,
@@ -437,7 +441,10 @@ impl Output {
     }
 
     /// Lets the advisor learn from an event; a use outside a baseline is an alert.
-    fn advise<T: Event + Serialize>(&mut self, ev: &T) {
+    fn advise<T: Published + Serialize>(&mut self, ev: &T) {
+        if self.is_ignored(ev) {
+            return;
+        }
         let outside = self
             .advisor
             .lock()
@@ -728,6 +735,7 @@ impl Output {
                 }
                 self.setups.end(id);
                 self.enforcer.gone(id);
+                self.ignored.remove(&id);
                 self.cgroups.remove(id);
                 self.attributed.remove(&id);
                 if let Some(filter) = &mut self.host_cgroups {
@@ -1077,6 +1085,14 @@ impl Output {
             labelled: false,
         });
         entry.fill(h);
+        // Not watched from its first act once its identity is final (else from its start).
+        if entry.settled
+            && entry.container.is_some()
+            && !self.ignored.contains(&id)
+            && self.enforcer.mode_of_header(h) == crate::config::WorkloadMode::Ignore
+        {
+            self.ignore_cgroup(id);
+        }
         if self.attributed.len() >= MAX_ATTRIBUTED {
             self.attributed.clear();
         }
@@ -1174,6 +1190,17 @@ impl Output {
 
     /// Writes a container_start/stop event and keeps the posture gauges in step.
     fn container_event(&mut self, ev: &mut ContainerEvent) {
+        if ev.kind == "container_start"
+            && ev.container.is_some()
+            && (self.ignored.contains(&ev.cgroup.id)
+                || self.enforcer.mode_of(ev) == crate::config::WorkloadMode::Ignore)
+        {
+            self.ignore(ev);
+            return;
+        }
+        if ev.kind == "container_stop" && self.ignored.contains(&ev.cgroup.id) {
+            return;
+        }
         if ev.kind == "container_start" {
             // The set-up is over: what it did goes out with the start.
             self.flush_setup(ev.cgroup.id);
@@ -1199,6 +1226,33 @@ impl Output {
         self.emit(ev);
     }
 
+    /// Stops watching a container in `ignore` mode: its cgroup joins the kernel's host
+    /// filter, and what its set-up held goes (dropped by [`Output::is_ignored`]).
+    fn ignore(&mut self, ev: &ContainerEvent) {
+        let id = ev.cgroup.id;
+        self.ignore_cgroup(id);
+        self.flush_setup(id);
+        self.setups.end(id);
+        self.enforcer.gone(id);
+        info!(
+            container = ev.container.as_ref().map_or("", |c| c.id.as_str()),
+            pod = ev.k8s.as_ref().and_then(|k| k.pod.as_deref()).unwrap_or(""),
+            "not watched (workload mode ignore)"
+        );
+    }
+
+    /// Drops a cgroup's records from now on, in the kernel where it filters.
+    fn ignore_cgroup(&mut self, id: u64) {
+        if !self.ignored.insert(id) {
+            return;
+        }
+        if let Some(filter) = &mut self.host_cgroups
+            && !filter.insert(id)
+        {
+            self.stats.host_cgroups_unfiltered.fetch_add(1, Relaxed);
+        }
+    }
+
     fn poll_lifecycle(&mut self) {
         let setups = &self.setups;
         let started =
@@ -1220,6 +1274,9 @@ impl Output {
             .containers_tracked
             .store(self.lifecycle.len() as u64, Relaxed);
         self.stats
+            .containers_ignored
+            .store(self.ignored.len() as u64, Relaxed);
+        self.stats
             .processes_tracked
             .store(self.processes.len() as u64, Relaxed);
     }
@@ -1234,6 +1291,10 @@ impl Output {
 
     /// Writes an event and judges it (the advisor has seen it, or has no use for it).
     fn publish_event<T: Published + Serialize>(&mut self, ev: &T) {
+        if self.is_ignored(ev) {
+            self.stats.ignored.fetch_add(1, Relaxed);
+            return;
+        }
         if !self.serialize {
             // The benchmark's view of the stages before serialization.
             let alerts = self.rules.evaluate(ev, None, self.now);
@@ -1259,6 +1320,11 @@ impl Output {
         for alert in &alerts {
             self.alert(alert);
         }
+    }
+
+    /// Whether an act is of a container in `ignore` mode.
+    fn is_ignored(&self, ev: &impl Published) -> bool {
+        !self.ignored.is_empty() && ev.cgroup_id().is_some_and(|id| self.ignored.contains(&id))
     }
 
     fn alert(&mut self, alert: &Alert) {

@@ -19,6 +19,11 @@ pub struct PipelineStats {
     pub container_metadata_missing: AtomicU64,
     /// Containers being tracked (running or starting).
     pub containers_tracked: AtomicU64,
+    /// Running containers in `ignore` mode (not watched).
+    pub containers_ignored: AtomicU64,
+    /// Events of containers in `ignore` mode dropped in user space (made before the
+    /// kernel filter was told).
+    pub ignored: AtomicU64,
     /// Processes in the process table.
     pub processes_tracked: AtomicU64,
     /// Host cgroups the kernel filter could not be told about (its map was full): their
@@ -44,7 +49,7 @@ impl std::fmt::Display for PipelineStats {
         write!(
             f,
             "records={} written={} queue_drops={} truncated={} unknown_kind={} output_errors={} \
-             containers_tracked={} container_metadata_missing={} host_cgroups_unfiltered={} \
+             containers_tracked={} containers_ignored={} ignored={} container_metadata_missing={} host_cgroups_unfiltered={} \
              fallback_merged={} checks_merged={} setup_folded={}",
             self.records.load(Relaxed),
             self.written.load(Relaxed),
@@ -53,6 +58,8 @@ impl std::fmt::Display for PipelineStats {
             self.unknown_kind.load(Relaxed),
             self.output_errors.load(Relaxed),
             self.containers_tracked.load(Relaxed),
+            self.containers_ignored.load(Relaxed),
+            self.ignored.load(Relaxed),
             self.container_metadata_missing.load(Relaxed),
             self.host_cgroups_unfiltered.load(Relaxed),
             self.fallback_merged.load(Relaxed),
@@ -74,6 +81,17 @@ impl Source for PipelineStats {
             "privmon_containers_tracked",
             "Containers being tracked (running or starting).",
             self.containers_tracked.load(Relaxed) as i64,
+        )?;
+        scrape.gauge(
+            "privmon_containers_ignored",
+            "Running containers in workload mode ignore (not watched).",
+            self.containers_ignored.load(Relaxed) as i64,
+        )?;
+        scrape.counter(
+            "privmon_ignored_events_total",
+            "Events of containers in workload mode ignore dropped in user space (made \
+             before the kernel filter was told of the container).",
+            self.ignored.load(Relaxed),
         )?;
         scrape.gauge(
             "privmon_processes_tracked",
