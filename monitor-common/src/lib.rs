@@ -44,6 +44,9 @@ pub mod names {
     /// Hashes ([`super::name_hash`]) of the socket file names (`docker.sock`,
     /// `containerd.sock`, ...) whose `connect()` the `cgroup/connect_unix` program reports.
     pub const RUNTIME_SOCKETS: &str = "RUNTIME_SOCKETS";
+    /// The host files and directories whose opens for writing are reported
+    /// ([`super::HostFileKey`] to a [`super::host_file`] kind).
+    pub const HOST_FILES: &str = "HOST_FILES";
 }
 
 /// Kind of a ring-buffer record: the first `u32` of every record. Ids are fixed forever.
@@ -456,7 +459,11 @@ pub struct KernelLayout {
     pub unix_address_name: u32,
     /// `inode.i_rdev`: a device file's device number (`blkdev_open`'s inode).
     pub inode_rdev: u32,
-    pub _pad: u32,
+    /// `file.f_mode`, `dentry.d_inode`, `inode.i_ino`: whether an open writes, and which
+    /// inode it opens (`security_file_open`'s host files).
+    pub file_mode: u32,
+    pub dentry_inode: u32,
+    pub inode_ino: u32,
 }
 
 impl KernelLayout {
@@ -528,7 +535,9 @@ impl KernelLayout {
         unix_address_len: Self::MISSING,
         unix_address_name: Self::MISSING,
         inode_rdev: Self::MISSING,
-        _pad: 0,
+        file_mode: Self::MISSING,
+        dentry_inode: Self::MISSING,
+        inode_ino: Self::MISSING,
     };
 }
 
@@ -555,6 +564,26 @@ impl ProbeConfig {
         dedup_window_ticks: 0,
         layout: KernelLayout::EMPTY,
     };
+}
+
+/// A host file (or directory) watched for writes: its file system's device (the kernel's
+/// `dev_t`, `super_block.s_dev`) and inode number. A container that bind-mounts the host's
+/// `/etc` opens the host's inode, whatever path it used.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HostFileKey {
+    pub ino: u64,
+    pub dev: u32,
+    pub _pad: u32,
+}
+
+/// What a [`HostFileKey`] names, and what an LSM-hook open record's `fd_mnt_id` says was
+/// matched (its `fd_dev` and `deref` then hold the matched key's device and inode).
+pub mod host_file {
+    /// The file itself.
+    pub const FILE: u32 = 1;
+    /// A directory: a file in it (the open's path names which).
+    pub const DIR: u32 = 2;
 }
 
 /// Key of the exact per-CPU counters: never deduplicated, never sampled.
@@ -735,7 +764,9 @@ pub mod op {
     /// ptrace access check `security_ptrace_access_check` makes for a process's `/proc`
     /// files, when the process is in another cgroup and the file is `mem` or `environ`
     /// (another container's or the host's memory and secrets); at `blkdev_open`, a block
-    /// device's open (with its number in the record's `fd_dev`).
+    /// device's open (with its number in the record's `fd_dev`); at `security_file_open`,
+    /// an open for writing of a host file ([`HostFileKey`], with [`host_file`] in the
+    /// record's `fd_mnt_id`).
     pub const LSM_PROC: u32 = 1 << 11;
     /// `PTRACE_MODE_NOAUDIT`: a ptrace check made only to decide what to show (`ps`
     /// reading `/proc/<pid>/stat`), never reported.
@@ -969,6 +1000,7 @@ mod user {
     unsafe impl aya::Pod for CallSites {}
     unsafe impl aya::Pod for SelfTestRegs {}
     unsafe impl aya::Pod for CapCountKey {}
+    unsafe impl aya::Pod for HostFileKey {}
     unsafe impl aya::Pod for CapSeenKey {}
     unsafe impl aya::Pod for CapabilityRecord {}
     unsafe impl aya::Pod for Enforcement {}
@@ -985,8 +1017,8 @@ mod user {
 // Layout guards: a change that introduces padding breaks the contract between both sides.
 const _: () = assert!(core::mem::size_of::<CapCountKey>() == 16);
 const _: () = assert!(core::mem::size_of::<CapSeenKey>() == 40);
-const _: () = assert!(core::mem::size_of::<KernelLayout>() == 240);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 256);
+const _: () = assert!(core::mem::size_of::<KernelLayout>() == 248);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 264);
 const _: () = assert!(
     core::mem::size_of::<CallSites>() == 16 * (1 + CallSites::THROUGH + CallSites::INTERNAL)
 );

@@ -20,14 +20,14 @@ use aya_ebpf::{
     programs::{FEntryContext, FExitContext, LsmContext},
 };
 use monitor_common::{
-    CAP_OPT_NOAUDIT, COMM_LEN, Hook, MAX_CAPS, NO_CHECK, VERDICT_ALLOWED, config_flags,
-    enforce_flags, name_hash, op, runtime, stat,
+    CAP_OPT_NOAUDIT, COMM_LEN, Hook, HostFileKey, KernelLayout, MAX_CAPS, NO_CHECK,
+    VERDICT_ALLOWED, config_flags, enforce_flags, host_file, name_hash, op, runtime, stat,
 };
 
 use crate::{
     config::{RUNTIME, config},
     emit::{Check, Emit, Seen, emit_operation},
-    maps::{ENFORCE, SENSITIVE_SYS, runtime_comm, stat_inc, watched},
+    maps::{ENFORCE, HOST_FILES, SENSITIVE_SYS, runtime_comm, stat_inc, watched},
     task::{Access as _, Probe, SyscallRegs, read_at},
 };
 
@@ -141,6 +141,57 @@ pub fn blkdev_open_fentry(ctx: FEntryContext) -> i32 {
     0
 }
 
+/// `FMODE_WRITE`.
+const FMODE_WRITE: u32 = 0x2;
+
+/// match-proto: v3.5: include/linux/security.h: int security_file_open(struct file *file)
+/// Every open on the node passes here: one that does not write leaves after one read of
+/// `f_mode`, one of an unwatched cgroup after the filter; a watched one that writes is
+/// looked up by its inode (and its directory's) in [`HOST_FILES`]: a container writing the
+/// host's `/etc/passwd` through a bind mount opens the host's inode.
+#[fentry(function = "security_file_open")]
+pub fn file_open_fentry(ctx: FEntryContext) -> i32 {
+    let file: u64 = ctx.arg(0);
+    let Some(cfg) = config() else { return 0 };
+    let layout = &cfg.layout;
+    if read_at::<u32>(file, layout.file_mode).unwrap_or(0) & FMODE_WRITE == 0 {
+        return 0;
+    }
+    // SAFETY: plain helper call.
+    if !watched(cfg, unsafe { bpf_get_current_cgroup_id() }) {
+        return 0;
+    }
+    if let Some((key, kind)) = watched_host_file(file, layout) {
+        emit_unchecked_for(None, Seen::Lsm, op::LSM, Open::HostFile { key, kind });
+    }
+    0
+}
+
+/// The [`HOST_FILES`] entry `file` is (a watched file) or is in (a watched directory).
+#[inline(always)]
+fn watched_host_file(file: u64, l: &KernelLayout) -> Option<(HostFileKey, u32)> {
+    let dentry: u64 = read_at(file, l.file_dentry)?;
+    let sb: u64 = read_at(dentry, l.dentry_sb)?;
+    let inode: u64 = read_at(dentry, l.dentry_inode)?;
+    let mut key = HostFileKey {
+        ino: read_at(inode, l.inode_ino)?,
+        dev: read_at(sb, l.sb_dev)?,
+        _pad: 0,
+    };
+    // SAFETY (get): copied out at once.
+    if unsafe { HOST_FILES.get(key) }.copied() == Some(host_file::FILE) {
+        return Some((key, host_file::FILE));
+    }
+    let parent: u64 = read_at(dentry, l.dentry_parent)?;
+    let dir: u64 = read_at(parent, l.dentry_inode)?;
+    key.ino = read_at(dir, l.inode_ino)?;
+    // SAFETY (get): copied out at once.
+    match unsafe { HOST_FILES.get(key) }.copied() {
+        Some(host_file::DIR) => Some((key, host_file::DIR)),
+        _ => None,
+    }
+}
+
 /// An open seen at an LSM-hook source, besides the syscalls marked [`op::LSM`].
 #[derive(Clone, Copy)]
 enum Open {
@@ -153,6 +204,12 @@ enum Open {
     /// Of the block device whose inode is `inode`.
     Block {
         inode: u64,
+    },
+    /// For writing, of a watched host file (`kind` [`host_file::FILE`]) or of a file in a
+    /// watched host directory ([`host_file::DIR`]).
+    HostFile {
+        key: HostFileKey,
+        kind: u32,
     },
 }
 
@@ -200,6 +257,7 @@ fn emit_unchecked_for(cred: Option<u64>, seen: Seen, required: u32, open: Open) 
         .unwrap_or(0);
     // The device number of a block device opened (0: another open, or none).
     let mut device = 0u32;
+    let mut host = None;
     let as_open = match open {
         // A block device's open is its own hook: whatever the syscall's other marks.
         Open::Block { inode } => {
@@ -210,6 +268,13 @@ fn emit_unchecked_for(cred: Option<u64>, seen: Seen, required: u32, open: Open) 
             if device == 0 {
                 return;
             }
+            true
+        }
+        Open::HostFile { key, kind } => {
+            if spec & op::LSM_PROC == 0 {
+                return;
+            }
+            host = Some((key, kind));
             true
         }
         _ if spec & required == required => false,
@@ -248,7 +313,15 @@ fn emit_unchecked_for(cred: Option<u64>, seen: Seen, required: u32, open: Open) 
         audit: monitor_common::AUDIT_UNKNOWN,
         action: monitor_common::action::NONE,
     };
-    if as_open && device != 0 {
+    if let Some((key, kind)) = host {
+        emit_operation(&what, spec, seen, |_, rec| {
+            // The watched file (or directory) matched, where a fd's file goes.
+            rec.fd_dev = key.dev;
+            rec.deref = key.ino;
+            rec.fd_mnt_id = kind;
+            true
+        });
+    } else if as_open && device != 0 {
         emit_operation(&what, spec, seen, |_, rec| {
             // The opened device, where a fd's file device goes (no fd path on an open).
             rec.fd_dev = device;

@@ -8,8 +8,8 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf},
 };
 use monitor_common::{
-    COUNT_INTERNAL, CapCountKey, CapSeenKey, Enforcement, KprobeArgs, MAX_CAPS, ProbeConfig,
-    config_flags, drop_slot, op, stat,
+    COUNT_INTERNAL, CapCountKey, CapSeenKey, Enforcement, HostFileKey, KprobeArgs, MAX_CAPS,
+    ProbeConfig, config_flags, drop_slot, op, stat,
 };
 
 /// Records for the daemon. Its size is set by the daemon at load time.
@@ -55,6 +55,11 @@ pub static SENSITIVE_SYS: Array<u32> = Array::with_max_entries(op::TABLE_LEN, 0)
 /// (`monitor_common::name_hash`), filled by the daemon.
 #[map]
 pub static WATCHED_FILES: HashMap<u32, u8> = HashMap::with_max_entries(64, 0);
+
+/// Host files and directories whose opens for writing `fentry/security_file_open` reports
+/// (value: `monitor_common::host_file`), filled by the daemon.
+#[map]
+pub static HOST_FILES: HashMap<HostFileKey, u32> = HashMap::with_max_entries(256, 0);
 
 /// Hashes of the socket file names whose `connect()` `cgroup/connect_unix` reports
 /// (`monitor_common::name_hash`), filled by the daemon.

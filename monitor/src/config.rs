@@ -407,7 +407,9 @@ config_keys! {
     /// fanotify (a directory: the files in it, not deeper). A container writes them
     /// through a bind mount of the host's paths (`-v /:/host`, `-v /etc:/x`); a write
     /// makes no capability check, so no probe sees it. Needs CAP_SYS_ADMIN (the DaemonSet
-    /// does not grant it); empty (the default) watches nothing. E.g. `/etc` (passwd,
+    /// does not grant it); empty (the default) watches nothing. Where BPF trampolines load,
+    /// `fentry/security_file_open` watches them instead (opens for writing), besides
+    /// `/etc`, `/etc/cron.d`, `/etc/sudoers.d`, `/etc/systemd/system` and `/root/.ssh`. E.g. `/etc` (passwd,
     /// shadow, sudoers, crontab, ld.so.preload), `/etc/cron.d`, `/etc/sudoers.d`,
     /// `/root/.ssh`. The flag is repeatable.
     host_files: Vec<PathBuf> = Vec::new();

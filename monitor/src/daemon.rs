@@ -125,9 +125,11 @@ pub async fn run_reloading(config: Config, reload: Option<Reload>) -> anyhow::Re
 
     let mut probes = Probes::load(&config)?;
     release_freed_memory();
-    // fanotify marks on the host files named (none by default): read beside the ring.
+    // fanotify marks on the host files named (none by default): read beside the ring; not
+    // needed where fentry/security_file_open watches them.
     let host_files = match config.host_files.as_slice() {
         [] => None,
+        _ if probes.opens.host_files.is_some() => None,
         paths => match crate::kernel::fanotify::HostFiles::new(paths, cgroup_root.clone()) {
             Ok(h) => {
                 info!(paths = ?h.marked, "watching host files for writes by containers");
@@ -195,6 +197,7 @@ pub async fn run_reloading(config: Config, reload: Option<Reload>) -> anyhow::Re
     );
     output.merge = ExitMerge::new(&probes.syscalls, &probes.lsm_syscalls());
     output.report_fileless = config.operations.misc != Coverage::Off;
+    output.host_files = probes.opens.host_files.clone();
     output.write_runtime_setup(config.runtime_setup_events);
     if let Some(cri) = start_cri(&config, &metrics)? {
         output.containers.set_cri(cri);
@@ -580,12 +583,15 @@ fn log_stats(hook: &str, metrics: &Metrics, stats: &PipelineStats) {
     }
 }
 
-fn hook_info(probes: &Probes, host_files: bool) -> HookInfo {
+fn hook_info(probes: &Probes, fanotify: bool) -> HookInfo {
     let mut hooks = probes.families();
-    hooks.push((
-        "operations/host_files".to_string(),
-        if host_files { "fanotify" } else { "none" }.to_string(),
-    ));
+    if fanotify {
+        for (family, attach) in &mut hooks {
+            if family == "operations/host_files" {
+                *attach = "fanotify".to_string();
+            }
+        }
+    }
     HookInfo {
         hooks,
         uncovered: probes

@@ -626,6 +626,53 @@ fn bpf_object_ids(pid: u32, field: &str) -> anyhow::Result<Vec<u32>> {
     Ok(ids)
 }
 
+/// The kernel's run count and total run time (ns) of process `pid`'s BPF program whose
+/// name starts with `name` (names are cut at 15 bytes), read from its descriptor's fdinfo:
+/// counted while `kernel.bpf_stats_enabled` is 1 (see [`BpfStats`]).
+pub fn program_stats(pid: u32, name: &str) -> anyhow::Result<(u64, u64)> {
+    let ids: Vec<u32> = loaded_programs()
+        .into_iter()
+        .filter(|(_, n)| name.starts_with(n.as_str()) && !n.is_empty())
+        .map(|(id, _)| id)
+        .collect();
+    for entry in fs::read_dir(format!("/proc/{pid}/fdinfo"))? {
+        let Ok(info) = fs::read_to_string(entry?.path()) else {
+            continue;
+        };
+        let field = |f: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(f)?.strip_prefix(':'))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        if field("prog_id").is_some_and(|id| ids.contains(&(id as u32))) {
+            return Ok((
+                field("run_cnt").unwrap_or(0),
+                field("run_time_ns").unwrap_or(0),
+            ));
+        }
+    }
+    bail!("process {pid} holds no program named {name}")
+}
+
+/// `kernel.bpf_stats_enabled` on for as long as this lives (the kernel then times every
+/// BPF program's runs), back to what it was after.
+pub struct BpfStats(String);
+
+impl BpfStats {
+    pub fn on() -> anyhow::Result<BpfStats> {
+        const PATH: &str = "/proc/sys/kernel/bpf_stats_enabled";
+        let before = fs::read_to_string(PATH)?.trim().to_string();
+        fs::write(PATH, "1")?;
+        Ok(BpfStats(before))
+    }
+}
+
+impl Drop for BpfStats {
+    fn drop(&mut self) {
+        let _ = fs::write("/proc/sys/kernel/bpf_stats_enabled", &self.0);
+    }
+}
+
 /// Finds one of a process's BPF maps by name, through its file descriptors.
 fn daemon_map(pid: u32, name: &str) -> anyhow::Result<MapData> {
     for id in bpf_object_ids(pid, "map_id")? {

@@ -582,13 +582,14 @@ for run in $(tr ' ' '\n' < /proc/cmdline | sed -n 's/^vmtest.plan=//p' | tr , ' 
     )
     .replace("HOOKS_PROBED", &PROBED_HOOKS.join(" "));
     // Each test's time goes into the boot's log (libtest's --report-time, unstable: hence
-    // RUSTC_BOOTSTRAP).
+    // RUSTC_BOOTSTRAP), and what a passing test printed (--show-output: the measurements
+    // some print for the docs).
     for (suite, skips) in SUITES {
         let skip: String = skips.iter().map(|(t, _)| format!(" --skip {t}")).collect();
         let _ = writeln!(
             s,
             "    {suite}) PRIVMON_TEST_HOOK=$hook RUSTC_BOOTSTRAP=1 /vmtest/{suite} --ignored \
-             --test-threads=1 -Zunstable-options --report-time{skip} ;;"
+             --test-threads=1 --show-output -Zunstable-options --report-time{skip} ;;"
         );
     }
     s.push_str(

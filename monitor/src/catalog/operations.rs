@@ -419,6 +419,19 @@ pub const WATCHED_FILES: &[&str] = &[
     "notify_on_release",
 ];
 
+/// Host directories (the files in them, not deeper) whose opens for writing by containers
+/// `fentry/security_file_open` reports where BPF trampolines load, besides `host_files`:
+/// what a container that bind-mounts them writes to own the node (passwd, shadow, group,
+/// sudoers, crontab and ld.so.preload are in `/etc`; cron and sudo drop-ins; systemd units;
+/// root's authorized_keys).
+pub const HOST_FILES: &[&str] = &[
+    "/etc",
+    "/etc/cron.d",
+    "/etc/sudoers.d",
+    "/etc/systemd/system",
+    "/root/.ssh",
+];
+
 /// Socket file names whose `connect()` from a container `cgroup/connect_unix` reports, with
 /// the runtime that listens there: whoever talks to one can start a privileged sibling
 /// container, i.e. owns the node. Matched on the last component of the address, so that a

@@ -182,6 +182,18 @@ pub struct Operation {
     pub fd_file: Option<FdFile>,
     /// An open seen at `blkdev_open`: the block device's `major:minor`.
     pub opened_device: Option<String>,
+    /// An open for writing seen at `security_file_open` of a watched host file (or of a
+    /// file in a watched host directory): the entry matched.
+    pub host_file: Option<HostFileOpen>,
+}
+
+/// The `HOST_FILES` entry an open matched: its device (the kernel's `dev_t`), inode and
+/// kind (`monitor_common::host_file`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostFileOpen {
+    pub dev: u32,
+    pub ino: u64,
+    pub kind: u32,
 }
 
 /// The file behind a descriptor, as the kernel named it at the check.
@@ -367,8 +379,17 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
                 fd_file: fd_file(&rec),
                 opened_device: (k == RecordKind::LsmHook
                     && rec.fd_dev != 0
+                    && rec.fd_mnt_id == 0
                     && rec.string_lens[1] & op::FD_PATH_READ == 0)
                     .then(|| format!("{}:{}", rec.fd_dev >> 20, rec.fd_dev & 0xf_ffff)),
+                host_file: (k == RecordKind::LsmHook
+                    && rec.fd_mnt_id != 0
+                    && rec.string_lens[1] & op::FD_PATH_READ == 0)
+                    .then_some(HostFileOpen {
+                        dev: rec.fd_dev,
+                        ino: rec.deref,
+                        kind: rec.fd_mnt_id,
+                    }),
             })))
         }
         Some(RecordKind::Exec) => {

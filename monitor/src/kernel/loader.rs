@@ -1,7 +1,7 @@
 //! Loads the eBPF object, configures it, and attaches the capability-check probe through the
 //! first strategy that works on this kernel.
 
-use std::fmt;
+use std::{fmt, path::PathBuf};
 
 use anyhow::{Context as _, anyhow, bail, ensure};
 use aya::{
@@ -12,8 +12,8 @@ use aya::{
     },
 };
 use monitor_common::{
-    CallSites, CapCountKey, Hook, KernelLayout, ProbeConfig, bench_skip, config_flags, drop_slot,
-    name_hash, names, op, runtime, stat,
+    CallSites, CapCountKey, Hook, HostFileKey, KernelLayout, ProbeConfig, bench_skip, config_flags,
+    drop_slot, name_hash, names, op, runtime, stat,
 };
 use tracing::{info, warn};
 
@@ -23,6 +23,7 @@ use crate::{
     config::{Config, Coverage, EnforcementSwitch, HookChoice, OperationGroups, Watch},
     kernel::btf::KernelBtf,
     kernel::flush::CountFlush,
+    kernel::host_files::HostFileIndex,
     kernel::sites::{self, Internal},
     kernel::tracefs,
 };
@@ -42,6 +43,7 @@ const PROG_CAPSET: &str = "security_capset_fexit";
 const PROG_LSM_CAPABLE: &str = "lsm_capable";
 const PROG_UNIX_STREAM_CONNECT: &str = "unix_stream_connect_fentry";
 const PROG_BLKDEV_OPEN: &str = "blkdev_open_fentry";
+const PROG_FILE_OPEN: &str = "file_open_fentry";
 const KERNEL_FUNCTION: &str = "cap_capable";
 
 /// Loaded and attached probes. Dropping this detaches everything.
@@ -75,17 +77,20 @@ pub struct Probes {
     /// (6.7+), else the `security_unix_stream_connect` fentry program; else why neither.
     pub unix_connect: Result<UnixConnectHook, String>,
     /// Opens the LSM-hook sources report: of other cgroups' `/proc/<pid>/mem` and `environ`
-    /// (the ptrace check's fentry program), of block devices (`fentry/blkdev_open`).
+    /// (the ptrace check's fentry program), of block devices (`fentry/blkdev_open`), of host
+    /// files for writing (`fentry/security_file_open`).
     pub opens: OpenSources,
     /// What enforcement can do on this kernel (all false when it is off).
     pub enforcement: EnforcementSupport,
 }
 
 /// Which opens fentry programs report (see [`Probes::opens`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OpenSources {
     pub proc_memory: bool,
     pub block_devices: bool,
+    /// The host files whose opens for writing `fentry/security_file_open` reports.
+    pub host_files: Option<std::sync::Arc<super::host_files::HostFileIndex>>,
 }
 
 /// The program that sees connects to runtime sockets.
@@ -303,7 +308,7 @@ impl Probes {
                         }
                     };
                     let coverage = attach_fallbacks(&mut ebpf, &btf, &config.operations);
-                    let opens = attach_open_sources(&mut ebpf, &btf, &config.operations, &coverage);
+                    let opens = attach_open_sources(&mut ebpf, &btf, config, &coverage);
                     let capset_fexit = match attach_capset(&mut ebpf, &btf, &kernel_btf) {
                         Ok(()) => true,
                         Err(e) => {
@@ -432,6 +437,8 @@ impl Probes {
         for (family, on) in [
             ("operations/proc_memory", self.opens.proc_memory),
             ("operations/block_devices", self.opens.block_devices),
+            // fanotify's, where the daemon uses it instead, is named by the daemon.
+            ("operations/host_files", self.opens.host_files.is_some()),
         ] {
             hooks.push((
                 family.to_string(),
@@ -890,6 +897,9 @@ fn kernel_layout(btf: &KernelBtf) -> KernelLayout {
         unix_address_len: quiet("unix_address", "len"),
         unix_address_name: quiet("unix_address", "name"),
         inode_rdev: off("inode", "i_rdev"),
+        file_mode: off("file", "f_mode"),
+        dentry_inode: off("dentry", "d_inode"),
+        inode_ino: off("inode", "i_ino"),
         ..KernelLayout::EMPTY
     };
     if !missing.is_empty() {
@@ -1438,14 +1448,15 @@ fn rewrite_table(
 
 /// Opens reported by fentry programs, unless the `files` group is off: of other cgroups'
 /// processes' `/proc/<pid>/mem` and `environ` by the ptrace check's program (attached with
-/// the `processes` group's LSM-hook source), of block devices by `fentry/blkdev_open`.
+/// the `processes` group's LSM-hook source), of block devices by `fentry/blkdev_open`, of
+/// host files for writing by `fentry/security_file_open`.
 fn attach_open_sources(
     ebpf: &mut Ebpf,
     btf: &Btf,
-    groups: &OperationGroups,
+    config: &Config,
     coverage: &[GroupCoverage],
 ) -> OpenSources {
-    if groups.mode("files") == Coverage::Off {
+    if config.operations.mode("files") == Coverage::Off {
         return OpenSources::default();
     }
     let proc_memory = coverage.iter().any(|c| c.lsm.contains(&"ptrace"));
@@ -1456,17 +1467,52 @@ fn attach_open_sources(
             false
         }
     };
+    let host_files = match attach_host_files(ebpf, btf, &config.host_files) {
+        Ok(index) => Some(std::sync::Arc::new(index)),
+        Err(e) => {
+            info!(reason = %format!("{e:#}"), "fentry/security_file_open not attached: a container's write of a host file through a bind mount is seen only with host_files (fanotify)");
+            None
+        }
+    };
     let opens = OpenSources {
         proc_memory,
         block_devices,
+        host_files,
     };
-    if (proc_memory || block_devices)
+    if (proc_memory || block_devices || opens.host_files.is_some())
         && let Err(e) = mark_opens(ebpf)
     {
         warn!(error = %format!("{e:#}"), "opens of /proc/<pid>/mem, environ and block devices will not be reported");
         return OpenSources::default();
     }
     opens
+}
+
+/// Fills `HOST_FILES` with the built-in host directories and `extra`, then attaches
+/// `fentry/security_file_open`.
+fn attach_host_files(
+    ebpf: &mut Ebpf,
+    btf: &Btf,
+    extra: &[PathBuf],
+) -> anyhow::Result<HostFileIndex> {
+    let mut paths: Vec<PathBuf> = operations::HOST_FILES.iter().map(PathBuf::from).collect();
+    paths.extend(extra.iter().cloned());
+    let (index, keys, missing) = HostFileIndex::of(&paths);
+    if !missing.is_empty() {
+        info!(paths = ?missing, "host files absent here: not watched");
+    }
+    anyhow::ensure!(!index.is_empty(), "none of the host files exists");
+    let mut map: HashMap<&mut MapData, HostFileKey, u32> = HashMap::try_from(
+        ebpf.map_mut(names::HOST_FILES)
+            .context("HOST_FILES map missing")?,
+    )?;
+    for (key, kind) in keys {
+        map.insert(key, kind, 0)
+            .context("filling the HOST_FILES map")?;
+    }
+    attach_fentry(ebpf, btf, PROG_FILE_OPEN, "security_file_open")?;
+    info!(paths = ?index.paths(), "fentry/security_file_open attached: containers' writes of these host files are seen");
+    Ok(index)
 }
 
 /// Marks the open syscalls [`op::LSM_PROC`], with their path read.

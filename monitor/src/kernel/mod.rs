@@ -4,6 +4,7 @@
 pub mod btf;
 pub mod fanotify;
 pub mod flush;
+pub mod host_files;
 pub mod loader;
 pub mod sites;
 pub mod tracefs;

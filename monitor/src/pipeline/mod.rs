@@ -250,6 +250,8 @@ pub(crate) struct Output {
     metrics: Arc<Metrics>,
     /// Containers announced with `container_start`, by id.
     started: HashSet<String>,
+    /// The host files `fentry/security_file_open` watches, by device and inode.
+    pub(crate) host_files: Option<Arc<crate::kernel::host_files::HostFileIndex>>,
     /// Cgroups of containers in `ignore` mode: the kernel filter drops their records (under
     /// `watch: containers`); the ones already on their way are dropped here.
     ignored: HashSet<u64>,
@@ -323,6 +325,7 @@ impl Output {
             metrics,
             started: HashSet::new(),
             ignored: HashSet::new(),
+            host_files: None,
             unlabelled: StdHashMap::new(),
             rules,
             new_rules,
@@ -477,6 +480,17 @@ impl Output {
         let mut ev = operation_event(ev.clone(), op)?;
         self.name_target(&mut ev);
         self.name_host_path(&mut ev);
+        if let Some(f) = &op.host_file {
+            // Seen at security_file_open: the host file a container opened for writing.
+            let opened = ev.syscall.args.get("path").and_then(Value::as_str);
+            let host = self
+                .host_files
+                .as_ref()
+                .and_then(|index| index.host_path(f.dev, f.ino, f.kind, opened));
+            ev.syscall
+                .args
+                .insert("host_path", host.map_or(Value::Null, Value::String));
+        }
         Some(Reported::Operation(ev))
     }
 
