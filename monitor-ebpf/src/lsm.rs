@@ -28,7 +28,7 @@ use crate::{
     config::{RUNTIME, config},
     emit::{Check, Emit, Seen, emit_operation},
     maps::{ENFORCE, HOST_FILES, SENSITIVE_SYS, runtime_comm, stat_inc, watched},
-    task::{Access as _, Probe, SyscallRegs, read_at},
+    task::{Access as _, Btf, Probe, SyscallRegs, read_at},
 };
 
 /// `-EPERM`.
@@ -145,16 +145,17 @@ pub fn blkdev_open_fentry(ctx: FEntryContext) -> i32 {
 const FMODE_WRITE: u32 = 0x2;
 
 /// match-proto: v3.5: include/linux/security.h: int security_file_open(struct file *file)
-/// Every open on the node passes here: one that does not write leaves after one read of
-/// `f_mode`, one of an unwatched cgroup after the filter; a watched one that writes is
-/// looked up by its inode (and its directory's) in [`HOST_FILES`]: a container writing the
-/// host's `/etc/passwd` through a bind mount opens the host's inode.
+/// Every open on the node passes here: one that does not write leaves after one load of
+/// `f_mode` (a plain load: `file` is BTF-typed and the offset a constant), one of an
+/// unwatched cgroup after the filter; a watched one that writes is looked up by its inode
+/// (and its directory's) in [`HOST_FILES`]: a container writing the host's `/etc/passwd`
+/// through a bind mount opens the host's inode.
 #[fentry(function = "security_file_open")]
 pub fn file_open_fentry(ctx: FEntryContext) -> i32 {
     let file: u64 = ctx.arg(0);
     let Some(cfg) = config() else { return 0 };
     let layout = &cfg.layout;
-    if read_at::<u32>(file, layout.file_mode).unwrap_or(0) & FMODE_WRITE == 0 {
+    if Btf.read::<u32>(file, layout.file_mode).unwrap_or(0) & FMODE_WRITE == 0 {
         return 0;
     }
     // SAFETY: plain helper call.
@@ -168,23 +169,24 @@ pub fn file_open_fentry(ctx: FEntryContext) -> i32 {
 }
 
 /// The [`HOST_FILES`] entry `file` is (a watched file) or is in (a watched directory).
+/// Plain loads along BTF-typed pointers (`file`, its dentry, inode, super block, parent).
 #[inline(always)]
 fn watched_host_file(file: u64, l: &KernelLayout) -> Option<(HostFileKey, u32)> {
-    let dentry: u64 = read_at(file, l.file_dentry)?;
-    let sb: u64 = read_at(dentry, l.dentry_sb)?;
-    let inode: u64 = read_at(dentry, l.dentry_inode)?;
+    let dentry: u64 = Btf.read(file, l.file_dentry)?;
+    let sb: u64 = Btf.read(dentry, l.dentry_sb)?;
+    let inode: u64 = Btf.read(dentry, l.dentry_inode)?;
     let mut key = HostFileKey {
-        ino: read_at(inode, l.inode_ino)?,
-        dev: read_at(sb, l.sb_dev)?,
+        ino: Btf.read(inode, l.inode_ino)?,
+        dev: Btf.read(sb, l.sb_dev)?,
         _pad: 0,
     };
     // SAFETY (get): copied out at once.
     if unsafe { HOST_FILES.get(key) }.copied() == Some(host_file::FILE) {
         return Some((key, host_file::FILE));
     }
-    let parent: u64 = read_at(dentry, l.dentry_parent)?;
-    let dir: u64 = read_at(parent, l.dentry_inode)?;
-    key.ino = read_at(dir, l.inode_ino)?;
+    let parent: u64 = Btf.read(dentry, l.dentry_parent)?;
+    let dir: u64 = Btf.read(parent, l.dentry_inode)?;
+    key.ino = Btf.read(dir, l.inode_ino)?;
     // SAFETY (get): copied out at once.
     match unsafe { HOST_FILES.get(key) }.copied() {
         Some(host_file::DIR) => Some((key, host_file::DIR)),

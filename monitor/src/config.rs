@@ -419,6 +419,14 @@ config_keys! {
         "entries must be absolute paths",
     );
 
+    /// Watch `host_files` and the built-in host directories (`/etc`, `/etc/cron.d`,
+    /// `/etc/sudoers.d`, `/etc/systemd/system`, `/root/.ssh`) with
+    /// `fentry/security_file_open` where BPF trampolines load (docs/events.md). It runs on
+    /// every open on the node and leaves at once on those that do not write; `false` leaves
+    /// it unloaded (fanotify then serves `host_files`).
+    host_files_fentry: bool = true;
+    flag: bool [value_name = "BOOL"];
+
     /// Image reference prefixes that count as trusted (e.g. `registry.example.com/`);
     /// empty leaves `posture.image_trusted` null. The flag is repeatable.
     trusted_registries: Vec<String> = Vec::new();

@@ -22,8 +22,9 @@ use privmon_tests::{
 };
 use serde_json::Value;
 
-/// busybox and the trigger program (`:2` added the trigger).
-const IMAGE: &str = "privmon.test/busybox:2";
+/// busybox and the trigger program (`:2` added the trigger, `:3` its sysctl-rewrite of a
+/// path).
+const IMAGE: &str = "privmon.test/busybox:3";
 
 fn docker(args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new("docker")
@@ -811,9 +812,14 @@ fn docker_posture_agrees_with_the_cis_benchmark_checks() {
 
 /// The escape procedures of docs/alerts.md made in Docker containers (escapes.rs and
 /// rules.rs make them in runc ones): setns into a host process's namespace from a
-/// `--pid host` container, and a write to a host file through a bind mount of its
-/// directory (`host_files`, fanotify). The runtime-socket connect and the chroot into a
-/// host-root bind are in docker_containers_start_with_their_posture.
+/// `--pid host` container, a write to a host file through a bind mount of its directory
+/// (`host_files`, fanotify), a write of `kernel.core_pattern` through a bind mount of the
+/// host's `/proc/sys/kernel` (Docker mounts the container's own `/proc/sys` read-only; the
+/// value written is the one there, so the host keeps its setting), and a cgroup v1
+/// `release_agent` set from a container given CAP_SYS_ADMIN without seccomp and AppArmor
+/// (what `--privileged` gives too, which cannot start on these machines). The
+/// runtime-socket connect and the chroot into a host-root bind are in
+/// docker_containers_start_with_their_posture.
 #[test]
 #[ignore = "needs root and a Docker engine: cargo xtask test"]
 fn docker_escape_procedures_are_alerted() {
@@ -855,6 +861,35 @@ fn docker_escape_procedures_are_alerted() {
         .unwrap();
     assert!(
         alerted(&daemon, "host_file_write", &writes),
+        "{:#?}",
+        daemon.events()
+    );
+    let core_pattern = engine
+        .run_sh(
+            &["-v", "/proc/sys/kernel:/host-kernel"],
+            "/bin/trigger sysctl-rewrite /host-kernel/core_pattern; sleep 60",
+        )
+        .unwrap();
+    assert!(
+        alerted(&daemon, "host_kernel_sysctl_write", &core_pattern),
+        "{:#?}",
+        daemon.events()
+    );
+    let release_agent = engine
+        .run_sh(
+            &[
+                "--cap-add",
+                "SYS_ADMIN",
+                "--security-opt",
+                "seccomp=unconfined",
+                "--security-opt",
+                "apparmor=unconfined",
+            ],
+            "mkdir -p /mnt; /bin/trigger release-agent; sleep 60",
+        )
+        .unwrap();
+    assert!(
+        alerted(&daemon, "release_agent_write", &release_agent),
         "{:#?}",
         daemon.events()
     );

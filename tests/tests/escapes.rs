@@ -560,7 +560,14 @@ fn vm_only_the_file_open_program_runs_on_every_open_and_reports_none_of_the_host
         ));
     }
     println!("fentry/security_file_open: {}", costs.join("; "));
-    daemon.sync().unwrap();
+    // A container's whole life written: every record before it has been handled.
+    let c = Container::create(&ContainerSpec {
+        args: &["/bin/trigger", "nice"],
+        ..Default::default()
+    })
+    .unwrap();
+    c.run_to_completion().unwrap();
+    daemon.lines_of(c);
     let reported = daemon
         .events()
         .into_iter()

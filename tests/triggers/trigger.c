@@ -253,7 +253,7 @@ static int open_other(const char *what, const char *file)
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: trigger raw-socket|nice|fork-nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S|userns-only|clone3-userns|ptrace-child|core-pattern|memfd-exec|setgroups G...|setfsuid UID|capset-drop CAP|capset-inherit CAP|io-uring-open PATH|sysctl-rewrite NAME [io-uring]|chroot-to PATH|append FILE LINE [io-uring]|ia32-setuid UID|chown FILE UID|read PATH|block-open PATH MAJOR MINOR|connect-unix PATH|io-uring-connect PATH\n");
+        fprintf(stderr, "usage: trigger raw-socket|nice|fork-nice|unshare-mount|mount [N]|chroot|sethostname|setns-uts|setuid-loop N|open-by-handle|bpf-map|ptrace-other|userns|reboot-bad-magic|ids|release-agent|setns-pid-uts PID|module FILE NAME|kexec-unload|proc-stat-other|bench getppid|setuid|mount N|storm SECONDS RATE|setuid-to UID|setgid-to GID|setresuid R E S|userns-only|clone3-userns|ptrace-child|core-pattern|memfd-exec|setgroups G...|setfsuid UID|capset-drop CAP|capset-inherit CAP|io-uring-open PATH|sysctl-rewrite NAME|PATH [io-uring]|chroot-to PATH|append FILE LINE [io-uring]|ia32-setuid UID|chown FILE UID|read PATH|block-open PATH MAJOR MINOR|connect-unix PATH|io-uring-connect PATH\n");
         return 2;
     }
     const char *what = argv[1];
@@ -414,9 +414,10 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(what, "sysctl-rewrite") && argc > 2) {
         /* Writes a sysctl's current value back (the host keeps its setting): the write is
-           what an escape through /proc/sys makes, whatever value it writes. */
+           what an escape through /proc/sys makes, whatever value it writes. NAME is under
+           /proc/sys, or a path of its own (a bind mount of the host's /proc/sys/kernel). */
         char path[256], value[512];
-        snprintf(path, sizeof path, "/proc/sys/%s", argv[2]);
+        snprintf(path, sizeof path, argv[2][0] == '/' ? "%s" : "/proc/sys/%s", argv[2]);
         int fd = open(path, O_RDONLY);
         if (fd < 0)
             return report(what, -1);

@@ -1467,7 +1467,11 @@ fn attach_open_sources(
             false
         }
     };
-    let host_files = match attach_host_files(ebpf, btf, &config.host_files) {
+    let attached = match config.host_files_fentry {
+        true => attach_host_files(ebpf, btf, &config.host_files),
+        false => Err(anyhow!("host_files_fentry is false")),
+    };
+    let host_files = match attached {
         Ok(index) => Some(std::sync::Arc::new(index)),
         Err(e) => {
             info!(reason = %format!("{e:#}"), "fentry/security_file_open not attached: a container's write of a host file through a bind mount is seen only with host_files (fanotify)");
