@@ -830,68 +830,58 @@ fn docker_escape_procedures_are_alerted() {
     let mut engine = Engine::start().unwrap();
     let daemon = Daemon::start(&["--host-file", etc.to_str().unwrap()]).unwrap();
     let host_pid = std::process::id().to_string();
-    let setns = engine
-        .run_sh(
-            &[
-                "--pid",
-                "host",
-                "--cap-add",
-                "SYS_ADMIN",
-                "--cap-add",
-                "SYS_PTRACE",
-                "--security-opt",
-                "seccomp=unconfined",
-                "--security-opt",
-                "apparmor=unconfined",
-            ],
-            &format!("/bin/trigger setns-pid-uts {host_pid}; sleep 60"),
-        )
-        .unwrap();
-    assert!(
-        alerted(&daemon, "setns_into_host_namespace", &setns),
-        "{:#?}",
-        daemon.events()
-    );
     let volume = format!("{}:/host-etc", etc.display());
-    let writes = engine
-        .run_sh(
+    let unconfined = [
+        "--security-opt",
+        "seccomp=unconfined",
+        "--security-opt",
+        "apparmor=unconfined",
+    ];
+    let setns_flags = [
+        &[
+            "--pid",
+            "host",
+            "--cap-add",
+            "SYS_ADMIN",
+            "--cap-add",
+            "SYS_PTRACE",
+        ][..],
+        &unconfined,
+    ]
+    .concat();
+    let release_flags = [&["--cap-add", "SYS_ADMIN"][..], &unconfined].concat();
+    // (rule, docker run flags, script)
+    let procedures: [(&str, &[&str], String); 4] = [
+        (
+            "setns_into_host_namespace",
+            &setns_flags,
+            format!("/bin/trigger setns-pid-uts {host_pid}"),
+        ),
+        (
+            "host_file_write",
             &["-v", &volume],
-            "/bin/trigger append /host-etc/passwd 'evil::0:0::/:/bin/sh'; sleep 60",
-        )
-        .unwrap();
-    assert!(
-        alerted(&daemon, "host_file_write", &writes),
-        "{:#?}",
-        daemon.events()
-    );
-    let core_pattern = engine
-        .run_sh(
+            "/bin/trigger append /host-etc/passwd 'evil::0:0::/:/bin/sh'".into(),
+        ),
+        (
+            "host_kernel_sysctl_write",
             &["-v", "/proc/sys/kernel:/host-kernel"],
-            "/bin/trigger sysctl-rewrite /host-kernel/core_pattern; sleep 60",
-        )
-        .unwrap();
-    assert!(
-        alerted(&daemon, "host_kernel_sysctl_write", &core_pattern),
-        "{:#?}",
-        daemon.events()
-    );
-    let release_agent = engine
-        .run_sh(
-            &[
-                "--cap-add",
-                "SYS_ADMIN",
-                "--security-opt",
-                "seccomp=unconfined",
-                "--security-opt",
-                "apparmor=unconfined",
-            ],
-            "mkdir -p /mnt; /bin/trigger release-agent; sleep 60",
-        )
-        .unwrap();
-    assert!(
-        alerted(&daemon, "release_agent_write", &release_agent),
-        "{:#?}",
-        daemon.events()
-    );
+            "/bin/trigger sysctl-rewrite /host-kernel/core_pattern".into(),
+        ),
+        (
+            "release_agent_write",
+            &release_flags,
+            "mkdir -p /mnt; /bin/trigger release-agent".into(),
+        ),
+    ];
+    for (rule, flags, script) in procedures {
+        let id = engine
+            .run_sh(flags, &format!("{script}; sleep 60"))
+            .unwrap();
+        assert!(
+            alerted(&daemon, rule, &id),
+            "no {rule}: {:#?}",
+            daemon.events()
+        );
+    }
     std::fs::remove_dir_all(&etc).unwrap();
 }
