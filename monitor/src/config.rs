@@ -119,9 +119,10 @@ pub enum WorkloadMode {
     /// Once its baseline is learned, a capability outside it (and `protect_allow`) is
     /// killed or denied (`protect_action`).
     Protect,
-    /// Not watched: from its `container_start` on, the kernel drops its records as it does
-    /// a host cgroup's, and nothing of it is written, judged, learned or armed (another
-    /// node's replica in a test, a namespace another tool owns).
+    /// Not watched: once its identity is final (at the latest at its `container_start`),
+    /// the kernel drops its records as it does a host cgroup's, and nothing of it is
+    /// written, judged, learned or armed (another node's replica in a test, a namespace
+    /// another tool owns).
     Ignore,
 }
 
@@ -408,10 +409,10 @@ config_keys! {
     /// through a bind mount of the host's paths (`-v /:/host`, `-v /etc:/x`); a write
     /// makes no capability check, so no probe sees it. Needs CAP_SYS_ADMIN (the DaemonSet
     /// does not grant it); empty (the default) watches nothing. Where BPF trampolines load,
-    /// `fentry/security_file_open` watches them instead (opens for writing), besides
-    /// `/etc`, `/etc/cron.d`, `/etc/sudoers.d`, `/etc/systemd/system` and `/root/.ssh`. E.g. `/etc` (passwd,
-    /// shadow, sudoers, crontab, ld.so.preload), `/etc/cron.d`, `/etc/sudoers.d`,
-    /// `/root/.ssh`. The flag is repeatable.
+    /// `fentry/security_file_open` watches them instead (opens for writing), besides its
+    /// built-in directories (`host_files_fentry`). E.g. `/etc` (passwd, shadow, sudoers,
+    /// crontab, ld.so.preload), `/etc/cron.d`, `/etc/sudoers.d`, `/root/.ssh`. The flag is
+    /// repeatable.
     host_files: Vec<PathBuf> = Vec::new();
     flag: Vec<PathBuf> [long = "host-file", value_name = "PATH"];
     check: |v| bound(
@@ -670,8 +671,8 @@ config_keys! {
     /// `learn` (baseline only), `monitor` (alert on uses outside the baseline), `dry-run`
     /// and `protect` (once the baseline is learned, kill or deny every capability outside
     /// it and `protect_allow`), `ignore` (not watched at all, dropped in the kernel from
-    /// its start on; whatever `enforcement` says). YAML: a list of `{mode, namespace, pod, container, image,
-    /// label}` (globs; `label: KEY=GLOB`). The flag, repeatable: `MODE:KEY=GLOB`
+    /// its start on; whatever `enforcement` says). YAML: a list of `{mode, namespace, pod,
+    /// container, image, label}` (globs; `label: KEY=GLOB`). The flag, repeatable: `MODE:KEY=GLOB`
     /// (`protect:namespace=payments`) or `MODE` alone for every container.
     workload_modes: Vec<ModeEntry> = Vec::new();
     flag: Vec<String> [long = "workload-mode", value_name = "MODE:KEY=GLOB"] => |modes, entries| {

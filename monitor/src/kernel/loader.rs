@@ -1486,7 +1486,7 @@ fn attach_open_sources(
     if (proc_memory || block_devices || opens.host_files.is_some())
         && let Err(e) = mark_opens(ebpf)
     {
-        warn!(error = %format!("{e:#}"), "opens of /proc/<pid>/mem, environ and block devices will not be reported");
+        warn!(error = %format!("{e:#}"), "opens of /proc/<pid>/mem, environ, block devices and host files will not be reported");
         return OpenSources::default();
     }
     opens

@@ -302,10 +302,7 @@ impl Enforcer {
 
     /// The mode of the workload an event header names.
     pub(crate) fn mode_of_header(&self, header: &Header) -> WorkloadMode {
-        match self.modes.is_empty() {
-            true => WorkloadMode::Monitor,
-            false => self.mode_of(&HeaderFields(header)),
-        }
+        self.mode_of(&HeaderFields(header))
     }
 
     /// A container started (its entrypoint runs): armed if anything covers it.
@@ -517,7 +514,7 @@ impl Enforcer {
         {
             return None;
         }
-        let mode = self.mode_of(&HeaderFields(&t.header));
+        let mode = self.mode_of_header(&t.header);
         if mode == WorkloadMode::Ignore {
             return None;
         }

@@ -481,17 +481,22 @@ impl Output {
         self.name_target(&mut ev);
         self.name_host_path(&mut ev);
         if let Some(f) = &op.host_file {
-            // Seen at security_file_open: the host file a container opened for writing.
-            let opened = ev.syscall.args.get("path").and_then(Value::as_str);
-            let host = self
-                .host_files
-                .as_ref()
-                .and_then(|index| index.host_path(f.dev, f.ino, f.kind, opened));
-            ev.syscall
-                .args
-                .insert("host_path", host.map_or(Value::Null, Value::String));
+            self.name_host_file(&mut ev, f);
         }
         Some(Reported::Operation(ev))
+    }
+
+    /// An open for writing seen at `security_file_open`: `args.host_path`, the host file
+    /// the kernel matched (null if the index no longer names it).
+    fn name_host_file(&self, ev: &mut OperationEvent, f: &crate::event::record::HostFileOpen) {
+        let opened = ev.syscall.args.get("path").and_then(Value::as_str);
+        let host = self
+            .host_files
+            .as_ref()
+            .and_then(|index| index.host_path(f.dev, f.ino, f.kind, opened));
+        ev.syscall
+            .args
+            .insert("host_path", host.map_or(Value::Null, Value::String));
     }
 
     /// A check that belongs to the call `held` for its thread: it joins that event.
